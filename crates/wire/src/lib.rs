@@ -1,0 +1,6 @@
+//! Pure encoders and parsers for backhaul: the wire formats it sends
+//! (graphite, opentsdb, json), the netdata plugins.d protocol it reads,
+//! netdata simple patterns and name sanitizers.
+//!
+//! Nothing in this crate touches a socket, a file or a clock: encoders append
+//! to byte buffers, parsers take bytes and return values.
