@@ -4,3 +4,9 @@
 //!
 //! Nothing in this crate touches a socket, a file or a clock: encoders append
 //! to byte buffers, parsers take bytes and return values.
+
+pub mod format;
+pub mod number;
+pub mod pluginsd;
+pub mod sanitize;
+pub mod simple_pattern;

@@ -1,0 +1,1 @@
+//! Configuration: netdata.conf-style main file and exporting.conf.

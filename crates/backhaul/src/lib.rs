@@ -1,0 +1,5 @@
+//! backhaul, the agent: configuration, collectors, the exporting engine and
+//! the command line. The store lives in the `rrd` crate and the wire formats
+//! in the `wire` crate; this crate wires them to files, processes and sockets.
+
+pub mod config;

@@ -1,0 +1,1 @@
+//! Metric line encoders: graphite plaintext, opentsdb telnet, json lines.

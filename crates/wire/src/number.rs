@@ -1,0 +1,1 @@
+//! Decimal formatting of metric values.

@@ -1,0 +1,1 @@
+//! The netdata plugins.d text protocol: line framing and command parsing.

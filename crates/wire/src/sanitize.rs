@@ -1,0 +1,1 @@
+//! Name and label sanitizers for each wire format.

@@ -1,0 +1,1 @@
+//! netdata "simple patterns".
