@@ -1,0 +1,577 @@
+//! `Chart`: one chart's definition, its dimensions, their rings of
+//! `PackedSample`s, and the collection math that turns collected integers
+//! into stored points on the chart's time grid.
+//!
+//! # Time
+//!
+//! Collections are timestamped in microseconds since the epoch, passed in by
+//! the caller (the store never reads a clock). Stored points live on a grid
+//! of whole seconds that are multiples of the chart's `update_every`.
+//!
+//! # Collection math
+//!
+//! After a collector has set raw values, [`ChartWriter::done`] at time `T`
+//! stores one point for every grid time `g` in `(last stored, T]`:
+//!
+//! * `absolute`: `raw × multiplier / divisor`, linearly interpolated between
+//!   the previous collection and this one at `g`.
+//! * `incremental`: `(raw − previous raw) × multiplier / divisor` divided by
+//!   the seconds between the two collections: a per-second rate, the same for
+//!   every grid time inside the interval.
+//! * `percentage-of-absolute-row`: `raw / Σ raw × 100 × multiplier / divisor`
+//!   over the dimensions collected this round, interpolated like `absolute`.
+//! * `percentage-of-incremental-row`: the same over the deltas, constant over
+//!   the interval like `incremental`. A row whose deltas sum to 0 stores 0.
+//!
+//! Special cases:
+//!
+//! * **First collection** of a dimension: `absolute` rows store their value
+//!   at the grid time at or before `T`; incremental rows store nothing (a
+//!   rate needs two collections).
+//! * **Gap**: when more than [`GAP_FACTOR`] × `update_every` passed since the
+//!   dimension's previous collection, the grid times in between stay empty.
+//!   The new collection is treated like a first collection (absolute rows
+//!   store the value at the last grid time, incremental rows only remember
+//!   the counter): no value is invented for the time nobody looked.
+//! * **Counter reset or wrap**: an incremental counter that went backwards
+//!   stores an empty slot for its grid times (no spike, no negative rate) and
+//!   restarts from the new raw value.
+//! * **Not collected**: a dimension not set this round stores empty slots.
+//! * **Time going backwards** (`T` not after the previous collection): the
+//!   round is refused with [`CollectError::TimeWentBackwards`]; nothing is
+//!   stored and the raw values set this round are discarded.
+//!
+//! # Ring
+//!
+//! Every dimension has `history` slots; all dimensions of a chart share the
+//! slot index (`head` is the slot of the newest grid time). Advancing by more
+//! than `history` steps clears the ring.
+
+use std::collections::HashMap;
+
+use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use crate::def::{Algorithm, ChartDef, DimensionDef};
+use crate::packed::PackedSample;
+use crate::query::{SlotWindow, StoredPoint, WindowAggregate};
+
+/// A collection interval longer than this many grid steps is a gap.
+pub const GAP_FACTOR: f64 = 1.5;
+
+const USEC_PER_SEC: u64 = 1_000_000;
+
+/// Why a collection round was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CollectError {
+    #[error(
+        "chart '{chart}': collection time {now_ut} us is not after the previous one ({last_ut} us)"
+    )]
+    TimeWentBackwards {
+        chart: String,
+        now_ut: u64,
+        last_ut: u64,
+    },
+}
+
+/// A dimension index inside its chart; stable for the chart's life.
+pub type DimIndex = usize;
+
+/// One dimension: its definition, its ring, and its collection state.
+pub struct Dimension {
+    def: DimensionDef,
+    values: Box<[PackedSample]>,
+    /// Raw value set in the current round, if any.
+    pending: Option<i64>,
+    /// The last collected raw value and its time (µs); `last_collected_ut`
+    /// is 0 before the first collection.
+    last_collected_value: i64,
+    last_collected_ut: u64,
+    /// The value computed at the last collection (absolute rows), used to
+    /// interpolate the next one. `None` when the next one must start afresh.
+    last_calculated: Option<f64>,
+    /// For incremental rows, whether `last_collected_value` is a usable base.
+    has_base: bool,
+}
+
+impl Dimension {
+    fn new(def: DimensionDef, history: usize) -> Dimension {
+        Dimension {
+            def,
+            values: vec![PackedSample::EMPTY; history].into_boxed_slice(),
+            pending: None,
+            last_collected_value: 0,
+            last_collected_ut: 0,
+            last_calculated: None,
+            has_base: false,
+        }
+    }
+
+    pub fn def(&self) -> &DimensionDef {
+        &self.def
+    }
+    pub fn id(&self) -> &str {
+        &self.def.id
+    }
+    pub fn name(&self) -> &str {
+        self.def.display_name()
+    }
+    /// The last collected raw value (before multiplier and divisor) and its
+    /// time in µs, or `None` before the first collection: the seed's
+    /// "as collected" source.
+    pub fn last_collected(&self) -> Option<(i64, u64)> {
+        (self.last_collected_ut != 0).then_some((self.last_collected_value, self.last_collected_ut))
+    }
+    /// The whole ring, in slot order (not time order).
+    pub fn slots(&self) -> &[PackedSample] {
+        &self.values
+    }
+}
+
+/// Everything about a chart that sits behind its lock.
+pub struct ChartState {
+    def: ChartDef,
+    full_id: String,
+    full_name: String,
+    dims: Vec<Dimension>,
+    dim_by_id: HashMap<String, DimIndex>,
+    history: usize,
+    /// Slot of the newest stored grid time.
+    head: usize,
+    /// Newest stored grid time (seconds); 0 before anything was stored.
+    last_stored_t: i64,
+    /// How many slots hold data of this ring generation (≤ history).
+    filled: usize,
+    /// Time of the last completed collection round (µs); 0 before.
+    last_collected_ut: u64,
+    /// Bumped whenever the definition or the set of dimensions changes, so
+    /// readers can cache what they derive from them.
+    generation: u64,
+    rounds: u64,
+}
+
+/// A chart: an immutable id and its state behind a reader-writer lock.
+///
+/// Writers ([`Chart::write`]) hold the lock for one collection round;
+/// readers ([`Chart::read`]) for as long as they read this one chart.
+pub struct Chart {
+    full_id: Box<str>,
+    state: RwLock<ChartState>,
+}
+
+impl Chart {
+    pub(crate) fn new(def: ChartDef, history: usize) -> Chart {
+        let history = history.max(2);
+        let full_id = def.full_id();
+        let full_name = def.full_name();
+        Chart {
+            full_id: full_id.clone().into_boxed_str(),
+            state: RwLock::new(ChartState {
+                def,
+                full_id,
+                full_name,
+                dims: Vec::new(),
+                dim_by_id: HashMap::new(),
+                history,
+                head: 0,
+                last_stored_t: 0,
+                filled: 0,
+                last_collected_ut: 0,
+                generation: 1,
+                rounds: 0,
+            }),
+        }
+    }
+
+    /// The chart's `type.id`.
+    pub fn id(&self) -> &str {
+        &self.full_id
+    }
+
+    /// Locks the chart for reading.
+    pub fn read(&self) -> RwLockReadGuard<'_, ChartState> {
+        self.state.read()
+    }
+
+    /// Locks the chart for a collection round or a definition change.
+    pub fn write(&self) -> ChartWriter<'_> {
+        ChartWriter {
+            state: self.state.write(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Chart {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Chart").field("id", &self.full_id).finish()
+    }
+}
+
+/// Read access to a chart (through the read guard).
+impl ChartState {
+    pub fn def(&self) -> &ChartDef {
+        &self.def
+    }
+    /// `type.id`.
+    pub fn id(&self) -> &str {
+        &self.full_id
+    }
+    /// `type.name` (the id when there is no name).
+    pub fn name(&self) -> &str {
+        &self.full_name
+    }
+    pub fn update_every(&self) -> u32 {
+        self.def.update_every
+    }
+    pub fn history(&self) -> usize {
+        self.history
+    }
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+    pub fn is_obsolete(&self) -> bool {
+        self.def.obsolete
+    }
+    /// Completed collection rounds.
+    pub fn rounds(&self) -> u64 {
+        self.rounds
+    }
+    /// Time of the last completed collection round (µs), 0 before any.
+    pub fn last_collected_ut(&self) -> u64 {
+        self.last_collected_ut
+    }
+    pub fn dimensions(&self) -> &[Dimension] {
+        &self.dims
+    }
+    pub fn dimension(&self, index: DimIndex) -> Option<&Dimension> {
+        self.dims.get(index)
+    }
+    pub fn dimension_index(&self, id: &str) -> Option<DimIndex> {
+        self.dim_by_id.get(id).copied()
+    }
+    pub fn dimension_index_by_name(&self, name: &str) -> Option<DimIndex> {
+        self.dims.iter().position(|d| d.name() == name)
+    }
+
+    /// Grid time of the oldest slot still held, or `None` when empty.
+    pub fn first_entry_t(&self) -> Option<i64> {
+        (self.filled > 0).then(|| {
+            self.last_stored_t - (self.filled as i64 - 1) * i64::from(self.def.update_every)
+        })
+    }
+
+    /// Grid time of the newest slot, or `None` when empty.
+    pub fn last_entry_t(&self) -> Option<i64> {
+        (self.filled > 0).then_some(self.last_stored_t)
+    }
+
+    /// The slot holding grid time `t`, if `t` is a held grid time.
+    pub fn time_to_slot(&self, t: i64) -> Option<usize> {
+        let first = self.first_entry_t()?;
+        let ue = i64::from(self.def.update_every);
+        if t < first || t > self.last_stored_t || t % ue != 0 {
+            return None;
+        }
+        let back = ((self.last_stored_t - t) / ue) as usize;
+        Some((self.head + self.history - back) % self.history)
+    }
+
+    /// The held grid times `t` with `after < t <= before`, as slots.
+    pub fn window(&self, after: i64, before: i64) -> Option<SlotWindow> {
+        let first = self.first_entry_t()?;
+        let ue = i64::from(self.def.update_every);
+        // First grid time strictly after `after`, last at or before `before`.
+        let lo = (after.div_euclid(ue) + 1) * ue;
+        let hi = before.div_euclid(ue) * ue;
+        let lo = lo.max(first);
+        let hi = hi.min(self.last_stored_t);
+        if lo > hi {
+            return None;
+        }
+        let count = ((hi - lo) / ue) as usize + 1;
+        let last_slot = self.time_to_slot(hi)?;
+        let first_slot = (last_slot + self.history + 1 - count) % self.history;
+        Some(SlotWindow {
+            first_slot,
+            count,
+            first_t: lo,
+            step: ue,
+            history: self.history,
+        })
+    }
+
+    /// Sum and count of the stored points of dimension `dim` in the window,
+    /// skipping empty slots.
+    pub fn aggregate(&self, dim: DimIndex, window: &SlotWindow) -> WindowAggregate {
+        match self.dims.get(dim) {
+            Some(d) => window.aggregate(&d.values),
+            None => WindowAggregate::default(),
+        }
+    }
+
+    /// Sum and count of `dim`'s stored points with `after < t <= before`.
+    pub fn aggregate_between(&self, dim: DimIndex, after: i64, before: i64) -> WindowAggregate {
+        match self.window(after, before) {
+            Some(w) => self.aggregate(dim, &w),
+            None => WindowAggregate::default(),
+        }
+    }
+
+    /// The stored (non-empty) points of `dim` with `after < t <= before`,
+    /// oldest first.
+    pub fn points(&self, dim: DimIndex, after: i64, before: i64) -> Vec<StoredPoint> {
+        let (Some(w), Some(d)) = (self.window(after, before), self.dims.get(dim)) else {
+            return Vec::new();
+        };
+        w.points(&d.values).collect()
+    }
+}
+
+/// Write access to a chart: set raw values, then complete the round with
+/// [`ChartWriter::done`]; or change the definition.
+pub struct ChartWriter<'a> {
+    state: RwLockWriteGuard<'a, ChartState>,
+}
+
+impl std::ops::Deref for ChartWriter<'_> {
+    type Target = ChartState;
+    fn deref(&self) -> &ChartState {
+        &self.state
+    }
+}
+
+impl ChartWriter<'_> {
+    /// Replaces the chart's definition (title, units, labels, obsolete, ...).
+    /// The id cannot change. A changed `update_every` clears the ring, since
+    /// the old points no longer sit on the new grid.
+    pub fn redefine(&mut self, mut def: ChartDef) {
+        let s = &mut *self.state;
+        def.type_.clone_from(&s.def.type_);
+        def.id.clone_from(&s.def.id);
+        def.update_every = def.update_every.max(1);
+        if def == s.def {
+            return;
+        }
+        if def.update_every != s.def.update_every {
+            s.clear_ring();
+        }
+        s.full_name = def.full_name();
+        s.def = def;
+        s.generation += 1;
+    }
+
+    /// Marks the chart obsolete (or not): its collector stopped providing it.
+    pub fn set_obsolete(&mut self, obsolete: bool) {
+        if self.state.def.obsolete != obsolete {
+            self.state.def.obsolete = obsolete;
+            self.state.generation += 1;
+        }
+    }
+
+    /// Adds a dimension, or updates the one with the same id, and returns its
+    /// index. Changing the algorithm of an existing dimension restarts its
+    /// collection (the old base is not comparable).
+    pub fn add_dimension(&mut self, def: DimensionDef) -> DimIndex {
+        let s = &mut *self.state;
+        if let Some(&i) = s.dim_by_id.get(&def.id) {
+            let d = &mut s.dims[i];
+            if d.def != def {
+                if d.def.algorithm != def.algorithm
+                    || d.def.multiplier != def.multiplier
+                    || d.def.divisor != def.divisor
+                {
+                    d.last_calculated = None;
+                    d.has_base = false;
+                }
+                d.def = def;
+                s.generation += 1;
+            }
+            return i;
+        }
+        let i = s.dims.len();
+        s.dim_by_id.insert(def.id.clone(), i);
+        s.dims.push(Dimension::new(def, s.history));
+        s.generation += 1;
+        i
+    }
+
+    /// Sets the raw value of dimension `dim` for this round.
+    #[inline]
+    pub fn set(&mut self, dim: DimIndex, raw: i64) -> bool {
+        match self.state.dims.get_mut(dim) {
+            Some(d) => {
+                d.pending = Some(raw);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Sets the raw value of the dimension with id `id`; false if unknown.
+    pub fn set_by_id(&mut self, id: &str, raw: i64) -> bool {
+        match self.state.dim_by_id.get(id).copied() {
+            Some(i) => self.set(i, raw),
+            None => false,
+        }
+    }
+
+    /// Completes the round at `now_ut` (µs since the epoch): computes and
+    /// stores the points for every grid time up to `now_ut`. See the module
+    /// documentation for the math.
+    pub fn done(&mut self, now_ut: u64) -> Result<(), CollectError> {
+        self.state.complete_round(now_ut)
+    }
+}
+
+impl ChartState {
+    fn clear_ring(&mut self) {
+        for d in &mut self.dims {
+            d.values.fill(PackedSample::EMPTY);
+            d.last_calculated = None;
+        }
+        self.filled = 0;
+        self.head = 0;
+        self.last_stored_t = 0;
+    }
+
+    fn complete_round(&mut self, now_ut: u64) -> Result<(), CollectError> {
+        if self.last_collected_ut != 0 && now_ut <= self.last_collected_ut {
+            for d in &mut self.dims {
+                d.pending = None;
+            }
+            return Err(CollectError::TimeWentBackwards {
+                chart: self.full_id.clone(),
+                now_ut,
+                last_ut: self.last_collected_ut,
+            });
+        }
+        let ue = i64::from(self.def.update_every);
+        let ue_ut = u64::from(self.def.update_every) * USEC_PER_SEC;
+        let now_grid = ((now_ut / ue_ut) * ue_ut / USEC_PER_SEC) as i64;
+
+        // Grid times to write this round: (last_stored_t, now_grid].
+        let (first_new, steps) = if self.filled == 0 {
+            (now_grid, 1usize)
+        } else if now_grid > self.last_stored_t {
+            let steps = ((now_grid - self.last_stored_t) / ue) as usize;
+            (self.last_stored_t + ue, steps)
+        } else {
+            (now_grid, 0)
+        };
+
+        // Row totals for the percentage algorithms.
+        let mut abs_row_total = 0.0f64;
+        let mut inc_row_total = 0.0f64;
+        for d in &self.dims {
+            let Some(raw) = d.pending else { continue };
+            match d.def.algorithm {
+                Algorithm::PercentageOfAbsoluteRow => abs_row_total += raw as f64,
+                Algorithm::PercentageOfIncrementalRow if d.has_base => {
+                    let delta = i128::from(raw) - i128::from(d.last_collected_value);
+                    if delta > 0 {
+                        inc_row_total += delta as f64;
+                    }
+                }
+                _ => {}
+            }
+        }
+
+        // Make room in the ring.
+        if steps > 0 {
+            if steps >= self.history || self.filled == 0 {
+                for d in &mut self.dims {
+                    d.values.fill(PackedSample::EMPTY);
+                }
+                self.filled = 0;
+                self.head = self.history - 1;
+            }
+            let advance = steps.min(self.history);
+            for k in 1..=advance {
+                let slot = (self.head + k) % self.history;
+                for d in &mut self.dims {
+                    d.values[slot] = PackedSample::EMPTY;
+                }
+            }
+        }
+        let base_slot = |k: usize, head: usize, history: usize| (head + 1 + k) % history;
+        let skip = steps.saturating_sub(self.history);
+
+        for d in &mut self.dims {
+            let Some(raw) = d.pending.take() else {
+                // Not collected: leave the new slots empty, and interpolate
+                // nothing across the hole later.
+                d.last_calculated = None;
+                continue;
+            };
+            let mul = d.def.multiplier as f64;
+            let div = d.def.divisor as f64;
+            let previous_ut = d.last_collected_ut;
+            let is_gap = previous_ut == 0
+                || (now_ut - previous_ut) as f64 > GAP_FACTOR * ue_ut as f64
+                || previous_ut >= now_ut;
+            let dt_s = (now_ut.saturating_sub(previous_ut)) as f64 / USEC_PER_SEC as f64;
+
+            match d.def.algorithm {
+                Algorithm::Absolute | Algorithm::PercentageOfAbsoluteRow => {
+                    let current = if d.def.algorithm == Algorithm::Absolute {
+                        raw as f64 * mul / div
+                    } else if abs_row_total != 0.0 {
+                        raw as f64 * 100.0 * mul / (div * abs_row_total)
+                    } else {
+                        0.0
+                    };
+                    let previous = if is_gap { None } else { d.last_calculated };
+                    for k in skip..steps {
+                        let t = first_new + k as i64 * ue;
+                        let value = match previous {
+                            Some(prev) => {
+                                let frac = (t as f64 * USEC_PER_SEC as f64 - previous_ut as f64)
+                                    / (now_ut - previous_ut) as f64;
+                                prev + (current - prev) * frac
+                            }
+                            // Afresh: only the newest grid time gets a value.
+                            None if k + 1 == steps => current,
+                            None => continue,
+                        };
+                        d.values[base_slot(k - skip, self.head, self.history)] =
+                            PackedSample::pack(value);
+                    }
+                    d.last_calculated = Some(current);
+                }
+                Algorithm::Incremental | Algorithm::PercentageOfIncrementalRow => {
+                    let delta = i128::from(raw) - i128::from(d.last_collected_value);
+                    let usable = d.has_base && !is_gap && delta >= 0 && dt_s > 0.0;
+                    if usable {
+                        let value = if d.def.algorithm == Algorithm::Incremental {
+                            delta as f64 * mul / (div * dt_s)
+                        } else if inc_row_total > 0.0 {
+                            delta as f64 * 100.0 * mul / (div * inc_row_total)
+                        } else {
+                            0.0
+                        };
+                        let packed = PackedSample::pack(value);
+                        for k in skip..steps {
+                            d.values[base_slot(k - skip, self.head, self.history)] = packed;
+                        }
+                    }
+                    d.has_base = true;
+                }
+            }
+            d.last_collected_value = raw;
+            d.last_collected_ut = now_ut;
+        }
+
+        if steps > 0 {
+            let advance = steps.min(self.history);
+            self.head = (self.head + advance) % self.history;
+            self.filled = (self.filled + advance).min(self.history);
+            self.last_stored_t = first_new + (steps as i64 - 1) * ue;
+        }
+        self.last_collected_ut = now_ut;
+        self.rounds += 1;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+#[path = "chart_tests.rs"]
+mod tests;

@@ -1,0 +1,483 @@
+//! Unit tests of the collection math, the ring and window queries.
+
+use super::*;
+use crate::def::{Algorithm, ChartDef, DimensionDef};
+use crate::host::Host;
+use std::sync::Arc;
+
+const S: u64 = 1_000_000;
+
+fn chart(update_every: u32, history: usize) -> Arc<Chart> {
+    Host::new("h", history).create_chart(ChartDef::new("t", "c").update_every(update_every))
+}
+
+/// Adds one dimension, feeds `(time in µs, raw)` rounds, returns the stored
+/// points (time, value) in the whole ring.
+fn run(alg: Algorithm, mul: i64, div: i64, ue: u32, rounds: &[(u64, i64)]) -> Vec<(i64, f64)> {
+    let c = chart(ue, 100);
+    let d = {
+        let mut w = c.write();
+        w.add_dimension(
+            DimensionDef::new("d")
+                .algorithm(alg)
+                .multiplier(mul)
+                .divisor(div),
+        )
+    };
+    for &(t, v) in rounds {
+        let mut w = c.write();
+        w.set(d, v);
+        w.done(t).unwrap();
+    }
+    let r = c.read();
+    r.points(d, i64::MIN / 2, i64::MAX / 2)
+        .into_iter()
+        .map(|p| (p.time, p.value))
+        .collect()
+}
+
+fn close(a: &[(i64, f64)], b: &[(i64, f64)]) -> bool {
+    a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .all(|(x, y)| x.0 == y.0 && (x.1 - y.1).abs() <= 1e-6 * y.1.abs().max(1.0))
+}
+
+macro_rules! assert_points {
+    ($got:expr, $want:expr) => {{
+        let got = $got;
+        let want: Vec<(i64, f64)> = $want;
+        assert!(close(&got, &want), "got {got:?}\nwant {want:?}");
+    }};
+}
+
+#[test]
+fn absolute_on_grid() {
+    assert_points!(
+        run(
+            Algorithm::Absolute,
+            1,
+            1,
+            1,
+            &[(100 * S, 5), (101 * S, 7), (102 * S, -3)]
+        ),
+        vec![(100, 5.0), (101, 7.0), (102, -3.0)]
+    );
+}
+
+#[test]
+fn absolute_multiplier_and_divisor() {
+    assert_points!(
+        run(
+            Algorithm::Absolute,
+            -8,
+            1000,
+            1,
+            &[(100 * S, 1500), (101 * S, 3000)]
+        ),
+        vec![(100, -12.0), (101, -24.0)]
+    );
+}
+
+#[test]
+fn absolute_off_grid_is_interpolated() {
+    // Collections at 100.5 s (10) and 101.5 s (20): grid time 101 lies half-way.
+    assert_points!(
+        run(
+            Algorithm::Absolute,
+            1,
+            1,
+            1,
+            &[(100 * S + S / 2, 10), (101 * S + S / 2, 20)]
+        ),
+        vec![(100, 10.0), (101, 15.0)]
+    );
+}
+
+#[test]
+fn absolute_with_update_every_5_lands_on_multiples_of_5() {
+    assert_points!(
+        run(
+            Algorithm::Absolute,
+            1,
+            1,
+            5,
+            &[(101 * S, 10), (106 * S, 20), (111 * S, 30)]
+        ),
+        vec![(100, 10.0), (105, 18.0), (110, 28.0)]
+    );
+}
+
+#[test]
+fn incremental_is_a_per_second_rate() {
+    assert_points!(
+        run(
+            Algorithm::Incremental,
+            1,
+            1,
+            1,
+            &[(100 * S, 1000), (101 * S, 1500), (102 * S, 2500)]
+        ),
+        vec![(101, 500.0), (102, 1000.0)]
+    );
+}
+
+#[test]
+fn incremental_rate_uses_actual_elapsed_time() {
+    // 5 s chart: delta 100 over 5 s is 20/s, stored once per grid step.
+    assert_points!(
+        run(
+            Algorithm::Incremental,
+            8,
+            1024,
+            5,
+            &[(100 * S, 0), (105 * S, 128)]
+        ),
+        vec![(105, 128.0 * 8.0 / 1024.0 / 5.0)]
+    );
+}
+
+#[test]
+fn incremental_counter_reset_stores_nothing_and_restarts() {
+    assert_points!(
+        run(
+            Algorithm::Incremental,
+            1,
+            1,
+            1,
+            &[
+                (100 * S, 1000),
+                (101 * S, 1100),
+                (102 * S, 5),
+                (103 * S, 25)
+            ]
+        ),
+        vec![(101, 100.0), (103, 20.0)]
+    );
+}
+
+#[test]
+fn incremental_wrap_of_a_32bit_counter_is_a_reset_not_a_spike() {
+    let got = run(
+        Algorithm::Incremental,
+        1,
+        1,
+        1,
+        &[
+            (100 * S, 4_294_967_000),
+            (101 * S, 4_294_967_200),
+            (102 * S, 100),
+            (103 * S, 300),
+        ],
+    );
+    assert_points!(got, vec![(101, 200.0), (103, 200.0)]);
+}
+
+#[test]
+fn gap_leaves_empty_slots() {
+    // Collections at 100, 101, then nothing until 105.
+    let abs = run(
+        Algorithm::Absolute,
+        1,
+        1,
+        1,
+        &[(100 * S, 1), (101 * S, 2), (105 * S, 9)],
+    );
+    assert_points!(abs, vec![(100, 1.0), (101, 2.0), (105, 9.0)]);
+    let inc = run(
+        Algorithm::Incremental,
+        1,
+        1,
+        1,
+        &[(100 * S, 0), (101 * S, 10), (105 * S, 100), (106 * S, 110)],
+    );
+    assert_points!(inc, vec![(101, 10.0), (106, 10.0)]);
+}
+
+#[test]
+fn gap_query_counts_only_existing_points() {
+    let c = chart(1, 100);
+    let d = c.write().add_dimension(DimensionDef::new("d"));
+    for (t, v) in [(100, 1), (101, 2), (105, 9)] {
+        let mut w = c.write();
+        w.set(d, v);
+        w.done(t * S).unwrap();
+    }
+    let r = c.read();
+    let agg = r.aggregate_between(d, 99, 105);
+    assert_eq!(agg.count, 3);
+    assert_eq!(agg.average(), Some(4.0));
+    assert_eq!(r.aggregate_between(d, 101, 104).count, 0);
+    assert_eq!(r.aggregate_between(d, 101, 104).average(), None);
+    assert_eq!(r.first_entry_t(), Some(100));
+    assert_eq!(r.last_entry_t(), Some(105));
+}
+
+#[test]
+fn small_jitter_is_not_a_gap() {
+    let got = run(
+        Algorithm::Absolute,
+        1,
+        1,
+        1,
+        &[(100 * S + 900_000, 10), (102 * S + 100_000, 22)],
+    );
+    // 1.2 s apart: grid times 101 and 102 are both interpolated.
+    assert_points!(got, vec![(100, 10.0), (101, 11.0), (102, 21.0)]);
+}
+
+#[test]
+fn dimension_not_collected_this_round_stores_empty() {
+    let c = chart(1, 100);
+    let (a, b) = {
+        let mut w = c.write();
+        (
+            w.add_dimension(DimensionDef::new("a")),
+            w.add_dimension(DimensionDef::new("b")),
+        )
+    };
+    for (t, set_b) in [(100, true), (101, false), (102, true)] {
+        let mut w = c.write();
+        w.set(a, t);
+        if set_b {
+            w.set(b, t * 2);
+        }
+        w.done(t as u64 * S).unwrap();
+    }
+    let r = c.read();
+    assert_eq!(r.points(a, 0, 1000).len(), 3);
+    let pb: Vec<_> = r
+        .points(b, 0, 1000)
+        .iter()
+        .map(|p| (p.time, p.value))
+        .collect();
+    assert_eq!(pb, vec![(100, 200.0), (102, 204.0)]);
+}
+
+#[test]
+fn percentage_of_absolute_row() {
+    let c = chart(1, 100);
+    let (a, b) = {
+        let mut w = c.write();
+        let alg = Algorithm::PercentageOfAbsoluteRow;
+        (
+            w.add_dimension(DimensionDef::new("a").algorithm(alg)),
+            w.add_dimension(DimensionDef::new("b").algorithm(alg)),
+        )
+    };
+    let mut w = c.write();
+    w.set(a, 1);
+    w.set(b, 3);
+    w.done(100 * S).unwrap();
+    drop(w);
+    let r = c.read();
+    assert_eq!(r.aggregate_between(a, 99, 100).average(), Some(25.0));
+    assert_eq!(r.aggregate_between(b, 99, 100).average(), Some(75.0));
+}
+
+#[test]
+fn percentage_of_incremental_row() {
+    let c = chart(1, 100);
+    let alg = Algorithm::PercentageOfIncrementalRow;
+    let (a, b) = {
+        let mut w = c.write();
+        (
+            w.add_dimension(DimensionDef::new("a").algorithm(alg)),
+            w.add_dimension(DimensionDef::new("b").algorithm(alg)),
+        )
+    };
+    for (t, va, vb) in [(100, 0, 0), (101, 10, 30), (102, 10, 30)] {
+        let mut w = c.write();
+        w.set(a, va);
+        w.set(b, vb);
+        w.done(t * S).unwrap();
+    }
+    let r = c.read();
+    assert_eq!(
+        r.points(a, 0, 1000)
+            .iter()
+            .map(|p| p.value)
+            .collect::<Vec<_>>(),
+        vec![25.0, 0.0]
+    );
+    assert_eq!(
+        r.points(b, 0, 1000)
+            .iter()
+            .map(|p| p.value)
+            .collect::<Vec<_>>(),
+        vec![75.0, 0.0]
+    );
+}
+
+#[test]
+fn time_going_backwards_is_refused_and_discards_the_round() {
+    let c = chart(1, 100);
+    let d = c.write().add_dimension(DimensionDef::new("d"));
+    let mut w = c.write();
+    w.set(d, 1);
+    w.done(100 * S).unwrap();
+    w.set(d, 2);
+    let err = w.done(99 * S).unwrap_err();
+    assert!(matches!(err, CollectError::TimeWentBackwards { .. }));
+    assert!(err.to_string().contains("t.c"));
+    w.set(d, 3);
+    w.done(101 * S).unwrap();
+    drop(w);
+    let vals: Vec<_> = c
+        .read()
+        .points(d, 0, 1000)
+        .iter()
+        .map(|p| p.value)
+        .collect();
+    assert_eq!(vals, vec![1.0, 3.0]);
+}
+
+#[test]
+fn last_collected_is_the_raw_value_and_time() {
+    let c = chart(1, 100);
+    let d = c
+        .write()
+        .add_dimension(DimensionDef::new("d").multiplier(3).divisor(7));
+    let mut w = c.write();
+    assert_eq!(w.dimension(d).unwrap().last_collected(), None);
+    w.set(d, 42);
+    w.done(100 * S + 250_000).unwrap();
+    assert_eq!(
+        w.dimension(d).unwrap().last_collected(),
+        Some((42, 100 * S + 250_000))
+    );
+}
+
+fn filled_chart(history: usize, rounds: i64) -> (Arc<Chart>, DimIndex) {
+    let c = chart(1, history);
+    let d = c.write().add_dimension(DimensionDef::new("d"));
+    for t in 1000..1000 + rounds {
+        let mut w = c.write();
+        w.set(d, t);
+        w.done(t as u64 * S).unwrap();
+    }
+    (c, d)
+}
+
+#[test]
+fn ring_wraps_and_keeps_the_last_history_points() {
+    let (c, d) = filled_chart(10, 25); // t = 1000 ..= 1024
+    let r = c.read();
+    assert_eq!(r.first_entry_t(), Some(1015));
+    assert_eq!(r.last_entry_t(), Some(1024));
+    let times: Vec<_> = r
+        .points(d, 0, i64::MAX / 2)
+        .iter()
+        .map(|p| p.time)
+        .collect();
+    assert_eq!(times, (1015..=1024).collect::<Vec<_>>());
+    // Every held time maps to a distinct slot, and values match times.
+    let mut slots: Vec<_> = (1015..=1024).map(|t| r.time_to_slot(t).unwrap()).collect();
+    slots.sort();
+    slots.dedup();
+    assert_eq!(slots.len(), 10);
+    assert_eq!(r.time_to_slot(1014), None);
+    assert_eq!(r.time_to_slot(1025), None);
+}
+
+#[test]
+fn window_aggregation_across_the_wrap_around() {
+    let (c, d) = filled_chart(10, 25);
+    let r = c.read();
+    // The slot of 1020 is 0 (1000 + 20 = 2 full turns); a window 1017..=1022
+    // spans the end of the ring and its start.
+    assert_eq!(r.time_to_slot(1020), Some(0));
+    let w = r.window(1016, 1022).unwrap();
+    assert_eq!((w.first_slot, w.count, w.first_t), (7, 6, 1017));
+    let agg = r.aggregate(d, &w);
+    assert_eq!(agg.count, 6);
+    assert_eq!(agg.sum, (1017..=1022).sum::<i64>() as f64);
+    assert_eq!(agg.average(), Some(1019.5));
+    // Clamped to what is held.
+    assert_eq!(r.aggregate_between(d, 0, 2000).count, 10);
+    assert_eq!(r.aggregate_between(d, 1024, 2000).count, 0);
+    assert_eq!(r.aggregate_between(d, 1023, 1024).sum, 1024.0);
+}
+
+#[test]
+fn window_boundaries_are_after_exclusive_before_inclusive() {
+    let (c, d) = filled_chart(100, 10); // 1000..=1009
+    let r = c.read();
+    assert_eq!(r.aggregate_between(d, 1002, 1005).count, 3);
+    assert_eq!(
+        r.aggregate_between(d, 1002, 1005).sum,
+        (1003 + 1004 + 1005) as f64
+    );
+}
+
+#[test]
+fn gap_longer_than_history_clears_the_ring() {
+    let c = chart(1, 10);
+    let d = c.write().add_dimension(DimensionDef::new("d"));
+    for t in [1000u64, 1001, 1050] {
+        let mut w = c.write();
+        w.set(d, t as i64);
+        w.done(t * S).unwrap();
+    }
+    let r = c.read();
+    assert_eq!(r.first_entry_t(), Some(1041));
+    let pts: Vec<_> = r
+        .points(d, 0, 5000)
+        .iter()
+        .map(|p| (p.time, p.value))
+        .collect();
+    assert_eq!(pts, vec![(1050, 1050.0)]);
+}
+
+#[test]
+fn dimension_added_later_starts_empty() {
+    let (c, _) = filled_chart(10, 5);
+    let e = c.write().add_dimension(DimensionDef::new("late"));
+    let mut w = c.write();
+    w.set(e, 7);
+    w.done(1005 * S).unwrap();
+    drop(w);
+    let r = c.read();
+    assert_eq!(r.points(e, 0, 5000).len(), 1);
+    assert_eq!(r.dimension_index("late"), Some(e));
+}
+
+#[test]
+fn redefine_bumps_generation_and_changing_update_every_clears_ring() {
+    let (c, d) = filled_chart(10, 5);
+    let g = c.read().generation();
+    let def = c.read().def().clone().title("new title");
+    c.write().redefine(def.clone());
+    assert!(c.read().generation() > g);
+    assert_eq!(c.read().points(d, 0, 5000).len(), 5);
+    c.write().redefine(def.update_every(5));
+    assert_eq!(c.read().points(d, 0, 5000).len(), 0);
+}
+
+#[test]
+fn readers_and_writers_run_concurrently() {
+    let (c, d) = filled_chart(50, 1);
+    let writer = {
+        let c = c.clone();
+        std::thread::spawn(move || {
+            for t in 1001..3001u64 {
+                let mut w = c.write();
+                w.set(d, t as i64);
+                w.done(t * S).unwrap();
+            }
+        })
+    };
+    let mut seen = 0;
+    while !writer.is_finished() {
+        let r = c.read();
+        if let (Some(first), Some(last)) = (r.first_entry_t(), r.last_entry_t()) {
+            let agg = r.aggregate_between(d, first - 1, last);
+            // Values equal times, so the window's mean is its middle time.
+            assert_eq!(agg.count as i64, last - first + 1);
+            assert_eq!(agg.average().unwrap(), (first + last) as f64 / 2.0);
+            seen += 1;
+        }
+    }
+    writer.join().unwrap();
+    assert!(seen > 0);
+}

@@ -1,0 +1,181 @@
+//! `Host` and `Store`: the hosts the agent holds charts for, each with its
+//! labels and an index of charts by id and by name.
+//!
+//! # Locking
+//!
+//! A host's chart index sits behind its own lock, taken only to find, add or
+//! list charts (listing clones `Arc`s, so no chart lock is held meanwhile).
+//! Each chart has its own reader-writer lock (see [`crate::chart`]). A reader
+//! walking the host therefore holds at most one chart lock at a time, and a
+//! collector waits at most for one chart's read.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+
+use crate::chart::Chart;
+use crate::def::{ChartDef, Label};
+
+/// Default number of slots per dimension.
+pub const DEFAULT_HISTORY: usize = 3600;
+
+#[derive(Default)]
+struct ChartIndex {
+    list: Vec<Arc<Chart>>,
+    by_id: HashMap<String, usize>,
+    by_name: HashMap<String, usize>,
+    generation: u64,
+}
+
+/// A host: hostname, labels, and its charts.
+pub struct Host {
+    hostname: String,
+    history: usize,
+    labels: RwLock<Arc<Vec<Label>>>,
+    charts: RwLock<ChartIndex>,
+}
+
+impl Host {
+    /// A host whose charts keep `history` slots per dimension.
+    pub fn new(hostname: impl Into<String>, history: usize) -> Host {
+        Host {
+            hostname: hostname.into(),
+            history: history.max(2),
+            labels: RwLock::new(Arc::new(Vec::new())),
+            charts: RwLock::new(ChartIndex::default()),
+        }
+    }
+
+    pub fn hostname(&self) -> &str {
+        &self.hostname
+    }
+
+    pub fn history(&self) -> usize {
+        self.history
+    }
+
+    /// The host's labels (a cheap snapshot).
+    pub fn labels(&self) -> Arc<Vec<Label>> {
+        self.labels.read().clone()
+    }
+
+    /// Replaces the host's labels.
+    pub fn set_labels(&self, labels: Vec<Label>) {
+        *self.labels.write() = Arc::new(labels);
+    }
+
+    /// Returns the chart with `def`'s id, creating it if needed. An existing
+    /// chart gets `def` as its new definition.
+    pub fn create_chart(&self, def: ChartDef) -> Arc<Chart> {
+        let full_id = def.full_id();
+        if let Some(chart) = self.chart_by_id(&full_id) {
+            let old_name = chart.read().name().to_string();
+            chart.write().redefine(def);
+            let new_name = chart.read().name().to_string();
+            if old_name != new_name {
+                let mut index = self.charts.write();
+                if let Some(&i) = index.by_id.get(&full_id) {
+                    index.by_name.remove(&old_name);
+                    index.by_name.insert(new_name, i);
+                    index.generation += 1;
+                }
+            }
+            return chart;
+        }
+        let mut index = self.charts.write();
+        if let Some(&i) = index.by_id.get(&full_id) {
+            // Created by someone else meanwhile.
+            let chart = index.list[i].clone();
+            drop(index);
+            chart.write().redefine(def);
+            return chart;
+        }
+        let full_name = def.full_name();
+        let chart = Arc::new(Chart::new(def, self.history));
+        let i = index.list.len();
+        index.list.push(chart.clone());
+        index.by_id.insert(full_id, i);
+        index.by_name.insert(full_name, i);
+        index.generation += 1;
+        chart
+    }
+
+    pub fn chart_by_id(&self, id: &str) -> Option<Arc<Chart>> {
+        let index = self.charts.read();
+        index.by_id.get(id).map(|&i| index.list[i].clone())
+    }
+
+    pub fn chart_by_name(&self, name: &str) -> Option<Arc<Chart>> {
+        let index = self.charts.read();
+        index.by_name.get(name).map(|&i| index.list[i].clone())
+    }
+
+    /// A snapshot of the charts, in creation order.
+    pub fn charts(&self) -> Vec<Arc<Chart>> {
+        self.charts.read().list.clone()
+    }
+
+    /// Calls `f` on each chart, in creation order, without holding the index
+    /// lock while `f` runs.
+    pub fn for_each_chart(&self, mut f: impl FnMut(&Arc<Chart>)) {
+        let mut i = 0;
+        loop {
+            let chart = {
+                let index = self.charts.read();
+                match index.list.get(i) {
+                    Some(c) => c.clone(),
+                    None => return,
+                }
+            };
+            f(&chart);
+            i += 1;
+        }
+    }
+
+    pub fn chart_count(&self) -> usize {
+        self.charts.read().list.len()
+    }
+
+    /// Bumped whenever a chart is added or renamed.
+    pub fn charts_generation(&self) -> u64 {
+        self.charts.read().generation
+    }
+}
+
+/// All the hosts; the first is the local host.
+pub struct Store {
+    localhost: Arc<Host>,
+    hosts: RwLock<Vec<Arc<Host>>>,
+}
+
+impl Store {
+    /// A store whose local host is `localhost`.
+    pub fn new(localhost: Host) -> Store {
+        let localhost = Arc::new(localhost);
+        Store {
+            hosts: RwLock::new(vec![localhost.clone()]),
+            localhost,
+        }
+    }
+
+    pub fn localhost(&self) -> &Arc<Host> {
+        &self.localhost
+    }
+
+    /// A snapshot of the hosts, the local host first.
+    pub fn hosts(&self) -> Vec<Arc<Host>> {
+        self.hosts.read().clone()
+    }
+
+    /// Adds a (child) host, or returns the one with that hostname.
+    pub fn add_host(&self, host: Host) -> Arc<Host> {
+        let mut hosts = self.hosts.write();
+        if let Some(h) = hosts.iter().find(|h| h.hostname() == host.hostname()) {
+            return h.clone();
+        }
+        let host = Arc::new(host);
+        hosts.push(host.clone());
+        host
+    }
+}
