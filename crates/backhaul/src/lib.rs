@@ -2,4 +2,9 @@
 //! the command line. The store lives in the `rrd` crate and the wire formats
 //! in the `wire` crate; this crate wires them to files, processes and sockets.
 
+pub mod agent;
+pub mod collectors;
 pub mod config;
+pub mod exporting;
+pub mod once;
+pub mod shutdown;

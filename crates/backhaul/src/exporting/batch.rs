@@ -1,0 +1,354 @@
+//! `BatchRing`: the bounded ring of batches an instance has not yet seen
+//! acknowledged (`buffer on failures`), with byte-exact resumption.
+//!
+//! The ring is one byte stream made of whole batches, with two positions
+//! measured from the start of the front batch:
+//!
+//! * `written`: bytes handed to the current connection. A partial write
+//!   resumes exactly here, so nothing is written twice on one connection.
+//! * `acked`: bytes the peer's TCP stack acknowledged (the caller learns it
+//!   from the socket's send queue). A batch leaves the ring, counted as sent,
+//!   only when all of it is acknowledged.
+//!
+//! When the connection is lost, [`BatchRing::connection_lost`] moves
+//! `written` back to the start of the line that holds `acked`: the receiver
+//! drops an unterminated line with its connection, so that line is sent whole
+//! on the next one, and lines already acknowledged are not sent again.
+//!
+//! When the ring holds more than `capacity` batches, one batch is dropped and
+//! counted as lost: the oldest one that is not half-written (dropping a
+//! half-written batch would cut a line on the wire).
+
+use std::collections::VecDeque;
+
+/// One interval's formatted lines.
+#[derive(Debug, Default)]
+pub struct Batch {
+    pub bytes: Vec<u8>,
+    /// Number of metric lines in `bytes`.
+    pub metrics: usize,
+}
+
+impl Batch {
+    pub fn new(bytes: Vec<u8>, metrics: usize) -> Batch {
+        Batch { bytes, metrics }
+    }
+}
+
+/// What dropping a batch cost.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Loss {
+    pub metrics: usize,
+    pub bytes: usize,
+}
+
+/// Batches that left the ring because they were acknowledged.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Delivered {
+    pub batches: usize,
+    pub metrics: usize,
+}
+
+/// A bounded FIFO of batches with write and acknowledgement positions.
+#[derive(Debug)]
+pub struct BatchRing {
+    batches: VecDeque<Batch>,
+    capacity: usize,
+    written: usize,
+    acked: usize,
+}
+
+impl BatchRing {
+    /// A ring holding at most `capacity` batches (at least 1).
+    pub fn new(capacity: usize) -> BatchRing {
+        let capacity = capacity.max(1);
+        BatchRing {
+            batches: VecDeque::with_capacity(capacity + 1),
+            capacity,
+            written: 0,
+            acked: 0,
+        }
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Batches held (written or not).
+    pub fn len(&self) -> usize {
+        self.batches.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.batches.is_empty()
+    }
+
+    /// Whether bytes remain to be written.
+    pub fn has_unwritten(&self) -> bool {
+        self.written < self.total_bytes()
+    }
+
+    /// Bytes written on the current connection and not yet acknowledged.
+    pub fn unacked(&self) -> usize {
+        self.written - self.acked
+    }
+
+    fn total_bytes(&self) -> usize {
+        self.batches.iter().map(|b| b.bytes.len()).sum()
+    }
+
+    /// Metrics held and not yet acknowledged.
+    pub fn buffered_metrics(&self) -> usize {
+        self.batches.iter().map(|b| b.metrics).sum()
+    }
+
+    /// Bytes held and not yet acknowledged.
+    pub fn buffered_bytes(&self) -> usize {
+        self.total_bytes() - self.acked
+    }
+
+    /// Appends a batch; if that overflows the ring, drops one batch (see the
+    /// module documentation) and returns what was lost.
+    pub fn push(&mut self, batch: Batch) -> Option<Loss> {
+        if batch.bytes.is_empty() {
+            return None;
+        }
+        self.batches.push_back(batch);
+        if self.batches.len() <= self.capacity {
+            return None;
+        }
+        // The oldest batch that is fully written or not started at all.
+        let mut start = 0;
+        let mut victim = 0;
+        for (i, b) in self.batches.iter().enumerate() {
+            let end = start + b.bytes.len();
+            if end <= self.written || start >= self.written {
+                victim = i;
+                break;
+            }
+            start = end;
+        }
+        let dropped = self.batches.remove(victim)?;
+        let len = dropped.bytes.len();
+        let mut lost_bytes = len;
+        if start + len <= self.written {
+            // It was on the wire; forget it, keeping later positions.
+            let acked_in_it = self.acked.saturating_sub(start).min(len);
+            lost_bytes -= acked_in_it;
+            self.written -= len;
+            self.acked -= acked_in_it;
+        }
+        Some(Loss {
+            metrics: dropped.metrics,
+            bytes: lost_bytes,
+        })
+    }
+
+    /// The bytes to write next (the rest of the batch holding `written`);
+    /// empty when everything is written.
+    pub fn next_chunk(&self) -> &[u8] {
+        let mut start = 0;
+        for b in &self.batches {
+            let end = start + b.bytes.len();
+            if self.written < end {
+                return &b.bytes[self.written - start..];
+            }
+            start = end;
+        }
+        &[]
+    }
+
+    /// Records that `n` bytes of [`Self::next_chunk`] were written.
+    pub fn advance(&mut self, n: usize) {
+        self.written = (self.written + n).min(self.total_bytes());
+    }
+
+    /// Records that the peer acknowledged `n` more bytes; batches acknowledged
+    /// whole leave the ring.
+    pub fn acknowledge(&mut self, n: usize) -> Delivered {
+        self.acked = (self.acked + n).min(self.written);
+        let mut delivered = Delivered::default();
+        while let Some(front) = self.batches.front() {
+            let len = front.bytes.len();
+            if self.acked < len {
+                break;
+            }
+            delivered.batches += 1;
+            delivered.metrics += front.metrics;
+            self.acked -= len;
+            self.written -= len;
+            self.batches.pop_front();
+        }
+        delivered
+    }
+
+    /// The peer's send queue holds `outstanding` bytes: everything else we
+    /// wrote is acknowledged.
+    pub fn acknowledge_all_but(&mut self, outstanding: usize) -> Delivered {
+        let newly = self.unacked().saturating_sub(outstanding);
+        self.acknowledge(newly)
+    }
+
+    /// The connection is gone: resume at the start of the line holding the
+    /// first unacknowledged byte.
+    pub fn connection_lost(&mut self) {
+        let Some(front) = self.batches.front() else {
+            self.written = 0;
+            self.acked = 0;
+            return;
+        };
+        let done = &front.bytes[..self.acked.min(front.bytes.len())];
+        let line_start = done.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        self.acked = line_start;
+        self.written = line_start;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn batch(lines: &[&str]) -> Batch {
+        let bytes: Vec<u8> = lines.iter().flat_map(|l| format!("{l}\n").into_bytes()).collect();
+        Batch::new(bytes, lines.len())
+    }
+
+    /// Writes and acknowledges everything, `step` bytes at a time.
+    fn drain_all(ring: &mut BatchRing, step: usize) -> (Vec<u8>, usize) {
+        let mut out = Vec::new();
+        let mut metrics = 0;
+        loop {
+            let chunk = ring.next_chunk();
+            if chunk.is_empty() {
+                metrics += ring.acknowledge_all_but(0).metrics;
+                return (out, metrics);
+            }
+            let n = chunk.len().min(step);
+            out.extend_from_slice(&chunk[..n]);
+            ring.advance(n);
+            metrics += ring.acknowledge_all_but(0).metrics;
+        }
+    }
+
+    #[test]
+    fn a_batch_leaves_only_when_acknowledged() {
+        let mut ring = BatchRing::new(3);
+        ring.push(batch(&["a 1 1", "b 1 1"]));
+        ring.push(batch(&["c 1 2"]));
+        assert_eq!(ring.buffered_metrics(), 3);
+        assert_eq!(ring.next_chunk(), b"a 1 1\nb 1 1\n");
+        ring.advance(12);
+        assert_eq!(ring.next_chunk(), b"c 1 2\n");
+        ring.advance(6);
+        assert!(!ring.has_unwritten());
+        assert_eq!(ring.len(), 2);
+        assert_eq!(ring.acknowledge_all_but(6), Delivered { batches: 1, metrics: 2 });
+        assert_eq!(ring.acknowledge_all_but(0), Delivered { batches: 1, metrics: 1 });
+        assert!(ring.is_empty());
+    }
+
+    #[test]
+    fn overflow_drops_oldest_unwritten_batch_and_reports_loss() {
+        let mut ring = BatchRing::new(2);
+        assert_eq!(ring.push(batch(&["a 1 1"])), None);
+        assert_eq!(ring.push(batch(&["b 1 1", "b 2 1"])), None);
+        let loss = ring.push(batch(&["c 1 1"])).unwrap();
+        assert_eq!(loss, Loss { metrics: 1, bytes: 6 });
+        assert_eq!(ring.len(), 2);
+        assert_eq!(drain_all(&mut ring, 100).0, b"b 1 1\nb 2 1\nc 1 1\n");
+    }
+
+    #[test]
+    fn overflow_never_drops_a_half_written_batch() {
+        let mut ring = BatchRing::new(1);
+        ring.push(batch(&["abc 1 1", "def 2 1"]));
+        ring.advance(3); // "abc" is on the wire
+        let loss = ring.push(batch(&["ghi 3 1"])).unwrap();
+        assert_eq!(loss.metrics, 1, "the new, unstarted batch goes");
+        assert_eq!(drain_all(&mut ring, 2).0, b" 1 1\ndef 2 1\n");
+    }
+
+    #[test]
+    fn overflow_drops_a_written_but_unacknowledged_batch_whole() {
+        let mut ring = BatchRing::new(1);
+        ring.push(batch(&["abc 1 1"]));
+        ring.advance(8);
+        let loss = ring.push(batch(&["def 2 1"])).unwrap();
+        assert_eq!(loss, Loss { metrics: 1, bytes: 8 });
+        assert_eq!(ring.next_chunk(), b"def 2 1\n");
+        assert_eq!(ring.unacked(), 0);
+    }
+
+    #[test]
+    fn partial_write_resumes_at_exact_byte() {
+        let mut ring = BatchRing::new(2);
+        ring.push(batch(&["abc 1 1", "def 2 1"]));
+        ring.advance(5);
+        assert_eq!(ring.next_chunk(), b" 1\ndef 2 1\n");
+    }
+
+    #[test]
+    fn connection_lost_resumes_at_the_line_of_the_first_unacknowledged_byte() {
+        let mut ring = BatchRing::new(2);
+        ring.push(batch(&["abc 1 1", "def 2 1"]));
+        ring.advance(16);
+        ring.acknowledge(10); // "abc 1 1\nde" acknowledged
+        ring.connection_lost();
+        assert_eq!(ring.next_chunk(), b"def 2 1\n");
+        let mut ring = BatchRing::new(2);
+        ring.push(batch(&["abc 1 1"]));
+        ring.advance(8);
+        ring.connection_lost(); // nothing acknowledged
+        assert_eq!(ring.next_chunk(), b"abc 1 1\n");
+    }
+
+    proptest! {
+        /// Whatever the write sizes, acknowledgements and connection losses,
+        /// the receiver's stream of complete lines has no cut line, no
+        /// duplicate and no gap.
+        #[test]
+        fn stream_never_cuts_repeats_or_loses_lines(
+            steps in proptest::collection::vec((1usize..20, 0usize..25, any::<bool>()), 1..80),
+            batches in 1usize..6,
+        ) {
+            let mut ring = BatchRing::new(8);
+            let mut expected = Vec::new();
+            for b in 0..batches {
+                let lines: Vec<String> = (0..3).map(|l| format!("m{b}.{l} {l} {b}")).collect();
+                expected.extend(lines.iter().cloned());
+                let refs: Vec<&str> = lines.iter().map(|s| s.as_str()).collect();
+                ring.push(batch(&refs));
+            }
+            // The peer's kernel holds `conn` bytes, of which the first `acked`
+            // were acknowledged (and so reach the receiver app); on a loss
+            // the receiver keeps the complete lines of what it got.
+            let mut received: Vec<String> = Vec::new();
+            let mut conn: Vec<u8> = Vec::new();
+            let mut acked = 0usize;
+            for (size, ack, lose) in steps {
+                let chunk = ring.next_chunk();
+                let n = chunk.len().min(size);
+                conn.extend_from_slice(&chunk[..n]);
+                ring.advance(n);
+                let newly = ack.min(conn.len() - acked);
+                acked += newly;
+                ring.acknowledge(newly);
+                if lose {
+                    let text = String::from_utf8(conn[..acked].to_vec()).unwrap();
+                    let complete = text.rfind('\n').map_or(0, |p| p + 1);
+                    received.extend(text[..complete].lines().map(String::from));
+                    conn.clear();
+                    acked = 0;
+                    ring.connection_lost();
+                }
+            }
+            let (rest, _) = drain_all(&mut ring, 7);
+            conn.extend(rest);
+            let text = String::from_utf8(conn).unwrap();
+            received.extend(text.lines().map(String::from));
+            prop_assert_eq!(received, expected);
+            prop_assert!(ring.is_empty());
+        }
+    }
+}

@@ -1,0 +1,263 @@
+//! `BatchBuilder`: walks the store once per interval and formats what one
+//! instance sends: which charts and hosts (filters), which points (windows
+//! and data sources), and the lines themselves (through a [`Connector`]).
+//!
+//! # Windows
+//!
+//! Each interval ends at a boundary `before` of the instance's update every.
+//! For each chart the builder remembers the grid time of the last point it
+//! exported; the chart's window is `(last exported, before]`. So every stored
+//! point is exported at most once, a chart slower than the instance is sent
+//! only when it has a new point, and a point stored late (a collector that
+//! finished after the instance woke) goes out with the next batch instead of
+//! being lost. A window without stored points sends nothing.
+//!
+//! * `average`: mean of the window's points, timestamp `before`.
+//! * `sum`: sum of the window's points, timestamp `before`.
+//! * `as collected`: the last collected raw value of each dimension collected
+//!   since the last batch, timestamp = its collection time (seconds).
+//!
+//! # Caching
+//!
+//! Per chart the builder caches the filter decision and each dimension's
+//! rendered line head; both are rebuilt only when the chart's generation
+//! changes. Host label suffixes are rebuilt when the labels change.
+
+use std::sync::Arc;
+
+use rrd::{Chart, Host, LabelSource, Store};
+use wire::simple_pattern::SimplePattern;
+
+use super::connectors::{Connector, HostContext, LineHeads};
+use crate::config::DataSource;
+
+/// Per-instance settings that decide what goes into a batch.
+#[derive(Debug, Clone)]
+pub struct BatchSettings {
+    pub data_source: DataSource,
+    pub prefix: String,
+    /// The hostname to send for the local host.
+    pub hostname: String,
+    pub update_every: u32,
+    pub send_names_instead_of_ids: bool,
+    pub send_charts_matching: String,
+    pub send_hosts_matching: String,
+    pub send_configured_labels: bool,
+    pub send_automatic_labels: bool,
+    /// Legacy `host tags`: extra `key=value` words sent as labels.
+    pub host_tags: Vec<(String, String)>,
+}
+
+struct ChartExport {
+    chart: Arc<Chart>,
+    generation: u64,
+    selected: bool,
+    heads: LineHeads,
+    /// Grid time of the newest point exported (stored sources).
+    last_exported_t: i64,
+    /// Collection time (µs) of the newest collection exported (as collected).
+    last_collected_ut: u64,
+}
+
+struct HostExport {
+    host: Arc<Host>,
+    selected: bool,
+    charts: Vec<ChartExport>,
+    charts_generation: u64,
+    labels: Arc<Vec<rrd::Label>>,
+    context: HostContext,
+}
+
+/// Formats the batches of one instance. Owns its caches; not shared.
+pub struct BatchBuilder {
+    settings: BatchSettings,
+    connector: Connector,
+    charts_pattern: SimplePattern,
+    hosts_pattern: SimplePattern,
+    hosts: Vec<HostExport>,
+    scratch: Vec<u8>,
+}
+
+/// One interval's output.
+#[derive(Debug, Default)]
+pub struct BuiltBatch {
+    pub bytes: Vec<u8>,
+    pub metrics: usize,
+}
+
+impl BatchBuilder {
+    pub fn new(settings: BatchSettings, connector: Connector) -> BatchBuilder {
+        BatchBuilder {
+            charts_pattern: SimplePattern::new(&settings.send_charts_matching),
+            hosts_pattern: SimplePattern::new(&settings.send_hosts_matching),
+            settings,
+            connector,
+            hosts: Vec::new(),
+            scratch: Vec::new(),
+        }
+    }
+
+    pub fn settings(&self) -> &BatchSettings {
+        &self.settings
+    }
+
+    /// Formats every selected point up to `before` (seconds) into `out`;
+    /// returns the number of metric lines written.
+    pub fn build(&mut self, store: &Store, before: i64, out: &mut Vec<u8>) -> usize {
+        let start_after = before - i64::from(self.settings.update_every.max(1));
+        self.sync_hosts(store);
+        let mut metrics = 0;
+        for h in &mut self.hosts {
+            if !h.selected {
+                continue;
+            }
+            refresh_host_context(h, &self.settings, &self.connector);
+            sync_charts(h, start_after);
+            for ce in &mut h.charts {
+                metrics += export_chart(
+                    ce,
+                    &h.context,
+                    &self.settings,
+                    &self.connector,
+                    &self.charts_pattern,
+                    before,
+                    out,
+                    &mut self.scratch,
+                );
+            }
+        }
+        metrics
+    }
+
+    fn sync_hosts(&mut self, store: &Store) {
+        let hosts = store.hosts();
+        if hosts.len() == self.hosts.len() {
+            return;
+        }
+        for (i, host) in hosts.into_iter().enumerate() {
+            if i < self.hosts.len() {
+                continue;
+            }
+            let is_local = i == 0;
+            let hostname = if is_local {
+                self.settings.hostname.clone()
+            } else {
+                host.hostname().to_string()
+            };
+            // The local host is matched under the name `localhost` too.
+            let selected = self.hosts_pattern.matches(host.hostname())
+                || (is_local && self.hosts_pattern.matches("localhost"));
+            self.hosts.push(HostExport {
+                selected,
+                charts: Vec::new(),
+                charts_generation: 0,
+                labels: Arc::new(Vec::new()),
+                context: HostContext::new(&self.connector, &self.settings.prefix, &hostname),
+                host,
+            });
+        }
+    }
+}
+
+fn refresh_host_context(h: &mut HostExport, settings: &BatchSettings, connector: &Connector) {
+    let labels = h.host.labels();
+    if Arc::ptr_eq(&labels, &h.labels) && h.context.is_rendered() {
+        return;
+    }
+    let mut selected: Vec<(&str, &str)> = labels
+        .iter()
+        .filter(|l| match l.source {
+            LabelSource::Configured => settings.send_configured_labels,
+            LabelSource::Automatic => settings.send_automatic_labels,
+        })
+        .map(|l| (l.key.as_str(), l.value.as_str()))
+        .collect();
+    selected.extend(settings.host_tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    h.context.render_labels(connector, &selected);
+    h.labels = labels;
+    // Heads embed the labels: re-render every chart.
+    for ce in &mut h.charts {
+        ce.generation = 0;
+    }
+}
+
+fn sync_charts(h: &mut HostExport, start_after: i64) {
+    let generation = h.host.charts_generation();
+    if generation == h.charts_generation {
+        return;
+    }
+    h.charts_generation = generation;
+    let charts = h.host.charts();
+    for chart in charts.into_iter().skip(h.charts.len()) {
+        h.charts.push(ChartExport {
+            chart,
+            generation: 0,
+            selected: false,
+            heads: LineHeads::default(),
+            last_exported_t: start_after,
+            last_collected_ut: (start_after.max(0) as u64) * 1_000_000,
+        });
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn export_chart(
+    ce: &mut ChartExport,
+    host: &HostContext,
+    settings: &BatchSettings,
+    connector: &Connector,
+    pattern: &SimplePattern,
+    before: i64,
+    out: &mut Vec<u8>,
+    scratch: &mut Vec<u8>,
+) -> usize {
+    let st = ce.chart.read();
+    if st.generation() != ce.generation {
+        ce.generation = st.generation();
+        ce.selected = pattern.matches(st.id()) || pattern.matches(st.name());
+        if ce.selected {
+            let chart_part = if settings.send_names_instead_of_ids {
+                st.name()
+            } else {
+                st.id()
+            };
+            ce.heads.render(connector, host, &st, chart_part, settings.send_names_instead_of_ids, scratch);
+        }
+    }
+    if !ce.selected {
+        return 0;
+    }
+    let mut lines = 0;
+    match settings.data_source {
+        DataSource::AsCollected => {
+            let mut newest = ce.last_collected_ut;
+            for (i, d) in st.dimensions().iter().enumerate() {
+                let Some((raw, t_ut)) = d.last_collected() else { continue };
+                if t_ut <= ce.last_collected_ut {
+                    continue;
+                }
+                newest = newest.max(t_ut);
+                connector.write_collected(out, host, ce.heads.head(i), raw, (t_ut / 1_000_000) as i64);
+                lines += 1;
+            }
+            ce.last_collected_ut = newest;
+        }
+        DataSource::Average | DataSource::Sum => {
+            let Some(window) = st.window(ce.last_exported_t, before) else {
+                return 0;
+            };
+            let sum = settings.data_source == DataSource::Sum;
+            for i in 0..st.dimensions().len() {
+                let agg = st.aggregate(i, &window);
+                if agg.count == 0 {
+                    continue;
+                }
+                let value = if sum { agg.sum } else { agg.sum / agg.count as f64 };
+                connector.write_stored(out, host, ce.heads.head(i), value, before);
+                lines += 1;
+            }
+            ce.last_exported_t = window.last_t();
+        }
+    }
+    lines
+}

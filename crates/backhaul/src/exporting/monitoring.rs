@@ -1,0 +1,196 @@
+//! Self-monitoring: each instance's health as charts in the store, so they
+//! are exported like any other chart.
+//!
+//! Exporting-engine instances get netdata 1.37's charts
+//! `netdata.exporting_NAME_{metrics,bytes,ops,thread_cpu}`; the legacy
+//! `[backend]` instance gets the seed's `netdata.backend_*` charts.
+
+use std::sync::Arc;
+
+use rrd::{Algorithm, Chart, ChartDef, ChartType, DimIndex, DimensionDef, Host};
+
+/// What happened during one interval (counts for the interval, except
+/// `buffered_*`, which are what the ring holds now).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct IntervalCounters {
+    pub buffered_metrics: u64,
+    pub buffered_bytes: u64,
+    pub sent_metrics: u64,
+    pub sent_bytes: u64,
+    pub lost_metrics: u64,
+    pub lost_bytes: u64,
+    pub received_bytes: u64,
+    pub writes: u64,
+    pub discards: u64,
+    pub reconnects: u64,
+    pub failures: u64,
+    pub reads: u64,
+    /// Microseconds spent connecting and writing (legacy latency chart).
+    pub latency_us: u64,
+}
+
+struct ChartDims {
+    chart: Arc<Chart>,
+    dims: Vec<DimIndex>,
+}
+
+impl ChartDims {
+    fn create(host: &Host, def: ChartDef, dims: &[(&str, i64, Algorithm)]) -> ChartDims {
+        let chart = host.create_chart(def);
+        let dims = {
+            let mut w = chart.write();
+            dims.iter()
+                .map(|&(id, div, alg)| w.add_dimension(DimensionDef::new(id).divisor(div).algorithm(alg)))
+                .collect()
+        };
+        ChartDims { chart, dims }
+    }
+
+    fn update(&self, values: &[u64], now_ut: u64) {
+        let mut w = self.chart.write();
+        for (&d, &v) in self.dims.iter().zip(values) {
+            w.set(d, i64::try_from(v).unwrap_or(i64::MAX));
+        }
+        if let Err(error) = w.done(now_ut) {
+            tracing::debug!(%error, "self-monitoring chart not updated");
+        }
+    }
+}
+
+const ABS: Algorithm = Algorithm::Absolute;
+const INC: Algorithm = Algorithm::Incremental;
+
+/// The self-monitoring charts of one instance.
+pub struct InstanceCharts {
+    metrics: ChartDims,
+    bytes: ChartDims,
+    ops: ChartDims,
+    latency: Option<ChartDims>,
+    cpu: ChartDims,
+    legacy: bool,
+}
+
+impl InstanceCharts {
+    /// Creates (or finds) the charts of instance `name` on `host`.
+    pub fn new(host: &Host, name: &str, update_every: u32, legacy: bool) -> InstanceCharts {
+        let def = |suffix: &str, family: &str, context: &str, title: &str, units: &str, prio: i64, t: ChartType| {
+            let id = if legacy {
+                format!("backend_{suffix}")
+            } else {
+                format!("exporting_{name}_{suffix}")
+            };
+            let title = if legacy {
+                title.to_string()
+            } else {
+                format!("{title} (netdata.{id})")
+            };
+            ChartDef::new("netdata", id)
+                .family(family)
+                .context(context)
+                .title(title)
+                .units(units)
+                .priority(prio)
+                .chart_type(t)
+                .update_every(update_every)
+        };
+        let family = if legacy { "backend".to_string() } else { format!("exporting_{name}") };
+        let metrics = ChartDims::create(
+            host,
+            def("metrics", &family, "exporting_buffer", "Netdata Buffered Metrics", "metrics", 130610, ChartType::Line),
+            &[("buffered", 1, ABS), ("lost", 1, ABS), ("sent", 1, ABS)],
+        );
+        let (bytes_units, bytes_context) = if legacy { ("KB", "exporting_data_size") } else { ("KiB", "exporting_data_size") };
+        let mut byte_dims = vec![("buffered", 1024, ABS), ("lost", 1024, ABS), ("sent", 1024, ABS)];
+        if !legacy {
+            byte_dims.push(("received", 1024, ABS));
+        }
+        let bytes = ChartDims::create(
+            host,
+            def("bytes", &family, bytes_context, "Netdata Exporting Data Size", bytes_units, 130620, ChartType::Area),
+            &byte_dims,
+        );
+        let mut op_dims = vec![("write", 1, ABS), ("discard", 1, ABS), ("reconnect", 1, ABS), ("failure", 1, ABS)];
+        if !legacy {
+            op_dims.push(("read", 1, ABS));
+        }
+        let ops = ChartDims::create(
+            host,
+            def("ops", &family, "exporting_operations", "Netdata Exporting Operations", "operations", 130630, ChartType::Line),
+            &op_dims,
+        );
+        let latency = legacy.then(|| {
+            ChartDims::create(
+                host,
+                def("latency", &family, "exporting_latency", "Netdata Backend Latency", "ms", 130620, ChartType::Area),
+                &[("latency", 1000, ABS)],
+            )
+        });
+        let cpu = ChartDims::create(
+            host,
+            def(
+                "thread_cpu",
+                &family,
+                "exporting_instance",
+                "Netdata Exporting Instance Thread CPU Usage",
+                "milliseconds/s",
+                130640,
+                ChartType::Stacked,
+            ),
+            &[("user", 1000, INC), ("system", 1000, INC)],
+        );
+        InstanceCharts {
+            metrics,
+            bytes,
+            ops,
+            latency,
+            cpu,
+            legacy,
+        }
+    }
+
+    /// Stores one interval's counters and the thread's CPU time at `now_ut`.
+    pub fn update(&self, c: &IntervalCounters, cpu: ThreadCpu, now_ut: u64) {
+        self.metrics.update(&[c.buffered_metrics, c.lost_metrics, c.sent_metrics], now_ut);
+        if self.legacy {
+            self.bytes.update(&[c.buffered_bytes, c.lost_bytes, c.sent_bytes], now_ut);
+            self.ops.update(&[c.writes, c.discards, c.reconnects, c.failures], now_ut);
+        } else {
+            self.bytes
+                .update(&[c.buffered_bytes, c.lost_bytes, c.sent_bytes, c.received_bytes], now_ut);
+            self.ops
+                .update(&[c.writes, c.discards, c.reconnects, c.failures, c.reads], now_ut);
+        }
+        if let Some(latency) = &self.latency {
+            latency.update(&[c.latency_us], now_ut);
+        }
+        self.cpu.update(&[cpu.user_us, cpu.system_us], now_ut);
+    }
+}
+
+/// CPU time used by the calling thread so far.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ThreadCpu {
+    pub user_us: u64,
+    pub system_us: u64,
+}
+
+impl ThreadCpu {
+    /// The calling thread's CPU time, from `getrusage(RUSAGE_THREAD)`.
+    pub fn current() -> ThreadCpu {
+        // SAFETY: getrusage only writes into the zeroed struct we pass.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        let rc = unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut usage) };
+        if rc != 0 {
+            return ThreadCpu::default();
+        }
+        let us = |tv: libc::timeval| tv.tv_sec as u64 * 1_000_000 + tv.tv_usec as u64;
+        ThreadCpu {
+            user_us: us(usage.ru_utime),
+            system_us: us(usage.ru_stime),
+        }
+    }
+
+    pub fn total_ns(&self) -> u64 {
+        (self.user_us + self.system_us) * 1000
+    }
+}

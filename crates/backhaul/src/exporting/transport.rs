@@ -1,0 +1,377 @@
+//! `Transport`: one instance's TCP connection to the first reachable of its
+//! destinations, and everything about keeping it: failover in order, the
+//! periodic move back to the primary, connect and write timeouts, noticing a
+//! peer that closed, and counting what the peer sent us.
+//!
+//! Names are resolved on every connection attempt (a receiver that moved to
+//! another address is found again) and every resolved address is tried.
+
+use std::io::{self, ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::time::{Duration, Instant};
+
+/// How often a connection to a later destination retries the primary ones.
+pub const PRIMARY_RETRY_INTERVAL: Duration = Duration::from_secs(60);
+
+/// One `destination` entry, resolved at connect time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    pub host: String,
+    pub port: u16,
+}
+
+impl std::fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// Why no connection could be made.
+#[derive(Debug, thiserror::Error)]
+#[error("could not connect to any destination ({attempts} attempts): {last}")]
+pub struct ConnectError {
+    pub attempts: usize,
+    pub last: String,
+}
+
+struct Connection {
+    stream: TcpStream,
+    /// Index in `endpoints` of the destination we are connected to.
+    index: usize,
+    peer: SocketAddr,
+}
+
+/// What a readiness check found.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct PeerCheck {
+    /// Bytes the peer sent us (counted as `received`).
+    pub received: usize,
+    /// The peer closed the connection (or it failed).
+    pub closed: bool,
+    /// Bytes still unacknowledged in our send queue: measured while the
+    /// connection was up, or at an orderly close (FIN). `None` after a reset,
+    /// when the kernel has already thrown the queue away.
+    pub unacked: Option<usize>,
+}
+
+pub struct Transport {
+    endpoints: Vec<Endpoint>,
+    timeout: Duration,
+    connection: Option<Connection>,
+    last_primary_try: Instant,
+    primary_retry_every: Duration,
+    send_buffer: Option<usize>,
+    scratch: Box<[u8; 4096]>,
+}
+
+impl Transport {
+    pub fn new(endpoints: Vec<Endpoint>, timeout: Duration) -> Transport {
+        Transport {
+            endpoints,
+            timeout: timeout.max(Duration::from_millis(1)),
+            connection: None,
+            last_primary_try: Instant::now(),
+            primary_retry_every: PRIMARY_RETRY_INTERVAL,
+            send_buffer: None,
+            scratch: Box::new([0; 4096]),
+        }
+    }
+
+    /// Changes how often a later destination retries the earlier ones
+    /// (default [`PRIMARY_RETRY_INTERVAL`]).
+    pub fn with_primary_retry_every(mut self, every: Duration) -> Transport {
+        self.primary_retry_every = every;
+        self
+    }
+
+    /// Caps each connection's kernel send buffer, which bounds the bytes in
+    /// flight (written but not yet acknowledged). Default: the kernel's.
+    pub fn with_send_buffer(mut self, bytes: usize) -> Transport {
+        self.send_buffer = Some(bytes);
+        self
+    }
+
+    pub fn is_connected(&self) -> bool {
+        self.connection.is_some()
+    }
+
+    /// The destination we are connected to.
+    pub fn connected_endpoint(&self) -> Option<(&Endpoint, SocketAddr)> {
+        self.connection.as_ref().map(|c| (&self.endpoints[c.index], c.peer))
+    }
+
+    pub fn disconnect(&mut self) {
+        self.connection = None;
+    }
+
+    /// Tries the destinations in order, from `first` on; returns the index
+    /// and stream of the first that connects, plus the number of attempts.
+    fn connect_in_order(&self, upto: usize) -> Result<(Connection, usize), ConnectError> {
+        let mut attempts = 0;
+        let mut last = String::from("no destination");
+        for (index, ep) in self.endpoints.iter().enumerate().take(upto) {
+            attempts += 1;
+            let addrs = match (ep.host.as_str(), ep.port).to_socket_addrs() {
+                Ok(a) => a,
+                Err(e) => {
+                    last = format!("cannot resolve '{}': {e}", ep.host);
+                    continue;
+                }
+            };
+            for addr in addrs {
+                match TcpStream::connect_timeout(&addr, self.timeout) {
+                    Ok(stream) => match self.prepare(stream) {
+                        Ok(stream) => {
+                            return Ok((
+                                Connection {
+                                    stream,
+                                    index,
+                                    peer: addr,
+                                },
+                                attempts,
+                            ))
+                        }
+                        Err(e) => last = format!("{ep} ({addr}): {e}"),
+                    },
+                    Err(e) => last = format!("{ep} ({addr}): {e}"),
+                }
+            }
+        }
+        Err(ConnectError { attempts, last })
+    }
+
+    fn prepare(&self, stream: TcpStream) -> io::Result<TcpStream> {
+        stream.set_write_timeout(Some(self.timeout))?;
+        if let Some(bytes) = self.send_buffer {
+            set_send_buffer(&stream, bytes)?;
+        }
+        stream.set_nodelay(false)?;
+        Ok(stream)
+    }
+
+    /// Makes sure we are connected, trying the destinations in order.
+    /// Returns the number of connection attempts made (0 if already up).
+    pub fn ensure_connected(&mut self) -> Result<usize, ConnectError> {
+        if self.connection.is_some() {
+            return Ok(0);
+        }
+        let (conn, attempts) = self.connect_in_order(self.endpoints.len())?;
+        self.last_primary_try = Instant::now();
+        self.connection = Some(conn);
+        Ok(attempts)
+    }
+
+    /// While connected to a later destination, and at most every
+    /// `primary retry every`, tries the earlier ones; moves to the first
+    /// that answers. Returns the number of attempts made.
+    pub fn maybe_return_to_primary(&mut self, now: Instant) -> usize {
+        let every = self.primary_retry_every;
+        let Some(current) = self.connection.as_ref().map(|c| c.index) else {
+            return 0;
+        };
+        if current == 0 || now.duration_since(self.last_primary_try) < every {
+            return 0;
+        }
+        self.last_primary_try = now;
+        match self.connect_in_order(current) {
+            Ok((conn, attempts)) => {
+                tracing::info!(destination = %self.endpoints[conn.index], "moved back to a preferred destination");
+                self.connection = Some(conn);
+                attempts
+            }
+            Err(e) => e.attempts,
+        }
+    }
+
+    /// Reads whatever the peer sent without blocking, to notice a closed
+    /// connection before writing to it. Closes our side if it did.
+    pub fn check_peer(&mut self) -> PeerCheck {
+        let mut check = PeerCheck::default();
+        let Some(conn) = self.connection.as_mut() else {
+            check.closed = true;
+            return check;
+        };
+        if conn.stream.set_nonblocking(true).is_err() {
+            self.connection = None;
+            check.closed = true;
+            return check;
+        }
+        let mut reset = false;
+        loop {
+            match conn.stream.read(&mut self.scratch[..]) {
+                Ok(0) => {
+                    check.closed = true;
+                    break;
+                }
+                Ok(n) => check.received += n,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(_) => {
+                    check.closed = true;
+                    reset = true;
+                    break;
+                }
+            }
+        }
+        if !reset {
+            check.unacked = send_queue_len(&conn.stream);
+        }
+        if !check.closed && conn.stream.set_nonblocking(false).is_err() {
+            check.closed = true;
+        }
+        if check.closed {
+            self.connection = None;
+        }
+        check
+    }
+
+    /// Bytes written on the connection that the peer has not acknowledged.
+    pub fn unacked(&self) -> Option<usize> {
+        self.connection.as_ref().and_then(|c| send_queue_len(&c.stream))
+    }
+
+    /// Writes as much of `bytes` as the peer takes within the write timeout
+    /// (`timeout ms`, for the whole call). `Ok(n)` with `n < bytes.len()`
+    /// means the time ran out (the connection stays up; the caller resumes
+    /// at byte `n` later). An error means the connection is gone (it is
+    /// closed here).
+    pub fn write_some(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        let deadline = Instant::now() + self.timeout;
+        let Some(conn) = self.connection.as_mut() else {
+            return Err(io::Error::new(ErrorKind::NotConnected, "not connected"));
+        };
+        let mut written = 0;
+        while written < bytes.len() {
+            match conn.stream.write(&bytes[written..]) {
+                Ok(0) => {
+                    self.connection = None;
+                    return Err(io::Error::new(ErrorKind::WriteZero, "peer accepts no more bytes"));
+                }
+                Ok(n) => {
+                    written += n;
+                    if written < bytes.len() && Instant::now() >= deadline {
+                        return Ok(written);
+                    }
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                    return Ok(written);
+                }
+                Err(e) => {
+                    self.connection = None;
+                    return if written > 0 { Ok(written) } else { Err(e) };
+                }
+            }
+        }
+        Ok(written)
+    }
+}
+
+fn set_send_buffer(stream: &TcpStream, bytes: usize) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let size = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
+    // SAFETY: setsockopt reads one int from `size`; the descriptor is valid.
+    let rc = unsafe {
+        libc::setsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_SNDBUF,
+            &size as *const libc::c_int as *const libc::c_void,
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// The socket's unacknowledged send queue (Linux `SIOCOUTQ`).
+fn send_queue_len(stream: &TcpStream) -> Option<usize> {
+    use std::os::fd::AsRawFd;
+    let mut pending: libc::c_int = 0;
+    // SAFETY: TIOCOUTQ (== SIOCOUTQ for TCP sockets) writes one int into
+    // `pending`; the descriptor is valid for the life of `stream`.
+    let rc = unsafe { libc::ioctl(stream.as_raw_fd(), libc::TIOCOUTQ, &mut pending) };
+    (rc == 0 && pending >= 0).then_some(pending as usize)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    fn ep(addr: SocketAddr) -> Endpoint {
+        Endpoint {
+            host: addr.ip().to_string(),
+            port: addr.port(),
+        }
+    }
+
+    fn dead_port() -> u16 {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    }
+
+    #[test]
+    fn first_reachable_destination_wins() {
+        let up = TcpListener::bind("127.0.0.1:0").unwrap();
+        let dead = Endpoint {
+            host: "127.0.0.1".into(),
+            port: dead_port(),
+        };
+        let mut t = Transport::new(vec![dead, ep(up.local_addr().unwrap())], Duration::from_secs(1));
+        assert_eq!(t.ensure_connected().unwrap(), 2);
+        assert_eq!(t.connected_endpoint().unwrap().1, up.local_addr().unwrap());
+    }
+
+    #[test]
+    fn names_are_resolved_at_connect_time() {
+        let up = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = up.local_addr().unwrap().port();
+        let mut t = Transport::new(vec![Endpoint { host: "localhost".into(), port }], Duration::from_secs(1));
+        // localhost may resolve to ::1 first; every address is tried.
+        t.ensure_connected().unwrap();
+    }
+
+    #[test]
+    fn unresolvable_name_is_an_error_naming_it() {
+        let mut t = Transport::new(
+            vec![Endpoint { host: "no-such-host.invalid".into(), port: 1 }],
+            Duration::from_millis(200),
+        );
+        let e = t.ensure_connected().unwrap_err();
+        assert!(e.to_string().contains("no-such-host.invalid"), "{e}");
+    }
+
+    #[test]
+    fn peer_close_is_noticed_before_writing_and_bytes_are_counted() {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut t = Transport::new(vec![ep(l.local_addr().unwrap())], Duration::from_secs(1));
+        t.ensure_connected().unwrap();
+        let (mut peer, _) = l.accept().unwrap();
+        peer.write_all(b"hello").unwrap();
+        drop(peer);
+        std::thread::sleep(Duration::from_millis(50));
+        let c = t.check_peer();
+        assert_eq!((c.received, c.closed), (5, true));
+        assert!(!t.is_connected());
+    }
+
+    #[test]
+    fn write_to_a_black_hole_returns_partial_after_timeout() {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut t = Transport::new(vec![ep(l.local_addr().unwrap())], Duration::from_millis(200));
+        t.ensure_connected().unwrap();
+        let _peer = l.accept().unwrap(); // never reads
+        let big = vec![b'x'; 64 << 20];
+        let n = t.write_some(&big).unwrap();
+        assert!(n < big.len());
+        assert!(t.is_connected());
+    }
+}

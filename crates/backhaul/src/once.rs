@@ -1,0 +1,78 @@
+//! `export --once`: collect for one interval and return exactly the bytes an
+//! instance would send for it. Needs no receiver; the README's main job.
+
+use anyhow::{bail, Context as _};
+
+use crate::agent::{build_store, internal_collectors};
+use crate::collectors::now_realtime_ut;
+use crate::config::{DataSource, LoadedConfig};
+use crate::exporting::{batch_settings, BatchBuilder, BatchSettings, Connector};
+
+/// The settings of the instance to print: the one named, else the first
+/// enabled one, else a graphite instance on netdata's defaults.
+fn pick_instance(config: &LoadedConfig, name: Option<&str>) -> anyhow::Result<(BatchSettings, Connector)> {
+    if let Some(name) = name {
+        let Some(cfg) = config.instances().find(|i| i.name == name) else {
+            let known: Vec<&str> = config.instances().map(|i| i.name.as_str()).collect();
+            bail!("no exporting instance named '{name}' (configured: {})", known.join(", "));
+        };
+        let Some(connector) = Connector::for_type(cfg.connector) else {
+            bail!("instance '{name}' uses connector '{}', which backhaul does not speak yet", cfg.connector.as_str());
+        };
+        return Ok((batch_settings(cfg), connector));
+    }
+    if let Some(cfg) = config
+        .enabled_instances()
+        .find(|i| Connector::for_type(i.connector).is_some())
+    {
+        let connector = Connector::for_type(cfg.connector).context("checked above")?;
+        return Ok((batch_settings(cfg), connector));
+    }
+    Ok((default_graphite(config), Connector::Graphite))
+}
+
+/// A graphite instance on netdata's defaults.
+pub fn default_graphite(config: &LoadedConfig) -> BatchSettings {
+    BatchSettings {
+        data_source: DataSource::Average,
+        prefix: "netdata".into(),
+        hostname: config.main.hostname.clone(),
+        update_every: config.main.update_every,
+        send_names_instead_of_ids: true,
+        send_charts_matching: "*".into(),
+        send_hosts_matching: "localhost *".into(),
+        send_configured_labels: true,
+        send_automatic_labels: false,
+        host_tags: Vec::new(),
+    }
+}
+
+/// Collects twice, one collection interval apart (so rates exist), then
+/// formats the interval that ends at the second collection.
+pub fn export_once(config: &LoadedConfig, instance: Option<&str>) -> anyhow::Result<Vec<u8>> {
+    let (mut settings, connector) = pick_instance(config, instance)?;
+    let store = build_store(config);
+    let mut collectors = internal_collectors(config);
+    let step_ut = u64::from(config.main.update_every.max(1)) * 1_000_000;
+    let t0 = now_realtime_ut();
+    for c in &mut collectors {
+        if let Err(error) = c.collect(store.localhost(), t0) {
+            tracing::warn!(collector = c.name(), %error, "collection failed");
+        }
+    }
+    let next = t0 - t0 % step_ut + step_ut;
+    std::thread::sleep(std::time::Duration::from_micros(next.saturating_sub(now_realtime_ut())));
+    let t1 = now_realtime_ut().max(next);
+    for c in &mut collectors {
+        if let Err(error) = c.collect(store.localhost(), t1) {
+            tracing::warn!(collector = c.name(), %error, "collection failed");
+        }
+    }
+    let before = (t1 / 1_000_000) as i64;
+    // The window covers both collections whatever the instance's interval.
+    settings.update_every = settings.update_every.max(config.main.update_every * 2);
+    let mut builder = BatchBuilder::new(settings, connector);
+    let mut out = Vec::new();
+    builder.build(&store, before, &mut out);
+    Ok(out)
+}

@@ -1,0 +1,354 @@
+//! Black-box fault tests of the exporting engine against in-process fake
+//! receivers on 127.0.0.1: failover and the move back, receiver restart,
+//! slow and closing receivers, ring overflow accounting, and a black-hole
+//! receiver that must not delay another instance.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use backhaul::config::DataSource;
+use backhaul::exporting::backoff::RetryPolicy;
+use backhaul::exporting::monitoring::{InstanceCharts, IntervalCounters};
+use backhaul::exporting::{
+    BatchBuilder, BatchRing, BatchSettings, Connector, Endpoint, Instance, InstanceTotals, Schedule,
+    Transport,
+};
+use backhaul::shutdown::Shutdown;
+use rrd::{Chart, ChartDef, DimensionDef, Host, Store};
+use support::{dead_addr, Behaviour, FakeReceiver};
+
+const S: u64 = 1_000_000;
+const T0: i64 = 1_700_000_000;
+
+/// Retry at once: tests drive time themselves.
+struct NoDelay;
+impl RetryPolicy for NoDelay {
+    fn next_delay(&mut self) -> Duration {
+        Duration::ZERO
+    }
+    fn reset(&mut self) {}
+}
+
+struct Fixture {
+    store: Arc<Store>,
+    chart: Arc<Chart>,
+    dims: usize,
+}
+
+impl Fixture {
+    fn new(dims: usize) -> Fixture {
+        let store = Arc::new(Store::new(Host::new("box", 600)));
+        let chart = store.localhost().create_chart(ChartDef::new("test", "c"));
+        {
+            let mut w = chart.write();
+            for d in 0..dims {
+                w.add_dimension(DimensionDef::new(format!("dim{d}")));
+            }
+        }
+        Fixture { store, chart, dims }
+    }
+
+    /// Stores the point of second `t` (values encode dimension and time).
+    fn collect(&self, t: i64) {
+        let mut w = self.chart.write();
+        for d in 0..self.dims {
+            w.set(d, (t - T0) * 1000 + d as i64);
+        }
+        w.done(t as u64 * S).unwrap();
+    }
+
+    fn expected(&self, times: impl IntoIterator<Item = i64>) -> BTreeSet<String> {
+        let mut set = BTreeSet::new();
+        for t in times {
+            for d in 0..self.dims {
+                set.insert(format!(
+                    "netdata.box.test.c.dim{d} {}.0000000 {t}",
+                    (t - T0) * 1000 + d as i64
+                ));
+            }
+        }
+        set
+    }
+}
+
+fn settings() -> BatchSettings {
+    BatchSettings {
+        data_source: DataSource::Average,
+        prefix: "netdata".into(),
+        hostname: "box".into(),
+        update_every: 1,
+        send_names_instead_of_ids: true,
+        send_charts_matching: "test.*".into(),
+        send_hosts_matching: "localhost *".into(),
+        send_configured_labels: true,
+        send_automatic_labels: false,
+        host_tags: Vec::new(),
+    }
+}
+
+fn endpoint(addr: SocketAddr) -> Endpoint {
+    Endpoint {
+        host: addr.ip().to_string(),
+        port: addr.port(),
+    }
+}
+
+fn instance(store: &Store, dest: &[SocketAddr], ring: usize, timeout: Duration, charts: bool) -> Instance {
+    instance_with(store, dest, ring, timeout, charts, None)
+}
+
+fn instance_with(
+    store: &Store,
+    dest: &[SocketAddr],
+    ring: usize,
+    timeout: Duration,
+    charts: bool,
+    send_buffer: Option<usize>,
+) -> Instance {
+    let mut transport = Transport::new(dest.iter().copied().map(endpoint).collect(), timeout)
+        .with_primary_retry_every(Duration::ZERO);
+    if let Some(bytes) = send_buffer {
+        transport = transport.with_send_buffer(bytes);
+    }
+    let charts = charts.then(|| InstanceCharts::new(store.localhost(), "t", 1, false));
+    Instance::new(
+        "t".into(),
+        "test".into(),
+        1,
+        BatchBuilder::new(settings(), Connector::Graphite),
+        transport,
+        BatchRing::new(ring),
+        charts,
+        Schedule::with_offset(1, 0),
+        Box::new(NoDelay),
+    )
+}
+
+fn tick(f: &Fixture, inst: &mut Instance, t: i64) -> IntervalCounters {
+    f.collect(t);
+    inst.tick(&f.store, t, IntervalCounters::default())
+}
+
+/// Lets acknowledgements come back, then records them.
+fn settle(inst: &mut Instance) -> IntervalCounters {
+    let mut c = IntervalCounters::default();
+    for _ in 0..50 {
+        std::thread::sleep(Duration::from_millis(10));
+        inst.deliver(&mut c);
+        if inst.ring.is_empty() {
+            break;
+        }
+    }
+    c
+}
+
+fn as_set(lines: &[String]) -> BTreeSet<String> {
+    let set: BTreeSet<String> = lines.iter().cloned().collect();
+    assert_eq!(set.len(), lines.len(), "duplicate lines received");
+    set
+}
+
+use support::assert_lines;
+
+fn get(v: &std::sync::atomic::AtomicU64) -> u64 {
+    InstanceTotals::get(v)
+}
+
+#[test]
+fn fails_over_to_the_next_destination_and_moves_back_to_the_primary() {
+    let f = Fixture::new(3);
+    let primary_addr = dead_addr();
+    let secondary = FakeReceiver::start(Behaviour::Normal);
+    let mut inst = instance(&f.store, &[primary_addr, secondary.addr], 10, Duration::from_secs(2), false);
+    tick(&f, &mut inst, T0 + 1);
+    tick(&f, &mut inst, T0 + 2);
+    settle(&mut inst);
+    let got = secondary.wait_for_lines(6, Duration::from_secs(5));
+    assert_lines(&got, &f.expected([T0 + 1, T0 + 2]));
+
+    let primary = FakeReceiver::start_on(primary_addr, Behaviour::Normal);
+    tick(&f, &mut inst, T0 + 3);
+    tick(&f, &mut inst, T0 + 4);
+    settle(&mut inst);
+    let got = primary.wait_for_lines(3, Duration::from_secs(5));
+    assert!(
+        as_set(&got).is_subset(&f.expected([T0 + 3, T0 + 4])) && !got.is_empty(),
+        "primary got {got:?}"
+    );
+    // Between them, every line exactly once.
+    let mut all = secondary.lines();
+    all.extend(primary.lines());
+    assert_lines(&all, &f.expected(T0 + 1..=T0 + 4));
+    assert_eq!(inst.transport.connected_endpoint().unwrap().1, primary_addr);
+}
+
+#[test]
+fn receiver_restart_loses_and_duplicates_nothing_and_counters_agree() {
+    let f = Fixture::new(5);
+    let mut rx = FakeReceiver::start(Behaviour::Normal);
+    let mut inst = instance(&f.store, &[rx.addr], 10, Duration::from_secs(2), true);
+    for t in 1..=3 {
+        tick(&f, &mut inst, T0 + t);
+    }
+    settle(&mut inst);
+    rx.wait_for_lines(15, Duration::from_secs(5));
+    rx.stop();
+    for t in 4..=6 {
+        tick(&f, &mut inst, T0 + t);
+    }
+    assert!(inst.ring.len() >= 3, "batches kept while the receiver is down");
+    rx.restart();
+    tick(&f, &mut inst, T0 + 7);
+    settle(&mut inst);
+    let got = rx.wait_for_lines(35, Duration::from_secs(5));
+    assert_lines(&got, &f.expected(T0 + 1..=T0 + 7));
+    // The instance's own accounting agrees with what the receiver counted.
+    assert_eq!(get(&inst.totals.sent_metrics), got.len() as u64);
+    assert_eq!(get(&inst.totals.lost_metrics), 0);
+    assert!(get(&inst.totals.failures) >= 1);
+    assert_eq!(rx.connections(), 2);
+    // And so does its chart (`sent` summed over the intervals).
+    let chart = f.store.localhost().chart_by_id("netdata.exporting_t_metrics").unwrap();
+    let r = chart.read();
+    let sent = r.dimension_index("sent").unwrap();
+    let charted: f64 = r.points(sent, 0, i64::MAX / 2).iter().map(|p| p.value).sum();
+    drop(r);
+    // The last settle's acknowledgements are charted at the next interval.
+    let before_last = charted as u64;
+    assert!(before_last <= got.len() as u64);
+    let c = tick(&f, &mut inst, T0 + 8);
+    let _ = c;
+}
+
+#[test]
+fn slow_receiver_gets_every_line_once_and_uncut() {
+    let f = Fixture::new(2000);
+    let rx = FakeReceiver::start(Behaviour::Slow {
+        chunk: 700,
+        pause: Duration::from_millis(1),
+    });
+    let mut inst = instance_with(&f.store, &[rx.addr], 50, Duration::from_millis(20), false, Some(16 * 1024));
+    for t in 1..=20 {
+        tick(&f, &mut inst, T0 + t);
+    }
+    for _ in 0..500 {
+        if inst.ring.is_empty() {
+            break;
+        }
+        settle(&mut inst);
+    }
+    let got = rx.wait_for_lines(2000 * 20, Duration::from_secs(20));
+    assert_lines(&got, &f.expected(T0 + 1..=T0 + 20));
+    assert!(
+        get(&inst.totals.failures) > 0,
+        "the receiver was never slow enough to force a partial write; the test proved nothing"
+    );
+}
+
+#[test]
+fn receiver_closing_mid_batch_cuts_no_line_and_repeats_none() {
+    let f = Fixture::new(200);
+    let rx = FakeReceiver::start(Behaviour::CloseFirstAfter { after: 3001 });
+    let mut inst = instance_with(&f.store, &[rx.addr], 10, Duration::from_secs(2), false, Some(16 * 1024));
+    for t in 1..=5 {
+        tick(&f, &mut inst, T0 + t);
+        settle(&mut inst);
+    }
+    let got = rx.wait_for_lines(900, Duration::from_secs(5));
+    let want = f.expected(T0 + 1..=T0 + 5);
+    let set = as_set(&got); // no duplicates
+    // No cut line: everything received is a whole expected line.
+    assert!(set.is_subset(&want), "unexpected: {:?}", set.difference(&want).take(3).collect::<Vec<_>>());
+    // The first connection's reader took 3001 bytes and closed: bytes its
+    // kernel had acknowledged but it never read are gone (plaintext TCP has
+    // no application acknowledgement). Only those may be missing: all from
+    // the first batch, and no more than the two sockets' buffers held.
+    let missing: Vec<&String> = want.difference(&set).collect();
+    assert!(missing.iter().all(|l| l.ends_with(&format!(" {}", T0 + 1))), "{missing:?}");
+    assert!(missing.len() * 40 < 64 * 1024, "{} lines missing", missing.len());
+    assert!(got.len() >= 3001 / 50, "the lines before the close arrived");
+    assert_eq!(rx.connections(), 2);
+}
+
+#[test]
+fn ring_overflow_drops_oldest_batches_and_counts_them() {
+    let f = Fixture::new(4);
+    let addr = dead_addr();
+    let mut inst = instance(&f.store, &[addr], 3, Duration::from_millis(500), true);
+    let mut lost = 0;
+    let mut discards = 0;
+    for t in 1..=6 {
+        let c = tick(&f, &mut inst, T0 + t);
+        lost += c.lost_metrics;
+        discards += c.discards;
+    }
+    assert_eq!((lost, discards), (12, 3));
+    assert_eq!(get(&inst.totals.lost_metrics), 12);
+    assert_eq!(get(&inst.totals.discards), 3);
+    assert_eq!(inst.ring.len(), 3);
+    assert_eq!(inst.ring.buffered_metrics(), 12);
+    // The receiver comes back: the 7th batch pushes out the 4th, then the
+    // last three go out, oldest first.
+    let rx = FakeReceiver::start_on(addr, Behaviour::Normal);
+    tick(&f, &mut inst, T0 + 7);
+    settle(&mut inst);
+    let got = rx.wait_for_lines(12, Duration::from_secs(5));
+    assert_lines(&got, &f.expected(T0 + 5..=T0 + 7));
+    assert_eq!(get(&inst.totals.lost_metrics), 16);
+    // The lost metrics were charted too.
+    let chart = f.store.localhost().chart_by_id("netdata.exporting_t_metrics").unwrap();
+    let r = chart.read();
+    let lost_dim = r.dimension_index("lost").unwrap();
+    let charted: f64 = r.points(lost_dim, 0, i64::MAX / 2).iter().map(|p| p.value).sum();
+    assert_eq!(charted, 16.0);
+}
+
+#[test]
+fn a_black_hole_destination_does_not_delay_another_instance() {
+    let f = Fixture::new(5000);
+    let hole = FakeReceiver::start(Behaviour::BlackHole);
+    let good = FakeReceiver::start(Behaviour::Normal);
+    let shutdown = Shutdown::new();
+    // The collector: one point a second, for real.
+    let collector = {
+        let f_chart = f.chart.clone();
+        let shutdown = shutdown.clone();
+        std::thread::spawn(move || {
+            while !shutdown.sleep(Duration::from_millis(250)) {
+                let now = backhaul::collectors::now_realtime_ut();
+                let mut w = f_chart.write();
+                for d in 0..5000 {
+                    w.set(d, d as i64);
+                }
+                let _ = w.done(now);
+            }
+        })
+    };
+    let stuck = instance(&f.store, &[hole.addr], 100, Duration::from_secs(30), false);
+    let mut ok = instance(&f.store, &[good.addr], 100, Duration::from_secs(2), false);
+    ok.schedule = Schedule::with_offset(1, 100_000);
+    let stuck = backhaul::exporting::spawn(stuck, f.store.clone(), shutdown.clone()).unwrap();
+    let ok = backhaul::exporting::spawn(ok, f.store.clone(), shutdown.clone()).unwrap();
+    std::thread::sleep(Duration::from_millis(6500));
+    // The black hole's instance is blocked in a 30 s write by now (5000
+    // lines a second fill the socket buffers quickly).
+    let timestamps: BTreeSet<String> = good
+        .lines()
+        .iter()
+        .filter_map(|l| l.rsplit(' ').next().map(String::from))
+        .collect();
+    shutdown.trigger();
+    collector.join().unwrap();
+    ok.thread.join().unwrap();
+    assert!(
+        timestamps.len() >= 4,
+        "the healthy instance delivered only {} intervals in 6.5 s",
+        timestamps.len()
+    );
+    assert!(InstanceTotals::get(&stuck.totals.sent_bytes) > 0);
+    drop(stuck); // its thread ends after its write times out
+}
