@@ -1,0 +1,790 @@
+//! netdata.conf: turns its sections into a [`MainConfig`], including the
+//! legacy `[backend]` exporting section.
+//!
+//! Read by backhaul: `[global]`, `[db]` (`update every`, `retention` only),
+//! `[directories]`, `[plugins]`, `[web]`, `[host labels]`, `[backend]`.
+//!
+//! Everything else a netdata.conf may hold loads without error:
+//! - a netdata setting backhaul does not use (`run as user`, `memory mode`,
+//!   ...) gets one [`WarningKind::NotUsed`] warning ("not used by
+//!   backhaul");
+//! - a setting neither knows gets one [`WarningKind::Unknown`] warning;
+//! - every other section (`[logs]`, `[statsd]`, `[registry]`, `[cloud]`,
+//!   `[ml]`, `[health]`, `[plugin:*]`, ...) gets one warning for the whole
+//!   section, none for its settings.
+//!
+//! Older netdata spellings are honoured: `[global] update every` and
+//! `history` (netdata 1.37 moved them to `[db] update every` and `[db]
+//! retention`; `[db]` wins when both are set), and `[global] config
+//! directory`, `plugins directory`, ... for `[directories]`.
+
+use std::path::PathBuf;
+
+use super::connector::ConnectorType;
+use super::error::{ConfigError, Warning, WarningKind};
+use super::exporting::{parse_count, parse_destination_value, parse_non_empty, SECONDS_REASON};
+use super::ini::{invalid_value, IniDocument, IniSection, SectionChain};
+use super::instance::{ConnectorExtras, InstanceConfig};
+use super::value::{parse_bool, parse_u32, parse_whole_number, split_quoted_words, DataSource};
+
+/// Name of the legacy exporting section, and of the instance made from it.
+pub const BACKEND_SECTION: &str = "backend";
+
+const HISTORY_MINIMUM: u32 = 5;
+const HISTORY_REASON: &str = "must be a whole number >= 5";
+
+/// Everything backhaul reads from netdata.conf.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MainConfig {
+    /// `[global] hostname`; default: the machine's host name.
+    pub hostname: String,
+    /// Collection interval in seconds: `[db] update every`, else `[global]
+    /// update every`, else 1.
+    pub update_every: u32,
+    /// Points kept per dimension: `[global] history`, else `[db] retention`
+    /// (seconds) divided by `update_every` (rounded up), else 3600. At least
+    /// 5.
+    pub history: u32,
+    /// `[global] log level`, a backhaul addition (netdata has no such key);
+    /// not checked here.
+    pub log_level: Option<String>,
+    /// `[global] debug flags`, kept verbatim.
+    pub debug_flags: Option<String>,
+    /// `[directories]`.
+    pub directories: Directories,
+    /// `[plugins]`.
+    pub plugins: PluginsConfig,
+    /// `[web]`.
+    pub web: WebConfig,
+    /// `[host labels]`, in file order.
+    pub host_labels: Vec<(String, String)>,
+    /// The legacy `[backend]` instance, when netdata.conf has that section
+    /// (enabled or not).
+    pub backend: Option<InstanceConfig>,
+}
+
+/// `[directories]`, with Debian's netdata package layout as defaults.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Directories {
+    /// `config`: user configuration (default `/etc/netdata`); exporting.conf
+    /// is looked for here.
+    pub config: PathBuf,
+    /// `stock config` (default `/usr/lib/netdata/conf.d`).
+    pub stock_config: PathBuf,
+    /// `plugins`: where external plugins are searched, in order. The value
+    /// holds several paths separated by blanks, each optionally quoted.
+    /// Default: `/usr/lib/netdata/plugins.d` then `CONFIG/custom-plugins.d`.
+    pub plugins: Vec<PathBuf>,
+    /// `cache` (default `/var/cache/netdata`).
+    pub cache: PathBuf,
+    /// `lib` (default `/var/lib/netdata`).
+    pub lib: PathBuf,
+    /// `log` (default `/var/log/netdata`).
+    pub log: PathBuf,
+    /// `web` (default `/usr/share/netdata/web`).
+    pub web: PathBuf,
+    /// `home` (default `/var/lib/netdata`).
+    pub home: PathBuf,
+}
+
+/// `[plugins]`: which plugins run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginsConfig {
+    /// `enable running new plugins` (default yes): whether plugins not named
+    /// in this section run.
+    pub enable_running_new_plugins: bool,
+    /// `check for new plugins every`, seconds (default 60).
+    pub check_for_new_plugins_every: u32,
+    /// Every other `NAME = yes|no`, in file order.
+    pub explicit: Vec<(String, bool)>,
+}
+
+/// `[web]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebConfig {
+    /// `bind to`, verbatim. Default `127.0.0.1:19999`: loopback only
+    /// (netdata's default is every interface).
+    pub bind_to: String,
+    /// `mode`, verbatim (default `static-threaded`).
+    pub mode: String,
+    /// `default port`, used for `bind to` entries without one (default
+    /// 19999).
+    pub default_port: u16,
+    /// Other `[web]` settings, verbatim and in file order (each also gets a
+    /// "not used" or "unknown" warning).
+    pub other: Vec<(String, String)>,
+}
+
+/// Plugins built into netdata, with whether they run when `[plugins]` does
+/// not name them (they ignore `enable running new plugins`).
+const BUILT_IN_PLUGINS: &[(&str, bool)] = &[
+    ("proc", true),
+    ("diskspace", true),
+    ("cgroups", true),
+    ("tc", true),
+    ("idlejitter", true),
+    ("timex", true),
+    ("statsd", true),
+    ("netdata monitoring", true),
+    ("checks", false),
+    ("profile", false),
+    // An external plugin netdata 1.37 disables by default.
+    ("slabinfo", false),
+];
+
+impl MainConfig {
+    /// The configuration used without a netdata.conf: every default, the
+    /// host name from the machine.
+    pub fn builtin() -> Self {
+        Self::with_hostname(system_hostname())
+    }
+
+    fn with_hostname(hostname: String) -> Self {
+        let config_dir = PathBuf::from("/etc/netdata");
+        Self {
+            hostname,
+            update_every: 1,
+            history: 3600,
+            log_level: None,
+            debug_flags: None,
+            directories: Directories {
+                plugins: default_plugin_directories(&config_dir),
+                config: config_dir,
+                stock_config: PathBuf::from("/usr/lib/netdata/conf.d"),
+                cache: PathBuf::from("/var/cache/netdata"),
+                lib: PathBuf::from("/var/lib/netdata"),
+                log: PathBuf::from("/var/log/netdata"),
+                web: PathBuf::from("/usr/share/netdata/web"),
+                home: PathBuf::from("/var/lib/netdata"),
+            },
+            plugins: PluginsConfig {
+                enable_running_new_plugins: true,
+                check_for_new_plugins_every: 60,
+                explicit: Vec::new(),
+            },
+            web: WebConfig {
+                bind_to: "127.0.0.1:19999".to_string(),
+                mode: "static-threaded".to_string(),
+                default_port: 19999,
+                other: Vec::new(),
+            },
+            host_labels: Vec::new(),
+            backend: None,
+        }
+    }
+
+    /// Whether plugin `name` (`proc`, `apps`, `python.d`, ...) should run,
+    /// as netdata decides: its own `[plugins]` setting if any, else the
+    /// built-in default of an internal plugin, else `enable running new
+    /// plugins`.
+    pub fn plugin_enabled(&self, name: &str) -> bool {
+        if let Some((_, enabled)) = self.plugins.explicit.iter().find(|(n, _)| n == name) {
+            return *enabled;
+        }
+        if let Some((_, enabled)) = BUILT_IN_PLUGINS.iter().find(|(n, _)| *n == name) {
+            return *enabled;
+        }
+        self.plugins.enable_running_new_plugins
+    }
+}
+
+fn default_plugin_directories(config_dir: &std::path::Path) -> Vec<PathBuf> {
+    vec![
+        PathBuf::from("/usr/lib/netdata/plugins.d"),
+        config_dir.join("custom-plugins.d"),
+    ]
+}
+
+/// The machine's host name (`localhost` if it cannot be read).
+pub fn system_hostname() -> String {
+    let mut buffer = [0u8; 256];
+    // SAFETY: the pointer and length describe `buffer`, which outlives the
+    // call; gethostname writes at most `len` bytes.
+    let result =
+        unsafe { libc::gethostname(buffer.as_mut_ptr().cast::<libc::c_char>(), buffer.len()) };
+    if result != 0 {
+        return "localhost".to_string();
+    }
+    let length = buffer.iter().position(|&b| b == 0).unwrap_or(buffer.len());
+    let hostname = String::from_utf8_lossy(&buffer[..length]).into_owned();
+    if hostname.is_empty() {
+        "localhost".to_string()
+    } else {
+        hostname
+    }
+}
+
+// ----------------------------------------------------------------------------
+// known settings
+
+/// `[global]` settings backhaul reads.
+const GLOBAL_USED: &[&str] = &[
+    "hostname",
+    "update every",
+    "history",
+    "log level",
+    "debug flags",
+];
+
+/// Older `[global]` spellings of `[directories]` settings.
+const GLOBAL_DIRECTORY_ALIASES: &[(&str, &str)] = &[
+    ("config directory", "config"),
+    ("stock config directory", "stock config"),
+    ("plugins directory", "plugins"),
+    ("cache directory", "cache"),
+    ("lib directory", "lib"),
+    ("log directory", "log"),
+    ("web files directory", "web"),
+    ("home directory", "home"),
+];
+
+/// netdata `[global]` settings that backhaul accepts and ignores.
+const GLOBAL_NOT_USED: &[&str] = &[
+    "run as user",
+    "web files owner",
+    "web files group",
+    "memory mode",
+    "page cache size",
+    "dbengine disk space",
+    "dbengine multihost disk space",
+    "memory deduplication (ksm)",
+    "glibc malloc arena max for plugins",
+    "glibc malloc arena max for netdata",
+    "libuv worker threads",
+    "host access prefix",
+    "enable metric correlations",
+    "metric correlations method",
+    "timezone",
+    "OOM score",
+    "process scheduling policy",
+    "process nice level",
+    "pthread stack size",
+    "cpu cores",
+    "profile",
+    "debug log",
+    "error log",
+    "access log",
+    "facility log",
+    "errors flood protection period",
+    "errors to trigger flood protection",
+    "cleanup obsolete charts after seconds",
+    "gap when lost iterations above",
+    "cleanup orphan hosts after seconds",
+    "delete obsolete charts files",
+    "delete orphan hosts files",
+    "enable zero metrics",
+    "dbengine page fetch timeout secs",
+    "dbengine page fetch retries",
+    "bind socket to IP",
+    "default port",
+    "disconnect idle web clients after seconds",
+    "respect web browser do not track policy",
+    "x-frame-options response header",
+    "enable web responses gzip compression",
+    "web compression strategy",
+    "web compression level",
+    "web server threads",
+    "web server max sockets",
+    "http port listen backlog",
+    "registry directory",
+    "health configuration directory",
+    "stock health configuration directory",
+    "lock directory",
+    "netdata management api key file",
+    "entries per dimension",
+];
+
+/// `[directories]` settings backhaul reads.
+const DIRECTORIES_USED: &[&str] = &[
+    "config",
+    "stock config",
+    "plugins",
+    "cache",
+    "lib",
+    "log",
+    "web",
+    "home",
+];
+
+/// netdata `[directories]` settings backhaul ignores.
+const DIRECTORIES_NOT_USED: &[&str] = &["lock", "registry", "health config", "stock health config"];
+
+/// `[web]` settings backhaul reads.
+const WEB_USED: &[&str] = &["bind to", "mode", "default port"];
+
+/// netdata `[web]` settings backhaul ignores.
+const WEB_NOT_USED: &[&str] = &[
+    "ssl key",
+    "ssl certificate",
+    "tls version",
+    "tls ciphers",
+    "ses max window",
+    "des max window",
+    "web files owner",
+    "web files group",
+    "disconnect idle clients after seconds",
+    "timeout for first request",
+    "accept a streaming request every seconds",
+    "respect do not track policy",
+    "x-frame-options response header",
+    "allow connections from",
+    "allow connections by dns",
+    "allow dashboard from",
+    "allow dashboard by dns",
+    "allow badges from",
+    "allow badges by dns",
+    "allow streaming from",
+    "allow streaming by dns",
+    "allow netdata.conf from",
+    "allow netdata.conf by dns",
+    "allow management from",
+    "allow management by dns",
+    "enable gzip compression",
+    "gzip compression strategy",
+    "gzip compression level",
+    "web server threads",
+    "web server max sockets",
+    "custom dashboard_info.js",
+];
+
+/// `[db]` settings backhaul reads (every other `[db]` setting is netdata's
+/// storage tuning: "not used").
+const DB_USED: &[&str] = &["update every", "retention"];
+
+/// `[backend]` settings backhaul reads.
+const BACKEND_USED: &[&str] = &[
+    "enabled",
+    "type",
+    "destination",
+    "data source",
+    "prefix",
+    "hostname",
+    "update every",
+    "buffer on failures",
+    "timeout ms",
+    "send names instead of ids",
+    "send charts matching",
+    "send hosts matching",
+    "host tags",
+];
+
+/// netdata.conf sections backhaul knows to be netdata's and ignores.
+const SECTIONS_NOT_USED: &[&str] = &[
+    "logs",
+    "environment variables",
+    "sqlite",
+    "cloud",
+    "ml",
+    "health",
+    "registry",
+    "global statistics",
+    "statsd",
+    "stream",
+    "exporting",
+    "cgroups",
+];
+
+/// netdata.conf section prefixes backhaul ignores (`[plugin:proc]`, ...).
+const SECTION_PREFIXES_NOT_USED: &[&str] = &["plugin:", "statsd:", "health:"];
+
+const HANDLED_SECTIONS: &[&str] = &[
+    "global",
+    "db",
+    "directories",
+    "plugins",
+    "web",
+    "host labels",
+    BACKEND_SECTION,
+];
+
+/// Warns about each setting of `section` that is not in `used`: "not used"
+/// for those in `not_used` (or every one when `not_used` is `None`),
+/// "unknown" otherwise. `skip` lists further settings handled elsewhere.
+fn warn_unhandled_settings(
+    section: &IniSection,
+    used: &[&str],
+    not_used: Option<&[&str]>,
+    skip: &[&str],
+    warnings: &mut Vec<Warning>,
+) {
+    for entry in &section.entries {
+        let key = entry.key.as_str();
+        if used.contains(&key) || skip.contains(&key) {
+            continue;
+        }
+        let known = not_used.is_none_or(|list| list.contains(&key));
+        let (kind, message) = if known {
+            (
+                WarningKind::NotUsed,
+                "netdata setting not used by backhaul; ignored",
+            )
+        } else {
+            (WarningKind::Unknown, "unknown setting; ignored")
+        };
+        warnings.push(Warning::about_key(
+            &entry.at,
+            &section.name,
+            key,
+            kind,
+            message,
+        ));
+    }
+}
+
+// ----------------------------------------------------------------------------
+// building MainConfig
+
+/// Builds a [`MainConfig`] from a parsed netdata.conf.
+pub fn main_from_document(
+    document: &IniDocument,
+    warnings: &mut Vec<Warning>,
+) -> Result<MainConfig, ConfigError> {
+    for section in &document.sections {
+        let name = section.name.as_str();
+        if HANDLED_SECTIONS.contains(&name) {
+            continue;
+        }
+        let known = SECTIONS_NOT_USED.contains(&name)
+            || SECTION_PREFIXES_NOT_USED
+                .iter()
+                .any(|prefix| name.starts_with(prefix));
+        let (kind, message) = if known {
+            (
+                WarningKind::NotUsed,
+                "netdata section not used by backhaul; its settings are ignored",
+            )
+        } else {
+            (
+                WarningKind::Unknown,
+                "unknown section; its settings are ignored",
+            )
+        };
+        warnings.push(Warning::about_section(&section.at, name, kind, message));
+    }
+
+    let global = document.section("global");
+    let db = document.section("db");
+    let alias_keys: Vec<&str> = GLOBAL_DIRECTORY_ALIASES
+        .iter()
+        .map(|(old, _)| *old)
+        .collect();
+    if let Some(global) = global {
+        warn_unhandled_settings(
+            global,
+            GLOBAL_USED,
+            Some(GLOBAL_NOT_USED),
+            &alias_keys,
+            warnings,
+        );
+    }
+    if let Some(db) = db {
+        warn_unhandled_settings(db, DB_USED, None, &[], warnings);
+    }
+
+    let global_chain = SectionChain::new([global]);
+    let mut config = MainConfig::with_hostname(String::new());
+    config.hostname = match global_chain.parsed("hostname", parse_non_empty)? {
+        Some(hostname) => hostname,
+        None => system_hostname(),
+    };
+    config.update_every =
+        SectionChain::new([db, global]).parsed_or("update every", 1, |value| {
+            parse_u32(value, 1, SECONDS_REASON)
+        })?;
+    config.history = match global_chain.parsed("history", |value| {
+        parse_u32(value, HISTORY_MINIMUM, HISTORY_REASON)
+    })? {
+        Some(history) => history,
+        None => history_from_retention(db, config.update_every)?.unwrap_or(3600),
+    };
+    config.log_level = global_chain.find("log level").map(|(_, e)| e.value.clone());
+    config.debug_flags = global_chain
+        .find("debug flags")
+        .map(|(_, e)| e.value.clone());
+
+    config.directories = directories(document, global, warnings)?;
+    if let Some(plugins) = document.section("plugins") {
+        config.plugins = plugins_config(plugins, warnings)?;
+    }
+    if let Some(web) = document.section("web") {
+        config.web = web_config(web, warnings)?;
+    }
+    if let Some(labels) = document.section("host labels") {
+        config.host_labels = labels
+            .entries
+            .iter()
+            .map(|entry| (entry.key.clone(), entry.value.clone()))
+            .collect();
+    }
+    if let Some(backend) = document.section(BACKEND_SECTION) {
+        config.backend = Some(legacy_backend(backend, &config, warnings)?);
+    }
+    Ok(config)
+}
+
+fn history_from_retention(
+    db: Option<&IniSection>,
+    update_every: u32,
+) -> Result<Option<u32>, ConfigError> {
+    let Some((section, entry)) = SectionChain::new([db]).find("retention") else {
+        return Ok(None);
+    };
+    let reason = "must be a whole number of seconds that keeps at least 5 points";
+    let seconds = parse_whole_number(&entry.value, 1, reason)
+        .map_err(|reason| invalid_value(section, entry, reason))?;
+    let points = seconds.div_ceil(u64::from(update_every));
+    match u32::try_from(points) {
+        Ok(points) if points >= HISTORY_MINIMUM => Ok(Some(points)),
+        _ => Err(invalid_value(section, entry, reason.to_string())),
+    }
+}
+
+fn directories(
+    document: &IniDocument,
+    global: Option<&IniSection>,
+    warnings: &mut Vec<Warning>,
+) -> Result<Directories, ConfigError> {
+    let section = document.section("directories");
+    if let Some(section) = section {
+        warn_unhandled_settings(
+            section,
+            DIRECTORIES_USED,
+            Some(DIRECTORIES_NOT_USED),
+            &[],
+            warnings,
+        );
+    }
+    // Finds `[directories] key`, else its old `[global] ... directory` name.
+    let find = |key: &str| {
+        let in_directories = section.and_then(|s| s.get(key).map(|entry| (s, entry)));
+        in_directories.or_else(|| {
+            let old_key = GLOBAL_DIRECTORY_ALIASES
+                .iter()
+                .find(|(_, new)| *new == key)
+                .map(|(old, _)| *old)?;
+            global.and_then(|g| g.get(old_key).map(|entry| (g, entry)))
+        })
+    };
+    let single_path = |key: &str, default: &str| -> Result<PathBuf, ConfigError> {
+        match find(key) {
+            None => Ok(PathBuf::from(default)),
+            Some((section, entry)) => parse_non_empty(&entry.value)
+                .map(PathBuf::from)
+                .map_err(|reason| invalid_value(section, entry, reason)),
+        }
+    };
+
+    let config = single_path("config", "/etc/netdata")?;
+    let plugins = match find("plugins") {
+        None => default_plugin_directories(&config),
+        Some((section, entry)) => split_quoted_words(&entry.value)
+            .and_then(|words| {
+                if words.is_empty() {
+                    Err("must name at least one directory".to_string())
+                } else {
+                    Ok(words.into_iter().map(PathBuf::from).collect())
+                }
+            })
+            .map_err(|reason| invalid_value(section, entry, reason))?,
+    };
+    Ok(Directories {
+        stock_config: single_path("stock config", "/usr/lib/netdata/conf.d")?,
+        plugins,
+        cache: single_path("cache", "/var/cache/netdata")?,
+        lib: single_path("lib", "/var/lib/netdata")?,
+        log: single_path("log", "/var/log/netdata")?,
+        web: single_path("web", "/usr/share/netdata/web")?,
+        home: single_path("home", "/var/lib/netdata")?,
+        config,
+    })
+}
+
+fn plugins_config(
+    section: &IniSection,
+    warnings: &mut Vec<Warning>,
+) -> Result<PluginsConfig, ConfigError> {
+    let mut plugins = PluginsConfig {
+        enable_running_new_plugins: true,
+        check_for_new_plugins_every: 60,
+        explicit: Vec::new(),
+    };
+    for entry in &section.entries {
+        match entry.key.as_str() {
+            "enable running new plugins" => {
+                plugins.enable_running_new_plugins =
+                    parse_bool(&entry.value).map_err(|r| invalid_value(section, entry, r))?;
+            }
+            "check for new plugins every" => {
+                plugins.check_for_new_plugins_every = parse_u32(&entry.value, 1, SECONDS_REASON)
+                    .map_err(|r| invalid_value(section, entry, r))?;
+            }
+            name => {
+                // netdata reads anything but yes/true/on/auto as "no" here;
+                // so does backhaul (real files carry values such as
+                // "no # comment"), with a warning.
+                let enabled = parse_bool(&entry.value).unwrap_or_else(|reason| {
+                    warnings.push(Warning::about_key(
+                        &entry.at,
+                        &section.name,
+                        name,
+                        WarningKind::Suspicious,
+                        format!(
+                            "'{}' is not a boolean ({reason}); taken as no, as netdata does",
+                            entry.value
+                        ),
+                    ));
+                    false
+                });
+                plugins.explicit.push((name.to_string(), enabled));
+            }
+        }
+    }
+    Ok(plugins)
+}
+
+fn web_config(section: &IniSection, warnings: &mut Vec<Warning>) -> Result<WebConfig, ConfigError> {
+    warn_unhandled_settings(section, WEB_USED, Some(WEB_NOT_USED), &[], warnings);
+    let chain = SectionChain::new([Some(section)]);
+    let defaults = MainConfig::with_hostname(String::new()).web;
+    Ok(WebConfig {
+        bind_to: chain.parsed_or("bind to", defaults.bind_to, parse_non_empty)?,
+        mode: chain.parsed_or("mode", defaults.mode, parse_non_empty)?,
+        default_port: chain.parsed_or("default port", defaults.default_port, |value| {
+            value
+                .parse::<u16>()
+                .ok()
+                .filter(|port| *port != 0 && value.bytes().all(|b| b.is_ascii_digit()))
+                .ok_or_else(|| "must be a port number from 1 to 65535".to_string())
+        })?,
+        other: section
+            .entries
+            .iter()
+            .filter(|entry| !WEB_USED.contains(&entry.key.as_str()))
+            .map(|entry| (entry.key.clone(), entry.value.clone()))
+            .collect(),
+    })
+}
+
+/// The legacy `[backend]` section, read as the 2017 backends code did:
+/// defaults `enabled = no`, `type = graphite`, `destination = localhost`,
+/// `data source = average`, `prefix = netdata`, `hostname` = the global
+/// one, `update every = 10`, `buffer on failures = 10`, `timeout ms` =
+/// `update every` × 2000, plus the later `send names instead of ids = yes`,
+/// `send charts matching = *`, `send hosts matching = localhost *` and
+/// `host tags` (empty).
+///
+/// `timeout ms` below 1 falls back to `update every` × 2000 with a warning,
+/// as the backends code did (exporting.conf rejects it instead). Labels are
+/// not sent: `send configured labels` and `send automatic labels` are no.
+fn legacy_backend(
+    section: &IniSection,
+    main: &MainConfig,
+    warnings: &mut Vec<Warning>,
+) -> Result<InstanceConfig, ConfigError> {
+    warn_unhandled_settings(section, BACKEND_USED, Some(&[]), &[], warnings);
+    let chain = SectionChain::new([Some(section)]);
+    let connector = chain.parsed_or("type", ConnectorType::Graphite, |value| {
+        ConnectorType::from_name(value).ok_or_else(|| {
+            format!(
+                "unknown connector type (known types: {})",
+                ConnectorType::ALL.map(|c| c.as_str()).join(", ")
+            )
+        })
+    })?;
+    let destination_text = chain.text_or("destination", connector.default_destination());
+    let destinations = match chain.find("destination") {
+        Some((section, entry)) => parse_destination_value(&entry.value, connector)
+            .map_err(|reason| invalid_value(section, entry, reason))?,
+        None => {
+            parse_destination_value(connector.default_destination(), connector).unwrap_or_default()
+        }
+    };
+    let update_every = chain.parsed_or("update every", 10, |value| {
+        parse_u32(value, 1, SECONDS_REASON)
+    })?;
+    let fallback_timeout_ms = u64::from(update_every) * 2000;
+    let timeout_ms = match chain.find("timeout ms") {
+        None => fallback_timeout_ms,
+        Some((section, entry)) => {
+            let as_number = entry.value.parse::<i64>().map_err(|_| {
+                invalid_value(
+                    section,
+                    entry,
+                    "must be a whole number of milliseconds".to_string(),
+                )
+            })?;
+            match u64::try_from(as_number) {
+                Ok(timeout_ms) if timeout_ms >= 1 => timeout_ms,
+                _ => {
+                    warnings.push(Warning::about_key(
+                        &entry.at,
+                        &section.name,
+                        &entry.key,
+                        WarningKind::Suspicious,
+                        format!(
+                            "'{}' is below 1 ms; using {fallback_timeout_ms} ms \
+                             ('update every' x 2000), as netdata's backends did",
+                            entry.value
+                        ),
+                    ));
+                    fallback_timeout_ms
+                }
+            }
+        }
+    };
+    Ok(InstanceConfig {
+        name: BACKEND_SECTION.to_string(),
+        connector,
+        enabled: chain.parsed_or("enabled", false, parse_bool)?,
+        destinations,
+        destination_text,
+        data_source: chain.parsed_or("data source", DataSource::Average, DataSource::parse)?,
+        prefix: chain.text_or("prefix", "netdata"),
+        hostname: chain.parsed_or("hostname", main.hostname.clone(), parse_non_empty)?,
+        update_every,
+        buffer_on_failures: chain.parsed_or("buffer on failures", 10, parse_count)?,
+        timeout_ms,
+        send_names_instead_of_ids: chain.parsed_or(
+            "send names instead of ids",
+            true,
+            parse_bool,
+        )?,
+        send_charts_matching: chain.text_or("send charts matching", "*"),
+        send_hosts_matching: chain.text_or("send hosts matching", "localhost *"),
+        send_configured_labels: false,
+        send_automatic_labels: false,
+        send_variables: false,
+        host_tags: chain.text_or("host tags", ""),
+        remote_write_url_path: None,
+        username: None,
+        password: None,
+        extras: ConnectorExtras::None,
+        legacy: true,
+        source: section.at.clone(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn system_hostname_is_not_empty() {
+        assert!(!system_hostname().is_empty());
+    }
+
+    #[test]
+    fn plugin_enabled_follows_netdata() {
+        let mut config = MainConfig::with_hostname("h".to_string());
+        assert!(config.plugin_enabled("proc"));
+        assert!(!config.plugin_enabled("slabinfo"));
+        assert!(config.plugin_enabled("apps"));
+        config.plugins.enable_running_new_plugins = false;
+        assert!(!config.plugin_enabled("apps"));
+        assert!(config.plugin_enabled("proc"));
+        config.plugins.explicit.push(("apps".to_string(), true));
+        config.plugins.explicit.push(("proc".to_string(), false));
+        assert!(config.plugin_enabled("apps"));
+        assert!(!config.plugin_enabled("proc"));
+    }
+}
