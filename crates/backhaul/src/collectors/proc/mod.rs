@@ -1,0 +1,98 @@
+//! Linux /proc collectors under netdata 1.37's chart names.
+//!
+//! Each kernel source is its own [`Collector`], switched on or off by the
+//! name netdata uses for it in `[plugin:proc]` (plus `diskspace`, netdata's
+//! `[plugins]` switch for the disk space plugin):
+//!
+//! | switch            | collector            | charts |
+//! |-------------------|----------------------|--------|
+//! | `/proc/stat`      | `proc:stat`          | `system.cpu`, `cpu.cpuN`, `system.intr`, `system.ctxt`, `system.forks`, `system.processes` |
+//! | `/proc/uptime`    | `proc:uptime`        | `system.uptime` |
+//! | `/proc/loadavg`   | `proc:loadavg`       | `system.load` (every 5 s at least), `system.active_processes` |
+//! | `/proc/vmstat`    | `proc:vmstat`        | `system.pgpgio`, `mem.pgfaults` |
+//! | `/proc/meminfo`   | `proc:meminfo`       | `system.ram`, `mem.available`, `mem.committed` |
+//! | `/proc/net/dev`   | `proc:netdev`        | `system.net`, `net.IFACE`, `net_packets.IFACE` |
+//! | `/proc/diskstats` | `proc:diskstats`     | `system.io`, `disk.DEV`, `disk_ops.DEV` |
+//! | `diskspace`       | `diskspace`          | `disk_space.MOUNT`, `disk_inodes.MOUNT` |
+//!
+//! Every file is read below a root directory (`/` normally; a fixture tree
+//! in tests), as netdata does with `NETDATA_HOST_PREFIX`. A missing or
+//! unreadable file marks the collector's charts obsolete and is logged once;
+//! when it comes back that is logged once too and the charts revive.
+//!
+//! The collectors only set raw kernel counters; the store does the
+//! incremental, percentage, multiplier and divisor math.
+
+mod chart_handle;
+mod diskspace;
+mod diskstats;
+mod loadavg;
+mod meminfo;
+mod mountinfo;
+mod net_dev;
+mod parse;
+mod source;
+mod stat;
+mod uptime;
+mod vmstat;
+
+use std::path::Path;
+
+use crate::collectors::Collector;
+
+pub use diskspace::DiskspaceCollector;
+pub use diskstats::DiskstatsCollector;
+pub use loadavg::LoadavgCollector;
+pub use meminfo::MeminfoCollector;
+pub use net_dev::NetDevCollector;
+pub use stat::StatCollector;
+pub use uptime::UptimeCollector;
+pub use vmstat::VmstatCollector;
+
+/// The plugin name netdata gives the charts of its /proc collectors.
+pub const PROC_PLUGIN: &str = "proc.plugin";
+
+/// The plugin name of netdata's disk space charts.
+pub const DISKSPACE_PLUGIN: &str = "diskspace.plugin";
+
+/// The switch names [`default_collectors`] asks about, in the order the
+/// collectors are returned.
+pub const SWITCHES: &[&str] = &[
+    "/proc/stat",
+    "/proc/uptime",
+    "/proc/loadavg",
+    "/proc/vmstat",
+    "/proc/meminfo",
+    "/proc/net/dev",
+    "/proc/diskstats",
+    "diskspace",
+];
+
+/// The collectors whose switch `enabled` answers yes to (see [`SWITCHES`]),
+/// each reading below `root` and collecting every `update_every` seconds.
+pub fn default_collectors(
+    root: &Path,
+    update_every: u32,
+    enabled: &dyn Fn(&str) -> bool,
+) -> Vec<Box<dyn Collector>> {
+    let update_every = update_every.max(1);
+    let mut collectors: Vec<Box<dyn Collector>> = Vec::new();
+    for &switch in SWITCHES {
+        if !enabled(switch) {
+            continue;
+        }
+        let collector: Box<dyn Collector> = match switch {
+            "/proc/stat" => Box::new(StatCollector::new(root, update_every)),
+            "/proc/uptime" => Box::new(UptimeCollector::new(root, update_every)),
+            "/proc/loadavg" => Box::new(LoadavgCollector::new(root, update_every)),
+            "/proc/vmstat" => Box::new(VmstatCollector::new(root, update_every)),
+            "/proc/meminfo" => Box::new(MeminfoCollector::new(root, update_every)),
+            "/proc/net/dev" => Box::new(NetDevCollector::new(root, update_every)),
+            "/proc/diskstats" => Box::new(DiskstatsCollector::new(root, update_every)),
+            "diskspace" => Box::new(DiskspaceCollector::new(root, update_every)),
+            _ => continue,
+        };
+        collectors.push(collector);
+    }
+    collectors
+}

@@ -1,0 +1,142 @@
+//! Reading kernel files: [`SourceFile`] (a file below the host root, read
+//! whole into a buffer kept across cycles, its failures logged once) and
+//! [`Trouble`] (the log-once bookkeeping behind it, reused for other
+//! repeated failures).
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+/// `root` joined with an absolute kernel path such as `/proc/stat`.
+pub(crate) fn host_path(root: &Path, absolute: &str) -> PathBuf {
+    root.join(absolute.trim_start_matches('/'))
+}
+
+/// Whether a failure is ongoing, so that it is reported once when it starts
+/// and once when it ends rather than every cycle.
+#[derive(Debug, Default)]
+pub(crate) struct Trouble {
+    ongoing: bool,
+}
+
+impl Trouble {
+    /// Records a failure; true when it is a new one (worth a log line).
+    pub(crate) fn fail(&mut self) -> bool {
+        !std::mem::replace(&mut self.ongoing, true)
+    }
+
+    /// Records a success; true when it ends a failure (worth a log line).
+    pub(crate) fn recover(&mut self) -> bool {
+        std::mem::replace(&mut self.ongoing, false)
+    }
+
+    pub(crate) fn is_ongoing(&self) -> bool {
+        self.ongoing
+    }
+}
+
+/// A kernel file read whole every cycle into a buffer that keeps its
+/// capacity, so a steady-state read allocates nothing.
+///
+/// The file is opened afresh each time (one `open` per cycle), so a file
+/// that disappears is noticed at once and one that comes back is picked up.
+pub(crate) struct SourceFile {
+    path: PathBuf,
+    buffer: Vec<u8>,
+    trouble: Trouble,
+}
+
+impl SourceFile {
+    /// The file at kernel path `absolute` (such as `/proc/stat`) below `root`.
+    pub(crate) fn new(root: &Path, absolute: &str) -> SourceFile {
+        SourceFile {
+            path: host_path(root, absolute),
+            buffer: Vec::with_capacity(4096),
+            trouble: Trouble::default(),
+        }
+    }
+
+    /// Whether the last read failed.
+    pub(crate) fn is_failing(&self) -> bool {
+        self.trouble.is_ongoing()
+    }
+
+    /// The file's whole content, or `None` when it is missing, unreadable or
+    /// empty. The first failure is logged as a warning, the recovery as
+    /// information; failures in between are silent.
+    pub(crate) fn read(&mut self) -> Option<&[u8]> {
+        match read_whole(&self.path, &mut self.buffer) {
+            Ok(()) => {
+                if self.trouble.recover() {
+                    tracing::info!(path = %self.path.display(), "readable again; collecting its charts");
+                }
+                Some(&self.buffer)
+            }
+            Err(error) => {
+                if self.trouble.fail() {
+                    tracing::warn!(
+                        path = %self.path.display(),
+                        %error,
+                        "cannot read; its charts are obsolete until it comes back"
+                    );
+                }
+                None
+            }
+        }
+    }
+}
+
+fn read_whole(path: &Path, buffer: &mut Vec<u8>) -> io::Result<()> {
+    buffer.clear();
+    File::open(path)?.read_to_end(buffer)?;
+    if buffer.is_empty() {
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "the file is empty",
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trouble_reports_edges_only() {
+        let mut t = Trouble::default();
+        assert!(!t.recover());
+        assert!(t.fail());
+        assert!(!t.fail());
+        assert!(t.is_ongoing());
+        assert!(t.recover());
+        assert!(!t.recover());
+    }
+
+    #[test]
+    fn host_path_keeps_the_root() {
+        assert_eq!(
+            host_path(Path::new("/tmp/x"), "/proc/stat"),
+            PathBuf::from("/tmp/x/proc/stat")
+        );
+        assert_eq!(
+            host_path(Path::new("/"), "/proc/stat"),
+            PathBuf::from("/proc/stat")
+        );
+    }
+
+    #[test]
+    fn missing_and_empty_files_are_failures() {
+        let dir = std::env::temp_dir().join(format!("backhaul-source-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("proc")).unwrap();
+        let mut file = SourceFile::new(&dir, "/proc/thing");
+        assert!(file.read().is_none());
+        assert!(file.is_failing());
+        std::fs::write(dir.join("proc/thing"), b"").unwrap();
+        assert!(file.read().is_none());
+        std::fs::write(dir.join("proc/thing"), b"a 1\n").unwrap();
+        assert_eq!(file.read(), Some(&b"a 1\n"[..]));
+        assert!(!file.is_failing());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
