@@ -14,8 +14,8 @@ use backhaul::config::DataSource;
 use backhaul::exporting::backoff::RetryPolicy;
 use backhaul::exporting::monitoring::{InstanceCharts, IntervalCounters};
 use backhaul::exporting::{
-    BatchBuilder, BatchRing, BatchSettings, Connector, Endpoint, Instance, InstanceTotals, Schedule,
-    Transport,
+    BatchBuilder, BatchRing, BatchSettings, Connector, Endpoint, Instance, InstanceTotals,
+    Schedule, Transport,
 };
 use backhaul::shutdown::Shutdown;
 use rrd::{Chart, ChartDef, DimensionDef, Host, Store};
@@ -97,7 +97,13 @@ fn endpoint(addr: SocketAddr) -> Endpoint {
     }
 }
 
-fn instance(store: &Store, dest: &[SocketAddr], ring: usize, timeout: Duration, charts: bool) -> Instance {
+fn instance(
+    store: &Store,
+    dest: &[SocketAddr],
+    ring: usize,
+    timeout: Duration,
+    charts: bool,
+) -> Instance {
     instance_with(store, dest, ring, timeout, charts, None)
 }
 
@@ -163,7 +169,13 @@ fn fails_over_to_the_next_destination_and_moves_back_to_the_primary() {
     let f = Fixture::new(3);
     let primary_addr = dead_addr();
     let secondary = FakeReceiver::start(Behaviour::Normal);
-    let mut inst = instance(&f.store, &[primary_addr, secondary.addr], 10, Duration::from_secs(2), false);
+    let mut inst = instance(
+        &f.store,
+        &[primary_addr, secondary.addr],
+        10,
+        Duration::from_secs(2),
+        false,
+    );
     tick(&f, &mut inst, T0 + 1);
     tick(&f, &mut inst, T0 + 2);
     settle(&mut inst);
@@ -200,7 +212,10 @@ fn receiver_restart_loses_and_duplicates_nothing_and_counters_agree() {
     for t in 4..=6 {
         tick(&f, &mut inst, T0 + t);
     }
-    assert!(inst.ring.len() >= 3, "batches kept while the receiver is down");
+    assert!(
+        inst.ring.len() >= 3,
+        "batches kept while the receiver is down"
+    );
     rx.restart();
     tick(&f, &mut inst, T0 + 7);
     settle(&mut inst);
@@ -212,10 +227,18 @@ fn receiver_restart_loses_and_duplicates_nothing_and_counters_agree() {
     assert!(get(&inst.totals.failures) >= 1);
     assert_eq!(rx.connections(), 2);
     // And so does its chart (`sent` summed over the intervals).
-    let chart = f.store.localhost().chart_by_id("netdata.exporting_t_metrics").unwrap();
+    let chart = f
+        .store
+        .localhost()
+        .chart_by_id("netdata.exporting_t_metrics")
+        .unwrap();
     let r = chart.read();
     let sent = r.dimension_index("sent").unwrap();
-    let charted: f64 = r.points(sent, 0, i64::MAX / 2).iter().map(|p| p.value).sum();
+    let charted: f64 = r
+        .points(sent, 0, i64::MAX / 2)
+        .iter()
+        .map(|p| p.value)
+        .sum();
     drop(r);
     // The last settle's acknowledgements are charted at the next interval.
     let before_last = charted as u64;
@@ -231,7 +254,14 @@ fn slow_receiver_gets_every_line_once_and_uncut() {
         chunk: 700,
         pause: Duration::from_millis(1),
     });
-    let mut inst = instance_with(&f.store, &[rx.addr], 50, Duration::from_millis(20), false, Some(16 * 1024));
+    let mut inst = instance_with(
+        &f.store,
+        &[rx.addr],
+        50,
+        Duration::from_millis(20),
+        false,
+        Some(16 * 1024),
+    );
     for t in 1..=20 {
         tick(&f, &mut inst, T0 + t);
     }
@@ -253,23 +283,46 @@ fn slow_receiver_gets_every_line_once_and_uncut() {
 fn receiver_closing_mid_batch_cuts_no_line_and_repeats_none() {
     let f = Fixture::new(200);
     let rx = FakeReceiver::start(Behaviour::CloseFirstAfter { after: 3001 });
-    let mut inst = instance_with(&f.store, &[rx.addr], 10, Duration::from_secs(2), false, Some(16 * 1024));
-    for t in 1..=5 {
+    let mut inst = instance_with(
+        &f.store,
+        &[rx.addr],
+        10,
+        Duration::from_secs(2),
+        false,
+        Some(16 * 1024),
+    );
+    tick(&f, &mut inst, T0 + 1);
+    settle(&mut inst);
+    // Let the reader close before the next batch, so what it throws away
+    // is the first batch only.
+    rx.wait_for_closed(1, Duration::from_secs(5));
+    for t in 2..=5 {
         tick(&f, &mut inst, T0 + t);
         settle(&mut inst);
     }
     let got = rx.wait_for_lines(900, Duration::from_secs(5));
     let want = f.expected(T0 + 1..=T0 + 5);
     let set = as_set(&got); // no duplicates
-    // No cut line: everything received is a whole expected line.
-    assert!(set.is_subset(&want), "unexpected: {:?}", set.difference(&want).take(3).collect::<Vec<_>>());
+                            // No cut line: everything received is a whole expected line.
+    assert!(
+        set.is_subset(&want),
+        "unexpected: {:?}",
+        set.difference(&want).take(3).collect::<Vec<_>>()
+    );
     // The first connection's reader took 3001 bytes and closed: bytes its
     // kernel had acknowledged but it never read are gone (plaintext TCP has
     // no application acknowledgement). Only those may be missing: all from
     // the first batch, and no more than the two sockets' buffers held.
     let missing: Vec<&String> = want.difference(&set).collect();
-    assert!(missing.iter().all(|l| l.ends_with(&format!(" {}", T0 + 1))), "{missing:?}");
-    assert!(missing.len() * 40 < 64 * 1024, "{} lines missing", missing.len());
+    assert!(
+        missing.iter().all(|l| l.ends_with(&format!(" {}", T0 + 1))),
+        "{missing:?}"
+    );
+    assert!(
+        missing.len() * 40 < 64 * 1024,
+        "{} lines missing",
+        missing.len()
+    );
     assert!(got.len() >= 3001 / 50, "the lines before the close arrived");
     assert_eq!(rx.connections(), 2);
 }
@@ -300,10 +353,18 @@ fn ring_overflow_drops_oldest_batches_and_counts_them() {
     assert_lines(&got, &f.expected(T0 + 5..=T0 + 7));
     assert_eq!(get(&inst.totals.lost_metrics), 16);
     // The lost metrics were charted too.
-    let chart = f.store.localhost().chart_by_id("netdata.exporting_t_metrics").unwrap();
+    let chart = f
+        .store
+        .localhost()
+        .chart_by_id("netdata.exporting_t_metrics")
+        .unwrap();
     let r = chart.read();
     let lost_dim = r.dimension_index("lost").unwrap();
-    let charted: f64 = r.points(lost_dim, 0, i64::MAX / 2).iter().map(|p| p.value).sum();
+    let charted: f64 = r
+        .points(lost_dim, 0, i64::MAX / 2)
+        .iter()
+        .map(|p| p.value)
+        .sum();
     assert_eq!(charted, 16.0);
 }
 

@@ -34,6 +34,7 @@ pub struct FakeReceiver {
     pub addr: SocketAddr,
     lines: Arc<Mutex<Vec<(Instant, String)>>>,
     connections: Arc<AtomicUsize>,
+    closed: Arc<AtomicUsize>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
     behaviour: Behaviour,
@@ -67,11 +68,19 @@ impl FakeReceiver {
         connections: Arc<AtomicUsize>,
     ) -> FakeReceiver {
         let addr = listener.local_addr().expect("addr");
-        let (stop, thread) = Self::spawn_acceptor(listener, behaviour, lines.clone(), connections.clone());
+        let closed = Arc::new(AtomicUsize::new(0));
+        let (stop, thread) = Self::spawn_acceptor(
+            listener,
+            behaviour,
+            lines.clone(),
+            connections.clone(),
+            closed.clone(),
+        );
         FakeReceiver {
             addr,
             lines,
             connections,
+            closed,
             stop,
             thread: Some(thread),
             behaviour,
@@ -83,6 +92,7 @@ impl FakeReceiver {
         behaviour: Behaviour,
         lines: Arc<Mutex<Vec<(Instant, String)>>>,
         connections: Arc<AtomicUsize>,
+        closed: Arc<AtomicUsize>,
     ) -> (Arc<AtomicBool>, JoinHandle<()>) {
         listener.set_nonblocking(true).expect("nonblocking");
         if let Behaviour::Slow { .. } = behaviour {
@@ -102,9 +112,11 @@ impl FakeReceiver {
                                 held.push(stream);
                                 continue;
                             }
-                            let (lines, stop) = (lines.clone(), stop.clone());
+                            let (lines, stop, closed) =
+                                (lines.clone(), stop.clone(), closed.clone());
                             workers.push(std::thread::spawn(move || {
-                                read_lines(stream, behaviour, n, &lines, &stop)
+                                read_lines(stream, behaviour, n, &lines, &stop);
+                                closed.fetch_add(1, Ordering::SeqCst);
                             }));
                         }
                         Err(_) => std::thread::sleep(Duration::from_millis(5)),
@@ -141,8 +153,13 @@ impl FakeReceiver {
                 Err(e) => panic!("rebind {}: {e}", self.addr),
             }
         };
-        let (stop, thread) =
-            Self::spawn_acceptor(listener, self.behaviour, self.lines.clone(), self.connections.clone());
+        let (stop, thread) = Self::spawn_acceptor(
+            listener,
+            self.behaviour,
+            self.lines.clone(),
+            self.connections.clone(),
+            self.closed.clone(),
+        );
         self.stop = stop;
         self.thread = Some(thread);
     }
@@ -153,6 +170,19 @@ impl FakeReceiver {
 
     pub fn timed_lines(&self) -> Vec<(Instant, String)> {
         self.lines.lock().clone()
+    }
+
+    /// Connections this receiver has closed (or seen closed).
+    pub fn closed_connections(&self) -> usize {
+        self.closed.load(Ordering::SeqCst)
+    }
+
+    /// Waits until at least `n` connections are closed (or `timeout`).
+    pub fn wait_for_closed(&self, n: usize, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        while self.closed_connections() < n && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     pub fn connections(&self) -> usize {
@@ -189,7 +219,9 @@ fn read_lines(
     while !stop.load(Ordering::SeqCst) {
         let want = match behaviour {
             Behaviour::Slow { chunk, .. } => chunk,
-            Behaviour::CloseFirstAfter { after } if connection == 0 => (after - total).min(buf.len()),
+            Behaviour::CloseFirstAfter { after } if connection == 0 => {
+                (after - total).min(buf.len())
+            }
             _ => buf.len(),
         };
         if want == 0 {
@@ -210,7 +242,11 @@ fn read_lines(
                     std::thread::sleep(pause);
                 }
             }
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
             Err(_) => break,
         }
     }
