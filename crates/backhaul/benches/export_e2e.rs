@@ -1,0 +1,182 @@
+//! End-to-end export bench: a store of N dimensions (charts of 100
+//! dimensions, 1 s points) exported by one graphite instance to a loopback
+//! receiver that reads and counts. Reports the exporting thread's CPU time
+//! per exported metric (user + system, from getrusage(RUSAGE_THREAD)).
+//!
+//! ```sh
+//! cargo bench -p backhaul --bench export_e2e                # 10k, 100k, 1M
+//! cargo bench -p backhaul --bench export_e2e -- 100000 as-collected
+//! ```
+//!
+//! Arguments (optional): dimension counts, and data sources (`average`,
+//! `sum`, `as-collected`). Each case runs 5 intervals after 1 warm-up; the
+//! instance's interval is 10 s of stored points (windows of 10 points).
+
+use std::io::Read;
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use backhaul::config::DataSource;
+use backhaul::exporting::backoff::ExponentialBackoff;
+use backhaul::exporting::monitoring::{IntervalCounters, ThreadCpu};
+use backhaul::exporting::{
+    BatchBuilder, BatchRing, BatchSettings, Connector, Endpoint, Instance, Schedule, Transport,
+};
+use rrd::{ChartDef, DimensionDef, Host, Store};
+
+const S: u64 = 1_000_000;
+const T0: i64 = 1_700_000_000;
+const UPDATE_EVERY: i64 = 10;
+const DIMS_PER_CHART: usize = 100;
+
+fn build_store(dims: usize, until: i64) -> (Arc<Store>, Vec<Arc<rrd::Chart>>) {
+    let store = Arc::new(Store::new(Host::new("benchhost", 64)));
+    let mut charts = Vec::new();
+    for c in 0..dims.div_ceil(DIMS_PER_CHART) {
+        let chart = store
+            .localhost()
+            .create_chart(ChartDef::new("bench", format!("chart_{c}")).name(format!("chart_name_{c}")));
+        {
+            let mut w = chart.write();
+            for d in 0..DIMS_PER_CHART.min(dims - c * DIMS_PER_CHART) {
+                w.add_dimension(DimensionDef::new(format!("dim_{d}")));
+            }
+        }
+        charts.push(chart);
+    }
+    fill(&charts, T0 - 30, until);
+    (store, charts)
+}
+
+fn fill(charts: &[Arc<rrd::Chart>], from: i64, until: i64) {
+    for t in from..=until {
+        for chart in charts {
+            let mut w = chart.write();
+            let n = w.dimensions().len();
+            for d in 0..n {
+                w.set(d, (t * 7 + d as i64) % 100_000);
+            }
+            w.done(t as u64 * S).expect("increasing time");
+        }
+    }
+}
+
+struct Sink {
+    addr: std::net::SocketAddr,
+    lines: Arc<AtomicU64>,
+}
+
+fn sink() -> Sink {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let lines = Arc::new(AtomicU64::new(0));
+    let counter = lines.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let counter = counter.clone();
+            std::thread::spawn(move || {
+                let mut buf = vec![0u8; 1 << 20];
+                while let Ok(n) = stream.read(&mut buf) {
+                    if n == 0 {
+                        return;
+                    }
+                    let newlines = buf[..n].iter().filter(|&&b| b == b'\n').count();
+                    counter.fetch_add(newlines as u64, Ordering::Relaxed);
+                }
+            });
+        }
+    });
+    Sink { addr, lines }
+}
+
+fn run_case(dims: usize, source: DataSource) {
+    let intervals = 5;
+    let until = T0 + UPDATE_EVERY * (intervals + 1);
+    let t_build = Instant::now();
+    let (store, _charts) = build_store(dims, until);
+    let build_s = t_build.elapsed().as_secs_f64();
+    let sink = sink();
+    let settings = BatchSettings {
+        data_source: source,
+        prefix: "netdata".into(),
+        hostname: "benchhost".into(),
+        update_every: UPDATE_EVERY as u32,
+        send_names_instead_of_ids: true,
+        send_charts_matching: "*".into(),
+        send_hosts_matching: "localhost *".into(),
+        send_configured_labels: true,
+        send_automatic_labels: false,
+        host_tags: Vec::new(),
+    };
+    let mut inst = Instance::new(
+        "bench".into(),
+        sink.addr.to_string(),
+        UPDATE_EVERY as u32,
+        BatchBuilder::new(settings, Connector::Graphite),
+        Transport::new(
+            vec![Endpoint {
+                host: "127.0.0.1".into(),
+                port: sink.addr.port(),
+            }],
+            Duration::from_secs(10),
+        ),
+        BatchRing::new(10),
+        None,
+        Schedule::with_offset(UPDATE_EVERY as u32, 0),
+        Box::new(ExponentialBackoff::new(Duration::from_secs(1), Duration::from_secs(10))),
+    );
+    // Warm-up interval: fills the name caches and connects.
+    inst.tick(&store, T0, IntervalCounters::default());
+    let warm_metrics = inst.totals.built_metrics.load(Ordering::Relaxed);
+    let mut cpu_ns = 0u64;
+    let mut build_ns = 0u64;
+    for i in 1..=intervals {
+        let before = T0 + i * UPDATE_EVERY;
+        let built_before = inst.totals.build_cpu_ns.load(Ordering::Relaxed);
+        let c0 = ThreadCpu::current();
+        inst.tick(&store, before, IntervalCounters::default());
+        let c1 = ThreadCpu::current();
+        cpu_ns += c1.total_ns() - c0.total_ns();
+        build_ns += inst.totals.build_cpu_ns.load(Ordering::Relaxed) - built_before;
+    }
+    let built = inst.totals.built_metrics.load(Ordering::Relaxed) - warm_metrics;
+    // Let the receiver catch up, then check it got everything.
+    let expected = built + warm_metrics;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while sink.lines.load(Ordering::Relaxed) < expected && Instant::now() < deadline {
+        let mut c = IntervalCounters::default();
+        inst.deliver(&mut c);
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let received = sink.lines.load(Ordering::Relaxed);
+    let per_metric = cpu_ns as f64 / built as f64;
+    let per_metric_build = build_ns as f64 / built as f64;
+    let interval_cpu_ms = cpu_ns as f64 / intervals as f64 / 1e6;
+    println!(
+        "export_e2e dims={dims:>8} source={:<12} metrics/interval={:>8} cpu/metric={per_metric:>7.1} ns (format+query {per_metric_build:>6.1} ns) cpu/interval={interval_cpu_ms:>8.2} ms = {:.3}% of a core at update every {UPDATE_EVERY}s; received {received}/{expected}; store built in {build_s:.1}s",
+        source.as_str(),
+        built / intervals as u64,
+        interval_cpu_ms / (UPDATE_EVERY as f64 * 1000.0) * 100.0,
+    );
+    assert_eq!(received, expected, "the receiver must get every line");
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let mut dims: Vec<usize> = args.iter().filter_map(|a| a.parse().ok()).collect();
+    let mut sources: Vec<DataSource> = args.iter().filter_map(|a| DataSource::parse(&a.replace('-', " ")).ok()).collect();
+    if dims.is_empty() {
+        dims = vec![10_000, 100_000, 1_000_000];
+    }
+    if sources.is_empty() {
+        sources = vec![DataSource::Average];
+    }
+    for &n in &dims {
+        for &s in &sources {
+            run_case(n, s);
+        }
+    }
+}
