@@ -35,9 +35,9 @@ fn build_store(dims: usize, until: i64) -> (Arc<Store>, Vec<Arc<rrd::Chart>>) {
     let store = Arc::new(Store::new(Host::new("benchhost", 64)));
     let mut charts = Vec::new();
     for c in 0..dims.div_ceil(DIMS_PER_CHART) {
-        let chart = store
-            .localhost()
-            .create_chart(ChartDef::new("bench", format!("chart_{c}")).name(format!("chart_name_{c}")));
+        let chart = store.localhost().create_chart(
+            ChartDef::new("bench", format!("chart_{c}")).name(format!("chart_name_{c}")),
+        );
         {
             let mut w = chart.write();
             for d in 0..DIMS_PER_CHART.min(dims - c * DIMS_PER_CHART) {
@@ -126,7 +126,10 @@ fn run_case(dims: usize, source: DataSource) {
         BatchRing::new(10),
         None,
         Schedule::with_offset(UPDATE_EVERY as u32, 0),
-        Box::new(ExponentialBackoff::new(Duration::from_secs(1), Duration::from_secs(10))),
+        Box::new(ExponentialBackoff::new(
+            Duration::from_secs(1),
+            Duration::from_secs(10),
+        )),
     );
     // Warm-up interval: fills the name caches and connects.
     inst.tick(&store, T0, IntervalCounters::default());
@@ -165,9 +168,15 @@ fn run_case(dims: usize, source: DataSource) {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
     let mut dims: Vec<usize> = args.iter().filter_map(|a| a.parse().ok()).collect();
-    let mut sources: Vec<DataSource> = args.iter().filter_map(|a| DataSource::parse(&a.replace('-', " ")).ok()).collect();
+    let mut sources: Vec<DataSource> = args
+        .iter()
+        .filter_map(|a| DataSource::parse(&a.replace('-', " ")).ok())
+        .collect();
     if dims.is_empty() {
         dims = vec![10_000, 100_000, 1_000_000];
     }

@@ -468,7 +468,8 @@ fn readers_and_writers_run_concurrently() {
         })
     };
     let mut seen = 0;
-    while !writer.is_finished() {
+    loop {
+        let done = writer.is_finished();
         let r = c.read();
         if let (Some(first), Some(last)) = (r.first_entry_t(), r.last_entry_t()) {
             let agg = r.aggregate_between(d, first - 1, last);
@@ -476,6 +477,9 @@ fn readers_and_writers_run_concurrently() {
             assert_eq!(agg.count as i64, last - first + 1);
             assert_eq!(agg.average().unwrap(), (first + last) as f64 / 2.0);
             seen += 1;
+        }
+        if done {
+            break;
         }
     }
     writer.join().unwrap();
