@@ -22,7 +22,11 @@ pub fn build_store(config: &LoadedConfig) -> Arc<Store> {
         .iter()
         .filter_map(|(k, v)| {
             let key = wire::sanitize::sanitize_label_key(k)?;
-            Some(Label::new(key, wire::sanitize::sanitize_label_value(v), LabelSource::Configured))
+            Some(Label::new(
+                key,
+                wire::sanitize::sanitize_label_value(v),
+                LabelSource::Configured,
+            ))
         })
         .collect();
     labels.extend(automatic_labels());

@@ -10,14 +10,23 @@ use crate::exporting::{batch_settings, BatchBuilder, BatchSettings, Connector};
 
 /// The settings of the instance to print: the one named, else the first
 /// enabled one, else a graphite instance on netdata's defaults.
-fn pick_instance(config: &LoadedConfig, name: Option<&str>) -> anyhow::Result<(BatchSettings, Connector)> {
+fn pick_instance(
+    config: &LoadedConfig,
+    name: Option<&str>,
+) -> anyhow::Result<(BatchSettings, Connector)> {
     if let Some(name) = name {
         let Some(cfg) = config.instances().find(|i| i.name == name) else {
             let known: Vec<&str> = config.instances().map(|i| i.name.as_str()).collect();
-            bail!("no exporting instance named '{name}' (configured: {})", known.join(", "));
+            bail!(
+                "no exporting instance named '{name}' (configured: {})",
+                known.join(", ")
+            );
         };
         let Some(connector) = Connector::for_type(cfg.connector) else {
-            bail!("instance '{name}' uses connector '{}', which backhaul does not speak yet", cfg.connector.as_str());
+            bail!(
+                "instance '{name}' uses connector '{}', which backhaul does not speak yet",
+                cfg.connector.as_str()
+            );
         };
         return Ok((batch_settings(cfg), connector));
     }
@@ -61,7 +70,9 @@ pub fn export_once(config: &LoadedConfig, instance: Option<&str>) -> anyhow::Res
         }
     }
     let next = t0 - t0 % step_ut + step_ut;
-    std::thread::sleep(std::time::Duration::from_micros(next.saturating_sub(now_realtime_ut())));
+    std::thread::sleep(std::time::Duration::from_micros(
+        next.saturating_sub(now_realtime_ut()),
+    ));
     let t1 = now_realtime_ut().max(next);
     for c in &mut collectors {
         if let Err(error) = c.collect(store.localhost(), t1) {

@@ -1,1 +1,505 @@
-//! Decimal formatting of metric values.
+//! Decimal formatting of metric values, byte for byte as netdata 1.37 sends them.
+//!
+//! * [`write_stored_value`]: a value computed from stored points (`average` and
+//!   `sum` data sources), as C's `printf("%0.7Lf")` prints it: always seven
+//!   decimals, never an exponent, correctly rounded (ties to even).
+//! * [`write_collected_value`]: the integer last collected (`as collected`),
+//!   as `printf("%lld")` prints it.
+//! * [`write_timestamp`]: seconds since the epoch, as an integer.
+//!
+//! The one deliberate difference from netdata: a value that prints as zero
+//! never carries a minus sign (`-0.0` and `-0.00000001` give `0.0000000`, where
+//! C gives `-0.0000000`). See `docs/compat-wire.md`.
+
+use std::io::Write as _;
+
+/// How many decimals a stored value is written with (netdata's `%0.7Lf`).
+pub const STORED_VALUE_DECIMALS: usize = 7;
+
+/// 10^[`STORED_VALUE_DECIMALS`].
+const DECIMAL_SCALE: u64 = 10_000_000;
+
+/// Appends `value` the way C's `printf("%0.7Lf", (long double)value)` does:
+/// an optional `-`, the integer digits, a dot and exactly seven decimals.
+///
+/// The decimal expansion is exact and rounded to nearest with ties to even,
+/// like glibc. A value that rounds to zero is written `0.0000000` (C would
+/// keep the sign of `-0.0` or of a tiny negative number).
+///
+/// `value` must be finite: netdata skips windows without a value (NaN) and
+/// stored values cannot be infinite. Passing NaN or an infinity is a bug of
+/// the caller (a `debug_assert!` fires in debug builds); release builds write
+/// `nan`, `inf` or `-inf` so the line stays one line.
+///
+/// Values with a magnitude below 2^64 (all real metrics) take an exact integer
+/// fast path; larger ones fall back to Rust's exact `{:.7}` formatting.
+///
+/// ```
+/// use wire::number::write_stored_value;
+///
+/// let mut buf = Vec::new();
+/// for v in [13.0, -2.5, 123456790000000.0, 1234.567, 7.333333, -0.0] {
+///     write_stored_value(&mut buf, v);
+///     buf.push(b' ');
+/// }
+/// assert_eq!(
+///     buf,
+///     b"13.0000000 -2.5000000 123456790000000.0000000 1234.5670000 7.3333330 0.0000000 "
+/// );
+/// ```
+#[inline]
+pub fn write_stored_value(buf: &mut Vec<u8>, value: f64) {
+    debug_assert!(
+        value.is_finite(),
+        "stored values must be finite (got {value}); skip the line instead"
+    );
+    match split_at_seven_decimals(value) {
+        Some(parts) => write_parts(buf, parts),
+        None => write_stored_value_slow(buf, value),
+    }
+}
+
+/// Appends `value` as a plain decimal integer (`printf("%lld")`), the form of
+/// `as collected` values.
+///
+/// ```
+/// use wire::number::write_collected_value;
+///
+/// let mut buf = Vec::new();
+/// write_collected_value(&mut buf, -123456789012345);
+/// assert_eq!(buf, b"-123456789012345");
+/// ```
+#[inline]
+pub fn write_collected_value(buf: &mut Vec<u8>, value: i64) {
+    write_integer(buf, value);
+}
+
+/// Appends a timestamp (seconds since the epoch) as a decimal integer.
+///
+/// netdata printed timestamps with `%llu` of a `time_t`; they are never
+/// negative, and a negative one would be written with its sign here.
+///
+/// ```
+/// let mut buf = Vec::new();
+/// wire::number::write_timestamp(&mut buf, 1795688386);
+/// assert_eq!(buf, b"1795688386");
+/// ```
+#[inline]
+pub fn write_timestamp(buf: &mut Vec<u8>, timestamp: i64) {
+    write_integer(buf, timestamp);
+}
+
+/// A value rounded to seven decimals: `[-]integer.fraction`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct SevenDecimals {
+    negative: bool,
+    integer: u64,
+    /// The seven decimals as an integer, `0..DECIMAL_SCALE`.
+    fraction: u32,
+}
+
+/// Rounds a finite `value` whose magnitude is below 2^64 to seven decimals,
+/// exactly. Returns `None` for larger magnitudes and non-finite values.
+///
+/// A double is `mantissa * 2^exponent` with a 53-bit mantissa. For a negative
+/// exponent `-shift` the integer part is `mantissa >> shift` and the fraction
+/// is `rest / 2^shift` with `rest < 2^shift`; its seven decimals are
+/// `floor(rest * 10^7 / 2^shift)`, computed exactly in 128 bits, and the bits
+/// shifted out decide the rounding.
+#[inline]
+fn split_at_seven_decimals(value: f64) -> Option<SevenDecimals> {
+    let bits = value.to_bits();
+    let negative = bits >> 63 != 0;
+    let biased_exponent = ((bits >> 52) & 0x7ff) as i32;
+    let stored_mantissa = bits & ((1u64 << 52) - 1);
+    if biased_exponent == 0x7ff {
+        return None; // NaN or infinity
+    }
+    let (mantissa, exponent) = if biased_exponent == 0 {
+        (stored_mantissa, -1074) // subnormal (or zero)
+    } else {
+        (stored_mantissa | (1u64 << 52), biased_exponent - 1075)
+    };
+
+    if exponent >= 0 {
+        // An integer. mantissa < 2^53, so a shift of up to 11 stays below 2^64.
+        if exponent > 11 {
+            return None;
+        }
+        let integer = mantissa << exponent;
+        return Some(SevenDecimals {
+            negative: negative && integer != 0,
+            integer,
+            fraction: 0,
+        });
+    }
+
+    let shift = exponent.unsigned_abs();
+    let (mut integer, rest) = if shift < 64 {
+        (mantissa >> shift, mantissa & ((1u64 << shift) - 1))
+    } else {
+        (0, mantissa)
+    };
+
+    // rest * 10^7 < 2^53 * 2^24 = 2^77. With shift >= 78 that is below half of
+    // 2^shift, so the seven decimals round down to zero.
+    let mut fraction = if shift >= 78 {
+        0
+    } else {
+        let scaled = u128::from(rest) * u128::from(DECIMAL_SCALE);
+        let quotient = scaled >> shift;
+        let remainder = scaled & ((1u128 << shift) - 1);
+        let half = 1u128 << (shift - 1);
+        // quotient < 10^7 because rest < 2^shift.
+        let mut fraction = quotient as u64;
+        if remainder > half || (remainder == half && fraction & 1 == 1) {
+            fraction += 1;
+        }
+        fraction
+    };
+    if fraction == DECIMAL_SCALE {
+        integer += 1;
+        fraction = 0;
+    }
+    Some(SevenDecimals {
+        negative: negative && (integer != 0 || fraction != 0),
+        integer,
+        fraction: fraction as u32,
+    })
+}
+
+/// "00" to "99", two bytes per number.
+const DIGIT_PAIRS: &[u8; 200] = b"\
+    0001020304050607080910111213141516171819\
+    2021222324252627282930313233343536373839\
+    4041424344454647484950515253545556575859\
+    6061626364656667686970717273747576777879\
+    8081828384858687888990919293949596979899";
+
+/// Room for the longest number written here: a sign, 20 integer digits, a
+/// dot and 7 decimals (29 bytes).
+const NUMBER_ROOM: usize = 32;
+
+/// Writes the decimal digits of `value` so that they end just before
+/// `text[end]`, and returns where they start.
+#[inline]
+fn write_digits_ending_at(text: &mut [u8; NUMBER_ROOM], end: usize, mut value: u64) -> usize {
+    let mut start = end;
+    while value >= 100 {
+        let pair = (value % 100) as usize * 2;
+        value /= 100;
+        start -= 2;
+        text[start..start + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+    }
+    if value >= 10 {
+        let pair = value as usize * 2;
+        start -= 2;
+        text[start..start + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+    } else {
+        start -= 1;
+        text[start] = b'0' + value as u8;
+    }
+    start
+}
+
+/// How many decimal digits `value` has (1 for 0).
+#[inline]
+fn digit_count(value: u64) -> usize {
+    value.checked_ilog10().map_or(1, |log| log as usize + 1)
+}
+
+/// Appends the first `len` bytes of `text`. Copying the whole fixed-size
+/// array and cutting the excess is a few register moves; a variable-length
+/// copy is a `memcpy` call, which costs more than the number itself.
+#[inline]
+fn append_prefix(buf: &mut Vec<u8>, text: &[u8; NUMBER_ROOM], len: usize) {
+    let end = buf.len() + len;
+    buf.extend_from_slice(text);
+    buf.truncate(end);
+}
+
+/// Appends `[-]integer.fraction`.
+#[inline]
+fn write_parts(buf: &mut Vec<u8>, parts: SevenDecimals) {
+    let mut text = [b'-'; NUMBER_ROOM];
+    let dot = usize::from(parts.negative) + digit_count(parts.integer);
+    write_digits_ending_at(&mut text, dot, parts.integer);
+    text[dot] = b'.';
+    let mut fraction = parts.fraction;
+    let mut at = dot + 1 + STORED_VALUE_DECIMALS;
+    for _ in 0..3 {
+        let pair = (fraction % 100) as usize * 2;
+        fraction /= 100;
+        at -= 2;
+        text[at..at + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+    }
+    text[dot + 1] = b'0' + fraction as u8; // the first decimal
+    append_prefix(buf, &text, dot + 1 + STORED_VALUE_DECIMALS);
+}
+
+/// Appends `value` as a decimal integer (`printf("%lld")`).
+#[inline]
+fn write_integer(buf: &mut Vec<u8>, value: i64) {
+    let mut text = [b'-'; NUMBER_ROOM];
+    let magnitude = value.unsigned_abs();
+    let len = usize::from(value < 0) + digit_count(magnitude);
+    write_digits_ending_at(&mut text, len, magnitude);
+    append_prefix(buf, &text, len);
+}
+
+#[cold]
+fn write_stored_value_slow(buf: &mut Vec<u8>, value: f64) {
+    if value.is_nan() {
+        buf.extend_from_slice(b"nan");
+    } else if value.is_infinite() {
+        buf.extend_from_slice(if value > 0.0 { b"inf" } else { b"-inf" });
+    } else {
+        // |value| >= 2^64: an integer, never a negative zero. Rust's `{:.7}` is
+        // exact, as glibc's printf is. Writing to a Vec cannot fail.
+        let _ = write!(buf, "{value:.7}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn stored(value: f64) -> String {
+        let mut buf = Vec::new();
+        write_stored_value(&mut buf, value);
+        String::from_utf8(buf).expect("ascii")
+    }
+
+    /// What backhaul must print: Rust's exact formatting, without the sign of
+    /// a zero.
+    fn reference(value: f64) -> String {
+        let text = format!("{value:.7}");
+        if text == "-0.0000000" {
+            "0.0000000".to_owned()
+        } else {
+            text
+        }
+    }
+
+    #[test]
+    fn netdata_samples() {
+        assert_eq!(stored(13.0), "13.0000000");
+        assert_eq!(stored(-2.5), "-2.5000000");
+        assert_eq!(stored(123456790000000.0), "123456790000000.0000000");
+        assert_eq!(stored(1234.567), "1234.5670000");
+        assert_eq!(stored(7.333333), "7.3333330");
+        assert_eq!(stored(6.1666665), "6.1666665");
+        assert_eq!(stored(55.66016), "55.6601600");
+        assert_eq!(stored(0.0), "0.0000000");
+    }
+
+    #[test]
+    fn negative_zero_prints_without_sign() {
+        assert_eq!(stored(-0.0), "0.0000000");
+        assert_eq!(stored(-0.00000001), "0.0000000");
+        assert_eq!(stored(-0.00000005), "0.0000000"); // just under half a unit
+        assert_eq!(stored(-0.00000006), "-0.0000001");
+    }
+
+    #[test]
+    fn ties_round_to_even() {
+        // 1/256 = 0.00390625 exactly: the eighth decimal is a 5 with nothing after.
+        assert_eq!(stored(0.00390625), "0.0039062");
+        assert_eq!(stored(0.01171875), "0.0117188"); // 3/256
+        assert_eq!(stored(-0.00390625), "-0.0039062");
+        assert_eq!(stored(0.99999995), reference(0.99999995));
+        assert_eq!(stored(0.99999999), "1.0000000");
+        assert_eq!(stored(9.99999999), "10.0000000");
+    }
+
+    #[test]
+    fn limits_of_the_fast_path() {
+        let below = 18446744073709549568.0; // largest double below 2^64
+        assert_eq!(stored(below), "18446744073709549568.0000000");
+        assert_eq!(
+            stored(18446744073709551616.0),
+            "18446744073709551616.0000000"
+        );
+        assert_eq!(stored(-1e300), reference(-1e300));
+        assert_eq!(stored(f64::MAX), reference(f64::MAX));
+        assert_eq!(stored(f64::MIN_POSITIVE), "0.0000000");
+        assert_eq!(stored(5e-324), "0.0000000");
+        assert_eq!(stored(4503599627370495.5), "4503599627370495.5000000");
+        assert_eq!(stored(9007199254740991.0), "9007199254740991.0000000");
+    }
+
+    #[test]
+    #[cfg(not(debug_assertions))]
+    fn non_finite_values_stay_one_word() {
+        assert_eq!(stored(f64::NAN), "nan");
+        assert_eq!(stored(f64::INFINITY), "inf");
+        assert_eq!(stored(f64::NEG_INFINITY), "-inf");
+    }
+
+    #[test]
+    #[should_panic(expected = "stored values must be finite")]
+    #[cfg(debug_assertions)]
+    fn non_finite_values_are_a_caller_bug() {
+        stored(f64::NAN);
+    }
+
+    #[test]
+    fn collected_values() {
+        let mut buf = Vec::new();
+        for v in [0, 42, -1, i64::MIN, i64::MAX] {
+            write_collected_value(&mut buf, v);
+            buf.push(b' ');
+        }
+        assert_eq!(
+            buf,
+            b"0 42 -1 -9223372036854775808 9223372036854775807 ".as_slice()
+        );
+    }
+
+    /// Doubles near a rounding boundary of the seventh decimal: `k / 10^7`
+    /// plus or minus half a unit, nudged by a few ulps.
+    fn near_a_boundary() -> impl Strategy<Value = f64> {
+        (any::<i64>(), -3i64..=3, any::<bool>()).prop_map(|(k, ulps, half)| {
+            let k = (k % 100_000_000_000_000) as f64;
+            let base = if half { (k + 0.5) / 1e7 } else { k / 1e7 };
+            let bits = base.to_bits() as i64 + ulps;
+            f64::from_bits(bits as u64)
+        })
+    }
+
+    /// Doubles whose eighth decimal is an exact tie: `m / 2^n`.
+    fn dyadic() -> impl Strategy<Value = f64> {
+        (any::<i32>(), 1u32..40).prop_map(|(m, n)| f64::from(m) / f64::from(1u32 << (n % 31)))
+    }
+
+    /// glibc's own `printf("%.7f")` (a double widens exactly to the `long
+    /// double` netdata formats, so `%.7f` and `%0.7Lf` print the same digits).
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    fn glibc(value: f64) -> String {
+        use std::ffi::{c_char, c_int};
+        extern "C" {
+            fn snprintf(buf: *mut c_char, size: usize, format: *const c_char, ...) -> c_int;
+        }
+        let mut out = vec![0u8; 400];
+        // SAFETY: the buffer is 400 bytes and snprintf writes at most `size`
+        // bytes including the terminator; the format takes exactly one double.
+        let written = unsafe {
+            snprintf(
+                out.as_mut_ptr().cast::<c_char>(),
+                out.len(),
+                c"%.7f".as_ptr(),
+                value,
+            )
+        };
+        let written = usize::try_from(written).expect("snprintf succeeded");
+        assert!(written < out.len(), "output fits");
+        out.truncate(written);
+        let text = String::from_utf8(out).expect("ascii");
+        if text == "-0.0000000" {
+            "0.0000000".to_owned()
+        } else {
+            text
+        }
+    }
+
+    #[test]
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    fn equals_glibc_on_samples_and_ties() {
+        for value in [
+            13.0,
+            -2.5,
+            123456790000000.0,
+            1234.567,
+            7.333333,
+            0.00390625,
+            0.01171875,
+            -0.00000005,
+            0.99999995,
+            1e22,
+            -1e300,
+            f64::MAX,
+            5e-324,
+        ] {
+            assert_eq!(stored(value), glibc(value), "{value:e}");
+        }
+    }
+
+    /// Any finite double below 2^100 in magnitude, subnormals included: every
+    /// binary exponent equally likely.
+    fn up_to_2_pow_100() -> impl Strategy<Value = f64> {
+        (any::<bool>(), 0u64..=1023 + 100, any::<u64>()).prop_map(
+            |(negative, exponent, mantissa)| {
+                let sign = u64::from(negative) << 63;
+                f64::from_bits(sign | exponent << 52 | (mantissa & ((1 << 52) - 1)))
+            },
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(20_000))]
+
+        #[test]
+        fn exponent_spread_equals_exact_formatting(value in up_to_2_pow_100()) {
+            prop_assert_eq!(stored(value), reference(value));
+        }
+
+        #[test]
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
+        fn equals_glibc(value in up_to_2_pow_100()) {
+            prop_assert_eq!(stored(value), glibc(value));
+        }
+
+        #[test]
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
+        fn equals_glibc_near_boundaries(value in near_a_boundary()) {
+            prop_assume!(value.is_finite());
+            prop_assert_eq!(stored(value), glibc(value));
+        }
+
+        #[test]
+        fn fast_path_equals_exact_formatting(bits in any::<u64>()) {
+            let value = f64::from_bits(bits);
+            prop_assume!(value.is_finite());
+            prop_assert_eq!(stored(value), reference(value));
+        }
+
+        #[test]
+        fn moderate_values_equal_exact_formatting(value in -1e15f64..1e15) {
+            prop_assert_eq!(stored(value), reference(value));
+        }
+
+        #[test]
+        fn small_values_equal_exact_formatting(value in -1e-3f64..1e-3) {
+            prop_assert_eq!(stored(value), reference(value));
+        }
+
+        #[test]
+        fn boundary_values_equal_exact_formatting(value in near_a_boundary()) {
+            prop_assume!(value.is_finite());
+            prop_assert_eq!(stored(value), reference(value));
+        }
+
+        #[test]
+        fn tie_values_equal_exact_formatting(value in dyadic()) {
+            prop_assert_eq!(stored(value), reference(value));
+        }
+
+        #[test]
+        fn always_seven_decimals_and_no_exponent(bits in any::<u64>()) {
+            let value = f64::from_bits(bits);
+            prop_assume!(value.is_finite());
+            let text = stored(value);
+            let (_, decimals) = text.split_once('.').expect("a dot");
+            prop_assert_eq!(decimals.len(), STORED_VALUE_DECIMALS);
+            prop_assert!(text.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b'-'));
+        }
+
+        #[test]
+        fn collected_equals_display(value in any::<i64>()) {
+            let mut buf = Vec::new();
+            write_collected_value(&mut buf, value);
+            prop_assert_eq!(buf, value.to_string().into_bytes());
+        }
+    }
+}

@@ -210,7 +210,10 @@ mod tests {
     use proptest::prelude::*;
 
     fn batch(lines: &[&str]) -> Batch {
-        let bytes: Vec<u8> = lines.iter().flat_map(|l| format!("{l}\n").into_bytes()).collect();
+        let bytes: Vec<u8> = lines
+            .iter()
+            .flat_map(|l| format!("{l}\n").into_bytes())
+            .collect();
         Batch::new(bytes, lines.len())
     }
 
@@ -243,8 +246,20 @@ mod tests {
         ring.advance(6);
         assert!(!ring.has_unwritten());
         assert_eq!(ring.len(), 2);
-        assert_eq!(ring.acknowledge_all_but(6), Delivered { batches: 1, metrics: 2 });
-        assert_eq!(ring.acknowledge_all_but(0), Delivered { batches: 1, metrics: 1 });
+        assert_eq!(
+            ring.acknowledge_all_but(6),
+            Delivered {
+                batches: 1,
+                metrics: 2
+            }
+        );
+        assert_eq!(
+            ring.acknowledge_all_but(0),
+            Delivered {
+                batches: 1,
+                metrics: 1
+            }
+        );
         assert!(ring.is_empty());
     }
 
@@ -254,7 +269,13 @@ mod tests {
         assert_eq!(ring.push(batch(&["a 1 1"])), None);
         assert_eq!(ring.push(batch(&["b 1 1", "b 2 1"])), None);
         let loss = ring.push(batch(&["c 1 1"])).unwrap();
-        assert_eq!(loss, Loss { metrics: 1, bytes: 6 });
+        assert_eq!(
+            loss,
+            Loss {
+                metrics: 1,
+                bytes: 6
+            }
+        );
         assert_eq!(ring.len(), 2);
         assert_eq!(drain_all(&mut ring, 100).0, b"b 1 1\nb 2 1\nc 1 1\n");
     }
@@ -275,7 +296,13 @@ mod tests {
         ring.push(batch(&["abc 1 1"]));
         ring.advance(8);
         let loss = ring.push(batch(&["def 2 1"])).unwrap();
-        assert_eq!(loss, Loss { metrics: 1, bytes: 8 });
+        assert_eq!(
+            loss,
+            Loss {
+                metrics: 1,
+                bytes: 8
+            }
+        );
         assert_eq!(ring.next_chunk(), b"def 2 1\n");
         assert_eq!(ring.unacked(), 0);
     }

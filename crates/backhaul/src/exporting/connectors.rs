@@ -39,14 +39,32 @@ impl Connector {
 
     /// Writes one `average`/`sum` line.
     #[inline]
-    pub fn write_stored(self, out: &mut Vec<u8>, host: &HostContext, head: &[u8], value: f64, timestamp: i64) {
-        self.write_line(out, host, head, timestamp, |out| write_stored_value(out, value));
+    pub fn write_stored(
+        self,
+        out: &mut Vec<u8>,
+        host: &HostContext,
+        head: &[u8],
+        value: f64,
+        timestamp: i64,
+    ) {
+        self.write_line(out, host, head, timestamp, |out| {
+            write_stored_value(out, value)
+        });
     }
 
     /// Writes one `as collected` line.
     #[inline]
-    pub fn write_collected(self, out: &mut Vec<u8>, host: &HostContext, head: &[u8], raw: i64, timestamp: i64) {
-        self.write_line(out, host, head, timestamp, |out| write_collected_value(out, raw));
+    pub fn write_collected(
+        self,
+        out: &mut Vec<u8>,
+        host: &HostContext,
+        head: &[u8],
+        raw: i64,
+        timestamp: i64,
+    ) {
+        self.write_line(out, host, head, timestamp, |out| {
+            write_collected_value(out, raw)
+        });
     }
 
     #[inline]

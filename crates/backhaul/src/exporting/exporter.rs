@@ -172,7 +172,12 @@ fn refresh_host_context(h: &mut HostExport, settings: &BatchSettings, connector:
         })
         .map(|l| (l.key.as_str(), l.value.as_str()))
         .collect();
-    selected.extend(settings.host_tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    selected.extend(
+        settings
+            .host_tags
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str())),
+    );
     h.context.render_labels(connector, &selected);
     h.labels = labels;
     // Heads embed the labels: re-render every chart.
@@ -221,7 +226,14 @@ fn export_chart(
             } else {
                 st.id()
             };
-            ce.heads.render(connector, host, &st, chart_part, settings.send_names_instead_of_ids, scratch);
+            ce.heads.render(
+                connector,
+                host,
+                &st,
+                chart_part,
+                settings.send_names_instead_of_ids,
+                scratch,
+            );
         }
     }
     if !ce.selected {
@@ -232,12 +244,20 @@ fn export_chart(
         DataSource::AsCollected => {
             let mut newest = ce.last_collected_ut;
             for (i, d) in st.dimensions().iter().enumerate() {
-                let Some((raw, t_ut)) = d.last_collected() else { continue };
+                let Some((raw, t_ut)) = d.last_collected() else {
+                    continue;
+                };
                 if t_ut <= ce.last_collected_ut {
                     continue;
                 }
                 newest = newest.max(t_ut);
-                connector.write_collected(out, host, ce.heads.head(i), raw, (t_ut / 1_000_000) as i64);
+                connector.write_collected(
+                    out,
+                    host,
+                    ce.heads.head(i),
+                    raw,
+                    (t_ut / 1_000_000) as i64,
+                );
                 lines += 1;
             }
             ce.last_collected_ut = newest;
@@ -252,7 +272,11 @@ fn export_chart(
                 if agg.count == 0 {
                     continue;
                 }
-                let value = if sum { agg.sum } else { agg.sum / agg.count as f64 };
+                let value = if sum {
+                    agg.sum
+                } else {
+                    agg.sum / agg.count as f64
+                };
                 connector.write_stored(out, host, ce.heads.head(i), value, before);
                 lines += 1;
             }

@@ -150,14 +150,23 @@ impl Instance {
     /// One interval: builds the batch ending at `before`, delivers what the
     /// connection takes, and charts the interval at time `before`. `carried` holds what
     /// happened since the previous interval (retries in between).
-    pub fn tick(&mut self, store: &Store, before: i64, carried: IntervalCounters) -> IntervalCounters {
+    pub fn tick(
+        &mut self,
+        store: &Store,
+        before: i64,
+        carried: IntervalCounters,
+    ) -> IntervalCounters {
         let mut counters = carried;
         self.export_interval(store, before, &mut counters);
         self.deliver(&mut counters);
         counters.buffered_metrics = self.ring.buffered_metrics() as u64;
         counters.buffered_bytes = self.ring.buffered_bytes() as u64;
         if let Some(charts) = &self.charts {
-            charts.update(&counters, ThreadCpu::current(), before.max(0) as u64 * 1_000_000);
+            charts.update(
+                &counters,
+                ThreadCpu::current(),
+                before.max(0) as u64 * 1_000_000,
+            );
         }
         counters
     }
@@ -168,7 +177,10 @@ impl Instance {
         let mut bytes = Vec::with_capacity(self.ring.buffered_bytes().max(4096));
         let metrics = self.builder.build(store, before, &mut bytes);
         let cpu1 = ThreadCpu::current();
-        add(&self.totals.build_cpu_ns, cpu1.total_ns().saturating_sub(cpu0.total_ns()));
+        add(
+            &self.totals.build_cpu_ns,
+            cpu1.total_ns().saturating_sub(cpu0.total_ns()),
+        );
         add(&self.totals.built_metrics, metrics as u64);
         add(&self.totals.batches, 1);
         if let Some(loss) = self.ring.push(Batch::new(bytes, metrics)) {
@@ -322,7 +334,10 @@ mod tests {
     #[test]
     fn thread_names_fit_linux_limit() {
         assert_eq!(Instance::thread_name("g"), "exp:g");
-        assert_eq!(Instance::thread_name("my_graphite_instance"), "exp:my_graphite");
+        assert_eq!(
+            Instance::thread_name("my_graphite_instance"),
+            "exp:my_graphite"
+        );
         assert_eq!(Instance::thread_name("ééééééééé").len(), 14);
     }
 }

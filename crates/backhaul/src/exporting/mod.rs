@@ -122,13 +122,21 @@ pub fn start<'a>(
 }
 
 /// Starts `instance` on its own named thread.
-pub fn spawn(instance: Instance, store: Arc<Store>, shutdown: Shutdown) -> std::io::Result<RunningInstance> {
+pub fn spawn(
+    instance: Instance,
+    store: Arc<Store>,
+    shutdown: Shutdown,
+) -> std::io::Result<RunningInstance> {
     let name = instance.name.clone();
     let totals = instance.totals.clone();
     let thread = std::thread::Builder::new()
         .name(Instance::thread_name(&name))
         .spawn(move || instance.run(store, shutdown))?;
-    Ok(RunningInstance { name, totals, thread })
+    Ok(RunningInstance {
+        name,
+        totals,
+        thread,
+    })
 }
 
 #[cfg(test)]

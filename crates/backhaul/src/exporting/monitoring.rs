@@ -40,7 +40,9 @@ impl ChartDims {
         let dims = {
             let mut w = chart.write();
             dims.iter()
-                .map(|&(id, div, alg)| w.add_dimension(DimensionDef::new(id).divisor(div).algorithm(alg)))
+                .map(|&(id, div, alg)| {
+                    w.add_dimension(DimensionDef::new(id).divisor(div).algorithm(alg))
+                })
                 .collect()
         };
         ChartDims { chart, dims }
@@ -73,7 +75,13 @@ pub struct InstanceCharts {
 impl InstanceCharts {
     /// Creates (or finds) the charts of instance `name` on `host`.
     pub fn new(host: &Host, name: &str, update_every: u32, legacy: bool) -> InstanceCharts {
-        let def = |suffix: &str, family: &str, context: &str, title: &str, units: &str, prio: i64, t: ChartType| {
+        let def = |suffix: &str,
+                   family: &str,
+                   context: &str,
+                   title: &str,
+                   units: &str,
+                   prio: i64,
+                   t: ChartType| {
             let id = if legacy {
                 format!("backend_{suffix}")
             } else {
@@ -93,35 +101,84 @@ impl InstanceCharts {
                 .chart_type(t)
                 .update_every(update_every)
         };
-        let family = if legacy { "backend".to_string() } else { format!("exporting_{name}") };
+        let family = if legacy {
+            "backend".to_string()
+        } else {
+            format!("exporting_{name}")
+        };
         let metrics = ChartDims::create(
             host,
-            def("metrics", &family, "exporting_buffer", "Netdata Buffered Metrics", "metrics", 130610, ChartType::Line),
+            def(
+                "metrics",
+                &family,
+                "exporting_buffer",
+                "Netdata Buffered Metrics",
+                "metrics",
+                130610,
+                ChartType::Line,
+            ),
             &[("buffered", 1, ABS), ("lost", 1, ABS), ("sent", 1, ABS)],
         );
-        let (bytes_units, bytes_context) = if legacy { ("KB", "exporting_data_size") } else { ("KiB", "exporting_data_size") };
-        let mut byte_dims = vec![("buffered", 1024, ABS), ("lost", 1024, ABS), ("sent", 1024, ABS)];
+        let (bytes_units, bytes_context) = if legacy {
+            ("KB", "exporting_data_size")
+        } else {
+            ("KiB", "exporting_data_size")
+        };
+        let mut byte_dims = vec![
+            ("buffered", 1024, ABS),
+            ("lost", 1024, ABS),
+            ("sent", 1024, ABS),
+        ];
         if !legacy {
             byte_dims.push(("received", 1024, ABS));
         }
         let bytes = ChartDims::create(
             host,
-            def("bytes", &family, bytes_context, "Netdata Exporting Data Size", bytes_units, 130620, ChartType::Area),
+            def(
+                "bytes",
+                &family,
+                bytes_context,
+                "Netdata Exporting Data Size",
+                bytes_units,
+                130620,
+                ChartType::Area,
+            ),
             &byte_dims,
         );
-        let mut op_dims = vec![("write", 1, ABS), ("discard", 1, ABS), ("reconnect", 1, ABS), ("failure", 1, ABS)];
+        let mut op_dims = vec![
+            ("write", 1, ABS),
+            ("discard", 1, ABS),
+            ("reconnect", 1, ABS),
+            ("failure", 1, ABS),
+        ];
         if !legacy {
             op_dims.push(("read", 1, ABS));
         }
         let ops = ChartDims::create(
             host,
-            def("ops", &family, "exporting_operations", "Netdata Exporting Operations", "operations", 130630, ChartType::Line),
+            def(
+                "ops",
+                &family,
+                "exporting_operations",
+                "Netdata Exporting Operations",
+                "operations",
+                130630,
+                ChartType::Line,
+            ),
             &op_dims,
         );
         let latency = legacy.then(|| {
             ChartDims::create(
                 host,
-                def("latency", &family, "exporting_latency", "Netdata Backend Latency", "ms", 130620, ChartType::Area),
+                def(
+                    "latency",
+                    &family,
+                    "exporting_latency",
+                    "Netdata Backend Latency",
+                    "ms",
+                    130620,
+                    ChartType::Area,
+                ),
                 &[("latency", 1000, ABS)],
             )
         });
@@ -150,15 +207,29 @@ impl InstanceCharts {
 
     /// Stores one interval's counters and the thread's CPU time at `now_ut`.
     pub fn update(&self, c: &IntervalCounters, cpu: ThreadCpu, now_ut: u64) {
-        self.metrics.update(&[c.buffered_metrics, c.lost_metrics, c.sent_metrics], now_ut);
+        self.metrics.update(
+            &[c.buffered_metrics, c.lost_metrics, c.sent_metrics],
+            now_ut,
+        );
         if self.legacy {
-            self.bytes.update(&[c.buffered_bytes, c.lost_bytes, c.sent_bytes], now_ut);
-            self.ops.update(&[c.writes, c.discards, c.reconnects, c.failures], now_ut);
-        } else {
             self.bytes
-                .update(&[c.buffered_bytes, c.lost_bytes, c.sent_bytes, c.received_bytes], now_ut);
+                .update(&[c.buffered_bytes, c.lost_bytes, c.sent_bytes], now_ut);
             self.ops
-                .update(&[c.writes, c.discards, c.reconnects, c.failures, c.reads], now_ut);
+                .update(&[c.writes, c.discards, c.reconnects, c.failures], now_ut);
+        } else {
+            self.bytes.update(
+                &[
+                    c.buffered_bytes,
+                    c.lost_bytes,
+                    c.sent_bytes,
+                    c.received_bytes,
+                ],
+                now_ut,
+            );
+            self.ops.update(
+                &[c.writes, c.discards, c.reconnects, c.failures, c.reads],
+                now_ut,
+            );
         }
         if let Some(latency) = &self.latency {
             latency.update(&[c.latency_us], now_ut);

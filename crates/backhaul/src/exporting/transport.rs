@@ -101,7 +101,9 @@ impl Transport {
 
     /// The destination we are connected to.
     pub fn connected_endpoint(&self) -> Option<(&Endpoint, SocketAddr)> {
-        self.connection.as_ref().map(|c| (&self.endpoints[c.index], c.peer))
+        self.connection
+            .as_ref()
+            .map(|c| (&self.endpoints[c.index], c.peer))
     }
 
     pub fn disconnect(&mut self) {
@@ -231,7 +233,9 @@ impl Transport {
 
     /// Bytes written on the connection that the peer has not acknowledged.
     pub fn unacked(&self) -> Option<usize> {
-        self.connection.as_ref().and_then(|c| send_queue_len(&c.stream))
+        self.connection
+            .as_ref()
+            .and_then(|c| send_queue_len(&c.stream))
     }
 
     /// Writes as much of `bytes` as the peer takes within the write timeout
@@ -249,7 +253,10 @@ impl Transport {
             match conn.stream.write(&bytes[written..]) {
                 Ok(0) => {
                     self.connection = None;
-                    return Err(io::Error::new(ErrorKind::WriteZero, "peer accepts no more bytes"));
+                    return Err(io::Error::new(
+                        ErrorKind::WriteZero,
+                        "peer accepts no more bytes",
+                    ));
                 }
                 Ok(n) => {
                     written += n;
@@ -325,7 +332,10 @@ mod tests {
             host: "127.0.0.1".into(),
             port: dead_port(),
         };
-        let mut t = Transport::new(vec![dead, ep(up.local_addr().unwrap())], Duration::from_secs(1));
+        let mut t = Transport::new(
+            vec![dead, ep(up.local_addr().unwrap())],
+            Duration::from_secs(1),
+        );
         assert_eq!(t.ensure_connected().unwrap(), 2);
         assert_eq!(t.connected_endpoint().unwrap().1, up.local_addr().unwrap());
     }
@@ -334,7 +344,13 @@ mod tests {
     fn names_are_resolved_at_connect_time() {
         let up = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = up.local_addr().unwrap().port();
-        let mut t = Transport::new(vec![Endpoint { host: "localhost".into(), port }], Duration::from_secs(1));
+        let mut t = Transport::new(
+            vec![Endpoint {
+                host: "localhost".into(),
+                port,
+            }],
+            Duration::from_secs(1),
+        );
         // localhost may resolve to ::1 first; every address is tried.
         t.ensure_connected().unwrap();
     }
@@ -342,7 +358,10 @@ mod tests {
     #[test]
     fn unresolvable_name_is_an_error_naming_it() {
         let mut t = Transport::new(
-            vec![Endpoint { host: "no-such-host.invalid".into(), port: 1 }],
+            vec![Endpoint {
+                host: "no-such-host.invalid".into(),
+                port: 1,
+            }],
             Duration::from_millis(200),
         );
         let e = t.ensure_connected().unwrap_err();
@@ -366,7 +385,10 @@ mod tests {
     #[test]
     fn write_to_a_black_hole_returns_partial_after_timeout() {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
-        let mut t = Transport::new(vec![ep(l.local_addr().unwrap())], Duration::from_millis(200));
+        let mut t = Transport::new(
+            vec![ep(l.local_addr().unwrap())],
+            Duration::from_millis(200),
+        );
         t.ensure_connected().unwrap();
         let _peer = l.accept().unwrap(); // never reads
         let big = vec![b'x'; 64 << 20];

@@ -1,1 +1,141 @@
 //! Metric line encoders: graphite plaintext, opentsdb telnet, json lines.
+//!
+//! Each format is split the way the exporting engine works, so that the
+//! per-line work is a few copies and two number conversions:
+//!
+//! | built once | per | graphite | opentsdb | json |
+//! | --- | --- | --- | --- | --- |
+//! | labels | host, batch | [`graphite::Tags`] | [`opentsdb::Tags`] (with `host=`) | [`json::HostFields`] (with prefix, hostname) |
+//! | chart head | chart | [`graphite::ChartPath`] | [`opentsdb::ChartPath`] | [`json::ChartFields`] |
+//! | metric name | dimension | [`graphite::MetricPath`] | [`opentsdb::MetricPath`] | [`json::DimensionFields`] |
+//! | the line | value | [`graphite::write_line`] | [`opentsdb::write_line`] | [`json::write_line`] |
+//!
+//! The cached pieces are types with private contents, built only by their
+//! constructors, which sanitize or escape every input (see
+//! [`crate::sanitize`]). So no name, label or hostname can add a line, a tag
+//! or a JSON key: each `write_line` appends exactly one line ending in its
+//! only `\n`, or nothing.
+//!
+//! Which strings the engine passes is its business: with `send names instead
+//! of ids` the chart is its name (netdata's names already hold the type:
+//! `lab.Weird_Name_with_space`) and the dimension its name; otherwise both
+//! are ids.
+//!
+//! Labels are passed as `(key, value)` pairs in the order to send, normally
+//! as the label store keeps them ([`crate::sanitize::sanitize_label_key`],
+//! [`crate::sanitize::sanitize_label_value`]). A pair with an empty key is
+//! skipped; an empty value is sent as netdata stores one,
+//! [`crate::sanitize::EMPTY_LABEL_VALUE`].
+//!
+//! ```
+//! use wire::format::{graphite, MetricValue};
+//!
+//! let tags = graphite::Tags::new([("env", "lab")]);
+//! let chart = graphite::ChartPath::new("netdata", "vm", "system.idlejitter");
+//! let min = chart.metric("min");
+//! let mut buf = Vec::new();
+//! assert!(graphite::write_line(&mut buf, &min, &tags, MetricValue::Stored(67.0), 1795688386));
+//! assert_eq!(buf, b"netdata.vm.system.idlejitter.min;env=lab 67.0000000 1795688386\n");
+//! ```
+
+pub mod graphite;
+pub mod json;
+pub mod opentsdb;
+
+use crate::number::{write_collected_value, write_stored_value, write_timestamp};
+use crate::sanitize::EMPTY_LABEL_VALUE;
+
+/// The value of one line.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum MetricValue {
+    /// Computed from stored points (`average`, `sum`): written with seven
+    /// decimals. Must be finite; a non-finite value writes no line.
+    Stored(f64),
+    /// The raw integer last collected (`as collected`): written as an integer.
+    Collected(i64),
+}
+
+impl MetricValue {
+    /// Whether a line can be written for this value (a stored value must be
+    /// finite; netdata skips windows without a value).
+    #[inline]
+    pub fn is_writable(self) -> bool {
+        match self {
+            MetricValue::Stored(value) => value.is_finite(),
+            MetricValue::Collected(_) => true,
+        }
+    }
+
+    /// Appends the value as netdata writes it (`%0.7Lf` or `%lld`).
+    #[inline]
+    pub fn write(self, buf: &mut Vec<u8>) {
+        match self {
+            MetricValue::Stored(value) => write_stored_value(buf, value),
+            MetricValue::Collected(value) => write_collected_value(buf, value),
+        }
+    }
+
+    /// Whether this is a stored (`average`/`sum`) value: the JSON format
+    /// spaces its keys differently for those.
+    #[inline]
+    fn is_stored(self) -> bool {
+        matches!(self, MetricValue::Stored(_))
+    }
+}
+
+/// The labels to render: empty keys dropped, empty values replaced.
+fn labels_to_render<I, K, V>(labels: I) -> impl Iterator<Item = (K, LabelValue<V>)>
+where
+    I: IntoIterator<Item = (K, V)>,
+    K: AsRef<str>,
+    V: AsRef<str>,
+{
+    labels
+        .into_iter()
+        .filter(|(key, _)| !key.as_ref().is_empty())
+        .map(|(key, value)| (key, LabelValue(value)))
+}
+
+/// A label value, with netdata's placeholder for an empty one.
+struct LabelValue<V>(V);
+
+impl<V: AsRef<str>> AsRef<str> for LabelValue<V> {
+    fn as_ref(&self) -> &str {
+        match self.0.as_ref() {
+            "" => EMPTY_LABEL_VALUE,
+            value => value,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values() {
+        let mut buf = Vec::new();
+        MetricValue::Stored(2.5).write(&mut buf);
+        buf.push(b' ');
+        MetricValue::Collected(-7).write(&mut buf);
+        assert_eq!(buf, b"2.5000000 -7");
+        assert!(!MetricValue::Stored(f64::NAN).is_writable());
+        assert!(!MetricValue::Stored(f64::INFINITY).is_writable());
+        assert!(MetricValue::Stored(0.0).is_writable());
+        assert!(MetricValue::Collected(i64::MIN).is_writable());
+    }
+
+    #[test]
+    fn empty_keys_are_dropped_and_empty_values_replaced() {
+        let rendered: Vec<(String, String)> = labels_to_render([("", "x"), ("k", ""), ("a", "b")])
+            .map(|(key, value)| (key.to_owned(), value.as_ref().to_owned()))
+            .collect();
+        assert_eq!(
+            rendered,
+            [
+                ("k".to_owned(), "[none]".to_owned()),
+                ("a".to_owned(), "b".to_owned())
+            ]
+        );
+    }
+}

@@ -1,0 +1,179 @@
+//! Per-line cost of the encoders (graphite, opentsdb, json; stored and
+//! as-collected values), of the number formatting, and of the cached pieces
+//! the engine builds once per chart, dimension or batch.
+//!
+//! Run: `cargo bench -p wire --bench formats -- --warm-up-time 1 --measurement-time 3`
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use std::hint::black_box;
+use wire::format::{graphite, json, opentsdb, MetricValue};
+use wire::number::{write_collected_value, write_stored_value};
+use wire::simple_pattern::SimplePattern;
+
+/// The lab's host labels, as stored.
+const LABELS: [(&str, &str); 4] = [
+    ("env", "lab"),
+    ("team_name", "rust port:semi_tilde"),
+    ("_is_ephemeral", "false"),
+    ("_has_unstable_connection", "false"),
+];
+
+const STORED: MetricValue = MetricValue::Stored(55.66016);
+const COLLECTED: MetricValue = MetricValue::Collected(1_234_567);
+const TIMESTAMP: i64 = 1_795_688_386;
+
+fn numbers(c: &mut Criterion) {
+    let mut group = c.benchmark_group("number");
+    let mut buf = Vec::with_capacity(64);
+    for (label, value) in [
+        ("stored_small", 2.5),
+        ("stored_typical", 55.66016),
+        ("stored_big", 123_456_790_000_000.0),
+        ("stored_fallback_1e20", 1e20),
+    ] {
+        group.bench_function(label, |b| {
+            b.iter(|| {
+                buf.clear();
+                write_stored_value(&mut buf, black_box(value));
+                black_box(&buf);
+            })
+        });
+    }
+    group.bench_function("std_format_7_decimals", |b| {
+        use std::io::Write as _;
+        b.iter(|| {
+            buf.clear();
+            let _ = write!(buf, "{:.7}", black_box(55.66016f64));
+            black_box(&buf);
+        })
+    });
+    group.bench_function("collected", |b| {
+        b.iter(|| {
+            buf.clear();
+            write_collected_value(&mut buf, black_box(1_234_567));
+            black_box(&buf);
+        })
+    });
+    group.finish();
+}
+
+fn graphite_lines(c: &mut Criterion) {
+    let mut group = c.benchmark_group("graphite");
+    let tags = graphite::Tags::new(LABELS);
+    let no_tags = graphite::Tags::none();
+    let metric = graphite::ChartPath::new("netdata", "vm", "mem.slab").metric("reclaimable");
+    let mut buf = Vec::with_capacity(256);
+    for (label, value, tags) in [
+        ("line_stored_labels", STORED, &tags),
+        ("line_collected_labels", COLLECTED, &tags),
+        ("line_stored_no_labels", STORED, &no_tags),
+    ] {
+        group.bench_function(label, |b| {
+            b.iter(|| {
+                buf.clear();
+                graphite::write_line(
+                    &mut buf,
+                    black_box(&metric),
+                    tags,
+                    black_box(value),
+                    TIMESTAMP,
+                );
+                black_box(&buf);
+            })
+        });
+    }
+    group.bench_function("build_metric_path", |b| {
+        b.iter(|| {
+            graphite::MetricPath::new(
+                "netdata",
+                "vm",
+                black_box("lab.Weird Name/with space"),
+                "dim name",
+            )
+        })
+    });
+    group.bench_function("build_tags", |b| {
+        b.iter(|| graphite::Tags::new(black_box(LABELS)))
+    });
+    group.finish();
+}
+
+fn opentsdb_lines(c: &mut Criterion) {
+    let mut group = c.benchmark_group("opentsdb");
+    let tags = opentsdb::Tags::new("vm", LABELS);
+    let metric = opentsdb::ChartPath::new("netdata", "mem.slab").metric("reclaimable");
+    let mut buf = Vec::with_capacity(256);
+    for (label, value) in [
+        ("line_stored_labels", STORED),
+        ("line_collected_labels", COLLECTED),
+    ] {
+        group.bench_function(label, |b| {
+            b.iter(|| {
+                buf.clear();
+                opentsdb::write_line(
+                    &mut buf,
+                    black_box(&metric),
+                    &tags,
+                    black_box(value),
+                    TIMESTAMP,
+                );
+                black_box(&buf);
+            })
+        });
+    }
+    group.finish();
+}
+
+fn json_lines(c: &mut Criterion) {
+    let mut group = c.benchmark_group("json");
+    let host = json::HostFields::with_labels("netdata", "vm", LABELS);
+    let chart = json::ChartFields::new(&json::ChartInfo {
+        id: "mem.slab",
+        name: "mem.slab",
+        family: "slab",
+        context: "mem.slab",
+        chart_type: "mem",
+        units: "MiB",
+    });
+    let dimension = json::DimensionFields::new("reclaimable", "reclaimable");
+    let mut buf = Vec::with_capacity(512);
+    for (label, value) in [
+        ("line_stored_labels", STORED),
+        ("line_collected_labels", COLLECTED),
+    ] {
+        group.bench_function(label, |b| {
+            b.iter(|| {
+                buf.clear();
+                json::write_line(
+                    &mut buf,
+                    &host,
+                    black_box(&chart),
+                    &dimension,
+                    black_box(value),
+                    TIMESTAMP,
+                );
+                black_box(&buf);
+            })
+        });
+    }
+    group.finish();
+}
+
+fn patterns(c: &mut Criterion) {
+    let mut group = c.benchmark_group("simple_pattern");
+    let pattern = SimplePattern::new("!*.slow !apps.* system.* mem.* *cpu*");
+    group.bench_function("match_5_words", |b| {
+        b.iter(|| pattern.matches(black_box("netdata.exporting_main_thread_cpu")))
+    });
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    numbers,
+    graphite_lines,
+    opentsdb_lines,
+    json_lines,
+    patterns
+);
+criterion_main!(benches);

@@ -1,0 +1,84 @@
+//! Fuzz target: arbitrary bytes through the plugins.d framer and parser.
+//!
+//! Run (stable toolchain, no nightly here; from `crates/wire/fuzz`):
+//!
+//! ```text
+//! RUSTC_BOOTSTRAP=1 cargo fuzz run pluginsd --sanitizer none \
+//!     corpus/pluginsd ../tests/pluginsd -- -dict=pluginsd.dict -max_total_time=60
+//! ```
+//!
+//! `cargo install cargo-fuzz` (0.13) works from crates.io; there is no
+//! nightly toolchain here and `RUSTC_BOOTSTRAP=1` lets the stable rustc take
+//! the `-Z` flags cargo-fuzz passes. The default AddressSanitizer build works
+//! that way too, but is ~2x slower and adds nothing for safe code, hence
+//! `--sanitizer none`. cargo-fuzz builds with debug assertions, so integer
+//! overflow panics are caught as well. Seeds: the replay fixtures.
+//!
+//! Checks, besides "never panics":
+//! - the framer never holds more than `max_line_len + 1` bytes once it has
+//!   asked for more input, and its buffer never grows;
+//! - the `SET`/`BEGIN`/`END` fast paths agree with the general parser
+//!   whenever they answer;
+//! - the framer yields the same lines however the input is cut.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use wire::pluginsd::command::parse_line_slow_path;
+use wire::pluginsd::fast_path::try_parse_fast;
+use wire::pluginsd::{parse_line, LineFramer, WordArray};
+
+/// Frames `input` cut into pieces of the given sizes (cycled) and returns a
+/// fingerprint of every frame, checking invariants on the way.
+fn frame_all(
+    input: &[u8],
+    limit: usize,
+    read_chunk: usize,
+    cuts: &[u8],
+) -> Vec<Result<Vec<u8>, ()>> {
+    let mut framer = LineFramer::with_limits(limit, read_chunk);
+    let capacity = framer.capacity();
+    let mut frames = Vec::new();
+    let mut rest = input;
+    let mut cut_sizes = cuts.iter().map(|&c| usize::from(c) + 1).cycle();
+    while !rest.is_empty() {
+        let size = cut_sizes.next().unwrap_or(rest.len()).min(rest.len());
+        let (piece, tail) = rest.split_at(size);
+        rest = tail;
+        framer.feed(piece, |frame| {
+            frames.push(frame.map(<[u8]>::to_vec).map_err(|_| ()));
+        });
+        assert!(framer.buffered_len() <= limit + 1);
+        assert_eq!(framer.capacity(), capacity);
+    }
+    if let Some(frame) = framer.finish() {
+        frames.push(frame.map(<[u8]>::to_vec).map_err(|_| ()));
+    }
+    frames
+}
+
+fuzz_target!(|data: &[u8]| {
+    let (settings, input) = data.split_at(data.len().min(4));
+    let limit = usize::from(settings.first().copied().unwrap_or(64)) * 4;
+    let read_chunk = usize::from(settings.get(1).copied().unwrap_or(16)) + 1;
+    let cuts = settings.get(2..).unwrap_or_default();
+
+    let frames = frame_all(
+        input,
+        limit,
+        read_chunk,
+        if cuts.is_empty() { &[255] } else { cuts },
+    );
+    let whole = frame_all(input, limit, read_chunk, &[255]);
+    assert_eq!(frames, whole, "framing must not depend on how input is cut");
+
+    for line in frames.iter().flatten() {
+        let parsed = parse_line(line);
+        if let Some(fast) = try_parse_fast(line) {
+            assert_eq!(Ok(fast), parse_line_slow_path(line));
+        }
+        let _ = parsed.map(|command| command.verb());
+        let _ = WordArray::split(line);
+    }
+    // Whole input as one line, too (parse_line accepts embedded newlines).
+    let _ = parse_line(input);
+});

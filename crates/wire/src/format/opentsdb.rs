@@ -1,0 +1,211 @@
+//! OpenTSDB telnet lines:
+//! `put PREFIX.CHART.DIM TIMESTAMP VALUE host=HOST[ key=value...]\n`.
+//!
+//! * PREFIX and HOST: [`sanitize::write_prefix_or_hostname`] (netdata sent
+//!   them verbatim).
+//! * CHART and DIM: [`sanitize::write_metric_part`].
+//! * label keys and values: [`sanitize::write_opentsdb_tag`].
+//!
+//! ```
+//! use wire::format::{opentsdb, MetricValue};
+//!
+//! let tags = opentsdb::Tags::new("vm", [("env", "lab"), ("team_name", "rust port:semi_tilde")]);
+//! let metric = opentsdb::MetricPath::new("netdata", "system.idlejitter", "min");
+//! let mut buf = Vec::new();
+//! opentsdb::write_line(&mut buf, &metric, &tags, MetricValue::Stored(67.0), 1795688386);
+//! assert_eq!(
+//!     buf,
+//!     b"put netdata.system.idlejitter.min 1795688386 67.0000000 host=vm env=lab team_name=rust_port_semi_tilde\n"
+//! );
+//! ```
+
+use super::{labels_to_render, write_timestamp, MetricValue};
+use crate::sanitize;
+
+/// The sanitized head shared by a chart's metrics: `PREFIX.CHART.`.
+/// Build it once per chart (and again when the chart is renamed).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChartPath {
+    bytes: Vec<u8>,
+}
+
+impl ChartPath {
+    /// `prefix` as configured, `chart` the chart's name or id as the instance
+    /// sends.
+    ///
+    /// ```
+    /// let chart = wire::format::opentsdb::ChartPath::new("netdata", "lab.Weird Name/with space");
+    /// assert_eq!(chart.as_bytes(), b"netdata.lab.Weird_Name_with_space.");
+    /// ```
+    pub fn new(prefix: &str, chart: &str) -> ChartPath {
+        let mut bytes = Vec::with_capacity(prefix.len() + chart.len() + 2);
+        sanitize::write_prefix_or_hostname(&mut bytes, prefix);
+        bytes.push(b'.');
+        sanitize::write_metric_part(&mut bytes, chart);
+        bytes.push(b'.');
+        ChartPath { bytes }
+    }
+
+    /// The full metric name of one of the chart's dimensions (its name or id).
+    pub fn metric(&self, dimension: &str) -> MetricPath {
+        let mut bytes = Vec::with_capacity(self.bytes.len() + dimension.len());
+        bytes.extend_from_slice(&self.bytes);
+        sanitize::write_metric_part(&mut bytes, dimension);
+        MetricPath {
+            bytes: bytes.into_boxed_slice(),
+        }
+    }
+
+    /// The rendered head, `PREFIX.CHART.`.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+/// A sanitized metric name, `PREFIX.CHART.DIM`. Build it once per dimension.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MetricPath {
+    bytes: Box<[u8]>,
+}
+
+impl MetricPath {
+    /// The same as `ChartPath::new(prefix, chart).metric(dimension)`.
+    pub fn new(prefix: &str, chart: &str, dimension: &str) -> MetricPath {
+        ChartPath::new(prefix, chart).metric(dimension)
+    }
+
+    /// The rendered name.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+/// The rendered tags, `host=HOST[ key=value...]`. Build them once per host
+/// and batch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tags {
+    bytes: Box<[u8]>,
+}
+
+impl Tags {
+    /// The `host` tag followed by the labels in the given order (none when
+    /// label sending is off; netdata then left a trailing space when label
+    /// sending was on but every label was filtered out).
+    ///
+    /// ```
+    /// let tags = wire::format::opentsdb::Tags::new("lab host", [("env", "lab"), ("k=1", "a b:c")]);
+    /// assert_eq!(tags.as_bytes(), b"host=lab_host env=lab k_1=a_b_c");
+    /// let bare = wire::format::opentsdb::Tags::new("vm", std::iter::empty::<(&str, &str)>());
+    /// assert_eq!(bare.as_bytes(), b"host=vm");
+    /// ```
+    pub fn new<I, K, V>(hostname: &str, labels: I) -> Tags
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        let mut bytes = Vec::with_capacity(hostname.len() + 5);
+        bytes.extend_from_slice(b"host=");
+        sanitize::write_prefix_or_hostname(&mut bytes, hostname);
+        for (key, value) in labels_to_render(labels) {
+            bytes.push(b' ');
+            sanitize::write_opentsdb_tag(&mut bytes, key.as_ref());
+            bytes.push(b'=');
+            sanitize::write_opentsdb_tag(&mut bytes, value.as_ref());
+        }
+        Tags {
+            bytes: bytes.into_boxed_slice(),
+        }
+    }
+
+    /// The rendered tags.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+/// Appends one line, `put METRIC TIMESTAMP VALUE TAGS\n`, and returns `true`;
+/// or appends nothing and returns `false` when the value is a non-finite
+/// stored value (netdata skips a window with no value).
+///
+/// ```
+/// use wire::format::{opentsdb, MetricValue};
+///
+/// let metric = opentsdb::MetricPath::new("netdata", "lab.Weird_Name_with_space", "negative");
+/// let tags = opentsdb::Tags::new("vm", std::iter::empty::<(&str, &str)>());
+/// let mut buf = Vec::new();
+/// opentsdb::write_line(&mut buf, &metric, &tags, MetricValue::Stored(-2.5), 1795688386);
+/// assert_eq!(buf, b"put netdata.lab.Weird_Name_with_space.negative 1795688386 -2.5000000 host=vm\n");
+/// ```
+#[inline]
+pub fn write_line(
+    buf: &mut Vec<u8>,
+    metric: &MetricPath,
+    tags: &Tags,
+    value: MetricValue,
+    timestamp: i64,
+) -> bool {
+    if !value.is_writable() {
+        return false;
+    }
+    buf.reserve(metric.bytes.len() + tags.bytes.len() + 64);
+    buf.extend_from_slice(b"put ");
+    buf.extend_from_slice(&metric.bytes);
+    buf.push(b' ');
+    write_timestamp(buf, timestamp);
+    buf.push(b' ');
+    value.write(buf);
+    buf.push(b' ');
+    buf.extend_from_slice(&tags.bytes);
+    buf.push(b'\n');
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn hostile_text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            ".{0,30}",
+            "[ \\t\\r\\n;=~\"\\\\a-zé]{0,30}",
+            "[a-z ;\\n]{300}",
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn one_line_with_the_right_tags(
+            prefix in hostile_text(),
+            host in hostile_text(),
+            chart in hostile_text(),
+            dim in hostile_text(),
+            labels in prop::collection::vec((hostile_text(), hostile_text()), 0..4),
+            value in any::<i64>(),
+            stored in any::<bool>(),
+            timestamp in any::<i64>(),
+        ) {
+            let tags = Tags::new(&host, labels.iter().map(|(k, v)| (k, v)));
+            let metric = MetricPath::new(&prefix, &chart, &dim);
+            let value = if stored { MetricValue::Stored(value as f64 / 1000.0) } else { MetricValue::Collected(value) };
+            let mut buf = Vec::new();
+            prop_assert!(write_line(&mut buf, &metric, &tags, value, timestamp));
+
+            prop_assert_eq!(buf.iter().filter(|&&b| b == b'\n').count(), 1);
+            prop_assert_eq!(buf.last(), Some(&b'\n'));
+            prop_assert!(!buf.iter().any(|&b| b == b'\r' || b == b'\t' || b == 0));
+            let line = &buf[..buf.len() - 1];
+            let fields: Vec<&[u8]> = line.split(|&b| b == b' ').collect();
+            let sent_labels = labels.iter().filter(|(k, _)| !k.is_empty()).count();
+            prop_assert_eq!(fields.len(), 5 + sent_labels);
+            prop_assert_eq!(fields[0], b"put".as_slice());
+            let timestamp_text = timestamp.to_string();
+            prop_assert_eq!(fields[2], timestamp_text.as_bytes());
+            prop_assert!(fields[4].starts_with(b"host="));
+            for tag in &fields[4..] {
+                prop_assert_eq!(tag.iter().filter(|&&b| b == b'=').count(), 1);
+            }
+        }
+    }
+}

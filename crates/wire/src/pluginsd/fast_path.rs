@@ -1,0 +1,395 @@
+//! Fast paths for the lines a plugin sends every collection: `SET`,
+//! `BEGIN` and `END`.
+//!
+//! [`try_parse_fast`] handles their common shapes in one pass over the
+//! bytes, eight bytes at a time where it can, with no tokenizer state and
+//! decimal readers that need no overflow checks:
+//!
+//! ```text
+//! SET id = 123    SET 'quoted id' = -5    SET id =    SET id 7
+//! BEGIN type.id   BEGIN 'type.quoted id' 1000025      END
+//! ```
+//!
+//! Anything else (a backslash or NUL in an id, a value that is quoted, hex,
+//! octal, fractional, too long, ...) returns `None` and
+//! [`parse_line`](super::parse_line) falls back to the general parser. A
+//! fast path must give exactly what the general parser gives whenever it
+//! answers; a property test and the fuzz target check that.
+
+use super::command::Command;
+use super::swar;
+
+const PASS: u8 = 0;
+const SEPARATOR: u8 = 1;
+/// NUL or backslash: let the general parser deal with it.
+const BAIL: u8 = 2;
+
+/// Byte classes for an unquoted word: separators end it; NUL and
+/// backslash send the line to the general parser.
+static WORD_CLASS: [u8; 256] = {
+    let mut class = [PASS; 256];
+    class[b' ' as usize] = SEPARATOR;
+    class[b'\t' as usize] = SEPARATOR;
+    class[b'\r' as usize] = SEPARATOR;
+    class[b'\n' as usize] = SEPARATOR;
+    class[b'=' as usize] = SEPARATOR;
+    class[0] = BAIL;
+    class[b'\\' as usize] = BAIL;
+    class
+};
+
+#[inline(always)]
+fn is_separator(b: u8) -> bool {
+    WORD_CLASS[usize::from(b)] == SEPARATOR
+}
+
+#[inline(always)]
+fn skip_separators(line: &[u8], mut at: usize) -> usize {
+    while at < line.len() && is_separator(line[at]) {
+        at += 1;
+    }
+    at
+}
+
+/// Flags bytes that may end an unquoted word or need the general parser:
+/// below `0x21` (separators, NUL, other control bytes), `=` and `\`.
+#[inline(always)]
+fn unquoted_stop_mask(word: u64) -> u64 {
+    swar::below_mask(word, 0x21) | swar::equal_mask(word, b'=') | swar::equal_mask(word, b'\\')
+}
+
+/// Reads the word starting at `at` (which is not a separator) when it has
+/// no backslash and no NUL; returns it and the position after it.
+#[inline(always)]
+fn plain_word(line: &[u8], at: usize) -> Option<(&[u8], usize)> {
+    let &first = line.get(at)?;
+    if first == b'\'' || first == b'"' {
+        let start = at + 1;
+        let mut close = swar::skip_unflagged(line, start, |word| {
+            swar::equal_mask(word, first)
+                | swar::equal_mask(word, 0)
+                | swar::equal_mask(word, b'\\')
+        });
+        loop {
+            let &b = line.get(close)?;
+            if b == first {
+                return Some((&line[start..close], close + 1));
+            }
+            if b == 0 || b == b'\\' {
+                return None;
+            }
+            close += 1;
+        }
+    }
+    // Eight bytes at a time up to the first byte that may end the word,
+    // then byte by byte (which also passes the rare control bytes the mask
+    // flags but a word may hold).
+    let mut end = swar::skip_unflagged(line, at, unquoted_stop_mask);
+    while end < line.len() {
+        match WORD_CLASS[usize::from(line[end])] {
+            PASS => end += 1,
+            SEPARATOR => break,
+            _ => return None,
+        }
+    }
+    Some((&line[at..end], end))
+}
+
+/// Reads up to `max_digits` decimal digits at `at` that must end the word
+/// (end of line or a separator next); `None` if there are none, too many,
+/// or something else follows them.
+#[inline(always)]
+fn plain_digits(line: &[u8], mut at: usize, max_digits: usize) -> Option<(u64, usize)> {
+    let start = at;
+    let mut value: u64 = 0;
+    while at < line.len() {
+        let digit = line[at].wrapping_sub(b'0');
+        if digit > 9 {
+            break;
+        }
+        if at - start == max_digits {
+            return None;
+        }
+        value = value * 10 + u64::from(digit);
+        at += 1;
+    }
+    if at == start || (at < line.len() && !is_separator(line[at])) {
+        return None;
+    }
+    Some((value, at - start))
+}
+
+/// Decimal digits that always fit in an `i64` (10^18 - 1 < 2^63).
+const MAX_SIGNED_DIGITS: usize = 18;
+/// Decimal digits that always fit in a `u64` (10^19 - 1 < 2^64).
+const MAX_UNSIGNED_DIGITS: usize = 19;
+
+/// Parses `line` if it is a `SET`, `BEGIN` or `END` line of a common shape;
+/// `None` means "use the general parser".
+///
+/// ```
+/// use wire::pluginsd::fast_path::try_parse_fast;
+/// use wire::pluginsd::Command;
+///
+/// assert_eq!(
+///     try_parse_fast(b"SET user = 1234"),
+///     Some(Command::Set { dimension_id: b"user", value: Some(1234) })
+/// );
+/// assert_eq!(
+///     try_parse_fast(b"BEGIN apps.cpu 1000025"),
+///     Some(Command::Begin { chart_id: b"apps.cpu", microseconds: Some(1_000_025) })
+/// );
+/// assert_eq!(try_parse_fast(b"END"), Some(Command::End));
+/// assert_eq!(try_parse_fast(b"SET user = 0x10"), None); // general parser: 16
+/// assert_eq!(try_parse_fast(b"CHART a.b"), None);
+/// ```
+#[inline]
+pub fn try_parse_fast(line: &[u8]) -> Option<Command<'_>> {
+    match line {
+        [b'S', b'E', b'T', b' ' | b'\t', ..] => try_parse_set(line),
+        [b'B', b'E', b'G', b'I', b'N', b' ' | b'\t', ..] => try_parse_begin(line),
+        // END ignores whatever follows it.
+        [b'E', b'N', b'D'] => Some(Command::End),
+        [b'E', b'N', b'D', next, ..] if is_separator(*next) => Some(Command::End),
+        _ => None,
+    }
+}
+
+#[inline(always)]
+fn try_parse_set(line: &[u8]) -> Option<Command<'_>> {
+    let at = skip_separators(line, 4);
+    let (dimension_id, at) = plain_word(line, at)?;
+    if dimension_id.is_empty() {
+        return None;
+    }
+    let mut at = skip_separators(line, at);
+    if at == line.len() {
+        return Some(Command::Set {
+            dimension_id,
+            value: None,
+        });
+    }
+    let negative = match line[at] {
+        b'-' => {
+            at += 1;
+            true
+        }
+        b'+' => {
+            at += 1;
+            false
+        }
+        _ => false,
+    };
+    let (magnitude, digits) = plain_digits(line, at, MAX_SIGNED_DIGITS)?;
+    // A leading 0 followed by more digits is octal for strtoll.
+    if digits > 1 && line[at] == b'0' {
+        return None;
+    }
+    let magnitude = magnitude as i64;
+    Some(Command::Set {
+        dimension_id,
+        value: Some(if negative { -magnitude } else { magnitude }),
+    })
+}
+
+#[inline(always)]
+fn try_parse_begin(line: &[u8]) -> Option<Command<'_>> {
+    let at = skip_separators(line, 6);
+    let (chart_id, at) = plain_word(line, at)?;
+    if chart_id.is_empty() {
+        return None;
+    }
+    let at = skip_separators(line, at);
+    if at == line.len() {
+        return Some(Command::Begin {
+            chart_id,
+            microseconds: None,
+        });
+    }
+    let (microseconds, _) = plain_digits(line, at, MAX_UNSIGNED_DIGITS)?;
+    Some(Command::Begin {
+        chart_id,
+        microseconds: (microseconds != 0).then_some(microseconds),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::command::parse_line_slow_path;
+    use super::*;
+    use proptest::prelude::*;
+
+    fn set(id: &[u8], value: Option<i64>) -> Option<Command<'_>> {
+        Some(Command::Set {
+            dimension_id: id,
+            value,
+        })
+    }
+
+    fn begin(id: &[u8], microseconds: Option<u64>) -> Option<Command<'_>> {
+        Some(Command::Begin {
+            chart_id: id,
+            microseconds,
+        })
+    }
+
+    #[test]
+    fn common_shapes() {
+        let cases: &[(&[u8], Option<Command<'_>>)] = &[
+            (b"SET a = 1", set(b"a", Some(1))),
+            (b"SET a=1", set(b"a", Some(1))),
+            (b"SET a 1", set(b"a", Some(1))),
+            (b"SET\ta\t=\t-1\r", set(b"a", Some(-1))),
+            (b"SET 'a b' = +7", set(b"a b", Some(7))),
+            (b"SET \"x'y\" = 0", set(b"x'y", Some(0))),
+            (b"SET a =", set(b"a", None)),
+            (b"SET a", set(b"a", None)),
+            (b"SET a = 5 ignored words", set(b"a", Some(5))),
+            (
+                b"SET a_long_dimension_name_0123456789 = 999999999999999999",
+                set(
+                    b"a_long_dimension_name_0123456789",
+                    Some(999_999_999_999_999_999),
+                ),
+            ),
+            (
+                b"SET 'a long quoted dimension name' = -999999999999999999",
+                set(
+                    b"a long quoted dimension name",
+                    Some(-999_999_999_999_999_999),
+                ),
+            ),
+            (
+                b"SET caf\xc3\xa9\x01x = 3",
+                set(b"caf\xc3\xa9\x01x", Some(3)),
+            ),
+            (b"BEGIN a.b", begin(b"a.b", None)),
+            (b"BEGIN a.b 0", begin(b"a.b", None)),
+            (b"BEGIN a.b 1000025", begin(b"a.b", Some(1_000_025))),
+            (b"BEGIN 'a b.c d' 5 x", begin(b"a b.c d", Some(5))),
+            (
+                b"BEGIN a.b 9999999999999999999",
+                begin(b"a.b", Some(9_999_999_999_999_999_999)),
+            ),
+            (b"END", Some(Command::End)),
+            (b"END\r", Some(Command::End)),
+            (b"END 1 2 'x", Some(Command::End)),
+        ];
+        for (line, expected) in cases {
+            assert_eq!(
+                try_parse_fast(line),
+                *expected,
+                "{}",
+                String::from_utf8_lossy(line)
+            );
+            assert_eq!(
+                expected.map(Ok),
+                Some(parse_line_slow_path(line)),
+                "{}",
+                String::from_utf8_lossy(line)
+            );
+        }
+    }
+
+    #[test]
+    fn defers_unusual_shapes() {
+        let lines: &[&[u8]] = &[
+            b"SET a = 0x10",
+            b"SET a = 010",
+            b"SET a = 1.5",
+            b"SET a = 1234567890123456789",
+            b"SET a = ''",
+            b"SET a = 'x'",
+            b"SET a = -",
+            b"SET a = abc",
+            b"SET a\\b = 1",
+            b"SET 'a\\'b' = 1",
+            b"SET 'unterminated = 1",
+            b"SET '' = 1",
+            b"SET a\0 = 1",
+            b"SET a = 1\0",
+            b"SET ",
+            b"SET",
+            b"SETX a = 1",
+            b"set a = 1",
+            b"BEGIN",
+            b"BEGIN ",
+            b"BEGIN ''",
+            b"BEGIN a.b -5",
+            b"BEGIN a.b 12x",
+            b"BEGIN a.b 99999999999999999999",
+            b"BEGIN a\\.b",
+            b"BEGINX a.b",
+            b"ENDX",
+            b"END\0",
+            b"EN",
+            b"",
+        ];
+        for &line in lines {
+            assert_eq!(
+                try_parse_fast(line),
+                None,
+                "{}",
+                String::from_utf8_lossy(line)
+            );
+        }
+    }
+
+    fn fast_path_like_line() -> impl Strategy<Value = Vec<u8>> {
+        let prefix = prop_oneof![
+            Just(&b"SET "[..]),
+            Just(&b"SET\t"[..]),
+            Just(&b"BEGIN "[..]),
+            Just(&b"END"[..]),
+            Just(&b"END "[..]),
+        ];
+        let piece = prop_oneof![
+            Just(b" ".to_vec()),
+            Just(b"\t".to_vec()),
+            Just(b"=".to_vec()),
+            Just(b"'".to_vec()),
+            Just(b"\"".to_vec()),
+            Just(b"\\".to_vec()),
+            Just(b"\0".to_vec()),
+            Just(b"\r".to_vec()),
+            Just(b"-".to_vec()),
+            Just(b"+".to_vec()),
+            Just(b"0".to_vec()),
+            Just(b"0x".to_vec()),
+            Just(b".".to_vec()),
+            "[0-9]{1,21}".prop_map(String::into_bytes),
+            "[a-z_.]{1,12}".prop_map(String::into_bytes),
+            any::<u8>().prop_map(|b| vec![b]),
+        ];
+        (prefix, proptest::collection::vec(piece, 0..10)).prop_map(|(prefix, pieces)| {
+            let mut line = prefix.to_vec();
+            for piece in pieces {
+                line.extend_from_slice(&piece);
+            }
+            line
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2048))]
+
+        #[test]
+        fn fast_path_agrees_with_general_parser(line in fast_path_like_line()) {
+            if let Some(fast) = try_parse_fast(&line) {
+                prop_assert_eq!(Ok(fast), parse_line_slow_path(&line));
+            }
+        }
+
+        #[test]
+        fn fast_path_agrees_on_arbitrary_bytes(
+            prefix in prop_oneof![Just(&b"SET "[..]), Just(&b"BEGIN "[..]), Just(&b"END"[..])],
+            tail in proptest::collection::vec(any::<u8>(), 0..40),
+        ) {
+            let mut line = prefix.to_vec();
+            line.extend_from_slice(&tail);
+            if let Some(fast) = try_parse_fast(&line) {
+                prop_assert_eq!(Ok(fast), parse_line_slow_path(&line));
+            }
+        }
+    }
+}
