@@ -80,8 +80,10 @@ pub fn export_once(config: &LoadedConfig, instance: Option<&str>) -> anyhow::Res
         }
     }
     let before = (t1 / 1_000_000) as i64;
-    // The window covers both collections whatever the instance's interval.
-    settings.update_every = settings.update_every.max(config.main.update_every * 2);
+    // The store holds only this run's points: let the window reach back far
+    // enough to include charts slower than one interval (system.load is
+    // collected every 5 s), so each chart's points go out once.
+    settings.update_every = settings.update_every.max(60);
     let mut builder = BatchBuilder::new(settings, connector);
     let mut out = Vec::new();
     builder.build(&store, before, &mut out);

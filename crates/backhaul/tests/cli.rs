@@ -1,0 +1,199 @@
+//! Black-box tests of the `backhaul` binary: `check-config`, `export
+//! --once`, `--help`, and a clean stop on SIGTERM and SIGINT.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_backhaul"))
+}
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/config_golden")
+        .join(name)
+}
+
+fn temp_file(name: &str, text: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("backhaul-cli-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn check_config_lists_the_labs_five_push_instances() {
+    let out = bin()
+        .args(["check-config", "--exporting-config"])
+        .arg(fixture("exporting.conf.lab"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "graphite my_graphite destination=127.0.0.1:2003 data_source=average update_every=1s enabled=yes",
+            "graphite graphite_raw destination=127.0.0.1:2103 data_source=as_collected update_every=1s enabled=yes",
+            "opentsdb my_opentsdb destination=127.0.0.1:4242 data_source=average update_every=2s enabled=yes",
+            "json my_json destination=127.0.0.1:5448 data_source=average update_every=5s enabled=yes",
+            "prometheus_remote_write my_prw destination=127.0.0.1:9091 data_source=average update_every=5s enabled=yes",
+        ]
+    );
+}
+
+#[test]
+fn check_config_fails_naming_file_line_and_key() {
+    let path = temp_file(
+        "bad.conf",
+        "[graphite:g]\n    enabled = yes\n    update every = -3\n",
+    );
+    let out = bin()
+        .arg("check-config")
+        .arg("--exporting-config")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("{}:3", path.display())),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("update every") && stderr.contains("-3"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn check_config_warns_about_unknown_keys() {
+    let path = temp_file(
+        "warn.conf",
+        "[graphite:g]\n    enabled = yes\n    colour = blue\n",
+    );
+    let out = bin()
+        .arg("check-config")
+        .arg("--exporting-config")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("{}:3", path.display())) && stderr.contains("colour"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn help_documents_every_option() {
+    let out = bin().arg("--help").output().unwrap();
+    let help = String::from_utf8(out.stdout).unwrap();
+    for word in ["--config", "--exporting-config", "check-config", "export"] {
+        assert!(help.contains(word), "--help lacks {word}:\n{help}");
+    }
+    let out = bin().args(["export", "--help"]).output().unwrap();
+    let help = String::from_utf8(out.stdout).unwrap();
+    for word in ["--once", "--instance"] {
+        assert!(help.contains(word), "export --help lacks {word}:\n{help}");
+    }
+}
+
+#[test]
+fn export_once_prints_the_hosts_system_metrics_as_graphite() {
+    let out = bin().args(["export", "--once"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    for chart in ["system.cpu", "system.load", "system.ram"] {
+        let needle = format!(".{chart}.");
+        assert!(
+            stdout
+                .lines()
+                .any(|l| l.starts_with("netdata.") && l.contains(&needle)),
+            "no {chart} line in:\n{}",
+            &stdout[..stdout.len().min(2000)]
+        );
+    }
+    for line in stdout.lines() {
+        let fields: Vec<&str> = line.split(' ').collect();
+        assert_eq!(fields.len(), 3, "{line}");
+        assert!(fields[1].parse::<f64>().is_ok(), "{line}");
+        assert!(fields[2].parse::<u32>().is_ok(), "{line}");
+    }
+}
+
+#[test]
+fn export_once_names_an_unknown_instance() {
+    let out = bin()
+        .args([
+            "export",
+            "--once",
+            "--instance",
+            "nope",
+            "--exporting-config",
+        ])
+        .arg(fixture("exporting.conf.lab"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("nope") && stderr.contains("my_graphite"),
+        "{stderr}"
+    );
+}
+
+fn stops_cleanly_on(signal: i32) {
+    let mut child = bin()
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    // SAFETY: sending a signal to our own child.
+    unsafe { libc::kill(child.id() as i32, signal) };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success(), "exit status {status:?}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "did not stop within 10 s of signal {signal}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut stderr = String::new();
+    use std::io::Read;
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(stderr.contains("backhaul stopped"), "{stderr}");
+}
+
+#[test]
+fn stops_cleanly_on_sigterm() {
+    stops_cleanly_on(libc::SIGTERM);
+}
+
+#[test]
+fn stops_cleanly_on_sigint() {
+    stops_cleanly_on(libc::SIGINT);
+}
