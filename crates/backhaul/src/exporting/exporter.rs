@@ -28,7 +28,9 @@ use std::sync::Arc;
 use rrd::{Chart, Host, LabelSource, Store};
 use wire::simple_pattern::SimplePattern;
 
-use super::connectors::{Connector, HostContext, LineHeads};
+use wire::format::MetricValue;
+
+use super::connectors::{ChartNames, Connector, HostContext};
 use crate::config::DataSource;
 
 /// Per-instance settings that decide what goes into a batch.
@@ -52,7 +54,7 @@ struct ChartExport {
     chart: Arc<Chart>,
     generation: u64,
     selected: bool,
-    heads: LineHeads,
+    names: ChartNames,
     /// Grid time of the newest point exported (stored sources).
     last_exported_t: i64,
     /// Collection time (µs) of the newest collection exported (as collected).
@@ -61,10 +63,13 @@ struct ChartExport {
 
 struct HostExport {
     host: Arc<Host>,
+    /// The hostname sent for this host.
+    hostname: String,
     selected: bool,
     charts: Vec<ChartExport>,
     charts_generation: u64,
-    labels: Arc<Vec<rrd::Label>>,
+    /// The labels `context` was rendered from (`None`: not rendered yet).
+    labels: Option<Arc<Vec<rrd::Label>>>,
     context: HostContext,
 }
 
@@ -75,7 +80,6 @@ pub struct BatchBuilder {
     charts_pattern: SimplePattern,
     hosts_pattern: SimplePattern,
     hosts: Vec<HostExport>,
-    scratch: Vec<u8>,
 }
 
 /// One interval's output.
@@ -93,7 +97,6 @@ impl BatchBuilder {
             settings,
             connector,
             hosts: Vec::new(),
-            scratch: Vec::new(),
         }
     }
 
@@ -111,18 +114,16 @@ impl BatchBuilder {
             if !h.selected {
                 continue;
             }
-            refresh_host_context(h, &self.settings, &self.connector);
+            refresh_host_context(h, &self.settings, self.connector);
             sync_charts(h, start_after);
             for ce in &mut h.charts {
                 metrics += export_chart(
                     ce,
                     &h.context,
                     &self.settings,
-                    &self.connector,
                     &self.charts_pattern,
                     before,
                     out,
-                    &mut self.scratch,
                 );
             }
         }
@@ -151,17 +152,21 @@ impl BatchBuilder {
                 selected,
                 charts: Vec::new(),
                 charts_generation: 0,
-                labels: Arc::new(Vec::new()),
-                context: HostContext::new(&self.connector, &self.settings.prefix, &hostname),
+                labels: None,
+                context: HostContext::new(self.connector, &self.settings.prefix, &hostname, None),
+                hostname,
                 host,
             });
         }
     }
 }
 
-fn refresh_host_context(h: &mut HostExport, settings: &BatchSettings, connector: &Connector) {
+fn refresh_host_context(h: &mut HostExport, settings: &BatchSettings, connector: Connector) {
     let labels = h.host.labels();
-    if Arc::ptr_eq(&labels, &h.labels) && h.context.is_rendered() {
+    if h.labels
+        .as_ref()
+        .is_some_and(|old| Arc::ptr_eq(old, &labels))
+    {
         return;
     }
     let mut selected: Vec<(&str, &str)> = labels
@@ -178,9 +183,17 @@ fn refresh_host_context(h: &mut HostExport, settings: &BatchSettings, connector:
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str())),
     );
-    h.context.render_labels(connector, &selected);
-    h.labels = labels;
-    // Heads embed the labels: re-render every chart.
+    let sending = settings.send_configured_labels
+        || settings.send_automatic_labels
+        || !settings.host_tags.is_empty();
+    h.context = HostContext::new(
+        connector,
+        &settings.prefix,
+        &h.hostname,
+        sending.then_some(selected.as_slice()),
+    );
+    h.labels = Some(labels);
+    // Names embed the host's pieces: render every chart again.
     for ce in &mut h.charts {
         ce.generation = 0;
     }
@@ -198,43 +211,32 @@ fn sync_charts(h: &mut HostExport, start_after: i64) {
             chart,
             generation: 0,
             selected: false,
-            heads: LineHeads::default(),
+            names: ChartNames::None,
             last_exported_t: start_after,
             last_collected_ut: (start_after.max(0) as u64) * 1_000_000,
         });
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 fn export_chart(
     ce: &mut ChartExport,
     host: &HostContext,
     settings: &BatchSettings,
-    connector: &Connector,
     pattern: &SimplePattern,
     before: i64,
     out: &mut Vec<u8>,
-    scratch: &mut Vec<u8>,
 ) -> usize {
     let st = ce.chart.read();
     if st.generation() != ce.generation {
         ce.generation = st.generation();
         ce.selected = pattern.matches(st.id()) || pattern.matches(st.name());
-        if ce.selected {
-            let chart_part = if settings.send_names_instead_of_ids {
-                st.name()
-            } else {
-                st.id()
-            };
-            ce.heads.render(
-                connector,
-                host,
-                &st,
-                chart_part,
-                settings.send_names_instead_of_ids,
-                scratch,
-            );
-        }
+        ce.names = if ce.selected {
+            let names = settings.send_names_instead_of_ids;
+            let chart_part = if names { st.name() } else { st.id() };
+            ChartNames::render(host, &st, chart_part, names)
+        } else {
+            ChartNames::None
+        };
     }
     if !ce.selected {
         return 0;
@@ -251,14 +253,12 @@ fn export_chart(
                     continue;
                 }
                 newest = newest.max(t_ut);
-                connector.write_collected(
-                    out,
-                    host,
-                    ce.heads.head(i),
-                    raw,
-                    (t_ut / 1_000_000) as i64,
-                );
-                lines += 1;
+                let ts = (t_ut / 1_000_000) as i64;
+                lines +=
+                    usize::from(
+                        ce.names
+                            .write_line(out, host, i, MetricValue::Collected(raw), ts),
+                    );
             }
             ce.last_collected_ut = newest;
         }
@@ -277,8 +277,13 @@ fn export_chart(
                 } else {
                     agg.sum / agg.count as f64
                 };
-                connector.write_stored(out, host, ce.heads.head(i), value, before);
-                lines += 1;
+                lines += usize::from(ce.names.write_line(
+                    out,
+                    host,
+                    i,
+                    MetricValue::Stored(value),
+                    before,
+                ));
             }
             ce.last_exported_t = window.last_t();
         }
