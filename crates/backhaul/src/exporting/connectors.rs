@@ -59,6 +59,7 @@ impl HostContext {
         hostname: &str,
         labels: Option<&[(&str, &str)]>,
     ) -> HostContext {
+        let sending = labels.is_some();
         let labels = labels.unwrap_or(&[]);
         match connector {
             Connector::Graphite => HostContext::Graphite {
@@ -70,10 +71,10 @@ impl HostContext {
                 prefix: prefix.to_string(),
                 tags: opentsdb::Tags::new(hostname, labels.iter().copied()),
             },
-            Connector::Json => HostContext::Json(if labels.is_empty() {
-                json::HostFields::new(prefix, hostname)
-            } else {
+            Connector::Json => HostContext::Json(if sending {
                 json::HostFields::with_labels(prefix, hostname, labels.iter().copied())
+            } else {
+                json::HostFields::new(prefix, hostname)
             }),
         }
     }

@@ -145,9 +145,15 @@ impl BatchBuilder {
             } else {
                 host.hostname().to_string()
             };
-            // The local host is matched under the name `localhost` too.
-            let selected = self.hosts_pattern.matches(host.hostname())
-                || (is_local && self.hosts_pattern.matches("localhost"));
+            // The local host is matched under the name `localhost` first,
+            // then under its hostname.
+            let by_name = self.hosts_pattern.match_result(host.hostname());
+            let selected = if is_local {
+                self.hosts_pattern.match_result("localhost").or(by_name)
+            } else {
+                by_name
+            }
+            .unwrap_or(false);
             self.hosts.push(HostExport {
                 selected,
                 charts: Vec::new(),

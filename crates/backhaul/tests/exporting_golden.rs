@@ -1,0 +1,387 @@
+//! Golden byte tests of whole batches: connectors × data sources × names
+//! and ids, labels, filters, windows (slow charts, empty windows), and
+//! hostile ids, names, labels and hostnames. One `check` helper: it builds a
+//! batch from a store and compares it byte for byte.
+
+use std::sync::Arc;
+
+use backhaul::config::DataSource;
+use backhaul::exporting::{BatchBuilder, BatchSettings, Connector};
+use rrd::{Algorithm, ChartDef, DimensionDef, Host, Label, LabelSource, Store};
+
+const S: u64 = 1_000_000;
+const T0: i64 = 1_795_688_380; // a multiple of 10
+
+fn settings(source: DataSource, names: bool) -> BatchSettings {
+    BatchSettings {
+        data_source: source,
+        prefix: "netdata".into(),
+        hostname: "vm".into(),
+        update_every: 2,
+        send_names_instead_of_ids: names,
+        send_charts_matching: "*".into(),
+        send_hosts_matching: "localhost *".into(),
+        send_configured_labels: true,
+        send_automatic_labels: false,
+        host_tags: Vec::new(),
+    }
+}
+
+/// The lab's store: host labels as netdata.conf.lab sets them (after the
+/// label store's rules) plus an automatic one; a chart with awkward names,
+/// a 1 s chart and a 5 s chart, collected from T0 to T0 + 10.
+fn lab_store() -> Arc<Store> {
+    let host = Host::new("vm", 100);
+    host.set_labels(vec![
+        Label::new("env", "lab", LabelSource::Configured),
+        Label::new("team_name", "rust port:semi_tilde", LabelSource::Configured),
+        Label::new("_is_ephemeral", "false", LabelSource::Automatic),
+    ]);
+    let store = Arc::new(Store::new(host));
+    let weird = store.localhost().create_chart(
+        ChartDef::new("lab", "weird_chart")
+            .name("Weird Name/with space")
+            .family("fam")
+            .context("lab.ctx")
+            .units("units"),
+    );
+    let slow = store
+        .localhost()
+        .create_chart(ChartDef::new("lab", "slow").update_every(5).units("u"));
+    {
+        let mut w = weird.write();
+        w.add_dimension(DimensionDef::new("dim.with.dots").name("dim name/with slash"));
+        w.add_dimension(
+            DimensionDef::new("UPPER-case")
+                .name("Dim-Upper;semi~tilde")
+                .divisor(3),
+        );
+        w.add_dimension(DimensionDef::new("negative").multiplier(-1));
+        w.add_dimension(DimensionDef::new("big"));
+        w.add_dimension(DimensionDef::new("frac").divisor(1000));
+        w.add_dimension(DimensionDef::new("température").name("naïve name"));
+    }
+    {
+        let mut w = slow.write();
+        w.add_dimension(DimensionDef::new("counter").algorithm(Algorithm::Incremental));
+        w.add_dimension(DimensionDef::new("gauge"));
+    }
+    for i in 0..=10i64 {
+        let t = (T0 + i) as u64 * S;
+        let mut w = weird.write();
+        for (d, v) in [i, i * 7 + 1, i, 123_456_789_012_345, 1_234_567, 42]
+            .into_iter()
+            .enumerate()
+        {
+            w.set(d, v);
+        }
+        w.done(t).unwrap();
+        drop(w);
+        if i % 5 == 0 {
+            let mut w = slow.write();
+            w.set(0, i * 50);
+            w.set(1, i);
+            w.done(t).unwrap();
+        }
+    }
+    store
+}
+
+/// Builds the batches ending at each of `befores` and compares their
+/// concatenation with `expected`.
+fn check(
+    store: &Store,
+    settings: BatchSettings,
+    connector: Connector,
+    befores: &[i64],
+    expected: &str,
+) {
+    let mut builder = BatchBuilder::new(settings, connector);
+    let mut out = Vec::new();
+    let mut lines = 0;
+    for &before in befores {
+        lines += builder.build(store, before, &mut out);
+    }
+    let got = String::from_utf8(out).expect("batches are UTF-8 here");
+    if got != expected {
+        panic!("batch differs.\n--- got ---\n{got}--- expected ---\n{expected}---");
+    }
+    assert_eq!(lines, expected.lines().count(), "line count");
+}
+
+#[test]
+fn graphite_average_names_labels() {
+    check(
+        &lab_store(),
+        settings(DataSource::Average, true),
+        Connector::Graphite,
+        &[T0 + 2],
+        "\
+netdata.vm.lab.Weird_Name_with_space.dim_name_with_slash;env=lab;team_name=rust_port:semi_tilde 1.5000000 1795688382
+netdata.vm.lab.Weird_Name_with_space.Dim_Upper_semi_tilde;env=lab;team_name=rust_port:semi_tilde 3.8333335 1795688382
+netdata.vm.lab.Weird_Name_with_space.negative;env=lab;team_name=rust_port:semi_tilde -1.5000000 1795688382
+netdata.vm.lab.Weird_Name_with_space.big;env=lab;team_name=rust_port:semi_tilde 123456790000000.0000000 1795688382
+netdata.vm.lab.Weird_Name_with_space.frac;env=lab;team_name=rust_port:semi_tilde 1234.5670000 1795688382
+netdata.vm.lab.Weird_Name_with_space.na__ve_name;env=lab;team_name=rust_port:semi_tilde 42.0000000 1795688382
+",
+    );
+}
+
+#[test]
+fn graphite_as_collected_ids_all_labels() {
+    let mut s = settings(DataSource::AsCollected, false);
+    s.prefix = "rawpfx".into();
+    s.hostname = "lab host.name".into();
+    s.send_automatic_labels = true;
+    check(
+        &lab_store(),
+        s,
+        Connector::Graphite,
+        &[T0 + 10],
+        "\
+rawpfx.lab_host.name.lab.weird_chart.dim.with.dots;env=lab;team_name=rust_port:semi_tilde;_is_ephemeral=false 10 1795688390
+rawpfx.lab_host.name.lab.weird_chart.UPPER_case;env=lab;team_name=rust_port:semi_tilde;_is_ephemeral=false 71 1795688390
+rawpfx.lab_host.name.lab.weird_chart.negative;env=lab;team_name=rust_port:semi_tilde;_is_ephemeral=false 10 1795688390
+rawpfx.lab_host.name.lab.weird_chart.big;env=lab;team_name=rust_port:semi_tilde;_is_ephemeral=false 123456789012345 1795688390
+rawpfx.lab_host.name.lab.weird_chart.frac;env=lab;team_name=rust_port:semi_tilde;_is_ephemeral=false 1234567 1795688390
+rawpfx.lab_host.name.lab.weird_chart.temp__rature;env=lab;team_name=rust_port:semi_tilde;_is_ephemeral=false 42 1795688390
+rawpfx.lab_host.name.lab.slow.counter;env=lab;team_name=rust_port:semi_tilde;_is_ephemeral=false 500 1795688390
+rawpfx.lab_host.name.lab.slow.gauge;env=lab;team_name=rust_port:semi_tilde;_is_ephemeral=false 10 1795688390
+",
+    );
+}
+
+#[test]
+fn opentsdb_sum_names_no_labels() {
+    let mut s = settings(DataSource::Sum, true);
+    s.send_configured_labels = false;
+    check(
+        &lab_store(),
+        s,
+        Connector::Opentsdb,
+        &[T0 + 2],
+        "\
+put netdata.lab.Weird_Name_with_space.dim_name_with_slash 1795688382 3.0000000 host=vm
+put netdata.lab.Weird_Name_with_space.Dim_Upper_semi_tilde 1795688382 7.6666670 host=vm
+put netdata.lab.Weird_Name_with_space.negative 1795688382 -3.0000000 host=vm
+put netdata.lab.Weird_Name_with_space.big 1795688382 246913580000000.0000000 host=vm
+put netdata.lab.Weird_Name_with_space.frac 1795688382 2469.1340000 host=vm
+put netdata.lab.Weird_Name_with_space.na__ve_name 1795688382 84.0000000 host=vm
+",
+    );
+}
+
+#[test]
+fn json_average_and_as_collected() {
+    let store = lab_store();
+    let mut s = settings(DataSource::Average, true);
+    s.send_charts_matching = "lab.slow".into();
+    s.update_every = 5;
+    check(
+        &store,
+        s.clone(),
+        Connector::Json,
+        &[T0 + 5],
+        r#"{"prefix":"netdata","hostname":"vm","labels":{"env":"lab","team_name":"rust port:semi_tilde"},"chart_id":"lab.slow","chart_name":"lab.slow","chart_family":"slow","chart_context": "lab.slow","chart_type":"lab","units": "u","id":"counter","name":"counter","value":50.0000000,"timestamp": 1795688385}
+{"prefix":"netdata","hostname":"vm","labels":{"env":"lab","team_name":"rust port:semi_tilde"},"chart_id":"lab.slow","chart_name":"lab.slow","chart_family":"slow","chart_context": "lab.slow","chart_type":"lab","units": "u","id":"gauge","name":"gauge","value":5.0000000,"timestamp": 1795688385}
+"#,
+    );
+    s.data_source = DataSource::AsCollected;
+    s.send_configured_labels = false;
+    check(
+        &store,
+        s,
+        Connector::Json,
+        &[T0 + 10],
+        r#"{"prefix":"netdata","hostname":"vm","chart_id":"lab.slow","chart_name":"lab.slow","chart_family":"slow","chart_context":"lab.slow","chart_type":"lab","units":"u","id":"counter","name":"counter","value":500,"timestamp":1795688390}
+{"prefix":"netdata","hostname":"vm","chart_id":"lab.slow","chart_name":"lab.slow","chart_family":"slow","chart_context":"lab.slow","chart_type":"lab","units":"u","id":"gauge","name":"gauge","value":10,"timestamp":1795688390}
+"#,
+    );
+}
+
+/// A 5 s chart on a 1 s instance: each of its points goes out once, in the
+/// window that holds it; the other windows send nothing for it.
+#[test]
+fn slow_chart_is_sent_once_per_point_not_repeated() {
+    let mut s = settings(DataSource::Average, true);
+    s.update_every = 1;
+    s.send_charts_matching = "lab.slow".into();
+    s.send_configured_labels = false;
+    check(
+        &lab_store(),
+        s,
+        Connector::Graphite,
+        &(T0 + 1..=T0 + 10).collect::<Vec<_>>(),
+        "\
+netdata.vm.lab.slow.counter 50.0000000 1795688385
+netdata.vm.lab.slow.gauge 5.0000000 1795688385
+netdata.vm.lab.slow.counter 50.0000000 1795688390
+netdata.vm.lab.slow.gauge 10.0000000 1795688390
+",
+    );
+}
+
+/// Every point goes out once, even when the windows are built late or the
+/// same boundary comes twice.
+#[test]
+fn each_point_is_exported_at_most_once() {
+    let mut s = settings(DataSource::Sum, false);
+    s.update_every = 1;
+    s.send_charts_matching = "lab.weird_chart".into();
+    s.send_configured_labels = false;
+    let store = lab_store();
+    let mut builder = BatchBuilder::new(s, Connector::Graphite);
+    let mut out = Vec::new();
+    for before in [T0 + 3, T0 + 3, T0 + 2, T0 + 7, T0 + 10, T0 + 10, T0 + 12] {
+        builder.build(&store, before, &mut out);
+    }
+    let text = String::from_utf8(out).unwrap();
+    let dots: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains(".dim.with.dots "))
+        .collect();
+    // The first window starts one interval back, (T0+2, T0+3]; then the
+    // points (T0+3, T0+7] and (T0+7, T0+10] (values equal to i); repeated
+    // or older boundaries and a window past the data send nothing.
+    assert_eq!(
+        dots,
+        [
+            "netdata.vm.lab.weird_chart.dim.with.dots 3.0000000 1795688383",
+            "netdata.vm.lab.weird_chart.dim.with.dots 22.0000000 1795688387",
+            "netdata.vm.lab.weird_chart.dim.with.dots 27.0000000 1795688390",
+        ]
+    );
+}
+
+#[test]
+fn empty_window_sends_nothing() {
+    check(
+        &lab_store(),
+        settings(DataSource::Average, true),
+        Connector::Graphite,
+        &[T0 + 20],
+        "",
+    );
+}
+
+#[test]
+fn filters_first_match_wins_on_id_or_name() {
+    let store = lab_store();
+    let sent_charts = |pattern: &str| {
+        let mut s = settings(DataSource::AsCollected, false);
+        s.send_configured_labels = false;
+        s.send_charts_matching = pattern.into();
+        let mut b = BatchBuilder::new(s, Connector::Graphite);
+        let mut out = Vec::new();
+        b.build(&store, T0 + 10, &mut out);
+        let mut charts: Vec<String> = String::from_utf8(out)
+            .unwrap()
+            .lines()
+            .map(|l| l.split('.').nth(3).unwrap_or("").to_string())
+            .collect();
+        charts.dedup();
+        charts
+    };
+    // The first word that matches decides; `!` excludes.
+    assert_eq!(sent_charts("!lab.slow lab.*"), ["weird_chart"]);
+    assert_eq!(sent_charts("lab.slow !lab.*"), ["slow"]);
+    // Matched on the id or the name: the weird chart's name is
+    // `lab.Weird Name/with space`, its id `lab.weird_chart`.
+    assert_eq!(sent_charts("lab.Weird*"), ["weird_chart"]);
+    assert_eq!(sent_charts("*weird_chart"), ["weird_chart"]);
+    // netdata's rule, kept: a chart excluded by one of its names is still
+    // sent if the other one matches positively.
+    assert_eq!(sent_charts("!lab.weird_chart *"), ["weird_chart", "slow"]);
+    assert!(sent_charts("nothing*").is_empty());
+}
+
+#[test]
+fn hosts_filter_matches_the_local_host_as_localhost_or_its_hostname() {
+    let lines = |pattern: &str| {
+        let mut s = settings(DataSource::AsCollected, true);
+        s.send_hosts_matching = pattern.into();
+        let mut b = BatchBuilder::new(s, Connector::Graphite);
+        b.build(&lab_store(), T0 + 10, &mut Vec::new())
+    };
+    assert_eq!(lines("localhost *"), 8);
+    assert_eq!(lines("!localhost *"), 0);
+    assert_eq!(lines("vm"), 8);
+    assert_eq!(lines("other"), 0);
+}
+
+/// Hostile ids, names, labels and hostnames: no input injects a line, a
+/// tag or a JSON key.
+#[test]
+fn hostile_input_cannot_inject() {
+    let long = "x".repeat(300);
+    let host = Host::new("h", 10);
+    host.set_labels(vec![
+        Label::new("k\nput evil 1 1", "v;evil=1 ~x", LabelSource::Configured),
+        Label::new("q\"", "\"},\"evil\":{\"", LabelSource::Configured),
+    ]);
+    let store = Store::new(host);
+    let chart = store.localhost().create_chart(
+        ChartDef::new("t", "c\nevil 1 1")
+            .name(format!("n a\tm;e=~\"\\é{long}"))
+            .family("f\"x")
+            .units("u\n"),
+    );
+    {
+        let mut w = chart.write();
+        let d = w.add_dimension(DimensionDef::new("d\r\n\"").name("m \\ \" \n ;=~"));
+        w.set(d, 1);
+        w.done(T0 as u64 * S).unwrap();
+    }
+    for connector in [Connector::Graphite, Connector::Opentsdb, Connector::Json] {
+        for names in [true, false] {
+            let mut s = settings(DataSource::AsCollected, names);
+            s.hostname = "bad host\nname".into();
+            s.prefix = "pre fix;".into();
+            let mut b = BatchBuilder::new(s, connector);
+            let mut out = Vec::new();
+            assert_eq!(b.build(&store, T0 + 1, &mut out), 1);
+            let text = String::from_utf8(out).unwrap();
+            assert_eq!(text.matches('\n').count(), 1, "{connector:?}: {text:?}");
+            assert!(text.ends_with('\n'));
+            let line = text.trim_end_matches('\n');
+            match connector {
+                Connector::Graphite => {
+                    assert_eq!(line.split(' ').count(), 3, "{line}");
+                    assert_eq!(line.matches(';').count(), 2, "two tags: {line}");
+                    assert!(!names || line.len() > 300, "long name kept whole");
+                }
+                Connector::Opentsdb => {
+                    // put METRIC TS VALUE host=H k=v k=v
+                    assert_eq!(line.split(' ').count(), 7, "{line}");
+                }
+                Connector::Json => {
+                    let keys = [
+                        "prefix",
+                        "hostname",
+                        "labels",
+                        "chart_id",
+                        "chart_name",
+                        "chart_family",
+                        "chart_context",
+                        "chart_type",
+                        "units",
+                        "id",
+                        "name",
+                        "value",
+                        "timestamp",
+                    ];
+                    // A crude but strict check: every top-level key appears
+                    // once as `"key":`, and the labels object has 2 entries.
+                    for k in keys {
+                        assert_eq!(
+                            line.matches(&format!("\"{k}\":")).count(),
+                            1,
+                            "{k} in {line}"
+                        );
+                    }
+                    assert!(!line.contains("\"evil\":"), "{line}");
+                }
+            }
+        }
+    }
+}
