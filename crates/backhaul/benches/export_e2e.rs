@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use backhaul::config::DataSource;
 use backhaul::exporting::backoff::ExponentialBackoff;
-use backhaul::exporting::monitoring::{IntervalCounters, ThreadCpu};
+use backhaul::exporting::monitoring::{thread_cpu_ns, IntervalCounters};
 use backhaul::exporting::{
     BatchBuilder, BatchRing, BatchSettings, Connector, Endpoint, Instance, Schedule, Transport,
 };
@@ -31,8 +31,8 @@ const T0: i64 = 1_700_000_000;
 const UPDATE_EVERY: i64 = 10;
 const DIMS_PER_CHART: usize = 100;
 
-fn build_store(dims: usize, until: i64) -> (Arc<Store>, Vec<Arc<rrd::Chart>>) {
-    let store = Arc::new(Store::new(Host::new("benchhost", 64)));
+fn build_store(dims: usize, until: i64, history: usize) -> (Arc<Store>, Vec<Arc<rrd::Chart>>) {
+    let store = Arc::new(Store::new(Host::new("benchhost", history)));
     let mut charts = Vec::new();
     for c in 0..dims.div_ceil(DIMS_PER_CHART) {
         let chart = store.localhost().create_chart(
@@ -93,10 +93,12 @@ fn sink() -> Sink {
 }
 
 fn run_case(dims: usize, source: DataSource) {
-    let intervals = 5;
+    // Enough intervals for a stable median; the ring holds them all.
+    let intervals: i64 = if dims >= 1_000_000 { 5 } else { 30 };
     let until = T0 + UPDATE_EVERY * (intervals + 1);
+    let history = (until - T0 + 40) as usize;
     let t_build = Instant::now();
-    let (store, _charts) = build_store(dims, until);
+    let (store, _charts) = build_store(dims, until, history);
     let build_s = t_build.elapsed().as_secs_f64();
     let sink = sink();
     let settings = BatchSettings {
@@ -136,15 +138,19 @@ fn run_case(dims: usize, source: DataSource) {
     let warm_metrics = inst.totals.built_metrics.load(Ordering::Relaxed);
     let mut cpu_ns = 0u64;
     let mut build_ns = 0u64;
+    let mut per_interval: Vec<u64> = Vec::new();
     for i in 1..=intervals {
         let before = T0 + i * UPDATE_EVERY;
         let built_before = inst.totals.build_cpu_ns.load(Ordering::Relaxed);
-        let c0 = ThreadCpu::current();
+        let c0 = thread_cpu_ns();
         inst.tick(&store, before, IntervalCounters::default());
-        let c1 = ThreadCpu::current();
-        cpu_ns += c1.total_ns() - c0.total_ns();
+        let spent = thread_cpu_ns() - c0;
+        per_interval.push(spent);
+        cpu_ns += spent;
         build_ns += inst.totals.build_cpu_ns.load(Ordering::Relaxed) - built_before;
     }
+    per_interval.sort_unstable();
+    let median_ns = per_interval[per_interval.len() / 2];
     let built = inst.totals.built_metrics.load(Ordering::Relaxed) - warm_metrics;
     // Let the receiver catch up, then check it got everything.
     let expected = built + warm_metrics;
@@ -156,10 +162,11 @@ fn run_case(dims: usize, source: DataSource) {
     }
     let received = sink.lines.load(Ordering::Relaxed);
     let per_metric = cpu_ns as f64 / built as f64;
+    let per_metric_median = median_ns as f64 / (built as f64 / intervals as f64);
     let per_metric_build = build_ns as f64 / built as f64;
     let interval_cpu_ms = cpu_ns as f64 / intervals as f64 / 1e6;
     println!(
-        "export_e2e dims={dims:>8} source={:<12} metrics/interval={:>8} cpu/metric={per_metric:>7.1} ns (format+query {per_metric_build:>6.1} ns) cpu/interval={interval_cpu_ms:>8.2} ms = {:.3}% of a core at update every {UPDATE_EVERY}s; received {received}/{expected}; store built in {build_s:.1}s",
+        "export_e2e dims={dims:>8} source={:<12} metrics/interval={:>8} cpu/metric: median {per_metric_median:>6.1} ns, mean {per_metric:>6.1} ns (format+query {per_metric_build:>6.1} ns) cpu/interval={interval_cpu_ms:>8.2} ms = {:.3}% of a core at update every {UPDATE_EVERY}s; received {received}/{expected}; store built in {build_s:.1}s",
         source.as_str(),
         built / intervals as u64,
         interval_cpu_ms / (UPDATE_EVERY as f64 * 1000.0) * 100.0,

@@ -76,10 +76,10 @@ pub enum CollectError {
 /// A dimension index inside its chart; stable for the chart's life.
 pub type DimIndex = usize;
 
-/// One dimension: its definition, its ring, and its collection state.
+/// One dimension: its definition and its collection state (its ring lives
+/// in the chart's sample block).
 pub struct Dimension {
     def: DimensionDef,
-    values: Box<[PackedSample]>,
     /// Raw value set in the current round, if any.
     pending: Option<i64>,
     /// The last collected raw value and its time (µs); `last_collected_ut`
@@ -94,10 +94,9 @@ pub struct Dimension {
 }
 
 impl Dimension {
-    fn new(def: DimensionDef, history: usize) -> Dimension {
+    fn new(def: DimensionDef) -> Dimension {
         Dimension {
             def,
-            values: vec![PackedSample::EMPTY; history].into_boxed_slice(),
             pending: None,
             last_collected_value: 0,
             last_collected_ut: 0,
@@ -121,10 +120,6 @@ impl Dimension {
     pub fn last_collected(&self) -> Option<(i64, u64)> {
         (self.last_collected_ut != 0).then_some((self.last_collected_value, self.last_collected_ut))
     }
-    /// The whole ring, in slot order (not time order).
-    pub fn slots(&self) -> &[PackedSample] {
-        &self.values
-    }
 }
 
 /// Everything about a chart that sits behind its lock.
@@ -134,6 +129,11 @@ pub struct ChartState {
     full_name: String,
     dims: Vec<Dimension>,
     dim_by_id: HashMap<String, DimIndex>,
+    /// The rings of all dimensions, slot-major: slot `s` of dimension `d` is
+    /// `samples[s * dims.len() + d]`. A collection round writes one row and
+    /// a window over all dimensions reads consecutive rows, so both walk
+    /// memory forward whatever the history length.
+    samples: Vec<PackedSample>,
     history: usize,
     /// Slot of the newest stored grid time.
     head: usize,
@@ -171,6 +171,7 @@ impl Chart {
                 full_name,
                 dims: Vec::new(),
                 dim_by_id: HashMap::new(),
+                samples: Vec::new(),
                 history,
                 head: 0,
                 last_stored_t: 0,
@@ -248,6 +249,22 @@ impl ChartState {
     pub fn dimension_index(&self, id: &str) -> Option<DimIndex> {
         self.dim_by_id.get(id).copied()
     }
+    /// The sample of dimension `dim` in ring slot `slot`.
+    #[inline]
+    pub fn sample(&self, slot: usize, dim: DimIndex) -> Option<PackedSample> {
+        if dim >= self.dims.len() {
+            return None;
+        }
+        self.samples.get(slot * self.dims.len() + dim).copied()
+    }
+
+    /// Ring slot `slot` of every dimension, in dimension order.
+    #[inline]
+    pub fn row(&self, slot: usize) -> &[PackedSample] {
+        let n = self.dims.len();
+        self.samples.get(slot * n..(slot + 1) * n).unwrap_or(&[])
+    }
+
     pub fn dimension_index_by_name(&self, name: &str) -> Option<DimIndex> {
         self.dims.iter().position(|d| d.name() == name)
     }
@@ -301,10 +318,35 @@ impl ChartState {
 
     /// Sum and count of the stored points of dimension `dim` in the window,
     /// skipping empty slots.
+    #[inline]
     pub fn aggregate(&self, dim: DimIndex, window: &SlotWindow) -> WindowAggregate {
-        match self.dims.get(dim) {
-            Some(d) => window.aggregate(&d.values),
-            None => WindowAggregate::default(),
+        let mut agg = WindowAggregate::default();
+        if dim >= self.dims.len() {
+            return agg;
+        }
+        for slot in window.slots() {
+            let s = self.samples[slot * self.dims.len() + dim];
+            if s.exists() {
+                agg.sum += s.value_unchecked();
+                agg.count += 1;
+            }
+        }
+        agg
+    }
+
+    /// Sum and count of every dimension's stored points in the window, in
+    /// dimension order, into `out` (cleared first). Reads the window's rows
+    /// front to back: the fast path for exporting a whole chart.
+    pub fn aggregate_all(&self, window: &SlotWindow, out: &mut Vec<WindowAggregate>) {
+        out.clear();
+        out.resize(self.dims.len(), WindowAggregate::default());
+        for slot in window.slots() {
+            for (agg, s) in out.iter_mut().zip(self.row(slot)) {
+                if s.exists() {
+                    agg.sum += s.value_unchecked();
+                    agg.count += 1;
+                }
+            }
         }
     }
 
@@ -319,10 +361,21 @@ impl ChartState {
     /// The stored (non-empty) points of `dim` with `after < t <= before`,
     /// oldest first.
     pub fn points(&self, dim: DimIndex, after: i64, before: i64) -> Vec<StoredPoint> {
-        let (Some(w), Some(d)) = (self.window(after, before), self.dims.get(dim)) else {
+        let Some(w) = self.window(after, before) else {
             return Vec::new();
         };
-        w.points(&d.values).collect()
+        if dim >= self.dims.len() {
+            return Vec::new();
+        }
+        w.slots()
+            .enumerate()
+            .filter_map(|(k, slot)| {
+                self.sample(slot, dim)?.unpack().map(|value| StoredPoint {
+                    time: w.first_t + k as i64 * w.step,
+                    value,
+                })
+            })
+            .collect()
     }
 }
 
@@ -389,7 +442,8 @@ impl ChartWriter<'_> {
         }
         let i = s.dims.len();
         s.dim_by_id.insert(def.id.clone(), i);
-        s.dims.push(Dimension::new(def, s.history));
+        s.dims.push(Dimension::new(def));
+        s.widen_rows(i);
         s.generation += 1;
         i
     }
@@ -423,9 +477,33 @@ impl ChartWriter<'_> {
 }
 
 impl ChartState {
+    /// Makes room for one more column after dimension `old_width - 1`.
+    fn widen_rows(&mut self, old_width: usize) {
+        let new_width = old_width + 1;
+        if self.filled == 0 {
+            // Nothing stored: the layout of empty samples does not matter.
+            self.samples
+                .resize(self.history * new_width, PackedSample::EMPTY);
+            return;
+        }
+        let mut wider = Vec::with_capacity(self.history * new_width);
+        for row in self
+            .samples
+            .chunks_exact(old_width.max(1))
+            .take(self.history)
+        {
+            if old_width > 0 {
+                wider.extend_from_slice(row);
+            }
+            wider.push(PackedSample::EMPTY);
+        }
+        wider.resize(self.history * new_width, PackedSample::EMPTY);
+        self.samples = wider;
+    }
+
     fn clear_ring(&mut self) {
+        self.samples.fill(PackedSample::EMPTY);
         for d in &mut self.dims {
-            d.values.fill(PackedSample::EMPTY);
             d.last_calculated = None;
         }
         self.filled = 0;
@@ -434,6 +512,11 @@ impl ChartState {
     }
 
     fn complete_round(&mut self, now_ut: u64) -> Result<(), CollectError> {
+        if self.samples.capacity() > self.samples.len() {
+            // Dimensions were added (the block grew with slack): give the
+            // slack back once, so a point costs exactly 4 bytes.
+            self.samples.shrink_to_fit();
+        }
         if self.last_collected_ut != 0 && now_ut <= self.last_collected_ut {
             for d in &mut self.dims {
                 d.pending = None;
@@ -478,24 +561,23 @@ impl ChartState {
         // Make room in the ring.
         if steps > 0 {
             if steps >= self.history || self.filled == 0 {
-                for d in &mut self.dims {
-                    d.values.fill(PackedSample::EMPTY);
-                }
+                self.samples.fill(PackedSample::EMPTY);
                 self.filled = 0;
                 self.head = self.history - 1;
             }
             let advance = steps.min(self.history);
+            let width = self.dims.len();
             for k in 1..=advance {
                 let slot = (self.head + k) % self.history;
-                for d in &mut self.dims {
-                    d.values[slot] = PackedSample::EMPTY;
-                }
+                self.samples[slot * width..(slot + 1) * width].fill(PackedSample::EMPTY);
             }
         }
         let base_slot = |k: usize, head: usize, history: usize| (head + 1 + k) % history;
         let skip = steps.saturating_sub(self.history);
 
-        for d in &mut self.dims {
+        let history = self.history;
+        let width = self.dims.len();
+        for (col, d) in self.dims.iter_mut().enumerate() {
             let Some(raw) = d.pending.take() else {
                 // Not collected: leave the new slots empty, and interpolate
                 // nothing across the hole later.
@@ -532,8 +614,8 @@ impl ChartState {
                             None if k + 1 == steps => current,
                             None => continue,
                         };
-                        d.values[base_slot(k - skip, self.head, self.history)] =
-                            PackedSample::pack(value);
+                        let slot = base_slot(k - skip, self.head, history);
+                        self.samples[slot * width + col] = PackedSample::pack(value);
                     }
                     d.last_calculated = Some(current);
                 }
@@ -550,7 +632,8 @@ impl ChartState {
                         };
                         let packed = PackedSample::pack(value);
                         for k in skip..steps {
-                            d.values[base_slot(k - skip, self.head, self.history)] = packed;
+                            let slot = base_slot(k - skip, self.head, history);
+                            self.samples[slot * width + col] = packed;
                         }
                     }
                     d.has_base = true;

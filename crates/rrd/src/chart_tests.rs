@@ -443,6 +443,31 @@ fn dimension_added_later_starts_empty() {
 }
 
 #[test]
+fn dimension_added_after_data_keeps_the_others_points() {
+    let (c, d) = filled_chart(10, 25); // wrapped: 1015 ..= 1024
+    let e = c.write().add_dimension(DimensionDef::new("late"));
+    let r = c.read();
+    let pts: Vec<_> = r
+        .points(d, 0, 5000)
+        .iter()
+        .map(|p| (p.time, p.value))
+        .collect();
+    assert_eq!(
+        pts,
+        (1015..=1024).map(|t| (t, t as f64)).collect::<Vec<_>>()
+    );
+    assert!(r.points(e, 0, 5000).is_empty());
+    let w = r.window(1000, 1024).unwrap();
+    let mut all = Vec::new();
+    r.aggregate_all(&w, &mut all);
+    assert_eq!(all.len(), 2);
+    assert_eq!(all[0].count, 10);
+    assert_eq!(all[0].sum, (1015..=1024).sum::<i64>() as f64);
+    assert_eq!(all[1].count, 0);
+    assert_eq!(all[0], r.aggregate(d, &w));
+}
+
+#[test]
 fn redefine_bumps_generation_and_changing_update_every_clears_ring() {
     let (c, d) = filled_chart(10, 5);
     let g = c.read().generation();

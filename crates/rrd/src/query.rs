@@ -2,8 +2,6 @@
 //! time range, across the ring's wrap-around), `WindowAggregate` (sum and
 //! count, skipping empty slots) and `StoredPoint`.
 
-use crate::packed::PackedSample;
-
 /// One stored point: its grid time (seconds) and value.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct StoredPoint {
@@ -28,6 +26,13 @@ impl SlotWindow {
         self.first_t + (self.count as i64 - 1) * self.step
     }
 
+    /// The window's ring slots, oldest first.
+    #[inline]
+    pub fn slots(&self) -> impl Iterator<Item = usize> {
+        let (a, b) = self.ranges();
+        a.chain(b)
+    }
+
     /// The window's slots as at most two contiguous ranges of the ring.
     #[inline]
     fn ranges(&self) -> (std::ops::Range<usize>, std::ops::Range<usize>) {
@@ -37,34 +42,6 @@ impl SlotWindow {
         } else {
             (self.first_slot..self.history, 0..end - self.history)
         }
-    }
-
-    /// Sum and count of the existing samples of `ring` in the window.
-    #[inline]
-    pub fn aggregate(&self, ring: &[PackedSample]) -> WindowAggregate {
-        let (a, b) = self.ranges();
-        let mut agg = WindowAggregate::default();
-        for part in [&ring[a], &ring[b]] {
-            for s in part {
-                if s.exists() {
-                    agg.sum += s.value_unchecked();
-                    agg.count += 1;
-                }
-            }
-        }
-        agg
-    }
-
-    /// The existing samples of `ring` in the window, oldest first.
-    pub fn points<'r>(&self, ring: &'r [PackedSample]) -> impl Iterator<Item = StoredPoint> + 'r {
-        let w = *self;
-        (0..w.count).filter_map(move |k| {
-            let slot = (w.first_slot + k) % w.history;
-            ring[slot].unpack().map(|value| StoredPoint {
-                time: w.first_t + k as i64 * w.step,
-                value,
-            })
-        })
     }
 }
 

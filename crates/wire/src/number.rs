@@ -89,6 +89,46 @@ pub fn write_timestamp(buf: &mut Vec<u8>, timestamp: i64) {
     write_integer(buf, timestamp);
 }
 
+/// A timestamp rendered once, for the many lines of a batch that share it.
+///
+/// ```
+/// let ts = wire::number::RenderedTimestamp::new(1795688386);
+/// assert_eq!(ts.as_bytes(), b"1795688386");
+/// assert_eq!(ts.value(), 1795688386);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RenderedTimestamp {
+    bytes: [u8; 20],
+    len: u8,
+    value: i64,
+}
+
+impl RenderedTimestamp {
+    /// Renders `timestamp` exactly as [`write_timestamp`] does.
+    pub fn new(timestamp: i64) -> RenderedTimestamp {
+        let mut text = itoa::Buffer::new();
+        let digits = text.format(timestamp).as_bytes();
+        let mut bytes = [0u8; 20];
+        bytes[..digits.len()].copy_from_slice(digits);
+        RenderedTimestamp {
+            bytes,
+            len: digits.len() as u8,
+            value: timestamp,
+        }
+    }
+
+    /// The rendered digits.
+    #[inline]
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+
+    /// The timestamp itself.
+    pub fn value(&self) -> i64 {
+        self.value
+    }
+}
+
 /// A value rounded to seven decimals: `[-]integer.fraction`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct SevenDecimals {

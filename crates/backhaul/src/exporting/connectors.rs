@@ -9,6 +9,7 @@
 
 use rrd::ChartState;
 use wire::format::{graphite, json, opentsdb, MetricValue};
+use wire::number::RenderedTimestamp;
 
 use crate::config::ConnectorType;
 
@@ -85,8 +86,8 @@ impl HostContext {
 pub enum ChartNames {
     #[default]
     None,
-    Graphite(Vec<graphite::MetricPath>),
-    Opentsdb(Vec<opentsdb::MetricPath>),
+    Graphite(graphite::ChartMetrics),
+    Opentsdb(opentsdb::ChartMetrics),
     Json(json::ChartFields, Vec<json::DimensionFields>),
 }
 
@@ -100,11 +101,11 @@ impl ChartNames {
         chart_part: &str,
         names: bool,
     ) -> ChartNames {
-        let dim_part = |d: &rrd::Dimension| {
+        let dim_part = |d: &'_ rrd::Dimension| -> String {
             if names {
-                d.name().to_string()
+                d.name().to_owned()
             } else {
-                d.id().to_string()
+                d.id().to_owned()
             }
         };
         match host {
@@ -112,23 +113,21 @@ impl ChartNames {
                 prefix, hostname, ..
             } => {
                 let head = graphite::ChartPath::new(prefix, hostname, chart_part);
-                ChartNames::Graphite(
-                    chart
-                        .dimensions()
-                        .iter()
-                        .map(|d| head.metric(&dim_part(d)))
-                        .collect(),
-                )
+                let mut list = graphite::ChartMetrics::new(&head);
+                chart
+                    .dimensions()
+                    .iter()
+                    .for_each(|d| list.push(&dim_part(d)));
+                ChartNames::Graphite(list)
             }
             HostContext::Opentsdb { prefix, .. } => {
                 let head = opentsdb::ChartPath::new(prefix, chart_part);
-                ChartNames::Opentsdb(
-                    chart
-                        .dimensions()
-                        .iter()
-                        .map(|d| head.metric(&dim_part(d)))
-                        .collect(),
-                )
+                let mut list = opentsdb::ChartMetrics::new(&head);
+                chart
+                    .dimensions()
+                    .iter()
+                    .for_each(|d| list.push(&dim_part(d)));
+                ChartNames::Opentsdb(list)
             }
             HostContext::Json(_) => {
                 let def = chart.def();
@@ -159,23 +158,17 @@ impl ChartNames {
         host: &HostContext,
         dim: usize,
         value: MetricValue,
-        timestamp: i64,
+        timestamp: &RenderedTimestamp,
     ) -> bool {
         match (self, host) {
             (ChartNames::Graphite(metrics), HostContext::Graphite { tags, .. }) => {
-                match metrics.get(dim) {
-                    Some(m) => graphite::write_line(out, m, tags, value, timestamp),
-                    None => false,
-                }
+                metrics.write_line(out, dim, tags, value, timestamp)
             }
             (ChartNames::Opentsdb(metrics), HostContext::Opentsdb { tags, .. }) => {
-                match metrics.get(dim) {
-                    Some(m) => opentsdb::write_line(out, m, tags, value, timestamp),
-                    None => false,
-                }
+                metrics.write_line(out, dim, tags, value, timestamp)
             }
             (ChartNames::Json(chart, dims), HostContext::Json(fields)) => match dims.get(dim) {
-                Some(d) => json::write_line(out, fields, chart, d, value, timestamp),
+                Some(d) => json::write_line(out, fields, chart, d, value, timestamp.value()),
                 None => false,
             },
             _ => false,

@@ -25,10 +25,11 @@
 
 use std::sync::Arc;
 
-use rrd::{Chart, Host, LabelSource, Store};
+use rrd::{Chart, Host, LabelSource, Store, WindowAggregate};
 use wire::simple_pattern::SimplePattern;
 
 use wire::format::MetricValue;
+use wire::number::RenderedTimestamp;
 
 use super::connectors::{ChartNames, Connector, HostContext};
 use crate::config::DataSource;
@@ -80,6 +81,8 @@ pub struct BatchBuilder {
     charts_pattern: SimplePattern,
     hosts_pattern: SimplePattern,
     hosts: Vec<HostExport>,
+    /// Per-dimension window sums of the chart being exported (reused).
+    aggregates: Vec<WindowAggregate>,
 }
 
 /// One interval's output.
@@ -97,6 +100,7 @@ impl BatchBuilder {
             settings,
             connector,
             hosts: Vec::new(),
+            aggregates: Vec::new(),
         }
     }
 
@@ -108,6 +112,7 @@ impl BatchBuilder {
     /// returns the number of metric lines written.
     pub fn build(&mut self, store: &Store, before: i64, out: &mut Vec<u8>) -> usize {
         let start_after = before - i64::from(self.settings.update_every.max(1));
+        let before_ts = RenderedTimestamp::new(before);
         self.sync_hosts(store);
         let mut metrics = 0;
         for h in &mut self.hosts {
@@ -122,8 +127,9 @@ impl BatchBuilder {
                     &h.context,
                     &self.settings,
                     &self.charts_pattern,
-                    before,
+                    &before_ts,
                     out,
+                    &mut self.aggregates,
                 );
             }
         }
@@ -229,9 +235,11 @@ fn export_chart(
     host: &HostContext,
     settings: &BatchSettings,
     pattern: &SimplePattern,
-    before: i64,
+    before_ts: &RenderedTimestamp,
     out: &mut Vec<u8>,
+    aggregates: &mut Vec<WindowAggregate>,
 ) -> usize {
+    let before = before_ts.value();
     let st = ce.chart.read();
     if st.generation() != ce.generation {
         ce.generation = st.generation();
@@ -259,12 +267,14 @@ fn export_chart(
                     continue;
                 }
                 newest = newest.max(t_ut);
-                let ts = (t_ut / 1_000_000) as i64;
-                lines +=
-                    usize::from(
-                        ce.names
-                            .write_line(out, host, i, MetricValue::Collected(raw), ts),
-                    );
+                let ts = RenderedTimestamp::new((t_ut / 1_000_000) as i64);
+                lines += usize::from(ce.names.write_line(
+                    out,
+                    host,
+                    i,
+                    MetricValue::Collected(raw),
+                    &ts,
+                ));
             }
             ce.last_collected_ut = newest;
         }
@@ -273,8 +283,8 @@ fn export_chart(
                 return 0;
             };
             let sum = settings.data_source == DataSource::Sum;
-            for i in 0..st.dimensions().len() {
-                let agg = st.aggregate(i, &window);
+            st.aggregate_all(&window, aggregates);
+            for (i, agg) in aggregates.iter().enumerate() {
                 if agg.count == 0 {
                     continue;
                 }
@@ -288,7 +298,7 @@ fn export_chart(
                     host,
                     i,
                     MetricValue::Stored(value),
-                    before,
+                    before_ts,
                 ));
             }
             ce.last_exported_t = window.last_t();

@@ -16,7 +16,7 @@ use super::backoff::{ExponentialBackoff, RetryPolicy};
 use super::batch::{Batch, BatchRing};
 use super::exporter::BatchBuilder;
 use super::log_limit::LogLimiter;
-use super::monitoring::{InstanceCharts, IntervalCounters, ThreadCpu};
+use super::monitoring::{thread_cpu_ns, InstanceCharts, IntervalCounters, ThreadCpu};
 use super::schedule::Schedule;
 use super::transport::Transport;
 use crate::collectors::now_realtime_ut;
@@ -66,6 +66,8 @@ pub struct Instance {
     pub next_connect: Instant,
     connect_log: LogLimiter,
     write_log: LogLimiter,
+    /// Size of the previous batch, to size the next one's buffer.
+    last_batch_len: usize,
 }
 
 impl Instance {
@@ -113,6 +115,7 @@ impl Instance {
             next_connect: Instant::now(),
             connect_log: LogLimiter::new(Duration::from_secs(60)),
             write_log: LogLimiter::new(Duration::from_secs(60)),
+            last_batch_len: 0,
         }
     }
 
@@ -173,13 +176,13 @@ impl Instance {
 
     /// Builds the batch of the interval ending at `before` and queues it.
     pub fn export_interval(&mut self, store: &Store, before: i64, counters: &mut IntervalCounters) {
-        let cpu0 = ThreadCpu::current();
-        let mut bytes = Vec::with_capacity(self.ring.buffered_bytes().max(4096));
+        let cpu0 = thread_cpu_ns();
+        let mut bytes = Vec::with_capacity(self.last_batch_len + self.last_batch_len / 8 + 4096);
         let metrics = self.builder.build(store, before, &mut bytes);
-        let cpu1 = ThreadCpu::current();
+        self.last_batch_len = bytes.len();
         add(
             &self.totals.build_cpu_ns,
-            cpu1.total_ns().saturating_sub(cpu0.total_ns()),
+            thread_cpu_ns().saturating_sub(cpu0),
         );
         add(&self.totals.built_metrics, metrics as u64);
         add(&self.totals.batches, 1);

@@ -265,3 +265,16 @@ impl ThreadCpu {
         (self.user_us + self.system_us) * 1000
     }
 }
+
+/// CPU time of the calling thread in nanoseconds, from
+/// `clock_gettime(CLOCK_THREAD_CPUTIME_ID)`: precise, where `getrusage` may
+/// count in scheduler ticks.
+pub fn thread_cpu_ns() -> u64 {
+    // SAFETY: clock_gettime only writes into the zeroed struct we pass.
+    let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    if rc != 0 {
+        return 0;
+    }
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}

@@ -22,6 +22,7 @@
 //! ```
 
 use super::{labels_to_render, write_timestamp, MetricValue};
+use crate::number::RenderedTimestamp;
 use crate::sanitize;
 
 /// The sanitized head shared by a chart's metrics: `PREFIX.HOST.CHART.`.
@@ -170,9 +171,112 @@ pub fn write_line(
     true
 }
 
+/// The metric names of all of a chart's dimensions, in one buffer, in
+/// dimension order: the same bytes as one [`MetricPath`] per dimension, laid
+/// out so that writing a chart's lines walks memory forward.
+///
+/// ```
+/// use wire::format::{graphite, MetricValue};
+///
+/// let mut names = graphite::ChartMetrics::new(&graphite::ChartPath::new("netdata", "vm", "system.load"));
+/// names.push("load1");
+/// names.push("load 5");
+/// let mut buf = Vec::new();
+/// assert!(names.write_line(&mut buf, 1, &graphite::Tags::none(), MetricValue::Stored(0.5), &wire::number::RenderedTimestamp::new(100)));
+/// assert_eq!(buf, b"netdata.vm.system.load.load_5 0.5000000 100\n");
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ChartMetrics {
+    head_len: usize,
+    bytes: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl ChartMetrics {
+    /// An empty list under `chart`'s head.
+    pub fn new(chart: &ChartPath) -> ChartMetrics {
+        ChartMetrics {
+            head_len: chart.bytes.len(),
+            bytes: chart.bytes.clone(),
+            ends: Vec::new(),
+        }
+    }
+
+    /// Appends the metric of the next dimension (its name or id).
+    pub fn push(&mut self, dimension: &str) {
+        if !self.ends.is_empty() {
+            let head = self.head_len;
+            self.bytes.extend_from_within(..head);
+        }
+        sanitize::write_metric_part(&mut self.bytes, dimension);
+        self.ends.push(self.bytes.len());
+    }
+
+    /// How many metrics the list holds.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Whether the list is empty.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// The metric name of dimension `index`.
+    #[inline]
+    pub fn metric(&self, index: usize) -> Option<&[u8]> {
+        let end = *self.ends.get(index)?;
+        let start = if index == 0 { 0 } else { self.ends[index - 1] };
+        self.bytes.get(start..end)
+    }
+
+    /// Like [`write_line`] for dimension `index`; false (nothing written)
+    /// for an index out of range or a non-finite stored value.
+    #[inline]
+    pub fn write_line(
+        &self,
+        buf: &mut Vec<u8>,
+        index: usize,
+        tags: &Tags,
+        value: MetricValue,
+        timestamp: &RenderedTimestamp,
+    ) -> bool {
+        let Some(metric) = self.metric(index) else {
+            return false;
+        };
+        if !value.is_writable() {
+            return false;
+        }
+        buf.reserve(metric.len() + tags.bytes.len() + 64);
+        buf.extend_from_slice(metric);
+        buf.extend_from_slice(&tags.bytes);
+        buf.push(b' ');
+        value.write(buf);
+        buf.push(b' ');
+        buf.extend_from_slice(timestamp.as_bytes());
+        buf.push(b'\n');
+        true
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chart_metrics_match_one_metric_path_per_dimension() {
+        let head = ChartPath::new("pre", "host", "lab.weird chart");
+        let mut list = ChartMetrics::new(&head);
+        let dims = ["a b", "température", "", "dots.in.name", "x;y=z~"];
+        for d in dims {
+            list.push(d);
+        }
+        assert_eq!(list.len(), dims.len());
+        for (i, d) in dims.iter().enumerate() {
+            assert_eq!(list.metric(i), Some(head.metric(d).as_bytes()));
+        }
+        assert_eq!(list.metric(dims.len()), None);
+    }
     use proptest::prelude::*;
 
     fn hostile_text() -> impl Strategy<Value = String> {

@@ -1,0 +1,428 @@
+//! `PluginProcess`: one running plugin process — spawning it, its stderr
+//! reader thread, and stopping and reaping it.
+//!
+//! * The plugin runs in a process group of its own, so stopping it reaches
+//!   the helpers it started (a shell plugin's `sleep`, `curl`, ...), and a
+//!   terminal's Ctrl-C reaches the agent only (which then stops it).
+//! * stdin is a pipe held open for the plugin's whole life and never
+//!   written (apps.plugin exits when its stdin closes); stdout is handed to
+//!   the caller; stderr is read by a small thread that logs each line,
+//!   rate-limited, under the plugin's name.
+//! * The plugin gets `SIGTERM` if the thread that started it dies
+//!   (`PR_SET_PDEATHSIG`), so a killed agent does not leave plugins behind.
+//! * [`PluginProcess::stop`] closes stdin, sends `SIGTERM` to the group,
+//!   waits up to a grace period for the plugin to exit, then sends
+//!   `SIGKILL`, and reaps it; group members still alive after their leader
+//!   are stopped the same way. Dropping a `PluginProcess` that was not
+//!   stopped kills and reaps it at once. Either way no zombie is left and
+//!   the stderr thread is joined.
+
+use std::ffi::OsString;
+use std::io::{self, Read};
+use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::Path;
+use std::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use wire::pluginsd::LineFramer;
+
+use super::log_budget::LogBudget;
+
+/// How often waits re-check their condition.
+const POLL_STEP: Duration = Duration::from_millis(10);
+/// Longest stderr line logged whole; longer ones are cut.
+const STDERR_MAX_LINE: usize = 4096;
+/// How long stderr is drained after the plugin is gone before its reader
+/// is told to stop (a helper outside the group may still hold the pipe).
+const STDERR_DRAIN: Duration = Duration::from_millis(500);
+/// How long group members still alive after their leader get between
+/// `SIGTERM` and `SIGKILL`, at most.
+const STRAGGLER_GRACE: Duration = Duration::from_millis(500);
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct SpawnRequest<'a> {
+    /// The plugin's name, for logs and the stderr thread's name.
+    pub name: &'a str,
+    /// The executable.
+    pub path: &'a Path,
+    /// Its arguments (the update every).
+    pub args: &'a [String],
+    /// Environment variables set on top of the agent's own.
+    pub env: &'a [(String, OsString)],
+    /// The stderr log budget: lines at once, then one every period.
+    pub stderr_burst: u32,
+    /// See `stderr_burst`.
+    pub stderr_refill: Duration,
+}
+
+/// How a plugin process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ended {
+    /// Its wait status.
+    pub status: ExitStatus,
+    /// The signal the agent sent that ended it, if it did not exit on its
+    /// own (`SIGTERM` or `SIGKILL`).
+    pub stopped_by: Option<i32>,
+}
+
+/// A running plugin (see the [module docs](self)).
+pub struct PluginProcess {
+    child: Child,
+    pgid: libc::pid_t,
+    stdin: Option<ChildStdin>,
+    stdout: Option<ChildStdout>,
+    stderr_reader: Option<StderrReader>,
+    ended: Option<Ended>,
+}
+
+impl PluginProcess {
+    /// Starts the plugin.
+    pub fn spawn(request: &SpawnRequest<'_>) -> io::Result<PluginProcess> {
+        let mut command = Command::new(request.path);
+        command
+            .args(request.args)
+            .envs(request.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0);
+        // SAFETY: prctl is async-signal-safe and touches no memory of the
+        // parent.
+        unsafe {
+            command.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let mut child = command.spawn()?;
+        let pgid = libc::pid_t::try_from(child.id()).unwrap_or(libc::pid_t::MAX);
+        let stderr_reader = match child.stderr.take() {
+            Some(stderr) => match StderrReader::start(request, stderr) {
+                Ok(reader) => Some(reader),
+                Err(error) => {
+                    kill_group(pgid, libc::SIGKILL);
+                    let _ = child.wait();
+                    return Err(error);
+                }
+            },
+            None => None,
+        };
+        Ok(PluginProcess {
+            stdin: child.stdin.take(),
+            stdout: child.stdout.take(),
+            child,
+            pgid,
+            stderr_reader,
+            ended: None,
+        })
+    }
+
+    /// The plugin's process id (also its process group id).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The plugin's stdout (once).
+    pub fn take_stdout(&mut self) -> Option<ChildStdout> {
+        self.stdout.take()
+    }
+
+    /// Stops the plugin (see the [module docs](self)) and returns how it
+    /// ended. Calling it again returns the same answer.
+    pub fn stop(&mut self, grace: Duration) -> io::Result<Ended> {
+        if let Some(ended) = self.ended {
+            return Ok(ended);
+        }
+        self.stdin = None;
+        self.stdout = None;
+        let deadline = Instant::now() + grace;
+        let mut stopped_by = None;
+        let status = match self.child.try_wait()? {
+            Some(status) => status,
+            None => {
+                kill_group(self.pgid, libc::SIGTERM);
+                stopped_by = Some(libc::SIGTERM);
+                match wait_until(&mut self.child, deadline)? {
+                    Some(status) => status,
+                    None => {
+                        kill_group(self.pgid, libc::SIGKILL);
+                        stopped_by = Some(libc::SIGKILL);
+                        self.child.wait()?
+                    }
+                }
+            }
+        };
+        // A plugin that exited by itself after our SIGTERM was not killed.
+        if stopped_by.is_some() && status.signal().is_none() {
+            stopped_by = None;
+        }
+        let ended = Ended { status, stopped_by };
+        self.ended = Some(ended);
+        self.stop_stragglers(grace);
+        self.stop_stderr_reader();
+        Ok(ended)
+    }
+
+    /// Group members left after the leader exited: `SIGTERM`, a short
+    /// wait, then `SIGKILL`.
+    fn stop_stragglers(&self, grace: Duration) {
+        if !group_alive(self.pgid) {
+            return;
+        }
+        kill_group(self.pgid, libc::SIGTERM);
+        let deadline = Instant::now() + grace.min(STRAGGLER_GRACE);
+        while group_alive(self.pgid) && Instant::now() < deadline {
+            std::thread::sleep(POLL_STEP);
+        }
+        if group_alive(self.pgid) {
+            kill_group(self.pgid, libc::SIGKILL);
+        }
+    }
+
+    fn stop_stderr_reader(&mut self) {
+        if let Some(reader) = self.stderr_reader.take() {
+            reader.finish(STDERR_DRAIN);
+        }
+    }
+}
+
+impl Drop for PluginProcess {
+    fn drop(&mut self) {
+        if self.ended.is_none() {
+            self.stdin = None;
+            if !matches!(self.child.try_wait(), Ok(Some(_))) {
+                kill_group(self.pgid, libc::SIGKILL);
+                let _ = self.child.wait();
+            }
+            if group_alive(self.pgid) {
+                kill_group(self.pgid, libc::SIGKILL);
+            }
+        }
+        self.stop_stderr_reader();
+    }
+}
+
+/// Polls for the child's exit until `deadline`.
+fn wait_until(child: &mut Child, deadline: Instant) -> io::Result<Option<ExitStatus>> {
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(Some(status));
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return Ok(None);
+        }
+        std::thread::sleep(POLL_STEP.min(deadline - now));
+    }
+}
+
+fn kill_group(pgid: libc::pid_t, signal: libc::c_int) {
+    if pgid > 1 {
+        // SAFETY: kill has no memory effects; a negative pid names the
+        // plugin's own process group, never ours (it was made for it).
+        unsafe {
+            libc::kill(-pgid, signal);
+        }
+    }
+}
+
+/// Whether any process of the group still exists.
+fn group_alive(pgid: libc::pid_t) -> bool {
+    if pgid <= 1 {
+        return false;
+    }
+    // SAFETY: signal 0 only checks for existence.
+    let rc = unsafe { libc::kill(-pgid, 0) };
+    rc == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+/// Waits until `fd` is readable (data, end of file or error) or `timeout`
+/// passed; `Ok(false)` on timeout or interruption.
+pub fn wait_readable(fd: RawFd, timeout: Duration) -> io::Result<bool> {
+    let mut pollfd = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let millis = libc::c_int::try_from(timeout.as_millis()).unwrap_or(libc::c_int::MAX);
+    // SAFETY: one valid pollfd, for the duration of the call.
+    let rc = unsafe { libc::poll(&mut pollfd, 1, millis) };
+    if rc < 0 {
+        let error = io::Error::last_os_error();
+        if error.kind() == io::ErrorKind::Interrupted {
+            return Ok(false);
+        }
+        return Err(error);
+    }
+    Ok(rc > 0)
+}
+
+/// The thread that logs a plugin's stderr.
+struct StderrReader {
+    stop: Arc<AtomicBool>,
+    thread: JoinHandle<()>,
+}
+
+impl StderrReader {
+    fn start(request: &SpawnRequest<'_>, stderr: ChildStderr) -> io::Result<StderrReader> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let name: Arc<str> = Arc::from(request.name);
+        let budget = LogBudget::new(request.stderr_burst, request.stderr_refill);
+        let thread_stop = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name(super::thread_name("plgerr:", request.name))
+            .spawn(move || log_stderr(&name, stderr, &thread_stop, budget))?;
+        Ok(StderrReader { stop, thread })
+    }
+
+    /// Lets the thread drain what is left for up to `drain`, then stops and
+    /// joins it.
+    fn finish(self, drain: Duration) {
+        let deadline = Instant::now() + drain;
+        while !self.thread.is_finished() && Instant::now() < deadline {
+            std::thread::sleep(POLL_STEP);
+        }
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = self.thread.join();
+    }
+}
+
+fn log_stderr(name: &str, mut stderr: ChildStderr, stop: &AtomicBool, mut budget: LogBudget) {
+    let fd = stderr.as_raw_fd();
+    let mut framer = LineFramer::with_limits(STDERR_MAX_LINE, 16 * 1024);
+    while !stop.load(Ordering::Relaxed) {
+        match wait_readable(fd, Duration::from_millis(100)) {
+            Ok(true) => {}
+            Ok(false) => continue,
+            Err(error) => {
+                tracing::debug!(plugin = name, %error, "cannot poll the plugin's stderr");
+                return;
+            }
+        }
+        let n = match stderr.read(framer.read_buf()) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+            Err(error) => {
+                tracing::debug!(plugin = name, %error, "cannot read the plugin's stderr");
+                return;
+            }
+        };
+        framer.commit(n);
+        while let Some(frame) = framer.next_line() {
+            match frame {
+                Ok(line) => log_stderr_line(name, line, &mut budget),
+                Err(wire::pluginsd::FrameError::Overlong { head, .. }) => {
+                    log_stderr_line(name, head.as_bytes(), &mut budget);
+                }
+            }
+        }
+    }
+    if let Some(Ok(line)) = framer.finish() {
+        log_stderr_line(name, line, &mut budget);
+    }
+}
+
+fn log_stderr_line(name: &str, line: &[u8], budget: &mut LogBudget) {
+    let text = String::from_utf8_lossy(line);
+    let text = text.trim_end();
+    if text.is_empty() {
+        return;
+    }
+    let Some(suppressed) = budget.allow_now() else {
+        return;
+    };
+    if suppressed > 0 {
+        tracing::warn!(
+            plugin = name,
+            suppressed,
+            "plugin stderr lines not logged (rate limit)"
+        );
+    }
+    if text.contains("ERROR") || text.contains("FATAL") {
+        tracing::warn!(plugin = name, "stderr: {text}");
+    } else {
+        tracing::info!(plugin = name, "stderr: {text}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spawn_sh(script: &str) -> PluginProcess {
+        let args = vec!["-c".to_string(), script.to_string()];
+        PluginProcess::spawn(&SpawnRequest {
+            name: "sh-test",
+            path: Path::new("/bin/sh"),
+            args: &args,
+            env: &[],
+            stderr_burst: 10,
+            stderr_refill: Duration::from_secs(1),
+        })
+        .expect("spawn /bin/sh")
+    }
+
+    fn exists(pid: u32) -> bool {
+        Path::new(&format!("/proc/{pid}")).exists()
+    }
+
+    #[test]
+    fn a_plugin_that_exits_is_reaped_with_its_status() {
+        let mut process = spawn_sh("exit 3");
+        let pid = process.pid();
+        std::thread::sleep(Duration::from_millis(100));
+        let ended = process.stop(Duration::from_secs(2)).expect("stop");
+        assert_eq!(ended.status.code(), Some(3));
+        assert_eq!(ended.stopped_by, None);
+        assert!(!exists(pid));
+        assert_eq!(process.stop(Duration::ZERO).expect("again"), ended);
+    }
+
+    #[test]
+    fn sigterm_then_sigkill_for_a_plugin_that_ignores_it() {
+        let mut process = spawn_sh("trap '' TERM; while :; do sleep 0.05; done");
+        let pid = process.pid();
+        std::thread::sleep(Duration::from_millis(100));
+        let started = Instant::now();
+        let ended = process.stop(Duration::from_millis(300)).expect("stop");
+        assert!(started.elapsed() >= Duration::from_millis(300));
+        assert_eq!(ended.stopped_by, Some(libc::SIGKILL));
+        assert_eq!(ended.status.signal(), Some(libc::SIGKILL));
+        assert!(!exists(pid));
+        assert!(!group_alive(pid as libc::pid_t));
+    }
+
+    #[test]
+    fn sigterm_is_enough_for_a_well_behaved_plugin() {
+        let mut process = spawn_sh("sleep 30");
+        std::thread::sleep(Duration::from_millis(50));
+        let ended = process.stop(Duration::from_secs(5)).expect("stop");
+        assert_eq!(ended.stopped_by, Some(libc::SIGTERM));
+    }
+
+    #[test]
+    fn stdin_stays_open_until_stop() {
+        // `read` returns only when stdin closes.
+        let mut process = spawn_sh("read line; exit 7");
+        std::thread::sleep(Duration::from_millis(200));
+        assert!(matches!(process.child.try_wait(), Ok(None)));
+        let ended = process.stop(Duration::from_secs(2)).expect("stop");
+        assert!(ended.status.code() == Some(7) || ended.stopped_by.is_some());
+    }
+
+    #[test]
+    fn drop_kills_and_reaps() {
+        let process = spawn_sh("sleep 30");
+        let pid = process.pid();
+        drop(process);
+        assert!(!exists(pid));
+    }
+}
