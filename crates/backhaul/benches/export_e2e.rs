@@ -98,7 +98,7 @@ fn run_case(dims: usize, source: DataSource) {
     let until = T0 + UPDATE_EVERY * (intervals + 1);
     let history = (until - T0 + 40) as usize;
     let t_build = Instant::now();
-    let (store, _charts) = build_store(dims, until, history);
+    let (store, charts) = build_store(dims, until, history);
     let build_s = t_build.elapsed().as_secs_f64();
     let sink = sink();
     let settings = BatchSettings {
@@ -141,6 +141,10 @@ fn run_case(dims: usize, source: DataSource) {
     let mut per_interval: Vec<u64> = Vec::new();
     for i in 1..=intervals {
         let before = T0 + i * UPDATE_EVERY;
+        if source == DataSource::AsCollected {
+            // As collected exports each new collection: make one per interval.
+            fill(&charts, until + i, until + i);
+        }
         let built_before = inst.totals.build_cpu_ns.load(Ordering::Relaxed);
         let c0 = thread_cpu_ns();
         inst.tick(&store, before, IntervalCounters::default());

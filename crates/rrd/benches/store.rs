@@ -65,6 +65,40 @@ fn aggregate(c: &mut Criterion) {
     g.finish();
 }
 
+fn aggregate_chart(c: &mut Criterion) {
+    let mut g = c.benchmark_group("aggregate_all");
+    let host = Host::new("h", 3600);
+    let chart = host.create_chart(ChartDef::new("bench", "c"));
+    let dims = 200;
+    {
+        let mut w = chart.write();
+        for i in 0..dims {
+            w.add_dimension(DimensionDef::new(format!("d{i}")));
+        }
+    }
+    for t in 0..5000u64 {
+        let mut w = chart.write();
+        for d in 0..dims {
+            w.set(d, (t + d as u64) as i64);
+        }
+        w.done((1_000_000 + t) * S).unwrap();
+    }
+    for window in [1i64, 10, 60] {
+        g.throughput(Throughput::Elements(dims as u64));
+        g.bench_function(format!("200dims_window_{window}s"), |b| {
+            let r = chart.read();
+            let last = r.last_entry_t().unwrap();
+            let mut out = Vec::new();
+            b.iter(|| {
+                let w = r.window(black_box(last - window), last).unwrap();
+                r.aggregate_all(&w, &mut out);
+                black_box(&out);
+            });
+        });
+    }
+    g.finish();
+}
+
 fn packing(c: &mut Criterion) {
     let mut g = c.benchmark_group("packed");
     let values: Vec<f64> = (0..1024)
@@ -85,5 +119,5 @@ fn packing(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, append, aggregate, packing);
+criterion_group!(benches, append, aggregate, aggregate_chart, packing);
 criterion_main!(benches);

@@ -342,10 +342,8 @@ impl ChartState {
         out.resize(self.dims.len(), WindowAggregate::default());
         for slot in window.slots() {
             for (agg, s) in out.iter_mut().zip(self.row(slot)) {
-                if s.exists() {
-                    agg.sum += s.value_unchecked();
-                    agg.count += 1;
-                }
+                agg.sum += s.summand();
+                agg.count += s.exists_count();
             }
         }
     }
