@@ -45,7 +45,10 @@ fn main() {
         per_cycle_us / 1e6 * 100.0
     );
     for (name, ns) in names.iter().zip(per_collector) {
-        println!("  {name:<16} {:>8.1} us/cycle", ns as f64 / cycles as f64 / 1000.0);
+        println!(
+            "  {name:<16} {:>8.1} us/cycle",
+            ns as f64 / cycles as f64 / 1000.0
+        );
     }
     let charts = store.localhost().chart_count();
     println!("  charts collected: {charts}");

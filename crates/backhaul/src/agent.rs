@@ -1,6 +1,6 @@
 //! `Agent`: the running process. Builds the store from the configuration,
-//! starts the collectors and the exporting instances on their own threads,
-//! and stops them all when the shutdown fires.
+//! starts the collectors, the external plugins and the exporting instances
+//! on their own threads, and stops them all when the shutdown fires.
 
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -8,6 +8,7 @@ use std::thread::JoinHandle;
 use anyhow::Context as _;
 use rrd::{Host, Label, LabelSource, Store};
 
+use crate::collectors::pluginsd::{self, PluginsdRunner, PluginsdSettings};
 use crate::collectors::{self, Collector};
 use crate::config::LoadedConfig;
 use crate::exporting::{self, RunningInstance};
@@ -55,6 +56,8 @@ pub fn internal_collectors(config: &LoadedConfig) -> Vec<Box<dyn Collector>> {
 pub struct Agent {
     pub store: Arc<Store>,
     pub instances: Vec<RunningInstance>,
+    /// The external plugins' runner, unless `[plugins] plugins.d = no`.
+    pub plugins: Option<PluginsdRunner>,
     collectors: Vec<JoinHandle<()>>,
     shutdown: Shutdown,
 }
@@ -78,9 +81,20 @@ impl Agent {
         }
         let instances = exporting::start(config.enabled_instances(), &store, &shutdown)
             .context("starting exporting instances")?;
+        let plugins_settings = PluginsdSettings::from_main(&config.main);
+        let plugins = if plugins_settings.enabled {
+            Some(pluginsd::start(
+                plugins_settings,
+                store.localhost().clone(),
+                shutdown.clone(),
+            )?)
+        } else {
+            None
+        };
         Ok(Agent {
             store,
             instances,
+            plugins,
             collectors,
             shutdown,
         })
@@ -91,6 +105,9 @@ impl Agent {
         while !self.shutdown.sleep(std::time::Duration::from_secs(3600)) {}
         for c in self.collectors {
             let _ = c.join();
+        }
+        if let Some(plugins) = self.plugins {
+            plugins.join();
         }
         for i in self.instances {
             let _ = i.thread.join();

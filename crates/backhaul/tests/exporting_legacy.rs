@@ -35,17 +35,26 @@ fn legacy_backend_section_exports_and_charts_itself() {
     }
     let lines = rx.wait_for_lines(3, Duration::from_secs(5));
     assert!(
-        lines.contains(&format!("put netdata.test.c.d {} 2.0000000 host=box dc=eu", t0 + 2)),
+        lines.contains(&format!(
+            "put netdata.test.c.d {} 2.0000000 host=box dc=eu",
+            t0 + 2
+        )),
         "{lines:?}"
     );
     for (id, dims) in [
         ("netdata.backend_metrics", &["buffered", "lost", "sent"][..]),
         ("netdata.backend_bytes", &["buffered", "lost", "sent"][..]),
-        ("netdata.backend_ops", &["write", "discard", "reconnect", "failure"][..]),
+        (
+            "netdata.backend_ops",
+            &["write", "discard", "reconnect", "failure"][..],
+        ),
         ("netdata.backend_latency", &["latency"][..]),
         ("netdata.backend_thread_cpu", &["user", "system"][..]),
     ] {
-        let chart = store.localhost().chart_by_id(id).unwrap_or_else(|| panic!("no {id}"));
+        let chart = store
+            .localhost()
+            .chart_by_id(id)
+            .unwrap_or_else(|| panic!("no {id}"));
         let r = chart.read();
         let got: Vec<&str> = r.dimensions().iter().map(|d| d.id()).collect();
         assert_eq!(got, dims, "{id}");

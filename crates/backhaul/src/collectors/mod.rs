@@ -6,6 +6,7 @@
 //! wakes on its update-every grid, calls [`Collector::collect`] with the
 //! collection time, and never blocks another collector or an exporter.
 
+pub mod pluginsd;
 pub mod proc;
 
 use std::time::Duration;

@@ -100,7 +100,12 @@ fn replays_apps_plugin_output_into_the_store() {
     let (store, mut ingest) = new_ingest(IngestLimits::default());
     let host = store.localhost();
     // Collections at half past each second, so grid times are unambiguous.
-    let rounds = replay(&mut ingest, APPS_STDOUT, b"netdata.apps_cpu ", T0 * S + S / 2);
+    let rounds = replay(
+        &mut ingest,
+        APPS_STDOUT,
+        b"netdata.apps_cpu ",
+        T0 * S + S / 2,
+    );
     assert_eq!(rounds, 5);
 
     let counters = ingest.counters();
@@ -136,20 +141,32 @@ fn replays_apps_plugin_output_into_the_store() {
         assert_eq!(def.plugin, "test.plugin");
         assert!(!def.obsolete);
         let ids: Vec<&str> = state.dimensions().iter().map(|d| d.id()).collect();
-        assert_eq!(ids, ["apps.plugin", "ksmd", "khugepaged", "kernel", "other"]);
+        assert_eq!(
+            ids,
+            ["apps.plugin", "ksmd", "khugepaged", "kernel", "other"]
+        );
         let apps = state.dimension(0).expect("dimension").def();
         assert_eq!(apps.algorithm, Algorithm::Absolute);
         assert_eq!((apps.multiplier, apps.divisor), (1, 10000));
         assert_eq!(state.rounds(), 5);
         // Last round: 9994 / 10000, interpolated at the last grid time
         // between the two last rounds (both close to it).
-        assert_eq!(state.dimension(0).and_then(|d| d.last_collected()).map(|(raw, _)| raw), Some(9994));
+        assert_eq!(
+            state
+                .dimension(0)
+                .and_then(|d| d.last_collected())
+                .map(|(raw, _)| raw),
+            Some(9994)
+        );
     }
     let sizes = host.chart_by_id("netdata.apps_sizes").expect("apps_sizes");
     {
         let state = sizes.read();
         let new_pids = state.dimension_index("new_pids").expect("new_pids");
-        assert_eq!(state.dimension(new_pids).map(|d| d.name()), Some("new pids"));
+        assert_eq!(
+            state.dimension(new_pids).map(|d| d.name()),
+            Some("new pids")
+        );
         assert_eq!(
             state.dimension(new_pids).map(|d| d.def().algorithm),
             Some(Algorithm::Incremental)
@@ -188,22 +205,37 @@ fn replays_lab_plugin_output_with_awkward_ids_and_values() {
         let index = state.dimension_index("température").expect("utf-8 id");
         assert_eq!(state.dimension(index).map(|d| d.name()), Some("naïve name"));
         let dots = state.dimension_index("dim.with.dots").expect("dots");
-        assert_eq!(state.dimension(dots).map(|d| d.name()), Some("dim name/with slash"));
+        assert_eq!(
+            state.dimension(dots).map(|d| d.name()),
+            Some("dim name/with slash")
+        );
     }
     // Round 5 (at T0 + 4): 'UPPER-case' = 36 / 3, 'negative' = 5 × -1,
     // 'frac' = 1234567 / 1000, 'big' as the 32-bit store keeps it.
-    assert_close(value_at(host, "lab.weird_chart", "UPPER-case", T0 + 4), 12.0);
+    assert_close(
+        value_at(host, "lab.weird_chart", "UPPER-case", T0 + 4),
+        12.0,
+    );
     assert_close(value_at(host, "lab.weird_chart", "negative", T0 + 4), -5.0);
     assert_close(value_at(host, "lab.weird_chart", "frac", T0 + 4), 1234.567);
-    assert_close(value_at(host, "lab.weird_chart", "big", T0 + 4), 123456790000000.0);
-    assert_close(value_at(host, "lab.weird_chart", "dim.with.dots", T0 + 2), 3.0);
+    assert_close(
+        value_at(host, "lab.weird_chart", "big", T0 + 4),
+        123456790000000.0,
+    );
+    assert_close(
+        value_at(host, "lab.weird_chart", "dim.with.dots", T0 + 2),
+        3.0,
+    );
 
     let spaced = host
         .chart_by_id("lab.id with spaces/and:colon")
         .expect("chart id with spaces");
     assert_eq!(spaced.read().def().type_, "lab");
     assert_eq!(spaced.read().def().id, "id with spaces/and:colon");
-    assert_close(value_at(host, "lab.id with spaces/and:colon", "a b", T0 + 4), 2.0);
+    assert_close(
+        value_at(host, "lab.id with spaces/and:colon", "a b", T0 + 4),
+        2.0,
+    );
 
     // The 5-second chart was collected once: its absolute dimension has a
     // point, its incremental one needs a second collection.
@@ -215,11 +247,15 @@ fn replays_lab_plugin_output_with_awkward_ids_and_values() {
     let gauge = state.dimension_index("gauge").expect("gauge");
     let counter = state.dimension_index("counter").expect("counter");
     assert_eq!(state.points(gauge, last - 1, last).len(), 1);
-    assert_close(state.points(gauge, last - 1, last).first().map(|p| p.value), 5.0);
+    assert_close(
+        state.points(gauge, last - 1, last).first().map(|p| p.value),
+        5.0,
+    );
     assert!(state.points(counter, last - 5, last).is_empty());
 }
 
-const CHART_AB: &str = "CHART t.c '' 'title' 'u'\nDIMENSION a\nDIMENSION b 'bee' incremental 2 4 hidden\n";
+const CHART_AB: &str =
+    "CHART t.c '' 'title' 'u'\nDIMENSION a\nDIMENSION b 'bee' incremental 2 4 hidden\n";
 
 #[test]
 fn chart_and_dimension_redefinitions_update_the_store() {
@@ -278,8 +314,14 @@ fn sets_are_applied_at_end_in_any_order_and_unknown_ones_counted() {
     let chart = host.chart_by_id("t.c").expect("chart");
     let state = chart.read();
     // The last SET of a dimension wins.
-    assert_eq!(state.dimension(0).and_then(|d| d.last_collected()), Some((2, T0 * S)));
-    assert_eq!(state.dimension(1).and_then(|d| d.last_collected()), Some((8, T0 * S)));
+    assert_eq!(
+        state.dimension(0).and_then(|d| d.last_collected()),
+        Some((2, T0 * S))
+    );
+    assert_eq!(
+        state.dimension(1).and_then(|d| d.last_collected()),
+        Some((8, T0 * S))
+    );
 }
 
 #[test]
@@ -297,9 +339,16 @@ fn commands_out_of_order_are_counted_and_never_fatal() {
 
     // BEGIN before END: the first block's values are dropped.
     feed(&mut ingest, CHART_AB, 0);
-    feed(&mut ingest, "BEGIN t.c\nSET a = 5\nBEGIN t.c\nSET b = 6\nEND", T0 * S);
+    feed(
+        &mut ingest,
+        "BEGIN t.c\nSET a = 5\nBEGIN t.c\nSET b = 6\nEND",
+        T0 * S,
+    );
     let chart = host.chart_by_id("t.c").expect("chart");
-    assert_eq!(chart.read().dimension(0).and_then(|d| d.last_collected()), None);
+    assert_eq!(
+        chart.read().dimension(0).and_then(|d| d.last_collected()),
+        None
+    );
     assert_eq!(
         chart.read().dimension(1).and_then(|d| d.last_collected()),
         Some((6, T0 * S))
@@ -320,7 +369,10 @@ fn flush_drops_the_open_block() {
 #[test]
 fn disable_stops_and_the_rest_is_ignored_by_the_caller() {
     let (_store, mut ingest) = new_ingest(IngestLimits::default());
-    assert_eq!(feed(&mut ingest, "VARIABLE x = 1\nDISABLE\nSET a = 1", 0), Flow::Disable);
+    assert_eq!(
+        feed(&mut ingest, "VARIABLE x = 1\nDISABLE\nSET a = 1", 0),
+        Flow::Disable
+    );
     assert_eq!(ingest.counters().variables, 1);
     assert_eq!(ingest.counters().set_errors, 0);
 }
@@ -367,19 +419,36 @@ fn limits_refuse_new_charts_and_dimensions() {
     assert_eq!(counters.charts, 2);
     // c0: d0..d2 (per-chart limit), c1: d0 (plugin limit of 4).
     assert_eq!(counters.dimensions, 4);
-    assert_eq!(host.chart_by_id("t.c0").map(|c| c.read().dimensions().len()), Some(3));
-    assert_eq!(host.chart_by_id("t.c1").map(|c| c.read().dimensions().len()), Some(1));
+    assert_eq!(
+        host.chart_by_id("t.c0")
+            .map(|c| c.read().dimensions().len()),
+        Some(3)
+    );
+    assert_eq!(
+        host.chart_by_id("t.c1")
+            .map(|c| c.read().dimensions().len()),
+        Some(1)
+    );
     // 3 refused charts; c0: 2 dims; c1: 4 dims.
     assert_eq!(counters.refused_by_limits, 3 + 2 + 4);
     // Existing charts can still be redefined and collected.
-    feed(&mut ingest, "CHART t.c0 '' 'new title' u\nBEGIN t.c0\nSET d0 = 1\nEND", T0 * S);
+    feed(
+        &mut ingest,
+        "CHART t.c0 '' 'new title' u\nBEGIN t.c0\nSET d0 = 1\nEND",
+        T0 * S,
+    );
     assert_eq!(ingest.counters().collections, 1);
     assert_eq!(
-        host.chart_by_id("t.c0").map(|c| c.read().def().title.clone()),
+        host.chart_by_id("t.c0")
+            .map(|c| c.read().def().title.clone()),
         Some("new title".to_string())
     );
     // Labels beyond the pending limit are dropped.
-    feed(&mut ingest, "LABEL a 2 1\nLABEL b 2 2\nLABEL c 2 3\nOVERWRITE", 0);
+    feed(
+        &mut ingest,
+        "LABEL a 2 1\nLABEL b 2 2\nLABEL c 2 3\nOVERWRITE",
+        0,
+    );
     assert_eq!(host.labels().len(), 2);
 }
 
@@ -400,13 +469,20 @@ fn host_labels_merge_with_the_hosts_own() {
     let find = |key: &str| labels.iter().find(|l| l.key == key).cloned();
     assert_eq!(
         find("team_name"),
-        Some(Label::new("team_name", "rust port", LabelSource::Configured))
+        Some(Label::new(
+            "team_name",
+            "rust port",
+            LabelSource::Configured
+        ))
     );
     assert_eq!(
         find("_k8s_thing"),
         Some(Label::new("_k8s_thing", "pod", LabelSource::Automatic))
     );
-    assert_eq!(find("env").map(|l| l.value), Some("from plugin".to_string()));
+    assert_eq!(
+        find("env").map(|l| l.value),
+        Some("from plugin".to_string())
+    );
     assert!(find("_is_ephemeral").is_some());
     assert_eq!(labels.len(), 4);
     // A second OVERWRITE replaces this plugin's labels only.
@@ -455,7 +531,11 @@ fn end_of_run_marks_charts_obsolete_until_defined_or_collected_again() {
     feed(&mut ingest, "BEGIN t.d\nSET x = 1\nEND", T0 * S);
     assert!(!d.read().is_obsolete());
     // The plugin itself can declare a chart obsolete.
-    feed(&mut ingest, "CHART t.c '' t u '' '' line 1000 1 obsolete", 0);
+    feed(
+        &mut ingest,
+        "CHART t.c '' t u '' '' line 1000 1 obsolete",
+        0,
+    );
     assert!(c.read().is_obsolete());
 }
 
@@ -495,11 +575,20 @@ fn a_round_that_goes_back_in_time_is_refused_and_counted() {
 fn collection_time_trusts_the_plugin_interval_within_bounds() {
     let last = T0 * S;
     // Ahead of the wall clock by more than a tenth of the interval: no.
-    assert_eq!(collection_time_ut(last, Some(S + S / 5), last + S, 1), last + S);
+    assert_eq!(
+        collection_time_ut(last, Some(S + S / 5), last + S, 1),
+        last + S
+    );
     // Slightly ahead: yes.
-    assert_eq!(collection_time_ut(last, Some(S + S / 20), last + S, 1), last + S + S / 20);
+    assert_eq!(
+        collection_time_ut(last, Some(S + S / 20), last + S, 1),
+        last + S + S / 20
+    );
     // The chart is in the future: the wall clock.
     assert_eq!(collection_time_ut(last, Some(S), last - 1, 1), last - 1);
     // 5 update everys of a 2-second chart: still trusted.
-    assert_eq!(collection_time_ut(last, Some(2 * S), last + 10 * S, 2), last + 2 * S);
+    assert_eq!(
+        collection_time_ut(last, Some(2 * S), last + 10 * S, 2),
+        last + 2 * S
+    );
 }

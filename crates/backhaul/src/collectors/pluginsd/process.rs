@@ -233,14 +233,45 @@ fn kill_group(pgid: libc::pid_t, signal: libc::c_int) {
     }
 }
 
-/// Whether any process of the group still exists.
+/// Whether a process of the group is still running. Zombies do not count:
+/// members that outlived their leader were re-parented, and reaping them
+/// is their new parent's business.
 fn group_alive(pgid: libc::pid_t) -> bool {
     if pgid <= 1 {
         return false;
     }
     // SAFETY: signal 0 only checks for existence.
     let rc = unsafe { libc::kill(-pgid, 0) };
-    rc == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+    if rc != 0 && io::Error::last_os_error().raw_os_error() != Some(libc::EPERM) {
+        return false;
+    }
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return true;
+    };
+    entries.filter_map(Result::ok).any(|entry| {
+        let is_pid = entry
+            .file_name()
+            .to_str()
+            .is_some_and(|name| name.bytes().all(|b| b.is_ascii_digit()));
+        is_pid
+            && std::fs::read(entry.path().join("stat"))
+                .ok()
+                .and_then(|stat| running_group_of(&stat))
+                == Some(pgid)
+    })
+}
+
+/// The process group of a `/proc/PID/stat` line, unless it is a zombie.
+fn running_group_of(stat: &[u8]) -> Option<libc::pid_t> {
+    // "pid (comm) state ppid pgrp ...": comm may hold anything, so start
+    // after its last ')'.
+    let after = stat.iter().rposition(|&b| b == b')')? + 1;
+    let text = std::str::from_utf8(&stat[after..]).ok()?;
+    let mut fields = text.split_ascii_whitespace();
+    let state = fields.next()?;
+    let _ppid = fields.next()?;
+    let pgrp = fields.next()?.parse().ok()?;
+    (state != "Z" && state != "X").then_some(pgrp)
 }
 
 /// Waits until `fd` is readable (data, end of file or error) or `timeout`
@@ -302,7 +333,7 @@ fn log_stderr(name: &str, mut stderr: ChildStderr, stop: &AtomicBool, mut budget
             Ok(true) => {}
             Ok(false) => continue,
             Err(error) => {
-                tracing::debug!(plugin = name, %error, "cannot poll the plugin's stderr");
+                tracing::debug!(plugin = %name, %error, "cannot poll the plugin's stderr");
                 return;
             }
         }
@@ -311,7 +342,7 @@ fn log_stderr(name: &str, mut stderr: ChildStderr, stop: &AtomicBool, mut budget
             Ok(n) => n,
             Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
             Err(error) => {
-                tracing::debug!(plugin = name, %error, "cannot read the plugin's stderr");
+                tracing::debug!(plugin = %name, %error, "cannot read the plugin's stderr");
                 return;
             }
         };
@@ -341,15 +372,15 @@ fn log_stderr_line(name: &str, line: &[u8], budget: &mut LogBudget) {
     };
     if suppressed > 0 {
         tracing::warn!(
-            plugin = name,
+            plugin = %name,
             suppressed,
             "plugin stderr lines not logged (rate limit)"
         );
     }
     if text.contains("ERROR") || text.contains("FATAL") {
-        tracing::warn!(plugin = name, "stderr: {text}");
+        tracing::warn!(plugin = %name, "stderr: {text}");
     } else {
-        tracing::info!(plugin = name, "stderr: {text}");
+        tracing::info!(plugin = %name, "stderr: {text}");
     }
 }
 
@@ -416,6 +447,13 @@ mod tests {
         assert!(matches!(process.child.try_wait(), Ok(None)));
         let ended = process.stop(Duration::from_secs(2)).expect("stop");
         assert!(ended.status.code() == Some(7) || ended.stopped_by.is_some());
+    }
+
+    #[test]
+    fn stat_lines_give_the_group_of_running_processes() {
+        assert_eq!(running_group_of(b"42 (a) b)) S 1 42 42 0"), Some(42));
+        assert_eq!(running_group_of(b"42 (sleep) Z 1 40 40 0"), None);
+        assert_eq!(running_group_of(b"garbage"), None);
     }
 
     #[test]
