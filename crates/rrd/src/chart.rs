@@ -80,6 +80,9 @@ pub type DimIndex = usize;
 /// in the chart's sample block).
 pub struct Dimension {
     def: DimensionDef,
+    /// The name as netdata stores it ([`crate::def::fix_dimension_name`]),
+    /// when that differs from the given name.
+    stored_name: Option<Box<str>>,
     /// Raw value set in the current round, if any.
     pending: Option<i64>,
     /// The last collected raw value and its time (µs); `last_collected_ut`
@@ -93,9 +96,15 @@ pub struct Dimension {
     has_base: bool,
 }
 
+fn stored_name(def: &DimensionDef) -> Option<Box<str>> {
+    let fixed = crate::def::fix_dimension_name(def.display_name());
+    (fixed != def.display_name()).then(|| fixed.into_boxed_str())
+}
+
 impl Dimension {
     fn new(def: DimensionDef) -> Dimension {
         Dimension {
+            stored_name: stored_name(&def),
             def,
             pending: None,
             last_collected_value: 0,
@@ -111,8 +120,12 @@ impl Dimension {
     pub fn id(&self) -> &str {
         &self.def.id
     }
+    /// The name as stored: the given name (or the id), with each byte of a
+    /// multi-byte character and each control byte turned into `_`.
     pub fn name(&self) -> &str {
-        self.def.display_name()
+        self.stored_name
+            .as_deref()
+            .unwrap_or(self.def.display_name())
     }
     /// The last collected raw value (before multiplier and divisor) and its
     /// time in µs, or `None` before the first collection: the seed's
@@ -433,6 +446,7 @@ impl ChartWriter<'_> {
                     d.last_calculated = None;
                     d.has_base = false;
                 }
+                d.stored_name = stored_name(&def);
                 d.def = def;
                 s.generation += 1;
             }

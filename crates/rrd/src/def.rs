@@ -219,13 +219,55 @@ impl ChartDef {
         join_type(&self.type_, &self.id)
     }
 
-    /// `type.name`, or the full id when there is no name.
+    /// `type.name`, or the full id when there is no name, with netdata's
+    /// rule for stored chart names: every byte outside `[A-Za-z0-9._-]`
+    /// becomes `_` (`lab.Weird Name/with space` is stored as
+    /// `lab.Weird_Name_with_space`). The id is kept as given.
     pub fn full_name(&self) -> String {
-        match &self.name {
+        let raw = match &self.name {
             Some(n) => join_type(&self.type_, n),
             None => self.full_id(),
-        }
+        };
+        fix_chart_name(&raw)
     }
+}
+
+/// netdata's stored form of a chart name: bytes outside `[A-Za-z0-9._-]`
+/// become `_`, one per byte.
+///
+/// ```
+/// assert_eq!(rrd::def::fix_chart_name("lab.id with spaces/and:colon"), "lab.id_with_spaces_and_colon");
+/// ```
+pub fn fix_chart_name(name: &str) -> String {
+    name.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-') {
+                b as char
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// netdata's stored form of a dimension name: each byte of a multi-byte
+/// UTF-8 character and each control byte becomes `_`; everything else is
+/// kept (`naïve name` is stored as `na__ve name`).
+///
+/// ```
+/// assert_eq!(rrd::def::fix_dimension_name("naïve name"), "na__ve name");
+/// assert_eq!(rrd::def::fix_dimension_name("Dim-Upper;semi~tilde"), "Dim-Upper;semi~tilde");
+/// ```
+pub fn fix_dimension_name(name: &str) -> String {
+    name.bytes()
+        .map(|b| {
+            if b >= 0x80 || b.is_ascii_control() {
+                '_'
+            } else {
+                b as char
+            }
+        })
+        .collect()
 }
 
 fn join_type(type_: &str, rest: &str) -> String {
@@ -287,7 +329,7 @@ impl DimensionDef {
         self.hidden = h;
         self
     }
-    /// The name, or the id when no name was given.
+    /// The name as given, or the id when no name was given.
     pub fn display_name(&self) -> &str {
         self.name.as_deref().unwrap_or(&self.id)
     }
