@@ -44,12 +44,21 @@ pub fn automatic_labels() -> Vec<Label> {
 }
 
 /// The internal collectors the configuration enables.
+///
+/// As in netdata, `[plugins] proc = no` switches off every `/proc` module and
+/// `[plugins] diskspace = no` the disk space charts.
 pub fn internal_collectors(config: &LoadedConfig) -> Vec<Box<dyn Collector>> {
     let main = &config.main;
-    if !main.plugin_enabled("proc") {
-        return Vec::new();
-    }
-    collectors::proc::default_collectors(std::path::Path::new("/"), main.update_every, &|_| true)
+    let proc_on = main.plugin_enabled("proc");
+    let diskspace_on = main.plugin_enabled("diskspace");
+    let enabled = |switch: &str| {
+        if switch == "diskspace" {
+            diskspace_on
+        } else {
+            proc_on
+        }
+    };
+    collectors::proc::default_collectors(std::path::Path::new("/"), main.update_every, &enabled)
 }
 
 /// A running agent.
