@@ -220,7 +220,10 @@ fn receiver_restart_loses_and_duplicates_nothing_and_counters_agree() {
         f.collect(T0 + t);
         inst.tick(&f.store, T0 + t, std::mem::take(&mut carried));
     }
-    assert!(inst.ring.len() >= 3, "batches kept while the receiver is down");
+    assert!(
+        inst.ring.len() >= 3,
+        "batches kept while the receiver is down"
+    );
     rx.restart();
     interval(&mut inst, T0 + 7, &mut carried);
     let got = rx.wait_for_lines(35, Duration::from_secs(5));
@@ -243,13 +246,21 @@ fn receiver_restart_loses_and_duplicates_nothing_and_counters_agree() {
         .unwrap();
     let r = chart.read();
     let sent = r.dimension_index("sent").unwrap();
-    let charted: f64 = r.points(sent, 0, i64::MAX / 2).iter().map(|p| p.value).sum();
+    let charted: f64 = r
+        .points(sent, 0, i64::MAX / 2)
+        .iter()
+        .map(|p| p.value)
+        .sum();
     let charted_now = get(&inst.totals.sent_metrics);
     assert_eq!(charted as u64, charted_now, "chart vs totals");
     assert!(charted_now >= before_extra && charted_now <= before_extra + 5);
     let _ = extra;
     let lost = r.dimension_index("lost").unwrap();
-    let charted_lost: f64 = r.points(lost, 0, i64::MAX / 2).iter().map(|p| p.value).sum();
+    let charted_lost: f64 = r
+        .points(lost, 0, i64::MAX / 2)
+        .iter()
+        .map(|p| p.value)
+        .sum();
     assert_eq!(charted_lost, 0.0);
 }
 

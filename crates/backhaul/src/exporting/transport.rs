@@ -249,32 +249,52 @@ impl Transport {
             return Err(io::Error::new(ErrorKind::NotConnected, "not connected"));
         };
         let mut written = 0;
-        while written < bytes.len() {
+        let mut shortened = false;
+        let result = loop {
+            if written >= bytes.len() {
+                break Ok(written);
+            }
+            if written > 0 {
+                // Later writes of this call get only what is left of it.
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    break Ok(written);
+                }
+                if conn.stream.set_write_timeout(Some(left)).is_ok() {
+                    shortened = true;
+                }
+            }
             match conn.stream.write(&bytes[written..]) {
                 Ok(0) => {
-                    self.connection = None;
-                    return Err(io::Error::new(
+                    break Err(io::Error::new(
                         ErrorKind::WriteZero,
                         "peer accepts no more bytes",
-                    ));
+                    ))
                 }
-                Ok(n) => {
-                    written += n;
-                    if written < bytes.len() && Instant::now() >= deadline {
-                        return Ok(written);
-                    }
-                }
+                Ok(n) => written += n,
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                 Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                    return Ok(written);
+                    break Ok(written);
                 }
-                Err(e) => {
+                Err(e) => break Err(e),
+            }
+        };
+        match result {
+            Ok(n) => {
+                if shortened && conn.stream.set_write_timeout(Some(self.timeout)).is_err() {
                     self.connection = None;
-                    return if written > 0 { Ok(written) } else { Err(e) };
+                }
+                Ok(n)
+            }
+            Err(e) => {
+                self.connection = None;
+                if written > 0 {
+                    Ok(written)
+                } else {
+                    Err(e)
                 }
             }
         }
-        Ok(written)
     }
 }
 
