@@ -45,6 +45,46 @@ pub mod opentsdb;
 use crate::number::{write_collected_value, write_stored_value, write_timestamp};
 use crate::sanitize::EMPTY_LABEL_VALUE;
 
+/// The metric names of all of a chart's dimensions in one buffer, each the
+/// chart's head followed by the sanitized dimension part; shared by the
+/// graphite and opentsdb `ChartMetrics`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct MetricList {
+    head_len: usize,
+    bytes: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl MetricList {
+    fn new(head: &[u8]) -> MetricList {
+        MetricList {
+            head_len: head.len(),
+            bytes: head.to_vec(),
+            ends: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, dimension: &str) {
+        if !self.ends.is_empty() {
+            let head = self.head_len;
+            self.bytes.extend_from_within(..head);
+        }
+        crate::sanitize::write_metric_part(&mut self.bytes, dimension);
+        self.ends.push(self.bytes.len());
+    }
+
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    #[inline]
+    fn metric(&self, index: usize) -> Option<&[u8]> {
+        let end = *self.ends.get(index)?;
+        let start = if index == 0 { 0 } else { self.ends[index - 1] };
+        self.bytes.get(start..end)
+    }
+}
+
 /// The value of one line.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum MetricValue {

@@ -19,7 +19,7 @@
 //! );
 //! ```
 
-use super::{labels_to_render, write_timestamp, MetricValue};
+use super::{labels_to_render, write_timestamp, MetricList, MetricValue};
 use crate::number::RenderedTimestamp;
 use crate::sanitize;
 
@@ -178,47 +178,36 @@ pub fn write_line(
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ChartMetrics {
-    head_len: usize,
-    bytes: Vec<u8>,
-    ends: Vec<usize>,
+    list: MetricList,
 }
 
 impl ChartMetrics {
     /// An empty list under `chart`'s head.
     pub fn new(chart: &ChartPath) -> ChartMetrics {
         ChartMetrics {
-            head_len: chart.bytes.len(),
-            bytes: chart.bytes.clone(),
-            ends: Vec::new(),
+            list: MetricList::new(&chart.bytes),
         }
     }
 
     /// Appends the metric of the next dimension (its name or id).
     pub fn push(&mut self, dimension: &str) {
-        if !self.ends.is_empty() {
-            let head = self.head_len;
-            self.bytes.extend_from_within(..head);
-        }
-        sanitize::write_metric_part(&mut self.bytes, dimension);
-        self.ends.push(self.bytes.len());
+        self.list.push(dimension);
     }
 
     /// How many metrics the list holds.
     pub fn len(&self) -> usize {
-        self.ends.len()
+        self.list.len()
     }
 
     /// Whether the list is empty.
     pub fn is_empty(&self) -> bool {
-        self.ends.is_empty()
+        self.list.len() == 0
     }
 
     /// The metric name of dimension `index`.
     #[inline]
     pub fn metric(&self, index: usize) -> Option<&[u8]> {
-        let end = *self.ends.get(index)?;
-        let start = if index == 0 { 0 } else { self.ends[index - 1] };
-        self.bytes.get(start..end)
+        self.list.metric(index)
     }
 
     /// Like [`write_line`] for dimension `index`; false (nothing written)
