@@ -747,3 +747,32 @@ fn error_in_main_config() {
         "error: netdata.conf:2: [backend] 'type': invalid value 'influxdb': unknown connector type (known types: graphite, graphite:plaintext, graphite:http, graphite:https, opentsdb, opentsdb:telnet, opentsdb:http, opentsdb:https, json, json:plaintext, json:http, json:https, prometheus_remote_write, prometheus_remote_write:http, prometheus_remote_write:https, kinesis, pubsub, mongodb)",
     );
 }
+
+#[test]
+fn plugins_d_limits_are_configurable_and_checked() {
+    let text = "[plugins]\n    plugins.d max charts per plugin = 50\n    plugins.d max dimensions per chart = 7\n    plugins.d max dimensions per plugin = 300\n    plugins.d max line length = 2048\n    apps = no\n";
+    let (main, warnings) = backhaul::config::parse_main_str(text, "netdata.conf").unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(main.plugins.max_charts_per_plugin, 50);
+    assert_eq!(main.plugins.max_dimensions_per_chart, 7);
+    assert_eq!(main.plugins.max_dimensions_per_plugin, 300);
+    assert_eq!(main.plugins.max_line_length, 2048);
+    assert!(!main.plugin_enabled("apps"));
+    let settings = backhaul::collectors::pluginsd::PluginsdSettings::from_main(&main);
+    assert_eq!(settings.limits.max_charts, 50);
+    assert_eq!(settings.limits.max_dimensions_per_chart, 7);
+    assert_eq!(settings.max_line_len, 2048);
+
+    let err = backhaul::config::parse_main_str(
+        "[plugins]\n    plugins.d max charts per plugin = lots\n",
+        "netdata.conf",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("netdata.conf:2")
+            && err.contains("plugins.d max charts per plugin")
+            && err.contains("lots"),
+        "{err}"
+    );
+}

@@ -23,7 +23,7 @@ use std::path::PathBuf;
 use super::connector::ConnectorType;
 use super::error::{ConfigError, Warning, WarningKind};
 use super::exporting::{parse_count, parse_destination_value, parse_non_empty, SECONDS_REASON};
-use super::ini::{invalid_value, IniDocument, IniSection, SectionChain};
+use super::ini::{invalid_value, IniDocument, IniEntry, IniSection, SectionChain};
 use super::instance::{ConnectorExtras, InstanceConfig};
 use super::value::{parse_bool, parse_u32, parse_whole_number, split_quoted_words, DataSource};
 
@@ -97,6 +97,31 @@ pub struct PluginsConfig {
     pub check_for_new_plugins_every: u32,
     /// Every other `NAME = yes|no`, in file order.
     pub explicit: Vec<(String, bool)>,
+    /// `plugins.d max charts per plugin` (default 10000; a backhaul
+    /// addition): charts one external plugin may define.
+    pub max_charts_per_plugin: usize,
+    /// `plugins.d max dimensions per chart` (default 1000).
+    pub max_dimensions_per_chart: usize,
+    /// `plugins.d max dimensions per plugin` (default 100000).
+    pub max_dimensions_per_plugin: usize,
+    /// `plugins.d max line length`, bytes (default 16384): longer lines from
+    /// a plugin are dropped with a log message.
+    pub max_line_length: usize,
+}
+
+impl PluginsConfig {
+    /// netdata's defaults, and backhaul's limits for external plugins.
+    pub fn builtin() -> PluginsConfig {
+        PluginsConfig {
+            enable_running_new_plugins: true,
+            check_for_new_plugins_every: 60,
+            explicit: Vec::new(),
+            max_charts_per_plugin: 10_000,
+            max_dimensions_per_chart: 1_000,
+            max_dimensions_per_plugin: 100_000,
+            max_line_length: 16 * 1024,
+        }
+    }
 }
 
 /// `[web]`.
@@ -157,11 +182,7 @@ impl MainConfig {
                 web: PathBuf::from("/usr/share/netdata/web"),
                 home: PathBuf::from("/var/lib/netdata"),
             },
-            plugins: PluginsConfig {
-                enable_running_new_plugins: true,
-                check_for_new_plugins_every: 60,
-                explicit: Vec::new(),
-            },
+            plugins: PluginsConfig::builtin(),
             web: WebConfig {
                 bind_to: "127.0.0.1:19999".to_string(),
                 mode: "static-threaded".to_string(),
@@ -603,13 +624,23 @@ fn plugins_config(
     section: &IniSection,
     warnings: &mut Vec<Warning>,
 ) -> Result<PluginsConfig, ConfigError> {
-    let mut plugins = PluginsConfig {
-        enable_running_new_plugins: true,
-        check_for_new_plugins_every: 60,
-        explicit: Vec::new(),
+    let mut plugins = PluginsConfig::builtin();
+    let limit = |entry: &IniEntry, minimum: u64| -> Result<usize, ConfigError> {
+        let reason = format!("must be a whole number >= {minimum}");
+        let n = parse_whole_number(&entry.value, minimum, &reason)
+            .map_err(|r| invalid_value(section, entry, r))?;
+        usize::try_from(n).map_err(|_| invalid_value(section, entry, reason))
     };
     for entry in &section.entries {
         match entry.key.as_str() {
+            "plugins.d max charts per plugin" => plugins.max_charts_per_plugin = limit(entry, 1)?,
+            "plugins.d max dimensions per chart" => {
+                plugins.max_dimensions_per_chart = limit(entry, 1)?
+            }
+            "plugins.d max dimensions per plugin" => {
+                plugins.max_dimensions_per_plugin = limit(entry, 1)?
+            }
+            "plugins.d max line length" => plugins.max_line_length = limit(entry, 1024)?,
             "enable running new plugins" => {
                 plugins.enable_running_new_plugins =
                     parse_bool(&entry.value).map_err(|r| invalid_value(section, entry, r))?;

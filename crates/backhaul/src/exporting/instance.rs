@@ -113,8 +113,8 @@ impl Instance {
             totals: Arc::new(InstanceTotals::default()),
             retry,
             next_connect: Instant::now(),
-            connect_log: LogLimiter::new(Duration::from_secs(60)),
-            write_log: LogLimiter::new(Duration::from_secs(60)),
+            connect_log: LogLimiter::new(Duration::from_secs(30)),
+            write_log: LogLimiter::new(Duration::from_secs(30)),
             last_batch_len: 0,
         }
     }

@@ -151,8 +151,13 @@ impl PluginsdSettings {
                 main.plugins.check_for_new_plugins_every.max(1),
             )),
             env: plugin_environment(main),
-            limits: IngestLimits::default(),
-            max_line_len: wire::pluginsd::DEFAULT_MAX_LINE_LEN,
+            limits: IngestLimits {
+                max_charts: main.plugins.max_charts_per_plugin,
+                max_dimensions_per_chart: main.plugins.max_dimensions_per_chart,
+                max_dimensions: main.plugins.max_dimensions_per_plugin,
+                ..IngestLimits::default()
+            },
+            max_line_len: main.plugins.max_line_length,
             shutdown_grace: Duration::from_secs(3),
             restart: RestartSettings::default(),
             stderr_burst: 200,
