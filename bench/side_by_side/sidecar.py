@@ -176,6 +176,8 @@ def main():
                 text = f.read().strip()
             if text:
                 pid = int(text)
+        if pid is not None and not os.path.exists("/proc/%d" % pid):
+            raise SystemExit("sidecar: the agent (pid %d) exited" % pid)
         if pid is not None and sink.first_at is not None and now - sink.first_at >= args.warmup:
             break
 
