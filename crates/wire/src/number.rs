@@ -53,7 +53,7 @@ pub fn write_stored_value(buf: &mut Vec<u8>, value: f64) {
         value.is_finite(),
         "stored values must be finite (got {value}); skip the line instead"
     );
-    match split_at_seven_decimals(value) {
+    match split_fast(value).or_else(|| split_at_seven_decimals(value)) {
         Some(parts) => write_parts(buf, parts),
         None => write_stored_value_slow(buf, value),
     }
@@ -136,6 +136,35 @@ struct SevenDecimals {
     integer: u64,
     /// The seven decimals as an integer, `0..DECIMAL_SCALE`.
     fraction: u32,
+}
+
+/// The common case in one multiplication: for |value| < 10^5 the product
+/// `|value| × 10^7` is below 2^40, so its rounding error is at most 2^-14;
+/// when its fraction is further than 2^-12 from one half, rounding the
+/// product rounds the exact decimal expansion the same way, and the result
+/// is exactly what [`split_at_seven_decimals`] computes. Otherwise `None`.
+#[inline]
+fn split_fast(value: f64) -> Option<SevenDecimals> {
+    const GUARD: f64 = 1.0 / 4096.0;
+    let magnitude = value.abs();
+    if !(magnitude < 1.0e5) {
+        return None;
+    }
+    let scaled = magnitude * DECIMAL_SCALE as f64;
+    let floor = scaled as u64; // truncation: scaled >= 0
+    let fraction = scaled - floor as f64; // exact (Sterbenz, or floor = 0)
+    let rounded = if fraction > 0.5 + GUARD {
+        floor + 1
+    } else if fraction < 0.5 - GUARD {
+        floor
+    } else {
+        return None;
+    };
+    Some(SevenDecimals {
+        negative: value.is_sign_negative() && rounded != 0,
+        integer: rounded / DECIMAL_SCALE,
+        fraction: (rounded % DECIMAL_SCALE) as u32,
+    })
 }
 
 /// Rounds a finite `value` whose magnitude is below 2^64 to seven decimals,
@@ -303,6 +332,37 @@ fn write_stored_value_slow(buf: &mut Vec<u8>, value: f64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        #[test]
+        fn fast_split_agrees_with_the_exact_one(v in -1.0e5f64..1.0e5) {
+            if let Some(fast) = split_fast(v) {
+                proptest::prop_assert_eq!(Some(fast), split_at_seven_decimals(v));
+            }
+        }
+
+        #[test]
+        fn fast_split_agrees_near_rounding_boundaries(k in -1_000_000_000_000i64..1_000_000_000_000, nudge in -3i32..=3) {
+            // Values near x.xxxxxxx5, where rounding is decided.
+            let v = (k as f64 + 0.5) / 1e7;
+            let v = f64::from_bits((v.to_bits() as i64 + i64::from(nudge)) as u64);
+            if let Some(fast) = split_fast(v) {
+                proptest::prop_assert_eq!(Some(fast), split_at_seven_decimals(v));
+            }
+        }
+    }
+
+    #[test]
+    fn fast_split_takes_the_common_values() {
+        for v in [0.0, 1.0, -2.5, 13.0, 1234.567, 7.333333, 99_999.9999999] {
+            assert!(split_fast(v).is_some(), "{v}");
+        }
+        assert!(split_fast(1.0e5).is_none());
+        assert!(
+            split_fast(0.00000005).is_none(),
+            "a tie goes to the exact path"
+        );
+    }
     use proptest::prelude::*;
 
     fn stored(value: f64) -> String {
