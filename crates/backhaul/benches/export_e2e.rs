@@ -9,8 +9,9 @@
 //! ```
 //!
 //! Arguments (optional): dimension counts, and data sources (`average`,
-//! `sum`, `as-collected`). Each case runs 5 intervals after 1 warm-up; the
-//! instance's interval is 10 s of stored points (windows of 10 points).
+//! `sum`, `as-collected`). Each case runs 30 intervals (5 at 1M) after one
+//! warm-up; the instance's interval is 10 s of stored points (windows of 10
+//! points). `BENCH_UPDATE_EVERY` and `BENCH_INTERVALS` change those.
 
 use std::io::Read;
 use std::net::TcpListener;
@@ -28,7 +29,6 @@ use rrd::{ChartDef, DimensionDef, Host, Store};
 
 const S: u64 = 1_000_000;
 const T0: i64 = 1_700_000_000;
-const UPDATE_EVERY: i64 = 10;
 const DIMS_PER_CHART: usize = 100;
 
 fn build_store(dims: usize, until: i64, history: usize) -> (Arc<Store>, Vec<Arc<rrd::Chart>>) {
@@ -92,9 +92,28 @@ fn sink() -> Sink {
     Sink { addr, lines }
 }
 
+/// The instance's update every: 10 s, or `BENCH_UPDATE_EVERY`.
+fn update_every() -> i64 {
+    std::env::var("BENCH_UPDATE_EVERY")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&v| v >= 1)
+        .unwrap_or(10)
+}
+
+/// Intervals to measure: 30 (5 at 1M dimensions), or `BENCH_INTERVALS`.
+fn intervals_for(dims: usize) -> i64 {
+    std::env::var("BENCH_INTERVALS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(if dims >= 1_000_000 { 5 } else { 30 })
+}
+
 fn run_case(dims: usize, source: DataSource) {
+    #[allow(non_snake_case)]
+    let UPDATE_EVERY = update_every();
     // Enough intervals for a stable median; the ring holds them all.
-    let intervals: i64 = if dims >= 1_000_000 { 5 } else { 30 };
+    let intervals: i64 = intervals_for(dims);
     let until = T0 + UPDATE_EVERY * (intervals + 1);
     let history = (until - T0 + 40) as usize;
     let t_build = Instant::now();
