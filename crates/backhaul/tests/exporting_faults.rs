@@ -206,7 +206,7 @@ fn receiver_restart_loses_and_duplicates_nothing_and_counters_agree() {
     // As the instance's own loop does, what happens between two intervals
     // (here: the settling) is carried into the next interval's chart.
     let mut carried = IntervalCounters::default();
-    let mut interval = |inst: &mut Instance, t: i64, carried: &mut IntervalCounters| {
+    let interval = |inst: &mut Instance, t: i64, carried: &mut IntervalCounters| {
         f.collect(t);
         inst.tick(&f.store, t, std::mem::take(carried));
         *carried = settle(inst);

@@ -53,7 +53,10 @@ pub fn write_stored_value(buf: &mut Vec<u8>, value: f64) {
         value.is_finite(),
         "stored values must be finite (got {value}); skip the line instead"
     );
-    match split_fast(value).or_else(|| split_at_seven_decimals(value)) {
+    if let Some((negative, scaled)) = scale_fast(value) {
+        return write_scaled(buf, negative, scaled);
+    }
+    match split_at_seven_decimals(value) {
         Some(parts) => write_parts(buf, parts),
         None => write_stored_value_slow(buf, value),
     }
@@ -141,14 +144,15 @@ struct SevenDecimals {
 /// The common case in one multiplication: for |value| < 10^5 the product
 /// `|value| × 10^7` is below 2^40, so its rounding error is at most 2^-14;
 /// when its fraction is further than 2^-12 from one half, rounding the
-/// product rounds the exact decimal expansion the same way, and the result
-/// is exactly what [`split_at_seven_decimals`] computes. Otherwise `None`.
+/// product rounds the exact decimal expansion the same way. Returns the sign
+/// (false for a result of zero) and `|value| × 10^7` rounded, which is
+/// exactly what [`split_at_seven_decimals`] computes; otherwise `None`.
 #[inline]
-fn split_fast(value: f64) -> Option<SevenDecimals> {
+fn scale_fast(value: f64) -> Option<(bool, u64)> {
     const GUARD: f64 = 1.0 / 4096.0;
     let magnitude = value.abs();
-    if !(magnitude < 1.0e5) {
-        return None;
+    if magnitude >= 1.0e5 {
+        return None; // (a NaN falls through and fails both checks below)
     }
     let scaled = magnitude * DECIMAL_SCALE as f64;
     let floor = scaled as u64; // truncation: scaled >= 0
@@ -160,11 +164,54 @@ fn split_fast(value: f64) -> Option<SevenDecimals> {
     } else {
         return None;
     };
-    Some(SevenDecimals {
-        negative: value.is_sign_negative() && rounded != 0,
-        integer: rounded / DECIMAL_SCALE,
-        fraction: (rounded % DECIMAL_SCALE) as u32,
-    })
+    if rounded >= 1_000_000_000_000 {
+        return None; // 99999.99999995 and up round to six integer digits
+    }
+    Some((value.is_sign_negative() && rounded != 0, rounded))
+}
+
+/// The eight decimal digits of `n < 10^8`, zero-padded, as ASCII bytes in
+/// reading order (little-endian lanes: two 4-digit halves, then 2-digit
+/// quarters, then digits, each step one multiply-shift per lane).
+#[inline]
+fn eight_digits(n: u32) -> [u8; 8] {
+    debug_assert!(n < 100_000_000);
+    let n = u64::from(n);
+    let halves = (n / 10_000) | ((n % 10_000) << 32);
+    let hundreds = ((halves * 5243) >> 19) & 0x0000_007F_0000_007F;
+    let quarters = hundreds | ((halves - hundreds * 100) << 16);
+    let tens = ((quarters * 103) >> 10) & 0x000F_000F_000F_000F;
+    let digits = tens | ((quarters - tens * 10) << 8);
+    (digits + 0x3030_3030_3030_3030).to_le_bytes()
+}
+
+/// Appends `[-]integer.fraction` for `scaled` = value × 10^7 < 10^12.
+#[inline]
+fn write_scaled(buf: &mut Vec<u8>, negative: bool, scaled: u64) {
+    let high = (scaled / 100_000_000) as u32; // < 10^4: integer digits but the last
+    let low = eight_digits((scaled % 100_000_000) as u32);
+    let mut text = [b'-'; 16];
+    let mut at = usize::from(negative);
+    if high > 0 {
+        let count = if high >= 1000 {
+            4
+        } else if high >= 100 {
+            3
+        } else if high >= 10 {
+            2
+        } else {
+            1
+        };
+        let four = eight_digits(high);
+        text[at..at + count].copy_from_slice(&four[8 - count..]);
+        at += count;
+    }
+    text[at] = low[0];
+    text[at + 1] = b'.';
+    text[at + 2..at + 9].copy_from_slice(&low[1..]);
+    let end = buf.len() + at + 9;
+    buf.extend_from_slice(&text);
+    buf.truncate(end);
 }
 
 /// Rounds a finite `value` whose magnitude is below 2^64 to seven decimals,
@@ -336,8 +383,24 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn fast_split_agrees_with_the_exact_one(v in -1.0e5f64..1.0e5) {
-            if let Some(fast) = split_fast(v) {
-                proptest::prop_assert_eq!(Some(fast), split_at_seven_decimals(v));
+            if let Some(fast) = scale_fast(v) {
+                proptest::prop_assert_eq!(Some(from_scaled(fast)), split_at_seven_decimals(v));
+            }
+        }
+
+        #[test]
+        fn eight_digits_are_the_zero_padded_decimal(n in 0u32..100_000_000) {
+            proptest::prop_assert_eq!(eight_digits(n).to_vec(), format!("{n:08}").into_bytes());
+        }
+
+        #[test]
+        fn scaled_writing_matches_the_exact_writer(v in -1.0e5f64..1.0e5) {
+            if let Some((negative, scaled)) = scale_fast(v) {
+                let mut fast = Vec::new();
+                write_scaled(&mut fast, negative, scaled);
+                let mut exact = Vec::new();
+                write_parts(&mut exact, from_scaled((negative, scaled)));
+                proptest::prop_assert_eq!(fast, exact);
             }
         }
 
@@ -346,22 +409,43 @@ mod tests {
             // Values near x.xxxxxxx5, where rounding is decided.
             let v = (k as f64 + 0.5) / 1e7;
             let v = f64::from_bits((v.to_bits() as i64 + i64::from(nudge)) as u64);
-            if let Some(fast) = split_fast(v) {
-                proptest::prop_assert_eq!(Some(fast), split_at_seven_decimals(v));
+            if let Some(fast) = scale_fast(v) {
+                proptest::prop_assert_eq!(Some(from_scaled(fast)), split_at_seven_decimals(v));
             }
+        }
+    }
+
+    fn from_scaled((negative, scaled): (bool, u64)) -> SevenDecimals {
+        SevenDecimals {
+            negative,
+            integer: scaled / DECIMAL_SCALE,
+            fraction: (scaled % DECIMAL_SCALE) as u32,
         }
     }
 
     #[test]
     fn fast_split_takes_the_common_values() {
         for v in [0.0, 1.0, -2.5, 13.0, 1234.567, 7.333333, 99_999.9999999] {
-            assert!(split_fast(v).is_some(), "{v}");
+            assert!(scale_fast(v).is_some(), "{v}");
         }
-        assert!(split_fast(1.0e5).is_none());
+        assert!(scale_fast(1.0e5).is_none());
         assert!(
-            split_fast(0.00000005).is_none(),
+            scale_fast(0.00000005).is_none(),
             "a tie goes to the exact path"
         );
+        for (v, text) in [
+            (0.0, "0.0000000"),
+            (-0.0, "0.0000000"),
+            (-2.5, "-2.5000000"),
+            (12345.6789012, "12345.6789012"),
+            (99_999.99999999, "100000.0000000"),
+            (0.1, "0.1000000"),
+            (-0.00000004, "0.0000000"),
+        ] {
+            let mut buf = b"x".to_vec();
+            write_stored_value(&mut buf, v);
+            assert_eq!(std::str::from_utf8(&buf[1..]).unwrap(), text, "{v}");
+        }
     }
     use proptest::prelude::*;
 
