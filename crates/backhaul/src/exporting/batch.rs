@@ -56,6 +56,10 @@ pub struct BatchRing {
     capacity: usize,
     written: usize,
     acked: usize,
+    /// The buffer of the last delivered batch, kept for the next batch: a
+    /// batch is megabytes, and a fresh allocation every interval costs a
+    /// page fault per page.
+    spare: Option<Vec<u8>>,
 }
 
 impl BatchRing {
@@ -67,6 +71,20 @@ impl BatchRing {
             capacity,
             written: 0,
             acked: 0,
+            spare: None,
+        }
+    }
+
+    /// An empty buffer for the next batch: the last delivered batch's, when
+    /// there is one, else a new one of `capacity`.
+    pub fn take_buffer(&mut self, capacity: usize) -> Vec<u8> {
+        match self.spare.take() {
+            Some(mut buffer) => {
+                buffer.clear();
+                buffer.reserve(capacity);
+                buffer
+            }
+            None => Vec::with_capacity(capacity),
         }
     }
 
@@ -177,7 +195,15 @@ impl BatchRing {
             delivered.metrics += front.metrics;
             self.acked -= len;
             self.written -= len;
-            self.batches.pop_front();
+            if let Some(done) = self.batches.pop_front() {
+                if self
+                    .spare
+                    .as_ref()
+                    .is_none_or(|s| s.capacity() < done.bytes.capacity())
+                {
+                    self.spare = Some(done.bytes);
+                }
+            }
         }
         delivered
     }

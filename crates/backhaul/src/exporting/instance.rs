@@ -177,7 +177,9 @@ impl Instance {
     /// Builds the batch of the interval ending at `before` and queues it.
     pub fn export_interval(&mut self, store: &Store, before: i64, counters: &mut IntervalCounters) {
         let cpu0 = thread_cpu_ns();
-        let mut bytes = Vec::with_capacity(self.last_batch_len + self.last_batch_len / 8 + 4096);
+        let mut bytes = self
+            .ring
+            .take_buffer(self.last_batch_len + self.last_batch_len / 8 + 4096);
         let metrics = self.builder.build(store, before, &mut bytes);
         self.last_batch_len = bytes.len();
         add(
