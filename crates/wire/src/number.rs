@@ -141,31 +141,35 @@ struct SevenDecimals {
     fraction: u32,
 }
 
-/// The common case in one multiplication: for |value| < 10^5 the product
-/// `|value| × 10^7` is below 2^40, so its rounding error is at most 2^-14;
-/// when its fraction is further than 2^-12 from one half, rounding the
-/// product rounds the exact decimal expansion the same way. Returns the sign
-/// (false for a result of zero) and `|value| × 10^7` rounded, which is
-/// exactly what [`split_at_seven_decimals`] computes; otherwise `None`.
+/// The common case in one multiplication. The product `|value| × 10^7` is
+/// off by at most half a unit in its last place: at most 2^-14 below 10^12
+/// (|value| < 10^5) and 2^-4 below 10^15 (|value| < 10^8). When its fraction
+/// is further than twice that from one half, rounding the product rounds the
+/// exact decimal expansion the same way. Returns the sign (false for a result
+/// of zero) and `|value| × 10^7` rounded, exactly what
+/// [`split_at_seven_decimals`] computes; otherwise `None`.
 #[inline]
 fn scale_fast(value: f64) -> Option<(bool, u64)> {
-    const GUARD: f64 = 1.0 / 4096.0;
     let magnitude = value.abs();
-    if magnitude >= 1.0e5 {
+    let guard = if magnitude < 1.0e5 {
+        1.0 / 4096.0
+    } else if magnitude < 1.0e8 {
+        1.0 / 8.0
+    } else {
         return None; // (a NaN falls through and fails both checks below)
-    }
+    };
     let scaled = magnitude * DECIMAL_SCALE as f64;
     let floor = scaled as u64; // truncation: scaled >= 0
     let fraction = scaled - floor as f64; // exact (Sterbenz, or floor = 0)
-    let rounded = if fraction > 0.5 + GUARD {
+    let rounded = if fraction > 0.5 + guard {
         floor + 1
-    } else if fraction < 0.5 - GUARD {
+    } else if fraction < 0.5 - guard {
         floor
     } else {
         return None;
     };
-    if rounded >= 1_000_000_000_000 {
-        return None; // 99999.99999995 and up round to six integer digits
+    if rounded >= 1_000_000_000_000_000 {
+        return None; // 99999999.99999995 and up round to nine integer digits
     }
     Some((value.is_sign_negative() && rounded != 0, rounded))
 }
@@ -185,25 +189,18 @@ fn eight_digits(n: u32) -> [u8; 8] {
     (digits + 0x3030_3030_3030_3030).to_le_bytes()
 }
 
-/// Appends `[-]integer.fraction` for `scaled` = value × 10^7 < 10^12.
+/// Appends `[-]integer.fraction` for `scaled` = value × 10^7 < 10^15.
 #[inline]
 fn write_scaled(buf: &mut Vec<u8>, negative: bool, scaled: u64) {
-    let high = (scaled / 100_000_000) as u32; // < 10^4: integer digits but the last
+    // The integer digits but the last (< 10^7), then the last eight digits.
+    let high = (scaled / 100_000_000) as u32;
     let low = eight_digits((scaled % 100_000_000) as u32);
-    let mut text = [b'-'; 16];
+    let mut text = [b'-'; 24];
     let mut at = usize::from(negative);
     if high > 0 {
-        let count = if high >= 1000 {
-            4
-        } else if high >= 100 {
-            3
-        } else if high >= 10 {
-            2
-        } else {
-            1
-        };
-        let four = eight_digits(high);
-        text[at..at + count].copy_from_slice(&four[8 - count..]);
+        let count = high.ilog10() as usize + 1;
+        let digits = eight_digits(high);
+        text[at..at + count].copy_from_slice(&digits[8 - count..]);
         at += count;
     }
     text[at] = low[0];
@@ -394,6 +391,27 @@ mod tests {
         }
 
         #[test]
+        fn fast_split_agrees_up_to_1e8(v in -1.0e8f64..1.0e8) {
+            if let Some(fast) = scale_fast(v) {
+                proptest::prop_assert_eq!(Some(from_scaled(fast)), split_at_seven_decimals(v));
+                let mut fast_text = Vec::new();
+                write_scaled(&mut fast_text, fast.0, fast.1);
+                let mut exact = Vec::new();
+                write_parts(&mut exact, from_scaled(fast));
+                proptest::prop_assert_eq!(fast_text, exact);
+            }
+        }
+
+        #[test]
+        fn integers_up_to_1e8_take_the_fast_path(n in -99_999_999i64..99_999_999) {
+            let fast = scale_fast(n as f64);
+            proptest::prop_assert!(fast.is_some());
+            let mut text = Vec::new();
+            write_stored_value(&mut text, n as f64);
+            proptest::prop_assert_eq!(String::from_utf8(text).unwrap(), format!("{n}.0000000"));
+        }
+
+        #[test]
         fn scaled_writing_matches_the_exact_writer(v in -1.0e5f64..1.0e5) {
             if let Some((negative, scaled)) = scale_fast(v) {
                 let mut fast = Vec::new();
@@ -428,7 +446,8 @@ mod tests {
         for v in [0.0, 1.0, -2.5, 13.0, 1234.567, 7.333333, 99_999.9999999] {
             assert!(scale_fast(v).is_some(), "{v}");
         }
-        assert!(scale_fast(1.0e5).is_none());
+        assert!(scale_fast(1.0e5).is_some());
+        assert!(scale_fast(1.0e8).is_none());
         assert!(
             scale_fast(0.00000005).is_none(),
             "a tie goes to the exact path"
