@@ -160,6 +160,17 @@ fn as_set(lines: &[String]) -> BTreeSet<String> {
 
 use support::assert_lines;
 
+/// The sum of every stored point of `chart`'s dimension `dim`.
+fn charted_sum(store: &Store, chart: &str, dim: &str) -> f64 {
+    let chart = store.localhost().chart_by_id(chart).expect("chart exists");
+    let r = chart.read();
+    let index = r.dimension_index(dim).expect("dimension exists");
+    r.points(index, 0, i64::MAX / 2)
+        .iter()
+        .map(|p| p.value)
+        .sum()
+}
+
 fn get(v: &std::sync::atomic::AtomicU64) -> u64 {
     InstanceTotals::get(v)
 }
@@ -239,29 +250,15 @@ fn receiver_restart_loses_and_duplicates_nothing_and_counters_agree() {
     let before_extra = get(&inst.totals.sent_metrics);
     f.collect(T0 + 8);
     let extra = inst.tick(&f.store, T0 + 8, std::mem::take(&mut carried));
-    let chart = f
-        .store
-        .localhost()
-        .chart_by_id("netdata.exporting_t_metrics")
-        .unwrap();
-    let r = chart.read();
-    let sent = r.dimension_index("sent").unwrap();
-    let charted: f64 = r
-        .points(sent, 0, i64::MAX / 2)
-        .iter()
-        .map(|p| p.value)
-        .sum();
+    let charted = charted_sum(&f.store, "netdata.exporting_t_metrics", "sent");
     let charted_now = get(&inst.totals.sent_metrics);
     assert_eq!(charted as u64, charted_now, "chart vs totals");
     assert!(charted_now >= before_extra && charted_now <= before_extra + 5);
     let _ = extra;
-    let lost = r.dimension_index("lost").unwrap();
-    let charted_lost: f64 = r
-        .points(lost, 0, i64::MAX / 2)
-        .iter()
-        .map(|p| p.value)
-        .sum();
-    assert_eq!(charted_lost, 0.0);
+    assert_eq!(
+        charted_sum(&f.store, "netdata.exporting_t_metrics", "lost"),
+        0.0
+    );
 }
 
 #[test]
@@ -370,19 +367,10 @@ fn ring_overflow_drops_oldest_batches_and_counts_them() {
     assert_lines(&got, &f.expected(T0 + 5..=T0 + 7));
     assert_eq!(get(&inst.totals.lost_metrics), 16);
     // The lost metrics were charted too.
-    let chart = f
-        .store
-        .localhost()
-        .chart_by_id("netdata.exporting_t_metrics")
-        .unwrap();
-    let r = chart.read();
-    let lost_dim = r.dimension_index("lost").unwrap();
-    let charted: f64 = r
-        .points(lost_dim, 0, i64::MAX / 2)
-        .iter()
-        .map(|p| p.value)
-        .sum();
-    assert_eq!(charted, 16.0);
+    assert_eq!(
+        charted_sum(&f.store, "netdata.exporting_t_metrics", "lost"),
+        16.0
+    );
 }
 
 #[test]
