@@ -21,7 +21,7 @@
 //! );
 //! ```
 
-use super::{labels_to_render, write_timestamp, MetricList, MetricValue};
+use super::{labels_to_render, MetricList, MetricValue};
 use crate::number::RenderedTimestamp;
 use crate::sanitize;
 
@@ -157,16 +157,29 @@ pub fn write_line(
     value: MetricValue,
     timestamp: i64,
 ) -> bool {
+    let timestamp = RenderedTimestamp::new(timestamp);
+    put_line(buf, &metric.bytes, tags, value, &timestamp)
+}
+
+/// The one place a graphite line is laid out: `METRIC[TAGS] VALUE TS\n`.
+#[inline]
+fn put_line(
+    buf: &mut Vec<u8>,
+    metric: &[u8],
+    tags: &Tags,
+    value: MetricValue,
+    timestamp: &RenderedTimestamp,
+) -> bool {
     if !value.is_writable() {
         return false;
     }
-    buf.reserve(metric.bytes.len() + tags.bytes.len() + 64);
-    buf.extend_from_slice(&metric.bytes);
+    buf.reserve(metric.len() + tags.bytes.len() + 64);
+    buf.extend_from_slice(metric);
     buf.extend_from_slice(&tags.bytes);
     buf.push(b' ');
     value.write(buf);
     buf.push(b' ');
-    write_timestamp(buf, timestamp);
+    buf.extend_from_slice(timestamp.as_bytes());
     buf.push(b'\n');
     true
 }
@@ -230,21 +243,10 @@ impl ChartMetrics {
         value: MetricValue,
         timestamp: &RenderedTimestamp,
     ) -> bool {
-        let Some(metric) = self.metric(index) else {
-            return false;
-        };
-        if !value.is_writable() {
-            return false;
+        match self.metric(index) {
+            Some(metric) => put_line(buf, metric, tags, value, timestamp),
+            None => false,
         }
-        buf.reserve(metric.len() + tags.bytes.len() + 64);
-        buf.extend_from_slice(metric);
-        buf.extend_from_slice(&tags.bytes);
-        buf.push(b' ');
-        value.write(buf);
-        buf.push(b' ');
-        buf.extend_from_slice(timestamp.as_bytes());
-        buf.push(b'\n');
-        true
     }
 }
 
