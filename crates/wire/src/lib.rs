@@ -8,5 +8,6 @@
 pub mod format;
 pub mod number;
 pub mod pluginsd;
+pub mod room;
 pub mod sanitize;
 pub mod simple_pattern;

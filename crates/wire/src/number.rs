@@ -11,7 +11,7 @@
 //! never carries a minus sign (`-0.0` and `-0.00000001` give `0.0000000`, where
 //! C gives `-0.0000000`). See `docs/compat-wire.md`.
 
-use std::io::Write as _;
+use crate::room::Room;
 
 /// How many decimals a stored value is written with (netdata's `%0.7Lf`).
 pub const STORED_VALUE_DECIMALS: usize = 7;
@@ -49,16 +49,85 @@ const DECIMAL_SCALE: u64 = 10_000_000;
 /// ```
 #[inline]
 pub fn write_stored_value(buf: &mut Vec<u8>, value: f64) {
+    put_stored_value(&mut Room::new(buf), None, value);
+}
+
+/// [`write_stored_value`] into a [`Room`], after the byte `lead` if any.
+#[inline(always)]
+pub(crate) fn put_stored_value(room: &mut Room<'_>, lead: Option<u8>, value: f64) {
     debug_assert!(
         value.is_finite(),
         "stored values must be finite (got {value}); skip the line instead"
     );
-    if let Some((negative, scaled)) = scale_fast(value) {
-        return write_scaled(buf, negative, scaled);
+    match scale_fast(value) {
+        Some((negative, scaled)) => put_scaled(room, lead, negative, scaled),
+        None => put_stored_value_exact(room, lead, value),
+    }
+}
+
+/// A number laid out as two little-endian words: the first `head_len`
+/// bytes of `head`, then the first `tail_len` bytes of `tail`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct NumberWords {
+    pub head: u128,
+    pub head_len: usize,
+    pub tail: u128,
+    pub tail_len: usize,
+}
+
+/// The text of [`write_stored_value`], after the byte `lead` if any, as
+/// [`NumberWords`]; `None` for the values [`scale_fast`] leaves (written by
+/// [`put_stored_value_exact`]).
+#[inline(always)]
+pub(crate) fn stored_value_words(lead: Option<u8>, value: f64) -> Option<NumberWords> {
+    let (negative, scaled) = scale_fast(value)?;
+    Some(scaled_words(lead, negative, scaled))
+}
+
+/// The text of [`write_collected_value`], after the byte `lead` if any, as
+/// [`NumberWords`]; `None` from 10^16 on (written by [`put_integer`]).
+#[inline(always)]
+pub(crate) fn integer_words(lead: Option<u8>, value: i64) -> Option<NumberWords> {
+    let negative = value < 0;
+    let magnitude = value.unsigned_abs();
+    if magnitude < 100_000_000 {
+        let (digits, count) = significant_digits(magnitude as u32);
+        let (head, head_len) = head_word(lead, negative, digits, count);
+        Some(NumberWords {
+            head,
+            head_len,
+            tail: 0,
+            tail_len: 0,
+        })
+    } else if magnitude < 10_000_000_000_000_000 {
+        let (digits, count) = significant_digits((magnitude / 100_000_000) as u32);
+        let (head, head_len) = head_word(lead, negative, digits, count);
+        let tail = u128::from(u64::from_le_bytes(eight_digits(
+            (magnitude % 100_000_000) as u32,
+        )));
+        Some(NumberWords {
+            head,
+            head_len,
+            tail,
+            tail_len: 8,
+        })
+    } else {
+        None
+    }
+}
+
+/// The values [`scale_fast`] leaves: near a rounding tie, or 10^8 and up.
+#[inline(never)]
+pub(crate) fn put_stored_value_exact(room: &mut Room<'_>, lead: Option<u8>, value: f64) {
+    if let Some(byte) = lead {
+        room.put_byte(byte);
     }
     match split_at_seven_decimals(value) {
-        Some(parts) => write_parts(buf, parts),
-        None => write_stored_value_slow(buf, value),
+        Some(parts) => {
+            let (text, len) = render_parts(parts);
+            room.put_slice(&text[..len]);
+        }
+        None => room.put_slice(write_stored_value_slow(value).as_bytes()),
     }
 }
 
@@ -74,7 +143,40 @@ pub fn write_stored_value(buf: &mut Vec<u8>, value: f64) {
 /// ```
 #[inline]
 pub fn write_collected_value(buf: &mut Vec<u8>, value: i64) {
-    write_integer(buf, value);
+    put_integer(&mut Room::new(buf), None, value);
+}
+
+/// [`write_collected_value`] into a [`Room`], after the byte `lead` if any.
+#[inline(always)]
+pub(crate) fn put_integer(room: &mut Room<'_>, lead: Option<u8>, value: i64) {
+    if let Some(words) = integer_words(lead, value) {
+        room.put_array(words.head.to_le_bytes(), words.head_len);
+        room.put_array(words.tail.to_le_bytes(), words.tail_len);
+    } else {
+        if let Some(byte) = lead {
+            room.put_byte(byte);
+        }
+        let (text, len) = render_integer(value);
+        room.put_slice(&text[..len]);
+    }
+}
+
+/// The first bytes of a number as one little-endian word: `lead` (if any),
+/// `-` (if `negative`) and `count` digits (the low bytes of `digits`).
+/// Returns the word and how many of its bytes count (at most 10).
+#[inline(always)]
+fn head_word(lead: Option<u8>, negative: bool, digits: u64, count: usize) -> (u128, usize) {
+    let mut head = u128::from(digits);
+    let mut len = count;
+    if negative {
+        head = (head << 8) | u128::from(b'-');
+        len += 1;
+    }
+    if let Some(byte) = lead {
+        head = (head << 8) | u128::from(byte);
+        len += 1;
+    }
+    (head, len)
 }
 
 /// Appends a timestamp (seconds since the epoch) as a decimal integer.
@@ -101,7 +203,10 @@ pub fn write_timestamp(buf: &mut Vec<u8>, timestamp: i64) {
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RenderedTimestamp {
-    bytes: [u8; 20],
+    /// ` DIGITS\n`, padded with zeros: the forms the line formats need are
+    /// prefixes of it, written with one fixed-size store.
+    framed: [u8; 32],
+    /// How many digits.
     len: u8,
     value: i64,
 }
@@ -109,13 +214,14 @@ pub struct RenderedTimestamp {
 impl RenderedTimestamp {
     /// Renders `timestamp` exactly as [`write_timestamp`] does.
     pub fn new(timestamp: i64) -> RenderedTimestamp {
-        let mut text = itoa::Buffer::new();
-        let digits = text.format(timestamp).as_bytes();
-        let mut bytes = [0u8; 20];
-        bytes[..digits.len()].copy_from_slice(digits);
+        let (text, len) = render_integer(timestamp);
+        let mut framed = [0u8; 32];
+        framed[0] = b' ';
+        framed[1..=len].copy_from_slice(&text[..len]);
+        framed[len + 1] = b'\n';
         RenderedTimestamp {
-            bytes,
-            len: digits.len() as u8,
+            framed,
+            len: len as u8,
             value: timestamp,
         }
     }
@@ -123,12 +229,27 @@ impl RenderedTimestamp {
     /// The rendered digits.
     #[inline]
     pub fn as_bytes(&self) -> &[u8] {
-        &self.bytes[..usize::from(self.len)]
+        &self.framed[1..=usize::from(self.len)]
     }
 
     /// The timestamp itself.
     pub fn value(&self) -> i64 {
         self.value
+    }
+
+    /// ` DIGITS\n` padded to 32 bytes, and how many bytes are ` DIGITS`.
+    #[inline(always)]
+    pub(crate) fn framed(&self) -> ([u8; 32], usize) {
+        (self.framed, usize::from(self.len) + 1)
+    }
+
+    /// Appends ` DIGITS`, and the `\n` after it when `newline`.
+    #[inline]
+    pub(crate) fn put_spaced(&self, room: &mut Room<'_>, newline: bool) {
+        room.put_array(
+            self.framed,
+            usize::from(self.len) + 1 + usize::from(newline),
+        );
     }
 }
 
@@ -148,7 +269,7 @@ struct SevenDecimals {
 /// exact decimal expansion the same way. Returns the sign (false for a result
 /// of zero) and `|value| × 10^7` rounded, exactly what
 /// [`split_at_seven_decimals`] computes; otherwise `None`.
-#[inline]
+#[inline(always)]
 fn scale_fast(value: f64) -> Option<(bool, u64)> {
     let magnitude = value.abs();
     let guard = if magnitude < 1.0e5 {
@@ -159,8 +280,11 @@ fn scale_fast(value: f64) -> Option<(bool, u64)> {
         return None; // (a NaN falls through and fails both checks below)
     };
     let scaled = magnitude * DECIMAL_SCALE as f64;
-    let floor = scaled as u64; // truncation: scaled >= 0
+    // Truncation: 0 <= scaled < 10^15 < 2^63, so the signed conversions
+    // (one instruction each way) are exact.
+    let floor = scaled as i64;
     let fraction = scaled - floor as f64; // exact (Sterbenz, or floor = 0)
+    let floor = floor as u64;
     let rounded = if fraction > 0.5 + guard {
         floor + 1
     } else if fraction < 0.5 - guard {
@@ -177,7 +301,7 @@ fn scale_fast(value: f64) -> Option<(bool, u64)> {
 /// The eight decimal digits of `n < 10^8`, zero-padded, as ASCII bytes in
 /// reading order (little-endian lanes: two 4-digit halves, then 2-digit
 /// quarters, then digits, each step one multiply-shift per lane).
-#[inline]
+#[inline(always)]
 fn eight_digits(n: u32) -> [u8; 8] {
     debug_assert!(n < 100_000_000);
     let n = u64::from(n);
@@ -189,26 +313,45 @@ fn eight_digits(n: u32) -> [u8; 8] {
     (digits + 0x3030_3030_3030_3030).to_le_bytes()
 }
 
-/// Appends `[-]integer.fraction` for `scaled` = value × 10^7 < 10^15.
-#[inline]
-fn write_scaled(buf: &mut Vec<u8>, negative: bool, scaled: u64) {
-    // The integer digits but the last (< 10^7), then the last eight digits.
-    let high = (scaled / 100_000_000) as u32;
-    let low = eight_digits((scaled % 100_000_000) as u32);
-    let mut text = [b'-'; 24];
-    let mut at = usize::from(negative);
-    if high > 0 {
-        let count = high.ilog10() as usize + 1;
-        let digits = eight_digits(high);
-        text[at..at + count].copy_from_slice(&digits[8 - count..]);
-        at += count;
+/// Appends `[lead][-]integer.fraction` for `scaled` = value × 10^7 < 10^15.
+#[inline(always)]
+fn put_scaled(room: &mut Room<'_>, lead: Option<u8>, negative: bool, scaled: u64) {
+    let words = scaled_words(lead, negative, scaled);
+    room.put_array(words.head.to_le_bytes(), words.head_len);
+    room.put_array(words.tail.to_le_bytes(), words.tail_len);
+}
+
+/// `[lead][-]integer.fraction` for `scaled` = value × 10^7 < 10^15, put
+/// together in registers: assembling it byte by byte in a stack array and
+/// copying that out stalls on store-to-load forwarding, which costs more
+/// than the digits.
+#[inline(always)]
+fn scaled_words(lead: Option<u8>, negative: bool, scaled: u64) -> NumberWords {
+    let integer = (scaled / DECIMAL_SCALE) as u32; // < 10^8
+    let fraction = (scaled % DECIMAL_SCALE) as u32; // < 10^7
+    let (digits, count) = significant_digits(integer);
+    let (head, head_len) = head_word(lead, negative, digits, count);
+    // Eight digits of a number below 10^7 start with a `0`: the dot's place.
+    let decimals = u64::from_le_bytes(eight_digits(fraction));
+    let tail = (decimals & !0xff) | u64::from(b'.');
+    NumberWords {
+        head,
+        head_len,
+        tail: u128::from(tail),
+        tail_len: 8,
     }
-    text[at] = low[0];
-    text[at + 1] = b'.';
-    text[at + 2..at + 9].copy_from_slice(&low[1..]);
-    let end = buf.len() + at + 9;
-    buf.extend_from_slice(&text);
-    buf.truncate(end);
+}
+
+/// The decimal digits of `n < 10^8` without leading zeros (one digit for
+/// zero), in the low bytes of a little-endian word, and how many.
+#[inline(always)]
+fn significant_digits(n: u32) -> (u64, usize) {
+    let text = u64::from_le_bytes(eight_digits(n));
+    // Leading zeros are the low bytes that are zero before adding '0'; the
+    // bit set in the last byte keeps at least one digit.
+    let values = (text - 0x3030_3030_3030_3030) | (1 << 56);
+    let zeros = (values.trailing_zeros() / 8) as usize;
+    (text >> (8 * zeros), 8 - zeros)
 }
 
 /// Rounds a finite `value` whose magnitude is below 2^64 to seven decimals,
@@ -321,19 +464,9 @@ fn digit_count(value: u64) -> usize {
     value.checked_ilog10().map_or(1, |log| log as usize + 1)
 }
 
-/// Appends the first `len` bytes of `text`. Copying the whole fixed-size
-/// array and cutting the excess is a few register moves; a variable-length
-/// copy is a `memcpy` call, which costs more than the number itself.
+/// `[-]integer.fraction` as text and its length.
 #[inline]
-fn append_prefix(buf: &mut Vec<u8>, text: &[u8; NUMBER_ROOM], len: usize) {
-    let end = buf.len() + len;
-    buf.extend_from_slice(text);
-    buf.truncate(end);
-}
-
-/// Appends `[-]integer.fraction`.
-#[inline]
-fn write_parts(buf: &mut Vec<u8>, parts: SevenDecimals) {
+fn render_parts(parts: SevenDecimals) -> ([u8; NUMBER_ROOM], usize) {
     let mut text = [b'-'; NUMBER_ROOM];
     let dot = usize::from(parts.negative) + digit_count(parts.integer);
     write_digits_ending_at(&mut text, dot, parts.integer);
@@ -347,29 +480,36 @@ fn write_parts(buf: &mut Vec<u8>, parts: SevenDecimals) {
         text[at..at + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
     }
     text[dot + 1] = b'0' + fraction as u8; // the first decimal
-    append_prefix(buf, &text, dot + 1 + STORED_VALUE_DECIMALS);
+    (text, dot + 1 + STORED_VALUE_DECIMALS)
+}
+
+/// `value` as a decimal integer (`printf("%lld")`) and its length.
+#[inline]
+fn render_integer(value: i64) -> ([u8; NUMBER_ROOM], usize) {
+    let mut text = [b'-'; NUMBER_ROOM];
+    let magnitude = value.unsigned_abs();
+    let len = usize::from(value < 0) + digit_count(magnitude);
+    write_digits_ending_at(&mut text, len, magnitude);
+    (text, len)
 }
 
 /// Appends `value` as a decimal integer (`printf("%lld")`).
 #[inline]
 fn write_integer(buf: &mut Vec<u8>, value: i64) {
-    let mut text = [b'-'; NUMBER_ROOM];
-    let magnitude = value.unsigned_abs();
-    let len = usize::from(value < 0) + digit_count(magnitude);
-    write_digits_ending_at(&mut text, len, magnitude);
-    append_prefix(buf, &text, len);
+    let (text, len) = render_integer(value);
+    buf.extend_from_slice(&text[..len]);
 }
 
 #[cold]
-fn write_stored_value_slow(buf: &mut Vec<u8>, value: f64) {
+fn write_stored_value_slow(value: f64) -> String {
     if value.is_nan() {
-        buf.extend_from_slice(b"nan");
+        "nan".to_owned()
     } else if value.is_infinite() {
-        buf.extend_from_slice(if value > 0.0 { b"inf" } else { b"-inf" });
+        (if value > 0.0 { "inf" } else { "-inf" }).to_owned()
     } else {
         // |value| >= 2^64: an integer, never a negative zero. Rust's `{:.7}` is
-        // exact, as glibc's printf is. Writing to a Vec cannot fail.
-        let _ = write!(buf, "{value:.7}");
+        // exact, as glibc's printf is.
+        format!("{value:.7}")
     }
 }
 
@@ -395,10 +535,9 @@ mod tests {
             if let Some(fast) = scale_fast(v) {
                 proptest::prop_assert_eq!(Some(from_scaled(fast)), split_at_seven_decimals(v));
                 let mut fast_text = Vec::new();
-                write_scaled(&mut fast_text, fast.0, fast.1);
-                let mut exact = Vec::new();
-                write_parts(&mut exact, from_scaled(fast));
-                proptest::prop_assert_eq!(fast_text, exact);
+                put_scaled(&mut Room::new(&mut fast_text), None, fast.0, fast.1);
+                let (exact, len) = render_parts(from_scaled(fast));
+                proptest::prop_assert_eq!(fast_text, exact[..len].to_vec());
             }
         }
 
@@ -414,11 +553,12 @@ mod tests {
         #[test]
         fn scaled_writing_matches_the_exact_writer(v in -1.0e5f64..1.0e5) {
             if let Some((negative, scaled)) = scale_fast(v) {
-                let mut fast = Vec::new();
-                write_scaled(&mut fast, negative, scaled);
-                let mut exact = Vec::new();
-                write_parts(&mut exact, from_scaled((negative, scaled)));
-                proptest::prop_assert_eq!(fast, exact);
+                let mut fast = b"x".to_vec();
+                put_scaled(&mut Room::new(&mut fast), Some(b' '), negative, scaled);
+                let (exact, len) = render_parts(from_scaled((negative, scaled)));
+                let mut expected = b"x ".to_vec();
+                expected.extend_from_slice(&exact[..len]);
+                proptest::prop_assert_eq!(fast, expected);
             }
         }
 
@@ -703,6 +843,39 @@ mod tests {
             let mut buf = Vec::new();
             write_collected_value(&mut buf, value);
             prop_assert_eq!(buf, value.to_string().into_bytes());
+        }
+
+        /// Every length, through every path (one word, two words, the
+        /// text fallback), after a lead byte or not.
+        #[test]
+        fn collected_of_every_length_equals_display(digits in 1u32..=19, x in any::<u64>(), negative in any::<bool>(), lead in any::<bool>()) {
+            let magnitude = (x % 10u64.pow(digits)) as i64;
+            let value = if negative { -magnitude } else { magnitude };
+            let mut buf = b"<".to_vec();
+            put_integer(&mut Room::new(&mut buf), lead.then_some(b' '), value);
+            let expected = format!("<{}{value}", if lead { " " } else { "" });
+            prop_assert_eq!(String::from_utf8(buf).unwrap(), expected);
+        }
+    }
+
+    #[test]
+    fn collected_limits() {
+        for value in [
+            0,
+            -1,
+            9,
+            10,
+            99_999_999,
+            100_000_000,
+            -100_000_000,
+            9_999_999_999_999_999,
+            10_000_000_000_000_000,
+            i64::MAX,
+            i64::MIN,
+        ] {
+            let mut buf = Vec::new();
+            write_collected_value(&mut buf, value);
+            assert_eq!(buf, value.to_string().into_bytes());
         }
     }
 }

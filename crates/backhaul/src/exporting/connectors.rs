@@ -174,4 +174,31 @@ impl ChartNames {
             _ => false,
         }
     }
+
+    /// Writes the line of every `(dimension, value)` of `lines`, as
+    /// [`Self::write_line`] does one by one; returns how many were written.
+    #[inline]
+    pub fn write_lines<I>(
+        &self,
+        out: &mut Vec<u8>,
+        host: &HostContext,
+        timestamp: &RenderedTimestamp,
+        lines: I,
+    ) -> usize
+    where
+        I: IntoIterator<Item = (usize, MetricValue)>,
+    {
+        match (self, host) {
+            (ChartNames::Graphite(metrics), HostContext::Graphite { tags, .. }) => {
+                metrics.write_lines(out, tags, timestamp, lines)
+            }
+            (ChartNames::Opentsdb(metrics), HostContext::Opentsdb { tags, .. }) => {
+                metrics.write_lines(out, tags, timestamp, lines)
+            }
+            _ => lines
+                .into_iter()
+                .map(|(dim, value)| usize::from(self.write_line(out, host, dim, value, timestamp)))
+                .sum(),
+        }
+    }
 }

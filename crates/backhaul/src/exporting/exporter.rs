@@ -284,23 +284,19 @@ fn export_chart(
             };
             let sum = settings.data_source == DataSource::Sum;
             st.aggregate_all(&window, aggregates);
-            for (i, agg) in aggregates.iter().enumerate() {
-                if agg.count == 0 {
-                    continue;
-                }
-                let value = if sum {
-                    agg.sum
-                } else {
-                    agg.sum / agg.count as f64
-                };
-                lines += usize::from(ce.names.write_line(
-                    out,
-                    host,
-                    i,
-                    MetricValue::Stored(value),
-                    before_ts,
-                ));
-            }
+            let values = aggregates
+                .iter()
+                .enumerate()
+                .filter(|(_, agg)| agg.count > 0)
+                .map(|(i, agg)| {
+                    let value = if sum || agg.count == 1 {
+                        agg.sum
+                    } else {
+                        agg.sum / agg.count as f64
+                    };
+                    (i, MetricValue::Stored(value))
+                });
+            lines += ce.names.write_lines(out, host, before_ts, values);
             ce.last_exported_t = window.last_t();
         }
     }

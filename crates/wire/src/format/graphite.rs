@@ -21,8 +21,9 @@
 //! );
 //! ```
 
-use super::{labels_to_render, MetricList, MetricValue};
+use super::{labels_to_render, MetricList, MetricValue, PaddedBytes};
 use crate::number::RenderedTimestamp;
+use crate::room::{Room, PADDING};
 use crate::sanitize;
 
 /// The sanitized head shared by a chart's metrics: `PREFIX.HOST.CHART.`.
@@ -53,11 +54,11 @@ impl ChartPath {
 
     /// The full metric name of one of the chart's dimensions (its name or id).
     pub fn metric(&self, dimension: &str) -> MetricPath {
-        let mut bytes = Vec::with_capacity(self.bytes.len() + dimension.len());
+        let mut bytes = Vec::with_capacity(self.bytes.len() + dimension.len() + PADDING);
         bytes.extend_from_slice(&self.bytes);
         sanitize::write_metric_part(&mut bytes, dimension);
         MetricPath {
-            bytes: bytes.into_boxed_slice(),
+            bytes: PaddedBytes::new(bytes),
         }
     }
 
@@ -71,7 +72,7 @@ impl ChartPath {
 /// dimension (and again when a name changes).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MetricPath {
-    bytes: Box<[u8]>,
+    bytes: PaddedBytes,
 }
 
 impl MetricPath {
@@ -82,7 +83,7 @@ impl MetricPath {
 
     /// The rendered name.
     pub fn as_bytes(&self) -> &[u8] {
-        &self.bytes
+        self.bytes.as_bytes()
     }
 }
 
@@ -90,7 +91,7 @@ impl MetricPath {
 /// once per host and batch.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Tags {
-    bytes: Box<[u8]>,
+    bytes: PaddedBytes,
 }
 
 impl Tags {
@@ -116,7 +117,7 @@ impl Tags {
             sanitize::write_graphite_tag_value(&mut bytes, value.as_ref());
         }
         Tags {
-            bytes: bytes.into_boxed_slice(),
+            bytes: PaddedBytes::new(bytes),
         }
     }
 
@@ -127,12 +128,12 @@ impl Tags {
 
     /// The rendered suffix.
     pub fn as_bytes(&self) -> &[u8] {
-        &self.bytes
+        self.bytes.as_bytes()
     }
 
     /// Whether there are no tags.
     pub fn is_empty(&self) -> bool {
-        self.bytes.is_empty()
+        self.bytes.len() == 0
     }
 }
 
@@ -158,14 +159,23 @@ pub fn write_line(
     timestamp: i64,
 ) -> bool {
     let timestamp = RenderedTimestamp::new(timestamp);
-    put_line(buf, &metric.bytes, tags, value, &timestamp)
+    put_line(
+        &mut Room::new(buf),
+        &metric.bytes.bytes,
+        metric.bytes.len(),
+        tags,
+        value,
+        &timestamp,
+    )
 }
 
 /// The one place a graphite line is laid out: `METRIC[TAGS] VALUE TS\n`.
-#[inline]
+/// `metric` is the name's first `metric_len` bytes, then padding.
+#[inline(always)]
 fn put_line(
-    buf: &mut Vec<u8>,
+    room: &mut Room<'_>,
     metric: &[u8],
+    metric_len: usize,
     tags: &Tags,
     value: MetricValue,
     timestamp: &RenderedTimestamp,
@@ -173,14 +183,33 @@ fn put_line(
     if !value.is_writable() {
         return false;
     }
-    buf.reserve(metric.len() + tags.bytes.len() + 64);
-    buf.extend_from_slice(metric);
-    buf.extend_from_slice(&tags.bytes);
-    buf.push(b' ');
-    value.write(buf);
-    buf.push(b' ');
-    buf.extend_from_slice(timestamp.as_bytes());
-    buf.push(b'\n');
+    let tags_len = tags.bytes.len();
+    // One reservation for every store of the line: the metric and the tags
+    // in 16-byte chunks (each at most its length + 15), two number words
+    // (16 each) and the timestamp (32).
+    room.reserve(metric_len + tags_len + 96);
+    // SAFETY: within that reservation (`metric` and the tags are padded).
+    unsafe {
+        room.put_padded_unchecked(metric, metric_len);
+        if tags_len > 0 {
+            room.put_padded_unchecked(tags.bytes.padded(), tags_len);
+        }
+    }
+    match value.words(Some(b' ')) {
+        Some(number) => {
+            let (framed, spaced_len) = timestamp.framed();
+            // SAFETY: within the reservation above.
+            unsafe {
+                room.put_array_unchecked(number.head.to_le_bytes(), number.head_len);
+                room.put_array_unchecked(number.tail.to_le_bytes(), number.tail_len);
+                room.put_array_unchecked(framed, spaced_len + 1);
+            }
+        }
+        None => {
+            value.put(room, Some(b' '));
+            timestamp.put_spaced(room, true);
+        }
+    }
     true
 }
 
@@ -243,10 +272,35 @@ impl ChartMetrics {
         value: MetricValue,
         timestamp: &RenderedTimestamp,
     ) -> bool {
-        match self.metric(index) {
-            Some(metric) => put_line(buf, metric, tags, value, timestamp),
+        match self.list.padded(index) {
+            Some((metric, len)) => {
+                put_line(&mut Room::new(buf), metric, len, tags, value, timestamp)
+            }
             None => false,
         }
+    }
+
+    /// What [`Self::write_line`] appends, for every `(index, value)` of
+    /// `lines` in turn; returns how many lines were written.
+    #[inline]
+    pub fn write_lines<I>(
+        &self,
+        buf: &mut Vec<u8>,
+        tags: &Tags,
+        timestamp: &RenderedTimestamp,
+        lines: I,
+    ) -> usize
+    where
+        I: IntoIterator<Item = (usize, MetricValue)>,
+    {
+        let mut room = Room::new(buf);
+        let mut written = 0;
+        for (index, value) in lines {
+            if let Some((metric, len)) = self.list.padded(index) {
+                written += usize::from(put_line(&mut room, metric, len, tags, value, timestamp));
+            }
+        }
+        written
     }
 }
 

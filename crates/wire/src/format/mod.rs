@@ -42,35 +42,50 @@ pub mod graphite;
 pub mod json;
 pub mod opentsdb;
 
-use crate::number::{write_collected_value, write_stored_value, write_timestamp};
+use crate::number::{
+    integer_words, put_integer, put_stored_value, stored_value_words, write_timestamp, NumberWords,
+};
+use crate::room::{Room, PADDING};
 use crate::sanitize::EMPTY_LABEL_VALUE;
 
 /// The metric names of all of a chart's dimensions in one buffer, each the
 /// chart's head followed by the sanitized dimension part; shared by the
-/// graphite and opentsdb `ChartMetrics`.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// graphite and opentsdb `ChartMetrics`. The buffer ends with
+/// [`PADDING`] bytes that belong to no metric, so every metric can be copied
+/// with [`Room::put_padded`].
+#[derive(Clone, Debug, PartialEq, Eq)]
 struct MetricList {
     head_len: usize,
     bytes: Vec<u8>,
     ends: Vec<usize>,
 }
 
+impl Default for MetricList {
+    fn default() -> MetricList {
+        MetricList::new(&[])
+    }
+}
+
 impl MetricList {
     fn new(head: &[u8]) -> MetricList {
+        let mut bytes = head.to_vec();
+        bytes.extend_from_slice(&[0; PADDING]);
         MetricList {
             head_len: head.len(),
-            bytes: head.to_vec(),
+            bytes,
             ends: Vec::new(),
         }
     }
 
     fn push(&mut self, dimension: &str) {
+        self.bytes.truncate(self.bytes.len() - PADDING);
         if !self.ends.is_empty() {
             let head = self.head_len;
             self.bytes.extend_from_within(..head);
         }
         crate::sanitize::write_metric_part(&mut self.bytes, dimension);
         self.ends.push(self.bytes.len());
+        self.bytes.extend_from_slice(&[0; PADDING]);
     }
 
     fn len(&self) -> usize {
@@ -79,9 +94,60 @@ impl MetricList {
 
     #[inline]
     fn metric(&self, index: usize) -> Option<&[u8]> {
+        let (padded, len) = self.padded(index)?;
+        padded.get(..len)
+    }
+
+    /// The bytes from the start of metric `index` to the end of the buffer
+    /// (so padded), and the metric's length.
+    #[inline(always)]
+    fn padded(&self, index: usize) -> Option<(&[u8], usize)> {
         let end = *self.ends.get(index)?;
-        let start = if index == 0 { 0 } else { self.ends[index - 1] };
-        self.bytes.get(start..end)
+        let start = if index == 0 {
+            0
+        } else {
+            *self.ends.get(index - 1)?
+        };
+        Some((self.bytes.get(start..)?, end - start))
+    }
+}
+
+/// Rendered bytes followed by [`PADDING`] bytes, for [`Room::put_padded`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct PaddedBytes {
+    /// The content, then `PADDING` zeros (none when empty).
+    bytes: Box<[u8]>,
+}
+
+impl PaddedBytes {
+    fn new(mut content: Vec<u8>) -> PaddedBytes {
+        if !content.is_empty() {
+            content.extend_from_slice(&[0; PADDING]);
+        }
+        PaddedBytes {
+            bytes: content.into_boxed_slice(),
+        }
+    }
+
+    #[inline]
+    fn len(&self) -> usize {
+        self.bytes.len().saturating_sub(PADDING)
+    }
+
+    #[inline]
+    fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..self.len()]
+    }
+
+    #[inline(always)]
+    fn put(&self, room: &mut Room<'_>) {
+        room.put_padded(&self.bytes, self.len());
+    }
+
+    /// The content and its padding.
+    #[inline(always)]
+    fn padded(&self) -> &[u8] {
+        &self.bytes
     }
 }
 
@@ -109,9 +175,25 @@ impl MetricValue {
     /// Appends the value as netdata writes it (`%0.7Lf` or `%lld`).
     #[inline]
     pub fn write(self, buf: &mut Vec<u8>) {
+        self.put(&mut Room::new(buf), None);
+    }
+
+    /// The value's text after the byte `lead`, as two words; `None` for
+    /// the rare values written only by [`Self::put`].
+    #[inline(always)]
+    fn words(self, lead: Option<u8>) -> Option<NumberWords> {
         match self {
-            MetricValue::Stored(value) => write_stored_value(buf, value),
-            MetricValue::Collected(value) => write_collected_value(buf, value),
+            MetricValue::Stored(value) => stored_value_words(lead, value),
+            MetricValue::Collected(value) => integer_words(lead, value),
+        }
+    }
+
+    /// [`Self::write`] into a [`Room`], after the byte `lead` if any.
+    #[inline(always)]
+    fn put(self, room: &mut Room<'_>, lead: Option<u8>) {
+        match self {
+            MetricValue::Stored(value) => put_stored_value(room, lead, value),
+            MetricValue::Collected(value) => put_integer(room, lead, value),
         }
     }
 

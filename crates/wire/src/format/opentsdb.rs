@@ -19,8 +19,9 @@
 //! );
 //! ```
 
-use super::{labels_to_render, MetricList, MetricValue};
+use super::{labels_to_render, MetricList, MetricValue, PaddedBytes};
 use crate::number::RenderedTimestamp;
+use crate::room::{Room, PADDING};
 use crate::sanitize;
 
 /// The sanitized head shared by a chart's metrics: `PREFIX.CHART.`.
@@ -49,11 +50,11 @@ impl ChartPath {
 
     /// The full metric name of one of the chart's dimensions (its name or id).
     pub fn metric(&self, dimension: &str) -> MetricPath {
-        let mut bytes = Vec::with_capacity(self.bytes.len() + dimension.len());
+        let mut bytes = Vec::with_capacity(self.bytes.len() + dimension.len() + PADDING);
         bytes.extend_from_slice(&self.bytes);
         sanitize::write_metric_part(&mut bytes, dimension);
         MetricPath {
-            bytes: bytes.into_boxed_slice(),
+            bytes: PaddedBytes::new(bytes),
         }
     }
 
@@ -66,7 +67,7 @@ impl ChartPath {
 /// A sanitized metric name, `PREFIX.CHART.DIM`. Build it once per dimension.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MetricPath {
-    bytes: Box<[u8]>,
+    bytes: PaddedBytes,
 }
 
 impl MetricPath {
@@ -77,7 +78,7 @@ impl MetricPath {
 
     /// The rendered name.
     pub fn as_bytes(&self) -> &[u8] {
-        &self.bytes
+        self.bytes.as_bytes()
     }
 }
 
@@ -85,7 +86,7 @@ impl MetricPath {
 /// and batch.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Tags {
-    bytes: Box<[u8]>,
+    bytes: PaddedBytes,
 }
 
 impl Tags {
@@ -115,13 +116,13 @@ impl Tags {
             sanitize::write_opentsdb_tag(&mut bytes, value.as_ref());
         }
         Tags {
-            bytes: bytes.into_boxed_slice(),
+            bytes: PaddedBytes::new(bytes),
         }
     }
 
     /// The rendered tags.
     pub fn as_bytes(&self) -> &[u8] {
-        &self.bytes
+        self.bytes.as_bytes()
     }
 }
 
@@ -147,14 +148,23 @@ pub fn write_line(
     timestamp: i64,
 ) -> bool {
     let timestamp = RenderedTimestamp::new(timestamp);
-    put_line(buf, &metric.bytes, tags, value, &timestamp)
+    put_line(
+        &mut Room::new(buf),
+        &metric.bytes.bytes,
+        metric.bytes.len(),
+        tags,
+        value,
+        &timestamp,
+    )
 }
 
 /// The one place an opentsdb line is laid out: `put METRIC TS VALUE TAGS\n`.
-#[inline]
+/// `metric` is the name's first `metric_len` bytes, then padding.
+#[inline(always)]
 fn put_line(
-    buf: &mut Vec<u8>,
+    room: &mut Room<'_>,
     metric: &[u8],
+    metric_len: usize,
     tags: &Tags,
     value: MetricValue,
     timestamp: &RenderedTimestamp,
@@ -162,16 +172,29 @@ fn put_line(
     if !value.is_writable() {
         return false;
     }
-    buf.reserve(metric.len() + tags.bytes.len() + 64);
-    buf.extend_from_slice(b"put ");
-    buf.extend_from_slice(metric);
-    buf.push(b' ');
-    buf.extend_from_slice(timestamp.as_bytes());
-    buf.push(b' ');
-    value.write(buf);
-    buf.push(b' ');
-    buf.extend_from_slice(&tags.bytes);
-    buf.push(b'\n');
+    let tags_len = tags.bytes.len();
+    // One reservation for every store of the line: `put ` (4), the metric
+    // and the tags in 16-byte chunks (each at most its length + 15), the
+    // timestamp (32), two number words (16 each) and two single bytes.
+    room.reserve(metric_len + tags_len + 112);
+    let (framed, spaced_len) = timestamp.framed();
+    // SAFETY: within that reservation (`metric` is padded).
+    unsafe {
+        room.put_array_unchecked(*b"put ", 4);
+        room.put_padded_unchecked(metric, metric_len);
+        room.put_array_unchecked(framed, spaced_len);
+    }
+    match value.words(Some(b' ')) {
+        // SAFETY: within the reservation above.
+        Some(number) => unsafe {
+            room.put_array_unchecked(number.head.to_le_bytes(), number.head_len);
+            room.put_array_unchecked(number.tail.to_le_bytes(), number.tail_len);
+        },
+        None => value.put(room, Some(b' ')),
+    }
+    room.put_byte(b' ');
+    tags.bytes.put(room);
+    room.put_byte(b'\n');
     true
 }
 
@@ -234,10 +257,35 @@ impl ChartMetrics {
         value: MetricValue,
         timestamp: &RenderedTimestamp,
     ) -> bool {
-        match self.metric(index) {
-            Some(metric) => put_line(buf, metric, tags, value, timestamp),
+        match self.list.padded(index) {
+            Some((metric, len)) => {
+                put_line(&mut Room::new(buf), metric, len, tags, value, timestamp)
+            }
             None => false,
         }
+    }
+
+    /// What [`Self::write_line`] appends, for every `(index, value)` of
+    /// `lines` in turn; returns how many lines were written.
+    #[inline]
+    pub fn write_lines<I>(
+        &self,
+        buf: &mut Vec<u8>,
+        tags: &Tags,
+        timestamp: &RenderedTimestamp,
+        lines: I,
+    ) -> usize
+    where
+        I: IntoIterator<Item = (usize, MetricValue)>,
+    {
+        let mut room = Room::new(buf);
+        let mut written = 0;
+        for (index, value) in lines {
+            if let Some((metric, len)) = self.list.padded(index) {
+                written += usize::from(put_line(&mut room, metric, len, tags, value, timestamp));
+            }
+        }
+        written
     }
 }
 
