@@ -332,8 +332,12 @@ fn scaled_words(lead: Option<u8>, negative: bool, scaled: u64) -> NumberWords {
     let (digits, count) = significant_digits(integer);
     let (head, head_len) = head_word(lead, negative, digits, count);
     // Eight digits of a number below 10^7 start with a `0`: the dot's place.
-    let decimals = u64::from_le_bytes(eight_digits(fraction));
-    let tail = (decimals & !0xff) | u64::from(b'.');
+    // Whole numbers (most gauges) skip the conversion.
+    let tail = if fraction == 0 {
+        u64::from_le_bytes(*b".0000000")
+    } else {
+        (u64::from_le_bytes(eight_digits(fraction)) & !0xff) | u64::from(b'.')
+    };
     NumberWords {
         head,
         head_len,

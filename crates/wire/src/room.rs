@@ -27,8 +27,12 @@
 //! ```
 
 /// Bytes a padded source must hold beyond the piece copied from it: see
-/// [`Room::put_padded`].
-pub const PADDING: usize = 16;
+/// [`Room::put_padded`]. A piece up to this long is copied with one
+/// fixed-size store.
+pub const PADDING: usize = 64;
+
+/// The copy unit of longer padded pieces.
+const CHUNK: usize = 16;
 
 /// Appends to a `Vec<u8>` through fixed-size stores; the vector's length is
 /// updated when the `Room` is dropped.
@@ -113,25 +117,27 @@ impl<'a> Room<'a> {
     ///
     /// # Safety
     ///
-    /// Since the last [`Self::reserve`]`(n)`, the sizes `N` of all the
-    /// unchecked stores made, this one included, add up to at most `n`.
+    /// `keep <= N`, and since the last [`Self::reserve`]`(n)` the sizes `N`
+    /// of all the unchecked stores made, this one included, add up to at
+    /// most `n`.
     #[inline(always)]
     pub unsafe fn put_array_unchecked<const N: usize>(&mut self, bytes: [u8; N], keep: usize) {
-        debug_assert!(self.spare() >= N);
-        // SAFETY: the caller's reservation covers these `N` bytes. Only
-        // written bytes are ever counted.
+        debug_assert!(self.spare() >= N && keep <= N);
+        // SAFETY: the caller's reservation covers these `N` bytes, and only
+        // written bytes are counted (`keep <= N`).
         unsafe {
             std::ptr::write_unaligned(self.end.cast::<[u8; N]>(), bytes);
-            self.end = self.end.add(keep.min(N));
+            self.end = self.end.add(keep);
         }
     }
 
-    /// [`Self::put_padded`] without the capacity check.
+    /// [`Self::put_padded`] without the capacity check: one store of
+    /// [`PADDING`] bytes for a piece up to that long, else 16-byte chunks.
     ///
     /// # Safety
     ///
-    /// As for [`Self::put_array_unchecked`], counting `len` rounded up to a
-    /// multiple of 16 bytes.
+    /// As for [`Self::put_array_unchecked`], counting `len + PADDING` bytes
+    /// (at least what is stored).
     ///
     /// # Panics
     ///
@@ -142,16 +148,45 @@ impl<'a> Room<'a> {
             source.len() >= len + PADDING,
             "put_padded: source is not padded"
         );
+        if len <= PADDING {
+            // SAFETY: `source` holds at least `PADDING` bytes.
+            let block =
+                unsafe { std::ptr::read_unaligned(source.as_ptr().cast::<[u8; PADDING]>()) };
+            // SAFETY: the caller reserved `len + PADDING >= PADDING` bytes.
+            unsafe { self.put_array_unchecked(block, len) };
+            return;
+        }
         let mut at = 0;
         while at < len {
-            // SAFETY: `at < len`, so `at + 16 <= len + PADDING <= source.len()`.
-            let chunk = unsafe {
-                std::ptr::read_unaligned(source.as_ptr().add(at).cast::<[u8; PADDING]>())
-            };
-            // SAFETY: the caller reserved room for these 16-byte chunks.
-            unsafe { self.put_array_unchecked(chunk, len - at) };
-            at += PADDING;
+            // SAFETY: `at < len`, so `at + CHUNK <= len + PADDING <= source.len()`.
+            let chunk =
+                unsafe { std::ptr::read_unaligned(source.as_ptr().add(at).cast::<[u8; CHUNK]>()) };
+            // SAFETY: the caller reserved `len + PADDING` bytes, more than
+            // the chunks reach (`len + CHUNK - 1`); `keep <= CHUNK`.
+            unsafe { self.put_array_unchecked(chunk, (len - at).min(CHUNK)) };
+            at += CHUNK;
         }
+    }
+
+    /// Hints the CPU to fetch the buffer's cache line `ahead` bytes past
+    /// the end, so that a long run of appends does not wait on each new
+    /// line of a buffer that has left the cache. Only a hint: it reads
+    /// nothing and cannot fault.
+    #[inline(always)]
+    pub fn prefetch(&self, ahead: usize) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            let at = self.end.wrapping_add(ahead);
+            // SAFETY: a prefetch has no effect on memory and cannot fault,
+            // whatever the address.
+            unsafe {
+                std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                    at.cast_const().cast::<i8>(),
+                )
+            };
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = ahead;
     }
 
     /// Appends one byte.
@@ -161,8 +196,8 @@ impl<'a> Room<'a> {
     }
 
     /// Appends the first `len` bytes of `source`, copied 16 at a time:
-    /// `source` must hold the piece followed by at least [`PADDING`] bytes
-    /// of anything (the copy reads them and keeps none).
+    /// `source` must hold the piece followed by [`PADDING`] bytes of
+    /// anything (the copy reads some of them and keeps none).
     ///
     /// # Panics
     ///
@@ -172,12 +207,12 @@ impl<'a> Room<'a> {
     pub fn put_padded(&mut self, source: &[u8], len: usize) {
         let mut at = 0;
         while at < len {
-            let chunk: [u8; PADDING] = match source.get(at..at + PADDING) {
-                Some(chunk) => chunk.try_into().unwrap_or([0; PADDING]),
+            let chunk: [u8; CHUNK] = match source.get(at..at + CHUNK) {
+                Some(chunk) => chunk.try_into().unwrap_or([0; CHUNK]),
                 None => panic!("put_padded: source is not padded"),
             };
             self.put_array(chunk, len - at);
-            at += PADDING;
+            at += CHUNK;
         }
     }
 
@@ -214,6 +249,7 @@ mod tests {
     enum Piece {
         Array(Vec<u8>, usize),
         Padded(Vec<u8>, usize),
+        PaddedUnchecked(Vec<u8>, usize),
         Slice(Vec<u8>),
         Byte(u8),
     }
@@ -225,6 +261,10 @@ mod tests {
             prop::collection::vec(any::<u8>(), 0..100).prop_flat_map(|v| {
                 let n = v.len();
                 (Just(v), 0..=n).prop_map(|(v, k)| Piece::Padded(v, k))
+            }),
+            prop::collection::vec(any::<u8>(), 0..150).prop_flat_map(|v| {
+                let n = v.len();
+                (Just(v), 0..=n).prop_map(|(v, k)| Piece::PaddedUnchecked(v, k))
             }),
             prop::collection::vec(any::<u8>(), 0..300).prop_map(Piece::Slice),
             any::<u8>().prop_map(Piece::Byte),
@@ -256,6 +296,14 @@ mod tests {
                             let mut padded = v.clone();
                             padded.extend_from_slice(&[0xEE; PADDING]);
                             room.put_padded(&padded, *len);
+                            expected.extend_from_slice(&v[..*len]);
+                        }
+                        Piece::PaddedUnchecked(v, len) => {
+                            let mut padded = v.clone();
+                            padded.extend_from_slice(&[0xEE; PADDING]);
+                            room.reserve(len + PADDING);
+                            // SAFETY: reserved what the call may store.
+                            unsafe { room.put_padded_unchecked(&padded, *len) };
                             expected.extend_from_slice(&v[..*len]);
                         }
                         Piece::Slice(v) => {

@@ -173,10 +173,10 @@ fn put_line(
         return false;
     }
     let tags_len = tags.bytes.len();
-    // One reservation for every store of the line: `put ` (4), the metric
-    // and the tags in 16-byte chunks (each at most its length + 15), the
-    // timestamp (32), two number words (16 each) and two single bytes.
-    room.reserve(metric_len + tags_len + 112);
+    // One reservation for the unchecked stores of the line: `put ` (4), the
+    // metric (at most its length + PADDING), the timestamp (32) and two
+    // number words (16 each); the tags and the last bytes are checked.
+    room.reserve(metric_len + tags_len + PADDING + 68);
     let (framed, spaced_len) = timestamp.framed();
     // SAFETY: within that reservation (`metric` is padded).
     unsafe {
