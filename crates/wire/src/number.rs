@@ -80,6 +80,20 @@ pub(crate) struct NumberWords {
 /// [`put_stored_value_exact`]).
 #[inline(always)]
 pub(crate) fn stored_value_words(lead: Option<u8>, value: f64) -> Option<NumberWords> {
+    // Whole numbers below 10^8 (most gauges) need neither the scaling nor
+    // the decimals: `i` is exact, and `-0.0` compares equal to 0 (written
+    // without its sign).
+    let whole = value as i64;
+    if whole as f64 == value && whole.unsigned_abs() < 100_000_000 {
+        let (digits, count) = significant_digits(whole.unsigned_abs() as u32);
+        let (head, head_len) = head_word(lead, whole < 0, digits, count);
+        return Some(NumberWords {
+            head,
+            head_len,
+            tail: u128::from(u64::from_le_bytes(*b".0000000")),
+            tail_len: 8,
+        });
+    }
     let (negative, scaled) = scale_fast(value)?;
     Some(scaled_words(lead, negative, scaled))
 }

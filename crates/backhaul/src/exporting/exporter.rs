@@ -283,6 +283,19 @@ fn export_chart(
                 return 0;
             };
             let sum = settings.data_source == DataSource::Sum;
+            if window.count == 1 {
+                // One point (the instance as fast as the chart): its value is
+                // the average and the sum, straight from the row.
+                let values = st
+                    .row(window.first_slot)
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, sample)| sample.exists())
+                    .map(|(i, sample)| (i, MetricValue::Stored(sample.summand())));
+                lines += ce.names.write_lines(out, host, before_ts, values);
+                ce.last_exported_t = window.last_t();
+                return lines;
+            }
             st.aggregate_all(&window, aggregates);
             let values = aggregates
                 .iter()

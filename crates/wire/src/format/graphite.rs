@@ -21,7 +21,7 @@
 //! );
 //! ```
 
-use super::{labels_to_render, MetricList, MetricValue, PaddedBytes};
+use super::{labels_to_render, MetricList, MetricPieces, MetricValue, PaddedBytes};
 use crate::number::RenderedTimestamp;
 use crate::room::{Room, PADDING};
 use crate::sanitize;
@@ -161,8 +161,7 @@ pub fn write_line(
     let timestamp = RenderedTimestamp::new(timestamp);
     put_line(
         &mut Room::new(buf),
-        &metric.bytes.bytes,
-        metric.bytes.len(),
+        MetricPieces::whole(&metric.bytes.bytes, metric.bytes.len()),
         tags,
         value,
         &timestamp,
@@ -179,8 +178,7 @@ const PREFETCH_AHEAD: usize = 2048;
 #[inline(always)]
 fn put_line(
     room: &mut Room<'_>,
-    metric: &[u8],
-    metric_len: usize,
+    metric: MetricPieces<'_>,
     tags: &Tags,
     value: MetricValue,
     timestamp: &RenderedTimestamp,
@@ -189,13 +187,13 @@ fn put_line(
         return false;
     }
     let tags_len = tags.bytes.len();
-    // One reservation for every store of the line: the metric and the tags
-    // (each at most its length + PADDING), two number words (16 each) and
-    // the timestamp (32).
-    room.reserve(metric_len + tags_len + 2 * PADDING + 64);
-    // SAFETY: within that reservation (`metric` and the tags are padded).
+    // One reservation for every store of the line: the metric (at most its
+    // length + 2 PADDING), the tags (at most their length + PADDING), two
+    // number words (16 each) and the timestamp (32).
+    room.reserve(metric.len() + tags_len + 3 * PADDING + 64);
+    // SAFETY: within that reservation (the tags are padded).
     unsafe {
-        room.put_padded_unchecked(metric, metric_len);
+        metric.put_unchecked(room);
         if tags_len > 0 {
             room.put_padded_unchecked(tags.bytes.padded(), tags_len);
         }
@@ -261,8 +259,7 @@ impl ChartMetrics {
     }
 
     /// The metric name of dimension `index`.
-    #[inline]
-    pub fn metric(&self, index: usize) -> Option<&[u8]> {
+    pub fn metric(&self, index: usize) -> Option<Vec<u8>> {
         self.list.metric(index)
     }
 
@@ -277,10 +274,8 @@ impl ChartMetrics {
         value: MetricValue,
         timestamp: &RenderedTimestamp,
     ) -> bool {
-        match self.list.padded(index) {
-            Some((metric, len)) => {
-                put_line(&mut Room::new(buf), metric, len, tags, value, timestamp)
-            }
+        match self.list.pieces(index) {
+            Some(metric) => put_line(&mut Room::new(buf), metric, tags, value, timestamp),
             None => false,
         }
     }
@@ -302,8 +297,8 @@ impl ChartMetrics {
         let mut written = 0;
         for (index, value) in lines {
             room.prefetch(PREFETCH_AHEAD);
-            if let Some((metric, len)) = self.list.padded(index) {
-                written += usize::from(put_line(&mut room, metric, len, tags, value, timestamp));
+            if let Some(metric) = self.list.pieces(index) {
+                written += usize::from(put_line(&mut room, metric, tags, value, timestamp));
             }
         }
         written
@@ -324,7 +319,7 @@ mod tests {
         }
         assert_eq!(list.len(), dims.len());
         for (i, d) in dims.iter().enumerate() {
-            assert_eq!(list.metric(i), Some(head.metric(d).as_bytes()));
+            assert_eq!(list.metric(i).as_deref(), Some(head.metric(d).as_bytes()));
         }
         assert_eq!(list.metric(dims.len()), None);
     }

@@ -19,7 +19,7 @@
 //! );
 //! ```
 
-use super::{labels_to_render, MetricList, MetricValue, PaddedBytes};
+use super::{labels_to_render, MetricList, MetricPieces, MetricValue, PaddedBytes};
 use crate::number::RenderedTimestamp;
 use crate::room::{Room, PADDING};
 use crate::sanitize;
@@ -150,8 +150,7 @@ pub fn write_line(
     let timestamp = RenderedTimestamp::new(timestamp);
     put_line(
         &mut Room::new(buf),
-        &metric.bytes.bytes,
-        metric.bytes.len(),
+        MetricPieces::whole(&metric.bytes.bytes, metric.bytes.len()),
         tags,
         value,
         &timestamp,
@@ -163,8 +162,7 @@ pub fn write_line(
 #[inline(always)]
 fn put_line(
     room: &mut Room<'_>,
-    metric: &[u8],
-    metric_len: usize,
+    metric: MetricPieces<'_>,
     tags: &Tags,
     value: MetricValue,
     timestamp: &RenderedTimestamp,
@@ -172,16 +170,15 @@ fn put_line(
     if !value.is_writable() {
         return false;
     }
-    let tags_len = tags.bytes.len();
     // One reservation for the unchecked stores of the line: `put ` (4), the
-    // metric (at most its length + PADDING), the timestamp (32) and two
+    // metric (at most its length + 2 PADDING), the timestamp (32) and two
     // number words (16 each); the tags and the last bytes are checked.
-    room.reserve(metric_len + tags_len + PADDING + 68);
+    room.reserve(metric.len() + 2 * PADDING + 68);
     let (framed, spaced_len) = timestamp.framed();
-    // SAFETY: within that reservation (`metric` is padded).
+    // SAFETY: within that reservation.
     unsafe {
         room.put_array_unchecked(*b"put ", 4);
-        room.put_padded_unchecked(metric, metric_len);
+        metric.put_unchecked(room);
         room.put_array_unchecked(framed, spaced_len);
     }
     match value.words(Some(b' ')) {
@@ -241,8 +238,7 @@ impl ChartMetrics {
     }
 
     /// The metric name of dimension `index`.
-    #[inline]
-    pub fn metric(&self, index: usize) -> Option<&[u8]> {
+    pub fn metric(&self, index: usize) -> Option<Vec<u8>> {
         self.list.metric(index)
     }
 
@@ -257,10 +253,8 @@ impl ChartMetrics {
         value: MetricValue,
         timestamp: &RenderedTimestamp,
     ) -> bool {
-        match self.list.padded(index) {
-            Some((metric, len)) => {
-                put_line(&mut Room::new(buf), metric, len, tags, value, timestamp)
-            }
+        match self.list.pieces(index) {
+            Some(metric) => put_line(&mut Room::new(buf), metric, tags, value, timestamp),
             None => false,
         }
     }
@@ -281,8 +275,8 @@ impl ChartMetrics {
         let mut room = Room::new(buf);
         let mut written = 0;
         for (index, value) in lines {
-            if let Some((metric, len)) = self.list.padded(index) {
-                written += usize::from(put_line(&mut room, metric, len, tags, value, timestamp));
+            if let Some(metric) = self.list.pieces(index) {
+                written += usize::from(put_line(&mut room, metric, tags, value, timestamp));
             }
         }
         written
@@ -303,7 +297,7 @@ mod tests {
         }
         assert_eq!(list.len(), dims.len());
         for (i, d) in dims.iter().enumerate() {
-            assert_eq!(list.metric(i), Some(head.metric(d).as_bytes()));
+            assert_eq!(list.metric(i).as_deref(), Some(head.metric(d).as_bytes()));
         }
         assert_eq!(list.metric(dims.len()), None);
     }
