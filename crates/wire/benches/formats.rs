@@ -4,10 +4,10 @@
 //!
 //! Run: `cargo bench -p wire --bench formats -- --warm-up-time 1 --measurement-time 3`
 
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::hint::black_box;
 use wire::format::{graphite, json, opentsdb, MetricValue};
-use wire::number::{write_collected_value, write_stored_value};
+use wire::number::{write_collected_value, write_stored_value, RenderedTimestamp};
 use wire::simple_pattern::SimplePattern;
 
 /// The lab's host labels, as stored.
@@ -168,10 +168,48 @@ fn patterns(c: &mut Criterion) {
     group.finish();
 }
 
+/// The engine's path: a chart's 200 lines at once through `ChartMetrics`
+/// (names cached per chart, the timestamp rendered once per batch), with
+/// whole and with fractional values. Reported per line (element).
+fn graphite_chart(c: &mut Criterion) {
+    let mut group = c.benchmark_group("graphite_chart");
+    let head = graphite::ChartPath::new("netdata", "benchhost", "synth.chart_042");
+    let mut names = graphite::ChartMetrics::new(&head);
+    for d in 0..200 {
+        names.push(&format!("dim_{d:03}"));
+    }
+    let tags = graphite::Tags::none();
+    let timestamp = RenderedTimestamp::new(TIMESTAMP);
+    let whole: Vec<f64> = (0..200)
+        .map(|d| f64::from((d * 7919 + 104_729) % 1_000_003))
+        .collect();
+    let fractional: Vec<f64> = whole.iter().map(|v| v / 7.0).collect();
+    let mut buf = Vec::with_capacity(64 * 1024);
+    group.throughput(Throughput::Elements(200));
+    for (label, values) in [
+        ("200_lines_whole", &whole),
+        ("200_lines_fractional", &fractional),
+    ] {
+        group.bench_function(label, |b| {
+            b.iter(|| {
+                buf.clear();
+                let lines = values
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| (i, MetricValue::Stored(*v)));
+                black_box(names.write_lines(&mut buf, &tags, &timestamp, black_box(lines)));
+                black_box(&buf);
+            })
+        });
+    }
+    group.finish();
+}
+
 criterion_group!(
     benches,
     numbers,
     graphite_lines,
+    graphite_chart,
     opentsdb_lines,
     json_lines,
     patterns
