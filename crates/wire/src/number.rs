@@ -312,19 +312,33 @@ fn scale_fast(value: f64) -> Option<(bool, u64)> {
     Some((value.is_sign_negative() && rounded != 0, rounded))
 }
 
+/// The four ASCII digits of every number below 10^4, zero-padded (40 KB).
+static FOUR_DIGITS: [[u8; 4]; 10_000] = {
+    let mut table = [[0u8; 4]; 10_000];
+    let mut n = 0;
+    while n < 10_000 {
+        table[n] = [
+            b'0' + (n / 1000) as u8,
+            b'0' + (n / 100 % 10) as u8,
+            b'0' + (n / 10 % 10) as u8,
+            b'0' + (n % 10) as u8,
+        ];
+        n += 1;
+    }
+    table
+};
+
 /// The eight decimal digits of `n < 10^8`, zero-padded, as ASCII bytes in
-/// reading order (little-endian lanes: two 4-digit halves, then 2-digit
-/// quarters, then digits, each step one multiply-shift per lane).
+/// reading order: two lookups of four digits.
 #[inline(always)]
 fn eight_digits(n: u32) -> [u8; 8] {
     debug_assert!(n < 100_000_000);
-    let n = u64::from(n);
-    let halves = (n / 10_000) | ((n % 10_000) << 32);
-    let hundreds = ((halves * 5243) >> 19) & 0x0000_007F_0000_007F;
-    let quarters = hundreds | ((halves - hundreds * 100) << 16);
-    let tens = ((quarters * 103) >> 10) & 0x000F_000F_000F_000F;
-    let digits = tens | ((quarters - tens * 10) << 8);
-    (digits + 0x3030_3030_3030_3030).to_le_bytes()
+    let high = (n / 10_000) as usize;
+    let low = (n % 10_000) as usize;
+    let high = FOUR_DIGITS.get(high).copied().unwrap_or([b'9'; 4]);
+    let low = FOUR_DIGITS.get(low).copied().unwrap_or([b'9'; 4]);
+    let word = u64::from(u32::from_le_bytes(high)) | (u64::from(u32::from_le_bytes(low)) << 32);
+    word.to_le_bytes()
 }
 
 /// Appends `[lead][-]integer.fraction` for `scaled` = value × 10^7 < 10^15.
