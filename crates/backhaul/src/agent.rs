@@ -45,7 +45,8 @@ pub fn automatic_labels() -> Vec<Label> {
 
 /// The internal collectors the configuration enables.
 ///
-/// As in netdata, `[plugins] proc = no` switches off every `/proc` module and
+/// As in netdata, `[plugins] proc = no` switches off every `/proc` module,
+/// `[plugin:proc]` `/proc/net/dev = no` (and so on) one module, and
 /// `[plugins] diskspace = no` the disk space charts.
 pub fn internal_collectors(config: &LoadedConfig) -> Vec<Box<dyn Collector>> {
     let main = &config.main;
@@ -55,7 +56,7 @@ pub fn internal_collectors(config: &LoadedConfig) -> Vec<Box<dyn Collector>> {
         if switch == "diskspace" {
             diskspace_on
         } else {
-            proc_on
+            proc_on && main.proc_module_enabled(switch)
         }
     };
     collectors::proc::default_collectors(std::path::Path::new("/"), main.update_every, &enabled)
@@ -121,5 +122,40 @@ impl Agent {
         for i in self.instances {
             let _ = i.thread.join();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{parse_main_str, ExportingConfig};
+
+    fn collectors_for(netdata_conf: &str) -> Vec<String> {
+        let (main, _) = parse_main_str(netdata_conf, "netdata.conf").expect("valid");
+        let config = LoadedConfig {
+            main,
+            exporting: ExportingConfig::default(),
+            warnings: Vec::new(),
+            main_file: None,
+            exporting_file: None,
+        };
+        internal_collectors(&config)
+            .iter()
+            .map(|c| c.name().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn proc_modules_are_switched_one_by_one() {
+        let all = collectors_for("");
+        assert!(all.contains(&"proc:netdev".to_string()));
+        let some = collectors_for("[plugin:proc]\n    /proc/net/dev = no\n    /proc/stat = no\n");
+        assert!(!some.contains(&"proc:netdev".to_string()));
+        assert!(!some.contains(&"proc:stat".to_string()));
+        assert_eq!(some.len(), all.len() - 2);
+        // `[plugins] proc = no` wins over a module switched on.
+        let none =
+            collectors_for("[plugins]\n    proc = no\n[plugin:proc]\n    /proc/stat = yes\n");
+        assert_eq!(none, ["diskspace"]);
     }
 }

@@ -118,6 +118,9 @@ fn render(
             yes_no(main.plugin_enabled("apps")),
             yes_no(main.plugin_enabled("slabinfo")),
         );
+        if !main.proc_modules.is_empty() {
+            let _ = writeln!(out, "  proc_modules={:?}", main.proc_modules);
+        }
         let _ = writeln!(
             out,
             "  web bind_to={:?} mode={:?} default_port={} other={:?}",
@@ -504,6 +507,7 @@ fn main_config_sections_aliases_and_plugins() {
 main hostname="box" update_every=2s history=7200 log_level=Some("debug") debug_flags=None
   directories config="/srv/nd" stock_config="/usr/lib/netdata/conf.d" plugins=["/opt/a b/plugins.d", "/opt/c"] cache="/var/cache/netdata" lib="/var/lib/netdata" log="/var/log/netdata" web="/usr/share/netdata/web" home="/var/lib/netdata"
   plugins new=no every=30s explicit=[("apps", true), ("proc", false)] proc=no apps=yes slabinfo=no
+  proc_modules=[("/proc/stat", false)]
   web bind_to="*" mode="none" default_port=19999 other=[("allow connections from", "localhost"), ("made up", "1")]
   host_labels=[("zone", "b"), ("app", "a")]
 exporting enabled=no
@@ -513,7 +517,6 @@ warning netdata.conf:13: [directories] 'lock': netdata setting not used by backh
 warning netdata.conf:17: [plugins] 'proc': 'no # not now' is not a boolean (must be yes or no (also accepted: true/false, on/off, 1/0, auto, on demand)); taken as no, as netdata does
 warning netdata.conf:22: [web] 'allow connections from': netdata setting not used by backhaul; ignored
 warning netdata.conf:23: [web] 'made up': unknown setting; ignored
-warning netdata.conf:27: [plugin:proc]: netdata section not used by backhaul; its settings are ignored
 warning netdata.conf:29: [mystery]: unknown section; its settings are ignored
 "#,
     );

@@ -8,11 +8,13 @@
 //! spare capacity, and then counts only the bytes that belong to the piece:
 //! the excess is overwritten by the next piece or left beyond the end.
 //!
-//! This module holds the crate's only `unsafe` code. It is sound because a
-//! `Room` only ever counts bytes it has written: every store of `N` bytes at
-//! the current end advances the end by at most `N`, the capacity is checked
-//! (and grown) before every store, and the buffer's length is set to that
-//! end when the `Room` is dropped.
+//! This module holds the crate's `unsafe` stores; the line writers in
+//! [`crate::format`] call its unchecked ones after one reservation per line.
+//! It is sound because a `Room` only ever counts bytes it has written: every
+//! store of `N` bytes at the current end advances the end by at most `N`,
+//! the capacity is checked (and grown) before every checked store and once
+//! per line for the unchecked ones (whose callers add up their sizes), and
+//! the buffer's length is set to that end when the `Room` is dropped.
 //!
 //! ```
 //! use wire::room::Room;
@@ -145,7 +147,7 @@ impl<'a> Room<'a> {
     #[inline(always)]
     pub unsafe fn put_padded_unchecked(&mut self, source: &[u8], len: usize) {
         assert!(
-            source.len() >= len + PADDING,
+            len <= source.len().saturating_sub(PADDING),
             "put_padded: source is not padded"
         );
         if len <= PADDING {

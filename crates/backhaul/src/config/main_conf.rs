@@ -54,6 +54,9 @@ pub struct MainConfig {
     pub directories: Directories,
     /// `[plugins]`.
     pub plugins: PluginsConfig,
+    /// `[plugin:proc]`: the `/proc` modules switched in this file
+    /// (`/proc/net/dev = no`, ...), in file order; a module not named is on.
+    pub proc_modules: Vec<(String, bool)>,
     /// `[web]`.
     pub web: WebConfig,
     /// `[host labels]`, in file order.
@@ -183,6 +186,7 @@ impl MainConfig {
                 home: PathBuf::from("/var/lib/netdata"),
             },
             plugins: PluginsConfig::builtin(),
+            proc_modules: Vec::new(),
             web: WebConfig {
                 bind_to: "127.0.0.1:19999".to_string(),
                 mode: "static-threaded".to_string(),
@@ -206,6 +210,17 @@ impl MainConfig {
             return *enabled;
         }
         self.plugins.enable_running_new_plugins
+    }
+
+    /// Whether the `/proc` module `module` (`/proc/net/dev`, ...) is on by
+    /// `[plugin:proc]` (the last setting wins; on when not named). The
+    /// `proc` plugin itself must be on too ([`Self::plugin_enabled`]).
+    pub fn proc_module_enabled(&self, module: &str) -> bool {
+        self.proc_modules
+            .iter()
+            .rev()
+            .find(|(m, _)| m == module)
+            .is_none_or(|(_, enabled)| *enabled)
     }
 }
 
@@ -462,7 +477,7 @@ pub fn main_from_document(
 ) -> Result<MainConfig, ConfigError> {
     for section in &document.sections {
         let name = section.name.as_str();
-        if HANDLED_SECTIONS.contains(&name) {
+        if HANDLED_SECTIONS.contains(&name) || name == PROC_PLUGIN_SECTION {
             continue;
         }
         let known = SECTIONS_NOT_USED.contains(&name)
@@ -526,6 +541,13 @@ pub fn main_from_document(
     config.directories = directories(document, global, warnings)?;
     if let Some(plugins) = document.section("plugins") {
         config.plugins = plugins_config(plugins, warnings)?;
+    }
+    for section in document
+        .sections
+        .iter()
+        .filter(|s| s.name == PROC_PLUGIN_SECTION)
+    {
+        config.proc_modules.extend(proc_modules(section, warnings));
     }
     if let Some(web) = document.section("web") {
         config.web = web_config(web, warnings)?;
@@ -650,27 +672,58 @@ fn plugins_config(
                     .map_err(|r| invalid_value(section, entry, r))?;
             }
             name => {
-                // netdata reads anything but yes/true/on/auto as "no" here;
-                // so does backhaul (real files carry values such as
-                // "no # comment"), with a warning.
-                let enabled = parse_bool(&entry.value).unwrap_or_else(|reason| {
-                    warnings.push(Warning::about_key(
-                        &entry.at,
-                        &section.name,
-                        name,
-                        WarningKind::Suspicious,
-                        format!(
-                            "'{}' is not a boolean ({reason}); taken as no, as netdata does",
-                            entry.value
-                        ),
-                    ));
-                    false
-                });
+                let enabled = switch_value(section, entry, warnings);
                 plugins.explicit.push((name.to_string(), enabled));
             }
         }
     }
     Ok(plugins)
+}
+
+/// The value of an on/off switch (`[plugins] NAME`, `[plugin:proc]
+/// /proc/...`). netdata reads anything but yes/true/on/auto as "no" there;
+/// so does backhaul (real files carry values such as "no # comment"), with a
+/// warning.
+fn switch_value(section: &IniSection, entry: &IniEntry, warnings: &mut Vec<Warning>) -> bool {
+    parse_bool(&entry.value).unwrap_or_else(|reason| {
+        warnings.push(Warning::about_key(
+            &entry.at,
+            &section.name,
+            &entry.key,
+            WarningKind::Suspicious,
+            format!(
+                "'{}' is not a boolean ({reason}); taken as no, as netdata does",
+                entry.value
+            ),
+        ));
+        false
+    })
+}
+
+/// netdata's section of the `/proc` plugin's switches.
+const PROC_PLUGIN_SECTION: &str = "plugin:proc";
+
+/// The `/proc` module switches of `[plugin:proc]` that backhaul has a
+/// collector for; the section's other settings (modules backhaul does not
+/// collect, netdata's tuning knobs) get a "not used" warning each.
+fn proc_modules(section: &IniSection, warnings: &mut Vec<Warning>) -> Vec<(String, bool)> {
+    let mut modules = Vec::new();
+    for entry in &section.entries {
+        let key = entry.key.as_str();
+        if key == "diskspace" || !crate::collectors::proc::SWITCHES.contains(&key) {
+            warnings.push(Warning::about_key(
+                &entry.at,
+                &section.name,
+                key,
+                WarningKind::NotUsed,
+                "netdata setting not used by backhaul; ignored",
+            ));
+            continue;
+        }
+        let enabled = switch_value(section, entry, warnings);
+        modules.push((key.to_string(), enabled));
+    }
+    modules
 }
 
 fn web_config(section: &IniSection, warnings: &mut Vec<Warning>) -> Result<WebConfig, ConfigError> {
@@ -802,6 +855,31 @@ mod tests {
     #[test]
     fn system_hostname_is_not_empty() {
         assert!(!system_hostname().is_empty());
+    }
+
+    #[test]
+    fn proc_modules_switch_single_collectors() {
+        let text = "[plugin:proc]\n\t/proc/net/dev = no\n\t/proc/net/snmp = no\n\t/proc/stat = yes\n\t/proc/diskstats = maybe\n";
+        let mut warnings = Vec::new();
+        let document = super::super::ini::parse(text, "netdata.conf", &mut warnings).unwrap();
+        let config = main_from_document(&document, &mut warnings).unwrap();
+        assert!(!config.proc_module_enabled("/proc/net/dev"));
+        assert!(config.proc_module_enabled("/proc/stat"));
+        assert!(config.proc_module_enabled("/proc/meminfo"));
+        assert!(!config.proc_module_enabled("/proc/diskstats"));
+        let about: Vec<(String, WarningKind)> = warnings
+            .iter()
+            .map(|w| (w.key.clone().unwrap_or_default(), w.kind))
+            .collect();
+        assert!(about.contains(&("/proc/net/snmp".to_string(), WarningKind::NotUsed)));
+        assert!(about.contains(&("/proc/diskstats".to_string(), WarningKind::Suspicious)));
+        assert!(!about
+            .iter()
+            .any(|(k, _)| k == "/proc/net/dev" || k == "/proc/stat"));
+        assert!(
+            warnings.iter().all(|w| w.key.is_some()),
+            "no whole-section warning"
+        );
     }
 
     #[test]

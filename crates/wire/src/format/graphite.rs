@@ -173,6 +173,17 @@ pub fn write_line(
 /// have left the cache by the time it is filled again).
 const PREFETCH_AHEAD: usize = 2048;
 
+/// The bytes a line's unchecked stores may reach: the metric (at most its
+/// length + 2 PADDING), the tags (at most their length + PADDING), two
+/// number words (16 each) and the timestamp (32).
+#[inline(always)]
+fn line_reservation(metric: &MetricPieces<'_>, tags_len: usize) -> usize {
+    metric
+        .len()
+        .saturating_add(tags_len)
+        .saturating_add(3 * PADDING + 64)
+}
+
 /// The one place a graphite line is laid out: `METRIC[TAGS] VALUE TS\n`.
 /// `metric` is the name's first `metric_len` bytes, then padding.
 #[inline(always)]
@@ -190,7 +201,7 @@ fn put_line(
     // One reservation for every store of the line: the metric (at most its
     // length + 2 PADDING), the tags (at most their length + PADDING), two
     // number words (16 each) and the timestamp (32).
-    room.reserve(metric.len() + tags_len + 3 * PADDING + 64);
+    room.reserve(line_reservation(&metric, tags_len));
     // SAFETY: within that reservation (the tags are padded).
     unsafe {
         metric.put_unchecked(room);
@@ -331,6 +342,37 @@ mod tests {
             "[ \\t\\r\\n;=~\"\\\\a-zé]{0,30}",
             "[a-z ;\\n]{300}",
         ]
+    }
+
+    proptest! {
+        /// With exactly the room a line reserves, no store goes past it
+        /// (the unchecked stores' debug assertions check every one).
+        #[test]
+        fn a_line_fits_its_own_reservation(
+            head in "[a-z.]{0,140}",
+            dim in "[a-z]{0,140}",
+            labels in prop::collection::vec(("[a-z]{1,40}", "[a-z]{0,40}"), 0..3),
+            value in prop_oneof![any::<f64>(), -1e9f64..1e9, (-100_000_000i64..100_000_000).prop_map(|v| v as f64)],
+            collected in any::<i64>(),
+            stored in any::<bool>(),
+            timestamp in any::<i64>(),
+        ) {
+            let chart = ChartPath::new("", "", &head);
+            let mut names = ChartMetrics::new(&chart);
+            names.push(&dim);
+            let tags = Tags::new(labels.iter().map(|(k, v)| (k, v)));
+            let pieces = names.list.pieces(0).unwrap();
+            let exact = line_reservation(&pieces, tags.bytes.len());
+            let mut buf = Vec::with_capacity(exact);
+            prop_assume!(buf.capacity() == exact);
+            let value = if stored { MetricValue::Stored(value) } else { MetricValue::Collected(collected) };
+            let ts = RenderedTimestamp::new(timestamp);
+            let written = names.write_line(&mut buf, 0, &tags, value, &ts);
+            prop_assert_eq!(written, value.is_writable());
+            if written {
+                prop_assert_eq!(buf.iter().filter(|&&b| b == b'\n').count(), 1);
+            }
+        }
     }
 
     proptest! {

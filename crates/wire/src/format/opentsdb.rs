@@ -173,7 +173,7 @@ fn put_line(
     // One reservation for the unchecked stores of the line: `put ` (4), the
     // metric (at most its length + 2 PADDING), the timestamp (32) and two
     // number words (16 each); the tags and the last bytes are checked.
-    room.reserve(metric.len() + 2 * PADDING + 68);
+    room.reserve(metric.len().saturating_add(2 * PADDING + 68));
     let (framed, spaced_len) = timestamp.framed();
     // SAFETY: within that reservation.
     unsafe {
