@@ -59,8 +59,8 @@ pub(crate) fn put_stored_value(room: &mut Room<'_>, lead: Option<u8>, value: f64
         value.is_finite(),
         "stored values must be finite (got {value}); skip the line instead"
     );
-    match scale_fast(value) {
-        Some((negative, scaled)) => put_scaled(room, lead, negative, scaled),
+    match stored_value_words(lead, value) {
+        Some(words) => words.put(room),
         None => put_stored_value_exact(room, lead, value),
     }
 }
@@ -73,6 +73,31 @@ pub(crate) struct NumberWords {
     pub head_len: usize,
     pub tail: u128,
     pub tail_len: usize,
+}
+
+impl NumberWords {
+    /// Appends the number (checked stores).
+    #[inline(always)]
+    pub(crate) fn put(self, room: &mut Room<'_>) {
+        room.put_array(self.head.to_le_bytes(), self.head_len);
+        room.put_array(self.tail.to_le_bytes(), self.tail_len);
+    }
+
+    /// Appends the number without the capacity check: two 16-byte stores.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Room::put_array_unchecked`], counting 32 bytes. (Both
+    /// lengths are at most 16: a lead byte, a sign and eight digits in the
+    /// head; eight or nine bytes in the tail.)
+    #[inline(always)]
+    pub(crate) unsafe fn put_unchecked(self, room: &mut Room<'_>) {
+        // SAFETY: the caller's reservation covers both stores.
+        unsafe {
+            room.put_array_unchecked(self.head.to_le_bytes(), self.head_len);
+            room.put_array_unchecked(self.tail.to_le_bytes(), self.tail_len);
+        }
+    }
 }
 
 /// The text of [`write_stored_value`], after the byte `lead` if any, as
@@ -164,8 +189,7 @@ pub fn write_collected_value(buf: &mut Vec<u8>, value: i64) {
 #[inline(always)]
 pub(crate) fn put_integer(room: &mut Room<'_>, lead: Option<u8>, value: i64) {
     if let Some(words) = integer_words(lead, value) {
-        room.put_array(words.head.to_le_bytes(), words.head_len);
-        room.put_array(words.tail.to_le_bytes(), words.tail_len);
+        words.put(room);
     } else {
         if let Some(byte) = lead {
             room.put_byte(byte);
@@ -339,14 +363,6 @@ fn eight_digits(n: u32) -> [u8; 8] {
     let low = FOUR_DIGITS.get(low).copied().unwrap_or([b'9'; 4]);
     let word = u64::from(u32::from_le_bytes(high)) | (u64::from(u32::from_le_bytes(low)) << 32);
     word.to_le_bytes()
-}
-
-/// Appends `[lead][-]integer.fraction` for `scaled` = value × 10^7 < 10^15.
-#[inline(always)]
-fn put_scaled(room: &mut Room<'_>, lead: Option<u8>, negative: bool, scaled: u64) {
-    let words = scaled_words(lead, negative, scaled);
-    room.put_array(words.head.to_le_bytes(), words.head_len);
-    room.put_array(words.tail.to_le_bytes(), words.tail_len);
 }
 
 /// `[lead][-]integer.fraction` for `scaled` = value × 10^7 < 10^15, put
@@ -567,7 +583,7 @@ mod tests {
             if let Some(fast) = scale_fast(v) {
                 proptest::prop_assert_eq!(Some(from_scaled(fast)), split_at_seven_decimals(v));
                 let mut fast_text = Vec::new();
-                put_scaled(&mut Room::new(&mut fast_text), None, fast.0, fast.1);
+                scaled_words(None, fast.0, fast.1).put(&mut Room::new(&mut fast_text));
                 let (exact, len) = render_parts(from_scaled(fast));
                 proptest::prop_assert_eq!(fast_text, exact[..len].to_vec());
             }
@@ -586,7 +602,7 @@ mod tests {
         fn scaled_writing_matches_the_exact_writer(v in -1.0e5f64..1.0e5) {
             if let Some((negative, scaled)) = scale_fast(v) {
                 let mut fast = b"x".to_vec();
-                put_scaled(&mut Room::new(&mut fast), Some(b' '), negative, scaled);
+                scaled_words(Some(b' '), negative, scaled).put(&mut Room::new(&mut fast));
                 let (exact, len) = render_parts(from_scaled((negative, scaled)));
                 let mut expected = b"x ".to_vec();
                 expected.extend_from_slice(&exact[..len]);

@@ -168,11 +168,6 @@ pub fn write_line(
     )
 }
 
-/// How far ahead of the end of the buffer [`ChartMetrics::write_lines`]
-/// prefetches (a batch is megabytes, written once an interval: its lines
-/// have left the cache by the time it is filled again).
-const PREFETCH_AHEAD: usize = 2048;
-
 /// The bytes a line's unchecked stores may reach: the metric (at most its
 /// length + 2 PADDING), the tags (at most their length + PADDING), two
 /// number words (16 each) and the timestamp (32).
@@ -214,8 +209,7 @@ fn put_line(
             let (framed, spaced_len) = timestamp.framed();
             // SAFETY: within the reservation above.
             unsafe {
-                room.put_array_unchecked(number.head.to_le_bytes(), number.head_len);
-                room.put_array_unchecked(number.tail.to_le_bytes(), number.tail_len);
+                number.put_unchecked(room);
                 room.put_array_unchecked(framed, spaced_len + 1);
             }
         }
@@ -227,9 +221,9 @@ fn put_line(
     true
 }
 
-/// The metric names of all of a chart's dimensions, in one buffer, in
-/// dimension order: the same bytes as one [`MetricPath`] per dimension, laid
-/// out so that writing a chart's lines walks memory forward.
+/// The metric names of all of a chart's dimensions, in dimension order:
+/// the same names as one [`MetricPath`] per dimension, held as the chart's
+/// head once and the dimension parts in one buffer.
 ///
 /// ```
 /// use wire::format::{graphite, MetricValue};
@@ -285,10 +279,10 @@ impl ChartMetrics {
         value: MetricValue,
         timestamp: &RenderedTimestamp,
     ) -> bool {
-        match self.list.pieces(index) {
-            Some(metric) => put_line(&mut Room::new(buf), metric, tags, value, timestamp),
-            None => false,
-        }
+        self.list
+            .write_line(buf, index, value, |room, metric, value| {
+                put_line(room, metric, tags, value, timestamp)
+            })
     }
 
     /// What [`Self::write_line`] appends, for every `(index, value)` of
@@ -304,15 +298,9 @@ impl ChartMetrics {
     where
         I: IntoIterator<Item = (usize, MetricValue)>,
     {
-        let mut room = Room::new(buf);
-        let mut written = 0;
-        for (index, value) in lines {
-            room.prefetch(PREFETCH_AHEAD);
-            if let Some(metric) = self.list.pieces(index) {
-                written += usize::from(put_line(&mut room, metric, tags, value, timestamp));
-            }
-        }
-        written
+        self.list.write_lines(buf, lines, |room, metric, value| {
+            put_line(room, metric, tags, value, timestamp)
+        })
     }
 }
 

@@ -65,6 +65,11 @@ struct MetricList {
     ends: Vec<usize>,
 }
 
+/// How far ahead of the end of the buffer [`MetricList::write_lines`]
+/// prefetches (a batch is megabytes, written once an interval: its lines
+/// have left the cache by the time it is filled again).
+const PREFETCH_AHEAD: usize = 2048;
+
 /// One metric name as two padded pieces: `head[..head_len]` then
 /// `part[..part_len]`.
 #[derive(Clone, Copy, Debug)]
@@ -145,6 +150,44 @@ impl MetricList {
         name.extend_from_slice(&pieces.head[..pieces.head_len]);
         name.extend_from_slice(&pieces.part[..pieces.part_len]);
         Some(name)
+    }
+
+    /// Writes the line of metric `index` with `put_line`; false (nothing
+    /// written) for an index out of range or what `put_line` refuses.
+    #[inline(always)]
+    fn write_line<F>(
+        &self,
+        buf: &mut Vec<u8>,
+        index: usize,
+        value: MetricValue,
+        put_line: F,
+    ) -> bool
+    where
+        F: FnOnce(&mut Room<'_>, MetricPieces<'_>, MetricValue) -> bool,
+    {
+        match self.pieces(index) {
+            Some(metric) => put_line(&mut Room::new(buf), metric, value),
+            None => false,
+        }
+    }
+
+    /// Writes the line of every `(index, value)` of `lines` with
+    /// `put_line`, into one [`Room`]; returns how many were written.
+    #[inline(always)]
+    fn write_lines<I, F>(&self, buf: &mut Vec<u8>, lines: I, mut put_line: F) -> usize
+    where
+        I: IntoIterator<Item = (usize, MetricValue)>,
+        F: FnMut(&mut Room<'_>, MetricPieces<'_>, MetricValue) -> bool,
+    {
+        let mut room = Room::new(buf);
+        let mut written = 0;
+        for (index, value) in lines {
+            room.prefetch(PREFETCH_AHEAD);
+            if let Some(metric) = self.pieces(index) {
+                written += usize::from(put_line(&mut room, metric, value));
+            }
+        }
+        written
     }
 
     /// Metric `index` as padded pieces.

@@ -184,8 +184,7 @@ fn put_line(
     match value.words(Some(b' ')) {
         // SAFETY: within the reservation above.
         Some(number) => unsafe {
-            room.put_array_unchecked(number.head.to_le_bytes(), number.head_len);
-            room.put_array_unchecked(number.tail.to_le_bytes(), number.tail_len);
+            number.put_unchecked(room);
         },
         None => value.put(room, Some(b' ')),
     }
@@ -195,9 +194,9 @@ fn put_line(
     true
 }
 
-/// The metric names of all of a chart's dimensions, in one buffer, in
-/// dimension order: the same bytes as one [`MetricPath`] per dimension, laid
-/// out so that writing a chart's lines walks memory forward.
+/// The metric names of all of a chart's dimensions, in dimension order:
+/// the same names as one [`MetricPath`] per dimension, held as the chart's
+/// head once and the dimension parts in one buffer.
 ///
 /// ```
 /// use wire::format::{opentsdb, MetricValue};
@@ -253,10 +252,10 @@ impl ChartMetrics {
         value: MetricValue,
         timestamp: &RenderedTimestamp,
     ) -> bool {
-        match self.list.pieces(index) {
-            Some(metric) => put_line(&mut Room::new(buf), metric, tags, value, timestamp),
-            None => false,
-        }
+        self.list
+            .write_line(buf, index, value, |room, metric, value| {
+                put_line(room, metric, tags, value, timestamp)
+            })
     }
 
     /// What [`Self::write_line`] appends, for every `(index, value)` of
@@ -272,14 +271,9 @@ impl ChartMetrics {
     where
         I: IntoIterator<Item = (usize, MetricValue)>,
     {
-        let mut room = Room::new(buf);
-        let mut written = 0;
-        for (index, value) in lines {
-            if let Some(metric) = self.list.pieces(index) {
-                written += usize::from(put_line(&mut room, metric, tags, value, timestamp));
-            }
-        }
-        written
+        self.list.write_lines(buf, lines, |room, metric, value| {
+            put_line(room, metric, tags, value, timestamp)
+        })
     }
 }
 
