@@ -283,7 +283,8 @@ fn export_chart(
                 return 0;
             };
             let sum = settings.data_source == DataSource::Sum;
-            if window.count == 1 {
+            ce.last_exported_t = window.last_t();
+            lines += if window.count == 1 {
                 // One point (the instance as fast as the chart): its value is
                 // the average and the sum, straight from the row.
                 let values = st
@@ -292,25 +293,23 @@ fn export_chart(
                     .enumerate()
                     .filter(|(_, sample)| sample.exists())
                     .map(|(i, sample)| (i, MetricValue::Stored(sample.summand())));
-                lines += ce.names.write_lines(out, host, before_ts, values);
-                ce.last_exported_t = window.last_t();
-                return lines;
-            }
-            st.aggregate_all(&window, aggregates);
-            let values = aggregates
-                .iter()
-                .enumerate()
-                .filter(|(_, agg)| agg.count > 0)
-                .map(|(i, agg)| {
-                    let value = if sum || agg.count == 1 {
-                        agg.sum
-                    } else {
-                        agg.sum / agg.count as f64
-                    };
-                    (i, MetricValue::Stored(value))
-                });
-            lines += ce.names.write_lines(out, host, before_ts, values);
-            ce.last_exported_t = window.last_t();
+                ce.names.write_lines(out, host, before_ts, values)
+            } else {
+                st.aggregate_all(&window, aggregates);
+                let values = aggregates
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, agg)| agg.count > 0)
+                    .map(|(i, agg)| {
+                        let value = if sum || agg.count == 1 {
+                            agg.sum
+                        } else {
+                            agg.sum / agg.count as f64
+                        };
+                        (i, MetricValue::Stored(value))
+                    });
+                ce.names.write_lines(out, host, before_ts, values)
+            };
         }
     }
     lines
