@@ -21,9 +21,11 @@ use std::time::{Duration, Instant};
 
 use backhaul::config::DataSource;
 use backhaul::exporting::backoff::ExponentialBackoff;
+use backhaul::exporting::delivery::lines::LineDelivery;
 use backhaul::exporting::monitoring::{thread_cpu_ns, IntervalCounters};
 use backhaul::exporting::{
-    BatchBuilder, BatchRing, BatchSettings, Connector, Endpoint, Instance, Schedule, Transport,
+    BatchBuilder, BatchRing, BatchSettings, Endpoint, Format, Instance, InstanceParts, Schedule,
+    Transport,
 };
 use rrd::{ChartDef, DimensionDef, Host, Store};
 
@@ -132,26 +134,30 @@ fn run_case(dims: usize, source: DataSource) {
         send_automatic_labels: false,
         host_tags: Vec::new(),
     };
-    let mut inst = Instance::new(
-        "bench".into(),
-        sink.addr.to_string(),
-        UPDATE_EVERY as u32,
-        BatchBuilder::new(settings, Connector::Graphite),
-        Transport::new(
-            vec![Endpoint {
-                host: "127.0.0.1".into(),
-                port: sink.addr.port(),
-            }],
-            Duration::from_secs(10),
-        ),
-        BatchRing::new(10),
-        None,
-        Schedule::with_offset(UPDATE_EVERY as u32, 0),
-        Box::new(ExponentialBackoff::new(
-            Duration::from_secs(1),
+    let mut inst = Instance::new(InstanceParts {
+        name: "bench".into(),
+        destination: sink.addr.to_string(),
+        update_every: UPDATE_EVERY as u32,
+        builder: BatchBuilder::new(settings, Format::Graphite),
+        delivery: Box::new(LineDelivery::new(
+            "bench",
+            Transport::new(
+                vec![Endpoint {
+                    host: "127.0.0.1".into(),
+                    port: sink.addr.port(),
+                }],
+                Duration::from_secs(10),
+            ),
+            Box::new(ExponentialBackoff::new(
+                Duration::from_secs(1),
+                Duration::from_secs(10),
+            )),
             Duration::from_secs(10),
         )),
-    );
+        ring: BatchRing::new(10),
+        charts: None,
+        schedule: Schedule::with_offset(UPDATE_EVERY as u32, 0),
+    });
     // Warm-up interval: fills the name caches and connects.
     inst.tick(&store, T0, IntervalCounters::default());
     let warm_metrics = inst.totals.built_metrics.load(Ordering::Relaxed);

@@ -126,12 +126,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// `check-config` exit status: an error in the configuration.
+const EXIT_CONFIG_ERROR: u8 = 1;
+/// `check-config` exit status: the configuration is valid, but an enabled
+/// instance uses a connector backhaul cannot run yet.
+const EXIT_UNSUPPORTED: u8 = 3;
+
 fn check_config(files: &ConfigFiles) -> anyhow::Result<ExitCode> {
     let loaded = match load(files) {
         Ok(l) => l,
         Err(e) => {
             eprintln!("backhaul: configuration error: {e:#}");
-            return Ok(ExitCode::FAILURE);
+            return Ok(ExitCode::from(EXIT_CONFIG_ERROR));
         }
     };
     for w in &loaded.warnings {
@@ -139,12 +145,43 @@ fn check_config(files: &ConfigFiles) -> anyhow::Result<ExitCode> {
     }
     let mut out = std::io::stdout().lock();
     let mut count = 0;
+    let mut unsupported = 0;
+    let mut errors = 0;
     for instance in loaded.instances() {
-        writeln!(out, "{}", instance.summary_line())?;
+        let mut line = instance.summary_line();
+        if instance.enabled {
+            match backhaul::exporting::check_runnable(instance) {
+                Ok(_) => {}
+                Err(backhaul::exporting::BuildError::Unsupported(why)) => {
+                    unsupported += 1;
+                    if let Some(stem) = line.strip_suffix("enabled=yes") {
+                        line = format!("{stem}enabled=no (unsupported: {why})");
+                    }
+                }
+                Err(error) => {
+                    errors += 1;
+                    eprintln!(
+                        "backhaul: configuration error: {}: instance '{}': {error}",
+                        instance.source, instance.name
+                    );
+                }
+            }
+        }
+        writeln!(out, "{line}")?;
         count += 1;
     }
     if count == 0 {
         writeln!(out, "no exporting instances configured")?;
+    }
+    if errors > 0 {
+        return Ok(ExitCode::from(EXIT_CONFIG_ERROR));
+    }
+    if unsupported > 0 {
+        eprintln!(
+            "backhaul: {unsupported} enabled instance(s) use a connector backhaul does not support yet; \
+             the agent would run without them"
+        );
+        return Ok(ExitCode::from(EXIT_UNSUPPORTED));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -6,14 +6,18 @@ use anyhow::{bail, Context as _};
 use crate::agent::{build_store, internal_collectors};
 use crate::collectors::now_realtime_ut;
 use crate::config::{DataSource, LoadedConfig};
-use crate::exporting::{batch_settings, BatchBuilder, BatchSettings, Connector};
+use crate::exporting::delivery::http::BodyFraming;
+use crate::exporting::{
+    batch_settings, registry, BatchBuilder, BatchSettings, ConnectorSpec, DeliveryKind, Format,
+};
 
 /// The settings of the instance to print: the one named, else the first
-/// enabled one, else a graphite instance on netdata's defaults.
+/// enabled one that backhaul runs, else a graphite instance on netdata's
+/// defaults.
 fn pick_instance(
     config: &LoadedConfig,
     name: Option<&str>,
-) -> anyhow::Result<(BatchSettings, Connector)> {
+) -> anyhow::Result<(BatchSettings, ConnectorSpec)> {
     if let Some(name) = name {
         let Some(cfg) = config.instances().find(|i| i.name == name) else {
             let known: Vec<&str> = config.instances().map(|i| i.name.as_str()).collect();
@@ -22,22 +26,22 @@ fn pick_instance(
                 known.join(", ")
             );
         };
-        let Some(connector) = Connector::for_type(cfg.connector) else {
-            bail!(
-                "instance '{name}' uses connector '{}', which backhaul does not speak yet",
-                cfg.connector.as_str()
-            );
-        };
-        return Ok((batch_settings(cfg), connector));
+        let spec = registry::lookup(cfg.connector).with_context(|| format!("instance '{name}'"))?;
+        return Ok((batch_settings(cfg), spec));
     }
-    if let Some(cfg) = config
+    if let Some((cfg, spec)) = config
         .enabled_instances()
-        .find(|i| Connector::for_type(i.connector).is_some())
+        .find_map(|i| registry::lookup(i.connector).ok().map(|spec| (i, spec)))
     {
-        let connector = Connector::for_type(cfg.connector).context("checked above")?;
-        return Ok((batch_settings(cfg), connector));
+        return Ok((batch_settings(cfg), spec));
     }
-    Ok((default_graphite(config), Connector::Graphite))
+    Ok((
+        default_graphite(config),
+        ConnectorSpec {
+            format: Format::Graphite,
+            delivery: DeliveryKind::Lines,
+        },
+    ))
 }
 
 /// A graphite instance on netdata's defaults.
@@ -59,7 +63,7 @@ pub fn default_graphite(config: &LoadedConfig) -> BatchSettings {
 /// Collects twice, one collection interval apart (so rates exist), then
 /// formats the interval that ends at the second collection.
 pub fn export_once(config: &LoadedConfig, instance: Option<&str>) -> anyhow::Result<Vec<u8>> {
-    let (mut settings, connector) = pick_instance(config, instance)?;
+    let (mut settings, spec) = pick_instance(config, instance)?;
     let store = build_store(config);
     let mut collectors = internal_collectors(config);
     let step_ut = u64::from(config.main.update_every.max(1)) * 1_000_000;
@@ -84,8 +88,21 @@ pub fn export_once(config: &LoadedConfig, instance: Option<&str>) -> anyhow::Res
     // enough to include charts slower than one interval (system.load is
     // collected every 5 s), so each chart's points go out once.
     settings.update_every = settings.update_every.max(60);
-    let mut builder = BatchBuilder::new(settings, connector);
+    let mut builder = BatchBuilder::new(settings, spec.format);
     let mut out = Vec::new();
     builder.build(&store, before, &mut out);
+    // HTTP connectors: the body of the one request (the head is left out).
+    if let DeliveryKind::Http {
+        framing: BodyFraming::JsonArray,
+        ..
+    } = spec.delivery
+    {
+        let objects = &out[..out.len().saturating_sub(2)];
+        let mut body = Vec::with_capacity(out.len() + 3);
+        body.extend_from_slice(b"[\n");
+        body.extend_from_slice(objects);
+        body.extend_from_slice(b"\n]\n");
+        return Ok(body);
+    }
     Ok(out)
 }

@@ -12,6 +12,14 @@ pub struct Shutdown {
     inner: Arc<(Mutex<bool>, Condvar)>,
 }
 
+impl std::fmt::Debug for Shutdown {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shutdown")
+            .field("triggered", &self.is_triggered())
+            .finish()
+    }
+}
+
 impl Shutdown {
     pub fn new() -> Shutdown {
         Shutdown::default()

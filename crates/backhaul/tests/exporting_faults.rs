@@ -12,10 +12,11 @@ use std::time::Duration;
 
 use backhaul::config::DataSource;
 use backhaul::exporting::backoff::RetryPolicy;
+use backhaul::exporting::delivery::lines::LineDelivery;
 use backhaul::exporting::monitoring::{InstanceCharts, IntervalCounters};
 use backhaul::exporting::{
-    BatchBuilder, BatchRing, BatchSettings, Connector, Endpoint, Instance, InstanceTotals,
-    Schedule, Transport,
+    BatchBuilder, BatchRing, BatchSettings, Endpoint, Format, Instance, InstanceParts,
+    InstanceTotals, Schedule, Transport,
 };
 use backhaul::shutdown::Shutdown;
 use rrd::{Chart, ChartDef, DimensionDef, Host, Store};
@@ -120,18 +121,22 @@ fn instance_with(
     if let Some(bytes) = send_buffer {
         transport = transport.with_send_buffer(bytes);
     }
-    let charts = charts.then(|| InstanceCharts::new(store.localhost(), "t", 1, false));
-    Instance::new(
-        "t".into(),
-        "test".into(),
-        1,
-        BatchBuilder::new(settings(), Connector::Graphite),
-        transport,
-        BatchRing::new(ring),
+    let charts = charts.then(|| InstanceCharts::new(store.localhost(), "t", 1, false, false));
+    Instance::new(InstanceParts {
+        name: "t".into(),
+        destination: "test".into(),
+        update_every: 1,
+        builder: BatchBuilder::new(settings(), Format::Graphite),
+        delivery: Box::new(LineDelivery::new(
+            "t",
+            transport,
+            Box::new(NoDelay),
+            timeout,
+        )),
+        ring: BatchRing::new(ring),
         charts,
-        Schedule::with_offset(1, 0),
-        Box::new(NoDelay),
-    )
+        schedule: Schedule::with_offset(1, 0),
+    })
 }
 
 fn tick(f: &Fixture, inst: &mut Instance, t: i64) -> IntervalCounters {
@@ -206,7 +211,7 @@ fn fails_over_to_the_next_destination_and_moves_back_to_the_primary() {
     let mut all = secondary.lines();
     all.extend(primary.lines());
     assert_lines(&all, &f.expected(T0 + 1..=T0 + 4));
-    assert_eq!(inst.transport.connected_endpoint().unwrap().1, primary_addr);
+    assert_eq!(inst.delivery.peer().unwrap(), primary_addr);
 }
 
 #[test]

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use backhaul::config::DataSource;
-use backhaul::exporting::{BatchBuilder, BatchSettings, Connector};
+use backhaul::exporting::{BatchBuilder, BatchSettings, Format};
 use rrd::{Algorithm, ChartDef, DimensionDef, Host, Label, LabelSource, Store};
 
 const S: u64 = 1_000_000;
@@ -92,7 +92,7 @@ fn lab_store() -> Arc<Store> {
 fn check(
     store: &Store,
     settings: BatchSettings,
-    connector: Connector,
+    connector: Format,
     befores: &[i64],
     expected: &str,
 ) {
@@ -114,7 +114,7 @@ fn graphite_average_names_labels() {
     check(
         &lab_store(),
         settings(DataSource::Average, true),
-        Connector::Graphite,
+        Format::Graphite,
         &[T0 + 2],
         "\
 netdata.vm.lab.Weird_Name_with_space.dim_name_with_slash;env=lab;team_name=rust_port:semi_tilde 1.5000000 1795688382
@@ -136,7 +136,7 @@ fn graphite_as_collected_ids_all_labels() {
     check(
         &lab_store(),
         s,
-        Connector::Graphite,
+        Format::Graphite,
         &[T0 + 10],
         "\
 rawpfx.lab_host.name.lab.weird_chart.dim.with.dots;env=lab;team_name=rust_port:semi_tilde;_is_ephemeral=false 10 1795688390
@@ -158,7 +158,7 @@ fn opentsdb_sum_names_no_labels() {
     check(
         &lab_store(),
         s,
-        Connector::Opentsdb,
+        Format::Opentsdb,
         &[T0 + 2],
         "\
 put netdata.lab.Weird_Name_with_space.dim_name_with_slash 1795688382 3.0000000 host=vm
@@ -180,7 +180,7 @@ fn json_average_and_as_collected() {
     check(
         &store,
         s.clone(),
-        Connector::Json,
+        Format::Json,
         &[T0 + 5],
         r#"{"prefix":"netdata","hostname":"vm","labels":{"env":"lab","team_name":"rust port:semi_tilde"},"chart_id":"lab.slow","chart_name":"lab.slow","chart_family":"slow","chart_context": "lab.slow","chart_type":"lab","units": "u","id":"counter","name":"counter","value":50.0000000,"timestamp": 1795688385}
 {"prefix":"netdata","hostname":"vm","labels":{"env":"lab","team_name":"rust port:semi_tilde"},"chart_id":"lab.slow","chart_name":"lab.slow","chart_family":"slow","chart_context": "lab.slow","chart_type":"lab","units": "u","id":"gauge","name":"gauge","value":5.0000000,"timestamp": 1795688385}
@@ -191,7 +191,7 @@ fn json_average_and_as_collected() {
     check(
         &store,
         s,
-        Connector::Json,
+        Format::Json,
         &[T0 + 10],
         r#"{"prefix":"netdata","hostname":"vm","chart_id":"lab.slow","chart_name":"lab.slow","chart_family":"slow","chart_context":"lab.slow","chart_type":"lab","units":"u","id":"counter","name":"counter","value":500,"timestamp":1795688390}
 {"prefix":"netdata","hostname":"vm","chart_id":"lab.slow","chart_name":"lab.slow","chart_family":"slow","chart_context":"lab.slow","chart_type":"lab","units":"u","id":"gauge","name":"gauge","value":10,"timestamp":1795688390}
@@ -210,7 +210,7 @@ fn slow_chart_is_sent_once_per_point_not_repeated() {
     check(
         &lab_store(),
         s,
-        Connector::Graphite,
+        Format::Graphite,
         &(T0 + 1..=T0 + 10).collect::<Vec<_>>(),
         "\
 netdata.vm.lab.slow.counter 50.0000000 1795688385
@@ -230,7 +230,7 @@ fn each_point_is_exported_at_most_once() {
     s.send_charts_matching = "lab.weird_chart".into();
     s.send_configured_labels = false;
     let store = lab_store();
-    let mut builder = BatchBuilder::new(s, Connector::Graphite);
+    let mut builder = BatchBuilder::new(s, Format::Graphite);
     let mut out = Vec::new();
     for before in [T0 + 3, T0 + 3, T0 + 2, T0 + 7, T0 + 10, T0 + 10, T0 + 12] {
         builder.build(&store, before, &mut out);
@@ -258,7 +258,7 @@ fn empty_window_sends_nothing() {
     check(
         &lab_store(),
         settings(DataSource::Average, true),
-        Connector::Graphite,
+        Format::Graphite,
         &[T0 + 20],
         "",
     );
@@ -271,7 +271,7 @@ fn filters_first_match_wins_on_id_or_name() {
         let mut s = settings(DataSource::AsCollected, false);
         s.send_configured_labels = false;
         s.send_charts_matching = pattern.into();
-        let mut b = BatchBuilder::new(s, Connector::Graphite);
+        let mut b = BatchBuilder::new(s, Format::Graphite);
         let mut out = Vec::new();
         b.build(&store, T0 + 10, &mut out);
         let mut charts: Vec<String> = String::from_utf8(out)
@@ -300,7 +300,7 @@ fn hosts_filter_matches_the_local_host_as_localhost_or_its_hostname() {
     let lines = |pattern: &str| {
         let mut s = settings(DataSource::AsCollected, true);
         s.send_hosts_matching = pattern.into();
-        let mut b = BatchBuilder::new(s, Connector::Graphite);
+        let mut b = BatchBuilder::new(s, Format::Graphite);
         b.build(&lab_store(), T0 + 10, &mut Vec::new())
     };
     assert_eq!(lines("localhost *"), 8);
@@ -332,7 +332,13 @@ fn hostile_input_cannot_inject() {
         w.set(d, 1);
         w.done(T0 as u64 * S).unwrap();
     }
-    for connector in [Connector::Graphite, Connector::Opentsdb, Connector::Json] {
+    for connector in [
+        Format::Graphite,
+        Format::Opentsdb,
+        Format::Json,
+        Format::JsonArrayItems,
+        Format::OpentsdbJson,
+    ] {
         for names in [true, false] {
             let mut s = settings(DataSource::AsCollected, names);
             s.hostname = "bad host\nname".into();
@@ -344,17 +350,40 @@ fn hostile_input_cannot_inject() {
             assert_eq!(text.matches('\n').count(), 1, "{connector:?}: {text:?}");
             assert!(text.ends_with('\n'));
             let line = text.trim_end_matches('\n');
+            // HTTP bodies' items end in `,` before the newline.
+            let line = match connector {
+                Format::JsonArrayItems | Format::OpentsdbJson => {
+                    line.strip_suffix(',').expect("array items end in ','")
+                }
+                _ => line,
+            };
             match connector {
-                Connector::Graphite => {
+                Format::OpentsdbJson => {
+                    // {"metric":"M","timestamp":T,"value":V,"tags":{"host":"H","k":"v","k":"v"}}
+                    for k in ["metric", "timestamp", "value", "tags", "host"] {
+                        assert_eq!(
+                            line.matches(&format!("\"{k}\":")).count(),
+                            1,
+                            "{k} in {line}"
+                        );
+                    }
+                    assert_eq!(
+                        line.matches('"').count(),
+                        2 * 8,
+                        "every string closed: {line}"
+                    );
+                    assert!(line.ends_with("}}"), "{line}");
+                }
+                Format::Graphite => {
                     assert_eq!(line.split(' ').count(), 3, "{line}");
                     assert_eq!(line.matches(';').count(), 2, "two tags: {line}");
                     assert!(!names || line.len() > 300, "long name kept whole");
                 }
-                Connector::Opentsdb => {
+                Format::Opentsdb => {
                     // put METRIC TS VALUE host=H k=v k=v
                     assert_eq!(line.split(' ').count(), 7, "{line}");
                 }
-                Connector::Json => {
+                Format::Json | Format::JsonArrayItems => {
                     let keys = [
                         "prefix",
                         "hostname",

@@ -18,10 +18,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use backhaul::config::DataSource;
+use backhaul::exporting::delivery::lines::LineDelivery;
 use backhaul::exporting::monitoring::IntervalCounters;
 use backhaul::exporting::{
-    BatchBuilder, BatchRing, BatchSettings, Connector, Endpoint, Instance, InstanceTotals,
-    Schedule, Transport,
+    BatchBuilder, BatchRing, BatchSettings, Endpoint, Format, Instance, InstanceParts,
+    InstanceTotals, Schedule, Transport,
 };
 use real::{influx_query, now_s, whisper_fetch, Carbon, Influx, Server};
 use rrd::{Chart, ChartDef, DimensionDef, Host, Label, LabelSource, Store};
@@ -165,22 +166,26 @@ fn settings(hostname: &str, send_labels: bool) -> BatchSettings {
     }
 }
 
-fn instance(connector: Connector, addr: SocketAddr, settings: BatchSettings) -> Instance {
+fn instance(connector: Format, addr: SocketAddr, settings: BatchSettings) -> Instance {
     let endpoint = Endpoint {
         host: addr.ip().to_string(),
         port: addr.port(),
     };
-    Instance::new(
-        "real".into(),
-        addr.to_string(),
-        1,
-        BatchBuilder::new(settings, connector),
-        Transport::new(vec![endpoint], Duration::from_secs(5)),
-        BatchRing::new(10),
-        None,
-        Schedule::with_offset(1, 0),
-        Instance::default_retry(1),
-    )
+    Instance::new(InstanceParts {
+        name: "real".into(),
+        destination: addr.to_string(),
+        update_every: 1,
+        builder: BatchBuilder::new(settings, connector),
+        delivery: Box::new(LineDelivery::new(
+            "real",
+            Transport::new(vec![endpoint], Duration::from_secs(5)),
+            Instance::default_retry(1),
+            Duration::from_secs(5),
+        )),
+        ring: BatchRing::new(10),
+        charts: None,
+        schedule: Schedule::with_offset(1, 0),
+    })
 }
 
 /// Collects and exports points 1..=POINTS, one `tick()` each, then delivers
@@ -239,7 +244,7 @@ fn carbon_stores_every_value_at_its_timestamp_and_tagged_lines_by_hash() {
 
     // Without labels: plain paths, PREFIX/HOST/CHART/DIM.wsp.
     let fx = Synthetic::new(Vec::new());
-    let mut inst = instance(Connector::Graphite, carbon.line, settings("box", true));
+    let mut inst = instance(Format::Graphite, carbon.line, settings("box", true));
     export(&fx, &mut inst, &mut carbon.server);
     for dim in &DIMS {
         let path = carbon.wsp_path(&format!("netdata.box.{CHART}.{}", dim.exported));
@@ -259,7 +264,7 @@ fn carbon_stores_every_value_at_its_timestamp_and_tagged_lines_by_hash() {
     let probe = Synthetic::new(labels());
     probe.collect(1);
     let mut line = Vec::new();
-    BatchBuilder::new(settings("labelled", true), Connector::Graphite).build(
+    BatchBuilder::new(settings("labelled", true), Format::Graphite).build(
         &probe.store,
         probe.t0 + 1,
         &mut line,
@@ -274,7 +279,7 @@ fn carbon_stores_every_value_at_its_timestamp_and_tagged_lines_by_hash() {
         )
     );
     let fx = Synthetic::new(labels());
-    let mut inst = instance(Connector::Graphite, carbon.line, settings("labelled", true));
+    let mut inst = instance(Format::Graphite, carbon.line, settings("labelled", true));
     export(&fx, &mut inst, &mut carbon.server);
     for dim in &DIMS {
         let sent = format!(
@@ -347,7 +352,7 @@ fn influxdb_opentsdb_input_stores_values_timestamps_and_tags() {
     }
     let mut influx = Influx::start();
     let fx = Synthetic::new(labels());
-    let mut inst = instance(Connector::Opentsdb, influx.opentsdb, settings("box", true));
+    let mut inst = instance(Format::Opentsdb, influx.opentsdb, settings("box", true));
     export(&fx, &mut inst, &mut influx.server);
     for dim in &DIMS {
         // `put netdata.test.Weird_Name.DIM T VALUE host=box zone=eu_west env=lab`
@@ -393,7 +398,7 @@ fn influxdb_graphite_input_applies_the_lab_template() {
     }
     let mut influx = Influx::start();
     let fx = Synthetic::new(labels());
-    let mut inst = instance(Connector::Graphite, influx.graphite, settings("box", false));
+    let mut inst = instance(Format::Graphite, influx.graphite, settings("box", false));
     export(&fx, &mut inst, &mut influx.server);
     let fields: Vec<String> = DIMS
         .iter()

@@ -203,16 +203,6 @@ impl ConnectorType {
             _ => "localhost",
         }
     }
-
-    /// True for the connectors backhaul can run today: graphite,
-    /// graphite:plaintext, opentsdb, opentsdb:telnet, json, json:plaintext.
-    pub fn is_supported_by_backhaul(self) -> bool {
-        use ConnectorType::*;
-        matches!(
-            self,
-            Graphite | GraphitePlaintext | Opentsdb | OpentsdbTelnet | Json | JsonPlaintext
-        )
-    }
 }
 
 impl fmt::Display for ConnectorType {
@@ -242,8 +232,5 @@ mod tests {
         assert_eq!(ConnectorType::GraphitePlaintext.default_port(), 2003);
         assert_eq!(ConnectorType::OpentsdbTelnet.default_port(), 4242);
         assert_eq!(ConnectorType::JsonHttp.default_port(), 5448);
-        assert!(ConnectorType::JsonPlaintext.is_supported_by_backhaul());
-        assert!(!ConnectorType::GraphiteHttp.is_supported_by_backhaul());
-        assert!(!ConnectorType::PrometheusRemoteWrite.is_supported_by_backhaul());
     }
 }

@@ -32,9 +32,10 @@ use super::connector::{ConnectorFamily, ConnectorType};
 use super::destination::parse_destinations;
 use super::error::{ConfigError, Location, Warning, WarningKind};
 use super::ini::{invalid_value, IniDocument, IniSection, SectionChain};
-use super::instance::{ConnectorExtras, InstanceConfig};
+use super::instance::{ConnectorExtras, HttpOptions, InstanceConfig, TlsOptions};
 use super::main_conf::MainConfig;
 use super::value::{parse_bool, parse_u32, parse_whole_number, DataSource, Secret};
+use std::path::PathBuf;
 
 /// Name of the section holding defaults for every instance.
 pub const GLOBAL_SECTION: &str = "exporting:global";
@@ -141,6 +142,8 @@ enum ValueKind {
     Text,
     NonEmptyText,
     UrlPath,
+    HttpHeaders,
+    Bytes,
 }
 
 /// A setting exporting.conf knows, and the connector family that reads it
@@ -184,6 +187,14 @@ const INSTANCE_SETTINGS: &[KnownSetting] = &[
     setting("send automatic labels", ValueKind::Bool),
     setting("username", ValueKind::Text),
     setting("password", ValueKind::Text),
+    setting("http headers", ValueKind::HttpHeaders),
+    setting("max request body bytes", ValueKind::Bytes),
+    setting("check primary destination every", ValueKind::Seconds),
+    setting("ssl skip certificate verification", ValueKind::Bool),
+    setting("CAfile", ValueKind::Text),
+    setting("CApath", ValueKind::Text),
+    setting("ssl certificate", ValueKind::Text),
+    setting("ssl key", ValueKind::Text),
     setting_for(
         "remote write URL path",
         ValueKind::UrlPath,
@@ -270,6 +281,8 @@ fn check_value(
         ValueKind::Text => Ok(()),
         ValueKind::NonEmptyText => parse_non_empty(value).map(drop),
         ValueKind::UrlPath => parse_url_path(value).map(drop),
+        ValueKind::HttpHeaders => parse_http_headers(value).map(drop),
+        ValueKind::Bytes => parse_bytes(value).map(drop),
     }
 }
 
@@ -284,6 +297,60 @@ pub(crate) fn parse_non_empty(value: &str) -> Result<String, String> {
     } else {
         Ok(value.to_string())
     }
+}
+
+/// Header names backhaul writes itself: setting them would make the
+/// request ambiguous.
+const RESERVED_HEADERS: &[&str] = &[
+    "host",
+    "content-length",
+    "content-type",
+    "transfer-encoding",
+    "connection",
+];
+
+/// `http headers`: `Name: value` pairs separated by `|`, e.g.
+/// `Authorization: Bearer abc | X-Scope-OrgID: tenant1`.
+pub(crate) fn parse_http_headers(value: &str) -> Result<Vec<(String, String)>, String> {
+    let mut headers = Vec::new();
+    for item in value.split('|').map(str::trim).filter(|i| !i.is_empty()) {
+        let Some((name, v)) = item.split_once(':') else {
+            return Err(format!(
+                "'{item}' is not 'Name: value' (separate headers with '|')"
+            ));
+        };
+        let (name, v) = (name.trim(), v.trim());
+        let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+        if name.is_empty() || !name.chars().all(token) {
+            return Err(format!("'{name}' is not a valid header name"));
+        }
+        if v.chars().any(|c| c.is_control()) {
+            return Err(format!(
+                "the value of header '{name}' holds a control character"
+            ));
+        }
+        if RESERVED_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
+            return Err(format!(
+                "'{name}' is set by backhaul itself and cannot be configured"
+            ));
+        }
+        headers.push((name.to_string(), v.to_string()));
+    }
+    Ok(headers)
+}
+
+/// The smallest `max request body bytes` accepted.
+pub const MIN_REQUEST_BODY_BYTES: usize = 1024;
+/// `max request body bytes` when unset (1 MiB, the body limit of common
+/// proxies' defaults).
+pub const DEFAULT_MAX_REQUEST_BODY_BYTES: usize = 1024 * 1024;
+/// `check primary destination every` when unset, seconds.
+pub const DEFAULT_CHECK_PRIMARY_EVERY: u32 = 60;
+
+fn parse_bytes(value: &str) -> Result<usize, String> {
+    let reason = format!("must be a whole number of bytes >= {MIN_REQUEST_BODY_BYTES}");
+    let n = parse_whole_number(value, MIN_REQUEST_BODY_BYTES as u64, &reason)?;
+    usize::try_from(n).map_err(|_| reason)
 }
 
 fn parse_url_path(value: &str) -> Result<String, String> {
@@ -559,6 +626,30 @@ fn resolve_instance(
         },
         username: optional_text("username"),
         password: optional_text("password").map(Secret::new),
+        http: HttpOptions {
+            headers: chain.parsed_or("http headers", Vec::new(), parse_http_headers)?,
+            max_request_body_bytes: chain.parsed_or(
+                "max request body bytes",
+                DEFAULT_MAX_REQUEST_BODY_BYTES,
+                parse_bytes,
+            )?,
+        },
+        tls: TlsOptions {
+            skip_certificate_verification: chain.parsed_or(
+                "ssl skip certificate verification",
+                false,
+                parse_bool,
+            )?,
+            ca_file: optional_text("CAfile").map(PathBuf::from),
+            ca_path: optional_text("CApath").map(PathBuf::from),
+            certificate: optional_text("ssl certificate").map(PathBuf::from),
+            key: optional_text("ssl key").map(PathBuf::from),
+        },
+        check_primary_destination_every: chain.parsed_or(
+            "check primary destination every",
+            DEFAULT_CHECK_PRIMARY_EVERY,
+            |value| parse_u32(value, 1, SECONDS_REASON),
+        )?,
         extras,
         legacy: false,
         source: section.at.clone(),
@@ -575,17 +666,6 @@ fn warn_about_instance(
 ) {
     if !instance.enabled {
         return;
-    }
-    if !instance.connector.is_supported_by_backhaul() {
-        warnings.push(Warning::about_section(
-            &instance.source,
-            section,
-            WarningKind::Unsupported,
-            format!(
-                "connector '{}' is not supported by backhaul yet; this instance will not send anything",
-                instance.connector
-            ),
-        ));
     }
     let enabled_by_global = chain
         .find("enabled")

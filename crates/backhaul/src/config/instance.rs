@@ -60,12 +60,54 @@ pub struct InstanceConfig {
     pub username: Option<String>,
     /// HTTP basic authentication password, if set and not empty.
     pub password: Option<Secret>,
+    /// Settings of the HTTP connectors.
+    pub http: HttpOptions,
+    /// TLS settings of the `:https` connectors.
+    pub tls: TlsOptions,
+    /// `check primary destination every`: how often, in seconds, an
+    /// instance sending to a later destination checks whether an earlier
+    /// one is up again.
+    pub check_primary_destination_every: u32,
     /// Settings of the kinesis, pubsub and mongodb connectors.
     pub extras: ConnectorExtras,
     /// True for the instance made from netdata.conf's `[backend]` section.
     pub legacy: bool,
     /// Where the instance's section header is.
     pub source: Location,
+}
+
+/// Settings of the HTTP connectors.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpOptions {
+    /// `http headers`: extra request headers, in order.
+    pub headers: Vec<(String, String)>,
+    /// `max request body bytes`: requests are cut at line boundaries to
+    /// stay within it.
+    pub max_request_body_bytes: usize,
+}
+
+impl Default for HttpOptions {
+    fn default() -> Self {
+        HttpOptions {
+            headers: Vec::new(),
+            max_request_body_bytes: super::exporting::DEFAULT_MAX_REQUEST_BODY_BYTES,
+        }
+    }
+}
+
+/// TLS settings (netdata's `stream.conf` names where it has them).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TlsOptions {
+    /// `ssl skip certificate verification`.
+    pub skip_certificate_verification: bool,
+    /// `CAfile`.
+    pub ca_file: Option<std::path::PathBuf>,
+    /// `CApath`.
+    pub ca_path: Option<std::path::PathBuf>,
+    /// `ssl certificate`: client certificate chain.
+    pub certificate: Option<std::path::PathBuf>,
+    /// `ssl key`: client key.
+    pub key: Option<std::path::PathBuf>,
 }
 
 /// Settings that only one connector family reads. backhaul does not run

@@ -843,6 +843,9 @@ fn legacy_backend(
         username: None,
         password: None,
         extras: ConnectorExtras::None,
+        http: super::instance::HttpOptions::default(),
+        tls: super::instance::TlsOptions::default(),
+        check_primary_destination_every: super::exporting::DEFAULT_CHECK_PRIMARY_EVERY,
         legacy: true,
         source: section.at.clone(),
     })

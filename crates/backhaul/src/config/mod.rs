@@ -35,7 +35,7 @@ pub use exporting::{
     DEFAULT_SEND_CHARTS_MATCHING, DEFAULT_SEND_HOSTS_MATCHING, DEFAULT_TIMEOUT_MS,
     DEFAULT_UPDATE_EVERY, GLOBAL_SECTION, PROMETHEUS_EXPORTER_SECTION,
 };
-pub use instance::{ConnectorExtras, InstanceConfig};
+pub use instance::{ConnectorExtras, HttpOptions, InstanceConfig, TlsOptions};
 pub use main_conf::{
     system_hostname, Directories, MainConfig, PluginsConfig, WebConfig, BACKEND_SECTION,
 };

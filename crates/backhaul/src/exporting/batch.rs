@@ -49,6 +49,17 @@ pub struct Delivered {
     pub metrics: usize,
 }
 
+/// The next request's worth of a batch (HTTP delivery).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Part<'a> {
+    /// Whole lines, from the first unacknowledged byte of the front batch.
+    pub bytes: &'a [u8],
+    /// The first line alone is longer than the limit (`bytes` is that line).
+    pub oversize: bool,
+    /// The part reaches the end of its batch.
+    pub batch_end: bool,
+}
+
 /// A bounded FIFO of batches with write and acknowledgement positions.
 #[derive(Debug)]
 pub struct BatchRing {
@@ -213,6 +224,78 @@ impl BatchRing {
     pub fn acknowledge_all_but(&mut self, outstanding: usize) -> Delivered {
         let newly = self.unacked().saturating_sub(outstanding);
         self.acknowledge(newly)
+    }
+
+    /// The whole lines that follow `written` in its batch, at most `limit`
+    /// bytes of them, or the first line alone when it is longer (marked
+    /// `oversize`); `None` when everything is written. For deliveries that
+    /// acknowledge each part before writing the next ([`Self::complete`]).
+    pub fn next_part(&self, limit: usize) -> Option<Part<'_>> {
+        let chunk = self.next_chunk();
+        if chunk.is_empty() {
+            return None;
+        }
+        if chunk.len() <= limit {
+            return Some(Part {
+                bytes: chunk,
+                oversize: false,
+                batch_end: true,
+            });
+        }
+        if let Some(last) = memchr::memrchr(b'\n', &chunk[..limit]) {
+            return Some(Part {
+                bytes: &chunk[..=last],
+                oversize: false,
+                batch_end: false,
+            });
+        }
+        let end = memchr::memchr(b'\n', chunk).map_or(chunk.len(), |i| i + 1);
+        Some(Part {
+            bytes: &chunk[..end],
+            oversize: true,
+            batch_end: end == chunk.len(),
+        })
+    }
+
+    /// Bytes from `written` to the end of the line it stands in: 0 when
+    /// `written` is at a line boundary (or everything is written).
+    pub fn rest_of_line(&self) -> usize {
+        let mut start = 0;
+        for b in &self.batches {
+            let end = start + b.bytes.len();
+            if self.written < end {
+                let at = self.written - start;
+                if at == 0 || b.bytes[at - 1] == b'\n' {
+                    return 0;
+                }
+                let rest = &b.bytes[at..];
+                return memchr::memchr(b'\n', rest).map_or(rest.len(), |i| i + 1);
+            }
+            start = end;
+        }
+        0
+    }
+
+    /// `n` bytes were written and acknowledged at once (an HTTP response).
+    pub fn complete(&mut self, n: usize) -> Delivered {
+        self.advance(n);
+        self.acknowledge(n)
+    }
+
+    /// The next `n` bytes, holding `lines` metrics, will never be
+    /// delivered (rejected by the receiver): they leave the ring without
+    /// counting as sent.
+    pub fn reject(&mut self, n: usize, lines: usize) -> Delivered {
+        let mut start = 0;
+        for b in self.batches.iter_mut() {
+            let end = start + b.bytes.len();
+            if self.written < end {
+                b.metrics = b.metrics.saturating_sub(lines);
+                break;
+            }
+            start = end;
+        }
+        self.complete(n)
     }
 
     /// The connection is gone: resume at the start of the line holding the

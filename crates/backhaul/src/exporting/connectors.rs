@@ -1,44 +1,42 @@
-//! `Connector`: the line format of an instance (graphite plaintext, opentsdb
-//! telnet, json lines), and the caches that make a line cheap: a host's
-//! rendered labels and head (`HostContext`) and a chart's rendered metric
-//! names (`ChartNames`).
+//! `Format`: the lines an instance writes into its batches (graphite
+//! plaintext, opentsdb telnet, json lines, and the JSON objects of the
+//! `json:http` and `opentsdb:http` bodies), and the caches that make a line
+//! cheap: a host's rendered labels and head (`HostContext`) and a chart's
+//! rendered metric names (`ChartNames`).
 //!
 //! Every byte-level rule (sanitizers, value formatting, JSON escaping, the
 //! line layout) lives in `wire::format`; this module only decides which
 //! strings go in (ids or names, which labels) and caches the results.
+//! Which format and which delivery a connector type uses is in
+//! [`super::registry`].
 
 use rrd::ChartState;
 use wire::format::{graphite, json, opentsdb, MetricValue};
 use wire::number::RenderedTimestamp;
 
-use crate::config::ConnectorType;
-
-/// The line format an instance speaks.
+/// The lines an instance writes. Every line ends in `\n`, so a batch can be
+/// cut into parts at any `\n`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Connector {
+pub enum Format {
     /// `PREFIX.HOST.CHART.DIM[;k=v...] VALUE TIMESTAMP`
     Graphite,
     /// `put PREFIX.CHART.DIM TIMESTAMP VALUE host=HOST[ k=v...]`
     Opentsdb,
     /// One JSON object per line.
     Json,
-}
-
-impl Connector {
-    /// The connector for a configured type, if backhaul speaks it.
-    pub fn for_type(t: ConnectorType) -> Option<Connector> {
-        match t {
-            ConnectorType::Graphite | ConnectorType::GraphitePlaintext => Some(Connector::Graphite),
-            ConnectorType::Opentsdb | ConnectorType::OpentsdbTelnet => Some(Connector::Opentsdb),
-            ConnectorType::Json | ConnectorType::JsonPlaintext => Some(Connector::Json),
-            _ => None,
-        }
-    }
+    /// netdata's json objects, each ending in `,\n` (a JSON array's items).
+    JsonArrayItems,
+    /// OpenTSDB `/api/put` objects, each ending in `,\n`.
+    OpentsdbJson,
 }
 
 /// A host's rendered pieces, shared by all its lines.
 #[derive(Debug, Clone)]
 pub enum HostContext {
+    OpentsdbJson {
+        prefix: String,
+        tags: opentsdb::JsonTags,
+    },
     Graphite {
         prefix: String,
         hostname: String,
@@ -48,14 +46,18 @@ pub enum HostContext {
         prefix: String,
         tags: opentsdb::Tags,
     },
-    Json(json::HostFields),
+    Json {
+        fields: json::HostFields,
+        /// Objects end in `,\n` (json:http bodies).
+        array: bool,
+    },
 }
 
 impl HostContext {
     /// Renders `prefix`, `hostname` and the `labels` to send (`None` when
     /// label sending is off, so JSON has no `labels` object).
     pub fn new(
-        connector: Connector,
+        connector: Format,
         prefix: &str,
         hostname: &str,
         labels: Option<&[(&str, &str)]>,
@@ -63,20 +65,27 @@ impl HostContext {
         let sending = labels.is_some();
         let labels = labels.unwrap_or(&[]);
         match connector {
-            Connector::Graphite => HostContext::Graphite {
+            Format::Graphite => HostContext::Graphite {
                 prefix: prefix.to_string(),
                 hostname: hostname.to_string(),
                 tags: graphite::Tags::new(labels.iter().copied()),
             },
-            Connector::Opentsdb => HostContext::Opentsdb {
+            Format::Opentsdb => HostContext::Opentsdb {
                 prefix: prefix.to_string(),
                 tags: opentsdb::Tags::new(hostname, labels.iter().copied()),
             },
-            Connector::Json => HostContext::Json(if sending {
-                json::HostFields::with_labels(prefix, hostname, labels.iter().copied())
-            } else {
-                json::HostFields::new(prefix, hostname)
-            }),
+            Format::OpentsdbJson => HostContext::OpentsdbJson {
+                prefix: prefix.to_string(),
+                tags: opentsdb::JsonTags::new(hostname, labels.iter().copied()),
+            },
+            Format::Json | Format::JsonArrayItems => HostContext::Json {
+                fields: if sending {
+                    json::HostFields::with_labels(prefix, hostname, labels.iter().copied())
+                } else {
+                    json::HostFields::new(prefix, hostname)
+                },
+                array: connector == Format::JsonArrayItems,
+            },
         }
     }
 }
@@ -120,7 +129,7 @@ impl ChartNames {
                     .for_each(|d| list.push(&dim_part(d)));
                 ChartNames::Graphite(list)
             }
-            HostContext::Opentsdb { prefix, .. } => {
+            HostContext::Opentsdb { prefix, .. } | HostContext::OpentsdbJson { prefix, .. } => {
                 let head = opentsdb::ChartPath::new(prefix, chart_part);
                 let mut list = opentsdb::ChartMetrics::new(&head);
                 chart
@@ -129,7 +138,7 @@ impl ChartNames {
                     .for_each(|d| list.push(&dim_part(d)));
                 ChartNames::Opentsdb(list)
             }
-            HostContext::Json(_) => {
+            HostContext::Json { .. } => {
                 let def = chart.def();
                 let fields = json::ChartFields::new(&json::ChartInfo {
                     id: chart.id(),
@@ -167,10 +176,18 @@ impl ChartNames {
             (ChartNames::Opentsdb(metrics), HostContext::Opentsdb { tags, .. }) => {
                 metrics.write_line(out, dim, tags, value, timestamp)
             }
-            (ChartNames::Json(chart, dims), HostContext::Json(fields)) => match dims.get(dim) {
-                Some(d) => json::write_line(out, fields, chart, d, value, timestamp.value()),
-                None => false,
-            },
+            (ChartNames::Opentsdb(metrics), HostContext::OpentsdbJson { tags, .. }) => {
+                metrics.write_json_objects(out, tags, timestamp, [(dim, value)]) == 1
+            }
+            (ChartNames::Json(chart, dims), HostContext::Json { fields, array }) => {
+                match dims.get(dim) {
+                    Some(d) if *array => {
+                        json::write_array_item(out, fields, chart, d, value, timestamp.value())
+                    }
+                    Some(d) => json::write_line(out, fields, chart, d, value, timestamp.value()),
+                    None => false,
+                }
+            }
             _ => false,
         }
     }
@@ -194,6 +211,9 @@ impl ChartNames {
             }
             (ChartNames::Opentsdb(metrics), HostContext::Opentsdb { tags, .. }) => {
                 metrics.write_lines(out, tags, timestamp, lines)
+            }
+            (ChartNames::Opentsdb(metrics), HostContext::OpentsdbJson { tags, .. }) => {
+                metrics.write_json_objects(out, tags, timestamp, lines)
             }
             _ => lines
                 .into_iter()

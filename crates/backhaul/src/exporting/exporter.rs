@@ -1,6 +1,6 @@
 //! `BatchBuilder`: walks the store once per interval and formats what one
 //! instance sends: which charts and hosts (filters), which points (windows
-//! and data sources), and the lines themselves (through a [`Connector`]).
+//! and data sources), and the lines themselves (through a [`Format`]).
 //!
 //! # Windows
 //!
@@ -31,7 +31,7 @@ use wire::simple_pattern::SimplePattern;
 use wire::format::MetricValue;
 use wire::number::RenderedTimestamp;
 
-use super::connectors::{ChartNames, Connector, HostContext};
+use super::connectors::{ChartNames, Format, HostContext};
 use crate::config::DataSource;
 
 /// Per-instance settings that decide what goes into a batch.
@@ -77,7 +77,7 @@ struct HostExport {
 /// Formats the batches of one instance. Owns its caches; not shared.
 pub struct BatchBuilder {
     settings: BatchSettings,
-    connector: Connector,
+    connector: Format,
     charts_pattern: SimplePattern,
     hosts_pattern: SimplePattern,
     hosts: Vec<HostExport>,
@@ -93,7 +93,7 @@ pub struct BuiltBatch {
 }
 
 impl BatchBuilder {
-    pub fn new(settings: BatchSettings, connector: Connector) -> BatchBuilder {
+    pub fn new(settings: BatchSettings, connector: Format) -> BatchBuilder {
         BatchBuilder {
             charts_pattern: SimplePattern::new(&settings.send_charts_matching),
             hosts_pattern: SimplePattern::new(&settings.send_hosts_matching),
@@ -173,7 +173,7 @@ impl BatchBuilder {
     }
 }
 
-fn refresh_host_context(h: &mut HostExport, settings: &BatchSettings, connector: Connector) {
+fn refresh_host_context(h: &mut HostExport, settings: &BatchSettings, connector: Format) {
     let labels = h.host.labels();
     if h.labels
         .as_ref()

@@ -1,7 +1,6 @@
 //! `Instance`: one exporting instance running on its own OS thread
 //! (`exp:NAME`): it wakes on its schedule, builds a batch, keeps it in its
-//! ring, delivers what it can, reconnects with backoff, and charts its own
-//! health.
+//! ring, hands it to its [`Delivery`], and charts its own health.
 //!
 //! An instance shares nothing mutable with other instances: a slow or dead
 //! receiver delays only its own thread.
@@ -14,11 +13,10 @@ use rrd::Store;
 
 use super::backoff::{ExponentialBackoff, RetryPolicy};
 use super::batch::{Batch, BatchRing};
+use super::delivery::Delivery;
 use super::exporter::BatchBuilder;
-use super::log_limit::LogLimiter;
 use super::monitoring::{thread_cpu_ns, InstanceCharts, IntervalCounters, ThreadCpu};
 use super::schedule::Schedule;
-use super::transport::Transport;
 use crate::collectors::now_realtime_ut;
 use crate::shutdown::Shutdown;
 
@@ -35,6 +33,21 @@ pub struct InstanceTotals {
     pub reconnects: AtomicU64,
     pub failures: AtomicU64,
     pub received_bytes: AtomicU64,
+    /// Successful deliveries (TCP: batches acknowledged; HTTP: 2xx answers).
+    pub writes: AtomicU64,
+    /// Metrics and bytes the receiver refused for good (HTTP 4xx, or a
+    /// line larger than the largest request).
+    pub rejected_metrics: AtomicU64,
+    pub rejected_bytes: AtomicU64,
+    /// Requests answered with a status that drops them (4xx but 413, 429).
+    pub rejects: AtomicU64,
+    /// Requests answered 429 or 5xx (sent again later).
+    pub retries: AtomicU64,
+    /// Requests sent again after their response was lost: the receiver
+    /// may have them twice.
+    pub repeats: AtomicU64,
+    /// 413 answers (the request was split).
+    pub splits: AtomicU64,
     /// CPU nanoseconds the instance thread spent building batches.
     pub build_cpu_ns: AtomicU64,
     pub built_metrics: AtomicU64,
@@ -44,10 +57,49 @@ impl InstanceTotals {
     pub fn get(v: &AtomicU64) -> u64 {
         v.load(Ordering::Relaxed)
     }
+
+    /// Adds what `c` counted (its `buffered_*` are levels, not counts).
+    fn add(&self, c: &IntervalCounters) {
+        let pairs = [
+            (&self.sent_metrics, c.sent_metrics),
+            (&self.sent_bytes, c.sent_bytes),
+            (&self.lost_metrics, c.lost_metrics),
+            (&self.lost_bytes, c.lost_bytes),
+            (&self.discards, c.discards),
+            (&self.reconnects, c.reconnects),
+            (&self.failures, c.failures),
+            (&self.received_bytes, c.received_bytes),
+            (&self.writes, c.writes),
+            (&self.rejected_metrics, c.rejected_metrics),
+            (&self.rejected_bytes, c.rejected_bytes),
+            (&self.rejects, c.rejects),
+            (&self.retries, c.retries),
+            (&self.repeats, c.repeats),
+            (&self.splits, c.splits),
+        ];
+        for (total, n) in pairs {
+            if n > 0 {
+                add(total, n);
+            }
+        }
+    }
 }
 
 fn add(v: &AtomicU64, n: u64) {
     v.fetch_add(n, Ordering::Relaxed);
+}
+
+/// The parts an instance is assembled from.
+pub struct InstanceParts {
+    pub name: String,
+    /// The `destination` setting as written, for logs.
+    pub destination: String,
+    pub update_every: u32,
+    pub builder: BatchBuilder,
+    pub delivery: Box<dyn Delivery>,
+    pub ring: BatchRing,
+    pub charts: Option<InstanceCharts>,
+    pub schedule: Schedule,
 }
 
 /// Everything one instance needs to run.
@@ -56,16 +108,11 @@ pub struct Instance {
     pub destination: String,
     pub update_every: u32,
     pub builder: BatchBuilder,
-    pub transport: Transport,
+    pub delivery: Box<dyn Delivery>,
     pub ring: BatchRing,
     pub charts: Option<InstanceCharts>,
     pub schedule: Schedule,
     pub totals: Arc<InstanceTotals>,
-    pub retry: Box<dyn RetryPolicy>,
-    /// No connection attempt before this instant (backoff).
-    pub next_connect: Instant,
-    connect_log: LogLimiter,
-    write_log: LogLimiter,
     /// Size of the previous batch, to size the next one's buffer.
     last_batch_len: usize,
 }
@@ -81,6 +128,8 @@ impl Instance {
         s
     }
 
+    /// Reconnect and retry pacing: from 1 s, doubling up to the instance's
+    /// update every, with jitter.
     pub fn default_retry(update_every: u32) -> Box<dyn RetryPolicy> {
         Box::new(ExponentialBackoff::new(
             Duration::from_secs(1),
@@ -89,57 +138,43 @@ impl Instance {
     }
 
     /// Assembles an instance from its parts.
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        name: String,
-        destination: String,
-        update_every: u32,
-        builder: BatchBuilder,
-        transport: Transport,
-        ring: BatchRing,
-        charts: Option<InstanceCharts>,
-        schedule: Schedule,
-        retry: Box<dyn RetryPolicy>,
-    ) -> Instance {
+    pub fn new(parts: InstanceParts) -> Instance {
         Instance {
-            name,
-            destination,
-            update_every,
-            builder,
-            transport,
-            ring,
-            charts,
-            schedule,
+            name: parts.name,
+            destination: parts.destination,
+            update_every: parts.update_every,
+            builder: parts.builder,
+            delivery: parts.delivery,
+            ring: parts.ring,
+            charts: parts.charts,
+            schedule: parts.schedule,
             totals: Arc::new(InstanceTotals::default()),
-            retry,
-            next_connect: Instant::now(),
-            connect_log: LogLimiter::new(Duration::from_secs(30)),
-            write_log: LogLimiter::new(Duration::from_secs(30)),
             last_batch_len: 0,
         }
     }
 
     /// Runs until `shutdown` fires.
     pub fn run(mut self, store: Arc<Store>, shutdown: Shutdown) {
-        tracing::info!(instance = %self.name, destination = %self.destination, update_every = self.update_every, "exporting instance started");
+        self.delivery.watch(&shutdown);
+        tracing::info!(instance = %self.name, destination = %self.destination, sends_to = %self.delivery.describe(), update_every = self.update_every, "exporting instance started");
         let mut between = IntervalCounters::default();
         loop {
             let (wake_ut, before) = self.schedule.next_after(now_realtime_ut());
-            // Until the wake-up, retry delivery whenever the backoff allows.
+            // Until the wake-up, deliver again whenever the delivery asks.
             loop {
                 let now_ut = now_realtime_ut();
                 if now_ut >= wake_ut {
                     break;
                 }
                 let mut until = Duration::from_micros(wake_ut - now_ut);
-                let waiting = !self.ring.is_empty() && !self.transport.is_connected();
-                if waiting {
-                    until = until.min(self.next_connect.saturating_duration_since(Instant::now()));
+                let retry_at = self.delivery.wake_at(&self.ring);
+                if let Some(at) = retry_at {
+                    until = until.min(at.saturating_duration_since(Instant::now()));
                 }
                 if shutdown.sleep(until) {
                     return;
                 }
-                if waiting && Instant::now() >= self.next_connect {
+                if retry_at.is_some_and(|at| Instant::now() >= at) {
                     self.deliver(&mut between);
                 }
             }
@@ -151,8 +186,8 @@ impl Instance {
     }
 
     /// One interval: builds the batch ending at `before`, delivers what the
-    /// connection takes, and charts the interval at time `before`. `carried` holds what
-    /// happened since the previous interval (retries in between).
+    /// receiver takes, and charts the interval at time `before`. `carried`
+    /// holds what happened since the previous interval (retries in between).
     pub fn tick(
         &mut self,
         store: &Store,
@@ -189,12 +224,14 @@ impl Instance {
         add(&self.totals.built_metrics, metrics as u64);
         add(&self.totals.batches, 1);
         if let Some(loss) = self.ring.push(Batch::new(bytes, metrics)) {
-            counters.lost_metrics += loss.metrics as u64;
-            counters.lost_bytes += loss.bytes as u64;
-            counters.discards += 1;
-            add(&self.totals.lost_metrics, loss.metrics as u64);
-            add(&self.totals.lost_bytes, loss.bytes as u64);
-            add(&self.totals.discards, 1);
+            let mut lost = IntervalCounters {
+                lost_metrics: loss.metrics as u64,
+                lost_bytes: loss.bytes as u64,
+                discards: 1,
+                ..IntervalCounters::default()
+            };
+            self.totals.add(&lost);
+            counters.merge(&mut lost);
             tracing::warn!(
                 instance = %self.name,
                 lost_metrics = loss.metrics,
@@ -204,131 +241,21 @@ impl Instance {
         }
     }
 
-    /// Learns what the peer acknowledged and whether it closed the
-    /// connection; acknowledged batches leave the ring, counted as sent.
+    /// Learns what the receiver acknowledged or closed, without sending.
     pub fn poll_peer(&mut self, counters: &mut IntervalCounters) {
-        if !self.transport.is_connected() {
-            return;
-        }
-        let check = self.transport.check_peer();
-        if check.received > 0 {
-            counters.received_bytes += check.received as u64;
-            counters.reads += 1;
-            add(&self.totals.received_bytes, check.received as u64);
-        }
-        if let Some(outstanding) = check.unacked {
-            self.acknowledged(outstanding, counters);
-        }
-        if check.closed {
-            tracing::info!(instance = %self.name, "the receiver closed the connection");
-            self.ring.connection_lost();
-        }
+        let mut now = IntervalCounters::default();
+        self.delivery.poll(&mut self.ring, &mut now);
+        self.totals.add(&now);
+        counters.merge(&mut now);
     }
 
-    fn acknowledged(&mut self, outstanding: usize, counters: &mut IntervalCounters) {
-        let d = self.ring.acknowledge_all_but(outstanding);
-        if d.batches > 0 {
-            counters.sent_metrics += d.metrics as u64;
-            counters.writes += d.batches as u64;
-            add(&self.totals.sent_metrics, d.metrics as u64);
-        }
-    }
-
-    /// Sends what the ring holds, oldest first, as far as the connection
+    /// Sends what the ring holds, oldest first, as far as the receiver
     /// takes it.
     pub fn deliver(&mut self, counters: &mut IntervalCounters) {
-        self.poll_peer(counters);
-        if !self.ring.has_unwritten() {
-            return;
-        }
-        let started = Instant::now();
-        if !self.transport.is_connected() {
-            if Instant::now() < self.next_connect {
-                return;
-            }
-            match self.transport.ensure_connected() {
-                Ok(attempts) => {
-                    counters.reconnects += attempts as u64;
-                    add(&self.totals.reconnects, attempts as u64);
-                    self.retry.reset();
-                    self.connect_log.reset();
-                    if let Some((ep, addr)) = self.transport.connected_endpoint() {
-                        tracing::info!(instance = %self.name, destination = %ep, address = %addr, "connected");
-                    }
-                }
-                Err(error) => {
-                    counters.reconnects += error.attempts as u64;
-                    counters.failures += 1;
-                    add(&self.totals.reconnects, error.attempts as u64);
-                    add(&self.totals.failures, 1);
-                    let delay = self.retry.next_delay();
-                    self.next_connect = Instant::now() + delay;
-                    if let Some(suppressed) = self.connect_log.check(Instant::now()) {
-                        tracing::error!(
-                            instance = %self.name,
-                            %error,
-                            retry_in_ms = delay.as_millis() as u64,
-                            suppressed,
-                            buffered_batches = self.ring.len(),
-                            "cannot connect"
-                        );
-                    }
-                    counters.latency_us += started.elapsed().as_micros() as u64;
-                    return;
-                }
-            }
-        } else if self.ring.unacked() == 0 {
-            // Only with nothing in flight, so the switch can neither lose
-            // nor repeat a line.
-            let attempts = self.transport.maybe_return_to_primary(Instant::now());
-            if attempts > 0 {
-                counters.reconnects += attempts as u64;
-                add(&self.totals.reconnects, attempts as u64);
-            }
-        }
-        loop {
-            let chunk = self.ring.next_chunk();
-            if chunk.is_empty() {
-                break;
-            }
-            let len = chunk.len();
-            match self.transport.write_some(chunk) {
-                Ok(n) => {
-                    counters.sent_bytes += n as u64;
-                    add(&self.totals.sent_bytes, n as u64);
-                    self.ring.advance(n);
-                    if let Some(outstanding) = self.transport.unacked() {
-                        self.acknowledged(outstanding, counters);
-                    }
-                    if n < len {
-                        counters.failures += 1;
-                        add(&self.totals.failures, 1);
-                        if !self.transport.is_connected() {
-                            self.ring.connection_lost();
-                            self.next_connect = Instant::now() + self.retry.next_delay();
-                        }
-                        if let Some(suppressed) = self.write_log.check(Instant::now()) {
-                            tracing::warn!(instance = %self.name, written = n, wanted = len, suppressed, "the receiver is not keeping up; will resume at the same byte");
-                        }
-                        break;
-                    }
-                }
-                Err(error) => {
-                    counters.failures += 1;
-                    add(&self.totals.failures, 1);
-                    self.ring.connection_lost();
-                    self.next_connect = Instant::now() + self.retry.next_delay();
-                    if let Some(suppressed) = self.write_log.check(Instant::now()) {
-                        tracing::error!(instance = %self.name, %error, suppressed, "write failed; will reconnect");
-                    }
-                    break;
-                }
-            }
-        }
-        counters.latency_us += started.elapsed().as_micros() as u64;
-        if self.transport.is_connected() {
-            self.write_log.reset();
-        }
+        let mut now = IntervalCounters::default();
+        self.delivery.deliver(&mut self.ring, &mut now);
+        self.totals.add(&now);
+        counters.merge(&mut now);
     }
 }
 

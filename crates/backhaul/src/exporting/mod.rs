@@ -3,11 +3,13 @@
 //! on its own named OS thread.
 //!
 //! Code map:
+//! * `registry`: which connector types run, as a format plus a delivery;
 //! * `exporter`: walks the store and formats a batch (windows, data
 //!   sources, filters, name caches);
-//! * `connectors`: the line formats, on top of `wire`;
+//! * `connectors`: the formats' caches, on top of `wire`;
 //! * `batch`: the bounded ring of undelivered batches;
-//! * `transport`: connections, failover, timeouts;
+//! * `delivery`: TCP lines (`lines`, over `transport`) and HTTP(S)
+//!   requests (`http`, `tls`), with interruptible connects (`dial`);
 //! * `backoff`, `log_limit`, `schedule`: pacing of retries, logs and wake-ups;
 //! * `monitoring`: the instance's own charts;
 //! * `instance`: the thread that ties them together.
@@ -15,10 +17,12 @@
 pub mod backoff;
 pub mod batch;
 pub mod connectors;
+pub mod delivery;
 pub mod exporter;
 pub mod instance;
 pub mod log_limit;
 pub mod monitoring;
+pub mod registry;
 pub mod schedule;
 pub mod transport;
 
@@ -31,9 +35,11 @@ use rrd::Store;
 use crate::config::InstanceConfig;
 use crate::shutdown::Shutdown;
 pub use batch::{Batch, BatchRing};
-pub use connectors::Connector;
+pub use connectors::Format;
+pub use delivery::Delivery;
 pub use exporter::{BatchBuilder, BatchSettings};
-pub use instance::{Instance, InstanceTotals};
+pub use instance::{Instance, InstanceParts, InstanceTotals};
+pub use registry::{ConnectorSpec, DeliveryKind, Unsupported};
 pub use schedule::Schedule;
 pub use transport::{Endpoint, Transport};
 
@@ -64,33 +70,140 @@ pub fn parse_host_tags(text: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Builds the runnable instance of `cfg`, or `None` for a connector
-/// backhaul does not speak yet. With `charts`, its self-monitoring charts
-/// are created on the store's local host.
-pub fn build_instance(cfg: &InstanceConfig, store: &Store, charts: bool) -> Option<Instance> {
-    let connector = Connector::for_type(cfg.connector)?;
-    let endpoints = cfg
-        .destinations
-        .iter()
-        .map(|d| Endpoint {
-            host: d.host.clone(),
-            port: d.port,
-        })
-        .collect();
+/// Why an instance cannot run.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error(transparent)]
+    Unsupported(#[from] Unsupported),
+    #[error("TLS: {0}")]
+    Tls(#[from] delivery::tls::TlsSetupError),
+}
+
+/// The `Authorization` header of `username`/`password` (HTTP Basic), when
+/// either is set.
+fn basic_authorization(cfg: &InstanceConfig) -> Option<String> {
+    use base64::Engine as _;
+    if cfg.username.is_none() && cfg.password.is_none() {
+        return None;
+    }
+    let user = cfg.username.as_deref().unwrap_or("");
+    let password = cfg.password.as_ref().map_or("", |p| p.expose());
+    let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    Some(format!("Basic {token}"))
+}
+
+/// The TLS settings of `cfg`, in the delivery's terms.
+pub fn tls_settings(cfg: &InstanceConfig) -> delivery::tls::TlsSettings {
+    delivery::tls::TlsSettings {
+        skip_verification: cfg.tls.skip_certificate_verification,
+        ca_file: cfg.tls.ca_file.clone(),
+        ca_path: cfg.tls.ca_path.clone(),
+        client_certificate: cfg.tls.certificate.clone(),
+        client_key: cfg.tls.key.clone(),
+    }
+}
+
+/// Checks that `cfg` can run: its connector is supported and its TLS
+/// set-up (files, keys) loads.
+pub fn check_runnable(cfg: &InstanceConfig) -> Result<ConnectorSpec, BuildError> {
+    let spec = registry::lookup(cfg.connector)?;
+    if let DeliveryKind::Http { tls: true, .. } = spec.delivery {
+        delivery::tls::client_config(&tls_settings(cfg))?;
+    }
+    Ok(spec)
+}
+
+/// The delivery of `cfg` as `spec` says.
+fn build_delivery(
+    cfg: &InstanceConfig,
+    spec: &ConnectorSpec,
+) -> Result<Box<dyn Delivery>, BuildError> {
+    let timeout = Duration::from_millis(cfg.timeout_ms);
+    let check_primary = Duration::from_secs(u64::from(cfg.check_primary_destination_every));
+    let endpoint = |d: &crate::config::Destination| Endpoint {
+        host: d.host.clone(),
+        port: d.port,
+    };
+    Ok(match spec.delivery {
+        DeliveryKind::Lines => Box::new(delivery::lines::LineDelivery::new(
+            &cfg.name,
+            Transport::new(cfg.destinations.iter().map(endpoint).collect(), timeout)
+                .with_primary_retry_every(check_primary),
+            Instance::default_retry(cfg.update_every),
+            timeout,
+        )),
+        DeliveryKind::Http {
+            tls,
+            content_type,
+            framing,
+        } => {
+            let tls = if tls {
+                let settings = tls_settings(cfg);
+                if settings.skip_verification {
+                    tracing::warn!(instance = %cfg.name, "ssl skip certificate verification = yes: the receiver's certificate is NOT verified; anyone on the path can read and change what is sent");
+                }
+                Some(delivery::tls::client_config(&settings)?)
+            } else {
+                None
+            };
+            Box::new(delivery::http::HttpDelivery::new(
+                &cfg.name,
+                delivery::http::HttpSettings {
+                    endpoints: cfg
+                        .destinations
+                        .iter()
+                        .map(|d| {
+                            (
+                                endpoint(d),
+                                d.path.clone().unwrap_or_else(|| "/api/put".to_string()),
+                            )
+                        })
+                        .collect(),
+                    content_type,
+                    framing,
+                    authorization: basic_authorization(cfg),
+                    extra_headers: cfg.http.headers.clone(),
+                    max_body: cfg.http.max_request_body_bytes,
+                    timeout,
+                    tls,
+                    primary_check_every: check_primary,
+                    retry: Instance::default_retry(cfg.update_every),
+                },
+            ))
+        }
+    })
+}
+
+/// Builds the runnable instance of `cfg`, or says why it cannot run. With
+/// `charts`, its self-monitoring charts are created on the store's local
+/// host.
+pub fn build_instance(
+    cfg: &InstanceConfig,
+    store: &Store,
+    charts: bool,
+) -> Result<Instance, BuildError> {
+    let spec = registry::lookup(cfg.connector)?;
+    let delivery = build_delivery(cfg, &spec)?;
+    let http = matches!(spec.delivery, DeliveryKind::Http { .. });
     let monitoring = charts.then(|| {
-        monitoring::InstanceCharts::new(store.localhost(), &cfg.name, cfg.update_every, cfg.legacy)
+        monitoring::InstanceCharts::new(
+            store.localhost(),
+            &cfg.name,
+            cfg.update_every,
+            cfg.legacy,
+            http,
+        )
     });
-    Some(Instance::new(
-        cfg.name.clone(),
-        cfg.destination_text.clone(),
-        cfg.update_every,
-        BatchBuilder::new(batch_settings(cfg), connector),
-        Transport::new(endpoints, Duration::from_millis(cfg.timeout_ms)),
-        BatchRing::new(cfg.buffer_on_failures),
-        monitoring,
-        Schedule::new(cfg.update_every),
-        Instance::default_retry(cfg.update_every),
-    ))
+    Ok(Instance::new(InstanceParts {
+        name: cfg.name.clone(),
+        destination: cfg.destination_text.clone(),
+        update_every: cfg.update_every,
+        builder: BatchBuilder::new(batch_settings(cfg), spec.format),
+        delivery,
+        ring: BatchRing::new(cfg.buffer_on_failures),
+        charts: monitoring,
+        schedule: Schedule::new(cfg.update_every),
+    }))
 }
 
 /// A started instance thread.
@@ -100,8 +213,9 @@ pub struct RunningInstance {
     pub thread: JoinHandle<()>,
 }
 
-/// Starts one thread per runnable enabled instance. Instances whose
-/// connector backhaul does not speak are skipped with a warning.
+/// Starts one thread per runnable enabled instance. An instance that cannot
+/// run (a connector backhaul does not speak yet, a TLS set-up that does not
+/// load) is logged once at error level and skipped; the others run.
 pub fn start<'a>(
     instances: impl IntoIterator<Item = &'a InstanceConfig>,
     store: &Arc<Store>,
@@ -112,9 +226,12 @@ pub fn start<'a>(
         if !cfg.enabled {
             continue;
         }
-        let Some(instance) = build_instance(cfg, store, true) else {
-            tracing::warn!(instance = %cfg.name, connector = cfg.connector.as_str(), "connector not supported by backhaul yet; instance not started");
-            continue;
+        let instance = match build_instance(cfg, store, true) {
+            Ok(instance) => instance,
+            Err(error) => {
+                tracing::error!(instance = %cfg.name, connector = cfg.connector.as_str(), source = %cfg.source, %error, "exporting instance not started");
+                continue;
+            }
         };
         running.push(spawn(instance, store.clone(), shutdown.clone())?);
     }

@@ -27,6 +27,42 @@ pub struct IntervalCounters {
     pub reads: u64,
     /// Microseconds spent connecting and writing (legacy latency chart).
     pub latency_us: u64,
+    /// HTTP: metrics and bytes refused for good (4xx, or a line larger
+    /// than the largest request).
+    pub rejected_metrics: u64,
+    pub rejected_bytes: u64,
+    /// HTTP: requests dropped on a 4xx answer.
+    pub rejects: u64,
+    /// HTTP: requests answered 429 or 5xx.
+    pub retries: u64,
+    /// HTTP: requests sent again after a lost response.
+    pub repeats: u64,
+    /// HTTP: 413 answers.
+    pub splits: u64,
+}
+
+impl IntervalCounters {
+    /// Adds `other`'s counts (not its `buffered_*` levels) and clears it.
+    pub fn merge(&mut self, other: &mut IntervalCounters) {
+        let o = std::mem::take(other);
+        self.sent_metrics += o.sent_metrics;
+        self.sent_bytes += o.sent_bytes;
+        self.lost_metrics += o.lost_metrics;
+        self.lost_bytes += o.lost_bytes;
+        self.received_bytes += o.received_bytes;
+        self.writes += o.writes;
+        self.discards += o.discards;
+        self.reconnects += o.reconnects;
+        self.failures += o.failures;
+        self.reads += o.reads;
+        self.latency_us += o.latency_us;
+        self.rejected_metrics += o.rejected_metrics;
+        self.rejected_bytes += o.rejected_bytes;
+        self.rejects += o.rejects;
+        self.retries += o.retries;
+        self.repeats += o.repeats;
+        self.splits += o.splits;
+    }
 }
 
 struct ChartDims {
@@ -73,8 +109,17 @@ pub struct InstanceCharts {
 }
 
 impl InstanceCharts {
-    /// Creates (or finds) the charts of instance `name` on `host`.
-    pub fn new(host: &Host, name: &str, update_every: u32, legacy: bool) -> InstanceCharts {
+    /// Creates (or finds) the charts of instance `name` on `host`. HTTP
+    /// instances (`http`) get dimensions of their own after netdata's:
+    /// `rejected` metrics and bytes, and `retry`, `reject`, `repeat` and
+    /// `split` operations.
+    pub fn new(
+        host: &Host,
+        name: &str,
+        update_every: u32,
+        legacy: bool,
+        http: bool,
+    ) -> InstanceCharts {
         let def = |suffix: &str,
                    family: &str,
                    context: &str,
@@ -117,7 +162,13 @@ impl InstanceCharts {
                 130610,
                 ChartType::Line,
             ),
-            &[("buffered", 1, ABS), ("lost", 1, ABS), ("sent", 1, ABS)],
+            &{
+                let mut dims = vec![("buffered", 1, ABS), ("lost", 1, ABS), ("sent", 1, ABS)];
+                if http {
+                    dims.push(("rejected", 1, ABS));
+                }
+                dims
+            },
         );
         let (bytes_units, bytes_context) = if legacy {
             ("KB", "exporting_data_size")
@@ -131,6 +182,9 @@ impl InstanceCharts {
         ];
         if !legacy {
             byte_dims.push(("received", 1024, ABS));
+        }
+        if http {
+            byte_dims.push(("rejected", 1024, ABS));
         }
         let bytes = ChartDims::create(
             host,
@@ -153,6 +207,14 @@ impl InstanceCharts {
         ];
         if !legacy {
             op_dims.push(("read", 1, ABS));
+        }
+        if http {
+            op_dims.extend([
+                ("retry", 1, ABS),
+                ("reject", 1, ABS),
+                ("repeat", 1, ABS),
+                ("split", 1, ABS),
+            ]);
         }
         let ops = ChartDims::create(
             host,
@@ -208,7 +270,12 @@ impl InstanceCharts {
     /// Stores one interval's counters and the thread's CPU time at `now_ut`.
     pub fn update(&self, c: &IntervalCounters, cpu: ThreadCpu, now_ut: u64) {
         self.metrics.update(
-            &[c.buffered_metrics, c.lost_metrics, c.sent_metrics],
+            &[
+                c.buffered_metrics,
+                c.lost_metrics,
+                c.sent_metrics,
+                c.rejected_metrics,
+            ],
             now_ut,
         );
         if self.legacy {
@@ -223,11 +290,22 @@ impl InstanceCharts {
                     c.lost_bytes,
                     c.sent_bytes,
                     c.received_bytes,
+                    c.rejected_bytes,
                 ],
                 now_ut,
             );
             self.ops.update(
-                &[c.writes, c.discards, c.reconnects, c.failures, c.reads],
+                &[
+                    c.writes,
+                    c.discards,
+                    c.reconnects,
+                    c.failures,
+                    c.reads,
+                    c.retries,
+                    c.rejects,
+                    c.repeats,
+                    c.splits,
+                ],
                 now_ut,
             );
         }

@@ -7,36 +7,16 @@
 //! another address is found again) and every resolved address is tried.
 
 use std::io::{self, ErrorKind, Read, Write};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
+
+use super::delivery::dial::{self, Deadline};
+use crate::shutdown::Shutdown;
 
 /// How often a connection to a later destination retries the primary ones.
 pub const PRIMARY_RETRY_INTERVAL: Duration = Duration::from_secs(60);
 
-/// One `destination` entry, resolved at connect time.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Endpoint {
-    pub host: String,
-    pub port: u16,
-}
-
-impl std::fmt::Display for Endpoint {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.host.contains(':') {
-            write!(f, "[{}]:{}", self.host, self.port)
-        } else {
-            write!(f, "{}:{}", self.host, self.port)
-        }
-    }
-}
-
-/// Why no connection could be made.
-#[derive(Debug, thiserror::Error)]
-#[error("could not connect to any destination ({attempts} attempts): {last}")]
-pub struct ConnectError {
-    pub attempts: usize,
-    pub last: String,
-}
+pub use super::delivery::dial::{ConnectError, Endpoint};
 
 struct Connection {
     stream: TcpStream,
@@ -60,6 +40,7 @@ pub struct PeerCheck {
 
 pub struct Transport {
     endpoints: Vec<Endpoint>,
+    shutdown: Option<Shutdown>,
     timeout: Duration,
     connection: Option<Connection>,
     last_primary_try: Instant,
@@ -72,6 +53,7 @@ impl Transport {
     pub fn new(endpoints: Vec<Endpoint>, timeout: Duration) -> Transport {
         Transport {
             endpoints,
+            shutdown: None,
             timeout: timeout.max(Duration::from_millis(1)),
             connection: None,
             last_primary_try: Instant::now(),
@@ -110,40 +92,62 @@ impl Transport {
         self.connection = None;
     }
 
-    /// Tries the destinations in order, from `first` on; returns the index
-    /// and stream of the first that connects, plus the number of attempts.
+    /// The stop request that cuts connects and writes short.
+    pub fn watch(&mut self, shutdown: &Shutdown) {
+        self.shutdown = Some(shutdown.clone());
+    }
+
+    /// The destinations, in order.
+    pub fn endpoints(&self) -> &[Endpoint] {
+        &self.endpoints
+    }
+
+    /// Index of the destination we are connected to.
+    pub fn connected_index(&self) -> Option<usize> {
+        self.connection.as_ref().map(|c| c.index)
+    }
+
+    /// Tries the first `upto` destinations in order; returns the first
+    /// that connects, plus the number of attempts.
     fn connect_in_order(&self, upto: usize) -> Result<(Connection, usize), ConnectError> {
-        let mut attempts = 0;
-        let mut last = String::from("no destination");
-        for (index, ep) in self.endpoints.iter().enumerate().take(upto) {
-            attempts += 1;
-            let addrs = match (ep.host.as_str(), ep.port).to_socket_addrs() {
-                Ok(a) => a,
-                Err(e) => {
-                    last = format!("cannot resolve '{}': {e}", ep.host);
-                    continue;
-                }
-            };
-            for addr in addrs {
-                match TcpStream::connect_timeout(&addr, self.timeout) {
-                    Ok(stream) => match self.prepare(stream) {
-                        Ok(stream) => {
-                            return Ok((
-                                Connection {
-                                    stream,
-                                    index,
-                                    peer: addr,
-                                },
-                                attempts,
-                            ))
-                        }
-                        Err(e) => last = format!("{ep} ({addr}): {e}"),
-                    },
-                    Err(e) => last = format!("{ep} ({addr}): {e}"),
-                }
-            }
+        let (stream, index, peer, attempts) =
+            dial::connect_first(&self.endpoints, upto, self.timeout, self.shutdown.as_ref())?;
+        match self.prepare(stream) {
+            Ok(stream) => Ok((
+                Connection {
+                    stream,
+                    index,
+                    peer,
+                },
+                attempts,
+            )),
+            Err(e) => Err(ConnectError {
+                attempts,
+                last: format!("{} ({peer}): {e}", self.endpoints[index]),
+            }),
         }
-        Err(ConnectError { attempts, last })
+    }
+
+    /// Connects to the first of the destinations before the current one
+    /// that answers, without touching the current connection; the caller
+    /// switches with [`Self::switch_to`] when no line would be cut.
+    pub fn probe_preferred(&mut self, now: Instant) -> Option<Result<PreferredConnection, usize>> {
+        let current = self.connection.as_ref().map(|c| c.index)?;
+        if current == 0 || now.duration_since(self.last_primary_try) < self.primary_retry_every {
+            return None;
+        }
+        self.last_primary_try = now;
+        Some(
+            self.connect_in_order(current)
+                .map(|(conn, attempts)| PreferredConnection { conn, attempts })
+                .map_err(|e| e.attempts),
+        )
+    }
+
+    /// Replaces the current connection with `preferred`.
+    pub fn switch_to(&mut self, preferred: PreferredConnection) {
+        tracing::info!(destination = %self.endpoints[preferred.conn.index], "moved back to a preferred destination");
+        self.connection = Some(preferred.conn);
     }
 
     fn prepare(&self, stream: TcpStream) -> io::Result<TcpStream> {
@@ -165,28 +169,6 @@ impl Transport {
         self.last_primary_try = Instant::now();
         self.connection = Some(conn);
         Ok(attempts)
-    }
-
-    /// While connected to a later destination, and at most every
-    /// `primary retry every`, tries the earlier ones; moves to the first
-    /// that answers. Returns the number of attempts made.
-    pub fn maybe_return_to_primary(&mut self, now: Instant) -> usize {
-        let every = self.primary_retry_every;
-        let Some(current) = self.connection.as_ref().map(|c| c.index) else {
-            return 0;
-        };
-        if current == 0 || now.duration_since(self.last_primary_try) < every {
-            return 0;
-        }
-        self.last_primary_try = now;
-        match self.connect_in_order(current) {
-            Ok((conn, attempts)) => {
-                tracing::info!(destination = %self.endpoints[conn.index], "moved back to a preferred destination");
-                self.connection = Some(conn);
-                attempts
-            }
-            Err(e) => e.attempts,
-        }
     }
 
     /// Reads whatever the peer sent without blocking, to notice a closed
@@ -244,25 +226,24 @@ impl Transport {
     /// at byte `n` later). An error means the connection is gone (it is
     /// closed here).
     pub fn write_some(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        let deadline = Instant::now() + self.timeout;
+        let deadline = Deadline::after(self.timeout, self.shutdown.as_ref());
         let Some(conn) = self.connection.as_mut() else {
             return Err(io::Error::new(ErrorKind::NotConnected, "not connected"));
         };
         let mut written = 0;
-        let mut shortened = false;
         let result = loop {
             if written >= bytes.len() {
                 break Ok(written);
             }
-            if written > 0 {
-                // Later writes of this call get only what is left of it.
-                let left = deadline.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    break Ok(written);
-                }
-                if conn.stream.set_write_timeout(Some(left)).is_ok() {
-                    shortened = true;
-                }
+            // Each write gets at most a slice of what is left, so a stop
+            // request is noticed.
+            let slice = match deadline.next_slice() {
+                Ok(slice) => slice,
+                Err(e) if dial::is_stopped(&e) => break Err(e),
+                Err(_) => break Ok(written),
+            };
+            if let Err(e) = conn.stream.set_write_timeout(Some(slice)) {
+                break Err(e);
             }
             match conn.stream.write(&bytes[written..]) {
                 Ok(0) => {
@@ -272,20 +253,17 @@ impl Transport {
                     ))
                 }
                 Ok(n) => written += n,
-                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                    break Ok(written);
-                }
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        ErrorKind::Interrupted | ErrorKind::WouldBlock | ErrorKind::TimedOut
+                    ) => {}
                 Err(e) => break Err(e),
             }
         };
         match result {
-            Ok(n) => {
-                if shortened && conn.stream.set_write_timeout(Some(self.timeout)).is_err() {
-                    self.connection = None;
-                }
-                Ok(n)
-            }
+            Ok(n) => Ok(n),
+            Err(e) if dial::is_stopped(&e) => Ok(written),
             Err(e) => {
                 self.connection = None;
                 if written > 0 {
@@ -296,6 +274,13 @@ impl Transport {
             }
         }
     }
+}
+
+/// A connection to a preferred destination, made while another is in use.
+pub struct PreferredConnection {
+    conn: Connection,
+    /// Destinations tried to make it.
+    pub attempts: usize,
 }
 
 fn set_send_buffer(stream: &TcpStream, bytes: usize) -> io::Result<()> {

@@ -265,6 +265,47 @@ pub fn write_line(
     value: MetricValue,
     timestamp: i64,
 ) -> bool {
+    write_object(buf, host, chart, dimension, value, timestamp, b"}\n")
+}
+
+/// Like [`write_line`], but the object ends in `,\n`: a run of them is the
+/// body of a JSON array once the last two bytes are cut (netdata's
+/// `json:http` bodies are `[\n` + objects joined by `,\n` + `\n]\n`).
+///
+/// ```
+/// use wire::format::{json, MetricValue};
+///
+/// let host = json::HostFields::new("netdata", "vm");
+/// let chart = json::ChartFields::new(&json::ChartInfo {
+///     id: "c", name: "c", family: "f", context: "x", chart_type: "t", units: "u",
+/// });
+/// let dim = json::DimensionFields::new("d", "d");
+/// let mut buf = Vec::new();
+/// json::write_array_item(&mut buf, &host, &chart, &dim, MetricValue::Collected(1), 5);
+/// assert!(buf.ends_with(b"\"timestamp\":5},\n"));
+/// ```
+#[inline]
+pub fn write_array_item(
+    buf: &mut Vec<u8>,
+    host: &HostFields,
+    chart: &ChartFields,
+    dimension: &DimensionFields,
+    value: MetricValue,
+    timestamp: i64,
+) -> bool {
+    write_object(buf, host, chart, dimension, value, timestamp, b"},\n")
+}
+
+#[inline(always)]
+fn write_object(
+    buf: &mut Vec<u8>,
+    host: &HostFields,
+    chart: &ChartFields,
+    dimension: &DimensionFields,
+    value: MetricValue,
+    timestamp: i64,
+    end: &[u8],
+) -> bool {
     if !value.is_writable() {
         return false;
     }
@@ -281,7 +322,7 @@ pub fn write_line(
         b",\"timestamp\":".as_slice()
     });
     write_timestamp(buf, timestamp);
-    buf.extend_from_slice(b"}\n");
+    buf.extend_from_slice(end);
     true
 }
 

@@ -194,6 +194,81 @@ fn put_line(
     true
 }
 
+/// The tags of an OpenTSDB HTTP `/api/put` object,
+/// `"tags":{"host":"HOST","key":"value"...}`, sanitized as the telnet tags
+/// are (every byte they keep is safe inside a JSON string). Build them once
+/// per host and batch.
+///
+/// ```
+/// let tags = wire::format::opentsdb::JsonTags::new("vm", [("env", "lab"), ("k\"1", "a b")]);
+/// assert_eq!(tags.as_bytes(), br#""tags":{"host":"vm","env":"lab","k_1":"a_b"}"#);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JsonTags {
+    bytes: PaddedBytes,
+}
+
+impl JsonTags {
+    /// The `host` tag followed by the labels in the given order.
+    pub fn new<I, K, V>(hostname: &str, labels: I) -> JsonTags
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        let mut bytes = Vec::with_capacity(hostname.len() + 24);
+        bytes.extend_from_slice(b"\"tags\":{\"host\":\"");
+        sanitize::write_prefix_or_hostname(&mut bytes, hostname);
+        bytes.push(b'"');
+        for (key, value) in labels_to_render(labels) {
+            bytes.extend_from_slice(b",\"");
+            sanitize::write_opentsdb_tag(&mut bytes, key.as_ref());
+            bytes.extend_from_slice(b"\":\"");
+            sanitize::write_opentsdb_tag(&mut bytes, value.as_ref());
+            bytes.push(b'"');
+        }
+        bytes.push(b'}');
+        JsonTags {
+            bytes: PaddedBytes::new(bytes),
+        }
+    }
+
+    /// The rendered tags.
+    pub fn as_bytes(&self) -> &[u8] {
+        self.bytes.as_bytes()
+    }
+}
+
+/// The one place an OpenTSDB HTTP object is laid out:
+/// `{"metric":"METRIC","timestamp":TS,"value":VALUE,TAGS},\n`. Objects end
+/// in `,\n` so that a run of them is a JSON array's body once the last two
+/// bytes are cut (see the HTTP delivery's framing).
+#[inline(always)]
+fn put_json_object(
+    room: &mut Room<'_>,
+    metric: MetricPieces<'_>,
+    tags: &JsonTags,
+    value: MetricValue,
+    timestamp: &RenderedTimestamp,
+) -> bool {
+    if !value.is_writable() {
+        return false;
+    }
+    room.put_slice(b"{\"metric\":\"");
+    room.put_padded(metric.head, metric.head_len);
+    if metric.part_len > 0 {
+        room.put_padded(metric.part, metric.part_len);
+    }
+    room.put_slice(b"\",\"timestamp\":");
+    room.put_slice(timestamp.as_bytes());
+    room.put_slice(b",\"value\":");
+    value.put(room, None);
+    room.put_byte(b',');
+    tags.bytes.put(room);
+    room.put_slice(b"},\n");
+    true
+}
+
 /// The metric names of all of a chart's dimensions, in dimension order:
 /// the same names as one [`MetricPath`] per dimension, held as the chart's
 /// head once and the dimension parts in one buffer.
@@ -273,6 +348,38 @@ impl ChartMetrics {
     {
         self.list.write_lines(buf, lines, |room, metric, value| {
             put_line(room, metric, tags, value, timestamp)
+        })
+    }
+    /// What [`Self::write_lines`] does, as OpenTSDB HTTP objects (each
+    /// ending in `,\n`); returns how many objects were written.
+    ///
+    /// ```
+    /// use wire::format::{opentsdb, MetricValue};
+    ///
+    /// let mut names = opentsdb::ChartMetrics::new(&opentsdb::ChartPath::new("netdata", "system.load"));
+    /// names.push("load1");
+    /// let tags = opentsdb::JsonTags::new("vm", [("env", "lab")]);
+    /// let mut buf = Vec::new();
+    /// let ts = wire::number::RenderedTimestamp::new(100);
+    /// assert_eq!(names.write_json_objects(&mut buf, &tags, &ts, [(0, MetricValue::Stored(0.5))]), 1);
+    /// assert_eq!(
+    ///     String::from_utf8_lossy(&buf),
+    ///     "{\"metric\":\"netdata.system.load.load1\",\"timestamp\":100,\"value\":0.5000000,\"tags\":{\"host\":\"vm\",\"env\":\"lab\"}},\n"
+    /// );
+    /// ```
+    #[inline]
+    pub fn write_json_objects<I>(
+        &self,
+        buf: &mut Vec<u8>,
+        tags: &JsonTags,
+        timestamp: &RenderedTimestamp,
+        lines: I,
+    ) -> usize
+    where
+        I: IntoIterator<Item = (usize, MetricValue)>,
+    {
+        self.list.write_lines(buf, lines, |room, metric, value| {
+            put_json_object(room, metric, tags, value, timestamp)
         })
     }
 }
