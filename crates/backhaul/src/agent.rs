@@ -10,7 +10,7 @@ use rrd::{Host, Label, LabelSource, Store};
 
 use crate::collectors::pluginsd::{self, PluginsdRunner, PluginsdSettings};
 use crate::collectors::{self, Collector};
-use crate::config::LoadedConfig;
+use crate::config::{LoadedConfig, MainConfig};
 use crate::exporting::{self, RunningInstance};
 use crate::shutdown::Shutdown;
 
@@ -18,11 +18,33 @@ use crate::shutdown::Shutdown;
 pub fn build_store(config: &LoadedConfig) -> Arc<Store> {
     let main = &config.main;
     let host = Host::new(main.hostname.clone(), main.history as usize);
+    host.set_labels(host_labels(main));
+    Arc::new(Store::new(host))
+}
+
+/// The two labels netdata makes from `[health]`.
+pub const HEALTH_LABEL_KEYS: [&str; 2] = ["_is_ephemeral", "_has_unstable_connection"];
+
+/// The local host's labels, in the order netdata 1.37 sends them: the
+/// `[host labels]` of netdata.conf (keys and values after netdata's label
+/// rules), then `_is_ephemeral` and `_has_unstable_connection` from
+/// `[health] is ephemeral` and `has unstable connection` (`true`/`false`).
+///
+/// All of them are configured labels, as netdata files them (label source
+/// 2 in its streaming protocol): with the default `send configured labels =
+/// yes` and `send automatic labels = no` every graphite, opentsdb and json
+/// line carries `...;env=lab;_is_ephemeral=false;_has_unstable_connection=false`.
+/// A `[host labels]` entry with one of those two keys is replaced by the
+/// `[health]` value, so a key is never sent twice.
+pub fn host_labels(main: &MainConfig) -> Vec<Label> {
     let mut labels: Vec<Label> = main
         .host_labels
         .iter()
         .filter_map(|(k, v)| {
             let key = wire::sanitize::sanitize_label_key(k)?;
+            if HEALTH_LABEL_KEYS.contains(&key.as_str()) {
+                return None;
+            }
             Some(Label::new(
                 key,
                 wire::sanitize::sanitize_label_value(v),
@@ -30,17 +52,19 @@ pub fn build_store(config: &LoadedConfig) -> Arc<Store> {
             ))
         })
         .collect();
-    labels.extend(automatic_labels());
-    host.set_labels(labels);
-    Arc::new(Store::new(host))
-}
-
-/// The labels netdata adds by itself for a standalone agent.
-pub fn automatic_labels() -> Vec<Label> {
-    vec![
-        Label::new("_is_ephemeral", "false", LabelSource::Automatic),
-        Label::new("_has_unstable_connection", "false", LabelSource::Automatic),
-    ]
+    let flag = |on: bool| if on { "true" } else { "false" };
+    let [ephemeral, unstable] = HEALTH_LABEL_KEYS;
+    labels.push(Label::new(
+        ephemeral,
+        flag(main.health.is_ephemeral),
+        LabelSource::Configured,
+    ));
+    labels.push(Label::new(
+        unstable,
+        flag(main.health.has_unstable_connection),
+        LabelSource::Configured,
+    ));
+    labels
 }
 
 /// The internal collectors the configuration enables.
@@ -143,6 +167,57 @@ mod tests {
             .iter()
             .map(|c| c.name().to_string())
             .collect()
+    }
+
+    fn labels_for(netdata_conf: &str) -> Vec<(String, String, LabelSource)> {
+        let (main, _) = parse_main_str(netdata_conf, "netdata.conf").expect("valid");
+        host_labels(&main)
+            .into_iter()
+            .map(|l| (l.key, l.value, l.source))
+            .collect()
+    }
+
+    fn configured(pairs: &[(&str, &str)]) -> Vec<(String, String, LabelSource)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string(), LabelSource::Configured))
+            .collect()
+    }
+
+    #[test]
+    fn health_labels_are_configured_and_follow_the_host_labels() {
+        assert_eq!(
+            labels_for(""),
+            configured(&[
+                ("_is_ephemeral", "false"),
+                ("_has_unstable_connection", "false")
+            ])
+        );
+        assert_eq!(
+            labels_for(
+                "[health]\n    has unstable connection = yes\n[host labels]\n    env = lab\n    team name = rust port;semi~tilde\n"
+            ),
+            configured(&[
+                ("env", "lab"),
+                ("team_name", "rust port:semi_tilde"),
+                ("_is_ephemeral", "false"),
+                ("_has_unstable_connection", "true"),
+            ])
+        );
+    }
+
+    #[test]
+    fn a_host_label_named_like_a_health_label_is_not_sent_twice() {
+        assert_eq!(
+            labels_for(
+                "[host labels]\n    _is_ephemeral = maybe\n    zone = b\n[health]\n    is ephemeral = yes\n"
+            ),
+            configured(&[
+                ("zone", "b"),
+                ("_is_ephemeral", "true"),
+                ("_has_unstable_connection", "false"),
+            ])
+        );
     }
 
     #[test]

@@ -127,6 +127,12 @@ fn render(
             main.web.bind_to, main.web.mode, main.web.default_port, main.web.other
         );
         let _ = writeln!(out, "  host_labels={:?}", main.host_labels);
+        let _ = writeln!(
+            out,
+            "  health is_ephemeral={} has_unstable_connection={}",
+            yes_no(main.health.is_ephemeral),
+            yes_no(main.health.has_unstable_connection),
+        );
         if let Some(backend) = &main.backend {
             render_instance(&mut out, backend);
         }
@@ -383,6 +389,7 @@ main hostname="golden-host" update_every=1s history=3600 log_level=None debug_fl
   plugins new=yes every=60s explicit=[] proc=yes apps=yes slabinfo=no
   web bind_to="127.0.0.1:19999" mode="static-threaded" default_port=19999 other=[]
   host_labels=[]
+  health is_ephemeral=no has_unstable_connection=no
 exporting enabled=no
   prometheus update_every=10s data_source=average names=yes configured_labels=yes automatic_labels=no charts="*" hosts="localhost *" prefix="netdata" label_prefix="" source=-
 graphite:http web destination=carbon.example:8080/api/metrics data_source=average update_every=10s enabled=yes (from exporting.conf:1)
@@ -433,6 +440,7 @@ main hostname="old-host" update_every=2s history=3600 log_level=None debug_flags
   plugins new=yes every=60s explicit=[] proc=yes apps=yes slabinfo=no
   web bind_to="127.0.0.1:19999" mode="static-threaded" default_port=19999 other=[]
   host_labels=[]
+  health is_ephemeral=no has_unstable_connection=no
 opentsdb backend destination=tsdb:4243,backup:4242 data_source=as_collected update_every=6s enabled=yes (from netdata.conf:4)
   destination_text="tsdb:4243 backup" prefix="netdata" hostname="old-host" buffer_on_failures=10 timeout_ms=12000 legacy=yes
   names=yes charts="*" hosts="localhost *" configured_labels=no automatic_labels=no variables=no host_tags="env=prod"
@@ -455,6 +463,7 @@ main hostname="h" update_every=1s history=3600 log_level=None debug_flags=None
   plugins new=yes every=60s explicit=[] proc=yes apps=yes slabinfo=no
   web bind_to="127.0.0.1:19999" mode="static-threaded" default_port=19999 other=[]
   host_labels=[]
+  health is_ephemeral=no has_unstable_connection=no
 graphite backend destination=localhost:2003 data_source=average update_every=10s enabled=no (from netdata.conf:3)
   destination_text="localhost" prefix="netdata" hostname="h" buffer_on_failures=10 timeout_ms=20000 legacy=yes
   names=yes charts="*" hosts="localhost *" configured_labels=no automatic_labels=no variables=no host_tags=""
@@ -510,6 +519,7 @@ main hostname="box" update_every=2s history=7200 log_level=Some("debug") debug_f
   proc_modules=[("/proc/stat", false)]
   web bind_to="*" mode="none" default_port=19999 other=[("allow connections from", "localhost"), ("made up", "1")]
   host_labels=[("zone", "b"), ("app", "a")]
+  health is_ephemeral=no has_unstable_connection=no
 exporting enabled=no
   prometheus update_every=10s data_source=average names=yes configured_labels=yes automatic_labels=no charts="*" hosts="localhost *" prefix="netdata" label_prefix="" source=-
 warning netdata.conf:9: [db] 'mode': netdata setting not used by backhaul; ignored
@@ -518,6 +528,56 @@ warning netdata.conf:17: [plugins] 'proc': 'no # not now' is not a boolean (must
 warning netdata.conf:22: [web] 'allow connections from': netdata setting not used by backhaul; ignored
 warning netdata.conf:23: [web] 'made up': unknown setting; ignored
 warning netdata.conf:29: [mystery]: unknown section; its settings are ignored
+"#,
+    );
+}
+
+/// `[health] is ephemeral` and `has unstable connection` are read (they
+/// become the host labels `_is_ephemeral` and `_has_unstable_connection`);
+/// the section's other netdata settings are "not used", unknown ones
+/// "unknown", one warning each.
+#[test]
+fn health_section_keys_netdata_sends_as_host_labels() {
+    check(
+        Input {
+            main: "\
+[global]
+    hostname = box
+[health]
+    enabled = no
+    is ephemeral = yes
+    has unstable connection = true
+    is ephemral = no
+",
+            exporting: "",
+        },
+        r#"
+main hostname="box" update_every=1s history=3600 log_level=None debug_flags=None
+  directories config="/etc/netdata" stock_config="/usr/lib/netdata/conf.d" plugins=["/usr/lib/netdata/plugins.d", "/etc/netdata/custom-plugins.d"] cache="/var/cache/netdata" lib="/var/lib/netdata" log="/var/log/netdata" web="/usr/share/netdata/web" home="/var/lib/netdata"
+  plugins new=yes every=60s explicit=[] proc=yes apps=yes slabinfo=no
+  web bind_to="127.0.0.1:19999" mode="static-threaded" default_port=19999 other=[]
+  host_labels=[]
+  health is_ephemeral=yes has_unstable_connection=yes
+exporting enabled=no
+  prometheus update_every=10s data_source=average names=yes configured_labels=yes automatic_labels=no charts="*" hosts="localhost *" prefix="netdata" label_prefix="" source=-
+warning netdata.conf:4: [health] 'enabled': netdata setting not used by backhaul; ignored
+warning netdata.conf:7: [health] 'is ephemral': unknown setting; ignored
+"#,
+    );
+    check(
+        Input {
+            main: "[global]\n    hostname = box\n[health]\n    has unstable connection = no\n",
+            exporting: "",
+        },
+        r#"
+main hostname="box" update_every=1s history=3600 log_level=None debug_flags=None
+  directories config="/etc/netdata" stock_config="/usr/lib/netdata/conf.d" plugins=["/usr/lib/netdata/plugins.d", "/etc/netdata/custom-plugins.d"] cache="/var/cache/netdata" lib="/var/lib/netdata" log="/var/log/netdata" web="/usr/share/netdata/web" home="/var/lib/netdata"
+  plugins new=yes every=60s explicit=[] proc=yes apps=yes slabinfo=no
+  web bind_to="127.0.0.1:19999" mode="static-threaded" default_port=19999 other=[]
+  host_labels=[]
+  health is_ephemeral=no has_unstable_connection=no
+exporting enabled=no
+  prometheus update_every=10s data_source=average names=yes configured_labels=yes automatic_labels=no charts="*" hosts="localhost *" prefix="netdata" label_prefix="" source=-
 "#,
     );
 }
@@ -562,6 +622,7 @@ main hostname="golden-host" update_every=1s history=3600 log_level=None debug_fl
   plugins new=yes every=60s explicit=[] proc=yes apps=yes slabinfo=no
   web bind_to="127.0.0.1:19999" mode="static-threaded" default_port=19999 other=[]
   host_labels=[]
+  health is_ephemeral=no has_unstable_connection=no
 exporting enabled=no
   prometheus update_every=10s data_source=average names=yes configured_labels=yes automatic_labels=no charts="*" hosts="localhost *" prefix="netdata" label_prefix="" source=-
 graphite g destination=localhost:2003 data_source=average update_every=3s enabled=yes (from exporting.conf:4)
@@ -748,6 +809,20 @@ fn error_in_main_config() {
             exporting: "",
         },
         "error: netdata.conf:2: [backend] 'type': invalid value 'influxdb': unknown connector type (known types: graphite, graphite:plaintext, graphite:http, graphite:https, opentsdb, opentsdb:telnet, opentsdb:http, opentsdb:https, json, json:plaintext, json:http, json:https, prometheus_remote_write, prometheus_remote_write:http, prometheus_remote_write:https, kinesis, pubsub, mongodb)",
+    );
+    check(
+        Input {
+            main: "[health]\n    enabled = no\n    is ephemeral = sometimes\n",
+            exporting: "",
+        },
+        "error: netdata.conf:3: [health] 'is ephemeral': invalid value 'sometimes': must be yes or no (also accepted: true/false, on/off, 1/0, auto, on demand)",
+    );
+    check(
+        Input {
+            main: "[health]\n    has unstable connection = \n",
+            exporting: "",
+        },
+        "error: netdata.conf:2: [health] 'has unstable connection': invalid value '': must be yes or no (also accepted: true/false, on/off, 1/0, auto, on demand)",
     );
 }
 

@@ -35,7 +35,7 @@ fn lab_store() -> Arc<Store> {
     host.set_labels(vec![
         Label::new("env", "lab", LabelSource::Configured),
         Label::new("team_name", "rust port:semi_tilde", LabelSource::Configured),
-        Label::new("_is_ephemeral", "false", LabelSource::Automatic),
+        Label::new("_architecture", "x86_64", LabelSource::Automatic),
     ]);
     let store = Arc::new(Store::new(host));
     let weird = store.localhost().create_chart(
@@ -139,14 +139,14 @@ fn graphite_as_collected_ids_all_labels() {
         Format::Graphite,
         &[T0 + 10],
         "\
-rawpfx.lab_host.name.lab.weird_chart.dim.with.dots;env=lab;team_name=rust_port:semi_tilde;_is_ephemeral=false 10 1795688390
-rawpfx.lab_host.name.lab.weird_chart.UPPER_case;env=lab;team_name=rust_port:semi_tilde;_is_ephemeral=false 71 1795688390
-rawpfx.lab_host.name.lab.weird_chart.negative;env=lab;team_name=rust_port:semi_tilde;_is_ephemeral=false 10 1795688390
-rawpfx.lab_host.name.lab.weird_chart.big;env=lab;team_name=rust_port:semi_tilde;_is_ephemeral=false 123456789012345 1795688390
-rawpfx.lab_host.name.lab.weird_chart.frac;env=lab;team_name=rust_port:semi_tilde;_is_ephemeral=false 1234567 1795688390
-rawpfx.lab_host.name.lab.weird_chart.temp__rature;env=lab;team_name=rust_port:semi_tilde;_is_ephemeral=false 42 1795688390
-rawpfx.lab_host.name.lab.slow.counter;env=lab;team_name=rust_port:semi_tilde;_is_ephemeral=false 500 1795688390
-rawpfx.lab_host.name.lab.slow.gauge;env=lab;team_name=rust_port:semi_tilde;_is_ephemeral=false 10 1795688390
+rawpfx.lab_host.name.lab.weird_chart.dim.with.dots;env=lab;team_name=rust_port:semi_tilde;_architecture=x86_64 10 1795688390
+rawpfx.lab_host.name.lab.weird_chart.UPPER_case;env=lab;team_name=rust_port:semi_tilde;_architecture=x86_64 71 1795688390
+rawpfx.lab_host.name.lab.weird_chart.negative;env=lab;team_name=rust_port:semi_tilde;_architecture=x86_64 10 1795688390
+rawpfx.lab_host.name.lab.weird_chart.big;env=lab;team_name=rust_port:semi_tilde;_architecture=x86_64 123456789012345 1795688390
+rawpfx.lab_host.name.lab.weird_chart.frac;env=lab;team_name=rust_port:semi_tilde;_architecture=x86_64 1234567 1795688390
+rawpfx.lab_host.name.lab.weird_chart.temp__rature;env=lab;team_name=rust_port:semi_tilde;_architecture=x86_64 42 1795688390
+rawpfx.lab_host.name.lab.slow.counter;env=lab;team_name=rust_port:semi_tilde;_architecture=x86_64 500 1795688390
+rawpfx.lab_host.name.lab.slow.gauge;env=lab;team_name=rust_port:semi_tilde;_architecture=x86_64 10 1795688390
 ",
     );
 }

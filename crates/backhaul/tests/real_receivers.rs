@@ -147,7 +147,7 @@ fn labels() -> Vec<Label> {
     vec![
         Label::new("zone", "eu west", LabelSource::Configured),
         Label::new("env", "lab", LabelSource::Configured),
-        Label::new("_is_ephemeral", "false", LabelSource::Automatic),
+        Label::new("_architecture", "x86_64", LabelSource::Automatic),
     ]
 }
 

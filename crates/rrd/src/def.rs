@@ -88,9 +88,10 @@ impl ChartType {
 /// labels` select on this.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum LabelSource {
-    /// Written by the operator (`[host labels]`, a plugin's LABEL).
+    /// Written by the operator (`[host labels]`, the `[health]` flags sent
+    /// as `_is_ephemeral` and `_has_unstable_connection`, a plugin's LABEL).
     Configured,
-    /// Discovered by the agent itself (`_is_ephemeral`, `_os_name`, ...).
+    /// Discovered by the agent itself (`_os_name`, `_architecture`, ...).
     Automatic,
 }
 

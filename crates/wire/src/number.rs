@@ -720,6 +720,36 @@ mod tests {
         assert_eq!(stored(9007199254740991.0), "9007199254740991.0000000");
     }
 
+    /// Whole values at the bound of the whole-number fast path (below
+    /// 10^8): 10^8 has nine digits and must leave it. Eight digits of 10^8
+    /// read past the digit table and would print `99990000.0000000`.
+    #[test]
+    fn whole_values_at_the_fast_paths_bound() {
+        assert_eq!(stored(99_999_999.0), "99999999.0000000");
+        assert_eq!(stored(-99_999_999.0), "-99999999.0000000");
+        assert_eq!(stored(1e8), "100000000.0000000");
+        assert_eq!(stored(-1e8), "-100000000.0000000");
+        assert_eq!(stored(100_000_001.0), "100000001.0000000");
+        assert_eq!(stored(-100_000_001.0), "-100000001.0000000");
+        for v in [1e8, -1e8, 99_999_999.0, -99_999_999.0] {
+            assert_eq!(stored(v), reference(v), "{v}");
+        }
+        // After a lead byte, as the line encoders write it.
+        let mut room_text = b"x".to_vec();
+        put_stored_value(&mut Room::new(&mut room_text), Some(b' '), 1e8);
+        assert_eq!(room_text, b"x 100000000.0000000");
+        // The collected (integer) writer has the same bound.
+        let mut collected = Vec::new();
+        for v in [99_999_999, 100_000_000, -100_000_000, 100_000_001] {
+            write_collected_value(&mut collected, v);
+            collected.push(b' ');
+        }
+        assert_eq!(
+            collected,
+            b"99999999 100000000 -100000000 100000001 ".as_slice()
+        );
+    }
+
     #[test]
     #[cfg(not(debug_assertions))]
     fn non_finite_values_stay_one_word() {

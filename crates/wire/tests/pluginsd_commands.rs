@@ -269,6 +269,36 @@ fn set_values() {
     assert!(err(b"SET").netdata_disables_plugin());
 }
 
+/// netdata reads SET values with `strtoll(value, NULL, 0)`: hexadecimal
+/// values of 2^64 and more saturate at `i64::MAX` / `i64::MIN` like any
+/// other out-of-range value (they overflow 64 bits before the sign is
+/// applied, so they must not wrap to a small number).
+#[test]
+fn set_hex_values_of_2_pow_64_and_beyond_saturate() {
+    let cases: &[(&[u8], i64)] = &[
+        (b"SET x = 0xffffffffffffffff", i64::MAX),
+        (b"SET x = -0xffffffffffffffff", i64::MIN),
+        (b"SET x = 0x10000000000000000", i64::MAX),
+        (b"SET x = -0x10000000000000000", i64::MIN),
+        (b"SET x = 0x10000000000000001", i64::MAX),
+        (b"SET x = -0x10000000000000001", i64::MIN),
+        (b"SET x = 0X1FFFFFFFFFFFFFFFF", i64::MAX),
+        (b"SET x = -0X1FFFFFFFFFFFFFFFF", i64::MIN),
+        (b"SET x 0x100000000000000000000000000000000", i64::MAX),
+        (b"SET x -0x100000000000000000000000000000000", i64::MIN),
+        (b"SET x = '0x10000000000000000'", i64::MAX),
+        (b"SET x = +0x10000000000000000 more", i64::MAX),
+    ];
+    for &(line, expected) in cases {
+        assert_eq!(
+            ok(line),
+            set(b"x", Some(expected)),
+            "{}",
+            String::from_utf8_lossy(line)
+        );
+    }
+}
+
 #[test]
 fn set_ids_quoting() {
     assert_eq!(ok(b"SET 'a b' = 1"), set(b"a b", Some(1)));

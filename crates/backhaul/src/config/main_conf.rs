@@ -2,7 +2,8 @@
 //! legacy `[backend]` exporting section.
 //!
 //! Read by backhaul: `[global]`, `[db]` (`update every`, `retention` only),
-//! `[directories]`, `[plugins]`, `[web]`, `[host labels]`, `[backend]`.
+//! `[directories]`, `[plugins]`, `[web]`, `[host labels]`, `[health]` (`is
+//! ephemeral`, `has unstable connection` only), `[backend]`.
 //!
 //! Everything else a netdata.conf may hold loads without error:
 //! - a netdata setting backhaul does not use (`run as user`, `memory mode`,
@@ -10,8 +11,8 @@
 //!   backhaul");
 //! - a setting neither knows gets one [`WarningKind::Unknown`] warning;
 //! - every other section (`[logs]`, `[statsd]`, `[registry]`, `[cloud]`,
-//!   `[ml]`, `[health]`, `[plugin:*]`, ...) gets one warning for the whole
-//!   section, none for its settings.
+//!   `[ml]`, `[plugin:*]`, ...) gets one warning for the whole section, none
+//!   for its settings.
 //!
 //! Older netdata spellings are honoured: `[global] update every` and
 //! `history` (netdata 1.37 moved them to `[db] update every` and `[db]
@@ -61,6 +62,8 @@ pub struct MainConfig {
     pub web: WebConfig,
     /// `[host labels]`, in file order.
     pub host_labels: Vec<(String, String)>,
+    /// `[health]`: the two settings that become host labels.
+    pub health: HealthConfig,
     /// The legacy `[backend]` instance, when netdata.conf has that section
     /// (enabled or not).
     pub backend: Option<InstanceConfig>,
@@ -125,6 +128,18 @@ impl PluginsConfig {
             max_line_length: 16 * 1024,
         }
     }
+}
+
+/// The `[health]` settings backhaul reads. backhaul has no health engine;
+/// netdata sends these two as host labels (`_is_ephemeral`,
+/// `_has_unstable_connection`, values `true`/`false`), filed under its
+/// configured labels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct HealthConfig {
+    /// `is ephemeral` (default no): the node is expected to go away.
+    pub is_ephemeral: bool,
+    /// `has unstable connection` (default no).
+    pub has_unstable_connection: bool,
 }
 
 /// `[web]`.
@@ -194,6 +209,7 @@ impl MainConfig {
                 other: Vec::new(),
             },
             host_labels: Vec::new(),
+            health: HealthConfig::default(),
             backend: None,
         }
     }
@@ -387,6 +403,21 @@ const WEB_NOT_USED: &[&str] = &[
 /// storage tuning: "not used").
 const DB_USED: &[&str] = &["update every", "retention"];
 
+/// `[health]` settings backhaul reads.
+const HEALTH_USED: &[&str] = &["is ephemeral", "has unstable connection"];
+
+/// netdata `[health]` settings backhaul ignores (it runs no alarms).
+const HEALTH_NOT_USED: &[&str] = &[
+    "enabled",
+    "silencers file",
+    "rotate log every lines",
+    "in memory max health log entries",
+    "script to execute on alarm",
+    "enable stock health configuration",
+    "run at least every seconds",
+    "postpone alarms during hibernation for seconds",
+];
+
 /// `[backend]` settings backhaul reads.
 const BACKEND_USED: &[&str] = &[
     "enabled",
@@ -411,7 +442,6 @@ const SECTIONS_NOT_USED: &[&str] = &[
     "sqlite",
     "cloud",
     "ml",
-    "health",
     "registry",
     "global statistics",
     "statsd",
@@ -430,6 +460,7 @@ const HANDLED_SECTIONS: &[&str] = &[
     "plugins",
     "web",
     "host labels",
+    "health",
     BACKEND_SECTION,
 ];
 
@@ -558,6 +589,9 @@ pub fn main_from_document(
             .iter()
             .map(|entry| (entry.key.clone(), entry.value.clone()))
             .collect();
+    }
+    if let Some(health) = document.section("health") {
+        config.health = health_config(health, warnings)?;
     }
     if let Some(backend) = document.section(BACKEND_SECTION) {
         config.backend = Some(legacy_backend(backend, &config, warnings)?);
@@ -724,6 +758,21 @@ fn proc_modules(section: &IniSection, warnings: &mut Vec<Warning>) -> Vec<(Strin
         modules.push((key.to_string(), enabled));
     }
     modules
+}
+
+/// `[health]`: `is ephemeral` and `has unstable connection`, booleans
+/// (default no). netdata read any value but yes/true/on/auto as no; as for
+/// other booleans, backhaul refuses a value it cannot read.
+fn health_config(
+    section: &IniSection,
+    warnings: &mut Vec<Warning>,
+) -> Result<HealthConfig, ConfigError> {
+    warn_unhandled_settings(section, HEALTH_USED, Some(HEALTH_NOT_USED), &[], warnings);
+    let chain = SectionChain::new([Some(section)]);
+    Ok(HealthConfig {
+        is_ephemeral: chain.parsed_or("is ephemeral", false, parse_bool)?,
+        has_unstable_connection: chain.parsed_or("has unstable connection", false, parse_bool)?,
+    })
 }
 
 fn web_config(section: &IniSection, warnings: &mut Vec<Warning>) -> Result<WebConfig, ConfigError> {

@@ -2,8 +2,8 @@
 //!
 //! backhaul reads netdata's own files unchanged:
 //! - netdata.conf ([`MainConfig`]): host name, collection interval,
-//!   directories, plugins, web, host labels and the legacy `[backend]`
-//!   exporting section;
+//!   directories, plugins, web, host labels, the `[health]` keys netdata
+//!   sends as host labels, and the legacy `[backend]` exporting section;
 //! - exporting.conf ([`ExportingConfig`]): one `[TYPE:NAME]` section per
 //!   exporting instance, with `[TYPE]` and `[exporting:global]` defaults.
 //!
@@ -37,7 +37,8 @@ pub use exporting::{
 };
 pub use instance::{ConnectorExtras, HttpOptions, InstanceConfig, TlsOptions};
 pub use main_conf::{
-    system_hostname, Directories, MainConfig, PluginsConfig, WebConfig, BACKEND_SECTION,
+    system_hostname, Directories, HealthConfig, MainConfig, PluginsConfig, WebConfig,
+    BACKEND_SECTION,
 };
 pub use value::{DataSource, Secret};
 

@@ -167,6 +167,70 @@ mod tests {
         }
     }
 
+    /// Hexadecimal magnitudes of 2^64 and more overflow the `u64`
+    /// accumulator itself (not only the `i64` range): strtoll still
+    /// saturates, whatever digits follow, and stops at the first non-hex
+    /// byte.
+    const HEX_AT_AND_BEYOND_2_POW_64: &[(&[u8], i64)] = &[
+        (b"0xffffffffffffffff", i64::MAX),
+        (b"-0xffffffffffffffff", i64::MIN),
+        (b"0x10000000000000000", i64::MAX),
+        (b"-0x10000000000000000", i64::MIN),
+        (b"0X10000000000000001", i64::MAX),
+        (b"-0X10000000000000001", i64::MIN),
+        (b"0x1ffffffffffffffff", i64::MAX),
+        (b"-0x1ffffffffffffffff", i64::MIN),
+        (b"0x100000000000000000000000000000000", i64::MAX),
+        (b"-0x100000000000000000000000000000000", i64::MIN),
+        (b"+0x10000000000000000 rest", i64::MAX),
+        (b"0x10000000000000000g1", i64::MAX),
+    ];
+
+    #[test]
+    fn hex_at_and_beyond_2_pow_64_saturates() {
+        for &(text, expected) in HEX_AT_AND_BEYOND_2_POW_64 {
+            assert_eq!(
+                parse_c_integer(text),
+                expected,
+                "{}",
+                String::from_utf8_lossy(text)
+            );
+        }
+    }
+
+    /// The same cases, and their neighbours below 2^64, against glibc's
+    /// own `strtoll(text, NULL, 0)`.
+    #[test]
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    fn hex_overflow_equals_glibc_strtoll() {
+        use std::ffi::{c_char, c_int, c_longlong, CString};
+        extern "C" {
+            fn strtoll(text: *const c_char, end: *mut *mut c_char, base: c_int) -> c_longlong;
+        }
+        let below: &[&[u8]] = &[
+            b"0x7fffffffffffffff",
+            b"0x8000000000000000",
+            b"-0x8000000000000000",
+            b"-0x8000000000000001",
+            b"0xfffffffffffffffe",
+        ];
+        let texts = HEX_AT_AND_BEYOND_2_POW_64
+            .iter()
+            .map(|(text, _)| *text)
+            .chain(below.iter().copied());
+        for text in texts {
+            let c_text = CString::new(text).expect("no NUL in the cases");
+            // SAFETY: a NUL-terminated string; a null end pointer is allowed.
+            let c_value = unsafe { strtoll(c_text.as_ptr(), std::ptr::null_mut(), 0) };
+            assert_eq!(
+                parse_c_integer(text),
+                c_value,
+                "{}",
+                String::from_utf8_lossy(text)
+            );
+        }
+    }
+
     #[test]
     fn decimal_prefix_matches_str2l() {
         assert_eq!(parse_decimal_prefix(b""), 0);

@@ -462,7 +462,7 @@ fn host_labels_merge_with_the_hosts_own() {
     let host = store.localhost();
     host.set_labels(vec![
         Label::new("env", "lab", LabelSource::Configured),
-        Label::new("_is_ephemeral", "false", LabelSource::Automatic),
+        Label::new("_architecture", "x86_64", LabelSource::Automatic),
     ]);
     feed(
         &mut ingest,
@@ -487,13 +487,13 @@ fn host_labels_merge_with_the_hosts_own() {
         find("env").map(|l| l.value),
         Some("from plugin".to_string())
     );
-    assert!(find("_is_ephemeral").is_some());
+    assert!(find("_architecture").is_some());
     assert_eq!(labels.len(), 4);
     // A second OVERWRITE replaces this plugin's labels only.
     feed(&mut ingest, "LABEL other 2 x\nOVERWRITE", 0);
     let labels = host.labels();
     let keys: Vec<&str> = labels.iter().map(|l| l.key.as_str()).collect();
-    assert_eq!(keys, ["_is_ephemeral", "other"]);
+    assert_eq!(keys, ["_architecture", "other"]);
     assert_eq!(ingest.counters().labels, 4);
 }
 
