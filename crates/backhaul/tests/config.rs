@@ -411,7 +411,6 @@ mongodb m destination=mongodb://db.example:27017 data_source=average update_ever
   destination_text="mongodb://db.example:27017" prefix="netdata" hostname="golden-host" buffer_on_failures=10 timeout_ms=10000 legacy=no
   names=yes charts="*" hosts="localhost *" configured_labels=yes automatic_labels=no variables=no host_tags=""
   remote_write_url_path=None username=None password=None paths=[] extras=Mongodb { database: "", collection: "" }
-warning exporting.conf:1: [graphite:http:web]: connector 'graphite:http' is not supported by backhaul yet; this instance will not send anything
 "#,
     );
 }

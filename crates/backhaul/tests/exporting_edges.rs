@@ -16,10 +16,11 @@ use std::time::Duration;
 use backhaul::config::DataSource;
 use backhaul::exporting::backoff::RetryPolicy;
 use backhaul::exporting::batch::Loss;
+use backhaul::exporting::delivery::lines::LineDelivery;
 use backhaul::exporting::monitoring::IntervalCounters;
 use backhaul::exporting::{
-    Batch, BatchBuilder, BatchRing, BatchSettings, Connector, Endpoint, Instance, InstanceTotals,
-    Schedule, Transport,
+    Batch, BatchBuilder, BatchRing, BatchSettings, Endpoint, Format, Instance, InstanceParts,
+    InstanceTotals, Schedule, Transport,
 };
 use rrd::{Chart, ChartDef, DimensionDef, Host, Label, LabelSource, Store};
 
@@ -77,7 +78,7 @@ fn build(builder: &mut BatchBuilder, store: &Store, before: i64) -> (String, usi
 #[test]
 fn as_collected_woken_twice_without_a_collection_sends_each_value_once() {
     let (store, chart) = store_with_chart(&["a", "b"]);
-    let mut builder = BatchBuilder::new(settings(DataSource::AsCollected, 1), Connector::Graphite);
+    let mut builder = BatchBuilder::new(settings(DataSource::AsCollected, 1), Format::Graphite);
     // Collected half a second into T0+1: the window (T0+1, T0+2] holds it.
     collect(&chart, (T0 + 1) as u64 * S + 500_000, &[(0, 5), (1, 7)]);
     assert_eq!(
@@ -123,7 +124,7 @@ fn window_store() -> Arc<Store> {
 #[test]
 fn average_of_a_multi_point_window_divides_by_each_dimensions_points() {
     let store = window_store();
-    let mut builder = BatchBuilder::new(settings(DataSource::Average, 4), Connector::Graphite);
+    let mut builder = BatchBuilder::new(settings(DataSource::Average, 4), Format::Graphite);
     assert_eq!(
         build(&mut builder, &store, T0 + 4),
         (
@@ -143,7 +144,7 @@ netdata.vm.t.c.one 7.0000000 1795688384
 #[test]
 fn sum_of_a_multi_point_window_adds_each_dimensions_points() {
     let store = window_store();
-    let mut builder = BatchBuilder::new(settings(DataSource::Sum, 4), Connector::Opentsdb);
+    let mut builder = BatchBuilder::new(settings(DataSource::Sum, 4), Format::Opentsdb);
     assert_eq!(
         build(&mut builder, &store, T0 + 4),
         (
@@ -176,15 +177,15 @@ fn automatic_labels_without_configured_ones_send_only_the_automatic_ones() {
     collect(&chart, (T0 + 1) as u64 * S, &[(0, 3)]);
     let expected = [
         (
-            Connector::Graphite,
+            Format::Graphite,
             "netdata.vm.t.c.a;_architecture=x86_64;_os_name=debian 3.0000000 1795688381\n",
         ),
         (
-            Connector::Opentsdb,
+            Format::Opentsdb,
             "put netdata.t.c.a 1795688381 3.0000000 host=vm _architecture=x86_64 _os_name=debian\n",
         ),
         (
-            Connector::Json,
+            Format::Json,
             "{\"prefix\":\"netdata\",\"hostname\":\"vm\",\
              \"labels\":{\"_architecture\":\"x86_64\",\"_os_name\":\"debian\"},\
              \"chart_id\":\"t.c\",\"chart_name\":\"t.c\",\"chart_family\":\"c\",\
@@ -292,19 +293,23 @@ fn instance_counts_lost_metrics_bytes_and_discards_per_interval_and_in_total() {
         }],
         Duration::from_millis(100),
     );
-    let mut inst = Instance::new(
-        "t".into(),
-        "127.0.0.1:9".into(),
-        1,
-        BatchBuilder::new(settings.clone(), Connector::Graphite),
-        transport,
-        BatchRing::new(2),
-        None,
-        Schedule::with_offset(1, 0),
-        Box::new(NoDelay),
-    );
+    let mut inst = Instance::new(InstanceParts {
+        name: "t".into(),
+        destination: "127.0.0.1:9".into(),
+        update_every: 1,
+        builder: BatchBuilder::new(settings.clone(), Format::Graphite),
+        delivery: Box::new(LineDelivery::new(
+            "t",
+            transport,
+            Box::new(NoDelay),
+            Duration::from_millis(100),
+        )),
+        ring: BatchRing::new(2),
+        charts: None,
+        schedule: Schedule::with_offset(1, 0),
+    });
     // A twin builder renders the same batches, to know their sizes.
-    let mut twin = BatchBuilder::new(settings, Connector::Graphite);
+    let mut twin = BatchBuilder::new(settings, Format::Graphite);
     let mut sizes = Vec::new();
     let mut per_interval = Vec::new();
     for k in 1..=5usize {

@@ -144,8 +144,16 @@ impl Transport {
         )
     }
 
-    /// Replaces the current connection with `preferred`.
-    pub fn switch_to(&mut self, preferred: PreferredConnection) {
+    /// Replaces the current connection with `preferred`. With `abort`, the
+    /// old connection is reset rather than closed, so that the kernel does
+    /// not go on sending what it holds unacknowledged (those lines are
+    /// sent again on the new connection).
+    pub fn switch_to(&mut self, preferred: PreferredConnection, abort: bool) {
+        if let Some(old) = self.connection.take() {
+            if abort {
+                let _ = socket2::SockRef::from(&old.stream).set_linger(Some(Duration::ZERO));
+            }
+        }
         tracing::info!(destination = %self.endpoints[preferred.conn.index], "moved back to a preferred destination");
         self.connection = Some(preferred.conn);
     }

@@ -230,6 +230,7 @@ impl HttpDelivery {
             None => Stream::Plain(tcp),
             Some(config) => {
                 let deadline = Deadline::after(timeout, self.shutdown.as_ref());
+                tracing::debug!(instance = %self.name, address = %peer, "TLS handshake");
                 match tls::handshake(config, &endpoints[index].host, tcp, &deadline) {
                     Ok(s) => Stream::Tls(Box::new(s)),
                     Err(e) => {
@@ -410,6 +411,7 @@ impl HttpDelivery {
             }
         };
         write_all(&mut conn.stream, &pieces, &deadline).map_err(ExchangeError::NotSent)?;
+        tracing::debug!(instance = %self.name, body_bytes = framing.body_len(part.len()), "request sent; waiting for the response");
         let deadline = Deadline::after(timeout, self.shutdown.as_ref());
         let response = read_response(&mut conn.stream, &mut self.response, &deadline)
             .map_err(ExchangeError::NoResponse)?;

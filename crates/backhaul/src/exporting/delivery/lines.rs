@@ -77,7 +77,15 @@ impl LineDelivery {
 
     /// Completes a pending switch when no line would be cut (or the wait
     /// for the acknowledgement is over).
-    fn progress_switch(&mut self, ring: &mut BatchRing) {
+    fn progress_switch(&mut self, ring: &mut BatchRing, counters: &mut IntervalCounters) {
+        if self.switch.is_none() {
+            return;
+        }
+        // What the current peer acknowledged up to now decides where the
+        // new connection resumes.
+        if let Some(outstanding) = self.transport.unacked() {
+            Self::acknowledged(ring, outstanding, counters);
+        }
         let Some(pending) = &self.switch else {
             return;
         };
@@ -94,7 +102,7 @@ impl LineDelivery {
             tracing::info!(instance = %self.name, lost, "switching destination before everything was acknowledged; resuming at the first unacknowledged line");
         }
         if let Some(pending) = self.switch.take() {
-            self.transport.switch_to(pending.preferred);
+            self.transport.switch_to(pending.preferred, !clean);
         }
     }
 
@@ -102,6 +110,7 @@ impl LineDelivery {
         if Instant::now() < self.next_connect {
             return false;
         }
+        tracing::debug!(instance = %self.name, "connecting");
         match self.transport.ensure_connected() {
             Ok(attempts) => {
                 counters.reconnects += attempts as u64;
@@ -157,7 +166,7 @@ impl Delivery for LineDelivery {
 
     fn deliver(&mut self, ring: &mut BatchRing, counters: &mut IntervalCounters) {
         self.poll(ring, counters);
-        self.progress_switch(ring);
+        self.progress_switch(ring, counters);
         if !ring.has_unwritten() && self.switch.is_none() {
             return;
         }
@@ -175,7 +184,7 @@ impl Delivery for LineDelivery {
                         preferred,
                         since: Instant::now(),
                     });
-                    self.progress_switch(ring);
+                    self.progress_switch(ring, counters);
                 }
                 Some(Err(attempts)) => counters.reconnects += attempts as u64,
                 None => {}
@@ -221,7 +230,7 @@ impl Delivery for LineDelivery {
                 }
             }
         }
-        self.progress_switch(ring);
+        self.progress_switch(ring, counters);
         counters.latency_us += started.elapsed().as_micros() as u64;
         if self.transport.is_connected() {
             self.write_log.reset();
