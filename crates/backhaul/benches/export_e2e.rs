@@ -8,8 +8,10 @@
 //! cargo bench -p backhaul --bench export_e2e -- 100000 as-collected
 //! ```
 //!
-//! Arguments (optional): dimension counts, and data sources (`average`,
-//! `sum`, `as-collected`). Each case runs 30 intervals (5 at 1M) after one
+//! Arguments (optional): dimension counts, data sources (`average`,
+//! `sum`, `as-collected`) and connectors (`graphite`, `json`,
+//! `graphite:http`, `json:http`; default `graphite`: HTTP ones post to a
+//! loopback HTTP/1.1 receiver that answers 200). Each case runs 30 intervals (5 at 1M) after one
 //! warm-up; the instance's interval is 10 s of stored points (windows of 10
 //! points). `BENCH_UPDATE_EVERY` and `BENCH_INTERVALS` change those.
 
@@ -21,11 +23,12 @@ use std::time::{Duration, Instant};
 
 use backhaul::config::DataSource;
 use backhaul::exporting::backoff::ExponentialBackoff;
+use backhaul::exporting::delivery::http::{BodyFraming, HttpDelivery, HttpSettings};
 use backhaul::exporting::delivery::lines::LineDelivery;
 use backhaul::exporting::monitoring::{thread_cpu_ns, IntervalCounters};
 use backhaul::exporting::{
-    BatchBuilder, BatchRing, BatchSettings, Endpoint, Format, Instance, InstanceParts, Schedule,
-    Transport,
+    BatchBuilder, BatchRing, BatchSettings, Delivery, Endpoint, Format, Instance, InstanceParts,
+    Schedule, Transport,
 };
 use rrd::{ChartDef, DimensionDef, Host, Store};
 
@@ -70,6 +73,68 @@ struct Sink {
     lines: Arc<AtomicU64>,
 }
 
+/// A loopback HTTP/1.1 receiver: reads each request's body (Content-Length
+/// framing), counts its metric lines (`[`/`]` lines of JSON bodies aside),
+/// answers `200` with an empty body.
+fn http_sink() -> Sink {
+    use std::io::Write;
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let lines = Arc::new(AtomicU64::new(0));
+    let counter = lines.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let counter = counter.clone();
+            std::thread::spawn(move || {
+                let mut buf: Vec<u8> = Vec::with_capacity(1 << 20);
+                let mut chunk = vec![0u8; 1 << 20];
+                loop {
+                    // Head.
+                    let head_end = loop {
+                        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                            break i + 4;
+                        }
+                        match stream.read(&mut chunk) {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    };
+                    let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
+                    let length: usize = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .and_then(|v| v.trim().parse().ok())
+                        .unwrap_or(0);
+                    let json = head.contains("application/json");
+                    while buf.len() < head_end + length {
+                        match stream.read(&mut chunk) {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    let body = &buf[head_end..head_end + length];
+                    let newlines = body.iter().filter(|&&b| b == b'\n').count();
+                    let metrics = if json {
+                        newlines.saturating_sub(2)
+                    } else {
+                        newlines
+                    };
+                    counter.fetch_add(metrics as u64, Ordering::Relaxed);
+                    buf.drain(..head_end + length);
+                    if stream
+                        .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    Sink { addr, lines }
+}
+
 fn sink() -> Sink {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("addr");
@@ -111,7 +176,7 @@ fn intervals_for(dims: usize) -> i64 {
         .unwrap_or(if dims >= 1_000_000 { 5 } else { 30 })
 }
 
-fn run_case(dims: usize, source: DataSource) {
+fn run_case(dims: usize, source: DataSource, connector: &str) {
     #[allow(non_snake_case)]
     let UPDATE_EVERY = update_every();
     // Enough intervals for a stable median; the ring holds them all.
@@ -121,7 +186,8 @@ fn run_case(dims: usize, source: DataSource) {
     let t_build = Instant::now();
     let (store, charts) = build_store(dims, until, history);
     let build_s = t_build.elapsed().as_secs_f64();
-    let sink = sink();
+    let http = connector.ends_with(":http");
+    let sink = if http { http_sink() } else { sink() };
     let settings = BatchSettings {
         data_source: source,
         prefix: "netdata".into(),
@@ -134,26 +200,71 @@ fn run_case(dims: usize, source: DataSource) {
         send_automatic_labels: false,
         host_tags: Vec::new(),
     };
+    let endpoint = Endpoint {
+        host: "127.0.0.1".into(),
+        port: sink.addr.port(),
+    };
+    let retry = || {
+        Box::new(ExponentialBackoff::new(
+            Duration::from_secs(1),
+            Duration::from_secs(10),
+        ))
+    };
+    let (format, delivery): (Format, Box<dyn Delivery>) = match connector {
+        "graphite" | "json" => (
+            if connector == "json" {
+                Format::Json
+            } else {
+                Format::Graphite
+            },
+            Box::new(LineDelivery::new(
+                "bench",
+                Transport::new(vec![endpoint], Duration::from_secs(10)),
+                retry(),
+                Duration::from_secs(10),
+            )),
+        ),
+        "graphite:http" | "json:http" => {
+            let json = connector == "json:http";
+            (
+                if json {
+                    Format::JsonArrayItems
+                } else {
+                    Format::Graphite
+                },
+                Box::new(HttpDelivery::new(
+                    "bench",
+                    HttpSettings {
+                        endpoints: vec![(endpoint, "/api/put".into())],
+                        content_type: if json {
+                            "application/json"
+                        } else {
+                            "application/graphite"
+                        },
+                        framing: if json {
+                            BodyFraming::JsonArray
+                        } else {
+                            BodyFraming::Lines
+                        },
+                        authorization: None,
+                        extra_headers: Vec::new(),
+                        max_body: 64 << 20,
+                        timeout: Duration::from_secs(10),
+                        tls: None,
+                        primary_check_every: Duration::from_secs(60),
+                        retry: retry(),
+                    },
+                )),
+            )
+        }
+        other => panic!("unknown connector {other}"),
+    };
     let mut inst = Instance::new(InstanceParts {
         name: "bench".into(),
         destination: sink.addr.to_string(),
         update_every: UPDATE_EVERY as u32,
-        builder: BatchBuilder::new(settings, Format::Graphite),
-        delivery: Box::new(LineDelivery::new(
-            "bench",
-            Transport::new(
-                vec![Endpoint {
-                    host: "127.0.0.1".into(),
-                    port: sink.addr.port(),
-                }],
-                Duration::from_secs(10),
-            ),
-            Box::new(ExponentialBackoff::new(
-                Duration::from_secs(1),
-                Duration::from_secs(10),
-            )),
-            Duration::from_secs(10),
-        )),
+        builder: BatchBuilder::new(settings, format),
+        delivery,
         ring: BatchRing::new(10),
         charts: None,
         schedule: Schedule::with_offset(UPDATE_EVERY as u32, 0),
@@ -195,7 +306,7 @@ fn run_case(dims: usize, source: DataSource) {
     let per_metric_build = build_ns as f64 / built as f64;
     let interval_cpu_ms = cpu_ns as f64 / intervals as f64 / 1e6;
     println!(
-        "export_e2e dims={dims:>8} source={:<12} metrics/interval={:>8} cpu/metric: median {per_metric_median:>6.1} ns, mean {per_metric:>6.1} ns (format+query {per_metric_build:>6.1} ns) cpu/interval={interval_cpu_ms:>8.2} ms = {:.3}% of a core at update every {UPDATE_EVERY}s; received {received}/{expected}; store built in {build_s:.1}s",
+        "export_e2e {connector:<13} dims={dims:>8} source={:<12} metrics/interval={:>8} cpu/metric: median {per_metric_median:>6.1} ns, mean {per_metric:>6.1} ns (format+query {per_metric_build:>6.1} ns) cpu/interval={interval_cpu_ms:>8.2} ms = {:.3}% of a core at update every {UPDATE_EVERY}s; received {received}/{expected}; store built in {build_s:.1}s",
         source.as_str(),
         built / intervals as u64,
         interval_cpu_ms / (UPDATE_EVERY as f64 * 1000.0) * 100.0,
@@ -219,9 +330,18 @@ fn main() {
     if sources.is_empty() {
         sources = vec![DataSource::Average];
     }
+    let mut connectors: Vec<&str> = ["graphite", "json", "graphite:http", "json:http"]
+        .into_iter()
+        .filter(|c| args.iter().any(|a| a == c))
+        .collect();
+    if connectors.is_empty() {
+        connectors = vec!["graphite"];
+    }
     for &n in &dims {
         for &s in &sources {
-            run_case(n, s);
+            for c in &connectors {
+                run_case(n, s, c);
+            }
         }
     }
 }
