@@ -6,18 +6,23 @@
 //! driven by `tick()`, reads back what the receiver stored, and checks every
 //! value at its exact timestamp.
 //!
+//! The HTTP(S) connectors are tested against InfluxDB's OpenTSDB input too
+//! (`/api/put`, plain and with `tls-enabled`, with a certificate from a CA
+//! made at test time), their instances built from exporting.conf text.
+//!
 //! When a receiver is not installed the test says so on stderr and passes,
 //! unless `BACKHAUL_REQUIRE_REAL_RECEIVERS=1` (set by `.ci/run`, which
 //! installs them), which makes it a failure.
 
 mod real;
+mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use backhaul::config::DataSource;
+use backhaul::config::{parse_exporting_str, parse_main_str, DataSource};
 use backhaul::exporting::delivery::lines::LineDelivery;
 use backhaul::exporting::monitoring::IntervalCounters;
 use backhaul::exporting::{
@@ -26,6 +31,7 @@ use backhaul::exporting::{
 };
 use real::{influx_query, now_s, whisper_fetch, Carbon, Influx, Server};
 use rrd::{Chart, ChartDef, DimensionDef, Host, Label, LabelSource, Store};
+use support::tls::TestPki;
 
 const S: u64 = 1_000_000;
 /// Points exported per dimension, one a second.
@@ -354,17 +360,18 @@ fn influxdb_opentsdb_input_stores_values_timestamps_and_tags() {
     let fx = Synthetic::new(labels());
     let mut inst = instance(Format::Opentsdb, influx.opentsdb, settings("box", true));
     export(&fx, &mut inst, &mut influx.server);
+    check_opentsdb_series(&mut influx, "opentsdb", &fx, "eu_west");
+}
+
+/// Checks that database `db` holds every point of `fx`'s dimensions under
+/// `netdata.test.Weird_Name.DIM`, tagged `host=box env=lab zone=ZONE` (the
+/// automatic label left out), each value at its exact timestamp.
+fn check_opentsdb_series(influx: &mut Influx, db: &str, fx: &Synthetic, zone: &str) {
     for dim in &DIMS {
         // `put netdata.test.Weird_Name.DIM T VALUE host=box zone=eu_west env=lab`
         let measurement = format!("netdata.{CHART}.{}", dim.exported);
         let q = format!("SELECT * FROM \"{measurement}\"");
-        let rows = wait_rows(
-            &mut influx,
-            "opentsdb",
-            &q,
-            POINTS as usize,
-            &["value".into()],
-        );
+        let rows = wait_rows(influx, db, &q, POINTS as usize, &["value".into()]);
         let columns: BTreeSet<&str> = rows[0].keys().map(String::as_str).collect();
         assert_eq!(
             columns,
@@ -375,7 +382,7 @@ fn influxdb_opentsdb_input_stores_values_timestamps_and_tags() {
             assert_eq!(r["name"], measurement);
             assert_eq!(
                 (r["host"].as_str(), r["env"].as_str(), r["zone"].as_str()),
-                ("box", "lab", "eu_west")
+                ("box", "lab", zone)
             );
         }
         let got: BTreeMap<i64, Option<f64>> = rows
@@ -426,5 +433,180 @@ fn influxdb_graphite_input_applies_the_lab_template() {
             .map(|r| (time_of(r), Some(f64_of(r, field))))
             .collect();
         assert_eq!(got, fx.series(dim), "{field}");
+    }
+}
+
+/// An instance built from exporting.conf text: `[CONNECTOR:real]` sending
+/// to `destination` every second, host `box`, with `extra` settings.
+fn configured_instance(connector: &str, destination: &str, extra: &str, store: &Store) -> Instance {
+    let (main, _) = parse_main_str("[global]\n    hostname = box\n", "netdata.conf")
+        .unwrap_or_else(|e| panic!("netdata.conf: {e}"));
+    let text = format!(
+        "[{connector}:real]
+    enabled = yes
+    destination = {destination}
+    update every = 1
+    send charts matching = *
+    timeout ms = 5000
+{extra}"
+    );
+    let (exporting, warnings) = parse_exporting_str(&text, "exporting.conf", &main)
+        .unwrap_or_else(|e| panic!("{e}\n{text}"));
+    assert!(
+        warnings.is_empty(),
+        "{}\n{text}",
+        warnings
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    backhaul::exporting::build_instance(&exporting.instances[0], store, false)
+        .unwrap_or_else(|e| panic!("{connector}: {e}"))
+}
+
+/// InfluxDB 1.6's OpenTSDB input creates its database before its first
+/// `put` line, but its `/api/put` handler does not: without the database it
+/// answers `500 write series error: database not found`. Users create it;
+/// so do the tests.
+fn create_opentsdb_databases(influx: &mut Influx) {
+    for db in ["opentsdb", "opentsdb_tls"] {
+        if let Err(e) = real::influx_exec(influx.http, &format!("CREATE DATABASE \"{db}\"")) {
+            influx.server.fail(&e);
+        }
+    }
+}
+
+/// Host labels that no label sanitizer changes, one automatic (not sent).
+fn plain_labels() -> Vec<Label> {
+    vec![
+        Label::new("zone", "eu1", LabelSource::Configured),
+        Label::new("env", "lab", LabelSource::Configured),
+        Label::new("_is_ephemeral", "false", LabelSource::Automatic),
+    ]
+}
+
+/// `opentsdb:http` to InfluxDB's OpenTSDB input, and `opentsdb:https` (with
+/// `CAfile`, to `localhost`) to a second one with `tls-enabled = true` and a
+/// certificate from a CA made for the test: every value at its timestamp,
+/// with its tags.
+#[test]
+fn influxdb_opentsdb_input_over_http_and_https_stores_values_timestamps_and_tags() {
+    if !real::require("influxdb opentsdb http(s) test", &["influxd"]) {
+        return;
+    }
+    let pki = TestPki::new("influxdb");
+    let certs = real::TempDir::new("influx-pki");
+    let files = pki.write_files(certs.path());
+    let mut influx = Influx::start_with_opentsdb_tls(&files.server_combined);
+    let tls = influx.opentsdb_tls.expect("the TLS input");
+    create_opentsdb_databases(&mut influx);
+    let cases = [
+        (
+            "opentsdb:http",
+            format!("127.0.0.1:{}", influx.opentsdb.port()),
+            String::new(),
+            "opentsdb",
+        ),
+        (
+            "opentsdb:https",
+            format!("localhost:{}", tls.port()),
+            format!("    CAfile = {}\n", files.ca.display()),
+            "opentsdb_tls",
+        ),
+    ];
+    for (connector, destination, extra, db) in cases {
+        let fx = Synthetic::new(plain_labels());
+        let mut inst = configured_instance(connector, &destination, &extra, &fx.store);
+        export(&fx, &mut inst, &mut influx.server);
+        check_opentsdb_series(&mut influx, db, &fx, "eu1");
+    }
+}
+
+/// One `/api/put` request with `Connection: close` on `stream`; returns
+/// the answer (read to its end).
+fn post_api_put(
+    stream: &mut (impl std::io::Read + std::io::Write),
+    host: &str,
+    body: &str,
+) -> String {
+    write!(
+        stream,
+        "POST /api/put HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("write the request");
+    stream.flush().expect("flush");
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => answer.extend_from_slice(&buf[..n]),
+            // A TLS end without close_notify shows as an error after the
+            // answer.
+            Err(_) if !answer.is_empty() => break,
+            Err(e) => panic!("no answer: {e}"),
+        }
+    }
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// The test set-up itself: InfluxDB's OpenTSDB inputs take `/api/put`
+/// requests in the connectors' framing, over plain HTTP and over TLS with
+/// the test CA's certificate, from a rustls client that trusts only that CA
+/// and checks the name `localhost`.
+#[test]
+fn influxdb_opentsdb_inputs_take_api_put_over_http_and_over_tls_with_the_test_ca() {
+    if !real::require("influxdb opentsdb http(s) set-up test", &["influxd"]) {
+        return;
+    }
+    let pki = TestPki::new("influxdb-probe");
+    let certs = real::TempDir::new("influx-pki");
+    let files = pki.write_files(certs.path());
+    let mut influx = Influx::start_with_opentsdb_tls(&files.server_combined);
+    let tls_addr = influx.opentsdb_tls.expect("the TLS input");
+    create_opentsdb_databases(&mut influx);
+    let t = (now_s() - 60) / 10 * 10;
+    let body = format!(
+        "[\n{{\"metric\":\"probe\",\"timestamp\":{t},\"value\":2.7500000,\"tags\":{{\"host\":\"box\"}}}},\n{{\"metric\":\"probe\",\"timestamp\":{},\"value\":-1.5000000,\"tags\":{{\"host\":\"box\"}}}}\n]\n",
+        t + 1
+    );
+    let connect = |addr: SocketAddr| {
+        let tcp = std::net::TcpStream::connect_timeout(&addr, real::WAIT).expect("connect");
+        tcp.set_read_timeout(Some(real::WAIT)).expect("timeout");
+        tcp.set_write_timeout(Some(real::WAIT)).expect("timeout");
+        tcp
+    };
+
+    let mut plain = connect(influx.opentsdb);
+    let answer = post_api_put(&mut plain, &influx.opentsdb.to_string(), &body);
+    assert!(answer.starts_with("HTTP/1.1 204 "), "{answer}");
+
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_root_certificates(pki.roots())
+        .with_no_client_auth();
+    let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
+    let conn = rustls::ClientConnection::new(Arc::new(config), name).expect("client");
+    let mut tls = rustls::StreamOwned::new(conn, connect(tls_addr));
+    let answer = post_api_put(&mut tls, &format!("localhost:{}", tls_addr.port()), &body);
+    assert!(answer.starts_with("HTTP/1.1 204 "), "{answer}");
+
+    for db in ["opentsdb", "opentsdb_tls"] {
+        let rows = wait_rows(
+            &mut influx,
+            db,
+            "SELECT * FROM \"probe\"",
+            2,
+            &["value".into()],
+        );
+        let got: Vec<(i64, f64)> = rows
+            .iter()
+            .map(|r| (time_of(r), f64_of(r, "value")))
+            .collect();
+        assert_eq!(got, vec![(t, 2.75), (t + 1, -1.5)], "{db}");
     }
 }

@@ -488,6 +488,10 @@ pub struct Influx {
     pub opentsdb: SocketAddr,
     /// The `[[graphite]]` input with the lab's template (database `graphite`).
     pub graphite: SocketAddr,
+    /// With [`Influx::start_with_opentsdb_tls`]: a second `[[opentsdb]]`
+    /// input with `tls-enabled = true` (database `opentsdb_tls`), which
+    /// takes `put` lines and `/api/put` requests over TLS.
+    pub opentsdb_tls: Option<SocketAddr>,
     pub dir: TempDir,
 }
 
@@ -495,17 +499,47 @@ impl Influx {
     /// Starts influxd and waits (bounded) until `/ping` answers and the
     /// inputs accept connections.
     pub fn start() -> Influx {
+        Self::start_with(None)
+    }
+
+    /// [`Influx::start`], plus an OpenTSDB input over TLS whose
+    /// `certificate` is `combined_pem` (the server certificate followed by
+    /// its private key, as InfluxDB 1.6 reads it), copied into the server's
+    /// directory.
+    pub fn start_with_opentsdb_tls(combined_pem: &Path) -> Influx {
+        Self::start_with(Some(combined_pem))
+    }
+
+    fn start_with(opentsdb_tls_pem: Option<&Path>) -> Influx {
         for attempt in 1..=3 {
             let dir = TempDir::new("influx");
             let d = dir.path();
-            let ports = free_ports(5);
-            let conf = INFLUXDB_CONF
+            let ports = free_ports(6);
+            let mut conf = INFLUXDB_CONF
                 .replace("@DIR@", &d.display().to_string())
                 .replace("@RPC_PORT@", &ports[0].to_string())
                 .replace("@HTTP_PORT@", &ports[1].to_string())
                 .replace("@GRAPHITE_PORT@", &ports[2].to_string())
                 .replace("@OPENTSDB_PORT@", &ports[3].to_string())
                 .replace("@GRAPHITE_DEFAULT_PORT@", &ports[4].to_string());
+            let opentsdb_tls = opentsdb_tls_pem.map(|pem| {
+                let cert = d.join("opentsdb-tls.pem");
+                fs::copy(pem, &cert).expect("copy the opentsdb certificate");
+                conf.push_str(&format!(
+                    "[[opentsdb]]
+  enabled = true
+  bind-address = \"127.0.0.1:{}\"
+  database = \"opentsdb_tls\"
+  batch-size = 5000
+  batch-timeout = \"1s\"
+  tls-enabled = true
+  certificate = \"{}\"
+",
+                    ports[5],
+                    cert.display()
+                ));
+                local(ports[5])
+            });
             let conf_path = d.join("influxdb.conf");
             fs::write(&conf_path, conf).expect("write influxdb.conf");
             let mut cmd = Command::new("influxd");
@@ -521,13 +555,15 @@ impl Influx {
                 })
                 .is_some()
                 && server.wait_listening(opentsdb)
-                && server.wait_listening(graphite);
+                && server.wait_listening(graphite)
+                && opentsdb_tls.iter().all(|&addr| server.wait_listening(addr));
             if up {
                 return Influx {
                     server,
                     http,
                     opentsdb,
                     graphite,
+                    opentsdb_tls,
                     dir,
                 };
             }
@@ -589,9 +625,31 @@ fn url_encode(s: &str) -> String {
     out
 }
 
+/// Runs an InfluxQL statement that changes something (`CREATE DATABASE
+/// ...`), which InfluxDB takes only by POST.
+pub fn influx_exec(http: SocketAddr, q: &str) -> Result<(), String> {
+    let path = format!("/query?q={}", url_encode(q));
+    match http_request(http, "POST", &path, None) {
+        Ok((200, body)) if !body.contains("\"error\"") => Ok(()),
+        Ok((status, body)) => Err(format!("{q}: HTTP {status}: {body}")),
+        Err(e) => Err(format!("{q}: {e}")),
+    }
+}
+
 /// A bounded HTTP/1.0 GET: returns the status code and the body.
 pub fn http_get(
     addr: SocketAddr,
+    path: &str,
+    accept: Option<&str>,
+) -> std::io::Result<(u16, String)> {
+    http_request(addr, "GET", path, accept)
+}
+
+/// A bounded HTTP/1.0 request without a body: returns the status code and
+/// the body of the answer.
+pub fn http_request(
+    addr: SocketAddr,
+    method: &str,
     path: &str,
     accept: Option<&str>,
 ) -> std::io::Result<(u16, String)> {
@@ -601,9 +659,14 @@ pub fn http_get(
     let accept = accept
         .map(|a| format!("Accept: {a}\r\n"))
         .unwrap_or_default();
+    let length = if method == "GET" {
+        ""
+    } else {
+        "Content-Length: 0\r\n"
+    };
     write!(
         s,
-        "GET {path} HTTP/1.0\r\nHost: {addr}\r\n{accept}Connection: close\r\n\r\n"
+        "{method} {path} HTTP/1.0\r\nHost: {addr}\r\n{accept}{length}Connection: close\r\n\r\n"
     )?;
     let mut raw = Vec::new();
     s.read_to_end(&mut raw)?;

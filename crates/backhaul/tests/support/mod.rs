@@ -1,8 +1,14 @@
 //! Test support: in-process fake receivers for fault injection on
 //! 127.0.0.1 (normal, slow, closing mid-batch, black hole), and a small
 //! synthetic store. Real receivers are tested in `real_receivers.rs`.
+//!
+//! `http_receiver`: a scripted HTTP/1.1 (and HTTPS) receiver for the HTTP
+//! connectors; `tls`: a throw-away CA and certificates made at test time.
 
 #![allow(dead_code)]
+
+pub mod http_receiver;
+pub mod tls;
 
 use std::io::Read;
 use std::net::{SocketAddr, TcpListener, TcpStream};
