@@ -4,6 +4,7 @@
 #   bench/side_by_side/run.sh            # WARMUP=20 DURATION=60 by default
 #   WARMUP=30 DURATION=120 bench/side_by_side/run.sh
 #   AGENTS=backhaul bench/side_by_side/run.sh   # only one of them
+#   CONNECTOR=json:http bench/side_by_side/run.sh # another connector
 #
 # Load: synthetic.plugin, 250 charts x 200 absolute dimensions, every second
 # (50 000 values/s), run by each agent as an external plugins.d plugin. Each
@@ -35,6 +36,12 @@ NETDATA_THREADS=${NETDATA_THREADS:-'^EXPORTING'}
 BACKHAUL_THREADS=${BACKHAUL_THREADS:-'^exp:bench$'}
 MATCH=${MATCH:-'synth.*'}
 DB_MODE=${DB_MODE:-ram}   # netdata's [db] mode (backhaul has one store kind)
+# The connector both agents use: graphite (default), json, graphite:http,
+# json:http, opentsdb:http (an HTTP one makes the sink answer 200 to every
+# request and count the metric lines of the bodies).
+CONNECTOR=${CONNECTOR:-graphite}
+SIDECAR_HTTP=""
+[[ "$CONNECTOR" == *:http ]] && SIDECAR_HTTP=--http
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -162,7 +169,7 @@ EOF
 [exporting:global]
     enabled = yes
 
-[graphite:bench]
+[$CONNECTOR:bench]
     enabled = yes
     destination = 127.0.0.1:$port
     data source = average
@@ -189,7 +196,7 @@ run_agent() {
     write_configs "$d" "$port"
     echo "== $name: sink on 127.0.0.1:$port, warm-up ${WARMUP}s, measure ${DURATION}s" >&2
     python3 "$HERE/sidecar.py" --port "$port" --pid-file "$d/pid" \
-        --warmup "$WARMUP" --duration "$DURATION" --threads "$threads" \
+        --warmup "$WARMUP" --duration "$DURATION" --threads "$threads" $SIDECAR_HTTP \
         --out "$T/$name.json" &
     SIDECAR_PID=$!
     sleep 0.5

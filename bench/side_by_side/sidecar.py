@@ -31,6 +31,8 @@ import time
 
 TICK = os.sysconf("SC_CLK_TCK")
 TS_RE = re.compile(rb" (\d+)\n")
+# json objects: `"timestamp": 123}` (average) or `"timestamp":123}`.
+JSON_TS_RE = re.compile(rb'"timestamp": ?(\d+)\}')
 
 
 def read_threads(pid):
@@ -65,7 +67,12 @@ def read_process_ticks(pid):
 
 
 class Sink:
-    def __init__(self, port):
+    def __init__(self, port, http=False):
+        # HTTP mode: each connection carries HTTP/1.1 requests; every request
+        # is answered 200 and its body's metric lines counted (the `[`/`]`
+        # lines of a JSON body aside).
+        self.http = http
+        self.requests = 0
         self.sel = selectors.DefaultSelector()
         self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -109,6 +116,9 @@ class Sink:
                 self.first_at = now
             self.last_at = now
             self.bytes += len(data)
+            if self.http:
+                self.take_requests(conn, data, now)
+                continue
             n = data.count(b"\n")
             self.lines += n
             if self.per_ts is not None and n:
@@ -127,6 +137,39 @@ class Sink:
                 self.tails[conn] = data[data.rindex(b"\n") + 1 :]
             else:
                 self.tails[conn] += data
+
+    def take_requests(self, conn, data, now):
+        buf = self.tails[conn] + data
+        while True:
+            end = buf.find(b"\r\n\r\n")
+            if end < 0:
+                break
+            head = buf[:end].lower()
+            length = 0
+            for line in head.split(b"\r\n"):
+                if line.startswith(b"content-length:"):
+                    length = int(line.split(b":", 1)[1])
+            if len(buf) < end + 4 + length:
+                break
+            body = buf[end + 4 : end + 4 + length]
+            buf = buf[end + 4 + length :]
+            json = b"application/json" in head
+            n = body.count(b"\n") - (2 if json else 0)
+            n = max(n, 0)
+            self.lines += n
+            self.requests += 1
+            if self.per_ts is not None and n:
+                stamps = (JSON_TS_RE if json else TS_RE).findall(body)
+                for ts, count in collections.Counter(stamps).items():
+                    self.per_ts[ts] += count
+                    lag = now - int(ts)
+                    self.lag_sum += lag * count
+                    self.lag_n += count
+                    self.lag_max = max(self.lag_max, lag)
+            conn.setblocking(True)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+            conn.setblocking(False)
+        self.tails[conn] = buf
 
     def wait_quiet(self, quiet, deadline):
         """Polls until no byte came for `quiet` seconds (after at least one)."""
@@ -158,11 +201,12 @@ def main():
     ap.add_argument("--quiet", type=float, default=0.15)
     ap.add_argument("--threads", required=True, help="regex: exporting thread names")
     ap.add_argument("--out", required=True)
+    ap.add_argument("--http", action="store_true", help="answer HTTP/1.1 requests")
     ap.add_argument("--timeout", type=float, default=300, help="give up after")
     args = ap.parse_args()
     counted = re.compile(args.threads)
 
-    sink = Sink(args.port)
+    sink = Sink(args.port, http=args.http)
     start = time.time()
     hard_deadline = start + args.timeout + args.warmup + args.duration
     pid = None

@@ -276,6 +276,11 @@ impl BatchRing {
         0
     }
 
+    /// Bytes from `written` to the end of its batch.
+    pub fn rest_of_batch(&self) -> usize {
+        self.next_chunk().len()
+    }
+
     /// `n` bytes were written and acknowledged at once (an HTTP response).
     pub fn complete(&mut self, n: usize) -> Delivered {
         self.advance(n);
@@ -485,6 +490,54 @@ mod tests {
             received.extend(text.lines().map(String::from));
             prop_assert_eq!(received, expected);
             prop_assert!(ring.is_empty());
+        }
+
+        /// Parts cut for HTTP requests: whole lines, never over the limit
+        /// unless one line alone is (then marked oversize), and together
+        /// the whole stream, in order; rejected parts leave the ring
+        /// without counting as sent.
+        #[test]
+        fn parts_are_whole_lines_within_the_limit(
+            batches in proptest::collection::vec(
+                proptest::collection::vec("[a-z]{0,30}", 1..20), 1..5),
+            limit in 1usize..120,
+            reject_every in 2usize..6,
+        ) {
+            let mut ring = BatchRing::new(10);
+            let mut expected = Vec::new();
+            let mut total_metrics = 0;
+            for lines in &batches {
+                let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+                let b = batch(&refs);
+                expected.extend_from_slice(&b.bytes);
+                total_metrics += b.metrics;
+                ring.push(b);
+            }
+            let mut seen = Vec::new();
+            let (mut sent, mut rejected, mut k) = (0, 0, 0);
+            while let Some(part) = ring.next_part(limit) {
+                let bytes = part.bytes.to_vec();
+                prop_assert!(bytes.ends_with(b"\n"));
+                let lines = bytes.iter().filter(|&&b| b == b'\n').count();
+                if part.oversize {
+                    prop_assert_eq!(lines, 1);
+                    prop_assert!(bytes.len() > limit);
+                } else {
+                    prop_assert!(bytes.len() <= limit);
+                }
+                prop_assert_eq!(ring.rest_of_line(), 0);
+                seen.extend_from_slice(&bytes);
+                k += 1;
+                if k % reject_every == 0 {
+                    rejected += lines;
+                    sent += ring.reject(bytes.len(), lines).metrics;
+                } else {
+                    sent += ring.complete(bytes.len()).metrics;
+                }
+            }
+            prop_assert_eq!(seen, expected);
+            prop_assert!(ring.is_empty());
+            prop_assert_eq!(sent + rejected, total_metrics);
         }
     }
 }

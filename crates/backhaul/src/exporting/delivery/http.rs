@@ -299,13 +299,10 @@ impl HttpDelivery {
     /// Makes sure a connection is up; moves back to an earlier destination
     /// when it is time to check. Between requests, so nothing is cut.
     fn ensure_connected(&mut self, counters: &mut IntervalCounters) -> bool {
-        if let Some(conn) = &self.connection {
+        if let Some(conn) = &mut self.connection {
             // A connection the server closed while idle (or that carries
             // bytes nobody asked for) is not reused.
-            if matches!(
-                poll::readable(conn.stream.tcp(), Duration::ZERO),
-                Ok(true) | Err(_)
-            ) {
+            if !still_open(&mut conn.stream) {
                 tracing::debug!(instance = %self.name, "the server closed the idle connection");
                 self.connection = None;
             }
@@ -427,6 +424,9 @@ impl HttpDelivery {
         lines: usize,
         counters: &mut IntervalCounters,
     ) {
+        if ring.rest_of_batch() == part_len {
+            self.split_limit = None;
+        }
         counters.rejected_metrics += lines as u64;
         counters.rejected_bytes += part_len as u64;
         let delivered = ring.reject(part_len, lines);
@@ -442,6 +442,23 @@ impl HttpDelivery {
         self.retry_at = Some(Instant::now() + delay);
         delay
     }
+}
+
+/// Whether an idle keep-alive connection can take the next request: the
+/// server has sent nothing since its last response (a TLS session's own
+/// records, such as session tickets, do not count), nor closed it.
+fn still_open(stream: &mut Stream) -> bool {
+    match poll::readable(stream.tcp(), Duration::ZERO) {
+        Ok(false) => return true,
+        Ok(true) => {}
+        Err(_) => return false,
+    }
+    if stream.tcp().set_nonblocking(true).is_err() {
+        return false;
+    }
+    let mut byte = [0u8; 1];
+    let open = matches!(stream.read(&mut byte), Err(e) if e.kind() == ErrorKind::WouldBlock);
+    open && stream.tcp().set_nonblocking(false).is_ok()
 }
 
 fn count_lines(bytes: &[u8]) -> usize {
