@@ -8,3 +8,4 @@ pub mod config;
 pub mod exporting;
 pub mod once;
 pub mod shutdown;
+pub mod sys;
