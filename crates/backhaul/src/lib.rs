@@ -6,6 +6,7 @@ pub mod agent;
 pub mod collectors;
 pub mod config;
 pub mod exporting;
+pub mod log_limit;
 pub mod once;
 pub mod shutdown;
 pub mod sys;

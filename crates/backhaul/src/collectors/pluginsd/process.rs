@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use wire::pluginsd::LineFramer;
 
-use super::log_budget::LogBudget;
+use crate::log_limit::LogLimiter;
 use crate::sys::{signal_child_on_parent_death, wait_readable, ProcessGroup, Signal};
 
 /// How often waits re-check their condition.
@@ -271,7 +271,7 @@ impl StderrReader {
     fn start(request: &SpawnRequest<'_>, stderr: ChildStderr) -> io::Result<StderrReader> {
         let stop = Arc::new(AtomicBool::new(false));
         let name: Arc<str> = Arc::from(request.name);
-        let budget = LogBudget::new(request.stderr_burst, request.stderr_refill);
+        let budget = LogLimiter::with_burst(request.stderr_burst, request.stderr_refill);
         let thread_stop = stop.clone();
         let thread = std::thread::Builder::new()
             .name(super::thread_name("plgerr:", request.name))
@@ -291,7 +291,7 @@ impl StderrReader {
     }
 }
 
-fn log_stderr(name: &str, mut stderr: ChildStderr, stop: &AtomicBool, mut budget: LogBudget) {
+fn log_stderr(name: &str, mut stderr: ChildStderr, stop: &AtomicBool, mut budget: LogLimiter) {
     let mut framer = LineFramer::with_limits(STDERR_MAX_LINE, 16 * 1024);
     while !stop.load(Ordering::Relaxed) {
         match wait_readable(&stderr, Duration::from_millis(100)) {
@@ -326,13 +326,13 @@ fn log_stderr(name: &str, mut stderr: ChildStderr, stop: &AtomicBool, mut budget
     }
 }
 
-fn log_stderr_line(name: &str, line: &[u8], budget: &mut LogBudget) {
+fn log_stderr_line(name: &str, line: &[u8], budget: &mut LogLimiter) {
     let text = String::from_utf8_lossy(line);
     let text = text.trim_end();
     if text.is_empty() {
         return;
     }
-    let Some(suppressed) = budget.allow_now() else {
+    let Some(suppressed) = budget.check_now() else {
         return;
     };
     if suppressed > 0 {
