@@ -2,6 +2,8 @@
 //! the command line. The store lives in the `rrd` crate and the wire formats
 //! in the `wire` crate; this crate wires them to files, processes and sockets.
 
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 pub mod agent;
 pub mod collectors;
 pub mod config;
