@@ -370,11 +370,46 @@ mod tests {
         Path::new(&format!("/proc/{pid}")).exists()
     }
 
+    /// The state letter of `/proc/PID/stat` (`R`, `S`, `Z`, ...).
+    fn state_of(pid: u32) -> Option<char> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        let after = stat.rfind(')')?;
+        stat[after + 1..].trim_start().chars().next()
+    }
+
+    /// Polls `done` until it holds, for up to 10 s.
+    fn eventually(what: &str, mut done: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !done() {
+            assert!(Instant::now() < deadline, "not within 10 s: {what}");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Reads the plugin's stdout until it printed `ready`; returns the
+    /// stdout, to keep open until the test is done with the plugin.
+    fn wait_ready(process: &mut PluginProcess) -> ChildStdout {
+        let mut stdout = process.take_stdout().expect("stdout");
+        let mut seen = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !seen.ends_with(b"ready\n") {
+            assert!(Instant::now() < deadline, "the plugin never said ready");
+            if wait_readable(&stdout, Duration::from_millis(100)).expect("poll") {
+                let mut chunk = [0u8; 64];
+                let n = stdout.read(&mut chunk).expect("read stdout");
+                assert!(n > 0, "stdout closed before 'ready': {seen:?}");
+                seen.extend_from_slice(&chunk[..n]);
+            }
+        }
+        stdout
+    }
+
     #[test]
     fn a_plugin_that_exits_is_reaped_with_its_status() {
         let mut process = spawn_sh("exit 3");
         let pid = process.pid();
-        std::thread::sleep(Duration::from_millis(100));
+        // Exited, not reaped yet: a zombie until `stop` reaps it.
+        eventually("the plugin exits", || state_of(pid) == Some('Z'));
         let ended = process.stop(Duration::from_secs(2)).expect("stop");
         assert_eq!(ended.status.code(), Some(3));
         assert_eq!(ended.stopped_by, None);
@@ -384,9 +419,9 @@ mod tests {
 
     #[test]
     fn sigterm_then_sigkill_for_a_plugin_that_ignores_it() {
-        let mut process = spawn_sh("trap '' TERM; while :; do sleep 0.05; done");
+        let mut process = spawn_sh("trap '' TERM; echo ready; while :; do sleep 0.05; done");
         let pid = process.pid();
-        std::thread::sleep(Duration::from_millis(100));
+        let _stdout = wait_ready(&mut process);
         let started = Instant::now();
         let ended = process.stop(Duration::from_millis(300)).expect("stop");
         assert!(started.elapsed() >= Duration::from_millis(300));
@@ -398,17 +433,22 @@ mod tests {
 
     #[test]
     fn sigterm_is_enough_for_a_well_behaved_plugin() {
-        let mut process = spawn_sh("sleep 30");
-        std::thread::sleep(Duration::from_millis(50));
+        let mut process = spawn_sh("echo ready; exec sleep 30");
+        let _stdout = wait_ready(&mut process);
         let ended = process.stop(Duration::from_secs(5)).expect("stop");
         assert_eq!(ended.stopped_by, Some(Signal::TERM.as_raw()));
     }
 
     #[test]
     fn stdin_stays_open_until_stop() {
-        // `read` returns only when stdin closes.
-        let mut process = spawn_sh("read line; exit 7");
-        std::thread::sleep(Duration::from_millis(200));
+        // `read` returns only when stdin closes: with stdin open, the
+        // plugin blocks in it (state S) instead of exiting.
+        let mut process = spawn_sh("echo ready; read line; exit 7");
+        let pid = process.pid();
+        let _stdout = wait_ready(&mut process);
+        eventually("the plugin blocks reading stdin", || {
+            state_of(pid) == Some('S')
+        });
         assert!(matches!(process.child.try_wait(), Ok(None)));
         let ended = process.stop(Duration::from_secs(2)).expect("stop");
         assert!(ended.status.code() == Some(7) || ended.stopped_by.is_some());
