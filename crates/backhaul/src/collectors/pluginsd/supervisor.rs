@@ -201,7 +201,7 @@ pub enum PluginState {
     Stopped,
 }
 
-/// What other threads (tests, the web API) can see of a plugin.
+/// What other threads (tests now, a web API later) can see of a plugin.
 #[derive(Debug)]
 pub struct PluginStatus {
     /// The plugin's name (file name without `.plugin`).
