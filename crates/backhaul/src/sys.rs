@@ -1,8 +1,8 @@
 //! `sys`: every call backhaul makes to the operating system, and nothing
 //! else. Clocks, the calling thread's CPU time, the host name, file system
-//! statistics, process groups and signals, waiting for a readable
-//! descriptor, and socket options all go through here; the rest of the
-//! crate reads files and sockets through `std` and never names `libc`.
+//! statistics, process groups and signals, waiting for a descriptor,
+//! non-blocking connects and socket options all go through here; the rest
+//! of the crate reads files and sockets through `std`.
 //!
 //! Most calls go through `rustix`, which needs no `unsafe`. What is left
 //! (`getrusage`, the send-queue `ioctl`, and the `pre_exec` hook of a child
@@ -13,7 +13,7 @@
 
 use std::ffi::CStr;
 use std::io;
-use std::net::TcpStream;
+use std::net::{SocketAddr, TcpStream};
 use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command};
@@ -203,8 +203,23 @@ impl ProcessGroup {
 /// Waits until `fd` is readable (data, end of file or error) or `timeout`
 /// passed; `Ok(false)` on timeout or interruption.
 pub fn wait_readable(fd: impl AsFd, timeout: Duration) -> io::Result<bool> {
-    use rustix::event::{poll, PollFd, PollFlags, Timespec};
-    let mut fds = [PollFd::new(&fd, PollFlags::IN)];
+    wait_for(fd, rustix::event::PollFlags::IN, timeout)
+}
+
+/// Waits until `fd` is writable (or failed: a connection attempt that
+/// ended either way) or `timeout` passed; `Ok(false)` on timeout or
+/// interruption.
+pub fn wait_writable(fd: impl AsFd, timeout: Duration) -> io::Result<bool> {
+    wait_for(fd, rustix::event::PollFlags::OUT, timeout)
+}
+
+fn wait_for(
+    fd: impl AsFd,
+    events: rustix::event::PollFlags,
+    timeout: Duration,
+) -> io::Result<bool> {
+    use rustix::event::{poll, PollFd, Timespec};
+    let mut fds = [PollFd::new(&fd, events)];
     let timeout = Timespec::try_from(timeout).unwrap_or(Timespec {
         tv_sec: i64::MAX,
         tv_nsec: 0,
@@ -226,6 +241,62 @@ pub fn set_send_buffer(stream: &TcpStream, bytes: usize) -> io::Result<()> {
     let bytes = bytes.min(i32::MAX as usize);
     rustix::net::sockopt::set_socket_send_buffer_size(stream, bytes)?;
     Ok(())
+}
+
+/// Makes closing `stream` reset the connection (`SO_LINGER` of zero): the
+/// kernel drops what it still holds unsent or unacknowledged instead of
+/// going on sending it.
+pub fn reset_on_close(stream: &TcpStream) -> io::Result<()> {
+    rustix::net::sockopt::set_socket_linger(stream, Some(Duration::ZERO))?;
+    Ok(())
+}
+
+/// A TCP connection attempt under way: [`Connecting::start`] does not
+/// block; wait for the socket with [`wait_writable`], then
+/// [`Connecting::finish`] tells how the attempt ended.
+#[derive(Debug)]
+pub struct Connecting(TcpStream);
+
+impl Connecting {
+    /// Starts connecting a new non-blocking TCP socket to `addr`.
+    pub fn start(addr: SocketAddr) -> io::Result<Connecting> {
+        use rustix::net::{ipproto, AddressFamily, SocketFlags, SocketType};
+        let family = if addr.is_ipv4() {
+            AddressFamily::INET
+        } else {
+            AddressFamily::INET6
+        };
+        let fd = rustix::net::socket_with(
+            family,
+            SocketType::STREAM,
+            SocketFlags::NONBLOCK | SocketFlags::CLOEXEC,
+            Some(ipproto::TCP),
+        )?;
+        match rustix::net::connect(&fd, &addr) {
+            // Interrupted or not, a non-blocking connect goes on by itself.
+            Ok(()) | Err(rustix::io::Errno::INPROGRESS | rustix::io::Errno::INTR) => {}
+            Err(errno) => return Err(errno.into()),
+        }
+        Ok(Connecting(TcpStream::from(fd)))
+    }
+
+    /// After [`wait_writable`] said so: the connected stream, back in
+    /// blocking mode, or why the attempt failed.
+    pub fn finish(self) -> io::Result<TcpStream> {
+        if let Err(errno) = rustix::net::sockopt::socket_error(&self.0)? {
+            return Err(errno.into());
+        }
+        // A connect that failed without leaving an error shows here.
+        self.0.peer_addr()?;
+        self.0.set_nonblocking(false)?;
+        Ok(self.0)
+    }
+}
+
+impl AsFd for Connecting {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.0.as_fd()
+    }
 }
 
 /// Bytes written on `stream` that the peer has not acknowledged yet: the
@@ -314,6 +385,27 @@ mod tests {
         stream.write_all(b"hello\n").unwrap();
         // Acknowledged at once on loopback, or still queued: never more.
         assert!(send_queue_len(&stream).is_some_and(|n| n <= 6));
+    }
+
+    #[test]
+    fn connections_start_without_blocking() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let connecting = Connecting::start(listener.local_addr().unwrap()).unwrap();
+        assert!(wait_writable(&connecting, Duration::from_secs(5)).unwrap());
+        let stream = connecting.finish().expect("connected");
+        assert_eq!(stream.peer_addr().unwrap(), listener.local_addr().unwrap());
+        reset_on_close(&stream).unwrap();
+
+        let dead = listener.local_addr().unwrap();
+        drop(listener);
+        let refused = Connecting::start(dead).and_then(|connecting| {
+            assert!(wait_writable(&connecting, Duration::from_secs(5))?);
+            connecting.finish()
+        });
+        assert_eq!(
+            refused.unwrap_err().kind(),
+            io::ErrorKind::ConnectionRefused
+        );
     }
 
     #[test]
