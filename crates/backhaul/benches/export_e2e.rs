@@ -25,11 +25,12 @@ use backhaul::config::DataSource;
 use backhaul::exporting::backoff::ExponentialBackoff;
 use backhaul::exporting::delivery::http::{BodyFraming, HttpDelivery, HttpSettings};
 use backhaul::exporting::delivery::lines::LineDelivery;
-use backhaul::exporting::monitoring::{thread_cpu_ns, IntervalCounters};
+use backhaul::exporting::monitoring::IntervalCounters;
 use backhaul::exporting::{
     BatchBuilder, BatchRing, BatchSettings, Delivery, Endpoint, Format, Instance, InstanceParts,
     Schedule, Transport,
 };
+use backhaul::sys::thread_cpu_ns;
 use rrd::{ChartDef, DimensionDef, Host, Store};
 
 const S: u64 = 1_000_000;

@@ -11,7 +11,7 @@
 use std::path::Path;
 
 use backhaul::collectors::proc::default_collectors;
-use backhaul::exporting::monitoring::thread_cpu_ns;
+use backhaul::sys::thread_cpu_ns;
 use rrd::{Host, Store};
 
 fn main() {

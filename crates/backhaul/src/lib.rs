@@ -2,9 +2,13 @@
 //! the command line. The store lives in the `rrd` crate and the wire formats
 //! in the `wire` crate; this crate wires them to files, processes and sockets.
 
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 pub mod agent;
 pub mod collectors;
 pub mod config;
 pub mod exporting;
+pub mod log_limit;
 pub mod once;
 pub mod shutdown;
+pub mod sys;

@@ -4,12 +4,12 @@
 use anyhow::{bail, Context as _};
 
 use crate::agent::{build_store, internal_collectors};
-use crate::collectors::now_realtime_ut;
 use crate::config::{DataSource, LoadedConfig};
 use crate::exporting::delivery::http::BodyFraming;
 use crate::exporting::{
     batch_settings, registry, BatchBuilder, BatchSettings, ConnectorSpec, DeliveryKind, Format,
 };
+use crate::sys::now_realtime_ut;
 
 /// The settings of the instance to print: the one named, else the first
 /// enabled one that backhaul runs, else a graphite instance on netdata's

@@ -59,7 +59,13 @@ mod tests {
         let s = Shutdown::new();
         let s2 = s.clone();
         let t = std::thread::spawn(move || s2.sleep(Duration::from_secs(30)));
-        std::thread::sleep(Duration::from_millis(20));
+        // Wait until the sleeper waits on the condition variable: the
+        // wake-up that finds it sends it back to sleep (not triggered yet).
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !s.inner.1.notify_one() {
+            assert!(Instant::now() < deadline, "the sleeper never slept");
+            std::thread::sleep(Duration::from_millis(1));
+        }
         s.trigger();
         assert!(t.join().unwrap());
         assert!(s.is_triggered());

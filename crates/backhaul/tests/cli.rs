@@ -1,9 +1,13 @@
 //! Black-box tests of the `backhaul` binary: `check-config`, `export
 //! --once`, `--help`, and a clean stop on SIGTERM and SIGINT.
 
+use std::io::Read as _;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use backhaul::sys::{signal_process, Signal};
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_backhaul"))
@@ -222,16 +226,55 @@ fn export_once_names_an_unknown_instance() {
     );
 }
 
-fn stops_cleanly_on(signal: i32) {
+/// Reads `stderr` to its end on a thread; what was read so far is in the
+/// returned buffer.
+fn collect_stderr(
+    mut stderr: std::process::ChildStderr,
+) -> (Arc<Mutex<String>>, std::thread::JoinHandle<()>) {
+    let text = Arc::new(Mutex::new(String::new()));
+    let reader = {
+        let text = text.clone();
+        std::thread::spawn(move || {
+            let mut chunk = [0u8; 4096];
+            loop {
+                match stderr.read(&mut chunk) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => text
+                        .lock()
+                        .unwrap()
+                        .push_str(&String::from_utf8_lossy(&chunk[..n])),
+                }
+            }
+        })
+    };
+    (text, reader)
+}
+
+fn stops_cleanly_on(signal: Signal) {
     let mut child = bin()
         .env("RUST_LOG", "info")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(1500));
-    // SAFETY: sending a signal to our own child.
-    unsafe { libc::kill(child.id() as i32, signal) };
+    let (stderr, reader) = collect_stderr(child.stderr.take().unwrap());
+    // The signal handlers are installed before the agent says it runs.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !stderr.lock().unwrap().contains("backhaul running") {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!(
+                "exited before running ({status}): {}",
+                stderr.lock().unwrap()
+            );
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not running within 10 s: {}",
+            stderr.lock().unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    signal_process(&child, signal).unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         if let Some(status) = child.try_wait().unwrap() {
@@ -240,27 +283,21 @@ fn stops_cleanly_on(signal: i32) {
         }
         assert!(
             Instant::now() < deadline,
-            "did not stop within 10 s of signal {signal}"
+            "did not stop within 10 s of signal {signal:?}"
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    let mut stderr = String::new();
-    use std::io::Read;
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
+    reader.join().unwrap();
+    let stderr = stderr.lock().unwrap();
     assert!(stderr.contains("backhaul stopped"), "{stderr}");
 }
 
 #[test]
 fn stops_cleanly_on_sigterm() {
-    stops_cleanly_on(libc::SIGTERM);
+    stops_cleanly_on(Signal::TERM);
 }
 
 #[test]
 fn stops_cleanly_on_sigint() {
-    stops_cleanly_on(libc::SIGINT);
+    stops_cleanly_on(Signal::INT);
 }

@@ -204,6 +204,17 @@ fn our_thread_names() -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Waits until no thread of ours is called `name`; false on timeout. A
+/// plugin's supervisor thread (`plg:NAME`) returns once the plugin is
+/// disabled, and nothing starts a disabled plugin again: after that its
+/// run count is final.
+fn wait_thread_gone(name: &str, timeout: Duration) -> bool {
+    wait_for(timeout, || {
+        (!our_thread_names().iter().any(|thread| thread == name)).then_some(())
+    })
+    .is_some()
+}
+
 fn rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -380,7 +391,10 @@ exec sleep 60
         .and_then(|p| p.trim().parse().ok())
         .expect("pid file");
     assert!(!process_exists(pid), "the disabled plugin still runs");
-    std::thread::sleep(Duration::from_secs(3));
+    assert!(
+        wait_thread_gone("plg:quitter", Duration::from_secs(10)),
+        "the supervisor of a disabled plugin is still there"
+    );
     assert_eq!(status.runs(), 1);
     assert_eq!(dir.read("starts").map(|s| s.lines().count()), Some(1));
     assert_eq!(status.counters().collections, 1);
@@ -404,7 +418,10 @@ fn an_error_exit_before_any_data_disables_the_plugin() {
     })
     .expect("disabled");
     assert!(reason.contains("exit code 3"), "{reason}");
-    std::thread::sleep(Duration::from_millis(1500));
+    assert!(
+        wait_thread_gone("plg:broken", Duration::from_secs(10)),
+        "the supervisor of a disabled plugin is still there"
+    );
     assert_eq!(status.runs(), 1);
     running.stop();
     assert!(logs().contains("broken-plugin: nothing to do here"));
@@ -524,18 +541,20 @@ exec sleep 60
     });
     // The good plugin kept collecting throughout.
     let host = running.store.localhost();
-    let rounds_before = host
-        .chart_by_id("test.good")
-        .map(|c| c.read().rounds())
-        .unwrap_or(0);
-    std::thread::sleep(Duration::from_secs(2));
-    let rounds_after = host
-        .chart_by_id("test.good")
-        .map(|c| c.read().rounds())
-        .unwrap_or(0);
+    let good_rounds = || {
+        host.chart_by_id("test.good")
+            .map(|c| c.read().rounds())
+            .unwrap_or(0)
+    };
+    let rounds_before = good_rounds();
+    let rounds_after = wait_for(Duration::from_secs(5), || {
+        let rounds = good_rounds();
+        (rounds >= rounds_before + 2).then_some(rounds)
+    });
     assert!(
-        rounds_after >= rounds_before + 2,
-        "{rounds_before} -> {rounds_after}"
+        rounds_after.is_some(),
+        "{rounds_before} -> {} rounds in 5 s",
+        good_rounds()
     );
 
     // Too many charts: capped at the default limit, the rest refused.

@@ -37,17 +37,23 @@ fn count_allocation() {
 unsafe impl GlobalAlloc for CountingAllocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         count_allocation();
+        // SAFETY: our caller upholds `GlobalAlloc::alloc`'s contract, which
+        // is the system allocator's.
         unsafe { System.alloc(layout) }
     }
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         count_allocation();
+        // SAFETY: as for `alloc`.
         unsafe { System.alloc_zeroed(layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         count_allocation();
+        // SAFETY: `ptr` was allocated by this allocator, that is by
+        // `System`, with `layout`; the caller upholds the rest.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` was allocated by `System` with `layout`.
         unsafe { System.dealloc(ptr, layout) }
     }
 }
@@ -385,18 +391,13 @@ fn disks() {
 fn statvfs_blocks(path: &Path) -> (u64, u64, u64, u64) {
     use std::os::unix::ffi::OsStrExt;
     let c = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
-    // SAFETY: valid C string and a zeroed, writable statvfs.
-    let st = unsafe {
-        let mut st: libc::statvfs = std::mem::zeroed();
-        assert_eq!(libc::statvfs(c.as_ptr(), &mut st), 0);
-        st
-    };
+    let st = backhaul::sys::statvfs(&c).expect("statvfs");
     let bsize = if st.f_frsize != 0 {
         st.f_frsize
     } else {
         st.f_bsize
-    } as u64;
-    let (total, free, avail) = (st.f_blocks as u64, st.f_bfree as u64, st.f_bavail as u64);
+    };
+    let (total, free, avail) = (st.f_blocks, st.f_bfree, st.f_bavail);
     (bsize, avail, total - free, free - avail)
 }
 

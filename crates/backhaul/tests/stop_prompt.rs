@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
+use backhaul::sys::{signal_process, Signal};
 use socket2::{Domain, SockAddr, Socket, Type};
 
 /// A listener that accepts connections and never sends or reads a byte.
@@ -111,8 +112,7 @@ fn sigterm_stops_blocked_instances_within_two_seconds() {
     }
     assert!(accepted.load(Ordering::SeqCst) >= 2);
     let signalled = Instant::now();
-    // SAFETY: sending a signal to our own child.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    signal_process(&child, Signal::TERM).unwrap();
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
             break status;

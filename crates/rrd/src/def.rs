@@ -55,7 +55,7 @@ impl fmt::Display for Algorithm {
     }
 }
 
-/// How a chart is drawn (kept for the JSON formats and the web API).
+/// How a chart is drawn (kept for the JSON format, and a web API later).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub enum ChartType {
     #[default]

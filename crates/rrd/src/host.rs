@@ -116,23 +116,6 @@ impl Host {
         self.charts.read().list.clone()
     }
 
-    /// Calls `f` on each chart, in creation order, without holding the index
-    /// lock while `f` runs.
-    pub fn for_each_chart(&self, mut f: impl FnMut(&Arc<Chart>)) {
-        let mut i = 0;
-        loop {
-            let chart = {
-                let index = self.charts.read();
-                match index.list.get(i) {
-                    Some(c) => c.clone(),
-                    None => return,
-                }
-            };
-            f(&chart);
-            i += 1;
-        }
-    }
-
     pub fn chart_count(&self) -> usize {
         self.charts.read().list.len()
     }

@@ -19,6 +19,8 @@
 //! assert_eq!(c.aggregate_between(rx, 100, 101).average(), Some(2000.0));
 //! ```
 
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 pub mod chart;
 pub mod def;
 pub mod host;

@@ -5,9 +5,11 @@
 //! Nothing in this crate touches a socket, a file or a clock: encoders append
 //! to byte buffers, parsers take bytes and return values.
 
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 pub mod format;
 pub mod number;
 pub mod pluginsd;
-pub mod room;
+pub(crate) mod room;
 pub mod sanitize;
 pub mod simple_pattern;

@@ -9,7 +9,7 @@
 //!
 //! The one deliberate difference from netdata: a value that prints as zero
 //! never carries a minus sign (`-0.0` and `-0.00000001` give `0.0000000`, where
-//! C gives `-0.0000000`). See `docs/compat-wire.md`.
+//! C gives `-0.0000000`). See "Wire formats" in `docs/compatibility.md`.
 
 use crate::room::Room;
 

@@ -16,17 +16,9 @@
 //! per line for the unchecked ones (whose callers add up their sizes), and
 //! the buffer's length is set to that end when the `Room` is dropped.
 //!
-//! ```
-//! use wire::room::Room;
-//!
-//! let mut buf = b"a".to_vec();
-//! {
-//!     let mut room = Room::new(&mut buf);
-//!     room.put_array(*b"bcdefgh!", 6); // keeps "bcdefg"
-//!     room.put_padded(b"xyz-and-some-padding", 3);
-//! }
-//! assert_eq!(buf, b"abcdefgxyz");
-//! ```
+//! The module is private to the crate: its unchecked stores are only sound
+//! under the line writers' reservations, so nothing outside `wire` can
+//! reach them.
 
 /// Bytes a padded source must hold beyond the piece copied from it: see
 /// [`Room::put_padded`]. A piece up to this long is copied with one
@@ -321,6 +313,17 @@ mod tests {
             }
             prop_assert_eq!(buf, expected);
         }
+    }
+
+    #[test]
+    fn a_piece_keeps_only_its_bytes() {
+        let mut buf = b"a".to_vec();
+        {
+            let mut room = Room::new(&mut buf);
+            room.put_array(*b"bcdefgh!", 6); // keeps "bcdefg"
+            room.put_padded(b"xyz-and-some-padding", 3);
+        }
+        assert_eq!(buf, b"abcdefgxyz");
     }
 
     #[test]

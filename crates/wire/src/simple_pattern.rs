@@ -11,7 +11,7 @@
 //!
 //! One deliberate difference: netdata reads consecutive asterisks (`a**b`,
 //! `***`) as a literal `*` in some positions; here any run of `*` is a single
-//! wildcard. See `docs/compat-wire.md`.
+//! wildcard. See "Wire formats" in `docs/compatibility.md`.
 //!
 //! ```
 //! use wire::simple_pattern::SimplePattern;

@@ -29,13 +29,8 @@ pub trait Collector: Send {
     fn collect(&mut self, host: &Host, now_ut: u64) -> anyhow::Result<()>;
 }
 
-/// Microseconds since the epoch, from the wall clock.
-pub fn now_realtime_ut() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_micros() as u64)
-        .unwrap_or(0)
-}
+/// Kept under this path for callers not yet moved to [`crate::sys`].
+pub use crate::sys::now_realtime_ut;
 
 /// Runs `collector` on the calling thread until `shutdown` fires: wakes at
 /// each multiple of its update every, collects, and logs failures without

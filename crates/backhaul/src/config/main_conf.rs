@@ -249,21 +249,7 @@ fn default_plugin_directories(config_dir: &std::path::Path) -> Vec<PathBuf> {
 
 /// The machine's host name (`localhost` if it cannot be read).
 pub fn system_hostname() -> String {
-    let mut buffer = [0u8; 256];
-    // SAFETY: the pointer and length describe `buffer`, which outlives the
-    // call; gethostname writes at most `len` bytes.
-    let result =
-        unsafe { libc::gethostname(buffer.as_mut_ptr().cast::<libc::c_char>(), buffer.len()) };
-    if result != 0 {
-        return "localhost".to_string();
-    }
-    let length = buffer.iter().position(|&b| b == 0).unwrap_or(buffer.len());
-    let hostname = String::from_utf8_lossy(&buffer[..length]).into_owned();
-    if hostname.is_empty() {
-        "localhost".to_string()
-    } else {
-        hostname
-    }
+    crate::sys::hostname().unwrap_or_else(|| "localhost".to_string())
 }
 
 // ----------------------------------------------------------------------------
@@ -737,6 +723,21 @@ fn switch_value(section: &IniSection, entry: &IniEntry, warnings: &mut Vec<Warni
 /// netdata's section of the `/proc` plugin's switches.
 const PROC_PLUGIN_SECTION: &str = "plugin:proc";
 
+/// The `[plugin:proc]` switches backhaul has a collector for, in the order
+/// the collectors start; `diskspace` is the `[plugins]` switch of the disk
+/// space collector, not a `[plugin:proc]` key.
+/// `collectors::proc::default_collectors` asks about exactly these.
+pub const PROC_SWITCHES: &[&str] = &[
+    "/proc/stat",
+    "/proc/uptime",
+    "/proc/loadavg",
+    "/proc/vmstat",
+    "/proc/meminfo",
+    "/proc/net/dev",
+    "/proc/diskstats",
+    "diskspace",
+];
+
 /// The `/proc` module switches of `[plugin:proc]` that backhaul has a
 /// collector for; the section's other settings (modules backhaul does not
 /// collect, netdata's tuning knobs) get a "not used" warning each.
@@ -744,7 +745,7 @@ fn proc_modules(section: &IniSection, warnings: &mut Vec<Warning>) -> Vec<(Strin
     let mut modules = Vec::new();
     for entry in &section.entries {
         let key = entry.key.as_str();
-        if key == "diskspace" || !crate::collectors::proc::SWITCHES.contains(&key) {
+        if key == "diskspace" || !PROC_SWITCHES.contains(&key) {
             warnings.push(Warning::about_key(
                 &entry.at,
                 &section.name,

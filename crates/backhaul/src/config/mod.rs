@@ -38,7 +38,7 @@ pub use exporting::{
 pub use instance::{ConnectorExtras, HttpOptions, InstanceConfig, TlsOptions};
 pub use main_conf::{
     system_hostname, Directories, HealthConfig, MainConfig, PluginsConfig, WebConfig,
-    BACKEND_SECTION,
+    BACKEND_SECTION, PROC_SWITCHES,
 };
 pub use value::{DataSource, Secret};
 

@@ -9,6 +9,10 @@ use std::sync::Arc;
 
 use rrd::{Algorithm, Chart, ChartDef, ChartType, DimIndex, DimensionDef, Host};
 
+/// The thread CPU clocks, which live in [`crate::sys`]; re-exported here
+/// for the instance thread.
+pub use crate::sys::{thread_cpu_ns, ThreadCpu};
+
 /// What happened during one interval (counts for the interval, except
 /// `buffered_*`, which are what the ring holds now).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -314,45 +318,4 @@ impl InstanceCharts {
         }
         self.cpu.update(&[cpu.user_us, cpu.system_us], now_ut);
     }
-}
-
-/// CPU time used by the calling thread so far.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct ThreadCpu {
-    pub user_us: u64,
-    pub system_us: u64,
-}
-
-impl ThreadCpu {
-    /// The calling thread's CPU time, from `getrusage(RUSAGE_THREAD)`.
-    pub fn current() -> ThreadCpu {
-        // SAFETY: getrusage only writes into the zeroed struct we pass.
-        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-        let rc = unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut usage) };
-        if rc != 0 {
-            return ThreadCpu::default();
-        }
-        let us = |tv: libc::timeval| tv.tv_sec as u64 * 1_000_000 + tv.tv_usec as u64;
-        ThreadCpu {
-            user_us: us(usage.ru_utime),
-            system_us: us(usage.ru_stime),
-        }
-    }
-
-    pub fn total_ns(&self) -> u64 {
-        (self.user_us + self.system_us) * 1000
-    }
-}
-
-/// CPU time of the calling thread in nanoseconds, from
-/// `clock_gettime(CLOCK_THREAD_CPUTIME_ID)`: precise, where `getrusage` may
-/// count in scheduler ticks.
-pub fn thread_cpu_ns() -> u64 {
-    // SAFETY: clock_gettime only writes into the zeroed struct we pass.
-    let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    if rc != 0 {
-        return 0;
-    }
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }

@@ -13,11 +13,12 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use backhaul::sys::{signal_child_on_parent_death, signal_process, Signal};
 
 /// With this set to `1` (as `.ci/run` does), a missing receiver binary fails
 /// the test instead of skipping it.
@@ -162,14 +163,7 @@ impl Server {
         let out = fs::File::create(&out_path).expect("create server log");
         let err = out.try_clone().expect("dup server log");
         cmd.stdin(Stdio::null()).stdout(out).stderr(err);
-        // SAFETY: the closure runs in the child between fork and exec and
-        // only calls prctl, which is async-signal-safe.
-        unsafe {
-            cmd.pre_exec(|| {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                Ok(())
-            });
-        }
+        signal_child_on_parent_death(&mut cmd, Signal::KILL);
         let child = cmd.spawn().unwrap_or_else(|e| panic!("start {name}: {e}"));
         Server {
             name: name.to_string(),
@@ -257,10 +251,8 @@ impl Server {
             return;
         };
         if let Ok(None) = child.try_wait() {
-            // SAFETY: plain kill(2) on our own child, which is not reaped yet.
-            unsafe {
-                libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
-            }
+            // Our own child, not reaped yet: the pid is still its own.
+            let _ = signal_process(&child, Signal::TERM);
             let gone = poll(Duration::from_secs(5), Duration::from_millis(50), || {
                 child.try_wait().ok().flatten()
             });

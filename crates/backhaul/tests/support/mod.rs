@@ -261,18 +261,7 @@ fn read_lines(
 /// Shrinks the receive buffer of the connections `listener` accepts, so a
 /// slow reader pushes back on the sender quickly.
 fn small_receive_buffer(listener: &TcpListener) {
-    use std::os::fd::AsRawFd;
-    let size: libc::c_int = 4096;
-    // SAFETY: setsockopt reads one int from `size`; the descriptor is valid.
-    unsafe {
-        libc::setsockopt(
-            listener.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_RCVBUF,
-            &size as *const libc::c_int as *const libc::c_void,
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        );
-    }
+    rustix::net::sockopt::set_socket_recv_buffer_size(listener, 4096).expect("SO_RCVBUF");
 }
 
 /// Asserts that `got` holds exactly `want`, each line once, and shows the

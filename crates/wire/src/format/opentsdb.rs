@@ -157,6 +157,14 @@ pub fn write_line(
     )
 }
 
+/// The bytes a line's unchecked stores may reach: `put ` (4), the metric
+/// (at most its length + 2 PADDING), the timestamp (32) and two number
+/// words (16 each). The tags and the last bytes are stored with checks.
+#[inline(always)]
+fn line_reservation(metric: &MetricPieces<'_>) -> usize {
+    metric.len().saturating_add(2 * PADDING + 68)
+}
+
 /// The one place an opentsdb line is laid out: `put METRIC TS VALUE TAGS\n`.
 /// `metric` is the name's first `metric_len` bytes, then padding.
 #[inline(always)]
@@ -170,10 +178,8 @@ fn put_line(
     if !value.is_writable() {
         return false;
     }
-    // One reservation for the unchecked stores of the line: `put ` (4), the
-    // metric (at most its length + 2 PADDING), the timestamp (32) and two
-    // number words (16 each); the tags and the last bytes are checked.
-    room.reserve(metric.len().saturating_add(2 * PADDING + 68));
+    // One reservation for the unchecked stores of the line.
+    room.reserve(line_reservation(&metric));
     let (framed, spaced_len) = timestamp.framed();
     // SAFETY: within that reservation.
     unsafe {
@@ -410,6 +416,43 @@ mod tests {
             "[ \\t\\r\\n;=~\"\\\\a-zé]{0,30}",
             "[a-z ;\\n]{300}",
         ]
+    }
+
+    proptest! {
+        /// With exactly the room a line reserves, no unchecked store goes
+        /// past it (their debug assertions check every one), and the line
+        /// is the one written into an empty buffer.
+        #[test]
+        fn a_line_fits_its_own_reservation(
+            head in "[a-z.]{0,140}",
+            dim in "[a-z]{0,140}",
+            host in "[a-z.]{0,60}",
+            labels in prop::collection::vec(("[a-z]{1,40}", "[a-z]{0,40}"), 0..3),
+            value in prop_oneof![any::<f64>(), -1e9f64..1e9, (-100_000_000i64..100_000_000).prop_map(|v| v as f64)],
+            collected in any::<i64>(),
+            stored in any::<bool>(),
+            timestamp in any::<i64>(),
+        ) {
+            let chart = ChartPath::new("", &head);
+            let mut names = ChartMetrics::new(&chart);
+            names.push(&dim);
+            let tags = Tags::new(&host, labels.iter().map(|(k, v)| (k, v)));
+            let pieces = names.list.pieces(0).unwrap();
+            let exact = line_reservation(&pieces);
+            let mut buf = Vec::with_capacity(exact);
+            prop_assume!(buf.capacity() == exact);
+            let value = if stored { MetricValue::Stored(value) } else { MetricValue::Collected(collected) };
+            let ts = RenderedTimestamp::new(timestamp);
+            let written = names.write_line(&mut buf, 0, &tags, value, &ts);
+            prop_assert_eq!(written, value.is_writable());
+            let mut alone = Vec::new();
+            write_line(&mut alone, &chart.metric(&dim), &tags, value, timestamp);
+            prop_assert_eq!(&buf, &alone);
+            if written {
+                prop_assert_eq!(buf.iter().filter(|&&b| b == b'\n').count(), 1);
+                prop_assert_eq!(buf.last(), Some(&b'\n'));
+            }
+        }
     }
 
     proptest! {

@@ -68,7 +68,7 @@ use wire::pluginsd::{
     self, parse_line, Command, DimensionAlgorithm, FrameError, LineFramer, ParseError, Words,
 };
 
-use super::log_budget::LogBudget;
+use crate::log_limit::LogLimiter;
 
 /// Microseconds in a second.
 const USEC_PER_SEC: u64 = 1_000_000;
@@ -195,16 +195,16 @@ struct Block {
 
 /// Rate limits for the kinds of complaint a plugin can cause.
 struct Complaints {
-    parse: LogBudget,
-    sets: LogBudget,
-    sequence: LogBudget,
-    unknown_verbs: LogBudget,
-    time: LogBudget,
+    parse: LogLimiter,
+    sets: LogLimiter,
+    sequence: LogLimiter,
+    unknown_verbs: LogLimiter,
+    time: LogLimiter,
 }
 
 impl Complaints {
     fn new() -> Complaints {
-        let budget = || LogBudget::new(5, std::time::Duration::from_secs(60));
+        let budget = || LogLimiter::with_burst(5, std::time::Duration::from_secs(60));
         Complaints {
             parse: budget(),
             sets: budget(),
@@ -347,7 +347,7 @@ impl Ingest {
         self.line_no += 1;
         self.counters.lines += 1;
         self.counters.overlong_lines += 1;
-        if let Some(suppressed) = self.complaints.parse.allow_now() {
+        if let Some(suppressed) = self.complaints.parse.check_now() {
             tracing::warn!(
                 plugin = %self.settings.plugin,
                 line = self.line_no,
@@ -415,7 +415,7 @@ impl Ingest {
             Ok(Command::Empty) => {}
             Ok(Command::Unknown { verb }) => {
                 self.counters.unknown_verbs += 1;
-                if let Some(suppressed) = self.complaints.unknown_verbs.allow_now() {
+                if let Some(suppressed) = self.complaints.unknown_verbs.check_now() {
                     tracing::warn!(
                         plugin = %self.settings.plugin,
                         line = self.line_no,
@@ -440,7 +440,7 @@ impl Ingest {
 
     fn on_parse_error(&mut self, error: &ParseError) {
         self.counters.parse_errors += 1;
-        if let Some(suppressed) = self.complaints.parse.allow_now() {
+        if let Some(suppressed) = self.complaints.parse.check_now() {
             tracing::warn!(
                 plugin = %self.settings.plugin,
                 line = self.line_no,
@@ -453,7 +453,7 @@ impl Ingest {
 
     fn sequence_error(&mut self, what: &str) {
         self.counters.sequence_errors += 1;
-        if let Some(suppressed) = self.complaints.sequence.allow_now() {
+        if let Some(suppressed) = self.complaints.sequence.check_now() {
             tracing::warn!(
                 plugin = %self.settings.plugin,
                 line = self.line_no,
@@ -494,7 +494,7 @@ impl Ingest {
     #[cold]
     fn set_error(&mut self, what: &str, dimension_id: &[u8]) {
         self.counters.set_errors += 1;
-        if let Some(suppressed) = self.complaints.sets.allow_now() {
+        if let Some(suppressed) = self.complaints.sets.check_now() {
             let chart = self
                 .block
                 .and_then(|block| block.slot)
@@ -529,7 +529,7 @@ impl Ingest {
 
     fn sequence_error_with_chart(&mut self, what: &str, chart_id: &[u8]) {
         self.counters.sequence_errors += 1;
-        if let Some(suppressed) = self.complaints.sequence.allow_now() {
+        if let Some(suppressed) = self.complaints.sequence.check_now() {
             tracing::warn!(
                 plugin = %self.settings.plugin,
                 line = self.line_no,
@@ -576,7 +576,7 @@ impl Ingest {
             }
             Err(error) => {
                 self.counters.time_errors += 1;
-                if let Some(suppressed) = self.complaints.time.allow_now() {
+                if let Some(suppressed) = self.complaints.time.check_now() {
                     tracing::warn!(
                         plugin = %self.settings.plugin,
                         line = self.line_no,

@@ -7,7 +7,9 @@
 //! | [`supervisor`] | one plugin's thread: run, read, restart policy, [`PluginStatus`] |
 //! | [`process`] | spawning, stderr logging, stopping and reaping a plugin process |
 //! | [`ingest`] | plugins.d commands → the store, with per-plugin caches and limits |
-//! | [`log_budget`] | rate limits for repeated log messages |
+//!
+//! Repeated log messages (a plugin's stderr, its bad lines) are rate-limited
+//! per plugin and kind by [`crate::log_limit::LogLimiter`].
 //!
 //! # Threads
 //!
@@ -50,7 +52,6 @@
 //! [`PluginsConfig::explicit`]: crate::config::PluginsConfig::explicit
 
 pub mod ingest;
-pub mod log_budget;
 pub mod process;
 pub mod supervisor;
 

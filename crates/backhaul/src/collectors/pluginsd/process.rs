@@ -19,7 +19,6 @@
 
 use std::ffi::OsString;
 use std::io::{self, Read};
-use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
 use std::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
@@ -30,7 +29,8 @@ use std::time::{Duration, Instant};
 
 use wire::pluginsd::LineFramer;
 
-use super::log_budget::LogBudget;
+use crate::log_limit::LogLimiter;
+use crate::sys::{signal_child_on_parent_death, wait_readable, ProcessGroup, Signal};
 
 /// How often waits re-check their condition.
 const POLL_STEP: Duration = Duration::from_millis(10);
@@ -73,7 +73,9 @@ pub struct Ended {
 /// A running plugin (see the [module docs](self)).
 pub struct PluginProcess {
     child: Child,
-    pgid: libc::pid_t,
+    /// The plugin's process group; `None` only if the plugin got pid 1
+    /// (in a namespace of its own), when no group is signalled.
+    group: Option<ProcessGroup>,
     stdin: Option<ChildStdin>,
     stdout: Option<ChildStdout>,
     stderr_reader: Option<StderrReader>,
@@ -91,23 +93,14 @@ impl PluginProcess {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0);
-        // SAFETY: prctl is async-signal-safe and touches no memory of the
-        // parent.
-        unsafe {
-            command.pre_exec(|| {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
-                    return Err(io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
+        signal_child_on_parent_death(&mut command, Signal::TERM);
         let mut child = command.spawn()?;
-        let pgid = libc::pid_t::try_from(child.id()).unwrap_or(libc::pid_t::MAX);
+        let group = ProcessGroup::led_by(&child);
         let stderr_reader = match child.stderr.take() {
             Some(stderr) => match StderrReader::start(request, stderr) {
                 Ok(reader) => Some(reader),
                 Err(error) => {
-                    kill_group(pgid, libc::SIGKILL);
+                    kill_group(group, Signal::KILL);
                     let _ = child.wait();
                     return Err(error);
                 }
@@ -118,7 +111,7 @@ impl PluginProcess {
             stdin: child.stdin.take(),
             stdout: child.stdout.take(),
             child,
-            pgid,
+            group,
             stderr_reader,
             ended: None,
         })
@@ -147,13 +140,13 @@ impl PluginProcess {
         let status = match self.child.try_wait()? {
             Some(status) => status,
             None => {
-                kill_group(self.pgid, libc::SIGTERM);
-                stopped_by = Some(libc::SIGTERM);
+                kill_group(self.group, Signal::TERM);
+                stopped_by = Some(Signal::TERM.as_raw());
                 match wait_until(&mut self.child, deadline)? {
                     Some(status) => status,
                     None => {
-                        kill_group(self.pgid, libc::SIGKILL);
-                        stopped_by = Some(libc::SIGKILL);
+                        kill_group(self.group, Signal::KILL);
+                        stopped_by = Some(Signal::KILL.as_raw());
                         self.child.wait()?
                     }
                 }
@@ -173,16 +166,16 @@ impl PluginProcess {
     /// Group members left after the leader exited: `SIGTERM`, a short
     /// wait, then `SIGKILL`.
     fn stop_stragglers(&self, grace: Duration) {
-        if !group_alive(self.pgid) {
+        if !group_alive(self.group) {
             return;
         }
-        kill_group(self.pgid, libc::SIGTERM);
+        kill_group(self.group, Signal::TERM);
         let deadline = Instant::now() + grace.min(STRAGGLER_GRACE);
-        while group_alive(self.pgid) && Instant::now() < deadline {
+        while group_alive(self.group) && Instant::now() < deadline {
             std::thread::sleep(POLL_STEP);
         }
-        if group_alive(self.pgid) {
-            kill_group(self.pgid, libc::SIGKILL);
+        if group_alive(self.group) {
+            kill_group(self.group, Signal::KILL);
         }
     }
 
@@ -198,11 +191,11 @@ impl Drop for PluginProcess {
         if self.ended.is_none() {
             self.stdin = None;
             if !matches!(self.child.try_wait(), Ok(Some(_))) {
-                kill_group(self.pgid, libc::SIGKILL);
+                kill_group(self.group, Signal::KILL);
                 let _ = self.child.wait();
             }
-            if group_alive(self.pgid) {
-                kill_group(self.pgid, libc::SIGKILL);
+            if group_alive(self.group) {
+                kill_group(self.group, Signal::KILL);
             }
         }
         self.stop_stderr_reader();
@@ -223,26 +216,20 @@ fn wait_until(child: &mut Child, deadline: Instant) -> io::Result<Option<ExitSta
     }
 }
 
-fn kill_group(pgid: libc::pid_t, signal: libc::c_int) {
-    if pgid > 1 {
-        // SAFETY: kill has no memory effects; a negative pid names the
-        // plugin's own process group, never ours (it was made for it).
-        unsafe {
-            libc::kill(-pgid, signal);
-        }
+fn kill_group(group: Option<ProcessGroup>, signal: Signal) {
+    if let Some(group) = group {
+        group.signal(signal);
     }
 }
 
 /// Whether a process of the group is still running. Zombies do not count:
 /// members that outlived their leader were re-parented, and reaping them
 /// is their new parent's business.
-fn group_alive(pgid: libc::pid_t) -> bool {
-    if pgid <= 1 {
+fn group_alive(group: Option<ProcessGroup>) -> bool {
+    let Some(group) = group else {
         return false;
-    }
-    // SAFETY: signal 0 only checks for existence.
-    let rc = unsafe { libc::kill(-pgid, 0) };
-    if rc != 0 && io::Error::last_os_error().raw_os_error() != Some(libc::EPERM) {
+    };
+    if !group.exists() {
         return false;
     }
     let Ok(entries) = std::fs::read_dir("/proc") else {
@@ -257,12 +244,12 @@ fn group_alive(pgid: libc::pid_t) -> bool {
             && std::fs::read(entry.path().join("stat"))
                 .ok()
                 .and_then(|stat| running_group_of(&stat))
-                == Some(pgid)
+                == Some(group.id())
     })
 }
 
 /// The process group of a `/proc/PID/stat` line, unless it is a zombie.
-fn running_group_of(stat: &[u8]) -> Option<libc::pid_t> {
+fn running_group_of(stat: &[u8]) -> Option<i32> {
     // "pid (comm) state ppid pgrp ...": comm may hold anything, so start
     // after its last ')'.
     let after = stat.iter().rposition(|&b| b == b')')? + 1;
@@ -272,27 +259,6 @@ fn running_group_of(stat: &[u8]) -> Option<libc::pid_t> {
     let _ppid = fields.next()?;
     let pgrp = fields.next()?.parse().ok()?;
     (state != "Z" && state != "X").then_some(pgrp)
-}
-
-/// Waits until `fd` is readable (data, end of file or error) or `timeout`
-/// passed; `Ok(false)` on timeout or interruption.
-pub fn wait_readable(fd: RawFd, timeout: Duration) -> io::Result<bool> {
-    let mut pollfd = libc::pollfd {
-        fd,
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    let millis = libc::c_int::try_from(timeout.as_millis()).unwrap_or(libc::c_int::MAX);
-    // SAFETY: one valid pollfd, for the duration of the call.
-    let rc = unsafe { libc::poll(&mut pollfd, 1, millis) };
-    if rc < 0 {
-        let error = io::Error::last_os_error();
-        if error.kind() == io::ErrorKind::Interrupted {
-            return Ok(false);
-        }
-        return Err(error);
-    }
-    Ok(rc > 0)
 }
 
 /// The thread that logs a plugin's stderr.
@@ -305,7 +271,7 @@ impl StderrReader {
     fn start(request: &SpawnRequest<'_>, stderr: ChildStderr) -> io::Result<StderrReader> {
         let stop = Arc::new(AtomicBool::new(false));
         let name: Arc<str> = Arc::from(request.name);
-        let budget = LogBudget::new(request.stderr_burst, request.stderr_refill);
+        let budget = LogLimiter::with_burst(request.stderr_burst, request.stderr_refill);
         let thread_stop = stop.clone();
         let thread = std::thread::Builder::new()
             .name(super::thread_name("plgerr:", request.name))
@@ -325,11 +291,10 @@ impl StderrReader {
     }
 }
 
-fn log_stderr(name: &str, mut stderr: ChildStderr, stop: &AtomicBool, mut budget: LogBudget) {
-    let fd = stderr.as_raw_fd();
+fn log_stderr(name: &str, mut stderr: ChildStderr, stop: &AtomicBool, mut budget: LogLimiter) {
     let mut framer = LineFramer::with_limits(STDERR_MAX_LINE, 16 * 1024);
     while !stop.load(Ordering::Relaxed) {
-        match wait_readable(fd, Duration::from_millis(100)) {
+        match wait_readable(&stderr, Duration::from_millis(100)) {
             Ok(true) => {}
             Ok(false) => continue,
             Err(error) => {
@@ -361,13 +326,13 @@ fn log_stderr(name: &str, mut stderr: ChildStderr, stop: &AtomicBool, mut budget
     }
 }
 
-fn log_stderr_line(name: &str, line: &[u8], budget: &mut LogBudget) {
+fn log_stderr_line(name: &str, line: &[u8], budget: &mut LogLimiter) {
     let text = String::from_utf8_lossy(line);
     let text = text.trim_end();
     if text.is_empty() {
         return;
     }
-    let Some(suppressed) = budget.allow_now() else {
+    let Some(suppressed) = budget.check_now() else {
         return;
     };
     if suppressed > 0 {
@@ -405,11 +370,46 @@ mod tests {
         Path::new(&format!("/proc/{pid}")).exists()
     }
 
+    /// The state letter of `/proc/PID/stat` (`R`, `S`, `Z`, ...).
+    fn state_of(pid: u32) -> Option<char> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        let after = stat.rfind(')')?;
+        stat[after + 1..].trim_start().chars().next()
+    }
+
+    /// Polls `done` until it holds, for up to 10 s.
+    fn eventually(what: &str, mut done: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !done() {
+            assert!(Instant::now() < deadline, "not within 10 s: {what}");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Reads the plugin's stdout until it printed `ready`; returns the
+    /// stdout, to keep open until the test is done with the plugin.
+    fn wait_ready(process: &mut PluginProcess) -> ChildStdout {
+        let mut stdout = process.take_stdout().expect("stdout");
+        let mut seen = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !seen.ends_with(b"ready\n") {
+            assert!(Instant::now() < deadline, "the plugin never said ready");
+            if wait_readable(&stdout, Duration::from_millis(100)).expect("poll") {
+                let mut chunk = [0u8; 64];
+                let n = stdout.read(&mut chunk).expect("read stdout");
+                assert!(n > 0, "stdout closed before 'ready': {seen:?}");
+                seen.extend_from_slice(&chunk[..n]);
+            }
+        }
+        stdout
+    }
+
     #[test]
     fn a_plugin_that_exits_is_reaped_with_its_status() {
         let mut process = spawn_sh("exit 3");
         let pid = process.pid();
-        std::thread::sleep(Duration::from_millis(100));
+        // Exited, not reaped yet: a zombie until `stop` reaps it.
+        eventually("the plugin exits", || state_of(pid) == Some('Z'));
         let ended = process.stop(Duration::from_secs(2)).expect("stop");
         assert_eq!(ended.status.code(), Some(3));
         assert_eq!(ended.stopped_by, None);
@@ -419,31 +419,36 @@ mod tests {
 
     #[test]
     fn sigterm_then_sigkill_for_a_plugin_that_ignores_it() {
-        let mut process = spawn_sh("trap '' TERM; while :; do sleep 0.05; done");
+        let mut process = spawn_sh("trap '' TERM; echo ready; while :; do sleep 0.05; done");
         let pid = process.pid();
-        std::thread::sleep(Duration::from_millis(100));
+        let _stdout = wait_ready(&mut process);
         let started = Instant::now();
         let ended = process.stop(Duration::from_millis(300)).expect("stop");
         assert!(started.elapsed() >= Duration::from_millis(300));
-        assert_eq!(ended.stopped_by, Some(libc::SIGKILL));
-        assert_eq!(ended.status.signal(), Some(libc::SIGKILL));
+        assert_eq!(ended.stopped_by, Some(Signal::KILL.as_raw()));
+        assert_eq!(ended.status.signal(), Some(Signal::KILL.as_raw()));
         assert!(!exists(pid));
-        assert!(!group_alive(pid as libc::pid_t));
+        assert!(!group_alive(process.group));
     }
 
     #[test]
     fn sigterm_is_enough_for_a_well_behaved_plugin() {
-        let mut process = spawn_sh("sleep 30");
-        std::thread::sleep(Duration::from_millis(50));
+        let mut process = spawn_sh("echo ready; exec sleep 30");
+        let _stdout = wait_ready(&mut process);
         let ended = process.stop(Duration::from_secs(5)).expect("stop");
-        assert_eq!(ended.stopped_by, Some(libc::SIGTERM));
+        assert_eq!(ended.stopped_by, Some(Signal::TERM.as_raw()));
     }
 
     #[test]
     fn stdin_stays_open_until_stop() {
-        // `read` returns only when stdin closes.
-        let mut process = spawn_sh("read line; exit 7");
-        std::thread::sleep(Duration::from_millis(200));
+        // `read` returns only when stdin closes: with stdin open, the
+        // plugin blocks in it (state S) instead of exiting.
+        let mut process = spawn_sh("echo ready; read line; exit 7");
+        let pid = process.pid();
+        let _stdout = wait_ready(&mut process);
+        eventually("the plugin blocks reading stdin", || {
+            state_of(pid) == Some('S')
+        });
         assert!(matches!(process.child.try_wait(), Ok(None)));
         let ended = process.stop(Duration::from_secs(2)).expect("stop");
         assert!(ended.status.code() == Some(7) || ended.stopped_by.is_some());

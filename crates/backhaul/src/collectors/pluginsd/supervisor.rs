@@ -30,7 +30,6 @@
 //! the plugin's charts are marked obsolete.
 
 use std::io::{self, Read};
-use std::os::fd::AsRawFd;
 use std::process::ExitStatus;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -41,10 +40,10 @@ use rrd::Host;
 use wire::pluginsd::LineFramer;
 
 use super::ingest::{Flow, Ingest, IngestCounters, IngestSettings};
-use super::process::{wait_readable, Ended, PluginProcess, SpawnRequest};
+use super::process::{Ended, PluginProcess, SpawnRequest};
 use super::{Discovered, PluginsdSettings};
-use crate::collectors::now_realtime_ut;
 use crate::shutdown::Shutdown;
+use crate::sys::{now_realtime_ut, spawn_error_is_permanent, wait_readable};
 
 /// Longest wait on a silent plugin's stdout before checking for shutdown.
 const STDOUT_POLL: Duration = Duration::from_millis(250);
@@ -202,7 +201,7 @@ pub enum PluginState {
     Stopped,
 }
 
-/// What other threads (tests, the web API) can see of a plugin.
+/// What other threads (tests now, a web API later) can see of a plugin.
 #[derive(Debug)]
 pub struct PluginStatus {
     /// The plugin's name (file name without `.plugin`).
@@ -340,12 +339,7 @@ impl Supervisor {
         let mut process = match PluginProcess::spawn(&request) {
             Ok(process) => process,
             Err(error) => {
-                let permanent = matches!(
-                    error.raw_os_error(),
-                    Some(
-                        libc::ENOENT | libc::EACCES | libc::ENOEXEC | libc::ENOTDIR | libc::EISDIR
-                    )
-                );
+                let permanent = spawn_error_is_permanent(&error);
                 tracing::warn!(
                     plugin = %self.plugin.name,
                     path = %self.plugin.path.display(),
@@ -414,7 +408,6 @@ impl Supervisor {
 
     /// Reads stdout into the store until end of file, `DISABLE` or shutdown.
     fn pump(&mut self, mut stdout: std::process::ChildStdout) -> PumpEnd {
-        let fd = stdout.as_raw_fd();
         let mut framer = LineFramer::with_limits(
             self.settings.max_line_len,
             wire::pluginsd::DEFAULT_READ_CHUNK,
@@ -424,7 +417,7 @@ impl Supervisor {
             if self.shutdown.is_triggered() {
                 return PumpEnd::Shutdown;
             }
-            match wait_readable(fd, STDOUT_POLL) {
+            match wait_readable(&stdout, STDOUT_POLL) {
                 Ok(true) => {}
                 Ok(false) => continue,
                 Err(error) => return PumpEnd::ReadError(error),
@@ -586,19 +579,23 @@ mod tests {
 
     #[test]
     fn exit_statuses_are_classified() {
+        use crate::sys::Signal;
         use std::os::unix::process::ExitStatusExt;
+        const SEGV: i32 = Signal::SEGV.as_raw();
+        const TERM: i32 = Signal::TERM.as_raw();
+        const KILL: i32 = Signal::KILL.as_raw();
         let ended = |raw, stopped_by| Ended {
             status: ExitStatus::from_raw(raw),
             stopped_by,
         };
         assert!(!is_failure(&ended(0, None)));
         assert!(is_failure(&ended(3 << 8, None)));
-        assert!(is_failure(&ended(libc::SIGSEGV, None)));
-        assert!(!is_failure(&ended(libc::SIGTERM, Some(libc::SIGTERM))));
-        assert!(!is_failure(&ended(libc::SIGKILL, Some(libc::SIGKILL))));
+        assert!(is_failure(&ended(SEGV, None)));
+        assert!(!is_failure(&ended(TERM, Some(TERM))));
+        assert!(!is_failure(&ended(KILL, Some(KILL))));
         assert_eq!(describe(&ended(3 << 8, None)), "exit code 3");
         assert_eq!(
-            describe(&ended(libc::SIGKILL, Some(libc::SIGKILL))),
+            describe(&ended(KILL, Some(KILL))),
             "signal 9 (sent by the agent)"
         );
     }

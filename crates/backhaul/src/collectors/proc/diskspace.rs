@@ -34,6 +34,7 @@ use super::parse::netdata_chart_id;
 use super::source::{host_path, SourceFile, Trouble};
 use super::DISKSPACE_PLUGIN;
 use crate::collectors::Collector;
+use crate::sys::{statvfs, StatVfs};
 
 /// netdata's `exclude space metrics on paths`.
 pub const EXCLUDED_PATHS: &str =
@@ -92,19 +93,16 @@ struct Usage {
 }
 
 impl Usage {
-    // The statvfs field types differ between targets (32-bit ones have
-    // 32-bit counts); the casts are no-ops only on 64-bit ones.
-    #[allow(clippy::unnecessary_cast)]
-    fn from_statvfs(st: &libc::statvfs) -> Usage {
+    fn from_statvfs(st: &StatVfs) -> Usage {
         let block_size = if st.f_frsize != 0 {
             st.f_frsize
         } else {
             st.f_bsize
-        } as u64;
-        let (total, free, avail) = (st.f_blocks as u64, st.f_bfree as u64, st.f_bavail as u64);
+        };
+        let (total, free, avail) = (st.f_blocks, st.f_bfree, st.f_bavail);
         let used = total.abs_diff(free);
-        let inodes = (st.f_favail != libc::fsfilcnt_t::MAX).then(|| {
-            let (total, free, avail) = (st.f_files as u64, st.f_ffree as u64, st.f_favail as u64);
+        let inodes = (st.f_favail != u64::MAX).then(|| {
+            let (total, free, avail) = (st.f_files, st.f_ffree, st.f_favail);
             [
                 avail,
                 total.saturating_sub(free),
@@ -117,19 +115,6 @@ impl Usage {
             blocks_used: used,
             blocks_reserved: free.saturating_sub(avail),
             inodes,
-        }
-    }
-}
-
-fn statvfs(path: &CString) -> std::io::Result<libc::statvfs> {
-    // SAFETY: `path` is a valid NUL-terminated string and `st` a properly
-    // sized, writable statvfs structure; the call writes nothing else.
-    unsafe {
-        let mut st: libc::statvfs = std::mem::zeroed();
-        if libc::statvfs(path.as_ptr(), &mut st) == 0 {
-            Ok(st)
-        } else {
-            Err(std::io::Error::last_os_error())
         }
     }
 }
@@ -419,18 +404,17 @@ mod tests {
         files: u64,
         ffree: u64,
         favail: u64,
-    ) -> libc::statvfs {
-        // SAFETY: statvfs is plain old data; all-zero is a valid value.
-        let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
-        st.f_bsize = 4096;
-        st.f_frsize = 4096;
-        st.f_blocks = blocks as _;
-        st.f_bfree = free as _;
-        st.f_bavail = avail as _;
-        st.f_files = files as _;
-        st.f_ffree = ffree as _;
-        st.f_favail = favail as _;
-        st
+    ) -> StatVfs {
+        StatVfs {
+            f_bsize: 4096,
+            f_frsize: 4096,
+            f_blocks: blocks,
+            f_bfree: free,
+            f_bavail: avail,
+            f_files: files,
+            f_ffree: ffree,
+            f_favail: favail,
+        }
     }
 
     #[test]

@@ -56,17 +56,10 @@ pub const PROC_PLUGIN: &str = "proc.plugin";
 pub const DISKSPACE_PLUGIN: &str = "diskspace.plugin";
 
 /// The switch names [`default_collectors`] asks about, in the order the
-/// collectors are returned.
-pub const SWITCHES: &[&str] = &[
-    "/proc/stat",
-    "/proc/uptime",
-    "/proc/loadavg",
-    "/proc/vmstat",
-    "/proc/meminfo",
-    "/proc/net/dev",
-    "/proc/diskstats",
-    "diskspace",
-];
+/// collectors are returned. The list is the configuration's (it decides
+/// which `[plugin:proc]` keys are in use), so `config` need not know this
+/// module.
+pub const SWITCHES: &[&str] = crate::config::PROC_SWITCHES;
 
 /// The collectors whose switch `enabled` answers yes to (see [`SWITCHES`]),
 /// each reading below `root` and collecting every `update_every` seconds.

@@ -1,0 +1,420 @@
+//! `sys`: every call backhaul makes to the operating system, and nothing
+//! else. Clocks, the calling thread's CPU time, the host name, file system
+//! statistics, process groups and signals, waiting for a descriptor,
+//! non-blocking connects and socket options all go through here; the rest
+//! of the crate reads files and sockets through `std`.
+//!
+//! Most calls go through `rustix`, which needs no `unsafe`. What is left
+//! (`getrusage`, the send-queue `ioctl`, and the `pre_exec` hook of a child
+//! process) is in this file, each block with its `SAFETY` argument.
+//!
+//! backhaul runs on Linux: `send_queue_len` and the parent-death signal are
+//! Linux-specific.
+
+use std::ffi::CStr;
+use std::io;
+use std::net::{SocketAddr, TcpStream};
+use std::os::fd::{AsFd, AsRawFd};
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command};
+use std::time::Duration;
+
+pub use rustix::process::Signal;
+
+// ----------------------------------------------------------------------------
+// clocks
+
+/// Microseconds since the epoch, from the wall clock (0 before 1970).
+pub fn now_realtime_ut() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+/// CPU time of the calling thread in nanoseconds, from
+/// `clock_gettime(CLOCK_THREAD_CPUTIME_ID)`: precise, where `getrusage` may
+/// count in scheduler ticks.
+pub fn thread_cpu_ns() -> u64 {
+    let ts = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    let secs = u64::try_from(ts.tv_sec).unwrap_or(0);
+    let nanos = u64::try_from(ts.tv_nsec).unwrap_or(0);
+    secs.saturating_mul(1_000_000_000).saturating_add(nanos)
+}
+
+/// CPU time used by the calling thread so far, split into user and system
+/// time.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ThreadCpu {
+    pub user_us: u64,
+    pub system_us: u64,
+}
+
+impl ThreadCpu {
+    /// The calling thread's CPU time, from `getrusage(RUSAGE_THREAD)`
+    /// (zero if the call fails).
+    pub fn current() -> ThreadCpu {
+        let mut usage = std::mem::MaybeUninit::<libc::rusage>::uninit();
+        // SAFETY: `usage` points to writable memory of the size of a
+        // `rusage`, which getrusage fills on success; RUSAGE_THREAD is a
+        // valid `who` on Linux.
+        let rc = unsafe { libc::getrusage(libc::RUSAGE_THREAD, usage.as_mut_ptr()) };
+        if rc != 0 {
+            return ThreadCpu::default();
+        }
+        // SAFETY: getrusage returned 0, so it initialized the whole struct.
+        let usage = unsafe { usage.assume_init() };
+        let us = |tv: libc::timeval| {
+            let secs = u64::try_from(tv.tv_sec).unwrap_or(0);
+            let micros = u64::try_from(tv.tv_usec).unwrap_or(0);
+            secs.saturating_mul(1_000_000).saturating_add(micros)
+        };
+        ThreadCpu {
+            user_us: us(usage.ru_utime),
+            system_us: us(usage.ru_stime),
+        }
+    }
+
+    /// User and system time together, in nanoseconds.
+    pub fn total_ns(&self) -> u64 {
+        self.user_us
+            .saturating_add(self.system_us)
+            .saturating_mul(1000)
+    }
+}
+
+// ----------------------------------------------------------------------------
+// the host
+
+/// The machine's host name (`uname`'s node name, which is what
+/// `gethostname` returns on Linux); `None` if it is empty.
+pub fn hostname() -> Option<String> {
+    let uname = rustix::system::uname();
+    let name = uname.nodename().to_string_lossy().into_owned();
+    (!name.is_empty()).then_some(name)
+}
+
+/// What `statvfs` tells about a mounted file system: the fields backhaul
+/// reads, under their C names. Counts of blocks are in units of
+/// `f_frsize` (or `f_bsize` where that is 0).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct StatVfs {
+    pub f_bsize: u64,
+    pub f_frsize: u64,
+    pub f_blocks: u64,
+    pub f_bfree: u64,
+    pub f_bavail: u64,
+    pub f_files: u64,
+    pub f_ffree: u64,
+    /// `u64::MAX` when the file system does not count inodes.
+    pub f_favail: u64,
+}
+
+/// `statvfs(path)`.
+pub fn statvfs(path: &CStr) -> io::Result<StatVfs> {
+    let st = rustix::fs::statvfs(path)?;
+    Ok(StatVfs {
+        f_bsize: st.f_bsize,
+        f_frsize: st.f_frsize,
+        f_blocks: st.f_blocks,
+        f_bfree: st.f_bfree,
+        f_bavail: st.f_bavail,
+        f_files: st.f_files,
+        f_ffree: st.f_ffree,
+        f_favail: st.f_favail,
+    })
+}
+
+// ----------------------------------------------------------------------------
+// processes
+
+/// Makes `command`'s child receive `signal` when the thread that spawned it
+/// ends (Linux's `PR_SET_PDEATHSIG`), so a killed agent leaves no child
+/// behind. Spawning fails if the setting cannot be made.
+pub fn signal_child_on_parent_death(command: &mut Command, signal: Signal) {
+    // SAFETY: the hook runs in the child between fork and exec, where only
+    // async-signal-safe work is allowed: it makes one prctl system call
+    // (rustix calls the kernel directly), allocates nothing on success,
+    // takes no lock and touches no memory shared with the parent. On
+    // failure it builds an `io::Error` from an errno, which holds no
+    // allocation either.
+    unsafe {
+        command.pre_exec(move || {
+            rustix::process::set_parent_process_death_signal(Some(signal)).map_err(io::Error::from)
+        });
+    }
+}
+
+/// Whether spawning a program failed for a reason that retrying cannot
+/// cure: it is missing, not executable, not a program, or a directory.
+pub fn spawn_error_is_permanent(error: &io::Error) -> bool {
+    use rustix::io::Errno;
+    [
+        Errno::NOENT,
+        Errno::ACCESS,
+        Errno::NOEXEC,
+        Errno::NOTDIR,
+        Errno::ISDIR,
+    ]
+    .iter()
+    .any(|errno| error.raw_os_error() == Some(errno.raw_os_error()))
+}
+
+/// Sends `signal` to one process (a child the caller started).
+pub fn signal_process(child: &Child, signal: Signal) -> io::Result<()> {
+    rustix::process::kill_process(rustix::process::Pid::from_child(child), signal)?;
+    Ok(())
+}
+
+/// The process group a child leads (one started with
+/// `Command::process_group(0)`, whose group id is its pid).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProcessGroup(rustix::process::Pid);
+
+impl ProcessGroup {
+    /// The group `child` leads; `None` for pid 1 (which leads no group of
+    /// ours, and a signal to it would go elsewhere).
+    pub fn led_by(child: &Child) -> Option<ProcessGroup> {
+        let pid = rustix::process::Pid::from_child(child);
+        (!pid.is_init()).then_some(ProcessGroup(pid))
+    }
+
+    /// The group's id (its leader's pid).
+    pub fn id(self) -> i32 {
+        self.0.as_raw_nonzero().get()
+    }
+
+    /// Sends `signal` to every process of the group. A group that is gone
+    /// is not an error worth reporting: the result is ignored.
+    pub fn signal(self, signal: Signal) {
+        let _ = rustix::process::kill_process_group(self.0, signal);
+    }
+
+    /// Whether a process of the group still exists (zombies included):
+    /// `kill(-pgid, 0)` succeeds, or fails only for want of permission.
+    pub fn exists(self) -> bool {
+        match rustix::process::test_kill_process_group(self.0) {
+            Ok(()) => true,
+            Err(errno) => errno == rustix::io::Errno::PERM,
+        }
+    }
+}
+
+/// Waits until `fd` is readable (data, end of file or error) or `timeout`
+/// passed; `Ok(false)` on timeout or interruption.
+pub fn wait_readable(fd: impl AsFd, timeout: Duration) -> io::Result<bool> {
+    wait_for(fd, rustix::event::PollFlags::IN, timeout)
+}
+
+/// Waits until `fd` is writable (or failed: a connection attempt that
+/// ended either way) or `timeout` passed; `Ok(false)` on timeout or
+/// interruption.
+pub fn wait_writable(fd: impl AsFd, timeout: Duration) -> io::Result<bool> {
+    wait_for(fd, rustix::event::PollFlags::OUT, timeout)
+}
+
+fn wait_for(
+    fd: impl AsFd,
+    events: rustix::event::PollFlags,
+    timeout: Duration,
+) -> io::Result<bool> {
+    use rustix::event::{poll, PollFd, Timespec};
+    let mut fds = [PollFd::new(&fd, events)];
+    let timeout = Timespec::try_from(timeout).unwrap_or(Timespec {
+        tv_sec: i64::MAX,
+        tv_nsec: 0,
+    });
+    match poll(&mut fds, Some(&timeout)) {
+        Ok(ready) => Ok(ready > 0),
+        Err(rustix::io::Errno::INTR) => Ok(false),
+        Err(errno) => Err(errno.into()),
+    }
+}
+
+// ----------------------------------------------------------------------------
+// sockets
+
+/// Caps `stream`'s kernel send buffer at about `bytes` (`SO_SNDBUF`; the
+/// kernel doubles the value for its bookkeeping), which bounds the bytes in
+/// flight. Values beyond `i32::MAX` are taken as `i32::MAX`.
+pub fn set_send_buffer(stream: &TcpStream, bytes: usize) -> io::Result<()> {
+    let bytes = bytes.min(i32::MAX as usize);
+    rustix::net::sockopt::set_socket_send_buffer_size(stream, bytes)?;
+    Ok(())
+}
+
+/// Makes closing `stream` reset the connection (`SO_LINGER` of zero): the
+/// kernel drops what it still holds unsent or unacknowledged instead of
+/// going on sending it.
+pub fn reset_on_close(stream: &TcpStream) -> io::Result<()> {
+    rustix::net::sockopt::set_socket_linger(stream, Some(Duration::ZERO))?;
+    Ok(())
+}
+
+/// A TCP connection attempt under way: [`Connecting::start`] does not
+/// block; wait for the socket with [`wait_writable`], then
+/// [`Connecting::finish`] tells how the attempt ended.
+#[derive(Debug)]
+pub struct Connecting(TcpStream);
+
+impl Connecting {
+    /// Starts connecting a new non-blocking TCP socket to `addr`.
+    pub fn start(addr: SocketAddr) -> io::Result<Connecting> {
+        use rustix::net::{ipproto, AddressFamily, SocketFlags, SocketType};
+        let family = if addr.is_ipv4() {
+            AddressFamily::INET
+        } else {
+            AddressFamily::INET6
+        };
+        let fd = rustix::net::socket_with(
+            family,
+            SocketType::STREAM,
+            SocketFlags::NONBLOCK | SocketFlags::CLOEXEC,
+            Some(ipproto::TCP),
+        )?;
+        match rustix::net::connect(&fd, &addr) {
+            // Interrupted or not, a non-blocking connect goes on by itself.
+            Ok(()) | Err(rustix::io::Errno::INPROGRESS | rustix::io::Errno::INTR) => {}
+            Err(errno) => return Err(errno.into()),
+        }
+        Ok(Connecting(TcpStream::from(fd)))
+    }
+
+    /// After [`wait_writable`] said so: the connected stream, back in
+    /// blocking mode, or why the attempt failed.
+    pub fn finish(self) -> io::Result<TcpStream> {
+        if let Err(errno) = rustix::net::sockopt::socket_error(&self.0)? {
+            return Err(errno.into());
+        }
+        // A connect that failed without leaving an error shows here.
+        self.0.peer_addr()?;
+        self.0.set_nonblocking(false)?;
+        Ok(self.0)
+    }
+}
+
+impl AsFd for Connecting {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.0.as_fd()
+    }
+}
+
+/// Bytes written on `stream` that the peer has not acknowledged yet: the
+/// socket's send queue (Linux `SIOCOUTQ`, which is `TIOCOUTQ`'s number).
+/// `None` if the kernel does not say.
+pub fn send_queue_len(stream: &TcpStream) -> Option<usize> {
+    let mut pending: libc::c_int = 0;
+    // SAFETY: for a TCP socket, TIOCOUTQ (== SIOCOUTQ) writes one `int`
+    // through its argument, which points to `pending`, alive and writable
+    // for the whole call; the descriptor is valid while `stream` is
+    // borrowed.
+    let rc = unsafe {
+        libc::ioctl(
+            stream.as_raw_fd(),
+            libc::TIOCOUTQ,
+            &mut pending as *mut libc::c_int,
+        )
+    };
+    if rc != 0 {
+        return None;
+    }
+    usize::try_from(pending).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write as _;
+    use std::net::TcpListener;
+
+    #[test]
+    fn clocks_move_forward() {
+        let t0 = now_realtime_ut();
+        assert!(t0 > 1_600_000_000_000_000, "{t0}");
+        let c0 = thread_cpu_ns();
+        let mut x = 0u64;
+        for i in 0..2_000_000u64 {
+            x = std::hint::black_box(x.wrapping_add(i));
+        }
+        assert!(thread_cpu_ns() > c0);
+        let cpu = ThreadCpu::current();
+        assert_eq!(cpu.total_ns(), (cpu.user_us + cpu.system_us) * 1000);
+    }
+
+    #[test]
+    fn the_host_has_a_name() {
+        assert!(hostname().is_some_and(|name| !name.is_empty()));
+    }
+
+    #[test]
+    fn statvfs_of_the_root() {
+        let st = statvfs(c"/").expect("statvfs /");
+        assert!(st.f_bsize > 0 && st.f_blocks > 0);
+        assert!(statvfs(c"/no/such/dir").is_err());
+    }
+
+    #[test]
+    fn process_groups_and_spawn_errors() {
+        let missing = Command::new("/no/such/program").spawn().unwrap_err();
+        assert!(spawn_error_is_permanent(&missing));
+        assert!(!spawn_error_is_permanent(&io::Error::from(
+            io::ErrorKind::TimedOut
+        )));
+        let mut command = Command::new("/bin/sh");
+        command.args(["-c", "exec sleep 30"]).process_group(0);
+        signal_child_on_parent_death(&mut command, Signal::TERM);
+        let mut child = command.spawn().expect("spawn /bin/sh");
+        let group = ProcessGroup::led_by(&child).expect("a group");
+        assert_eq!(u32::try_from(group.id()).ok(), Some(child.id()));
+        assert!(group.exists());
+        group.signal(Signal::KILL);
+        let status = child.wait().expect("wait");
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(status.signal(), Some(Signal::KILL.as_raw()));
+        assert!(!group.exists());
+    }
+
+    #[test]
+    fn send_buffer_and_queue() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut stream = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let _peer = listener.accept().unwrap();
+        set_send_buffer(&stream, 8192).unwrap();
+        set_send_buffer(&stream, usize::MAX).unwrap();
+        assert_eq!(send_queue_len(&stream), Some(0));
+        stream.write_all(b"hello\n").unwrap();
+        // Acknowledged at once on loopback, or still queued: never more.
+        assert!(send_queue_len(&stream).is_some_and(|n| n <= 6));
+    }
+
+    #[test]
+    fn connections_start_without_blocking() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let connecting = Connecting::start(listener.local_addr().unwrap()).unwrap();
+        assert!(wait_writable(&connecting, Duration::from_secs(5)).unwrap());
+        let stream = connecting.finish().expect("connected");
+        assert_eq!(stream.peer_addr().unwrap(), listener.local_addr().unwrap());
+        reset_on_close(&stream).unwrap();
+
+        let dead = listener.local_addr().unwrap();
+        drop(listener);
+        let refused = Connecting::start(dead).and_then(|connecting| {
+            assert!(wait_writable(&connecting, Duration::from_secs(5))?);
+            connecting.finish()
+        });
+        assert_eq!(
+            refused.unwrap_err().kind(),
+            io::ErrorKind::ConnectionRefused
+        );
+    }
+
+    #[test]
+    fn readable_after_a_write_and_not_before() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut stream = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (peer, _) = listener.accept().unwrap();
+        assert!(!wait_readable(&peer, Duration::from_millis(10)).unwrap());
+        stream.write_all(b"x").unwrap();
+        assert!(wait_readable(&peer, Duration::from_secs(5)).unwrap());
+    }
+}
