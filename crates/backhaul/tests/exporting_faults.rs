@@ -495,7 +495,7 @@ fn a_black_hole_destination_does_not_delay_another_instance() {
         let shutdown = shutdown.clone();
         std::thread::spawn(move || {
             while !shutdown.sleep(Duration::from_millis(250)) {
-                let now = backhaul::collectors::now_realtime_ut();
+                let now = backhaul::sys::now_realtime_ut();
                 let mut w = f_chart.write();
                 for d in 0..5000 {
                     w.set(d, d as i64);

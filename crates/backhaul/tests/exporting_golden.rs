@@ -369,7 +369,7 @@ fn hostile_input_cannot_inject() {
                     }
                     assert_eq!(
                         line.matches('"').count(),
-                        2 * 8,
+                        2 * 11,
                         "every string closed: {line}"
                     );
                     assert!(line.ends_with("}}"), "{line}");

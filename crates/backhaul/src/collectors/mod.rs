@@ -30,7 +30,7 @@ pub trait Collector: Send {
 }
 
 /// Kept under this path for callers not yet moved to [`crate::sys`].
-pub use crate::sys::now_realtime_ut;
+use crate::sys::now_realtime_ut;
 
 /// Runs `collector` on the calling thread until `shutdown` fires: wakes at
 /// each multiple of its update every, collects, and logs failures without

@@ -85,13 +85,6 @@ pub struct BatchBuilder {
     aggregates: Vec<WindowAggregate>,
 }
 
-/// One interval's output.
-#[derive(Debug, Default)]
-pub struct BuiltBatch {
-    pub bytes: Vec<u8>,
-    pub metrics: usize,
-}
-
 impl BatchBuilder {
     pub fn new(settings: BatchSettings, connector: Format) -> BatchBuilder {
         BatchBuilder {

@@ -15,13 +15,13 @@ use super::backoff::{ExponentialBackoff, RetryPolicy};
 use super::batch::{Batch, BatchRing};
 use super::delivery::Delivery;
 use super::exporter::BatchBuilder;
-use super::monitoring::{thread_cpu_ns, InstanceCharts, IntervalCounters, ThreadCpu};
+use super::monitoring::{InstanceCharts, IntervalCounters};
 use super::schedule::Schedule;
-use crate::collectors::now_realtime_ut;
 use crate::shutdown::Shutdown;
+use crate::sys::{now_realtime_ut, thread_cpu_ns, ThreadCpu};
 
-/// Running totals of an instance, readable from other threads (tests, the
-/// web API).
+/// Running totals of an instance, readable from other threads (tests now,
+/// a web API later).
 #[derive(Debug, Default)]
 pub struct InstanceTotals {
     pub batches: AtomicU64,

@@ -10,7 +10,7 @@
 //! * `batch`: the bounded ring of undelivered batches;
 //! * `delivery`: TCP lines (`lines`, over `transport`) and HTTP(S)
 //!   requests (`http`, `tls`), with interruptible connects (`dial`);
-//! * `backoff`, `log_limit`, `schedule`: pacing of retries, logs and wake-ups;
+//! * `backoff`, `schedule`: pacing of retries, logs and wake-ups;
 //! * `monitoring`: the instance's own charts;
 //! * `instance`: the thread that ties them together.
 
@@ -20,7 +20,6 @@ pub mod connectors;
 pub mod delivery;
 pub mod exporter;
 pub mod instance;
-pub mod log_limit;
 pub mod monitoring;
 pub mod registry;
 pub mod schedule;

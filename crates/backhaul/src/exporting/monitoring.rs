@@ -11,7 +11,7 @@ use rrd::{Algorithm, Chart, ChartDef, ChartType, DimIndex, DimensionDef, Host};
 
 /// The thread CPU clocks, which live in [`crate::sys`]; re-exported here
 /// for the instance thread.
-pub use crate::sys::{thread_cpu_ns, ThreadCpu};
+use crate::sys::ThreadCpu;
 
 /// What happened during one interval (counts for the interval, except
 /// `buffered_*`, which are what the ring holds now).

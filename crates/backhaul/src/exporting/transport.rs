@@ -151,7 +151,7 @@ impl Transport {
     pub fn switch_to(&mut self, preferred: PreferredConnection, abort: bool) {
         if let Some(old) = self.connection.take() {
             if abort {
-                let _ = socket2::SockRef::from(&old.stream).set_linger(Some(Duration::ZERO));
+                let _ = crate::sys::reset_on_close(&old.stream);
             }
         }
         tracing::info!(destination = %self.endpoints[preferred.conn.index], "moved back to a preferred destination");
@@ -161,7 +161,7 @@ impl Transport {
     fn prepare(&self, stream: TcpStream) -> io::Result<TcpStream> {
         stream.set_write_timeout(Some(self.timeout))?;
         if let Some(bytes) = self.send_buffer {
-            set_send_buffer(&stream, bytes)?;
+            crate::sys::set_send_buffer(&stream, bytes)?;
         }
         stream.set_nodelay(false)?;
         Ok(stream)
@@ -210,7 +210,7 @@ impl Transport {
             }
         }
         if !reset {
-            check.unacked = send_queue_len(&conn.stream);
+            check.unacked = crate::sys::send_queue_len(&conn.stream);
         }
         if !check.closed && conn.stream.set_nonblocking(false).is_err() {
             check.closed = true;
@@ -225,7 +225,7 @@ impl Transport {
     pub fn unacked(&self) -> Option<usize> {
         self.connection
             .as_ref()
-            .and_then(|c| send_queue_len(&c.stream))
+            .and_then(|c| crate::sys::send_queue_len(&c.stream))
     }
 
     /// Writes as much of `bytes` as the peer takes within the write timeout
@@ -289,36 +289,6 @@ pub struct PreferredConnection {
     conn: Connection,
     /// Destinations tried to make it.
     pub attempts: usize,
-}
-
-fn set_send_buffer(stream: &TcpStream, bytes: usize) -> io::Result<()> {
-    use std::os::fd::AsRawFd;
-    let size = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
-    // SAFETY: setsockopt reads one int from `size`; the descriptor is valid.
-    let rc = unsafe {
-        libc::setsockopt(
-            stream.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_SNDBUF,
-            &size as *const libc::c_int as *const libc::c_void,
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
-}
-
-/// The socket's unacknowledged send queue (Linux `SIOCOUTQ`).
-fn send_queue_len(stream: &TcpStream) -> Option<usize> {
-    use std::os::fd::AsRawFd;
-    let mut pending: libc::c_int = 0;
-    // SAFETY: TIOCOUTQ (== SIOCOUTQ for TCP sockets) writes one int into
-    // `pending`; the descriptor is valid for the life of `stream`.
-    let rc = unsafe { libc::ioctl(stream.as_raw_fd(), libc::TIOCOUTQ, &mut pending) };
-    (rc == 0 && pending >= 0).then_some(pending as usize)
 }
 
 #[cfg(test)]
@@ -389,9 +359,17 @@ mod tests {
         let (mut peer, _) = l.accept().unwrap();
         peer.write_all(b"hello").unwrap();
         drop(peer);
-        std::thread::sleep(Duration::from_millis(50));
-        let c = t.check_peer();
-        assert_eq!((c.received, c.closed), (5, true));
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut received = 0;
+        let closed = loop {
+            let c = t.check_peer();
+            received += c.received;
+            if c.closed || Instant::now() > deadline {
+                break c.closed;
+            }
+            std::thread::yield_now();
+        };
+        assert_eq!((received, closed), (5, true));
         assert!(!t.is_connected());
     }
 

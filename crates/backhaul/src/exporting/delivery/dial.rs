@@ -11,8 +11,6 @@ use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use socket2::{Domain, Protocol, SockAddr, Socket, Type};
-
 use crate::shutdown::Shutdown;
 
 /// The longest a blocking step runs before the stop request is checked.
@@ -110,29 +108,14 @@ pub fn resolve(endpoint: &Endpoint, deadline: &Deadline) -> io::Result<Vec<Socke
 /// Connects to `addr` without blocking past the deadline or a stop
 /// request.
 pub fn connect(addr: SocketAddr, deadline: &Deadline) -> io::Result<TcpStream> {
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-    socket.set_nonblocking(true)?;
-    let target = SockAddr::from(addr);
-    match socket.connect(&target) {
-        Ok(()) => {}
-        Err(e)
-            if e.kind() == ErrorKind::WouldBlock || e.raw_os_error() == Some(libc::EINPROGRESS) => {
-        }
-        Err(e) => return Err(e),
-    }
+    let attempt = crate::sys::Connecting::start(addr)?;
     loop {
         let slice = deadline.next_slice()?;
-        if crate::exporting::delivery::poll::writable(&socket, slice)? {
+        if crate::sys::wait_writable(&attempt, slice)? {
             break;
         }
     }
-    if let Some(error) = socket.take_error()? {
-        return Err(error);
-    }
-    // A connect that failed without SO_ERROR set shows here.
-    socket.peer_addr()?;
-    socket.set_nonblocking(false)?;
-    Ok(socket.into())
+    attempt.finish()
 }
 
 /// Tries the first `upto` endpoints in order, every address of each;
@@ -188,6 +171,7 @@ impl ConnectError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use socket2::{Domain, SockAddr, Socket, Type};
     use std::net::TcpListener;
 
     #[test]
@@ -225,25 +209,26 @@ mod tests {
         let addr = listener.local_addr().unwrap().as_socket().unwrap();
         let mut held = Vec::new();
         let stop = Shutdown::new();
-        let s2 = stop.clone();
-        let t = std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(300));
-            s2.trigger();
-        });
-        let started = Instant::now();
-        // Fill the backlog; the connect that hangs returns at the stop.
+        // Fill the backlog: a connect that has not finished within a
+        // second is hanging (loopback connects take microseconds).
+        let probe = Deadline::after(Duration::from_secs(1), None);
         for _ in 0..16 {
-            let d = Deadline::after(Duration::from_secs(30), Some(&stop));
-            match connect(addr, &d) {
+            match connect(addr, &probe) {
                 Ok(s) => held.push(s),
                 Err(e) => {
-                    assert!(is_stopped(&e), "{e}");
+                    assert_eq!(e.kind(), ErrorKind::TimedOut, "{e}");
                     break;
                 }
             }
         }
-        assert!(stop.is_triggered(), "every connect went through");
-        assert!(started.elapsed() < Duration::from_secs(3));
-        t.join().unwrap();
+        // Now one hangs until the stop request.
+        let s2 = stop.clone();
+        let d = Deadline::after(Duration::from_secs(30), Some(&stop));
+        let t = std::thread::spawn(move || connect(addr, &d));
+        s2.trigger();
+        let started = Instant::now();
+        let e = t.join().unwrap().unwrap_err();
+        assert!(is_stopped(&e), "{e}");
+        assert!(started.elapsed() < Duration::from_secs(2));
     }
 }

@@ -28,11 +28,11 @@ use std::time::{Duration, Instant};
 use rustls::ClientConfig;
 
 use super::dial::{self, Deadline, Endpoint};
-use super::{poll, tls, Delivery};
+use super::{tls, Delivery};
 use crate::exporting::backoff::RetryPolicy;
 use crate::exporting::batch::{BatchRing, Part};
-use crate::exporting::log_limit::LogLimiter;
 use crate::exporting::monitoring::IntervalCounters;
+use crate::log_limit::LogLimiter;
 use crate::shutdown::Shutdown;
 
 /// How a request body wraps the batch's lines.
@@ -448,7 +448,7 @@ impl HttpDelivery {
 /// server has sent nothing since its last response (a TLS session's own
 /// records, such as session tickets, do not count), nor closed it.
 fn still_open(stream: &mut Stream) -> bool {
-    match poll::readable(stream.tcp(), Duration::ZERO) {
+    match crate::sys::wait_readable(stream.tcp(), Duration::ZERO) {
         Ok(false) => return true,
         Ok(true) => {}
         Err(_) => return false,

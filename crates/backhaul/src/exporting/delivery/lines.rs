@@ -19,9 +19,9 @@ use std::time::{Duration, Instant};
 use super::Delivery;
 use crate::exporting::backoff::RetryPolicy;
 use crate::exporting::batch::BatchRing;
-use crate::exporting::log_limit::LogLimiter;
 use crate::exporting::monitoring::IntervalCounters;
 use crate::exporting::transport::{PreferredConnection, Transport};
+use crate::log_limit::LogLimiter;
 use crate::shutdown::Shutdown;
 
 /// How often a pending switch of destination is looked at.

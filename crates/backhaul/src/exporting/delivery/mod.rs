@@ -18,7 +18,6 @@
 pub mod dial;
 pub mod http;
 pub mod lines;
-pub mod poll;
 pub mod tls;
 
 use std::time::Instant;
