@@ -50,6 +50,8 @@ pub enum HostContext {
         fields: json::HostFields,
         /// Objects end in `,\n` (json:http bodies).
         array: bool,
+        /// Stored values (`average`, `sum`): netdata's spacing for them.
+        stored: bool,
     },
 }
 
@@ -61,6 +63,7 @@ impl HostContext {
         prefix: &str,
         hostname: &str,
         labels: Option<&[(&str, &str)]>,
+        stored: bool,
     ) -> HostContext {
         let sending = labels.is_some();
         let labels = labels.unwrap_or(&[]);
@@ -85,6 +88,7 @@ impl HostContext {
                     json::HostFields::new(prefix, hostname)
                 },
                 array: connector == Format::JsonArrayItems,
+                stored,
             },
         }
     }
@@ -97,7 +101,7 @@ pub enum ChartNames {
     None,
     Graphite(graphite::ChartMetrics),
     Opentsdb(opentsdb::ChartMetrics),
-    Json(json::ChartFields, Vec<json::DimensionFields>),
+    Json(json::ChartObjects),
 }
 
 impl ChartNames {
@@ -138,7 +142,11 @@ impl ChartNames {
                     .for_each(|d| list.push(&dim_part(d)));
                 ChartNames::Opentsdb(list)
             }
-            HostContext::Json { .. } => {
+            HostContext::Json {
+                fields: host_fields,
+                array,
+                stored,
+            } => {
                 let def = chart.def();
                 let fields = json::ChartFields::new(&json::ChartInfo {
                     id: chart.id(),
@@ -148,12 +156,11 @@ impl ChartNames {
                     chart_type: &def.type_,
                     units: &def.units,
                 });
-                let dims = chart
-                    .dimensions()
-                    .iter()
-                    .map(|d| json::DimensionFields::new(d.id(), d.name()))
-                    .collect();
-                ChartNames::Json(fields, dims)
+                let mut objects = json::ChartObjects::new(host_fields, &fields, *stored, *array);
+                for d in chart.dimensions() {
+                    objects.push(&json::DimensionFields::new(d.id(), d.name()));
+                }
+                ChartNames::Json(objects)
             }
         }
     }
@@ -179,14 +186,8 @@ impl ChartNames {
             (ChartNames::Opentsdb(metrics), HostContext::OpentsdbJson { tags, .. }) => {
                 metrics.write_json_objects(out, tags, timestamp, [(dim, value)]) == 1
             }
-            (ChartNames::Json(chart, dims), HostContext::Json { fields, array }) => {
-                match dims.get(dim) {
-                    Some(d) if *array => {
-                        json::write_array_item(out, fields, chart, d, value, timestamp.value())
-                    }
-                    Some(d) => json::write_line(out, fields, chart, d, value, timestamp.value()),
-                    None => false,
-                }
+            (ChartNames::Json(objects), HostContext::Json { .. }) => {
+                objects.write_lines(out, timestamp, [(dim, value)]) == 1
             }
             _ => false,
         }
@@ -214,6 +215,9 @@ impl ChartNames {
             }
             (ChartNames::Opentsdb(metrics), HostContext::OpentsdbJson { tags, .. }) => {
                 metrics.write_json_objects(out, tags, timestamp, lines)
+            }
+            (ChartNames::Json(objects), HostContext::Json { .. }) => {
+                objects.write_lines(out, timestamp, lines)
             }
             _ => lines
                 .into_iter()

@@ -158,7 +158,13 @@ impl BatchBuilder {
                 charts: Vec::new(),
                 charts_generation: 0,
                 labels: None,
-                context: HostContext::new(self.connector, &self.settings.prefix, &hostname, None),
+                context: HostContext::new(
+                    self.connector,
+                    &self.settings.prefix,
+                    &hostname,
+                    None,
+                    self.settings.data_source != DataSource::AsCollected,
+                ),
                 hostname,
                 host,
             });
@@ -196,6 +202,7 @@ fn refresh_host_context(h: &mut HostExport, settings: &BatchSettings, connector:
         &settings.prefix,
         &h.hostname,
         sending.then_some(selected.as_slice()),
+        settings.data_source != DataSource::AsCollected,
     );
     h.labels = Some(labels);
     // Names embed the host's pieces: render every chart again.

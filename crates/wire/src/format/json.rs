@@ -42,7 +42,9 @@
 //! );
 //! ```
 
-use super::{labels_to_render, write_timestamp, MetricValue};
+use super::{labels_to_render, write_timestamp, MetricList, MetricPieces, MetricValue};
+use crate::number::RenderedTimestamp;
+use crate::room::{Room, PADDING};
 use crate::sanitize::write_json_escaped;
 
 /// Appends `"text"`, escaped.
@@ -326,6 +328,152 @@ fn write_object(
     true
 }
 
+/// The objects of all of a chart's dimensions for one host, as
+/// [`write_line`] (or [`write_array_item`]) writes them one by one: the
+/// host's and chart's fields once, as one head, and each dimension's
+/// fields with `"value":` in one buffer. A line is two padded copies, the
+/// number and the object's end: no per-line escaping or field lookups.
+///
+/// ```
+/// use wire::format::{json, MetricValue};
+///
+/// let host = json::HostFields::new("netdata", "vm");
+/// let chart = json::ChartFields::new(&json::ChartInfo {
+///     id: "c", name: "c", family: "f", context: "x", chart_type: "t", units: "u",
+/// });
+/// let dim = json::DimensionFields::new("d", "d");
+/// let mut objects = json::ChartObjects::new(&host, &chart, true, false);
+/// objects.push(&dim);
+/// let mut buf = Vec::new();
+/// let ts = wire::number::RenderedTimestamp::new(7);
+/// assert_eq!(objects.write_lines(&mut buf, &ts, [(0, MetricValue::Stored(1.5))]), 1);
+/// let mut one = Vec::new();
+/// json::write_line(&mut one, &host, &chart, &dim, MetricValue::Stored(1.5), 7);
+/// assert_eq!(buf, one);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChartObjects {
+    list: MetricList,
+    /// Stored values' spacing (`"timestamp": TS`).
+    stored: bool,
+    /// Objects end in `},\n` (array items) instead of `}\n`.
+    array_item: bool,
+}
+
+impl ChartObjects {
+    /// The head of `host`'s objects for `chart`, in the spacing netdata
+    /// uses for stored values (`stored`, the `average` and `sum` data
+    /// sources) or for collected ones; `array_item` ends objects in `,\n`.
+    pub fn new(host: &HostFields, chart: &ChartFields, stored: bool, array_item: bool) -> Self {
+        let mut head = Vec::with_capacity(host.bytes.len() + chart.bytes.len() + 2);
+        head.extend_from_slice(&host.bytes);
+        chart.write(&mut head, stored);
+        ChartObjects {
+            list: MetricList::new(&head),
+            stored,
+            array_item,
+        }
+    }
+
+    /// Appends the next dimension's fields.
+    pub fn push(&mut self, dimension: &DimensionFields) {
+        let mut part = Vec::with_capacity(dimension.bytes.len() + 8);
+        part.extend_from_slice(&dimension.bytes);
+        part.extend_from_slice(b"\"value\":");
+        self.list.push_raw(&part);
+    }
+
+    /// How many dimensions it holds.
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    /// Whether it holds none.
+    pub fn is_empty(&self) -> bool {
+        self.list.len() == 0
+    }
+
+    /// Writes the object of every `(dimension, value)` of `lines` with
+    /// `timestamp`; returns how many were written (a non-finite stored
+    /// value or an index out of range writes nothing).
+    #[inline]
+    pub fn write_lines<I>(
+        &self,
+        buf: &mut Vec<u8>,
+        timestamp: &RenderedTimestamp,
+        lines: I,
+    ) -> usize
+    where
+        I: IntoIterator<Item = (usize, MetricValue)>,
+    {
+        let tail = ObjectTail::new(timestamp, self.stored, self.array_item);
+        self.list.write_lines(buf, lines, |room, pieces, value| {
+            put_object(room, pieces, value, &tail)
+        })
+    }
+}
+
+/// The end of an object: `,"timestamp": TS}\n` (or `},\n`), padded for
+/// one fixed-size store.
+struct ObjectTail {
+    bytes: [u8; 64],
+    len: usize,
+}
+
+impl ObjectTail {
+    fn new(timestamp: &RenderedTimestamp, stored: bool, array_item: bool) -> ObjectTail {
+        let mut text = Vec::with_capacity(48);
+        text.extend_from_slice(if stored {
+            b",\"timestamp\": ".as_slice()
+        } else {
+            b",\"timestamp\":".as_slice()
+        });
+        text.extend_from_slice(timestamp.as_bytes());
+        text.extend_from_slice(if array_item {
+            b"},\n".as_slice()
+        } else {
+            b"}\n"
+        });
+        let mut bytes = [0u8; 64];
+        let len = text.len().min(64);
+        bytes[..len].copy_from_slice(&text[..len]);
+        ObjectTail { bytes, len }
+    }
+}
+
+/// The one place a cached object is laid out: head, dimension part (with
+/// `"value":`), the number, the tail.
+#[inline(always)]
+fn put_object(
+    room: &mut Room<'_>,
+    pieces: MetricPieces<'_>,
+    value: MetricValue,
+    tail: &ObjectTail,
+) -> bool {
+    if !value.is_writable() {
+        return false;
+    }
+    // One reservation for every store: the pieces (at most their length +
+    // 2 PADDING), two number words (16 each), the tail (64).
+    room.reserve(pieces.len().saturating_add(2 * PADDING + 32 + 64));
+    // SAFETY: within that reservation.
+    unsafe {
+        pieces.put_unchecked(room);
+    }
+    match value.words(None) {
+        // SAFETY: within the reservation above.
+        Some(number) => unsafe {
+            number.put_unchecked(room);
+            room.put_array_unchecked(tail.bytes, tail.len);
+        },
+        None => {
+            value.put(room, None);
+            room.put_array(tail.bytes, tail.len);
+        }
+    }
+    true
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -407,6 +555,46 @@ mod tests {
     ];
 
     proptest! {
+        /// The cached objects are byte for byte what `write_line` and
+        /// `write_array_item` write, for any text, value and capacity.
+        #[test]
+        fn chart_objects_write_what_write_line_writes(
+            texts in prop::collection::vec(hostile_text(), 8),
+            dims in prop::collection::vec((hostile_text(), hostile_text()), 1..6),
+            labels in prop::collection::vec((hostile_text(), hostile_text()), 0..3),
+            values in prop::collection::vec((any::<i64>(), -1e15f64..1e15), 1..6),
+            stored in any::<bool>(),
+            array_item in any::<bool>(),
+            timestamp in any::<i64>(),
+            capacity in 0usize..600,
+        ) {
+            let host = HostFields::with_labels(&texts[0], &texts[1], labels.iter().map(|(k, v)| (k, v)));
+            let chart = ChartFields::new(&ChartInfo {
+                id: &texts[2], name: &texts[3], family: &texts[4],
+                context: &texts[5], chart_type: &texts[6], units: &texts[7],
+            });
+            let fields: Vec<DimensionFields> = dims.iter().map(|(i, n)| DimensionFields::new(i, n)).collect();
+            let mut objects = ChartObjects::new(&host, &chart, stored, array_item);
+            fields.iter().for_each(|d| objects.push(d));
+            let lines: Vec<(usize, MetricValue)> = values
+                .iter()
+                .enumerate()
+                .map(|(k, &(i, f))| (k % fields.len(), if stored { MetricValue::Stored(f) } else { MetricValue::Collected(i) }))
+                .collect();
+            let mut cached = Vec::with_capacity(capacity);
+            let written = objects.write_lines(&mut cached, &RenderedTimestamp::new(timestamp), lines.iter().copied());
+            let mut one_by_one = Vec::new();
+            for &(d, v) in &lines {
+                if array_item {
+                    write_array_item(&mut one_by_one, &host, &chart, &fields[d], v, timestamp);
+                } else {
+                    write_line(&mut one_by_one, &host, &chart, &fields[d], v, timestamp);
+                }
+            }
+            prop_assert_eq!(written, lines.len());
+            prop_assert_eq!(String::from_utf8_lossy(&cached), String::from_utf8_lossy(&one_by_one));
+        }
+
         #[test]
         fn one_valid_object_with_exactly_the_expected_keys(
             texts in prop::collection::vec(hostile_text(), 10),

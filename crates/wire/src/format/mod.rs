@@ -139,6 +139,14 @@ impl MetricList {
         self.parts.extend_from_slice(&[0; PADDING]);
     }
 
+    /// Appends a part as it is (already rendered and escaped).
+    fn push_raw(&mut self, part: &[u8]) {
+        self.parts.truncate(self.parts.len() - PADDING);
+        self.parts.extend_from_slice(part);
+        self.ends.push(self.parts.len());
+        self.parts.extend_from_slice(&[0; PADDING]);
+    }
+
     fn len(&self) -> usize {
         self.ends.len()
     }
