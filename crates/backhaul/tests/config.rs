@@ -121,6 +121,9 @@ fn render(
         if !main.proc_modules.is_empty() {
             let _ = writeln!(out, "  proc_modules={:?}", main.proc_modules);
         }
+        if main.logs != config::LogsConfig::default() {
+            let _ = writeln!(out, "  logs {:?}", main.logs);
+        }
         let _ = writeln!(
             out,
             "  web bind_to={:?} mode={:?} default_port={} other={:?}",

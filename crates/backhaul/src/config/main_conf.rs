@@ -2,15 +2,16 @@
 //! legacy `[backend]` exporting section.
 //!
 //! Read by backhaul: `[global]`, `[db]` (`update every`, `retention` only),
-//! `[directories]`, `[plugins]`, `[web]`, `[host labels]`, `[health]` (`is
-//! ephemeral`, `has unstable connection` only), `[backend]`.
+//! `[directories]`, `[plugins]`, `[web]`, `[logs]` (see `logs_conf`),
+//! `[host labels]`, `[health]` (`is ephemeral`, `has unstable connection`
+//! only), `[backend]`.
 //!
 //! Everything else a netdata.conf may hold loads without error:
 //! - a netdata setting backhaul does not use (`run as user`, `memory mode`,
 //!   ...) gets one [`WarningKind::NotUsed`] warning ("not used by
 //!   backhaul");
 //! - a setting neither knows gets one [`WarningKind::Unknown`] warning;
-//! - every other section (`[logs]`, `[statsd]`, `[registry]`, `[cloud]`,
+//! - every other section (`[statsd]`, `[registry]`, `[cloud]`,
 //!   `[ml]`, `[plugin:*]`, ...) gets one warning for the whole section, none
 //!   for its settings.
 //!
@@ -25,6 +26,7 @@ use super::connector::ConnectorType;
 use super::error::{ConfigError, Warning, WarningKind};
 use super::exporting::{parse_count, parse_destination_value, parse_non_empty, SECONDS_REASON};
 use super::ini::{invalid_value, IniDocument, IniEntry, IniSection, SectionChain};
+use super::logs_conf::{logs_from_document, LogsConfig, GLOBAL_LOGS_ALIASES};
 use super::instance::{ConnectorExtras, InstanceConfig};
 use super::value::{parse_bool, parse_u32, parse_whole_number, split_quoted_words, DataSource};
 
@@ -60,6 +62,8 @@ pub struct MainConfig {
     pub proc_modules: Vec<(String, bool)>,
     /// `[web]`.
     pub web: WebConfig,
+    /// `[logs]`.
+    pub logs: LogsConfig,
     /// `[host labels]`, in file order.
     pub host_labels: Vec<(String, String)>,
     /// `[health]`: the two settings that become host labels.
@@ -208,6 +212,7 @@ impl MainConfig {
                 default_port: 19999,
                 other: Vec::new(),
             },
+            logs: LogsConfig::default(),
             host_labels: Vec::new(),
             health: HealthConfig::default(),
             backend: None,
@@ -299,12 +304,6 @@ const GLOBAL_NOT_USED: &[&str] = &[
     "pthread stack size",
     "cpu cores",
     "profile",
-    "debug log",
-    "error log",
-    "access log",
-    "facility log",
-    "errors flood protection period",
-    "errors to trigger flood protection",
     "cleanup obsolete charts after seconds",
     "gap when lost iterations above",
     "cleanup orphan hosts after seconds",
@@ -423,7 +422,6 @@ const BACKEND_USED: &[&str] = &[
 
 /// netdata.conf sections backhaul knows to be netdata's and ignores.
 const SECTIONS_NOT_USED: &[&str] = &[
-    "logs",
     "environment variables",
     "sqlite",
     "cloud",
@@ -445,6 +443,7 @@ const HANDLED_SECTIONS: &[&str] = &[
     "directories",
     "plugins",
     "web",
+    "logs",
     "host labels",
     "health",
     BACKEND_SECTION,
@@ -519,6 +518,7 @@ pub fn main_from_document(
     let db = document.section("db");
     let alias_keys: Vec<&str> = GLOBAL_DIRECTORY_ALIASES
         .iter()
+        .chain(GLOBAL_LOGS_ALIASES)
         .map(|(old, _)| *old)
         .collect();
     if let Some(global) = global {
@@ -569,6 +569,7 @@ pub fn main_from_document(
     if let Some(web) = document.section("web") {
         config.web = web_config(web, warnings)?;
     }
+    config.logs = logs_from_document(document, warnings)?;
     if let Some(labels) = document.section("host labels") {
         config.host_labels = labels
             .entries

@@ -2,7 +2,7 @@
 //!
 //! backhaul reads netdata's own files unchanged:
 //! - netdata.conf ([`MainConfig`]): host name, collection interval,
-//!   directories, plugins, web, host labels, the `[health]` keys netdata
+//!   directories, plugins, web, logs, host labels, the `[health]` keys netdata
 //!   sends as host labels, and the legacy `[backend]` exporting section;
 //! - exporting.conf ([`ExportingConfig`]): one `[TYPE:NAME]` section per
 //!   exporting instance, with `[TYPE]` and `[exporting:global]` defaults.
@@ -22,6 +22,7 @@ mod error;
 mod exporting;
 mod ini;
 mod instance;
+mod logs_conf;
 mod main_conf;
 mod value;
 
@@ -36,6 +37,7 @@ pub use exporting::{
     DEFAULT_UPDATE_EVERY, GLOBAL_SECTION, PROMETHEUS_EXPORTER_SECTION,
 };
 pub use instance::{ConnectorExtras, HttpOptions, InstanceConfig, TlsOptions};
+pub use logs_conf::{LogOutput, LogsConfig, SYSLOG_FACILITIES};
 pub use main_conf::{
     system_hostname, Directories, HealthConfig, MainConfig, PluginsConfig, WebConfig,
     BACKEND_SECTION, PROC_SWITCHES,
