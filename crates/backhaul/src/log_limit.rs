@@ -3,7 +3,9 @@
 //! that is down, a plugin that misbehaves on every line) costs a few log
 //! lines, never one per occurrence, and the log is never silenced for
 //! longer than one refill period. What was left out is reported with the
-//! next message that gets through.
+//! next message that gets through, and by [`LogLimiter::summary_due`] at
+//! least every [`SUMMARY_EVERY`] while messages keep being left out, however
+//! long the refill period.
 //!
 //! It is a token bucket: `burst` messages at once, then one more every
 //! `refill`. The exporting instances use a burst of one
@@ -12,6 +14,11 @@
 //! ([`LogLimiter::with_burst`]).
 
 use std::time::{Duration, Instant};
+
+/// The longest a source stays silent while its messages are left out: a
+/// summary of the count is due this long after the last message or
+/// summary logged.
+pub const SUMMARY_EVERY: Duration = Duration::from_secs(60);
 
 /// A token bucket for one kind of log message (see the module docs).
 #[derive(Debug, Clone)]
@@ -22,6 +29,8 @@ pub struct LogLimiter {
     /// When tokens were last earned (or the bucket last seen full).
     last_refill: Option<Instant>,
     suppressed: u64,
+    /// When a message or a summary was last logged.
+    last_report: Option<Instant>,
 }
 
 impl LogLimiter {
@@ -42,6 +51,7 @@ impl LogLimiter {
             tokens: burst,
             last_refill: None,
             suppressed: 0,
+            last_report: None,
         }
     }
 
@@ -50,6 +60,7 @@ impl LogLimiter {
     /// quiet (the message is counted).
     pub fn check(&mut self, now: Instant) -> Option<u64> {
         if self.refill.is_zero() {
+            self.last_report = Some(now);
             return Some(std::mem::take(&mut self.suppressed));
         }
         let last = *self.last_refill.get_or_insert(now);
@@ -69,7 +80,30 @@ impl LogLimiter {
             return None;
         }
         self.tokens -= 1;
+        self.last_report = Some(now);
         Some(std::mem::take(&mut self.suppressed))
+    }
+
+    /// A summary to log now: `Some(n)` when `n > 0` messages were left out
+    /// and nothing was logged for [`SUMMARY_EVERY`] (the count is then
+    /// taken). Call it on a timer: it keeps a source that never gets a
+    /// token from being silent for longer.
+    pub fn summary_due(&mut self, now: Instant) -> Option<u64> {
+        if self.suppressed == 0 {
+            return None;
+        }
+        let last = *self.last_report.get_or_insert(now);
+        if now.saturating_duration_since(last) < SUMMARY_EVERY {
+            return None;
+        }
+        self.last_report = Some(now);
+        Some(std::mem::take(&mut self.suppressed))
+    }
+
+    /// Takes the count of messages left out and not yet reported (for a
+    /// last summary when the source goes away).
+    pub fn take_suppressed(&mut self) -> u64 {
+        std::mem::take(&mut self.suppressed)
     }
 
     /// [`LogLimiter::check`] at the current instant.
@@ -147,6 +181,39 @@ mod tests {
         assert_eq!(budget.check(later), Some(0));
         assert_eq!(budget.check(later), Some(0));
         assert_eq!(budget.check(later), None);
+    }
+
+    #[test]
+    fn a_summary_is_due_every_minute_while_messages_are_left_out() {
+        // 10 lines, then one every 10 minutes: without summaries a steady
+        // flood would be silent for 10 minutes at a time.
+        let mut budget = LogLimiter::with_burst(10, Duration::from_secs(600));
+        let t0 = Instant::now();
+        for _ in 0..10 {
+            assert_eq!(budget.check(t0), Some(0));
+        }
+        assert_eq!(budget.summary_due(t0), None, "nothing left out yet");
+        let mut summaries = Vec::new();
+        for second in 1..=300u64 {
+            let now = t0 + Duration::from_secs(second);
+            for _ in 0..100 {
+                assert_eq!(budget.check(now), None);
+            }
+            if let Some(n) = budget.summary_due(now) {
+                summaries.push((second, n));
+            }
+        }
+        assert_eq!(
+            summaries,
+            vec![(60, 6000), (120, 6000), (180, 6000), (240, 6000), (300, 6000)]
+        );
+        // The next token reports only what came after the last summary.
+        let later = t0 + Duration::from_secs(600);
+        assert_eq!(budget.check(later), Some(0));
+        assert_eq!(budget.summary_due(later), None);
+        assert_eq!(budget.check(later), None);
+        assert_eq!(budget.take_suppressed(), 1);
+        assert_eq!(budget.summary_due(later + SUMMARY_EVERY), None);
     }
 
     #[test]

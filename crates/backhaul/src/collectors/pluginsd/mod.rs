@@ -108,9 +108,12 @@ pub struct PluginsdSettings {
     pub shutdown_grace: Duration,
     /// Restart backoff knobs.
     pub restart: RestartSettings,
-    /// stderr lines logged at once per plugin (default 200)...
+    /// stderr lines logged at once per plugin (`[logs] errors to trigger
+    /// flood protection`, default 200)...
     pub stderr_burst: u32,
-    /// ...then one more every this long (default 1 s).
+    /// ...then one more every this long (`errors flood protection period`
+    /// divided by that number: 6 s by default; zero: no limit). What is
+    /// left out is counted in a line logged at least once a minute.
     pub stderr_refill: Duration,
 }
 
@@ -161,8 +164,8 @@ impl PluginsdSettings {
             max_line_len: main.plugins.max_line_length,
             shutdown_grace: Duration::from_secs(3),
             restart: RestartSettings::default(),
-            stderr_burst: 200,
-            stderr_refill: Duration::from_secs(1),
+            stderr_burst: main.logs.flood_budget().0,
+            stderr_refill: main.logs.flood_budget().1,
         }
     }
 }

@@ -6,8 +6,12 @@
 //!   terminal's Ctrl-C reaches the agent only (which then stops it).
 //! * stdin is a pipe held open for the plugin's whole life and never
 //!   written (apps.plugin exits when its stdin closes); stdout is handed to
-//!   the caller; stderr is read by a small thread that logs each line,
-//!   rate-limited, under the plugin's name.
+//!   the caller; stderr is read by a small thread that logs each line at
+//!   INFO under the target `plugin` with the field `plugin=NAME`, within the
+//!   plugin's budget (a [`LogLimiter`] shared by its runs); what the budget
+//!   leaves out is counted, and the count logged at least every
+//!   [`SUMMARY_EVERY`](crate::log_limit::SUMMARY_EVERY) and when stderr
+//!   closes.
 //! * The plugin gets `SIGTERM` if the thread that started it dies
 //!   (`PR_SET_PDEATHSIG`), so a killed agent does not leave plugins behind.
 //! * [`PluginProcess::stop`] closes stdin, sends `SIGTERM` to the group,
@@ -28,6 +32,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use wire::pluginsd::LineFramer;
+
+use parking_lot::Mutex;
 
 use crate::log_limit::LogLimiter;
 use crate::sys::{signal_child_on_parent_death, wait_readable, ProcessGroup, Signal};
@@ -54,11 +60,12 @@ pub struct SpawnRequest<'a> {
     pub args: &'a [String],
     /// Environment variables set on top of the agent's own.
     pub env: &'a [(String, OsString)],
-    /// The stderr log budget: lines at once, then one every period.
-    pub stderr_burst: u32,
-    /// See `stderr_burst`.
-    pub stderr_refill: Duration,
+    /// The budget of stderr lines logged, shared by the plugin's runs.
+    pub stderr_budget: StderrBudget,
 }
+
+/// A plugin's stderr log budget, kept across its restarts.
+pub type StderrBudget = Arc<Mutex<LogLimiter>>;
 
 /// How a plugin process ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -271,7 +278,7 @@ impl StderrReader {
     fn start(request: &SpawnRequest<'_>, stderr: ChildStderr) -> io::Result<StderrReader> {
         let stop = Arc::new(AtomicBool::new(false));
         let name: Arc<str> = Arc::from(request.name);
-        let budget = LogLimiter::with_burst(request.stderr_burst, request.stderr_refill);
+        let budget = request.stderr_budget.clone();
         let thread_stop = stop.clone();
         let thread = std::thread::Builder::new()
             .name(super::thread_name("plgerr:", request.name))
@@ -291,9 +298,13 @@ impl StderrReader {
     }
 }
 
-fn log_stderr(name: &str, mut stderr: ChildStderr, stop: &AtomicBool, mut budget: LogLimiter) {
+fn log_stderr(name: &str, mut stderr: ChildStderr, stop: &AtomicBool, budget: StderrBudget) {
     let mut framer = LineFramer::with_limits(STDERR_MAX_LINE, 16 * 1024);
     while !stop.load(Ordering::Relaxed) {
+        let summary = budget.lock().summary_due(Instant::now());
+        if let Some(suppressed) = summary {
+            log_suppressed(name, suppressed);
+        }
         match wait_readable(&stderr, Duration::from_millis(100)) {
             Ok(true) => {}
             Ok(false) => continue,
@@ -312,6 +323,7 @@ fn log_stderr(name: &str, mut stderr: ChildStderr, stop: &AtomicBool, mut budget
             }
         };
         framer.commit(n);
+        let mut budget = budget.lock();
         while let Some(frame) = framer.next_line() {
             match frame {
                 Ok(line) => log_stderr_line(name, line, &mut budget),
@@ -321,11 +333,18 @@ fn log_stderr(name: &str, mut stderr: ChildStderr, stop: &AtomicBool, mut budget
             }
         }
     }
+    let mut budget = budget.lock();
     if let Some(Ok(line)) = framer.finish() {
         log_stderr_line(name, line, &mut budget);
     }
+    let suppressed = budget.take_suppressed();
+    if suppressed > 0 {
+        log_suppressed(name, suppressed);
+    }
 }
 
+/// One stderr line: at INFO, whatever it says (a plugin's own "ERROR" is
+/// its business; the agent's warnings are about the plugin's life).
 fn log_stderr_line(name: &str, line: &[u8], budget: &mut LogLimiter) {
     let text = String::from_utf8_lossy(line);
     let text = text.trim_end();
@@ -336,17 +355,18 @@ fn log_stderr_line(name: &str, line: &[u8], budget: &mut LogLimiter) {
         return;
     };
     if suppressed > 0 {
-        tracing::warn!(
-            plugin = %name,
-            suppressed,
-            "plugin stderr lines not logged (rate limit)"
-        );
+        log_suppressed(name, suppressed);
     }
-    if text.contains("ERROR") || text.contains("FATAL") {
-        tracing::warn!(plugin = %name, "stderr: {text}");
-    } else {
-        tracing::info!(plugin = %name, "stderr: {text}");
-    }
+    tracing::info!(target: "plugin", plugin = %name, "{text}");
+}
+
+fn log_suppressed(name: &str, suppressed: u64) {
+    tracing::info!(
+        target: "plugin",
+        plugin = %name,
+        suppressed,
+        "stderr lines not logged (flood protection: [logs] errors to trigger flood protection)"
+    );
 }
 
 #[cfg(test)]
@@ -360,8 +380,10 @@ mod tests {
             path: Path::new("/bin/sh"),
             args: &args,
             env: &[],
-            stderr_burst: 10,
-            stderr_refill: Duration::from_secs(1),
+            stderr_budget: Arc::new(Mutex::new(LogLimiter::with_burst(
+                10,
+                Duration::from_secs(1),
+            ))),
         })
         .expect("spawn /bin/sh")
     }

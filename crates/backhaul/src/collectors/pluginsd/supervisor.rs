@@ -40,7 +40,8 @@ use rrd::Host;
 use wire::pluginsd::LineFramer;
 
 use super::ingest::{Flow, Ingest, IngestCounters, IngestSettings};
-use super::process::{Ended, PluginProcess, SpawnRequest};
+use super::process::{Ended, PluginProcess, SpawnRequest, StderrBudget};
+use crate::log_limit::LogLimiter;
 use super::{Discovered, PluginsdSettings};
 use crate::shutdown::Shutdown;
 use crate::sys::{now_realtime_ut, spawn_error_is_permanent, wait_readable};
@@ -261,6 +262,9 @@ pub(crate) struct Supervisor {
     ingest: Ingest,
     policy: RestartPolicy,
     args: Vec<String>,
+    /// The stderr log budget, kept across restarts so that a plugin that
+    /// keeps dying does not get a fresh one each time.
+    stderr_budget: StderrBudget,
 }
 
 impl Supervisor {
@@ -282,7 +286,12 @@ impl Supervisor {
         );
         let policy = RestartPolicy::new(settings.update_every, settings.restart);
         let args = vec![settings.update_every.to_string()];
+        let stderr_budget = Arc::new(Mutex::new(LogLimiter::with_burst(
+            settings.stderr_burst,
+            settings.stderr_refill,
+        )));
         Supervisor {
+            stderr_budget,
             plugin,
             settings,
             status,
@@ -333,8 +342,7 @@ impl Supervisor {
             path: &self.plugin.path,
             args: &self.args,
             env: &self.settings.env,
-            stderr_burst: self.settings.stderr_burst,
-            stderr_refill: self.settings.stderr_refill,
+            stderr_budget: self.stderr_budget.clone(),
         };
         let mut process = match PluginProcess::spawn(&request) {
             Ok(process) => process,
@@ -377,14 +385,32 @@ impl Supervisor {
             Ok(ended) => describe(ended),
             Err(error) => format!("cannot reap it: {error}"),
         };
-        tracing::info!(
-            plugin = %self.plugin.name,
-            pid,
-            collections,
-            ran_for_s = ran_for.as_secs_f64(),
-            %status,
-            "plugin stopped"
-        );
+        let died = !matches!(pump_end, PumpEnd::Shutdown)
+            && match &ended {
+                Ok(ended) => is_failure(ended),
+                Err(_) => true,
+            };
+        if died {
+            // The plugin's own death is the agent's news: above INFO, unlike
+            // whatever the plugin wrote to stderr.
+            tracing::warn!(
+                plugin = %self.plugin.name,
+                pid,
+                collections,
+                ran_for_s = ran_for.as_secs_f64(),
+                %status,
+                "plugin died"
+            );
+        } else {
+            tracing::info!(
+                plugin = %self.plugin.name,
+                pid,
+                collections,
+                ran_for_s = ran_for.as_secs_f64(),
+                %status,
+                "plugin stopped"
+            );
+        }
         match pump_end {
             PumpEnd::Shutdown => None,
             PumpEnd::Disable => Some(RunEnd::Disabled),
