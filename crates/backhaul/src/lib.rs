@@ -9,6 +9,7 @@ pub mod collectors;
 pub mod config;
 pub mod exporting;
 pub mod log_limit;
+pub mod logging;
 pub mod once;
 pub mod shutdown;
 pub mod sys;

@@ -1,12 +1,13 @@
 //! The `backhaul` command line: run the agent, check a configuration, or
-//! export one interval to stdout.
+//! export one interval to stdout. A hidden `generate` subcommand writes the
+//! man pages and shell completions (the Debian package's build calls it).
 
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context as _};
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory as _, Parser, Subcommand};
 
 use backhaul::config::{self, LoadedConfig};
 use backhaul::shutdown::Shutdown;
@@ -47,6 +48,29 @@ enum Command {
     /// Collect for one interval and write to stdout exactly the bytes an
     /// instance would send, then exit. Needs no receiver.
     Export(ExportArgs),
+    /// Write the man pages or shell completions into a directory (for
+    /// packaging; not shown in --help).
+    #[command(hide = true)]
+    Generate {
+        #[command(subcommand)]
+        what: Generate,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum Generate {
+    /// backhaul.1 and a page per subcommand.
+    Man {
+        /// Where to write them.
+        dir: PathBuf,
+    },
+    /// The completion script of one shell.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+        /// Where to write it.
+        dir: PathBuf,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -76,27 +100,25 @@ fn load(files: &ConfigFiles) -> anyhow::Result<LoadedConfig> {
     Ok(loaded)
 }
 
-fn init_logging(level: Option<&str>) {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(level.unwrap_or("info")))
-        .unwrap_or_else(|_| EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
-        .try_init();
-}
-
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command.unwrap_or(Command::Run) {
         Command::CheckConfig => check_config(&cli.files),
+        Command::Generate { what } => {
+            generate(what)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Export(args) => {
             if !args.once {
                 bail!("export needs --once (continuous export is `backhaul` itself)");
             }
             let loaded = load(&cli.files)?;
-            init_logging(loaded.main.log_level.as_deref().or(Some("warn")));
+            // An interactive command: its log goes to stderr whatever
+            // `[logs] error` says.
+            backhaul::logging::init(
+                &backhaul::config::LogOutput::Stderr,
+                loaded.main.logs.facility,
+                loaded.main.log_level.as_deref().or(Some("warn")),
+            )?;
             for w in &loaded.warnings {
                 tracing::warn!("{w}");
             }
@@ -108,13 +130,28 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Run => {
             let loaded = load(&cli.files)?;
-            init_logging(loaded.main.log_level.as_deref());
+            let logs = &loaded.main.logs;
+            let log = backhaul::logging::init(
+                &logs.output,
+                logs.facility,
+                loaded.main.log_level.as_deref(),
+            )?;
             for w in &loaded.warnings {
                 tracing::warn!("{w}");
             }
             let shutdown = Shutdown::new();
-            install_signal_handlers(&shutdown)?;
+            install_signal_handlers(&shutdown, log)?;
             let agent = backhaul::agent::Agent::start(&loaded, shutdown)?;
+            if agent.instances.is_empty() {
+                tracing::warn!(
+                    exporting_config = %loaded
+                        .exporting_file
+                        .as_deref()
+                        .map_or_else(|| "none".to_string(), |p| p.display().to_string()),
+                    "no exporting instance is enabled: metrics are collected but sent nowhere \
+                     (enable one in exporting.conf; `backhaul check-config` lists them)"
+                );
+            }
             tracing::info!(
                 hostname = %loaded.main.hostname,
                 instances = agent.instances.len(),
@@ -187,19 +224,125 @@ fn check_config(files: &ConfigFiles) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn install_signal_handlers(shutdown: &Shutdown) -> anyhow::Result<()> {
-    use signal_hook::consts::{SIGINT, SIGTERM};
-    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])
-        .context("installing SIGINT/SIGTERM handlers")?;
+/// SIGINT and SIGTERM stop the agent; SIGHUP reopens the log file (as
+/// logrotate expects) and changes nothing else.
+fn install_signal_handlers(
+    shutdown: &Shutdown,
+    log: backhaul::logging::LogHandle,
+) -> anyhow::Result<()> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
+        .context("installing SIGINT/SIGTERM/SIGHUP handlers")?;
     let shutdown = shutdown.clone();
     std::thread::Builder::new()
         .name("signals".into())
         .spawn(move || {
-            if let Some(sig) = signals.forever().next() {
+            for sig in signals.forever() {
+                if sig == SIGHUP {
+                    match log.reopen() {
+                        Ok(()) => tracing::info!("SIGHUP: log reopened"),
+                        Err(error) => {
+                            tracing::error!(%error, "SIGHUP: cannot reopen the log; still writing to the old file")
+                        }
+                    }
+                    continue;
+                }
                 tracing::info!(signal = sig, "shutting down");
                 shutdown.trigger();
+                break;
             }
         })
         .context("starting the signal thread")?;
+    Ok(())
+}
+
+/// `backhaul generate man DIR` / `completions SHELL DIR`.
+fn generate(what: Generate) -> anyhow::Result<()> {
+    match what {
+        Generate::Man { dir } => {
+            std::fs::create_dir_all(&dir)
+                .with_context(|| format!("creating {}", dir.display()))?;
+            write_man_pages(&dir)
+        }
+        Generate::Completions { shell, dir } => {
+            std::fs::create_dir_all(&dir)
+                .with_context(|| format!("creating {}", dir.display()))?;
+            let mut command = Cli::command();
+            let path = clap_complete::generate_to(shell, &mut command, "backhaul", &dir)
+                .with_context(|| format!("writing {shell} completions into {}", dir.display()))?;
+            println!("{}", path.display());
+            Ok(())
+        }
+    }
+}
+
+/// The sections of backhaul.1 after the ones clap_mangen renders from the
+/// command line, in roff.
+const MAN_EXTRA: &str = r#".SH FILES
+.TP
+\fI/etc/backhaul/netdata.conf\fR
+The main configuration of the packaged service (netdata.conf syntax).
+.TP
+\fI/etc/backhaul/exporting.conf\fR
+The exporting instances (netdata's exporting.conf syntax), found through
+\fB[directories] config\fR.
+.TP
+\fI/lib/systemd/system/backhaul.service\fR
+The systemd unit; it runs \fBbackhaul \-\-config /etc/backhaul/netdata.conf\fR.
+.SH LOGS
+By default the agent logs to standard error: under systemd that is the
+journal (\fBjournalctl \-u backhaul\fR), without timestamps of its own and
+with each line's priority, so \fBjournalctl \-u backhaul \-p warning\fR shows
+its warnings and errors only. \fB[logs] error\fR in netdata.conf names a file,
+\fBsyslog\fR or \fBnone\fR instead. Lines a plugin writes to its standard
+error are logged at INFO under the target \fBplugin\fR, at most
+\fB[logs] errors to trigger flood protection\fR at once per plugin, then
+one every \fBerrors flood protection period\fR divided by that number; what is
+left out is counted in a line logged at least every 60 seconds.
+.SH ENVIRONMENT
+.TP
+\fBRUST_LOG\fR
+The log level and filters (for example \fBinfo,plugin=warn\fR); it overrides
+\fB[global] log level\fR.
+.SH SIGNALS
+.TP
+\fBSIGTERM\fR, \fBSIGINT\fR
+Stop cleanly, plugins included.
+.TP
+\fBSIGHUP\fR
+Reopen the log file (logrotate sends it); the configuration is not re-read.
+.SH EXIT STATUS
+\fBcheck\-config\fR exits 0 on a valid configuration, 1 on an error, 3 when
+an enabled instance uses a connector backhaul does not run yet.
+"#;
+
+fn write_man_pages(dir: &std::path::Path) -> anyhow::Result<()> {
+    let command = Cli::command();
+    let main_page = dir.join("backhaul.1");
+    let man = clap_mangen::Man::new(command.clone());
+    let mut out = Vec::new();
+    man.render_title(&mut out)?;
+    man.render_name_section(&mut out)?;
+    man.render_synopsis_section(&mut out)?;
+    man.render_description_section(&mut out)?;
+    man.render_options_section(&mut out)?;
+    man.render_subcommands_section(&mut out)?;
+    out.extend_from_slice(MAN_EXTRA.as_bytes());
+    man.render_version_section(&mut out)?;
+    std::fs::write(&main_page, &out)
+        .with_context(|| format!("writing {}", main_page.display()))?;
+    println!("{}", main_page.display());
+    for sub in command.get_subcommands().filter(|s| !s.is_hide_set()) {
+        let name = format!("backhaul-{}", sub.get_name());
+        let sub = sub
+            .clone()
+            .display_name(name.clone())
+            .bin_name(format!("backhaul {}", sub.get_name()));
+        let path = dir.join(format!("{name}.1"));
+        let mut out = Vec::new();
+        clap_mangen::Man::new(sub).render(&mut out)?;
+        std::fs::write(&path, &out).with_context(|| format!("writing {}", path.display()))?;
+        println!("{}", path.display());
+    }
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! `sys`: every call backhaul makes to the operating system, and nothing
 //! else. Clocks, the calling thread's CPU time, the host name, file system
-//! statistics, process groups and signals, waiting for a descriptor,
+//! statistics, what a descriptor is open on, process groups and signals,
+//! waiting for a descriptor,
 //! non-blocking connects and socket options all go through here; the rest
 //! of the crate reads files and sockets through `std`.
 //!
@@ -123,6 +124,13 @@ pub fn statvfs(path: &CStr) -> io::Result<StatVfs> {
         f_ffree: st.f_ffree,
         f_favail: st.f_favail,
     })
+}
+
+/// The device and inode numbers of what `fd` is open on (`fstat`): what
+/// systemd's `JOURNAL_STREAM` names, to tell whether stderr is the journal.
+pub fn device_and_inode(fd: impl AsFd) -> io::Result<(u64, u64)> {
+    let st = rustix::fs::fstat(fd)?;
+    Ok((st.st_dev, st.st_ino))
 }
 
 // ----------------------------------------------------------------------------
