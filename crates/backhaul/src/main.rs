@@ -287,7 +287,7 @@ The main configuration of the packaged service (netdata.conf syntax).
 The exporting instances (netdata's exporting.conf syntax), found through
 \fB[directories] config\fR.
 .TP
-\fI/lib/systemd/system/backhaul.service\fR
+\fI/usr/lib/systemd/system/backhaul.service\fR
 The systemd unit; it runs \fBbackhaul \-\-config /etc/backhaul/netdata.conf\fR.
 .SH LOGS
 By default the agent logs to standard error: under systemd that is the
