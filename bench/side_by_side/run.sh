@@ -226,7 +226,9 @@ run_agent() {
     if [[ "$name" == netdata ]]; then
         grep -E 'EXPORTING|exporting' "$d/log/error.log" | tail -5 >&2 || true
     else
-        grep -Ei 'warn|error' "$d/stderr.log" | grep -v 'not used by backhaul' | tail -5 >&2 || true
+        # [logs] error above sends backhaul's log to the file too.
+        cat "$d/stderr.log" "$d/log/error.log" 2>/dev/null | grep -Ei 'warn|error' |
+            grep -v 'not used by backhaul' | tail -5 >&2 || true
     fi
 }
 
