@@ -205,7 +205,13 @@ mod tests {
         }
         assert_eq!(
             summaries,
-            vec![(60, 6000), (120, 6000), (180, 6000), (240, 6000), (300, 6000)]
+            vec![
+                (60, 6000),
+                (120, 6000),
+                (180, 6000),
+                (240, 6000),
+                (300, 6000)
+            ]
         );
         // The next token reports only what came after the last summary.
         let later = t0 + Duration::from_secs(600);

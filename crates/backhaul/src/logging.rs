@@ -211,9 +211,7 @@ impl LogSink {
                 let mut datagram = format!("<{priority}>{ident}: ").into_bytes();
                 datagram.extend_from_slice(text);
                 let mut socket = socket.lock();
-                let sent = socket
-                    .as_ref()
-                    .is_some_and(|s| s.send(&datagram).is_ok());
+                let sent = socket.as_ref().is_some_and(|s| s.send(&datagram).is_ok());
                 if !sent {
                     // syslogd restarted: connect again, once per line.
                     *socket = connect_syslog().ok();
@@ -318,9 +316,7 @@ pub fn init(output: &LogOutput, facility: u8, level: Option<&str>) -> io::Result
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(level.unwrap_or("info")))
         .unwrap_or_else(|_| EnvFilter::new("info"));
-    let layer = fmt::layer()
-        .with_ansi(style.ansi)
-        .with_writer(sink.clone());
+    let layer = fmt::layer().with_ansi(style.ansi).with_writer(sink.clone());
     let layer = if style.timestamps {
         layer.boxed()
     } else {
@@ -399,8 +395,8 @@ mod tests {
         let path = dir.join("error.log");
         let _ = std::fs::remove_file(&path);
         let output = LogOutput::File(path.clone());
-        let sink = LogSink::open(&output, 3, Style::of(&output, &Environment::default()))
-            .expect("open");
+        let sink =
+            LogSink::open(&output, 3, Style::of(&output, &Environment::default())).expect("open");
         sink.emit(&Level::WARN, b"first\n");
         let rotated = dir.join("error.log.1");
         std::fs::rename(&path, &rotated).expect("rename");
@@ -422,7 +418,9 @@ mod tests {
             .err()
             .expect("fails");
         assert!(
-            error.to_string().contains("/nonexistent-dir/backhaul/error.log"),
+            error
+                .to_string()
+                .contains("/nonexistent-dir/backhaul/error.log"),
             "{error}"
         );
     }

@@ -260,13 +260,11 @@ fn install_signal_handlers(
 fn generate(what: Generate) -> anyhow::Result<()> {
     match what {
         Generate::Man { dir } => {
-            std::fs::create_dir_all(&dir)
-                .with_context(|| format!("creating {}", dir.display()))?;
+            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
             write_man_pages(&dir)
         }
         Generate::Completions { shell, dir } => {
-            std::fs::create_dir_all(&dir)
-                .with_context(|| format!("creating {}", dir.display()))?;
+            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
             let mut command = Cli::command();
             let path = clap_complete::generate_to(shell, &mut command, "backhaul", &dir)
                 .with_context(|| format!("writing {shell} completions into {}", dir.display()))?;
@@ -329,8 +327,7 @@ fn write_man_pages(dir: &std::path::Path) -> anyhow::Result<()> {
     man.render_subcommands_section(&mut out)?;
     out.extend_from_slice(MAN_EXTRA.as_bytes());
     man.render_version_section(&mut out)?;
-    std::fs::write(&main_page, &out)
-        .with_context(|| format!("writing {}", main_page.display()))?;
+    std::fs::write(&main_page, &out).with_context(|| format!("writing {}", main_page.display()))?;
     println!("{}", main_page.display());
     for sub in command.get_subcommands().filter(|s| !s.is_hide_set()) {
         let name = format!("backhaul-{}", sub.get_name());

@@ -1,9 +1,9 @@
 //! `sys`: every call backhaul makes to the operating system, and nothing
 //! else. Clocks, the calling thread's CPU time, the host name, file system
 //! statistics, what a descriptor is open on, process groups and signals,
-//! waiting for a descriptor,
-//! non-blocking connects and socket options all go through here; the rest
-//! of the crate reads files and sockets through `std`.
+//! waiting for a descriptor, non-blocking connects and socket options all
+//! go through here; the rest of the crate reads files and sockets through
+//! `std`.
 //!
 //! Most calls go through `rustix`, which needs no `unsafe`. What is left
 //! (`getrusage`, the send-queue `ioctl`, and the `pre_exec` hook of a child

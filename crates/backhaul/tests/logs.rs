@@ -201,9 +201,11 @@ fn a_stderr_flood_stays_within_its_budget_and_the_agents_error_still_shows() {
     let lines = Lines::of(&mut child);
     // The plugin is disabled after it died (it never collected): by then
     // its stderr was read to the end and the last summary logged.
-    lines.wait_for(Duration::from_secs(30), "saying the plugin is disabled", |l| {
-        l.contains("plugin disabled") && l.contains("plugin=flood")
-    });
+    lines.wait_for(
+        Duration::from_secs(30),
+        "saying the plugin is disabled",
+        |l| l.contains("plugin disabled") && l.contains("plugin=flood"),
+    );
     let elapsed = started.elapsed();
     stop(&mut child);
     let all = lines.all();
@@ -232,7 +234,11 @@ fn a_stderr_flood_stays_within_its_budget_and_the_agents_error_still_shows() {
     // The budget: BURST at once, then one every PERIOD_S / BURST.
     let refill_ms = PERIOD_S * 1000 / BURST;
     let budget = BURST + elapsed.as_millis() as u64 / refill_ms + 1;
-    assert!(logged <= budget, "over the budget of {budget}: {}", report());
+    assert!(
+        logged <= budget,
+        "over the budget of {budget}: {}",
+        report()
+    );
     assert!(logged >= BURST, "fewer than the burst: {}", report());
     // Nothing lost without a trace: every line is logged or counted.
     assert_eq!(
@@ -277,10 +283,7 @@ fn sighup_reopens_the_log_file_after_it_was_renamed() {
         dir.path(),
         &format!("[logs]\n    error = {}\n", log.display()),
     );
-    let mut child = agent(&main)
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
+    let mut child = agent(&main).stderr(Stdio::piped()).spawn().expect("spawn");
     let stderr = Lines::of(&mut child);
     let wait_in_file = |path: &Path, what: &str| {
         let deadline = Instant::now() + Duration::from_secs(20);

@@ -279,10 +279,8 @@ mod tests {
         assert_eq!(config.facility, 19);
         assert_eq!(config.flood_budget(), (30, Duration::from_secs(2)));
         assert_eq!(config.access.as_deref(), Some("none"));
-        let kinds: Vec<(Option<String>, WarningKind)> = warnings
-            .iter()
-            .map(|w| (w.key.clone(), w.kind))
-            .collect();
+        let kinds: Vec<(Option<String>, WarningKind)> =
+            warnings.iter().map(|w| (w.key.clone(), w.kind)).collect();
         assert_eq!(
             kinds,
             vec![

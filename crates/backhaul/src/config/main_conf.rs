@@ -26,8 +26,8 @@ use super::connector::ConnectorType;
 use super::error::{ConfigError, Warning, WarningKind};
 use super::exporting::{parse_count, parse_destination_value, parse_non_empty, SECONDS_REASON};
 use super::ini::{invalid_value, IniDocument, IniEntry, IniSection, SectionChain};
-use super::logs_conf::{logs_from_document, LogsConfig, GLOBAL_LOGS_ALIASES};
 use super::instance::{ConnectorExtras, InstanceConfig};
+use super::logs_conf::{logs_from_document, LogsConfig, GLOBAL_LOGS_ALIASES};
 use super::value::{parse_bool, parse_u32, parse_whole_number, split_quoted_words, DataSource};
 
 /// Name of the legacy exporting section, and of the instance made from it.

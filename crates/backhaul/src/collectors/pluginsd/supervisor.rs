@@ -41,8 +41,8 @@ use wire::pluginsd::LineFramer;
 
 use super::ingest::{Flow, Ingest, IngestCounters, IngestSettings};
 use super::process::{Ended, PluginProcess, SpawnRequest, StderrBudget};
-use crate::log_limit::LogLimiter;
 use super::{Discovered, PluginsdSettings};
+use crate::log_limit::LogLimiter;
 use crate::shutdown::Shutdown;
 use crate::sys::{now_realtime_ut, spawn_error_is_permanent, wait_readable};
 
