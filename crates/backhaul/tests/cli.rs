@@ -179,6 +179,52 @@ fn help_documents_every_option() {
 }
 
 #[test]
+fn generate_writes_man_pages_and_completions_and_is_hidden_from_help() {
+    let out = bin().arg("--help").output().unwrap();
+    let help = String::from_utf8(out.stdout).unwrap();
+    assert!(!help.contains("generate"), "{help}");
+    let dir = std::env::temp_dir().join(format!("backhaul-cli-{}-generate", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = bin()
+        .arg("generate")
+        .arg("man")
+        .arg(dir.join("man"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let page = std::fs::read_to_string(dir.join("man/backhaul.1")).unwrap();
+    for section in [
+        ".SH SYNOPSIS",
+        ".SH OPTIONS",
+        ".SH FILES",
+        ".SH LOGS",
+        ".SH SIGNALS",
+    ] {
+        assert!(page.contains(section), "backhaul.1 lacks {section}");
+    }
+    assert!(
+        !page.contains("generate"),
+        "the hidden subcommand is in the page"
+    );
+    assert!(dir.join("man/backhaul-check-config.1").exists());
+    for (shell, file) in [
+        ("bash", "backhaul.bash"),
+        ("zsh", "_backhaul"),
+        ("fish", "backhaul.fish"),
+    ] {
+        let out = bin()
+            .args(["generate", "completions", shell])
+            .arg(dir.join("completions"))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{shell}: {out:?}");
+        let script = std::fs::read_to_string(dir.join("completions").join(file)).unwrap();
+        assert!(script.contains("check-config"), "{shell}: {script}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn export_once_prints_the_hosts_system_metrics_as_graphite() {
     let out = bin().args(["export", "--once"]).output().unwrap();
     assert!(
