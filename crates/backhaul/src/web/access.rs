@@ -2,10 +2,10 @@
 //! matched on the client's IP address.
 //!
 //! netdata can also match a client's reverse-DNS name (`allow ... by dns`);
-//! backhaul looks no name up. It matches the address, and a loopback client
-//! (`127.0.0.0/8`, `::1`) also under the name `localhost`, so netdata's
-//! defaults (`allow management from = localhost`, `allow connections from =
-//! localhost *`) mean what they say without DNS.
+//! backhaul looks no name up. It matches the address, and `127.0.0.1` and
+//! `::1` (the addresses `/etc/hosts` gives `localhost`) also under the name
+//! `localhost`, so netdata's defaults (`allow management from = localhost`,
+//! `allow connections from = localhost *`) mean what they say without DNS.
 
 use std::net::IpAddr;
 
@@ -64,9 +64,12 @@ impl Access {
             Area::Management => &self.management,
         };
         let client = super::request::canonical_ip(client);
+        let is_localhost = match client {
+            IpAddr::V4(v4) => v4 == std::net::Ipv4Addr::LOCALHOST,
+            IpAddr::V6(v6) => v6 == std::net::Ipv6Addr::LOCALHOST,
+        };
         let verdict = pattern.match_result(&client.to_string()).or_else(|| {
-            client
-                .is_loopback()
+            is_localhost
                 .then(|| pattern.match_result("localhost"))
                 .flatten()
         });
@@ -93,6 +96,7 @@ mod tests {
         assert!(access.allows(Area::Management, ip("127.0.0.1")));
         assert!(access.allows(Area::Management, ip("::1")));
         assert!(access.allows(Area::Management, ip("::ffff:127.0.0.1")));
+        assert!(!access.allows(Area::Management, ip("127.0.0.2")));
         assert!(!access.allows(Area::Management, ip("10.1.2.3")));
         assert!(access.allows(Area::NetdataConf, ip("192.168.1.1")));
         assert!(access.allows(Area::NetdataConf, ip("172.20.0.1")));
