@@ -182,7 +182,7 @@ pub fn parse_complete_head(head: &[u8]) -> Result<RequestHead<'_>, HeadError> {
     let request_line = loop {
         match lines.next() {
             None => return Err(HeadError::BadRequestLine),
-            Some(line) if line.is_empty() => continue,
+            Some([]) => continue,
             Some(line) => break line,
         }
     };
@@ -325,10 +325,10 @@ impl<'a> RequestHead<'a> {
     /// Whether a body follows the head: a `Transfer-Encoding`, or a
     /// `Content-Length` other than 0 (an unreadable one counts as a body).
     pub fn has_body(&self) -> bool {
+        let zero = |value: &[u8]| !value.is_empty() && value.iter().all(|&b| b == b'0');
         self.headers.iter().any(|h| {
             h.name.eq_ignore_ascii_case("transfer-encoding")
-                || (h.name.eq_ignore_ascii_case("content-length")
-                    && !(h.value.iter().all(|&b| b == b'0') && !h.value.is_empty()))
+                || (h.name.eq_ignore_ascii_case("content-length") && !zero(h.value))
         })
     }
 

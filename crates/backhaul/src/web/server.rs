@@ -827,11 +827,11 @@ impl EventLoop {
         let gzip_after = self.ctx.gzip_counts.after.load(Ordering::Relaxed);
         let before = gzip_before - self.interval.gzip_before.min(gzip_before);
         let after = gzip_after - self.interval.gzip_after.min(gzip_after);
-        let savings = if before > 0 {
-            before.saturating_sub(after).saturating_mul(100_000) / before
-        } else {
-            0
-        };
+        let savings = before
+            .saturating_sub(after)
+            .saturating_mul(100_000)
+            .checked_div(before)
+            .unwrap_or(0);
         let sample = Sample {
             clients: self.conns.len() as u64,
             requests_total: self.stats.responses.load(Ordering::Relaxed),
