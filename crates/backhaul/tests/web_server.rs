@@ -1,6 +1,6 @@
 //! The web server on loopback: binding and its errors, `[web] mode = none`,
 //! access lists (a second client address, 127.0.0.2), gzip, HTTPS with a
-//! throw-away certificate, keep-alive and pipelining, the STREAM refusal
+//! throw-away certificate (plain HTTP redirected), keep-alive and pipelining, the STREAM refusal
 //! and hand-off, `/api/v1/info` and `/api/v1/charts`, the allmetrics
 //! routing, the self-monitoring charts, and bad peers: a 1 MB header, a
 //! client that stalls half-way, 1000 idle connections, more connections
@@ -329,7 +329,7 @@ fn gzip_when_the_client_accepts_it() {
 }
 
 #[test]
-fn https_and_plain_http_on_the_same_port() {
+fn https_on_the_web_port_and_plain_http_redirected() {
     let pki = support::tls::TestPki::new("web");
     let dir = std::env::temp_dir().join(format!("backhaul-web-tls-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -360,7 +360,13 @@ fn https_and_plain_http_on_the_same_port() {
         .unwrap();
     assert_eq!(read_reply(&mut tls, false).status, 200);
 
-    assert_eq!(get(server.addr, "/api/v1/info").status, 200);
+    // Plain HTTP on the same port is sent to HTTPS, as netdata does.
+    let plain = get(server.addr, "/api/v1/info?x=1");
+    assert_eq!(plain.status, 301);
+    assert_eq!(
+        plain.header("Location"),
+        Some("https://test/api/v1/info?x=1")
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -170,8 +170,8 @@ pub struct WebConfig {
     /// processors, at most 6 (netdata's default).
     pub threads: Option<usize>,
     /// `web server max sockets`: connections open at once; more are
-    /// accepted and closed at once. `None`: a quarter of the open-files
-    /// limit (netdata's default).
+    /// accepted and closed at once. `None`: half the open-files limit
+    /// (netdata's default).
     pub max_sockets: Option<usize>,
     /// `disconnect idle clients after seconds` (default 60; 0: never).
     pub idle_timeout_secs: u32,
@@ -184,8 +184,8 @@ pub struct WebConfig {
     /// `gzip compression level`, 1 to 9 (default 3).
     pub gzip_level: u32,
     /// `ssl key` and `ssl certificate`: PEM files; with both set, the port
-    /// also speaks TLS (a connection whose first byte is a TLS handshake
-    /// gets TLS, others plain HTTP, like netdata's default `SSL=optional`).
+    /// speaks TLS (a connection whose first byte is a TLS handshake gets
+    /// TLS; a plain-HTTP request is redirected to HTTPS, as netdata does).
     pub ssl_key: Option<PathBuf>,
     pub ssl_certificate: Option<PathBuf>,
     /// The `allow ... from` access lists.

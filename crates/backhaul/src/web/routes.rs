@@ -13,6 +13,10 @@
 //!   `/api/v1/manage/...` and `/api/v1/badge.svg` are checked against their
 //!   access lists, then answered 404 (not served by backhaul).
 //!
+//! With `ssl key` and `ssl certificate` set, a plain-HTTP request (not
+//! `STREAM`) is redirected to the same URL over HTTPS (301), as netdata does
+//! by default.
+//!
 //! Access is checked as netdata does: the API and `/` need `allow dashboard
 //! from`, a denied client gets 403 and netdata's text.
 
@@ -74,6 +78,9 @@ pub fn route(ctx: &Context, request: &Request, now_s: i64) -> Outcome {
             None => Outcome::Respond(Response::text(401, STREAM_REFUSED_TEXT).closing()),
         };
     }
+    if ctx.tls_enabled && !request.tls {
+        return Outcome::Respond(redirect_to_https(request));
+    }
     if request.method != "GET" && request.method != "HEAD" {
         return Outcome::Respond(
             Response::text(405, format!("Method {} is not supported.", request.method))
@@ -81,6 +88,25 @@ pub fn route(ctx: &Context, request: &Request, now_s: i64) -> Outcome {
         );
     }
     Outcome::Respond(route_get(ctx, request, client, now_s))
+}
+
+/// With TLS configured, a plain-HTTP request is sent to the same URL over
+/// HTTPS (netdata's default for its web requests; streams may stay plain).
+fn redirect_to_https(request: &Request) -> Response {
+    match request.header("host").map(String::from_utf8_lossy) {
+        Some(host) if !host.is_empty() => Response::text(
+            301,
+            "This server wants HTTPS; moved to the same address over https://.",
+        )
+        .header(format!(
+            "Location: https://{host}{}",
+            String::from_utf8_lossy(&request.target)
+        )),
+        _ => Response::text(
+            400,
+            "This server wants HTTPS (and a Host header to redirect to it).",
+        ),
+    }
 }
 
 fn route_get(ctx: &Context, request: &Request, client: std::net::IpAddr, now_s: i64) -> Response {
@@ -313,6 +339,33 @@ mod tests {
         assert_eq!(status("/api/v1/manage/health", "10.0.0.1:1").0, 404);
         match route(&ctx, &request("STREAM", "key=k", "127.0.0.1:1"), 0) {
             Outcome::Respond(r) => assert_eq!(r.status, 403),
+            Outcome::Upgrade(_) => panic!(),
+        }
+    }
+
+    #[test]
+    fn plain_http_is_redirected_when_tls_is_on() {
+        let mut ctx = context(WebAccess::default());
+        ctx.tls_enabled = true;
+        let mut plain = request("GET", "/api/v1/info?x=1", "127.0.0.1:1");
+        plain
+            .headers
+            .push(("Host".to_string(), b"box:19999".to_vec()));
+        match route(&ctx, &plain, 0) {
+            Outcome::Respond(r) => {
+                assert_eq!(r.status, 301);
+                assert_eq!(r.headers, ["Location: https://box:19999/api/v1/info?x=1"]);
+            }
+            Outcome::Upgrade(_) => panic!(),
+        }
+        plain.headers.clear();
+        match route(&ctx, &plain, 0) {
+            Outcome::Respond(r) => assert_eq!(r.status, 400),
+            Outcome::Upgrade(_) => panic!(),
+        }
+        plain.tls = true;
+        match route(&ctx, &plain, 0) {
+            Outcome::Respond(r) => assert_eq!(r.status, 200),
             Outcome::Upgrade(_) => panic!(),
         }
     }
