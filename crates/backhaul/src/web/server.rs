@@ -438,6 +438,7 @@ impl EventLoop {
             let now = Instant::now();
             let timeout = next_sweep
                 .min(next_charts)
+                .min(self.accept_paused_until.unwrap_or(next_sweep))
                 .saturating_duration_since(now)
                 .min(TICK);
             if let Err(error) = self.poller.wait(timeout, &mut ready) {
@@ -452,6 +453,10 @@ impl EventLoop {
             }
             self.collect_done();
             let now = Instant::now();
+            if self.accept_paused_until.is_some_and(|until| now >= until) {
+                self.accept_paused_until = None;
+                self.watch_listeners(true);
+            }
             if now >= next_sweep {
                 self.sweep(now);
                 next_sweep = now + TICK;
@@ -479,14 +484,18 @@ impl EventLoop {
         }
     }
 
-    fn accept(&mut self, index: usize) {
-        if self
-            .accept_paused_until
-            .is_some_and(|until| Instant::now() < until)
-        {
-            return;
+    /// Stops or resumes watching the listeners (while accepting fails for
+    /// want of descriptors, a readable listener would wake the loop at
+    /// once, again and again).
+    fn watch_listeners(&self, watch: bool) {
+        for (i, (listener, _)) in self.listeners.iter().enumerate() {
+            let _ = self
+                .poller
+                .modify(listener, FIRST_LISTENER + i as u64, watch, false);
         }
-        self.accept_paused_until = None;
+    }
+
+    fn accept(&mut self, index: usize) {
         loop {
             let Some((listener, _)) = self.listeners.get(index) else {
                 return;
@@ -501,6 +510,7 @@ impl EventLoop {
                     // readable.
                     tracing::warn!(error = %e, "web server: accept failed; pausing accepts for 100 ms");
                     self.accept_paused_until = Some(Instant::now() + Duration::from_millis(100));
+                    self.watch_listeners(false);
                     return;
                 }
             };
