@@ -1,4 +1,5 @@
-//! The web server on loopback: binding and its errors, `[web] mode = none`,
+//! The web server on loopback: binding and its errors (a taken port, TLS
+//! files that cannot be read), `[web] mode = none`,
 //! access lists (a second client address, 127.0.0.2), gzip, HTTPS with a
 //! throw-away certificate (plain HTTP redirected), keep-alive and pipelining, the STREAM refusal
 //! and hand-off, `/api/v1/info` and `/api/v1/charts`, the allmetrics
@@ -263,6 +264,18 @@ fn mode_none_listens_nowhere() {
     )
     .expect("no error");
     assert!(web.is_none());
+}
+
+#[test]
+fn unreadable_tls_files_stop_the_start() {
+    let conf = "[web]\n    bind to = 127.0.0.1:0\n    ssl certificate = /nonexistent/cert.pem\n    ssl key = /nonexistent/key.pem\n";
+    let error = WebServer::start(&loaded(conf), store(), Shutdown::new(), Hooks::default())
+        .expect_err("no such files");
+    assert!(matches!(error, WebError::Tls { .. }), "{error:?}");
+    assert!(
+        error.to_string().contains("/nonexistent/cert.pem"),
+        "{error}"
+    );
 }
 
 #[test]
