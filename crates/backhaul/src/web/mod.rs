@@ -5,25 +5,26 @@
 //!
 //! Its own small server over `std::net`, in three parts:
 //!
-//! * one event-loop thread ([`server`]) owns every socket: it accepts,
+//! * one event-loop thread (`server.rs`) owns every socket: it accepts,
 //!   applies `allow connections from` and `web server max sockets`, reads
 //!   request heads (bounded by [`MAX_HEAD_LEN`], parsed by
 //!   [`wire::http_request`]), writes responses, speaks TLS when the first
-//!   byte of a connection is a TLS handshake, and enforces the timeouts
+//!   byte of a connection is a TLS handshake (plain HTTP is then redirected
+//!   to HTTPS), and enforces the timeouts
 //!   (`timeout for first request`, `disconnect idle clients after seconds`).
 //!   Idle, slow and half-sent connections cost a buffer, not a thread.
-//! * a bounded pool of `web server threads` workers ([`pool`]) turns a
-//!   complete request into a response ([`routes`]; gzip in
-//!   [`response`]); a full queue answers 503 at once.
+//! * a bounded pool of `web server threads` workers (`pool.rs`) turns a
+//!   complete request into a response (`routes.rs`; gzip in
+//!   `response.rs`); a full queue answers 503 at once.
 //! * a hand-off: a request the router answers with
-//!   [`routes::Outcome::Upgrade`] (`STREAM`, once a [`StreamHandler`] is
+//!   `Outcome::Upgrade` (`STREAM`, once a [`StreamHandler`] is
 //!   registered) leaves the server with its socket, any bytes read past its
 //!   head and its TLS session, to run on a thread of its own outside the
 //!   pool.
 //!
 //! Self-monitoring: `netdata.clients`, `netdata.requests`, `netdata.net`,
 //! `netdata.response_time` and `netdata.compression_ratio` on the local
-//! host ([`monitoring`]).
+//! host (`monitoring.rs`).
 
 mod access;
 pub mod allmetrics;
