@@ -45,7 +45,7 @@ impl Drop for TempDir {
 }
 
 /// netdata.conf for a test agent: no /proc collectors, plugins from the
-/// temp dir, `extra` appended.
+/// temp dir, no web server, `extra` appended.
 fn write_main_conf(dir: &Path, extra: &str) -> PathBuf {
     let path = dir.join("netdata.conf");
     std::fs::write(
@@ -53,7 +53,8 @@ fn write_main_conf(dir: &Path, extra: &str) -> PathBuf {
         format!(
             "[global]\n    hostname = logtest\n    update every = 1\n\
              [directories]\n    config = {d}\n    plugins = {d}/plugins.d\n\
-             [plugins]\n    proc = no\n    diskspace = no\n{extra}",
+             [plugins]\n    proc = no\n    diskspace = no\n\
+             [web]\n    mode = none\n{extra}",
             d = dir.display()
         ),
     )

@@ -1,5 +1,6 @@
 //! Pure encoders and parsers for backhaul: the wire formats it sends
-//! (graphite, opentsdb, json), the netdata plugins.d protocol it reads,
+//! (graphite, opentsdb, json), the netdata plugins.d protocol it reads, the
+//! HTTP request heads its web server reads,
 //! netdata simple patterns and name sanitizers.
 //!
 //! Nothing in this crate touches a socket, a file or a clock: encoders append
@@ -8,6 +9,7 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 pub mod format;
+pub mod http_request;
 pub mod number;
 pub mod pluginsd;
 pub(crate) mod room;
