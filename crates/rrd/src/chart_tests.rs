@@ -510,3 +510,126 @@ fn readers_and_writers_run_concurrently() {
     writer.join().unwrap();
     assert!(seen > 0);
 }
+
+#[test]
+fn dimension_names_are_stored_and_found_as_netdata_stores_them() {
+    let c = chart(1, 10);
+    let (rx, tx) = {
+        let mut w = c.write();
+        (
+            w.add_dimension(DimensionDef::new("rx").name("naïve name")),
+            w.add_dimension(DimensionDef::new("tx")),
+        )
+    };
+    let r = c.read();
+    assert_eq!(r.dimension(rx).unwrap().name(), "na__ve name");
+    assert_eq!(r.dimension(tx).unwrap().name(), "tx");
+    assert_eq!(r.dimension_index_by_name("na__ve name"), Some(rx));
+    assert_eq!(r.dimension_index_by_name("tx"), Some(tx));
+    assert_eq!(r.dimension_index_by_name("naïve name"), None);
+    assert_eq!(r.dimension_index_by_name("rx"), None);
+}
+
+#[test]
+fn renaming_a_dimension_bumps_the_generation() {
+    let c = chart(1, 10);
+    let d = c.write().add_dimension(DimensionDef::new("d"));
+    let g = c.read().generation();
+    assert_eq!(c.write().add_dimension(DimensionDef::new("d")), d);
+    assert_eq!(c.read().generation(), g, "same definition, same generation");
+    assert_eq!(
+        c.write()
+            .add_dimension(DimensionDef::new("d").name("renamed")),
+        d
+    );
+    let r = c.read();
+    assert!(r.generation() > g);
+    assert_eq!(r.dimension(d).unwrap().name(), "renamed");
+}
+
+#[test]
+fn an_empty_ring_holds_no_times() {
+    let c = chart(1, 10);
+    let d = c.write().add_dimension(DimensionDef::new("d"));
+    {
+        let r = c.read();
+        assert_eq!(r.first_entry_t(), None);
+        assert_eq!(r.last_entry_t(), None);
+        assert_eq!(r.window(0, 5000), None);
+        assert!(r.points(d, 0, 5000).is_empty());
+    }
+    let mut w = c.write();
+    w.set(d, 1);
+    w.done(1000 * S).unwrap();
+    assert_eq!(w.first_entry_t(), Some(1000));
+    // A new update_every clears the ring: nothing is held any more.
+    let def = w.def().clone().update_every(5);
+    w.redefine(def);
+    assert_eq!(w.first_entry_t(), None);
+    assert_eq!(w.window(0, 5000), None);
+}
+
+#[test]
+fn chart_reports_its_history_and_last_collection_time() {
+    let c = chart(1, 10);
+    assert_eq!(c.read().history(), 10);
+    assert_eq!(chart(1, 1).read().history(), 2, "at least two slots");
+    let d = c.write().add_dimension(DimensionDef::new("d"));
+    assert_eq!(c.read().last_collected_ut(), 0);
+    let mut w = c.write();
+    w.set(d, 1);
+    w.done(1000 * S + 300_000).unwrap();
+    assert_eq!(w.last_collected_ut(), 1000 * S + 300_000);
+    w.set(d, 2);
+    w.done(999 * S).unwrap_err();
+    assert_eq!(w.last_collected_ut(), 1000 * S + 300_000, "refused round");
+}
+
+#[test]
+fn percentage_rows_apply_multiplier_and_divisor() {
+    // share × 100 × multiplier / divisor: 25 % and 75 % times 3/2.
+    for alg in [
+        Algorithm::PercentageOfAbsoluteRow,
+        Algorithm::PercentageOfIncrementalRow,
+    ] {
+        let c = chart(1, 100);
+        let (a, b) = {
+            let mut w = c.write();
+            let dim = |id: &str| {
+                DimensionDef::new(id)
+                    .algorithm(alg)
+                    .multiplier(3)
+                    .divisor(2)
+            };
+            (w.add_dimension(dim("a")), w.add_dimension(dim("b")))
+        };
+        for (t, va, vb) in [(100, 0, 0), (101, 10, 30)] {
+            let mut w = c.write();
+            w.set(a, va);
+            w.set(b, vb);
+            w.done(t * S).unwrap();
+        }
+        let r = c.read();
+        assert_eq!(
+            r.aggregate_between(a, 100, 101).average(),
+            Some(37.5),
+            "{alg}"
+        );
+        assert_eq!(
+            r.aggregate_between(b, 100, 101).average(),
+            Some(112.5),
+            "{alg}"
+        );
+    }
+}
+
+#[test]
+fn window_reports_its_newest_time_and_sum() {
+    let (c, d) = filled_chart(100, 10); // 1000..=1009
+    let r = c.read();
+    let w = r.window(1002, 1005).unwrap();
+    assert_eq!((w.first_t, w.last_t()), (1003, 1005));
+    assert_eq!(r.window(1002, 1003).unwrap().last_t(), 1003);
+    assert_eq!(r.aggregate(d, &w).sum(), Some((1003 + 1004 + 1005) as f64));
+    assert_eq!(r.aggregate_between(d, 1009, 2000).sum(), None);
+}

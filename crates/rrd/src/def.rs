@@ -335,3 +335,26 @@ impl DimensionDef {
         self.name.as_deref().unwrap_or(&self.id)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn netdata_names_parse_back_to_what_they_name() {
+        for a in [
+            Algorithm::Absolute,
+            Algorithm::Incremental,
+            Algorithm::PercentageOfAbsoluteRow,
+            Algorithm::PercentageOfIncrementalRow,
+        ] {
+            assert_eq!(Algorithm::parse_lenient(a.as_str()), a);
+            assert_eq!(a.to_string(), a.as_str());
+        }
+        assert_eq!(Algorithm::parse_lenient("derivative"), Algorithm::Absolute);
+        for t in [ChartType::Line, ChartType::Area, ChartType::Stacked] {
+            assert_eq!(ChartType::parse_lenient(t.as_str()), t);
+        }
+        assert_eq!(ChartType::parse_lenient("pie"), ChartType::Line);
+    }
+}

@@ -162,3 +162,38 @@ impl Store {
         host
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::def::LabelSource;
+
+    #[test]
+    fn set_labels_replaces_the_labels_and_keeps_old_snapshots() {
+        let h = Host::new("h", 10);
+        assert!(h.labels().is_empty());
+        let first = vec![Label::new("a", "1", LabelSource::Configured)];
+        h.set_labels(first.clone());
+        let snapshot = h.labels();
+        assert_eq!(*snapshot, first);
+        let second = vec![Label::new("_os_name", "linux", LabelSource::Automatic)];
+        h.set_labels(second.clone());
+        assert_eq!(*h.labels(), second);
+        assert_eq!(*snapshot, first);
+    }
+
+    #[test]
+    fn charts_generation_changes_when_a_chart_is_added_or_renamed() {
+        let h = Host::new("h", 10);
+        let g0 = h.charts_generation();
+        h.create_chart(ChartDef::new("t", "a"));
+        let g1 = h.charts_generation();
+        assert!(g1 > g0);
+        h.create_chart(ChartDef::new("t", "a").title("new title"));
+        assert_eq!(h.charts_generation(), g1, "same name");
+        h.create_chart(ChartDef::new("t", "a").name("b"));
+        assert!(h.charts_generation() > g1);
+        assert!(h.chart_by_name("t.b").is_some());
+        assert!(h.chart_by_name("t.a").is_none());
+    }
+}

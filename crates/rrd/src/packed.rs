@@ -264,6 +264,17 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_value_has_one_representation() {
+        // Half a unit above the largest mantissa still rounds to it, and
+        // compares (and hashes) equal to it.
+        for x in [16_777_215.5, -16_777_215.5] {
+            let p = PackedSample::pack(x);
+            assert_eq!(p.unpack(), Some(x.trunc()));
+            assert_eq!(p, PackedSample::pack(x.trunc()), "{x}");
+        }
+    }
+
     proptest! {
         #[test]
         fn error_bound_holds_over_magnitudes(mantissa in -1.0f64..1.0, exp in -12i32..16) {
@@ -292,6 +303,7 @@ mod tests {
             let once = PackedSample::pack(x);
             let twice = PackedSample::pack(once.unpack().unwrap());
             prop_assert_eq!(once.unpack(), twice.unpack());
+            prop_assert_eq!(once, twice);
         }
 
         #[test]

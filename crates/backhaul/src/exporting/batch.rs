@@ -422,6 +422,21 @@ mod tests {
     }
 
     #[test]
+    fn the_next_batch_reuses_the_largest_delivered_buffer() {
+        let mut ring = BatchRing::new(3);
+        let mut big = Vec::with_capacity(1 << 16);
+        big.extend_from_slice(b"a 1 1\n");
+        ring.push(Batch::new(big, 1));
+        ring.push(batch(&["b 1 1"]));
+        assert_eq!(drain_all(&mut ring, 100).1, 2);
+        let buffer = ring.take_buffer(10);
+        assert!(buffer.is_empty());
+        assert!(buffer.capacity() >= 1 << 16, "{}", buffer.capacity());
+        // Taken: the batch after that gets a fresh one.
+        assert!(ring.take_buffer(10).capacity() < 1 << 16);
+    }
+
+    #[test]
     fn partial_write_resumes_at_exact_byte() {
         let mut ring = BatchRing::new(2);
         ring.push(batch(&["abc 1 1", "def 2 1"]));

@@ -324,6 +324,31 @@ mod tests {
     }
 
     #[test]
+    fn a_later_destination_retries_the_primary_once_per_interval() {
+        let up = TcpListener::bind("127.0.0.1:0").unwrap();
+        let primary = Endpoint {
+            host: "127.0.0.1".into(),
+            port: dead_port(),
+        };
+        let every = Duration::from_secs(60);
+        let mut t = Transport::new(
+            vec![primary, ep(up.local_addr().unwrap())],
+            Duration::from_secs(1),
+        )
+        .with_primary_retry_every(every);
+        t.ensure_connected().unwrap();
+        assert_eq!(t.connected_index(), Some(1));
+        let t0 = Instant::now() + every;
+        assert!(matches!(t.probe_preferred(t0), Some(Err(1))));
+        assert!(t.probe_preferred(t0 + every / 2).is_none());
+        assert!(t
+            .probe_preferred(t0 + every - Duration::from_millis(1))
+            .is_none());
+        assert!(matches!(t.probe_preferred(t0 + every), Some(Err(1))));
+        assert_eq!(t.connected_index(), Some(1), "probing does not switch");
+    }
+
+    #[test]
     fn names_are_resolved_at_connect_time() {
         let up = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = up.local_addr().unwrap().port();

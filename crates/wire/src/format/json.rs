@@ -643,6 +643,33 @@ mod tests {
     }
 
     #[test]
+    fn chart_objects_count_their_dimensions() {
+        let host = HostFields::new("p", "h");
+        let chart = ChartFields::new(&ChartInfo {
+            id: "a.b",
+            name: "a.c",
+            family: "f",
+            context: "x",
+            chart_type: "a",
+            units: "u",
+        });
+        let mut objects = ChartObjects::new(&host, &chart, true, false);
+        assert!(objects.is_empty());
+        assert_eq!(objects.len(), 0);
+        let ts = RenderedTimestamp::new(5);
+        let mut buf = Vec::new();
+        assert_eq!(
+            objects.write_lines(&mut buf, &ts, [(0, MetricValue::Stored(1.0))]),
+            0
+        );
+        assert!(buf.is_empty());
+        objects.push(&DimensionFields::new("i", "n"));
+        objects.push(&DimensionFields::new("j", "m"));
+        assert!(!objects.is_empty());
+        assert_eq!(objects.len(), 2);
+    }
+
+    #[test]
     fn collected_and_stored_spacing() {
         let host = HostFields::new("p", "h");
         let chart = ChartFields::new(&ChartInfo {
