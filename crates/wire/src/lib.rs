@@ -1,5 +1,6 @@
 //! Pure encoders and parsers for backhaul: the wire formats it sends
-//! (graphite, opentsdb, json), the netdata plugins.d protocol it reads,
+//! (graphite, opentsdb, json, prometheus) and serves (netdata's
+//! `/api/v1/allmetrics` forms), the netdata plugins.d protocol it reads,
 //! netdata simple patterns and name sanitizers.
 //!
 //! Nothing in this crate touches a socket, a file or a clock: encoders append
