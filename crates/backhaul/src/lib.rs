@@ -12,3 +12,4 @@ pub mod log_limit;
 pub mod once;
 pub mod shutdown;
 pub mod sys;
+pub mod web;
