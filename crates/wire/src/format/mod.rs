@@ -1,7 +1,7 @@
 //! Metric line encoders: graphite plaintext, opentsdb telnet, json lines;
 //! and the forms of netdata's `/api/v1/allmetrics` ([`prometheus`], whose
 //! names and labels remote write shares, [`allmetrics_shell`],
-//! [`allmetrics_json`]).
+//! [`allmetrics_json`]); Prometheus remote write ([`remote_write`]).
 //!
 //! Each format is split the way the exporting engine works, so that the
 //! per-line work is a few copies and two number conversions:
@@ -47,6 +47,7 @@ pub mod graphite;
 pub mod json;
 pub mod opentsdb;
 pub mod prometheus;
+pub mod remote_write;
 
 use crate::number::{
     integer_words, put_integer, put_stored_value, stored_value_words, write_timestamp, NumberWords,

@@ -1,0 +1,595 @@
+//! Prometheus remote write (protocol 0.1.0): a `WriteRequest` protobuf,
+//! snappy block-compressed.
+//!
+//! The exporting engine keeps its batches as lines, so a remote-write batch
+//! holds one *record* per sample, a line in the text format's syntax:
+//!
+//! ```text
+//! NAME{label="value",...} VALUEBITS TIMESTAMP_MS\n
+//! ```
+//!
+//! with the labels sorted by name (`__name__` first, always), values
+//! escaped as in the text format (so a record never holds a newline but its
+//! last byte), the value as the 16 hex digits of its IEEE 754 bits (exact,
+//! and cheap both ways) and the timestamp in milliseconds. A record is
+//! rendered once per chart and dimension ([`ChartSeries`]) and per line
+//! only gets its value and timestamp. [`BodyEncoder`] turns any run of
+//! whole records into a request body when it is sent.
+//!
+//! Names and labels are those of the text format
+//! ([`super::prometheus`]): `PREFIX_CONTEXT_UNITS_average{chart, dimension,
+//! family, instance}`, and one `netdata_info` series per host with its
+//! labels ([`super::prometheus::InfoLabels`]). Unlike netdata, labels are
+//! sorted by name and never repeated (receivers such as Thanos and Mimir
+//! reject unsorted labels), and label values are sent as they are (netdata
+//! sent them with the text format's backslash escapes).
+//!
+//! The protobuf messages are declared here by hand ([`WriteRequest`],
+//! [`TimeSeries`], [`Label`], [`Sample`]: the fields of Prometheus'
+//! `remote.proto` and `types.proto` that remote write 0.1.0 uses); the
+//! encoder writes the same bytes without building them.
+//!
+//! ```
+//! use wire::format::remote_write::{BodyEncoder, ChartSeries, SeriesName, WriteRequest};
+//! use wire::format::MetricValue;
+//! use prost::Message;
+//!
+//! let mut chart = ChartSeries::new();
+//! chart.push(&SeriesName::new(b"netdata_system_load_load_average", [("chart", "system.load"), ("dimension", "load1"), ("family", "load"), ("instance", "vm")]));
+//! let mut batch = Vec::new();
+//! chart.write_lines(&mut batch, 1_700_000_000_000, [(0, MetricValue::Stored(0.25))]);
+//! let mut encoder = BodyEncoder::new();
+//! let (body, samples) = encoder.encode(&batch).unwrap();
+//! assert_eq!(samples, 1);
+//! let request = WriteRequest::decode(snap::raw::Decoder::new().decompress_vec(body).unwrap().as_slice()).unwrap();
+//! assert_eq!(request.timeseries[0].labels[0].value, "netdata_system_load_load_average");
+//! assert_eq!(request.timeseries[0].samples[0].value, 0.25);
+//! ```
+
+use super::prometheus::InfoLabels;
+use super::MetricValue;
+use crate::number::write_timestamp;
+use crate::sanitize::write_prometheus_label_value;
+
+/// `prometheus.WriteRequest` (field 1 only: the time series).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct WriteRequest {
+    #[prost(message, repeated, tag = "1")]
+    pub timeseries: Vec<TimeSeries>,
+}
+
+/// `prometheus.TimeSeries`: labels and samples.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct TimeSeries {
+    #[prost(message, repeated, tag = "1")]
+    pub labels: Vec<Label>,
+    #[prost(message, repeated, tag = "2")]
+    pub samples: Vec<Sample>,
+}
+
+/// `prometheus.Label`.
+#[derive(Clone, PartialEq, Eq, prost::Message)]
+pub struct Label {
+    #[prost(string, tag = "1")]
+    pub name: String,
+    #[prost(string, tag = "2")]
+    pub value: String,
+}
+
+/// `prometheus.Sample`: a value at a time in milliseconds.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Sample {
+    #[prost(double, tag = "1")]
+    pub value: f64,
+    #[prost(int64, tag = "2")]
+    pub timestamp: i64,
+}
+
+/// The metric-name label.
+pub const NAME_LABEL: &str = "__name__";
+
+/// A series' name and labels rendered as the head of its records:
+/// `NAME{k="v",...} `, labels sorted by name, the first of equal names
+/// kept; names starting with `__` (reserved by Prometheus), empty names and
+/// empty values (the same as no label, to Prometheus) left out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SeriesName {
+    head: Vec<u8>,
+}
+
+impl SeriesName {
+    /// `name` as given (a valid metric name, see
+    /// [`super::prometheus::metric_name`]); label names as given (valid
+    /// names), values escaped here.
+    pub fn new<'a, I>(name: &[u8], labels: I) -> SeriesName
+    where
+        I: IntoIterator<Item = (&'a str, &'a str)>,
+    {
+        let mut kept: Vec<(&str, &str)> = Vec::new();
+        for (key, value) in labels {
+            if key.is_empty()
+                || value.is_empty()
+                || key.starts_with("__")
+                || kept.iter().any(|(k, _)| *k == key)
+            {
+                continue;
+            }
+            kept.push((key, value));
+        }
+        kept.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+        let mut head = Vec::with_capacity(name.len() + 64);
+        head.extend_from_slice(name);
+        head.push(b'{');
+        for (i, (key, value)) in kept.iter().enumerate() {
+            if i > 0 {
+                head.push(b',');
+            }
+            head.extend_from_slice(key.as_bytes());
+            head.extend_from_slice(b"=\"");
+            write_prometheus_label_value(&mut head, value);
+            head.push(b'"');
+        }
+        head.extend_from_slice(b"} ");
+        SeriesName { head }
+    }
+
+    /// The `netdata_info` series of a host.
+    pub fn info(labels: &InfoLabels) -> SeriesName {
+        SeriesName::new(
+            b"netdata_info",
+            labels
+                .labels()
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str())),
+        )
+    }
+
+    /// The rendered head.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.head
+    }
+
+    /// Appends one record of this series.
+    pub fn write_record(&self, buf: &mut Vec<u8>, value: MetricValue, timestamp_ms: i64) -> bool {
+        write_record(buf, &self.head, value, timestamp_ms)
+    }
+}
+
+/// Appends `head`, the value's bits and the timestamp; nothing for a value
+/// that is not finite.
+fn write_record(buf: &mut Vec<u8>, head: &[u8], value: MetricValue, timestamp_ms: i64) -> bool {
+    let value = match value {
+        MetricValue::Stored(v) if v.is_finite() => v,
+        MetricValue::Stored(_) => return false,
+        MetricValue::Collected(v) => v as f64,
+    };
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let bits = value.to_bits();
+    let mut digits = [0u8; 17];
+    for (i, digit) in digits[..16].iter_mut().enumerate() {
+        *digit = HEX[((bits >> (60 - 4 * i)) & 0xf) as usize];
+    }
+    digits[16] = b' ';
+    buf.reserve(head.len() + 40);
+    buf.extend_from_slice(head);
+    buf.extend_from_slice(&digits);
+    write_timestamp(buf, timestamp_ms);
+    buf.push(b'\n');
+    true
+}
+
+/// The record heads of a chart's dimensions, rendered once per chart.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ChartSeries {
+    heads: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl ChartSeries {
+    pub fn new() -> ChartSeries {
+        ChartSeries::default()
+    }
+
+    /// Adds the next dimension's series.
+    pub fn push(&mut self, series: &SeriesName) {
+        self.heads.extend_from_slice(series.as_bytes());
+        self.ends.push(self.heads.len());
+    }
+
+    /// How many series.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    fn head(&self, index: usize) -> Option<&[u8]> {
+        let end = *self.ends.get(index)?;
+        let start = match index {
+            0 => 0,
+            _ => *self.ends.get(index - 1)?,
+        };
+        self.heads.get(start..end)
+    }
+
+    /// Appends the record of every `(dimension, value)`, all at
+    /// `timestamp_ms`; returns how many were written.
+    pub fn write_lines<I>(&self, buf: &mut Vec<u8>, timestamp_ms: i64, lines: I) -> usize
+    where
+        I: IntoIterator<Item = (usize, MetricValue)>,
+    {
+        lines
+            .into_iter()
+            .map(|(index, value)| {
+                self.head(index)
+                    .is_some_and(|head| write_record(buf, head, value, timestamp_ms))
+            })
+            .filter(|written| *written)
+            .count()
+    }
+}
+
+/// A record that cannot be read back (never one this module wrote).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("remote write: unreadable record {line}: {reason}")]
+pub struct RecordError {
+    /// 1-based record number in the part.
+    pub line: usize,
+    pub reason: &'static str,
+}
+
+/// Encodes parts of a batch of records into request bodies, reusing its
+/// buffers.
+pub struct BodyEncoder {
+    protobuf: Vec<u8>,
+    body: Vec<u8>,
+    /// The current record's label names and unescaped values.
+    text: Vec<u8>,
+    labels: Vec<(usize, usize, usize, usize)>,
+    snappy: snap::raw::Encoder,
+}
+
+impl Default for BodyEncoder {
+    fn default() -> Self {
+        BodyEncoder::new()
+    }
+}
+
+impl BodyEncoder {
+    pub fn new() -> BodyEncoder {
+        BodyEncoder {
+            protobuf: Vec::new(),
+            body: Vec::new(),
+            text: Vec::new(),
+            labels: Vec::new(),
+            snappy: snap::raw::Encoder::new(),
+        }
+    }
+
+    /// The body [`Self::encode`] made last.
+    pub fn body(&self) -> &[u8] {
+        &self.body
+    }
+
+    /// The body for `records` (whole records): a `WriteRequest` with one
+    /// time series per record, snappy-compressed; and how many samples it
+    /// holds.
+    pub fn encode(&mut self, records: &[u8]) -> Result<(&[u8], usize), RecordError> {
+        self.protobuf.clear();
+        let mut samples = 0;
+        for (n, record) in records.split_inclusive(|&b| b == b'\n').enumerate() {
+            self.encode_record(record).map_err(|reason| RecordError {
+                line: n + 1,
+                reason,
+            })?;
+            samples += 1;
+        }
+        self.body.clear();
+        self.body
+            .resize(snap::raw::max_compress_len(self.protobuf.len()), 0);
+        let n = self
+            .snappy
+            .compress(&self.protobuf, &mut self.body)
+            .map_err(|_| RecordError {
+                line: 0,
+                reason: "snappy refused the request",
+            })?;
+        self.body.truncate(n);
+        Ok((&self.body, samples))
+    }
+
+    /// Appends the `TimeSeries` of one record to `self.protobuf`.
+    fn encode_record(&mut self, record: &[u8]) -> Result<(), &'static str> {
+        let record = record.strip_suffix(b"\n").ok_or("no newline")?;
+        self.text.clear();
+        self.labels.clear();
+        let open = record.iter().position(|&b| b == b'{').ok_or("no '{'")?;
+        self.text.extend_from_slice(NAME_LABEL.as_bytes());
+        let value_at = self.text.len();
+        self.text.extend_from_slice(&record[..open]);
+        self.labels
+            .push((0, NAME_LABEL.len(), value_at, self.text.len()));
+        let mut at = open + 1;
+        if record.get(at) == Some(&b'}') {
+            at += 1;
+        } else {
+            loop {
+                let eq = record[at..]
+                    .iter()
+                    .position(|&b| b == b'=')
+                    .ok_or("no '='")?
+                    + at;
+                let key = (self.text.len(), self.text.len() + eq - at);
+                self.text.extend_from_slice(&record[at..eq]);
+                if record.get(eq + 1) != Some(&b'"') {
+                    return Err("no '\"'");
+                }
+                at = eq + 2;
+                let value_start = self.text.len();
+                loop {
+                    match record.get(at) {
+                        Some(b'"') => break,
+                        Some(b'\\') => {
+                            let unescaped = match record.get(at + 1) {
+                                Some(b'n') => b'\n',
+                                Some(&b @ (b'\\' | b'"')) => b,
+                                _ => return Err("bad escape"),
+                            };
+                            self.text.push(unescaped);
+                            at += 2;
+                        }
+                        Some(&b) => {
+                            self.text.push(b);
+                            at += 1;
+                        }
+                        None => return Err("unterminated value"),
+                    }
+                }
+                self.labels
+                    .push((key.0, key.1, value_start, self.text.len()));
+                at += 1;
+                match record.get(at) {
+                    Some(b',') => at += 1,
+                    Some(b'}') => {
+                        at += 1;
+                        break;
+                    }
+                    _ => return Err("no ',' or '}'"),
+                }
+            }
+        }
+        let rest = record.get(at..).ok_or("truncated")?;
+        let rest = rest.strip_prefix(b" ").ok_or("no value")?;
+        if rest.len() < 18 || rest[16] != b' ' {
+            return Err("bad value");
+        }
+        let mut bits = 0u64;
+        for &digit in &rest[..16] {
+            let nibble = (digit as char).to_digit(16).ok_or("bad value")?;
+            bits = bits << 4 | u64::from(nibble);
+        }
+        let value = f64::from_bits(bits);
+        let timestamp = std::str::from_utf8(&rest[17..])
+            .ok()
+            .and_then(|t| t.parse::<i64>().ok())
+            .ok_or("bad timestamp")?;
+
+        // TimeSeries { labels: 1, samples: 2 } as field 1 of WriteRequest.
+        let label_len = |(k0, k1, v0, v1): (usize, usize, usize, usize)| {
+            field_len(k1 - k0) + field_len(v1 - v0)
+        };
+        let labels_len: usize = self.labels.iter().map(|&l| field_len(label_len(l))).sum();
+        let sample_len = 9 + 1 + varint_len(timestamp as u64);
+        let series_len = labels_len + field_len(sample_len);
+        let out = &mut self.protobuf;
+        out.push(0x0a);
+        put_varint(out, series_len as u64);
+        for &(k0, k1, v0, v1) in &self.labels {
+            out.push(0x0a);
+            put_varint(out, label_len((k0, k1, v0, v1)) as u64);
+            out.push(0x0a);
+            put_varint(out, (k1 - k0) as u64);
+            out.extend_from_slice(&self.text[k0..k1]);
+            out.push(0x12);
+            put_varint(out, (v1 - v0) as u64);
+            out.extend_from_slice(&self.text[v0..v1]);
+        }
+        out.push(0x12);
+        put_varint(out, sample_len as u64);
+        out.push(0x09);
+        out.extend_from_slice(&value.to_le_bytes());
+        out.push(0x10);
+        put_varint(out, timestamp as u64);
+        Ok(())
+    }
+}
+
+/// Bytes of a length-delimited field of `len` bytes: key, length, bytes.
+fn field_len(len: usize) -> usize {
+    1 + varint_len(len as u64) + len
+}
+
+fn varint_len(value: u64) -> usize {
+    (64 - (value | 1).leading_zeros() as usize).div_ceil(7)
+}
+
+fn put_varint(out: &mut Vec<u8>, mut value: u64) {
+    while value >= 0x80 {
+        out.push((value as u8) | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use prost::Message;
+
+    fn decode(body: &[u8]) -> WriteRequest {
+        let raw = snap::raw::Decoder::new()
+            .decompress_vec(body)
+            .expect("snappy");
+        WriteRequest::decode(raw.as_slice()).expect("protobuf")
+    }
+
+    fn label(name: &str, value: &str) -> Label {
+        Label {
+            name: name.to_owned(),
+            value: value.to_owned(),
+        }
+    }
+
+    #[test]
+    fn records_round_trip_sorted_and_unescaped() {
+        let series = SeriesName::new(
+            b"netdata_x_average",
+            [
+                ("instance", "vm"),
+                ("family", "fam \"q\""),
+                ("chart", "a\\b"),
+                ("dimension", "new\nline"),
+                ("chart", "duplicate"),
+                ("__name__", "spoof"),
+                ("", "empty"),
+                ("empty", ""),
+            ],
+        );
+        assert_eq!(
+            String::from_utf8_lossy(series.as_bytes()),
+            "netdata_x_average{chart=\"a\\\\b\",dimension=\"new\\nline\",family=\"fam \\\"q\\\"\",instance=\"vm\"} "
+        );
+        let info = SeriesName::info(&InfoLabels::new(
+            "vm",
+            "backhaul",
+            "v0",
+            [("env", "lab"), ("_is_ephemeral", "false")],
+        ));
+        let mut batch = Vec::new();
+        assert!(series.write_record(&mut batch, MetricValue::Stored(-1.5e-9), 1_000));
+        assert!(!series.write_record(&mut batch, MetricValue::Stored(f64::NAN), 1_000));
+        assert!(info.write_record(&mut batch, MetricValue::Collected(1), 2_000));
+        assert_eq!(batch.iter().filter(|&&b| b == b'\n').count(), 2);
+
+        let mut encoder = BodyEncoder::new();
+        let (body, samples) = encoder.encode(&batch).expect("encode");
+        assert_eq!(samples, 2);
+        let request = decode(body);
+        assert_eq!(
+            request,
+            WriteRequest {
+                timeseries: vec![
+                    TimeSeries {
+                        labels: vec![
+                            label("__name__", "netdata_x_average"),
+                            label("chart", "a\\b"),
+                            label("dimension", "new\nline"),
+                            label("family", "fam \"q\""),
+                            label("instance", "vm"),
+                        ],
+                        samples: vec![Sample {
+                            value: -1.5e-9,
+                            timestamp: 1_000
+                        }],
+                    },
+                    TimeSeries {
+                        labels: vec![
+                            label("__name__", "netdata_info"),
+                            label("_is_ephemeral", "false"),
+                            label("application", "backhaul"),
+                            label("env", "lab"),
+                            label("instance", "vm"),
+                            label("version", "v0"),
+                        ],
+                        samples: vec![Sample {
+                            value: 1.0,
+                            timestamp: 2_000
+                        }],
+                    },
+                ],
+            }
+        );
+        // The same bytes as prost's own encoding.
+        let raw = snap::raw::Decoder::new().decompress_vec(body).unwrap();
+        assert_eq!(raw, request.encode_to_vec());
+    }
+
+    #[test]
+    fn unreadable_records_are_errors_not_panics() {
+        let mut encoder = BodyEncoder::new();
+        for bad in [
+            &b"x{a=\"b\"} 3ff0000000000000\n"[..],
+            b"x{a=\"b} 3ff0000000000000 1\n",
+            b"x{a=b} 3ff0000000000000 1\n",
+            b"x 3ff0000000000000 1\n",
+            b"x{} 3ff00000000000zz 1\n",
+            b"x{} 3ff0000000000000 1",
+            b"x{a=\"\\q\"} 3ff0000000000000 1\n",
+        ] {
+            assert!(
+                encoder.encode(bad).is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        let (body, samples) = encoder.encode(b"").unwrap();
+        assert_eq!((decode(body), samples), (WriteRequest::default(), 0));
+    }
+
+    #[test]
+    fn chart_series_write_their_dimensions() {
+        let mut chart = ChartSeries::new();
+        for dim in ["a", "b"] {
+            chart.push(&SeriesName::new(b"m", [("dimension", dim)]));
+        }
+        let mut batch = Vec::new();
+        let written = chart.write_lines(
+            &mut batch,
+            5_000,
+            [
+                (1, MetricValue::Stored(2.0)),
+                (7, MetricValue::Stored(1.0)),
+                (0, MetricValue::Collected(-3)),
+            ],
+        );
+        assert_eq!(written, 2);
+        assert_eq!(
+            String::from_utf8_lossy(&batch),
+            "m{dimension=\"b\"} 4000000000000000 5000\nm{dimension=\"a\"} c008000000000000 5000\n"
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn any_labels_and_values_round_trip(
+            name in "[a-z_][a-z0-9_]{0,20}",
+            labels in proptest::collection::vec(("[a-z_][a-z0-9_]{0,8}", "\\PC{0,20}|[\\\\\"\n]{0,5}"), 0..6),
+            value in proptest::num::f64::NORMAL | proptest::num::f64::ZERO | proptest::num::f64::SUBNORMAL,
+            ts in 0i64..=i64::MAX,
+        ) {
+            let series = SeriesName::new(name.as_bytes(), labels.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+            let mut batch = Vec::new();
+            prop_assert!(series.write_record(&mut batch, MetricValue::Stored(value), ts));
+            prop_assert_eq!(batch.iter().filter(|&&b| b == b'\n').count(), 1);
+            let mut encoder = BodyEncoder::new();
+            let (body, samples) = encoder.encode(&batch).unwrap();
+            prop_assert_eq!(samples, 1);
+            let request = decode(body);
+            let series = &request.timeseries[0];
+            prop_assert_eq!(&series.labels[0], &label("__name__", &name));
+            let mut expected: Vec<Label> = Vec::new();
+            for (k, v) in &labels {
+                if !k.starts_with("__") && !v.is_empty() && !expected.iter().any(|l| &l.name == k) {
+                    expected.push(label(k, v));
+                }
+            }
+            expected.sort_by(|a, b| a.name.cmp(&b.name));
+            prop_assert_eq!(&series.labels[1..], expected.as_slice());
+            prop_assert_eq!(series.samples[0].value.to_bits(), value.to_bits());
+            prop_assert_eq!(series.samples[0].timestamp, ts);
+        }
+    }
+}
