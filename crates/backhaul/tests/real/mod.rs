@@ -1,7 +1,9 @@
-//! Support for `real_receivers.rs`: starting carbon-cache and influxd on
-//! free ports of 127.0.0.1 with configurations derived from the netdata lab's
-//! (`carbon.conf`, `storage-schemas.conf`, `influxdb.conf` beside this file),
-//! each in its own temporary directory, and reading back what they stored.
+//! Support for `real_receivers.rs` and `real_prometheus.rs`: starting
+//! carbon-cache, influxd and prometheus on free ports of 127.0.0.1 with
+//! configurations derived from the netdata lab's (`carbon.conf`,
+//! `storage-schemas.conf`, `influxdb.conf` beside this file; prometheus with
+//! its remote-write receiver on), each in its own temporary directory, and
+//! reading back what they stored.
 //!
 //! Every wait is bounded; a server is killed and reaped by its guard's
 //! `Drop`, even when the test panics, and also dies with the test thread
@@ -605,7 +607,8 @@ fn parse_csv(body: &str) -> Vec<BTreeMap<String, String>> {
     rows
 }
 
-fn url_encode(s: &str) -> String {
+/// Percent-encodes every byte outside `[A-Za-z0-9-_.~]`.
+pub fn url_encode(s: &str) -> String {
     let mut out = String::new();
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
@@ -675,4 +678,75 @@ pub fn http_request(
             )
         })?;
     Ok((status, body.to_string()))
+}
+
+/// A Prometheus server (Debian's `prometheus`, 2.42) with its remote-write
+/// receiver on (`/api/v1/write`), an empty scrape configuration and its
+/// TSDB in a temporary directory.
+pub struct Prometheus {
+    pub server: Server,
+    /// The web port: remote write, queries, readiness.
+    pub http: SocketAddr,
+    _dir: TempDir,
+}
+
+impl Prometheus {
+    /// Starts it and waits until `/-/ready` answers 200 (a port taken
+    /// meanwhile makes it exit: retried on other ports).
+    pub fn start() -> Prometheus {
+        for attempt in 1..=3 {
+            let dir = TempDir::new("prometheus");
+            let port = free_ports(1)[0];
+            let http = local(port);
+            let config = dir.path().join("prometheus.yml");
+            fs::write(
+                &config,
+                "global:\n  scrape_interval: 5s\nscrape_configs: []\n",
+            )
+            .expect("write prometheus.yml");
+            let mut cmd = Command::new("prometheus");
+            cmd.arg("--web.enable-remote-write-receiver")
+                .arg(format!(
+                    "--storage.tsdb.path={}",
+                    dir.path().join("data").display()
+                ))
+                .arg(format!("--config.file={}", config.display()))
+                .arg(format!("--web.listen-address={http}"))
+                .arg("--log.level=warn");
+            let mut server = Server::spawn("prometheus", cmd, dir.path());
+            if server.wait_listening(http) {
+                server.wait_for("/-/ready", || match http_get(http, "/-/ready", None) {
+                    Ok((200, _)) => Ok(()),
+                    Ok((status, body)) => Err(format!("HTTP {status}: {body}")),
+                    Err(e) => Err(e.to_string()),
+                });
+                return Prometheus {
+                    server,
+                    http,
+                    _dir: dir,
+                };
+            }
+            if attempt == 3 || server.exited().is_none() {
+                server.fail("never listened");
+            }
+            eprintln!("real_receivers: prometheus exited at start-up (port clash?); retrying");
+        }
+        unreachable!()
+    }
+
+    /// Runs a PromQL query at `time` (seconds) and returns the `data`
+    /// object of the answer.
+    pub fn query(&self, query: &str, time: i64) -> Result<serde_json::Value, String> {
+        let path = format!("/api/v1/query?query={}&time={time}", url_encode(query));
+        let (status, body) = http_get(self.http, &path, None).map_err(|e| e.to_string())?;
+        if status != 200 {
+            return Err(format!("HTTP {status}: {body}"));
+        }
+        let answer: serde_json::Value =
+            serde_json::from_str(&body).map_err(|e| format!("{e}: {body}"))?;
+        if answer["status"] != "success" {
+            return Err(body);
+        }
+        Ok(answer["data"].clone())
+    }
 }

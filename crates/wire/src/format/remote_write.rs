@@ -159,7 +159,7 @@ impl SeriesName {
 /// that is not finite.
 fn write_record(buf: &mut Vec<u8>, head: &[u8], value: MetricValue, timestamp_ms: i64) -> bool {
     let value = match value {
-        MetricValue::Stored(v) if v.is_finite() => v,
+        MetricValue::Stored(v) if v.is_finite() => without_noise(v),
         MetricValue::Stored(_) => return false,
         MetricValue::Collected(v) => v as f64,
     };
@@ -176,6 +176,27 @@ fn write_record(buf: &mut Vec<u8>, head: &[u8], value: MetricValue, timestamp_ms
     write_timestamp(buf, timestamp_ms);
     buf.push(b'\n');
     true
+}
+
+/// `value` rounded to 15 significant digits. Values computed from packed
+/// samples carry noise in their last bits (a stored 31 sums as
+/// 31.000000000000004); a packed sample holds about 7 digits, so 15 keep
+/// every one of them and drop the noise, and the receiver shows `31`.
+/// Values of 10^15 and more, or under 10^-8, are left as they are.
+#[inline]
+fn without_noise(value: f64) -> f64 {
+    const POW10: [f64; 23] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+        1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+    ];
+    if value == 0.0 {
+        return value;
+    }
+    let digits_before = value.abs().log10().floor() as i32;
+    match usize::try_from(14 - digits_before) {
+        Ok(k) if k < POW10.len() => (value * POW10[k]).round() / POW10[k],
+        _ => value,
+    }
 }
 
 /// The record heads of a chart's dimensions, rendered once per chart.
@@ -518,6 +539,21 @@ mod tests {
     }
 
     #[test]
+    fn packing_noise_is_dropped() {
+        for (noisy, clean) in [
+            (31.000000000000004, 31.0),
+            (0.7500000000000001, 0.75),
+            (-73.83333500000001, -73.833335),
+            (123456790000000.0, 123456790000000.0),
+            (1.5e-9, 1.5e-9),
+            (0.0, 0.0),
+            (1e300, 1e300),
+        ] {
+            assert_eq!(without_noise(noisy), clean, "{noisy}");
+        }
+    }
+
+    #[test]
     fn unreadable_records_are_errors_not_panics() {
         let mut encoder = BodyEncoder::new();
         for bad in [
@@ -588,7 +624,8 @@ mod tests {
             }
             expected.sort_by(|a, b| a.name.cmp(&b.name));
             prop_assert_eq!(&series.labels[1..], expected.as_slice());
-            prop_assert_eq!(series.samples[0].value.to_bits(), value.to_bits());
+            let sent = series.samples[0].value;
+            prop_assert!((sent - value).abs() <= value.abs() * 1e-14, "{} vs {}", sent, value);
             prop_assert_eq!(series.samples[0].timestamp, ts);
         }
     }
