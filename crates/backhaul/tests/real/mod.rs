@@ -734,11 +734,22 @@ impl Prometheus {
         unreachable!()
     }
 
-    /// Runs a PromQL query at `time` (seconds) and returns the `data`
-    /// object of the answer.
+    /// Runs a PromQL query at `time` (seconds): see [`prometheus_query`].
     pub fn query(&self, query: &str, time: i64) -> Result<serde_json::Value, String> {
+        prometheus_query(self.http, query, time)
+    }
+}
+
+/// Runs a PromQL query at `time` (seconds) on the Prometheus at `http` and
+/// returns the `data` object of the answer.
+pub fn prometheus_query(
+    http: SocketAddr,
+    query: &str,
+    time: i64,
+) -> Result<serde_json::Value, String> {
+    {
         let path = format!("/api/v1/query?query={}&time={time}", url_encode(query));
-        let (status, body) = http_get(self.http, &path, None).map_err(|e| e.to_string())?;
+        let (status, body) = http_get(http, &path, None).map_err(|e| e.to_string())?;
         if status != 200 {
             return Err(format!("HTTP {status}: {body}"));
         }
