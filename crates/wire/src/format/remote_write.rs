@@ -151,30 +151,66 @@ impl SeriesName {
 
     /// Appends one record of this series.
     pub fn write_record(&self, buf: &mut Vec<u8>, value: MetricValue, timestamp_ms: i64) -> bool {
-        write_record(buf, &self.head, value, timestamp_ms)
+        let (suffix, len) = timestamp_suffix(timestamp_ms);
+        write_record(buf, &self.head, value, &suffix[..len])
     }
 }
 
-/// Appends `head`, the value's bits and the timestamp; nothing for a value
-/// that is not finite.
-fn write_record(buf: &mut Vec<u8>, head: &[u8], value: MetricValue, timestamp_ms: i64) -> bool {
+/// ` TIMESTAMP\n`: the end of every record of one time.
+fn timestamp_suffix(timestamp_ms: i64) -> ([u8; 24], usize) {
+    let mut text = Vec::with_capacity(24);
+    text.push(b' ');
+    write_timestamp(&mut text, timestamp_ms);
+    text.push(b'\n');
+    let mut suffix = [0u8; 24];
+    let len = text.len().min(24);
+    suffix[..len].copy_from_slice(&text[..len]);
+    (suffix, len)
+}
+
+/// Two hex digits for every byte value.
+const HEX_PAIRS: [[u8; 2]; 256] = {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut pairs = [[0u8; 2]; 256];
+    let mut i = 0;
+    while i < 256 {
+        pairs[i] = [HEX[i >> 4], HEX[i & 0xf]];
+        i += 1;
+    }
+    pairs
+};
+
+/// The value of each lower-case hex digit; `0xff` for other bytes.
+const HEX_VALUES: [u8; 256] = {
+    let mut values = [0xffu8; 256];
+    let mut i = 0;
+    while i < 16 {
+        values[b"0123456789abcdef"[i] as usize] = i as u8;
+        i += 1;
+    }
+    values
+};
+
+/// Appends `head`, the value's bits and `suffix`; nothing for a value that
+/// is not finite.
+#[inline]
+fn write_record(buf: &mut Vec<u8>, head: &[u8], value: MetricValue, suffix: &[u8]) -> bool {
     let value = match value {
         MetricValue::Stored(v) if v.is_finite() => without_noise(v),
         MetricValue::Stored(_) => return false,
         MetricValue::Collected(v) => v as f64,
     };
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let bits = value.to_bits();
-    let mut digits = [0u8; 17];
-    for (i, digit) in digits[..16].iter_mut().enumerate() {
-        *digit = HEX[((bits >> (60 - 4 * i)) & 0xf) as usize];
+    let mut digits = [0u8; 16];
+    for (pair, byte) in digits
+        .chunks_exact_mut(2)
+        .zip(value.to_bits().to_be_bytes())
+    {
+        pair.copy_from_slice(&HEX_PAIRS[usize::from(byte)]);
     }
-    digits[16] = b' ';
-    buf.reserve(head.len() + 40);
+    buf.reserve(head.len() + digits.len() + suffix.len());
     buf.extend_from_slice(head);
     buf.extend_from_slice(&digits);
-    write_timestamp(buf, timestamp_ms);
-    buf.push(b'\n');
+    buf.extend_from_slice(suffix);
     true
 }
 
@@ -241,11 +277,13 @@ impl ChartSeries {
     where
         I: IntoIterator<Item = (usize, MetricValue)>,
     {
+        let (suffix, len) = timestamp_suffix(timestamp_ms);
+        let suffix = &suffix[..len];
         lines
             .into_iter()
             .map(|(index, value)| {
                 self.head(index)
-                    .is_some_and(|head| write_record(buf, head, value, timestamp_ms))
+                    .is_some_and(|head| write_record(buf, head, value, suffix))
             })
             .filter(|written| *written)
             .count()
@@ -265,10 +303,15 @@ pub struct RecordError {
 /// buffers.
 pub struct BodyEncoder {
     protobuf: Vec<u8>,
+    /// The last body is `body[..body_len]`.
     body: Vec<u8>,
-    /// The current record's label names and unescaped values.
+    body_len: usize,
+    /// The current record's unescaped values (those that had escapes).
     text: Vec<u8>,
-    labels: Vec<(usize, usize, usize, usize)>,
+    /// The current record's labels, `__name__` first.
+    labels: Vec<(Piece, Piece)>,
+    /// The last timestamp parsed: its text and value.
+    last_timestamp: Option<(usize, [u8; 24], i64)>,
     snappy: snap::raw::Encoder,
 }
 
@@ -283,15 +326,17 @@ impl BodyEncoder {
         BodyEncoder {
             protobuf: Vec::new(),
             body: Vec::new(),
+            body_len: 0,
             text: Vec::new(),
             labels: Vec::new(),
+            last_timestamp: None,
             snappy: snap::raw::Encoder::new(),
         }
     }
 
     /// The body [`Self::encode`] made last.
     pub fn body(&self) -> &[u8] {
-        &self.body
+        self.body.get(..self.body_len).unwrap_or_default()
     }
 
     /// The body for `records` (whole records): a `WriteRequest` with one
@@ -300,25 +345,34 @@ impl BodyEncoder {
     pub fn encode(&mut self, records: &[u8]) -> Result<(&[u8], usize), RecordError> {
         self.protobuf.clear();
         let mut samples = 0;
-        for (n, record) in records.split_inclusive(|&b| b == b'\n').enumerate() {
+        let mut start = 0;
+        let ends = memchr::memchr_iter(b'\n', records)
+            .map(|end| end + 1)
+            .chain(
+                (records.last() != Some(&b'\n') && !records.is_empty()).then_some(records.len()),
+            );
+        for (n, end) in ends.enumerate() {
+            let record = &records[start..end];
+            start = end;
             self.encode_record(record).map_err(|reason| RecordError {
                 line: n + 1,
                 reason,
             })?;
             samples += 1;
         }
-        self.body.clear();
-        self.body
-            .resize(snap::raw::max_compress_len(self.protobuf.len()), 0);
-        let n = self
+        // The buffer only grows (no zeroing of its whole length each time).
+        let need = snap::raw::max_compress_len(self.protobuf.len());
+        if self.body.len() < need {
+            self.body.resize(need, 0);
+        }
+        self.body_len = self
             .snappy
             .compress(&self.protobuf, &mut self.body)
             .map_err(|_| RecordError {
                 line: 0,
                 reason: "snappy refused the request",
             })?;
-        self.body.truncate(n);
-        Ok((&self.body, samples))
+        Ok((self.body(), samples))
     }
 
     /// Appends the `TimeSeries` of one record to `self.protobuf`.
@@ -326,50 +380,54 @@ impl BodyEncoder {
         let record = record.strip_suffix(b"\n").ok_or("no newline")?;
         self.text.clear();
         self.labels.clear();
-        let open = record.iter().position(|&b| b == b'{').ok_or("no '{'")?;
-        self.text.extend_from_slice(NAME_LABEL.as_bytes());
-        let value_at = self.text.len();
-        self.text.extend_from_slice(&record[..open]);
-        self.labels
-            .push((0, NAME_LABEL.len(), value_at, self.text.len()));
+        let open = memchr::memchr(b'{', record).ok_or("no '{'")?;
+        self.labels.push((Piece::Name, Piece::Record(0, open)));
         let mut at = open + 1;
         if record.get(at) == Some(&b'}') {
             at += 1;
         } else {
             loop {
-                let eq = record[at..]
-                    .iter()
-                    .position(|&b| b == b'=')
+                let eq = memchr::memchr(b'=', record.get(at..).unwrap_or_default())
                     .ok_or("no '='")?
                     + at;
-                let key = (self.text.len(), self.text.len() + eq - at);
-                self.text.extend_from_slice(&record[at..eq]);
+                let key = Piece::Record(at, eq);
                 if record.get(eq + 1) != Some(&b'"') {
                     return Err("no '\"'");
                 }
                 at = eq + 2;
-                let value_start = self.text.len();
-                loop {
-                    match record.get(at) {
-                        Some(b'"') => break,
-                        Some(b'\\') => {
-                            let unescaped = match record.get(at + 1) {
-                                Some(b'n') => b'\n',
-                                Some(&b @ (b'\\' | b'"')) => b,
-                                _ => return Err("bad escape"),
-                            };
-                            self.text.push(unescaped);
-                            at += 2;
+                let rest = record.get(at..).unwrap_or_default();
+                let stop = memchr::memchr2(b'"', b'\\', rest).ok_or("unterminated value")? + at;
+                let value = if record[stop] == b'"' {
+                    let value = Piece::Record(at, stop);
+                    at = stop;
+                    value
+                } else {
+                    // Escapes: unescape into `text`.
+                    let start = self.text.len();
+                    self.text.extend_from_slice(&record[at..stop]);
+                    at = stop;
+                    loop {
+                        match record.get(at) {
+                            Some(b'"') => break,
+                            Some(b'\\') => {
+                                let unescaped = match record.get(at + 1) {
+                                    Some(b'n') => b'\n',
+                                    Some(&b @ (b'\\' | b'"')) => b,
+                                    _ => return Err("bad escape"),
+                                };
+                                self.text.push(unescaped);
+                                at += 2;
+                            }
+                            Some(&b) => {
+                                self.text.push(b);
+                                at += 1;
+                            }
+                            None => return Err("unterminated value"),
                         }
-                        Some(&b) => {
-                            self.text.push(b);
-                            at += 1;
-                        }
-                        None => return Err("unterminated value"),
                     }
-                }
-                self.labels
-                    .push((key.0, key.1, value_start, self.text.len()));
+                    Piece::Text(start, self.text.len())
+                };
+                self.labels.push((key, value));
                 at += 1;
                 match record.get(at) {
                     Some(b',') => at += 1,
@@ -387,35 +445,59 @@ impl BodyEncoder {
             return Err("bad value");
         }
         let mut bits = 0u64;
+        let mut bad = 0u8;
         for &digit in &rest[..16] {
-            let nibble = (digit as char).to_digit(16).ok_or("bad value")?;
-            bits = bits << 4 | u64::from(nibble);
+            let nibble = HEX_VALUES[usize::from(digit)];
+            bad |= nibble;
+            bits = bits << 4 | u64::from(nibble & 0xf);
+        }
+        if bad & 0xf0 != 0 {
+            return Err("bad value");
         }
         let value = f64::from_bits(bits);
-        let timestamp = std::str::from_utf8(&rest[17..])
-            .ok()
-            .and_then(|t| t.parse::<i64>().ok())
-            .ok_or("bad timestamp")?;
+        // The records of a batch mostly share their timestamp.
+        let ts_text = &rest[17..];
+        let timestamp = match self.last_timestamp {
+            Some((len, text, ts)) if ts_text.len() == len && text[..len] == *ts_text => ts,
+            _ => {
+                let ts = parse_timestamp(ts_text).ok_or("bad timestamp")?;
+                if ts_text.len() <= 24 {
+                    let mut text = [0u8; 24];
+                    text[..ts_text.len()].copy_from_slice(ts_text);
+                    self.last_timestamp = Some((ts_text.len(), text, ts));
+                }
+                ts
+            }
+        };
 
         // TimeSeries { labels: 1, samples: 2 } as field 1 of WriteRequest.
-        let label_len = |(k0, k1, v0, v1): (usize, usize, usize, usize)| {
-            field_len(k1 - k0) + field_len(v1 - v0)
+        let text = &self.text;
+        let bytes = |piece: Piece| -> &[u8] {
+            match piece {
+                Piece::Name => NAME_LABEL.as_bytes(),
+                Piece::Record(a, b) => &record[a..b],
+                Piece::Text(a, b) => &text[a..b],
+            }
         };
+        let label_len =
+            |(k, v): (Piece, Piece)| field_len(bytes(k).len()) + field_len(bytes(v).len());
         let labels_len: usize = self.labels.iter().map(|&l| field_len(label_len(l))).sum();
         let sample_len = 9 + 1 + varint_len(timestamp as u64);
         let series_len = labels_len + field_len(sample_len);
         let out = &mut self.protobuf;
+        out.reserve(series_len + 10);
         out.push(0x0a);
         put_varint(out, series_len as u64);
-        for &(k0, k1, v0, v1) in &self.labels {
+        for &(k, v) in &self.labels {
+            let (key, value) = (bytes(k), bytes(v));
             out.push(0x0a);
-            put_varint(out, label_len((k0, k1, v0, v1)) as u64);
+            put_varint(out, (field_len(key.len()) + field_len(value.len())) as u64);
             out.push(0x0a);
-            put_varint(out, (k1 - k0) as u64);
-            out.extend_from_slice(&self.text[k0..k1]);
+            put_varint(out, key.len() as u64);
+            out.extend_from_slice(key);
             out.push(0x12);
-            put_varint(out, (v1 - v0) as u64);
-            out.extend_from_slice(&self.text[v0..v1]);
+            put_varint(out, value.len() as u64);
+            out.extend_from_slice(value);
         }
         out.push(0x12);
         put_varint(out, sample_len as u64);
@@ -425,6 +507,36 @@ impl BodyEncoder {
         put_varint(out, timestamp as u64);
         Ok(())
     }
+}
+
+/// Where a label name or value of the current record is.
+#[derive(Clone, Copy, Debug)]
+enum Piece {
+    /// `__name__`.
+    Name,
+    /// `record[a..b]`, as written (no escapes).
+    Record(usize, usize),
+    /// `text[a..b]`, unescaped.
+    Text(usize, usize),
+}
+
+/// A timestamp of ASCII digits (an optional `-`), or `None`.
+fn parse_timestamp(digits: &[u8]) -> Option<i64> {
+    let (negative, digits) = match digits.strip_prefix(b"-") {
+        Some(rest) => (true, rest),
+        None => (false, digits),
+    };
+    if digits.is_empty() || digits.len() > 19 {
+        return None;
+    }
+    let mut value: i64 = 0;
+    for &d in digits {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        value = value.checked_mul(10)?.checked_add(i64::from(d - b'0'))?;
+    }
+    Some(if negative { -value } else { value })
 }
 
 /// Bytes of a length-delimited field of `len` bytes: key, length, bytes.
