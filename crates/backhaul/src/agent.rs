@@ -1,6 +1,7 @@
 //! `Agent`: the running process. Builds the store from the configuration,
-//! starts the collectors, the external plugins and the exporting instances
-//! on their own threads, and stops them all when the shutdown fires.
+//! starts the web server, the collectors, the external plugins and the
+//! exporting instances on their own threads, and stops them all when the
+//! shutdown fires.
 
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -13,6 +14,7 @@ use crate::collectors::{self, Collector};
 use crate::config::{LoadedConfig, MainConfig};
 use crate::exporting::{self, RunningInstance};
 use crate::shutdown::Shutdown;
+use crate::web::{Hooks, WebServer};
 
 /// The store for a configuration: the local host with its labels.
 pub fn build_store(config: &LoadedConfig) -> Arc<Store> {
@@ -92,14 +94,19 @@ pub struct Agent {
     pub instances: Vec<RunningInstance>,
     /// The external plugins' runner, unless `[plugins] plugins.d = no`.
     pub plugins: Option<PluginsdRunner>,
+    /// The web server, unless `[web] mode = none`.
+    pub web: Option<WebServer>,
     collectors: Vec<JoinHandle<()>>,
     shutdown: Shutdown,
 }
 
 impl Agent {
-    /// Starts everything the configuration asks for.
+    /// Starts everything the configuration asks for. The web server binds
+    /// first, so a port already taken (a netdata still running) stops the
+    /// start before anything else runs.
     pub fn start(config: &LoadedConfig, shutdown: Shutdown) -> anyhow::Result<Agent> {
         let store = build_store(config);
+        let web = WebServer::start(config, store.clone(), shutdown.clone(), Hooks::default())?;
         let mut collectors = Vec::new();
         for collector in internal_collectors(config) {
             let name = format!("col:{}", collector.name());
@@ -129,6 +136,7 @@ impl Agent {
             store,
             instances,
             plugins,
+            web,
             collectors,
             shutdown,
         })
@@ -145,6 +153,9 @@ impl Agent {
         }
         for i in self.instances {
             let _ = i.thread.join();
+        }
+        if let Some(web) = self.web {
+            web.join();
         }
     }
 }

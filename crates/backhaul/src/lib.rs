@@ -1,5 +1,5 @@
-//! backhaul, the agent: configuration, collectors, the exporting engine and
-//! the command line. The store lives in the `rrd` crate and the wire formats
+//! backhaul, the agent: configuration, collectors, the exporting engine, the
+//! web server and the command line. The store lives in the `rrd` crate and the wire formats
 //! in the `wire` crate; this crate wires them to files, processes and sockets.
 
 #![deny(clippy::undocumented_unsafe_blocks)]

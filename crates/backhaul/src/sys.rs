@@ -1,8 +1,10 @@
 //! `sys`: every call backhaul makes to the operating system, and nothing
-//! else. Clocks, the calling thread's CPU time, the host name, file system
-//! statistics, process groups and signals, waiting for a descriptor,
-//! non-blocking connects and socket options all go through here; the rest
-//! of the crate reads files and sockets through `std`.
+//! else. Clocks, the calling thread's CPU time, the host name and kernel
+//! names, file system statistics, the open-files limit, process groups and
+//! signals, waiting for a descriptor, the web server's readiness loop
+//! (`epoll`) and its wake-up (`eventfd`), non-blocking connects and socket
+//! options all go through here; the rest of the crate reads files and
+//! sockets through `std`.
 //!
 //! Most calls go through `rustix`, which needs no `unsafe`. What is left
 //! (`getrusage`, the send-queue `ioctl`, and the `pre_exec` hook of a child
@@ -14,7 +16,7 @@
 use std::ffi::CStr;
 use std::io;
 use std::net::{SocketAddr, TcpStream};
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command};
 use std::time::Duration;
@@ -92,6 +94,46 @@ pub fn hostname() -> Option<String> {
     let uname = rustix::system::uname();
     let name = uname.nodename().to_string_lossy().into_owned();
     (!name.is_empty()).then_some(name)
+}
+
+/// The kernel's names for itself, from `uname`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KernelNames {
+    /// `sysname`: `Linux`.
+    pub name: String,
+    /// `release`: `6.1.0-13-amd64`.
+    pub release: String,
+    /// `machine`: `x86_64`.
+    pub machine: String,
+}
+
+/// The kernel's name, release and machine architecture.
+pub fn kernel_names() -> KernelNames {
+    let uname = rustix::system::uname();
+    let text = |s: &CStr| s.to_string_lossy().into_owned();
+    KernelNames {
+        name: text(uname.sysname()),
+        release: text(uname.release()),
+        machine: text(uname.machine()),
+    }
+}
+
+/// Raises the soft limit on open files to the hard limit (a server with
+/// thousands of connections needs them; netdata does the same) and returns
+/// the soft limit now in force (`None`: unlimited or unknown).
+pub fn raise_open_files_limit() -> Option<u64> {
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    let limit = getrlimit(Resource::Nofile);
+    if limit.current != limit.maximum {
+        let raised = Rlimit {
+            current: limit.maximum,
+            maximum: limit.maximum,
+        };
+        if setrlimit(Resource::Nofile, raised).is_ok() {
+            return limit.maximum;
+        }
+    }
+    limit.current
 }
 
 /// What `statvfs` tells about a mounted file system: the fields backhaul
@@ -228,6 +270,147 @@ fn wait_for(
         Ok(ready) => Ok(ready > 0),
         Err(rustix::io::Errno::INTR) => Ok(false),
         Err(errno) => Err(errno.into()),
+    }
+}
+
+// ----------------------------------------------------------------------------
+// the readiness loop
+
+/// What a descriptor registered with a [`Poller`] became ready for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Readiness {
+    /// The token it was registered with.
+    pub token: u64,
+    pub readable: bool,
+    pub writable: bool,
+    /// The peer hung up or the descriptor failed (reading will tell how).
+    pub closed: bool,
+}
+
+/// A level-triggered `epoll` set: descriptors registered under a token,
+/// and a wait that reports which are ready.
+#[derive(Debug)]
+pub struct Poller {
+    epoll: OwnedFd,
+}
+
+/// Most readiness reports one [`Poller::wait`] returns (the rest come on
+/// the next).
+const POLL_BATCH: usize = 256;
+
+impl Poller {
+    /// A new, empty set.
+    pub fn new() -> io::Result<Poller> {
+        let epoll = rustix::event::epoll::create(rustix::event::epoll::CreateFlags::CLOEXEC)?;
+        Ok(Poller { epoll })
+    }
+
+    fn flags(read: bool, write: bool) -> rustix::event::epoll::EventFlags {
+        use rustix::event::epoll::EventFlags;
+        let mut flags = EventFlags::empty();
+        if read {
+            flags |= EventFlags::IN;
+        }
+        if write {
+            flags |= EventFlags::OUT;
+        }
+        flags
+    }
+
+    /// Registers `fd` under `token`, waiting for reading and/or writing.
+    /// Hang-ups and errors are always reported; a peer that only shut down
+    /// its side shows as readable (a read returns 0).
+    pub fn add(&self, fd: impl AsFd, token: u64, read: bool, write: bool) -> io::Result<()> {
+        use rustix::event::epoll;
+        epoll::add(
+            &self.epoll,
+            fd,
+            epoll::EventData::new_u64(token),
+            Self::flags(read, write),
+        )?;
+        Ok(())
+    }
+
+    /// Changes what a registered `fd` waits for.
+    pub fn modify(&self, fd: impl AsFd, token: u64, read: bool, write: bool) -> io::Result<()> {
+        use rustix::event::epoll;
+        epoll::modify(
+            &self.epoll,
+            fd,
+            epoll::EventData::new_u64(token),
+            Self::flags(read, write),
+        )?;
+        Ok(())
+    }
+
+    /// Unregisters `fd` (closing it does too).
+    pub fn delete(&self, fd: impl AsFd) -> io::Result<()> {
+        rustix::event::epoll::delete(&self.epoll, fd)?;
+        Ok(())
+    }
+
+    /// Waits up to `timeout` for registered descriptors to become ready and
+    /// puts them in `ready` (cleared first; empty on timeout or
+    /// interruption).
+    pub fn wait(&self, timeout: Duration, ready: &mut Vec<Readiness>) -> io::Result<()> {
+        use rustix::event::epoll::{self, Event, EventData, EventFlags};
+        use rustix::event::Timespec;
+        ready.clear();
+        let mut events = [Event {
+            flags: EventFlags::empty(),
+            data: EventData::new_u64(0),
+        }; POLL_BATCH];
+        let timeout = Timespec::try_from(timeout).unwrap_or(Timespec {
+            tv_sec: i64::MAX,
+            tv_nsec: 0,
+        });
+        let count = match epoll::wait(&self.epoll, &mut events[..], Some(&timeout)) {
+            Ok(count) => count,
+            Err(rustix::io::Errno::INTR) => return Ok(()),
+            Err(errno) => return Err(errno.into()),
+        };
+        ready.extend(events.iter().take(count).map(|event| {
+            let flags = event.flags;
+            Readiness {
+                token: event.data.u64(),
+                readable: flags.contains(EventFlags::IN),
+                writable: flags.contains(EventFlags::OUT),
+                closed: flags.intersects(EventFlags::HUP | EventFlags::ERR),
+            }
+        }));
+        Ok(())
+    }
+}
+
+/// Wakes a thread waiting in [`Poller::wait`] from another thread: an
+/// `eventfd` the waiting thread registers for reading.
+#[derive(Debug)]
+pub struct Waker {
+    fd: OwnedFd,
+}
+
+impl Waker {
+    pub fn new() -> io::Result<Waker> {
+        use rustix::event::{eventfd, EventfdFlags};
+        let fd = eventfd(0, EventfdFlags::NONBLOCK | EventfdFlags::CLOEXEC)?;
+        Ok(Waker { fd })
+    }
+
+    /// Makes the descriptor readable (a full counter already is).
+    pub fn wake(&self) {
+        let _ = rustix::io::write(&self.fd, &1u64.to_ne_bytes());
+    }
+
+    /// Makes it unreadable again.
+    pub fn reset(&self) {
+        let mut buf = [0u8; 8];
+        let _ = rustix::io::read(&self.fd, &mut buf);
+    }
+}
+
+impl AsFd for Waker {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.fd.as_fd()
     }
 }
 

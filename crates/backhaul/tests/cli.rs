@@ -248,7 +248,21 @@ fn collect_stderr(
 }
 
 fn stops_cleanly_on(signal: Signal) {
+    // The built-in defaults, except that the web server takes a free port
+    // (two of these run at once, and netdata may hold 19999) and no
+    // exporting.conf of the machine is read.
+    let name = format!("stop-{signal:?}.conf");
+    let dir = temp_file(&name, "").parent().unwrap().to_path_buf();
+    let main = temp_file(
+        &name,
+        &format!(
+            "[web]\n    bind to = 127.0.0.1:0\n[directories]\n    config = {}\n",
+            dir.display()
+        ),
+    );
     let mut child = bin()
+        .arg("--config")
+        .arg(&main)
         .env("RUST_LOG", "info")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -286,6 +300,7 @@ fn stops_cleanly_on(signal: Signal) {
     }
     reader.join().unwrap();
     let stderr = stderr.lock().unwrap();
+    assert!(stderr.contains("web server listening"), "{stderr}");
     assert!(stderr.contains("backhaul stopped"), "{stderr}");
 }
 

@@ -387,7 +387,7 @@ fn defaults_http_connectors_and_auto_named_instances() {
 main hostname="golden-host" update_every=1s history=3600 log_level=None debug_flags=None
   directories config="/etc/netdata" stock_config="/usr/lib/netdata/conf.d" plugins=["/usr/lib/netdata/plugins.d", "/etc/netdata/custom-plugins.d"] cache="/var/cache/netdata" lib="/var/lib/netdata" log="/var/log/netdata" web="/usr/share/netdata/web" home="/var/lib/netdata"
   plugins new=yes every=60s explicit=[] proc=yes apps=yes slabinfo=no
-  web bind_to="127.0.0.1:19999" mode="static-threaded" default_port=19999 other=[]
+  web bind_to="127.0.0.1" mode="static-threaded" default_port=19999 other=[]
   host_labels=[]
   health is_ephemeral=no has_unstable_connection=no
 exporting enabled=no
@@ -437,7 +437,7 @@ fn legacy_backend_section() {
 main hostname="old-host" update_every=2s history=3600 log_level=None debug_flags=None
   directories config="/etc/netdata" stock_config="/usr/lib/netdata/conf.d" plugins=["/usr/lib/netdata/plugins.d", "/etc/netdata/custom-plugins.d"] cache="/var/cache/netdata" lib="/var/lib/netdata" log="/var/log/netdata" web="/usr/share/netdata/web" home="/var/lib/netdata"
   plugins new=yes every=60s explicit=[] proc=yes apps=yes slabinfo=no
-  web bind_to="127.0.0.1:19999" mode="static-threaded" default_port=19999 other=[]
+  web bind_to="127.0.0.1" mode="static-threaded" default_port=19999 other=[]
   host_labels=[]
   health is_ephemeral=no has_unstable_connection=no
 opentsdb backend destination=tsdb:4243,backup:4242 data_source=as_collected update_every=6s enabled=yes (from netdata.conf:4)
@@ -460,7 +460,7 @@ fn legacy_backend_timeout_below_one_falls_back_like_the_seed() {
 main hostname="h" update_every=1s history=3600 log_level=None debug_flags=None
   directories config="/etc/netdata" stock_config="/usr/lib/netdata/conf.d" plugins=["/usr/lib/netdata/plugins.d", "/etc/netdata/custom-plugins.d"] cache="/var/cache/netdata" lib="/var/lib/netdata" log="/var/log/netdata" web="/usr/share/netdata/web" home="/var/lib/netdata"
   plugins new=yes every=60s explicit=[] proc=yes apps=yes slabinfo=no
-  web bind_to="127.0.0.1:19999" mode="static-threaded" default_port=19999 other=[]
+  web bind_to="127.0.0.1" mode="static-threaded" default_port=19999 other=[]
   host_labels=[]
   health is_ephemeral=no has_unstable_connection=no
 graphite backend destination=localhost:2003 data_source=average update_every=10s enabled=no (from netdata.conf:3)
@@ -516,7 +516,7 @@ main hostname="box" update_every=2s history=7200 log_level=Some("debug") debug_f
   directories config="/srv/nd" stock_config="/usr/lib/netdata/conf.d" plugins=["/opt/a b/plugins.d", "/opt/c"] cache="/var/cache/netdata" lib="/var/lib/netdata" log="/var/log/netdata" web="/usr/share/netdata/web" home="/var/lib/netdata"
   plugins new=no every=30s explicit=[("apps", true), ("proc", false)] proc=no apps=yes slabinfo=no
   proc_modules=[("/proc/stat", false)]
-  web bind_to="*" mode="none" default_port=19999 other=[("allow connections from", "localhost"), ("made up", "1")]
+  web bind_to="*" mode="none" default_port=19999 other=[("made up", "1")]
   host_labels=[("zone", "b"), ("app", "a")]
   health is_ephemeral=no has_unstable_connection=no
 exporting enabled=no
@@ -524,7 +524,6 @@ exporting enabled=no
 warning netdata.conf:9: [db] 'mode': netdata setting not used by backhaul; ignored
 warning netdata.conf:13: [directories] 'lock': netdata setting not used by backhaul; ignored
 warning netdata.conf:17: [plugins] 'proc': 'no # not now' is not a boolean (must be yes or no (also accepted: true/false, on/off, 1/0, auto, on demand)); taken as no, as netdata does
-warning netdata.conf:22: [web] 'allow connections from': netdata setting not used by backhaul; ignored
 warning netdata.conf:23: [web] 'made up': unknown setting; ignored
 warning netdata.conf:29: [mystery]: unknown section; its settings are ignored
 "#,
@@ -554,7 +553,7 @@ fn health_section_keys_netdata_sends_as_host_labels() {
 main hostname="box" update_every=1s history=3600 log_level=None debug_flags=None
   directories config="/etc/netdata" stock_config="/usr/lib/netdata/conf.d" plugins=["/usr/lib/netdata/plugins.d", "/etc/netdata/custom-plugins.d"] cache="/var/cache/netdata" lib="/var/lib/netdata" log="/var/log/netdata" web="/usr/share/netdata/web" home="/var/lib/netdata"
   plugins new=yes every=60s explicit=[] proc=yes apps=yes slabinfo=no
-  web bind_to="127.0.0.1:19999" mode="static-threaded" default_port=19999 other=[]
+  web bind_to="127.0.0.1" mode="static-threaded" default_port=19999 other=[]
   host_labels=[]
   health is_ephemeral=yes has_unstable_connection=yes
 exporting enabled=no
@@ -572,7 +571,7 @@ warning netdata.conf:7: [health] 'is ephemral': unknown setting; ignored
 main hostname="box" update_every=1s history=3600 log_level=None debug_flags=None
   directories config="/etc/netdata" stock_config="/usr/lib/netdata/conf.d" plugins=["/usr/lib/netdata/plugins.d", "/etc/netdata/custom-plugins.d"] cache="/var/cache/netdata" lib="/var/lib/netdata" log="/var/log/netdata" web="/usr/share/netdata/web" home="/var/lib/netdata"
   plugins new=yes every=60s explicit=[] proc=yes apps=yes slabinfo=no
-  web bind_to="127.0.0.1:19999" mode="static-threaded" default_port=19999 other=[]
+  web bind_to="127.0.0.1" mode="static-threaded" default_port=19999 other=[]
   host_labels=[]
   health is_ephemeral=no has_unstable_connection=no
 exporting enabled=no
@@ -619,7 +618,7 @@ fn unknown_keys_sections_and_other_warnings_name_file_line_and_key() {
 main hostname="golden-host" update_every=1s history=3600 log_level=None debug_flags=None
   directories config="/etc/netdata" stock_config="/usr/lib/netdata/conf.d" plugins=["/usr/lib/netdata/plugins.d", "/etc/netdata/custom-plugins.d"] cache="/var/cache/netdata" lib="/var/lib/netdata" log="/var/log/netdata" web="/usr/share/netdata/web" home="/var/lib/netdata"
   plugins new=yes every=60s explicit=[] proc=yes apps=yes slabinfo=no
-  web bind_to="127.0.0.1:19999" mode="static-threaded" default_port=19999 other=[]
+  web bind_to="127.0.0.1" mode="static-threaded" default_port=19999 other=[]
   host_labels=[]
   health is_ephemeral=no has_unstable_connection=no
 exporting enabled=no

@@ -509,22 +509,40 @@ fn a_black_hole_destination_does_not_delay_another_instance() {
     ok.schedule = Schedule::with_offset(1, 100_000);
     let stuck = backhaul::exporting::spawn(stuck, f.store.clone(), shutdown.clone()).unwrap();
     let ok = backhaul::exporting::spawn(ok, f.store.clone(), shutdown.clone()).unwrap();
-    std::thread::sleep(Duration::from_millis(6500));
-    // The black hole's instance is blocked in a 30 s write by now (5000
-    // lines a second fill the socket buffers quickly).
-    let timestamps: BTreeSet<String> = good
-        .lines()
-        .iter()
-        .filter_map(|l| l.rsplit(' ').next().map(String::from))
-        .collect();
+    // Readiness: the healthy receiver has four intervals, while the black
+    // hole's instance is blocked in its 30 s write (5000 lines a second
+    // fill the socket buffers within the first interval).
+    let started = std::time::Instant::now();
+    let deadline = started + Duration::from_secs(20);
+    let timestamps = loop {
+        let timestamps: BTreeSet<String> = good
+            .lines()
+            .iter()
+            .filter_map(|l| l.rsplit(' ').next().map(String::from))
+            .collect();
+        if timestamps.len() >= 4 || std::time::Instant::now() > deadline {
+            break timestamps;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let blocked_throughout = InstanceTotals::get(&stuck.totals.failures) == 0
+        && started.elapsed() < Duration::from_secs(30);
     shutdown.trigger();
     collector.join().unwrap();
     ok.thread.join().unwrap();
     assert!(
         timestamps.len() >= 4,
-        "the healthy instance delivered only {} intervals in 6.5 s",
-        timestamps.len()
+        "the healthy instance delivered only {} intervals in {:?}",
+        timestamps.len(),
+        started.elapsed()
     );
     assert!(InstanceTotals::get(&stuck.totals.sent_bytes) > 0);
-    drop(stuck); // its thread ends after its write times out
+    assert!(
+        blocked_throughout,
+        "the black hole's write ended early; the test proves nothing"
+    );
+    // Stopping is prompt even for the blocked instance.
+    let stop = std::time::Instant::now();
+    stuck.thread.join().unwrap();
+    assert!(stop.elapsed() < Duration::from_secs(2));
 }

@@ -102,7 +102,8 @@ fn netdata_plugins_run_unmodified_and_apps_charts_reach_graphite() {
              [directories]\n    plugins = {PLUGINS_DIR}\n    config = {base}/etc\n\
              \x20   cache = {base}/cache\n    lib = {base}/lib\n    log = {base}/log\n\
              [plugins]\n    enable running new plugins = no\n    proc = no\n\
-             \x20   apps = yes\n    charts.d = yes\n    python.d = yes\n"
+             \x20   apps = yes\n    charts.d = yes\n    python.d = yes\n\
+             [web]\n    mode = none\n"
         ),
     )
     .expect("write netdata.conf");

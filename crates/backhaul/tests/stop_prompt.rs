@@ -57,7 +57,8 @@ fn sigterm_stops_blocked_instances_within_two_seconds() {
     let main = dir.join("netdata.conf");
     std::fs::write(
         &main,
-        "[global]\n    update every = 1\n[plugins]\n    proc = no\n    diskspace = no\n    plugins.d = no\n",
+        "[global]\n    update every = 1\n[plugins]\n    proc = no\n    diskspace = no\n    plugins.d = no\n\
+         [web]\n    bind to = 127.0.0.1:0\n",
     )
     .unwrap();
     let exporting = dir.join("exporting.conf");

@@ -1,6 +1,7 @@
 //! Pure encoders and parsers for backhaul: the wire formats it sends
 //! (graphite, opentsdb, json, prometheus) and serves (netdata's
-//! `/api/v1/allmetrics` forms), the netdata plugins.d protocol it reads,
+//! `/api/v1/allmetrics` forms), the netdata plugins.d protocol it reads, the
+//! HTTP request heads its web server reads,
 //! netdata simple patterns and name sanitizers.
 //!
 //! Nothing in this crate touches a socket, a file or a clock: encoders append
@@ -9,6 +10,7 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 pub mod format;
+pub mod http_request;
 pub mod number;
 pub mod pluginsd;
 pub(crate) mod room;

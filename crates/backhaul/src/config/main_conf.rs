@@ -2,8 +2,9 @@
 //! legacy `[backend]` exporting section.
 //!
 //! Read by backhaul: `[global]`, `[db]` (`update every`, `retention` only),
-//! `[directories]`, `[plugins]`, `[web]`, `[host labels]`, `[health]` (`is
-//! ephemeral`, `has unstable connection` only), `[backend]`.
+//! `[directories]`, `[plugins]`, `[web]` (the web server's settings; see
+//! [`WebConfig`]), `[host labels]`, `[health]` (`is ephemeral`, `has unstable
+//! connection` only), `[backend]`.
 //!
 //! Everything else a netdata.conf may hold loads without error:
 //! - a netdata setting backhaul does not use (`run as user`, `memory mode`,
@@ -16,8 +17,9 @@
 //!
 //! Older netdata spellings are honoured: `[global] update every` and
 //! `history` (netdata 1.37 moved them to `[db] update every` and `[db]
-//! retention`; `[db]` wins when both are set), and `[global] config
-//! directory`, `plugins directory`, ... for `[directories]`.
+//! retention`; `[db]` wins when both are set), `[global] config
+//! directory`, `plugins directory`, ... for `[directories]`, and `[global]
+//! bind socket to IP`, `port`, ... for `[web]` (`[web]` wins).
 
 use std::path::PathBuf;
 
@@ -142,20 +144,118 @@ pub struct HealthConfig {
     pub has_unstable_connection: bool,
 }
 
-/// `[web]`.
+/// `[web]`: the web server (see `crate::web`).
+///
+/// Each key is read from `[web]`, else from the older `[global]` spelling
+/// netdata still moves into `[web]` (`bind socket to IP` and `bind to` for
+/// `bind to`; `port` and `default port` for `default port`; `disconnect idle
+/// web clients after seconds`, `enable web responses gzip compression`, `web
+/// compression level`). Debian's own `/etc/netdata/netdata.conf` sets
+/// `[global] bind socket to IP = 127.0.0.1`. A `[web]` value wins over the
+/// `[global]` one, as in netdata.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebConfig {
-    /// `bind to`, verbatim. Default `127.0.0.1:19999`: loopback only
-    /// (netdata's default is every interface).
+    /// `bind to`, verbatim. Default `127.0.0.1` (on `default port`):
+    /// loopback only (netdata's default is `*`, every interface).
     pub bind_to: String,
-    /// `mode`, verbatim (default `static-threaded`).
+    /// `bind to`, parsed: the addresses to listen on, in order.
+    pub bind: Vec<BindAddress>,
+    /// `mode`, verbatim (default `static-threaded`); `none` switches the
+    /// server off ([`WebConfig::enabled`]).
     pub mode: String,
     /// `default port`, used for `bind to` entries without one (default
     /// 19999).
     pub default_port: u16,
+    /// `web server threads`: the request workers. `None`: the number of
+    /// processors, at most 6 (netdata's default).
+    pub threads: Option<usize>,
+    /// `web server max sockets`: connections open at once; more are
+    /// accepted and closed at once. `None`: half the open-files limit
+    /// (netdata's default).
+    pub max_sockets: Option<usize>,
+    /// `disconnect idle clients after seconds` (default 60; 0: never).
+    pub idle_timeout_secs: u32,
+    /// `timeout for first request`, seconds from accepting a connection to
+    /// its first complete request head (default 60; 0: never).
+    pub first_request_timeout_secs: u32,
+    /// `enable gzip compression` (default yes): responses are gzipped for
+    /// clients that accept it.
+    pub gzip: bool,
+    /// `gzip compression level`, 1 to 9 (default 3).
+    pub gzip_level: u32,
+    /// `ssl key` and `ssl certificate`: PEM files; with both set, the port
+    /// speaks TLS (a connection whose first byte is a TLS handshake gets
+    /// TLS; a plain-HTTP request is redirected to HTTPS, as netdata does).
+    pub ssl_key: Option<PathBuf>,
+    pub ssl_certificate: Option<PathBuf>,
+    /// The `allow ... from` access lists.
+    pub access: WebAccess,
     /// Other `[web]` settings, verbatim and in file order (each also gets a
     /// "not used" or "unknown" warning).
     pub other: Vec<(String, String)>,
+}
+
+impl WebConfig {
+    /// Whether the web server runs (`mode` is not `none`).
+    pub fn enabled(&self) -> bool {
+        !self.mode.eq_ignore_ascii_case("none")
+    }
+}
+
+/// One `bind to` entry: a host (an IP address, a name, or `*` for every
+/// address) and a port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BindAddress {
+    /// As written, without IPv6 brackets; `*` for every address.
+    pub host: String,
+    /// 0 asks the system for a free port (a backhaul addition, for tests).
+    pub port: u16,
+}
+
+impl std::fmt::Display for BindAddress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// The `[web] allow ... from` access lists: netdata simple patterns matched
+/// on the client's IP address (a loopback client also under the name
+/// `localhost`). netdata's defaults.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebAccess {
+    /// `allow connections from` (default `localhost *`): the whole server.
+    pub connections: String,
+    /// `allow dashboard from` (default `localhost *`): `/` and the API.
+    pub dashboard: String,
+    /// `allow badges from` (default `*`).
+    pub badges: String,
+    /// `allow streaming from` (default `*`): `STREAM` requests.
+    pub streaming: String,
+    /// `allow netdata.conf from` (default: localhost and the private
+    /// networks).
+    pub netdata_conf: String,
+    /// `allow management from` (default `localhost`).
+    pub management: String,
+}
+
+impl Default for WebAccess {
+    fn default() -> Self {
+        WebAccess {
+            connections: "localhost *".to_string(),
+            dashboard: "localhost *".to_string(),
+            badges: "*".to_string(),
+            streaming: "*".to_string(),
+            netdata_conf: "localhost fd* 10.* 192.168.* 172.16.* 172.17.* 172.18.* 172.19.* \
+                           172.20.* 172.21.* 172.22.* 172.23.* 172.24.* 172.25.* 172.26.* \
+                           172.27.* 172.28.* 172.29.* 172.30.* 172.31.* UNKNOWN"
+                .to_string(),
+            management: "localhost".to_string(),
+        }
+    }
 }
 
 /// Plugins built into netdata, with whether they run when `[plugins]` does
@@ -203,9 +303,22 @@ impl MainConfig {
             plugins: PluginsConfig::builtin(),
             proc_modules: Vec::new(),
             web: WebConfig {
-                bind_to: "127.0.0.1:19999".to_string(),
+                bind_to: DEFAULT_BIND_TO.to_string(),
+                bind: vec![BindAddress {
+                    host: "127.0.0.1".to_string(),
+                    port: DEFAULT_WEB_PORT,
+                }],
                 mode: "static-threaded".to_string(),
-                default_port: 19999,
+                default_port: DEFAULT_WEB_PORT,
+                threads: None,
+                max_sockets: None,
+                idle_timeout_secs: 60,
+                first_request_timeout_secs: 60,
+                gzip: true,
+                gzip_level: 3,
+                ssl_key: None,
+                ssl_certificate: None,
+                access: WebAccess::default(),
                 other: Vec::new(),
             },
             host_labels: Vec::new(),
@@ -313,14 +426,9 @@ const GLOBAL_NOT_USED: &[&str] = &[
     "enable zero metrics",
     "dbengine page fetch timeout secs",
     "dbengine page fetch retries",
-    "bind socket to IP",
-    "default port",
-    "disconnect idle web clients after seconds",
     "respect web browser do not track policy",
     "x-frame-options response header",
-    "enable web responses gzip compression",
     "web compression strategy",
-    "web compression level",
     "web server threads",
     "web server max sockets",
     "http port listen backlog",
@@ -330,6 +438,24 @@ const GLOBAL_NOT_USED: &[&str] = &[
     "lock directory",
     "netdata management api key file",
     "entries per dimension",
+];
+
+/// Older `[global]` spellings of `[web]` settings, which netdata moves into
+/// `[web]` when `[web]` does not set them.
+const GLOBAL_WEB_ALIASES: &[(&str, &str)] = &[
+    ("bind socket to IP", "bind to"),
+    ("bind to", "bind to"),
+    ("port", "default port"),
+    ("default port", "default port"),
+    (
+        "disconnect idle web clients after seconds",
+        "disconnect idle clients after seconds",
+    ),
+    (
+        "enable web responses gzip compression",
+        "enable gzip compression",
+    ),
+    ("web compression level", "gzip compression level"),
 ];
 
 /// `[directories]` settings backhaul reads.
@@ -348,41 +474,52 @@ const DIRECTORIES_USED: &[&str] = &[
 const DIRECTORIES_NOT_USED: &[&str] = &["lock", "registry", "health config", "stock health config"];
 
 /// `[web]` settings backhaul reads.
-const WEB_USED: &[&str] = &["bind to", "mode", "default port"];
+const WEB_USED: &[&str] = &[
+    "bind to",
+    "mode",
+    "default port",
+    "web server threads",
+    "web server max sockets",
+    "disconnect idle clients after seconds",
+    "timeout for first request",
+    "enable gzip compression",
+    "gzip compression level",
+    "ssl key",
+    "ssl certificate",
+    "allow connections from",
+    "allow dashboard from",
+    "allow badges from",
+    "allow streaming from",
+    "allow netdata.conf from",
+    "allow management from",
+];
+
+/// The default `bind to`: loopback only, on `default port`.
+pub const DEFAULT_BIND_TO: &str = "127.0.0.1";
+
+/// netdata's web port.
+pub const DEFAULT_WEB_PORT: u16 = 19999;
 
 /// netdata `[web]` settings backhaul ignores.
 const WEB_NOT_USED: &[&str] = &[
-    "ssl key",
-    "ssl certificate",
     "tls version",
     "tls ciphers",
     "ses max window",
     "des max window",
     "web files owner",
     "web files group",
-    "disconnect idle clients after seconds",
-    "timeout for first request",
     "accept a streaming request every seconds",
     "respect do not track policy",
     "x-frame-options response header",
-    "allow connections from",
     "allow connections by dns",
-    "allow dashboard from",
     "allow dashboard by dns",
-    "allow badges from",
     "allow badges by dns",
-    "allow streaming from",
     "allow streaming by dns",
-    "allow netdata.conf from",
     "allow netdata.conf by dns",
-    "allow management from",
     "allow management by dns",
-    "enable gzip compression",
     "gzip compression strategy",
-    "gzip compression level",
-    "web server threads",
-    "web server max sockets",
     "custom dashboard_info.js",
+    "listen backlog",
 ];
 
 /// `[db]` settings backhaul reads (every other `[db]` setting is netdata's
@@ -519,6 +656,7 @@ pub fn main_from_document(
     let db = document.section("db");
     let alias_keys: Vec<&str> = GLOBAL_DIRECTORY_ALIASES
         .iter()
+        .chain(GLOBAL_WEB_ALIASES)
         .map(|(old, _)| *old)
         .collect();
     if let Some(global) = global {
@@ -566,9 +704,7 @@ pub fn main_from_document(
     {
         config.proc_modules.extend(proc_modules(section, warnings));
     }
-    if let Some(web) = document.section("web") {
-        config.web = web_config(web, warnings)?;
-    }
+    config.web = web_config(document.section("web"), global, warnings)?;
     if let Some(labels) = document.section("host labels") {
         config.host_labels = labels
             .entries
@@ -776,27 +912,271 @@ fn health_config(
     })
 }
 
-fn web_config(section: &IniSection, warnings: &mut Vec<Warning>) -> Result<WebConfig, ConfigError> {
-    warn_unhandled_settings(section, WEB_USED, Some(WEB_NOT_USED), &[], warnings);
-    let chain = SectionChain::new([Some(section)]);
+fn web_config(
+    section: Option<&IniSection>,
+    global: Option<&IniSection>,
+    warnings: &mut Vec<Warning>,
+) -> Result<WebConfig, ConfigError> {
+    if let Some(section) = section {
+        warn_unhandled_settings(section, WEB_USED, Some(WEB_NOT_USED), &[], warnings);
+    }
+    // `[web] key`, else its older `[global]` spelling (the first that is set).
+    let find = |key: &str| {
+        let in_web = section.and_then(|s| s.get(key).map(|entry| (s, entry)));
+        in_web.or_else(|| {
+            GLOBAL_WEB_ALIASES
+                .iter()
+                .filter(|(_, new)| *new == key)
+                .find_map(|(old, _)| global.and_then(|g| g.get(old).map(|entry| (g, entry))))
+        })
+    };
+    let parsed = |key: &str,
+                  parse: &dyn Fn(&str) -> Result<_, String>|
+     -> Result<Option<u64>, ConfigError> {
+        match find(key) {
+            None => Ok(None),
+            Some((section, entry)) => parse(&entry.value)
+                .map(Some)
+                .map_err(|reason| invalid_value(section, entry, reason)),
+        }
+    };
     let defaults = MainConfig::with_hostname(String::new()).web;
-    Ok(WebConfig {
-        bind_to: chain.parsed_or("bind to", defaults.bind_to, parse_non_empty)?,
-        mode: chain.parsed_or("mode", defaults.mode, parse_non_empty)?,
-        default_port: chain.parsed_or("default port", defaults.default_port, |value| {
-            value
-                .parse::<u16>()
-                .ok()
-                .filter(|port| *port != 0 && value.bytes().all(|b| b.is_ascii_digit()))
-                .ok_or_else(|| "must be a port number from 1 to 65535".to_string())
-        })?,
+
+    let mode = match find("mode") {
+        None => defaults.mode.clone(),
+        Some((section, entry)) => {
+            let mode = parse_non_empty(&entry.value)
+                .map_err(|reason| invalid_value(section, entry, reason))?;
+            let known = [
+                "none",
+                "static-threaded",
+                "single-threaded",
+                "multi-threaded",
+            ];
+            if !known.iter().any(|k| mode.eq_ignore_ascii_case(k)) {
+                warnings.push(Warning::about_key(
+                    &entry.at,
+                    &section.name,
+                    &entry.key,
+                    WarningKind::Suspicious,
+                    format!(
+                        "'{mode}' is not a web server mode; the server runs, as netdata's does"
+                    ),
+                ));
+            }
+            mode
+        }
+    };
+    let default_port = match parsed("default port", &|value| {
+        parse_whole_number(value, 1, PORT_REASON)
+    })? {
+        None => defaults.default_port,
+        Some(port) => u16::try_from(port).unwrap_or(u16::MAX),
+    };
+    let (bind_to, bind) = match find("bind to") {
+        None => (
+            defaults.bind_to.clone(),
+            vec![BindAddress {
+                host: DEFAULT_BIND_TO.to_string(),
+                port: default_port,
+            }],
+        ),
+        Some((section, entry)) => {
+            let (bind, ignored) = parse_bind_to(&entry.value, default_port)
+                .map_err(|reason| invalid_value(section, entry, reason))?;
+            for message in ignored {
+                warnings.push(Warning::about_key(
+                    &entry.at,
+                    &section.name,
+                    &entry.key,
+                    WarningKind::Suspicious,
+                    message,
+                ));
+            }
+            if bind.is_empty() {
+                return Err(invalid_value(
+                    section,
+                    entry,
+                    "names no TCP address to listen on".to_string(),
+                ));
+            }
+            (entry.value.clone(), bind)
+        }
+    };
+    let count = |key: &str, minimum: u64| -> Result<Option<usize>, ConfigError> {
+        let reason = format!("must be a whole number >= {minimum}");
+        Ok(
+            parsed(key, &|value| parse_whole_number(value, minimum, &reason))?
+                .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
+        )
+    };
+    let seconds = |key: &str, default: u32| -> Result<u32, ConfigError> {
+        Ok(parsed(key, &|value| {
+            parse_u32(value, 0, "must be a whole number of seconds (0: never)").map(u64::from)
+        })?
+        .map_or(default, |n| u32::try_from(n).unwrap_or(u32::MAX)))
+    };
+    let path = |key: &str| -> Result<Option<PathBuf>, ConfigError> {
+        match find(key) {
+            None => Ok(None),
+            Some((section, entry)) => parse_non_empty(&entry.value)
+                .map(|p| Some(PathBuf::from(p)))
+                .map_err(|reason| invalid_value(section, entry, reason)),
+        }
+    };
+    let pattern =
+        |key: &str, default: &str| find(key).map_or(default.to_string(), |(_, e)| e.value.clone());
+    let gzip = match find("enable gzip compression") {
+        None => defaults.gzip,
+        Some((section, entry)) => {
+            parse_bool(&entry.value).map_err(|reason| invalid_value(section, entry, reason))?
+        }
+    };
+    let gzip_level = parsed("gzip compression level", &|value| {
+        parse_whole_number(value, 1, GZIP_LEVEL_REASON).and_then(|n| {
+            if n <= 9 {
+                Ok(n)
+            } else {
+                Err(GZIP_LEVEL_REASON.to_string())
+            }
+        })
+    })?
+    .map_or(defaults.gzip_level, |n| u32::try_from(n).unwrap_or(9));
+    let access = WebAccess::default();
+    let config = WebConfig {
+        bind_to,
+        bind,
+        mode,
+        default_port,
+        threads: count("web server threads", 1)?,
+        max_sockets: count("web server max sockets", 1)?,
+        idle_timeout_secs: seconds(
+            "disconnect idle clients after seconds",
+            defaults.idle_timeout_secs,
+        )?,
+        first_request_timeout_secs: seconds(
+            "timeout for first request",
+            defaults.first_request_timeout_secs,
+        )?,
+        gzip,
+        gzip_level,
+        ssl_key: path("ssl key")?,
+        ssl_certificate: path("ssl certificate")?,
+        access: WebAccess {
+            connections: pattern("allow connections from", &access.connections),
+            dashboard: pattern("allow dashboard from", &access.dashboard),
+            badges: pattern("allow badges from", &access.badges),
+            streaming: pattern("allow streaming from", &access.streaming),
+            netdata_conf: pattern("allow netdata.conf from", &access.netdata_conf),
+            management: pattern("allow management from", &access.management),
+        },
         other: section
-            .entries
-            .iter()
-            .filter(|entry| !WEB_USED.contains(&entry.key.as_str()))
-            .map(|entry| (entry.key.clone(), entry.value.clone()))
-            .collect(),
-    })
+            .map(|section| {
+                section
+                    .entries
+                    .iter()
+                    .filter(|entry| !WEB_USED.contains(&entry.key.as_str()))
+                    .map(|entry| (entry.key.clone(), entry.value.clone()))
+                    .collect()
+            })
+            .unwrap_or_default(),
+    };
+    match (find("ssl key"), find("ssl certificate")) {
+        (Some((section, entry)), None) | (None, Some((section, entry))) => {
+            return Err(invalid_value(
+                section,
+                entry,
+                "'ssl key' and 'ssl certificate' go together: set both for HTTPS, or neither"
+                    .to_string(),
+            ));
+        }
+        _ => {}
+    }
+    Ok(config)
+}
+
+const PORT_REASON: &str = "must be a port number from 1 to 65535";
+const GZIP_LEVEL_REASON: &str = "must be a whole number from 1 to 9";
+
+/// Parses a `bind to` value: entries separated by blanks or commas, each
+/// `[tcp:]HOST[:PORT][=ACL...]` with `HOST` an IPv4 address, `[IPv6]`, a
+/// name, or `*`; a missing port is `default_port`. Returns the addresses
+/// and a message for each part backhaul ignores (`unix:` sockets, the
+/// per-port `=dashboard|...^SSL=...` options).
+pub fn parse_bind_to(
+    value: &str,
+    default_port: u16,
+) -> Result<(Vec<BindAddress>, Vec<String>), String> {
+    let mut bind = Vec::new();
+    let mut ignored = Vec::new();
+    for entry in value
+        .split(|c: char| c.is_whitespace() || c == ',')
+        .filter(|e| !e.is_empty())
+    {
+        let (address, options) = match entry.split_once('=') {
+            Some((address, options)) => (address, Some(options)),
+            None => (entry, None),
+        };
+        if let Some(options) = options {
+            ignored.push(format!(
+                "'={options}' of '{entry}': per-port access lists and SSL options are not \
+                 supported; the [web] 'allow ... from' lists apply to every port"
+            ));
+        }
+        if address.starts_with("unix:") {
+            ignored.push(format!(
+                "'{entry}': unix sockets are not supported; ignored"
+            ));
+            continue;
+        }
+        if address.starts_with("udp:") {
+            return Err(format!("'{entry}': the web server listens on TCP only"));
+        }
+        let address = address.strip_prefix("tcp:").unwrap_or(address);
+        let (host, port) = if let Some(rest) = address.strip_prefix('[') {
+            let (host, after) = rest
+                .split_once(']')
+                .ok_or_else(|| format!("'{entry}': '[' without its ']'"))?;
+            match after {
+                "" => (host, None),
+                _ => match after.strip_prefix(':') {
+                    Some(port) => (host, Some(port)),
+                    None => return Err(format!("'{entry}': expected ':PORT' after ']'")),
+                },
+            }
+        } else {
+            match address.matches(':').count() {
+                0 => (address, None),
+                1 => match address.split_once(':') {
+                    Some((host, port)) => (host, Some(port)),
+                    None => (address, None),
+                },
+                // A bare IPv6 address.
+                _ => (address, None),
+            }
+        };
+        if host.is_empty() {
+            return Err(format!("'{entry}': no address"));
+        }
+        let port = match port {
+            None => default_port,
+            Some(port) => {
+                if port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(format!(
+                        "'{entry}': the port must be a number from 0 to 65535 (service names \
+                         are not looked up)"
+                    ));
+                }
+                port.parse::<u16>()
+                    .map_err(|_| format!("'{entry}': the port must be a number from 0 to 65535"))?
+            }
+        };
+        bind.push(BindAddress {
+            host: host.to_string(),
+            port,
+        });
+    }
+    Ok((bind, ignored))
 }
 
 /// The legacy `[backend]` section, read as the 2017 backends code did:
@@ -932,6 +1312,132 @@ mod tests {
         assert!(
             warnings.iter().all(|w| w.key.is_some()),
             "no whole-section warning"
+        );
+    }
+
+    fn web_of(text: &str) -> (Result<WebConfig, ConfigError>, Vec<Warning>) {
+        let mut warnings = Vec::new();
+        let document = super::super::ini::parse(text, "netdata.conf", &mut warnings).unwrap();
+        let config = main_from_document(&document, &mut warnings).map(|c| c.web);
+        (config, warnings)
+    }
+
+    fn bind_of(text: &str) -> Vec<String> {
+        let web = web_of(text).0.expect("valid");
+        web.bind.iter().map(|b| b.to_string()).collect()
+    }
+
+    #[test]
+    fn web_defaults_are_loopback_on_19999_and_follow_default_port() {
+        assert_eq!(bind_of(""), ["127.0.0.1:19999"]);
+        assert_eq!(
+            bind_of("[web]\n    default port = 20000\n"),
+            ["127.0.0.1:20000"]
+        );
+        let web = web_of("").0.unwrap();
+        assert!(web.enabled());
+        assert_eq!(web.access.connections, "localhost *");
+        assert_eq!(web.access.management, "localhost");
+        assert!(web.gzip);
+        assert_eq!(web.gzip_level, 3);
+        assert_eq!(
+            (web.idle_timeout_secs, web.first_request_timeout_secs),
+            (60, 60)
+        );
+        assert!(!web_of("[web]\n    mode = none\n").0.unwrap().enabled());
+        assert!(!web_of("[web]\n    mode = NONE\n").0.unwrap().enabled());
+    }
+
+    #[test]
+    fn debian_global_bind_socket_to_ip_is_honoured_and_web_wins() {
+        assert_eq!(
+            bind_of("[global]\n    bind socket to IP = 127.0.0.1\n    port = 18000\n"),
+            ["127.0.0.1:18000"]
+        );
+        assert_eq!(
+            bind_of("[global]\n    bind socket to IP = 10.0.0.1\n    default port = 1\n[web]\n    bind to = 127.0.0.2\n    default port = 2\n"),
+            ["127.0.0.2:2"]
+        );
+        let (web, warnings) = web_of("[global]\n    bind socket to IP = 127.0.0.1\n    enable web responses gzip compression = no\n    web compression level = 9\n    disconnect idle web clients after seconds = 5\n");
+        let web = web.unwrap();
+        assert!(!web.gzip);
+        assert_eq!(web.gzip_level, 9);
+        assert_eq!(web.idle_timeout_secs, 5);
+        assert!(warnings.is_empty(), "{warnings:?}");
+    }
+
+    #[test]
+    fn bind_to_entries() {
+        assert_eq!(
+            bind_of("[web]\n    bind to = * [::1]:8080 tcp:localhost:0,10.1.1.1 ::1\n"),
+            [
+                "*:19999",
+                "[::1]:8080",
+                "localhost:0",
+                "10.1.1.1:19999",
+                "[::1]:19999"
+            ]
+        );
+        let (web, warnings) =
+            web_of("[web]\n    bind to = 127.0.0.1=dashboard^SSL=optional unix:/tmp/n.sock\n");
+        assert_eq!(
+            web.unwrap()
+                .bind
+                .iter()
+                .map(|b| b.to_string())
+                .collect::<Vec<_>>(),
+            ["127.0.0.1:19999"]
+        );
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        for bad in [
+            "udp:1.2.3.4",
+            "*:http",
+            "[::1",
+            "[::1]x",
+            "a:99999",
+            "unix:/x",
+        ] {
+            let text = format!("[web]\n    bind to = {bad}\n");
+            assert!(web_of(&text).0.is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn web_values_are_checked() {
+        for bad in [
+            "gzip compression level = 0",
+            "gzip compression level = 10",
+            "enable gzip compression = maybe",
+            "web server threads = 0",
+            "web server max sockets = x",
+            "timeout for first request = -1",
+            "default port = 0",
+            "ssl key = /k.pem",
+        ] {
+            let text = format!("[web]\n    {bad}\n");
+            assert!(web_of(&text).0.is_err(), "{bad}");
+        }
+        let web = web_of("[web]\n    ssl key = /k\n    ssl certificate = /c\n    web server threads = 3\n    web server max sockets = 7\n    allow dashboard from = 10.*\n")
+            .0
+            .unwrap();
+        assert_eq!(web.ssl_key.as_deref(), Some(std::path::Path::new("/k")));
+        assert_eq!((web.threads, web.max_sockets), (Some(3), Some(7)));
+        assert_eq!(web.access.dashboard, "10.*");
+    }
+
+    #[test]
+    fn unknown_web_keys_still_warn() {
+        let (web, warnings) =
+            web_of("[web]\n    made up = 1\n    allow badges by dns = no\n    mode = fancy\n");
+        assert_eq!(web.unwrap().other.len(), 2);
+        let kinds: Vec<WarningKind> = warnings.iter().map(|w| w.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                WarningKind::Unknown,
+                WarningKind::NotUsed,
+                WarningKind::Suspicious
+            ]
         );
     }
 

@@ -37,8 +37,9 @@ pub use exporting::{
 };
 pub use instance::{ConnectorExtras, HttpOptions, InstanceConfig, TlsOptions};
 pub use main_conf::{
-    system_hostname, Directories, HealthConfig, MainConfig, PluginsConfig, WebConfig,
-    BACKEND_SECTION, PROC_SWITCHES,
+    parse_bind_to, system_hostname, BindAddress, Directories, HealthConfig, MainConfig,
+    PluginsConfig, WebAccess, WebConfig, BACKEND_SECTION, DEFAULT_BIND_TO, DEFAULT_WEB_PORT,
+    PROC_SWITCHES,
 };
 pub use value::{DataSource, Secret};
 

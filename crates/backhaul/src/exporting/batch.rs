@@ -444,6 +444,23 @@ mod tests {
         assert_eq!(ring.next_chunk(), b"abc 1 1\n");
     }
 
+    #[test]
+    fn the_largest_delivered_buffer_is_kept_for_the_next_batch() {
+        let mut ring = BatchRing::new(4);
+        let small = Batch::new(Vec::with_capacity(64), 1);
+        let mut big_bytes = Vec::with_capacity(1 << 16);
+        big_bytes.extend_from_slice(b"big\n");
+        let mut small = small;
+        small.bytes.extend_from_slice(b"s\n");
+        ring.push(Batch::new(big_bytes, 1));
+        ring.push(small);
+        let total = ring.rest_of_batch() + 2;
+        ring.complete(total);
+        assert!(ring.is_empty());
+        // Not the last one delivered (64 bytes), the larger one.
+        assert!(ring.take_buffer(0).capacity() >= 1 << 16);
+    }
+
     proptest! {
         /// Whatever the write sizes, acknowledgements and connection losses,
         /// the receiver's stream of complete lines has no cut line, no

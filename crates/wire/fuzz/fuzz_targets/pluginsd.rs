@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! RUSTC_BOOTSTRAP=1 cargo fuzz run pluginsd --sanitizer none \
-//!     corpus/pluginsd ../tests/pluginsd -- -dict=pluginsd.dict -max_total_time=60
+//!     corpus/pluginsd ../tests/pluginsd -- -dict=pluginsd.dict -max_total_time=40
 //! ```
 //!
 //! `cargo install cargo-fuzz` (0.13) works from crates.io; there is no

@@ -704,6 +704,15 @@ impl Delivery for HttpDelivery {
     }
 }
 
+/// The error of a blocking call whose time slice ran out (or that a signal
+/// interrupted): try again while the deadline allows.
+fn slice_ran_out(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
+    )
+}
+
 /// Writes `pieces` in order, within `deadline`.
 fn write_all(stream: &mut Stream, pieces: &[&[u8]], deadline: &Deadline) -> io::Result<()> {
     let mut slices: Vec<IoSlice<'_>> = pieces
@@ -723,11 +732,7 @@ fn write_all(stream: &mut Stream, pieces: &[&[u8]], deadline: &Deadline) -> io::
                 ))
             }
             Ok(n) => IoSlice::advance_slices(&mut bufs, n),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
-                ) => {}
+            Err(e) if slice_ran_out(&e) => {}
             Err(e) => return Err(e),
         }
     }
@@ -736,11 +741,7 @@ fn write_all(stream: &mut Stream, pieces: &[&[u8]], deadline: &Deadline) -> io::
         stream.set_timeouts(slice)?;
         match stream.flush() {
             Ok(()) => return Ok(()),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
-                ) => {}
+            Err(e) if slice_ran_out(&e) => {}
             Err(e) => return Err(e),
         }
     }
@@ -758,11 +759,7 @@ fn read_more(stream: &mut Stream, buf: &mut Vec<u8>, deadline: &Deadline) -> io:
                 buf.extend_from_slice(&chunk[..n]);
                 return Ok(n);
             }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
-                ) => {}
+            Err(e) if slice_ran_out(&e) => {}
             // A TLS peer that closed without close_notify: the end.
             Err(e) if e.kind() == ErrorKind::UnexpectedEof => return Ok(0),
             Err(e) => return Err(e),
