@@ -1,9 +1,16 @@
-//! End-to-end test against a real Prometheus (Debian's `prometheus`, 2.42)
-//! with its remote-write receiver on: a `prometheus_remote_write` instance
-//! built from exporting.conf text pushes three intervals of a chart, and
-//! the test reads back over `/api/v1/query` (range selectors, so the
-//! samples' own timestamps come back) the exact series: names, every
-//! label, values and timestamps.
+//! End-to-end tests against a real Prometheus (Debian's `prometheus`, 2.42):
+//!
+//! * with its remote-write receiver on: a `prometheus_remote_write`
+//!   instance built from exporting.conf text pushes three intervals of a
+//!   chart, and the test reads back over `/api/v1/query` (range selectors,
+//!   so the samples' own timestamps come back) the exact series: names,
+//!   every label, values and timestamps;
+//! * scraping the agent (the `backhaul` binary, its web server on a free
+//!   port, a test plugin with constant gauges and known rates) with the
+//!   scrape configuration netdata's documentation gives
+//!   (`metrics_path: /api/v1/allmetrics`, `params: format: [prometheus]`,
+//!   `honor_labels: true`): the scraped gauges equal their values and the
+//!   rates are within 1 %.
 //!
 //! When `prometheus` is not installed the test says so on stderr and
 //! passes, unless `BACKHAUL_REQUIRE_REAL_RECEIVERS=1` (see `real/mod.rs`).
@@ -16,7 +23,7 @@ use std::time::{Duration, Instant};
 use backhaul::config::{parse_exporting_str, parse_main_str};
 use backhaul::exporting::monitoring::IntervalCounters;
 use backhaul::exporting::{build_instance, InstanceTotals};
-use real::{now_s, require, Prometheus, WAIT};
+use real::{free_ports, local, now_s, require, Prometheus, Server, TempDir, WAIT};
 use rrd::{ChartDef, DimensionDef, Host, Label, LabelSource, Store};
 
 const S: u64 = 1_000_000;
@@ -157,4 +164,132 @@ fn remote_write_reaches_prometheus_exactly() {
     });
     assert_eq!(got, expected);
     prometheus.server.stop();
+}
+
+/// The test plugin: two constant gauges (42, and 1234 with divisor 10) and
+/// two counters growing 1000 and 7 a second.
+const TEST_PLUGIN: &str = r#"#!/bin/sh
+echo "CHART test.gauges '' 'Constant gauges' 'units' gauges test.gauges line 1000 1"
+echo "DIMENSION g1 '' absolute 1 1"
+echo "DIMENSION g2 '' absolute 1 10"
+echo "CHART test.rates '' 'Known rates' 'events/s' rates test.rates line 1001 1"
+echo "DIMENSION r1 '' incremental 1 1"
+echo "DIMENSION r2 '' incremental 1 1"
+i=0
+while true; do
+    i=$((i + 1))
+    echo "BEGIN test.gauges"
+    echo "SET g1 = 42"
+    echo "SET g2 = 1234"
+    echo "END"
+    echo "BEGIN test.rates"
+    echo "SET r1 = $((i * 1000))"
+    echo "SET r2 = $((i * 7))"
+    echo "END"
+    sleep 1
+done
+"#;
+
+/// `dimension → values` of the samples of `metric` in the last minute.
+fn scraped(http: std::net::SocketAddr, metric: &str) -> Result<BTreeMap<String, Vec<f64>>, String> {
+    let data = real::prometheus_query(http, &format!("{metric}[1m]"), now_s())?;
+    let mut out = BTreeMap::new();
+    for series in data["result"].as_array().ok_or("no result")? {
+        let dimension = series["metric"]["dimension"]
+            .as_str()
+            .ok_or("no dimension")?
+            .to_string();
+        let values = series["values"]
+            .as_array()
+            .ok_or("no values")?
+            .iter()
+            .filter_map(|pair| pair[1].as_str().and_then(|v| v.parse().ok()))
+            .collect();
+        out.insert(dimension, values);
+    }
+    Ok(out)
+}
+
+#[test]
+fn prometheus_scrapes_allmetrics() {
+    if !require("prometheus scrape test", &["prometheus"]) {
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TempDir::new("scraped-agent");
+    let plugins = dir.path().join("plugins");
+    std::fs::create_dir_all(&plugins).unwrap();
+    let plugin = plugins.join("test.plugin");
+    std::fs::write(&plugin, TEST_PLUGIN).unwrap();
+    std::fs::set_permissions(&plugin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let web = free_ports(1)[0];
+    let netdata_conf = dir.path().join("netdata.conf");
+    std::fs::write(
+        &netdata_conf,
+        format!(
+            "[global]\n    hostname = scraped\n    update every = 1\n\
+             [directories]\n    plugins = {plugins}\n    config = {etc}\n\
+             [plugins]\n    proc = no\n    diskspace = no\n\
+             [web]\n    bind to = 127.0.0.1:{web}\n",
+            plugins = plugins.display(),
+            etc = dir.path().join("etc").display(),
+        ),
+    )
+    .unwrap();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_backhaul"));
+    cmd.arg("--config").arg(&netdata_conf);
+    let mut agent = Server::spawn("backhaul", cmd, dir.path());
+    if !agent.wait_listening(local(web)) {
+        agent.fail("its web server never listened");
+    }
+
+    let mut prometheus = Prometheus::start_scraping(&format!(
+        "\n  - job_name: backhaul\n    metrics_path: /api/v1/allmetrics\n    params:\n      format: [prometheus]\n    honor_labels: true\n    static_configs:\n      - targets: ['127.0.0.1:{web}']\n"
+    ));
+    let http = prometheus.http;
+    // At least five scrapes of every dimension.
+    let enough = |m: &BTreeMap<String, Vec<f64>>, dims: &[&str]| {
+        dims.iter()
+            .all(|d| m.get(*d).is_some_and(|values| values.len() >= 5))
+    };
+    let gauges = prometheus
+        .server
+        .wait_for("five scrapes of the gauges", || {
+            let got = scraped(http, "netdata_test_gauges_units_average")?;
+            if enough(&got, &["g1", "g2"]) {
+                Ok(got)
+            } else {
+                Err(format!("{got:?}"))
+            }
+        });
+    for (dimension, expected) in [("g1", 42.0), ("g2", 123.4)] {
+        assert!(
+            gauges[dimension].iter().all(|v| *v == expected),
+            "{dimension}: {:?}",
+            gauges[dimension]
+        );
+    }
+    let rates = prometheus.server.wait_for("five scrapes of the rates", || {
+        let got = scraped(http, "netdata_test_rates_events_persec_average")?;
+        if enough(&got, &["r1", "r2"]) {
+            Ok(got)
+        } else {
+            Err(format!("{got:?}"))
+        }
+    });
+    for (dimension, expected) in [("r1", 1000.0), ("r2", 7.0)] {
+        assert!(
+            rates[dimension]
+                .iter()
+                .all(|v| (v - expected).abs() <= expected * 0.01),
+            "{dimension}: {:?}",
+            rates[dimension]
+        );
+    }
+    // netdata_info came along, with the agent's labels.
+    let info = real::prometheus_query(http, "netdata_info", now_s()).unwrap();
+    assert_eq!(info["result"][0]["metric"]["instance"], "scraped", "{info}");
+    assert_eq!(info["result"][0]["metric"]["application"], "backhaul");
+    prometheus.server.stop();
+    agent.stop();
 }

@@ -694,6 +694,12 @@ impl Prometheus {
     /// Starts it and waits until `/-/ready` answers 200 (a port taken
     /// meanwhile makes it exit: retried on other ports).
     pub fn start() -> Prometheus {
+        Prometheus::start_scraping("[]")
+    }
+
+    /// [`Prometheus::start`] with `scrape_configs` (YAML, as the value of
+    /// the key) and a 1 s scrape interval.
+    pub fn start_scraping(scrape_configs: &str) -> Prometheus {
         for attempt in 1..=3 {
             let dir = TempDir::new("prometheus");
             let port = free_ports(1)[0];
@@ -701,7 +707,9 @@ impl Prometheus {
             let config = dir.path().join("prometheus.yml");
             fs::write(
                 &config,
-                "global:\n  scrape_interval: 5s\nscrape_configs: []\n",
+                format!(
+                    "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs: {scrape_configs}\n"
+                ),
             )
             .expect("write prometheus.yml");
             let mut cmd = Command::new("prometheus");
