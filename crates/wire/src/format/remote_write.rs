@@ -651,6 +651,40 @@ mod tests {
     }
 
     #[test]
+    fn an_encoder_gives_the_same_bytes_again() {
+        let mut chart = ChartSeries::new();
+        for dim in ["a", "b \"q\""] {
+            chart.push(&SeriesName::new(b"m", [("dimension", dim), ("chart", "c")]));
+        }
+        let mut batch = Vec::new();
+        for t in 0..3 {
+            chart.write_lines(
+                &mut batch,
+                1000 * t,
+                [
+                    (0, MetricValue::Stored(t as f64)),
+                    (1, MetricValue::Collected(-t)),
+                ],
+            );
+        }
+        let mut warm = BodyEncoder::new();
+        let first = decode(warm.encode(&batch).unwrap().0);
+        let again = decode(warm.encode(&batch).unwrap().0);
+        let fresh = decode(BodyEncoder::new().encode(&batch).unwrap().0);
+        assert_eq!(first, fresh);
+        assert_eq!(again, fresh);
+        assert_eq!(fresh.timeseries.len(), 6);
+        assert_eq!(fresh.timeseries[5].labels[2].value, "b \"q\"");
+        assert_eq!(
+            fresh.timeseries[5].samples[0],
+            Sample {
+                value: -2.0,
+                timestamp: 2000
+            }
+        );
+    }
+
+    #[test]
     fn packing_noise_is_dropped() {
         for (noisy, clean) in [
             (31.000000000000004, 31.0),
