@@ -214,23 +214,34 @@ fn write_record(buf: &mut Vec<u8>, head: &[u8], value: MetricValue, suffix: &[u8
     true
 }
 
-/// `value` rounded to 15 significant digits. Values computed from packed
-/// samples carry noise in their last bits (a stored 31 sums as
-/// 31.000000000000004); a packed sample holds about 7 digits, so 15 keep
-/// every one of them and drop the noise, and the receiver shows `31`.
-/// Values of 10^15 and more, or under 10^-8, are left as they are.
+/// `value` rounded to 15 or 16 significant digits. Values computed from
+/// packed samples carry noise in their last bits (a stored 31 sums as
+/// 31.000000000000004); a packed sample holds about 7 digits, so this keeps
+/// every one of them and drops the noise, and the receiver shows `31`.
+/// Whole numbers, values of 10^15 and more, and values under about 10^-8
+/// are left as they are.
 #[inline]
 fn without_noise(value: f64) -> f64 {
     const POW10: [f64; 23] = [
         1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
         1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
     ];
-    if value == 0.0 {
+    // Whole numbers (most gauges) have no noise to drop; this also takes
+    // 0 and everything of 2^63 and more (which saturates).
+    if (value as i64) as f64 == value {
         return value;
     }
-    let digits_before = value.abs().log10().floor() as i32;
-    match usize::try_from(14 - digits_before) {
-        Ok(k) if k < POW10.len() => (value * POW10[k]).round() / POW10[k],
+    // The decimal exponent from the binary one (maybe one too small, which
+    // keeps 16 digits instead of 15): no log10 on the hot path.
+    let binary_exponent = ((value.to_bits() >> 52) & 0x7ff) as i32 - 1023;
+    let decimal_exponent = (binary_exponent * 1233) >> 12;
+    match usize::try_from(14 - decimal_exponent) {
+        Ok(k) if k < POW10.len() => {
+            // |scaled| < 10^16 < 2^63: rounding through i64 is exact.
+            let scaled = value * POW10[k];
+            let rounded = (scaled.abs() + 0.5) as i64 as f64;
+            rounded.copysign(value) / POW10[k]
+        }
         _ => value,
     }
 }
@@ -692,6 +703,9 @@ mod tests {
             (-73.833335 - 1e-14, -73.833335),
             (123456790000000.0, 123456790000000.0),
             (1.5e-9, 1.5e-9),
+            (0.1 + 0.2, 0.3),
+            (-2.5, -2.5),
+            (1234.5670000000002, 1234.567),
             (0.0, 0.0),
             (1e300, 1e300),
         ] {
