@@ -10,8 +10,9 @@
 //!
 //! Arguments (optional): dimension counts, data sources (`average`,
 //! `sum`, `as-collected`) and connectors (`graphite`, `json`,
-//! `graphite:http`, `json:http`; default `graphite`: HTTP ones post to a
-//! loopback HTTP/1.1 receiver that answers 200). Each case runs 30 intervals (5 at 1M) after one
+//! `graphite:http`, `json:http`, `prometheus_remote_write`; default
+//! `graphite`: HTTP ones post to a loopback HTTP/1.1 receiver that answers
+//! 200, and decodes remote write bodies to count their samples). Each case runs 30 intervals (5 at 1M) after one
 //! warm-up; the instance's interval is 10 s of stored points (windows of 10
 //! points). `BENCH_UPDATE_EVERY` and `BENCH_INTERVALS` change those.
 
@@ -108,6 +109,7 @@ fn http_sink() -> Sink {
                         .and_then(|v| v.trim().parse().ok())
                         .unwrap_or(0);
                     let json = head.contains("application/json");
+                    let protobuf = head.contains("application/x-protobuf");
                     while buf.len() < head_end + length {
                         match stream.read(&mut chunk) {
                             Ok(0) | Err(_) => return,
@@ -116,7 +118,16 @@ fn http_sink() -> Sink {
                     }
                     let body = &buf[head_end..head_end + length];
                     let newlines = body.iter().filter(|&&b| b == b'\n').count();
-                    let metrics = if json {
+                    let metrics = if protobuf {
+                        use prost::Message as _;
+                        let raw = snap::raw::Decoder::new()
+                            .decompress_vec(body)
+                            .expect("snappy body");
+                        wire::format::remote_write::WriteRequest::decode(raw.as_slice())
+                            .expect("protobuf body")
+                            .timeseries
+                            .len()
+                    } else if json {
                         newlines.saturating_sub(2)
                     } else {
                         newlines
@@ -187,7 +198,7 @@ fn run_case(dims: usize, source: DataSource, connector: &str) {
     let t_build = Instant::now();
     let (store, charts) = build_store(dims, until, history);
     let build_s = t_build.elapsed().as_secs_f64();
-    let http = connector.ends_with(":http");
+    let http = connector.ends_with(":http") || connector == "prometheus_remote_write";
     let sink = if http { http_sink() } else { sink() };
     let settings = BatchSettings {
         data_source: source,
@@ -248,7 +259,9 @@ fn run_case(dims: usize, source: DataSource, connector: &str) {
                             BodyFraming::Lines
                         },
                         authorization: None,
+                        fixed_headers: &[],
                         extra_headers: Vec::new(),
+                        max_lines: None,
                         max_body: 64 << 20,
                         timeout: Duration::from_secs(10),
                         tls: None,
@@ -258,6 +271,29 @@ fn run_case(dims: usize, source: DataSource, connector: &str) {
                 )),
             )
         }
+        "prometheus_remote_write" => (
+            Format::PrometheusRemoteWrite,
+            Box::new(HttpDelivery::new(
+                "bench",
+                HttpSettings {
+                    endpoints: vec![(endpoint, "/api/v1/write".into())],
+                    content_type: "application/x-protobuf",
+                    framing: BodyFraming::RemoteWrite,
+                    authorization: None,
+                    fixed_headers: &[
+                        ("Content-Encoding", "snappy"),
+                        ("X-Prometheus-Remote-Write-Version", "0.1.0"),
+                    ],
+                    extra_headers: Vec::new(),
+                    max_lines: Some(10_000),
+                    max_body: 64 << 20,
+                    timeout: Duration::from_secs(10),
+                    tls: None,
+                    primary_check_every: Duration::from_secs(60),
+                    retry: retry(),
+                },
+            )),
+        ),
         other => panic!("unknown connector {other}"),
     };
     let mut inst = Instance::new(InstanceParts {
@@ -331,10 +367,16 @@ fn main() {
     if sources.is_empty() {
         sources = vec![DataSource::Average];
     }
-    let mut connectors: Vec<&str> = ["graphite", "json", "graphite:http", "json:http"]
-        .into_iter()
-        .filter(|c| args.iter().any(|a| a == c))
-        .collect();
+    let mut connectors: Vec<&str> = [
+        "graphite",
+        "json",
+        "graphite:http",
+        "json:http",
+        "prometheus_remote_write",
+    ]
+    .into_iter()
+    .filter(|c| args.iter().any(|a| a == c))
+    .collect();
     if connectors.is_empty() {
         connectors = vec!["graphite"];
     }

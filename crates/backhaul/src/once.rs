@@ -91,7 +91,17 @@ pub fn export_once(config: &LoadedConfig, instance: Option<&str>) -> anyhow::Res
     let mut builder = BatchBuilder::new(settings, spec.format);
     let mut out = Vec::new();
     builder.build(&store, before, &mut out);
-    // HTTP connectors: the body of the one request (the head is left out).
+    // HTTP connectors: the body of the one request (the head is left out;
+    // remote write: the whole batch in one snappy-compressed protobuf).
+    if let DeliveryKind::Http {
+        framing: BodyFraming::RemoteWrite,
+        ..
+    } = spec.delivery
+    {
+        let mut encoder = wire::format::remote_write::BodyEncoder::new();
+        let (body, _) = encoder.encode(&out)?;
+        return Ok(body.to_vec());
+    }
     if let DeliveryKind::Http {
         framing: BodyFraming::JsonArray,
         ..

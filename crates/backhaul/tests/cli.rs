@@ -34,15 +34,12 @@ fn check_config_lists_the_labs_five_push_instances() {
         .arg(fixture("exporting.conf.lab"))
         .output()
         .unwrap();
-    // The remote-write instance is enabled but not supported yet: a valid
-    // configuration, reported with its own exit status.
     assert_eq!(
         out.status.code(),
-        Some(3),
+        Some(0),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(String::from_utf8_lossy(&out.stderr).contains("1 enabled instance(s) use a connector"));
     let stdout = String::from_utf8(out.stdout).unwrap();
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(
@@ -52,7 +49,7 @@ fn check_config_lists_the_labs_five_push_instances() {
             "graphite graphite_raw destination=127.0.0.1:2103 data_source=as_collected update_every=1s enabled=yes",
             "opentsdb my_opentsdb destination=127.0.0.1:4242 data_source=average update_every=2s enabled=yes",
             "json my_json destination=127.0.0.1:5448 data_source=average update_every=5s enabled=yes",
-            "prometheus_remote_write my_prw destination=127.0.0.1:9091 data_source=average update_every=5s enabled=no (unsupported: connector 'prometheus_remote_write' is not supported by backhaul yet)",
+            "prometheus_remote_write my_prw destination=127.0.0.1:9091 data_source=average update_every=5s enabled=yes",
         ]
     );
 }
@@ -361,4 +358,40 @@ fn stops_cleanly_on_sigterm() {
 #[test]
 fn stops_cleanly_on_sigint() {
     stops_cleanly_on(Signal::INT);
+}
+
+#[test]
+fn check_config_requires_a_port_for_remote_write_and_flags_unsupported_connectors() {
+    for (text, code, message) in [
+        (
+            "[prometheus_remote_write:prw]\n    enabled = yes\n    destination = prom.example/api/v1/write\n",
+            1,
+            "no port, and prometheus remote write has none by default",
+        ),
+        (
+            "[prometheus_remote_write:https:prw]\n    enabled = yes\n",
+            1,
+            "'destination' is required",
+        ),
+        (
+            "[prometheus_remote_write:prw]\n    enabled = yes\n    destination = 127.0.0.1:9090\n    http headers = Content-Encoding: gzip\n",
+            1,
+            "set by backhaul itself for remote write",
+        ),
+        (
+            "[kinesis:k]\n    enabled = yes\n",
+            3,
+            "1 enabled instance(s) use a connector",
+        ),
+    ] {
+        let path = temp_file("rw.conf", text);
+        let out = bin()
+            .args(["check-config", "--exporting-config"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{text}\n{stderr}");
+        assert!(stderr.contains(message), "{text}\n{stderr}");
+    }
 }

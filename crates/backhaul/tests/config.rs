@@ -402,7 +402,7 @@ graphite:http web destination=carbon.example:8080/api/metrics data_source=averag
 json instance_1 destination=localhost:5448 data_source=average update_every=10s enabled=no (from exporting.conf:6)
   destination_text="localhost" prefix="netdata" hostname="golden-host" buffer_on_failures=10 timeout_ms=10000 legacy=no
   names=yes charts="*" hosts="localhost *" configured_labels=yes automatic_labels=no variables=no host_tags=""
-prometheus_remote_write:https prw destination=localhost:9090 data_source=average update_every=10s enabled=no (from exporting.conf:8)
+prometheus_remote_write:https prw destination=localhost data_source=average update_every=10s enabled=no (from exporting.conf:8)
   destination_text="localhost" prefix="netdata" hostname="golden-host" buffer_on_failures=10 timeout_ms=10000 legacy=no
   names=yes charts="*" hosts="localhost *" configured_labels=yes automatic_labels=no variables=no host_tags=""
   remote_write_url_path=Some("/receive") username=None password=None paths=[] extras=None

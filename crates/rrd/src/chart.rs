@@ -94,6 +94,9 @@ pub struct Dimension {
     last_calculated: Option<f64>,
     /// For incremental rows, whether `last_collected_value` is a usable base.
     has_base: bool,
+    /// The value stored at the newest grid time, before packing (NaN when
+    /// that slot is empty for this dimension).
+    last_stored_value: f64,
 }
 
 fn stored_name(def: &DimensionDef) -> Option<Box<str>> {
@@ -111,6 +114,7 @@ impl Dimension {
             last_collected_ut: 0,
             last_calculated: None,
             has_base: false,
+            last_stored_value: f64::NAN,
         }
     }
 
@@ -132,6 +136,13 @@ impl Dimension {
     /// "as collected" source.
     pub fn last_collected(&self) -> Option<(i64, u64)> {
         (self.last_collected_ut != 0).then_some((self.last_collected_value, self.last_collected_ut))
+    }
+    /// The value stored at the chart's newest grid time, at full precision
+    /// (before packing), or `None` when that slot is empty for this
+    /// dimension: netdata's `last_stored_value`, served by the shell and
+    /// json forms of `/api/v1/allmetrics`.
+    pub fn last_stored_value(&self) -> Option<f64> {
+        (!self.last_stored_value.is_nan()).then_some(self.last_stored_value)
     }
 }
 
@@ -517,6 +528,7 @@ impl ChartState {
         self.samples.fill(PackedSample::EMPTY);
         for d in &mut self.dims {
             d.last_calculated = None;
+            d.last_stored_value = f64::NAN;
         }
         self.filled = 0;
         self.head = 0;
@@ -594,6 +606,9 @@ impl ChartState {
                 // Not collected: leave the new slots empty, and interpolate
                 // nothing across the hole later.
                 d.last_calculated = None;
+                if steps > 0 {
+                    d.last_stored_value = f64::NAN;
+                }
                 continue;
             };
             let mul = d.def.multiplier as f64;
@@ -614,6 +629,9 @@ impl ChartState {
                         0.0
                     };
                     let previous = if is_gap { None } else { d.last_calculated };
+                    if steps > 0 {
+                        d.last_stored_value = f64::NAN;
+                    }
                     for k in skip..steps {
                         let t = first_new + k as i64 * ue;
                         let value = match previous {
@@ -628,12 +646,18 @@ impl ChartState {
                         };
                         let slot = base_slot(k - skip, self.head, history);
                         self.samples[slot * width + col] = PackedSample::pack(value);
+                        if k + 1 == steps {
+                            d.last_stored_value = value;
+                        }
                     }
                     d.last_calculated = Some(current);
                 }
                 Algorithm::Incremental | Algorithm::PercentageOfIncrementalRow => {
                     let delta = i128::from(raw) - i128::from(d.last_collected_value);
                     let usable = d.has_base && !is_gap && delta >= 0 && dt_s > 0.0;
+                    if steps > 0 {
+                        d.last_stored_value = f64::NAN;
+                    }
                     if usable {
                         let value = if d.def.algorithm == Algorithm::Incremental {
                             delta as f64 * mul / (div * dt_s)
@@ -646,6 +670,9 @@ impl ChartState {
                         for k in skip..steps {
                             let slot = base_slot(k - skip, self.head, history);
                             self.samples[slot * width + col] = packed;
+                        }
+                        if steps > 0 {
+                            d.last_stored_value = value;
                         }
                     }
                     d.has_base = true;

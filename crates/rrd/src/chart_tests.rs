@@ -633,3 +633,45 @@ fn window_reports_its_newest_time_and_sum() {
     assert_eq!(r.aggregate(d, &w).sum(), Some((1003 + 1004 + 1005) as f64));
     assert_eq!(r.aggregate_between(d, 1009, 2000).sum(), None);
 }
+
+#[test]
+fn last_stored_value_is_the_newest_point_unpacked() {
+    let c = chart(1, 10);
+    let (big, rate, idle) = {
+        let mut w = c.write();
+        (
+            w.add_dimension(DimensionDef::new("big")),
+            w.add_dimension(DimensionDef::new("rate").algorithm(Algorithm::Incremental)),
+            w.add_dimension(DimensionDef::new("idle")),
+        )
+    };
+    let value = |dim: DimIndex| c.read().dimension(dim).unwrap().last_stored_value();
+    assert_eq!(value(big), None);
+    {
+        let mut w = c.write();
+        w.set(big, 123_456_789_012_345);
+        w.set(rate, 100);
+        w.set(idle, 1);
+        w.done(100 * S).unwrap();
+    }
+    // Full precision, where the ring keeps a packed 123456790000000.
+    assert_eq!(value(big), Some(123_456_789_012_345.0));
+    assert_eq!(value(rate), None, "a rate needs two collections");
+    assert_eq!(value(idle), Some(1.0));
+    {
+        let mut w = c.write();
+        w.set(big, 7);
+        w.set(rate, 130);
+        w.done(101 * S).unwrap();
+    }
+    assert_eq!(value(big), Some(7.0));
+    assert_eq!(value(rate), Some(30.0));
+    assert_eq!(value(idle), None, "not collected: its newest slot is empty");
+    {
+        // Collected again inside the same grid second: nothing new stored.
+        let mut w = c.write();
+        w.set(big, 9);
+        w.done(101 * S + 500_000).unwrap();
+    }
+    assert_eq!(value(big), Some(7.0));
+}

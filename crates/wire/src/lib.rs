@@ -1,5 +1,6 @@
 //! Pure encoders and parsers for backhaul: the wire formats it sends
-//! (graphite, opentsdb, json), the netdata plugins.d protocol it reads, the
+//! (graphite, opentsdb, json, prometheus) and serves (netdata's
+//! `/api/v1/allmetrics` forms), the netdata plugins.d protocol it reads, the
 //! HTTP request heads its web server reads,
 //! netdata simple patterns and name sanitizers.
 //!

@@ -400,6 +400,155 @@ fn ascii_to_string(buf: Vec<u8>) -> String {
     }
 }
 
+// ---------------------------------------------------------------------------
+// Prometheus (the text format of `/api/v1/allmetrics` and remote write)
+
+const fn is_prometheus_name_byte(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric()
+}
+
+const PROMETHEUS_NAME_MAP: [u8; 256] = keep_or_underscore!(is_prometheus_name_byte);
+
+/// Appends a piece of a Prometheus metric or label name (a chart context, a
+/// dimension of a heterogeneous chart, a host label key): every byte outside
+/// `[A-Za-z0-9]` becomes `_`, one per byte, case kept (netdata's rule; a
+/// two-byte character gives two underscores).
+///
+/// ```
+/// let mut buf = Vec::new();
+/// wire::sanitize::write_prometheus_name_part(&mut buf, "lab.id with spaces/and:colon");
+/// assert_eq!(buf, b"lab_id_with_spaces_and_colon");
+/// ```
+#[inline]
+pub fn write_prometheus_name_part(buf: &mut Vec<u8>, text: &str) {
+    write_mapped(buf, text, &PROMETHEUS_NAME_MAP);
+}
+
+/// Appends the head of a Prometheus name (the prefix of a metric, or a
+/// label name) so that the name is valid: [`write_prometheus_name_part`],
+/// after a `_` when the text starts with a digit (Prometheus names cannot;
+/// netdata wrote the prefix as given, and label keys starting with a digit
+/// as they were).
+///
+/// ```
+/// let mut buf = Vec::new();
+/// wire::sanitize::write_prometheus_name_head(&mut buf, "9lives");
+/// assert_eq!(buf, b"_9lives");
+/// ```
+#[inline]
+pub fn write_prometheus_name_head(buf: &mut Vec<u8>, text: &str) {
+    if text.as_bytes().first().is_some_and(u8::is_ascii_digit) {
+        buf.push(b'_');
+    }
+    write_prometheus_name_part(buf, text);
+}
+
+/// [`write_prometheus_name_head`] into a new `String`.
+pub fn sanitize_prometheus_name_head(text: &str) -> String {
+    let mut buf = Vec::with_capacity(text.len() + 1);
+    write_prometheus_name_head(&mut buf, text);
+    ascii_to_string(buf)
+}
+
+/// Appends `text` escaped as a label value of the Prometheus text format
+/// (inside the quotes): `\` → `\\`, `"` → `\"`, newline → `\n`. Everything
+/// else, UTF-8 included, is copied.
+///
+/// netdata put a backslash before a newline but kept the newline itself,
+/// which ended the line; backhaul writes the two characters `\n`.
+///
+/// ```
+/// let mut buf = Vec::new();
+/// wire::sanitize::write_prometheus_label_value(&mut buf, "a \"b\"\\c\nd é");
+/// assert_eq!(String::from_utf8_lossy(&buf), r#"a \"b\"\\c\nd é"#);
+/// ```
+#[inline]
+pub fn write_prometheus_label_value(buf: &mut Vec<u8>, text: &str) {
+    let bytes = text.as_bytes();
+    let mut copied = 0;
+    for (at, &byte) in bytes.iter().enumerate() {
+        let escaped: &[u8] = match byte {
+            b'\\' => b"\\\\",
+            b'"' => b"\\\"",
+            b'\n' => b"\\n",
+            _ => continue,
+        };
+        buf.extend_from_slice(&bytes[copied..at]);
+        buf.extend_from_slice(escaped);
+        copied = at + 1;
+    }
+    buf.extend_from_slice(&bytes[copied..]);
+}
+
+/// The units netdata renamed in 1.12, newest first, with the name
+/// `oldunits=yes` brings back (netdata's table).
+pub const PROMETHEUS_OLD_UNITS: &[(&str, &str)] = &[
+    ("KiB/s", "kilobytes/s"),
+    ("MiB/s", "MB/s"),
+    ("GiB/s", "GB/s"),
+    ("KiB", "KB"),
+    ("MiB", "MB"),
+    ("GiB", "GB"),
+    ("inodes", "Inodes"),
+    ("percentage", "percent"),
+    ("faults/s", "page faults/s"),
+    ("KiB/operation", "kilobytes per operation"),
+    ("milliseconds/operation", "ms per operation"),
+];
+
+/// Appends the units part of an `average` metric name, as netdata does:
+/// `_` and the units with every byte outside `[A-Za-z0-9]` turned into `_`;
+/// units that are exactly `%` become `_percent`, and units of three or more
+/// bytes ending in `/s` end in `_persec` instead. With `old_units`, units in
+/// [`PROMETHEUS_OLD_UNITS`] are first renamed to their pre-1.12 name.
+///
+/// ```
+/// use wire::sanitize::write_prometheus_units;
+///
+/// let units = |text: &str, old: bool| {
+///     let mut buf = Vec::new();
+///     write_prometheus_units(&mut buf, text, old);
+///     String::from_utf8(buf).unwrap()
+/// };
+/// assert_eq!(units("microseconds lost/s", false), "_microseconds_lost_persec");
+/// assert_eq!(units("%", false), "_percent");
+/// assert_eq!(units("KiB/s", true), "_kilobytes_persec");
+/// assert_eq!(units("percentage", true), "_percent");
+/// assert_eq!(units("/s", false), "__s");
+/// assert_eq!(units("", false), "_");
+/// ```
+pub fn write_prometheus_units(buf: &mut Vec<u8>, units: &str, old_units: bool) {
+    let units = if old_units {
+        PROMETHEUS_OLD_UNITS
+            .iter()
+            .find(|(new, _)| *new == units)
+            .map_or(units, |(_, old)| *old)
+    } else {
+        units
+    };
+    buf.push(b'_');
+    if units == "%" {
+        buf.extend_from_slice(b"percent");
+    } else if units.len() >= 3 && units.ends_with("/s") {
+        write_prometheus_name_part(buf, &units[..units.len() - 2]);
+        buf.extend_from_slice(b"_persec");
+    } else {
+        write_prometheus_name_part(buf, units);
+    }
+}
+
+/// Appends `text` for a one-line comment (`# COMMENT ...` of the
+/// Prometheus text format, `# chart: ...` of the shell format): control
+/// bytes become spaces, so the comment cannot end early. Everything else is
+/// copied.
+#[inline]
+pub fn write_comment_text(buf: &mut Vec<u8>, text: &str) {
+    buf.extend(
+        text.bytes()
+            .map(|byte| if byte.is_ascii_control() { b' ' } else { byte }),
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -512,6 +661,45 @@ mod tests {
         assert_eq!(mapped_string(write_opentsdb_tag, "a=b c\né/x"), "a_b_c_é/x");
     }
 
+    #[test]
+    fn prometheus_names_from_the_samples() {
+        // samples/allmetrics/*: contexts and units as netdata served them.
+        for (raw, wire) in [
+            ("lab.ctx", "lab_ctx"),
+            (
+                "lab.id with spaces/and:colon",
+                "lab_id_with_spaces_and_colon",
+            ),
+            ("system.idlejitter", "system_idlejitter"),
+            ("naïve", "na__ve"),
+        ] {
+            assert_eq!(mapped_string(write_prometheus_name_part, raw), wire);
+        }
+        for (units, old, wire) in [
+            ("units", false, "_units"),
+            ("microseconds lost/s", false, "_microseconds_lost_persec"),
+            ("milliseconds/s", false, "_milliseconds_persec"),
+            ("milliseconds/request", false, "_milliseconds_request"),
+            ("kilobits/s", false, "_kilobits_persec"),
+            ("a/s", false, "_a_persec"),
+            ("%", false, "_percent"),
+            ("%%", false, "___"),
+            ("percentage", false, "_percentage"),
+            ("percentage", true, "_percent"),
+            ("MiB", true, "_MB"),
+            ("faults/s", true, "_page_faults_persec"),
+            ("KiB/operation", true, "_kilobytes_per_operation"),
+            ("units", true, "_units"),
+        ] {
+            let mut buf = Vec::new();
+            write_prometheus_units(&mut buf, units, old);
+            assert_eq!(String::from_utf8_lossy(&buf), wire, "{units} old={old}");
+        }
+        assert_eq!(sanitize_prometheus_name_head("netdata"), "netdata");
+        assert_eq!(sanitize_prometheus_name_head("2fa key"), "_2fa_key");
+        assert_eq!(sanitize_prometheus_name_head(""), "");
+    }
+
     /// Text with everything that could break a line or a field.
     fn hostile_text() -> impl Strategy<Value = String> {
         prop_oneof![
@@ -571,6 +759,50 @@ mod tests {
             prop_assert!(!json.contains(&b'\n'));
             let parsed: String = serde_json::from_slice(&json).map_err(|e| TestCaseError::fail(e.to_string()))?;
             prop_assert_eq!(parsed, text);
+        }
+
+        #[test]
+        fn prometheus_names_are_valid(text in hostile_text()) {
+            let part = mapped(write_prometheus_name_part, &text);
+            prop_assert_eq!(part.len(), text.len());
+            prop_assert!(part.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'_'));
+            prop_assert!(is_idempotent(write_prometheus_name_part, &text));
+            let head = sanitize_prometheus_name_head(&text);
+            prop_assert!(head.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'));
+            prop_assert!(!head.as_bytes().first().is_some_and(u8::is_ascii_digit));
+            let mut units = Vec::new();
+            write_prometheus_units(&mut units, &text, false);
+            prop_assert_eq!(units.first(), Some(&b'_'));
+            prop_assert!(units.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'_'));
+        }
+
+        #[test]
+        fn prometheus_label_values_round_trip(text in hostile_text()) {
+            let escaped = mapped(write_prometheus_label_value, &text);
+            prop_assert!(!escaped.contains(&b'\n'));
+            // Unescape as Prometheus' parser does: every quote is escaped.
+            let mut back = Vec::new();
+            let mut bytes = escaped.iter();
+            while let Some(&b) = bytes.next() {
+                match b {
+                    b'"' => prop_assert!(false, "unescaped quote"),
+                    b'\\' => match bytes.next() {
+                        Some(b'\\') => back.push(b'\\'),
+                        Some(b'"') => back.push(b'"'),
+                        Some(b'n') => back.push(b'\n'),
+                        other => prop_assert!(false, "bad escape {:?}", other),
+                    },
+                    _ => back.push(b),
+                }
+            }
+            prop_assert_eq!(back, text.as_bytes());
+        }
+
+        #[test]
+        fn comment_text_stays_on_its_line(text in hostile_text()) {
+            let out = mapped(write_comment_text, &text);
+            prop_assert_eq!(out.len(), text.len());
+            prop_assert!(!out.iter().any(u8::is_ascii_control));
         }
 
         #[test]

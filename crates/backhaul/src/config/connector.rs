@@ -178,18 +178,18 @@ impl ConnectorType {
     }
 
     /// The port used when a destination gives none: graphite 2003, opentsdb
-    /// 4242, json 5448 (netdata's); prometheus remote write 9090 (the port
-    /// of a Prometheus server, which receives remote writes; netdata's own
-    /// default was not verified); kinesis and pubsub 443, mongodb 27017
-    /// (unused: their destinations are not host lists).
-    pub fn default_port(self) -> u16 {
+    /// 4242, json 5448 (netdata's); kinesis and pubsub 443, mongodb 27017
+    /// (unused: their destinations are not host lists). Prometheus remote
+    /// write has none (netdata had no usable one either): its destinations
+    /// must name their port.
+    pub fn default_port(self) -> Option<u16> {
         match self.family() {
-            ConnectorFamily::Graphite => 2003,
-            ConnectorFamily::Opentsdb => 4242,
-            ConnectorFamily::Json => 5448,
-            ConnectorFamily::PrometheusRemoteWrite => 9090,
-            ConnectorFamily::Kinesis | ConnectorFamily::Pubsub => 443,
-            ConnectorFamily::Mongodb => 27017,
+            ConnectorFamily::Graphite => Some(2003),
+            ConnectorFamily::Opentsdb => Some(4242),
+            ConnectorFamily::Json => Some(5448),
+            ConnectorFamily::PrometheusRemoteWrite => None,
+            ConnectorFamily::Kinesis | ConnectorFamily::Pubsub => Some(443),
+            ConnectorFamily::Mongodb => Some(27017),
         }
     }
 
@@ -229,8 +229,12 @@ mod tests {
 
     #[test]
     fn ports_and_support() {
-        assert_eq!(ConnectorType::GraphitePlaintext.default_port(), 2003);
-        assert_eq!(ConnectorType::OpentsdbTelnet.default_port(), 4242);
-        assert_eq!(ConnectorType::JsonHttp.default_port(), 5448);
+        assert_eq!(ConnectorType::GraphitePlaintext.default_port(), Some(2003));
+        assert_eq!(ConnectorType::OpentsdbTelnet.default_port(), Some(4242));
+        assert_eq!(ConnectorType::JsonHttp.default_port(), Some(5448));
+        assert_eq!(
+            ConnectorType::PrometheusRemoteWriteHttps.default_port(),
+            None
+        );
     }
 }

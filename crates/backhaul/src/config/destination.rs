@@ -8,6 +8,7 @@
 //!   (optionally with a `%interface` scope);
 //! - `PORT` defaults to the connector's ([`ConnectorType::default_port`]);
 //!   an empty port (`host:`) also means the default, as in netdata;
+//!   prometheus remote write has no default: its entries must give a port;
 //! - `/PATH` is accepted for HTTP connectors only.
 //!
 //! Names are not resolved here: that happens at connect time.
@@ -63,12 +64,22 @@ pub fn parse_destinations(
     Ok(destinations)
 }
 
-/// Parses one entry; `allow_path` says whether a `/path` may follow.
+/// Parses one entry; `default_port` is used when it gives none (`None`: a
+/// port is required); `allow_path` says whether a `/path` may follow.
 pub fn parse_destination(
     entry: &str,
-    default_port: u16,
+    default_port: Option<u16>,
     allow_path: bool,
 ) -> Result<Destination, String> {
+    let default_port = || {
+        default_port.ok_or_else(|| {
+            format!(
+                "'{entry}': no port, and prometheus remote write has none by default \
+                 (netdata had no usable one either): write HOST:PORT, e.g. 127.0.0.1:9090 \
+                 for a Prometheus server"
+            )
+        })
+    };
     let rest = strip_protocol(entry)?;
 
     let (host, after_host) = if let Some(bracketed) = rest.strip_prefix('[') {
@@ -105,13 +116,13 @@ pub fn parse_destination(
             let port_end = port_and_path.find('/').unwrap_or(port_and_path.len());
             let port_text = &port_and_path[..port_end];
             let port = if port_text.is_empty() {
-                default_port
+                default_port()?
             } else {
                 parse_port(entry, port_text)?
             };
             (port, &port_and_path[port_end..])
         }
-        None => (default_port, after_host),
+        None => (default_port()?, after_host),
     };
 
     let path = if after_port.is_empty() {
@@ -173,7 +184,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn one(entry: &str) -> Result<Destination, String> {
-        parse_destination(entry, 2003, false)
+        parse_destination(entry, Some(2003), false)
     }
 
     fn dest(host: &str, port: u16) -> Destination {
@@ -195,7 +206,7 @@ mod tests {
         assert_eq!(one("tcp:127.0.0.1:2003"), Ok(dest("127.0.0.1", 2003)));
         assert_eq!(one("TCP:[::1]:5"), Ok(dest("::1", 5)));
         assert_eq!(
-            parse_destination("h:8080/api/put", 4242, true),
+            parse_destination("h:8080/api/put", Some(4242), true),
             Ok(Destination {
                 host: "h".to_string(),
                 port: 8080,
@@ -222,6 +233,15 @@ mod tests {
         assert!(one("[nope]:1").is_err());
         assert!(one("[::1]x").is_err());
         assert!(one("host/path").is_err());
+        for entry in ["localhost", "localhost:", "[::1]/receive", "h:/receive"] {
+            let error = parse_destination(entry, None, true).unwrap_err();
+            assert!(error.contains("write HOST:PORT"), "{error}");
+        }
+        assert_eq!(
+            parse_destinations("h:9091/receive", ConnectorType::PrometheusRemoteWrite)
+                .map(|d| d[0].to_string()),
+            Ok("h:9091/receive".to_string())
+        );
         assert!(one("ho$t").is_err());
     }
 
@@ -268,7 +288,7 @@ mod tests {
             path in proptest::option::of("/[a-z0-9/_.-]{0,12}"),
         ) {
             let original = Destination { host, port, path };
-            let parsed = parse_destination(&original.to_string(), 1, true);
+            let parsed = parse_destination(&original.to_string(), Some(1), true);
             prop_assert_eq!(parsed, Ok(original));
         }
     }

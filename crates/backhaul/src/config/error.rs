@@ -157,6 +157,21 @@ pub enum ConfigError {
         reason: String,
     },
 
+    /// An enabled instance without a setting it cannot do without (a
+    /// prometheus remote write instance without `destination`: there is no
+    /// default port).
+    #[error("{at}: [{section}]: '{key}' is required: {reason}")]
+    MissingSetting {
+        /// The section header's location.
+        at: Box<Location>,
+        /// The section, without brackets.
+        section: String,
+        /// The setting name.
+        key: String,
+        /// Why it is needed.
+        reason: String,
+    },
+
     /// An exporting.conf section `[TYPE:NAME]` whose TYPE is not a known
     /// connector type.
     #[error(

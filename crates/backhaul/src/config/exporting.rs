@@ -144,6 +144,7 @@ enum ValueKind {
     UrlPath,
     HttpHeaders,
     Bytes,
+    Samples,
 }
 
 /// A setting exporting.conf knows, and the connector family that reads it
@@ -198,6 +199,11 @@ const INSTANCE_SETTINGS: &[KnownSetting] = &[
     setting_for(
         "remote write URL path",
         ValueKind::UrlPath,
+        ConnectorFamily::PrometheusRemoteWrite,
+    ),
+    setting_for(
+        "max samples per request",
+        ValueKind::Samples,
         ConnectorFamily::PrometheusRemoteWrite,
     ),
     setting_for(
@@ -283,6 +289,7 @@ fn check_value(
         ValueKind::UrlPath => parse_url_path(value).map(drop),
         ValueKind::HttpHeaders => parse_http_headers(value).map(drop),
         ValueKind::Bytes => parse_bytes(value).map(drop),
+        ValueKind::Samples => parse_samples(value).map(drop),
     }
 }
 
@@ -346,6 +353,21 @@ pub const MIN_REQUEST_BODY_BYTES: usize = 1024;
 pub const DEFAULT_MAX_REQUEST_BODY_BYTES: usize = 1024 * 1024;
 /// `check primary destination every` when unset, seconds.
 pub const DEFAULT_CHECK_PRIMARY_EVERY: u32 = 60;
+
+/// `max samples per request` when unset: remote write requests of at
+/// most 10 000 samples (about 1.5 MB of protobuf, a few hundred KB
+/// compressed), well within what Prometheus, Mimir, Thanos, Cortex and
+/// VictoriaMetrics accept.
+pub const DEFAULT_MAX_SAMPLES_PER_REQUEST: usize = 10_000;
+const SAMPLES_REASON: &str = "must be a whole number of samples >= 1";
+
+fn parse_samples(value: &str) -> Result<usize, String> {
+    let n = parse_whole_number(value, 1, SAMPLES_REASON)?;
+    usize::try_from(n).map_err(|_| SAMPLES_REASON.to_string())
+}
+
+/// Headers remote write sets itself.
+const REMOTE_WRITE_HEADERS: &[&str] = &["content-encoding", "x-prometheus-remote-write-version"];
 
 fn parse_bytes(value: &str) -> Result<usize, String> {
     let reason = format!("must be a whole number of bytes >= {MIN_REQUEST_BODY_BYTES}");
@@ -560,6 +582,17 @@ fn resolve_instance(
         }
     };
     let is_remote_write = connector.family() == ConnectorFamily::PrometheusRemoteWrite;
+    let enabled = chain.parsed_or("enabled", false, parse_bool)?;
+    if enabled && destinations.is_empty() && connector.takes_host_list() {
+        return Err(ConfigError::MissingSetting {
+            at: Box::new(section.at.clone()),
+            section: section.name.clone(),
+            key: "destination".to_string(),
+            reason: "prometheus remote write has no default port (netdata had no usable \
+                     one either): write HOST:PORT, e.g. 127.0.0.1:9090 for a Prometheus server"
+                .to_string(),
+        });
+    }
     let optional_text = |key: &str| {
         chain
             .find(key)
@@ -587,7 +620,7 @@ fn resolve_instance(
     Ok(InstanceConfig {
         name,
         connector,
-        enabled: chain.parsed_or("enabled", false, parse_bool)?,
+        enabled,
         destinations,
         destination_text,
         data_source: chain.parsed_or("data source", DataSource::Average, DataSource::parse)?,
@@ -627,11 +660,27 @@ fn resolve_instance(
         username: optional_text("username"),
         password: optional_text("password").map(Secret::new),
         http: HttpOptions {
-            headers: chain.parsed_or("http headers", Vec::new(), parse_http_headers)?,
+            headers: chain.parsed_or("http headers", Vec::new(), |value| {
+                let headers = parse_http_headers(value)?;
+                match headers.iter().find(|(name, _)| {
+                    is_remote_write
+                        && REMOTE_WRITE_HEADERS.contains(&name.to_ascii_lowercase().as_str())
+                }) {
+                    Some((name, _)) => Err(format!(
+                        "'{name}' is set by backhaul itself for remote write and cannot be configured"
+                    )),
+                    None => Ok(headers),
+                }
+            })?,
             max_request_body_bytes: chain.parsed_or(
                 "max request body bytes",
                 DEFAULT_MAX_REQUEST_BODY_BYTES,
                 parse_bytes,
+            )?,
+            max_samples_per_request: chain.parsed_or(
+                "max samples per request",
+                DEFAULT_MAX_SAMPLES_PER_REQUEST,
+                parse_samples,
             )?,
         },
         tls: TlsOptions {

@@ -84,6 +84,9 @@ pub struct HttpOptions {
     /// `max request body bytes`: requests are cut at line boundaries to
     /// stay within it.
     pub max_request_body_bytes: usize,
+    /// `max samples per request` (remote write): requests are cut to hold
+    /// at most this many samples.
+    pub max_samples_per_request: usize,
 }
 
 impl Default for HttpOptions {
@@ -91,6 +94,7 @@ impl Default for HttpOptions {
         HttpOptions {
             headers: Vec::new(),
             max_request_body_bytes: super::exporting::DEFAULT_MAX_REQUEST_BODY_BYTES,
+            max_samples_per_request: super::exporting::DEFAULT_MAX_SAMPLES_PER_REQUEST,
         }
     }
 }

@@ -10,9 +10,18 @@
 //! Which format and which delivery a connector type uses is in
 //! [`super::registry`].
 
-use rrd::ChartState;
+use rrd::{Algorithm, ChartState};
+use wire::format::prometheus::{self, InfoLabels, Suffix, UnitsPart};
+use wire::format::remote_write::{ChartSeries, SeriesName};
 use wire::format::{graphite, json, opentsdb, MetricValue};
 use wire::number::RenderedTimestamp;
+
+use crate::config::DataSource;
+
+/// The `application` label of `netdata_info`.
+pub const APPLICATION: &str = "backhaul";
+/// The `version` label of `netdata_info`.
+pub const VERSION: &str = concat!("v", env!("CARGO_PKG_VERSION"));
 
 /// The lines an instance writes. Every line ends in `\n`, so a batch can be
 /// cut into parts at any `\n`.
@@ -28,6 +37,10 @@ pub enum Format {
     JsonArrayItems,
     /// OpenTSDB `/api/put` objects, each ending in `,\n`.
     OpentsdbJson,
+    /// Prometheus remote write records, one per sample
+    /// (`wire::format::remote_write`), and one `netdata_info` record per
+    /// host and batch.
+    PrometheusRemoteWrite,
 }
 
 /// A host's rendered pieces, shared by all its lines.
@@ -53,6 +66,14 @@ pub enum HostContext {
         /// Stored values (`average`, `sum`): netdata's spacing for them.
         stored: bool,
     },
+    RemoteWrite {
+        prefix: String,
+        /// The `instance` label.
+        hostname: String,
+        data_source: DataSource,
+        /// The host's `netdata_info` series.
+        info: SeriesName,
+    },
 }
 
 impl HostContext {
@@ -63,11 +84,23 @@ impl HostContext {
         prefix: &str,
         hostname: &str,
         labels: Option<&[(&str, &str)]>,
-        stored: bool,
+        data_source: DataSource,
     ) -> HostContext {
         let sending = labels.is_some();
         let labels = labels.unwrap_or(&[]);
+        let stored = data_source != DataSource::AsCollected;
         match connector {
+            Format::PrometheusRemoteWrite => HostContext::RemoteWrite {
+                prefix: prefix.to_string(),
+                hostname: hostname.to_string(),
+                data_source,
+                info: SeriesName::info(&InfoLabels::new(
+                    hostname,
+                    APPLICATION,
+                    VERSION,
+                    labels.iter().copied(),
+                )),
+            },
             Format::Graphite => HostContext::Graphite {
                 prefix: prefix.to_string(),
                 hostname: hostname.to_string(),
@@ -92,6 +125,20 @@ impl HostContext {
             },
         }
     }
+
+    /// Writes the lines a host adds to every batch, before its charts
+    /// (remote write: `netdata_info`, stamped with the batch's time);
+    /// returns how many.
+    pub fn write_host_lines(&self, out: &mut Vec<u8>, timestamp: &RenderedTimestamp) -> usize {
+        match self {
+            HostContext::RemoteWrite { info, .. } => usize::from(info.write_record(
+                out,
+                MetricValue::Collected(1),
+                timestamp.value().saturating_mul(1000),
+            )),
+            _ => 0,
+        }
+    }
 }
 
 /// A chart's rendered metric names, one per dimension, in dimension order.
@@ -102,6 +149,7 @@ pub enum ChartNames {
     Graphite(graphite::ChartMetrics),
     Opentsdb(opentsdb::ChartMetrics),
     Json(json::ChartObjects),
+    RemoteWrite(ChartSeries),
 }
 
 impl ChartNames {
@@ -162,6 +210,42 @@ impl ChartNames {
                 }
                 ChartNames::Json(objects)
             }
+            HostContext::RemoteWrite {
+                prefix,
+                hostname,
+                data_source,
+                ..
+            } => {
+                let def = chart.def();
+                let mut series = ChartSeries::new();
+                for d in chart.dimensions() {
+                    let (units, suffix) = match data_source {
+                        DataSource::Average => (UnitsPart::Current(&def.units), Suffix::Average),
+                        DataSource::Sum => (UnitsPart::Hidden, Suffix::Sum),
+                        DataSource::AsCollected => {
+                            let counter = matches!(
+                                d.def().algorithm,
+                                Algorithm::Incremental | Algorithm::PercentageOfIncrementalRow
+                            );
+                            let total = counter && def.module != "prometheus";
+                            let suffix = if total { Suffix::Total } else { Suffix::Gauge };
+                            (UnitsPart::Hidden, suffix)
+                        }
+                    };
+                    let name = prometheus::metric_name(prefix, &def.context, units, suffix);
+                    let dimension = dim_part(d);
+                    series.push(&SeriesName::new(
+                        &name,
+                        [
+                            ("chart", chart_part),
+                            ("family", def.family.as_str()),
+                            ("dimension", dimension.as_str()),
+                            ("instance", hostname.as_str()),
+                        ],
+                    ));
+                }
+                ChartNames::RemoteWrite(series)
+            }
         }
     }
 
@@ -188,6 +272,9 @@ impl ChartNames {
             }
             (ChartNames::Json(objects), HostContext::Json { .. }) => {
                 objects.write_lines(out, timestamp, [(dim, value)]) == 1
+            }
+            (ChartNames::RemoteWrite(series), HostContext::RemoteWrite { .. }) => {
+                series.write_lines(out, timestamp.value().saturating_mul(1000), [(dim, value)]) == 1
             }
             _ => false,
         }
@@ -218,6 +305,9 @@ impl ChartNames {
             }
             (ChartNames::Json(objects), HostContext::Json { .. }) => {
                 objects.write_lines(out, timestamp, lines)
+            }
+            (ChartNames::RemoteWrite(series), HostContext::RemoteWrite { .. }) => {
+                series.write_lines(out, timestamp.value().saturating_mul(1000), lines)
             }
             _ => lines
                 .into_iter()

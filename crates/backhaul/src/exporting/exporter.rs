@@ -113,6 +113,7 @@ impl BatchBuilder {
                 continue;
             }
             refresh_host_context(h, &self.settings, self.connector);
+            metrics += h.context.write_host_lines(out, &before_ts);
             sync_charts(h, start_after);
             for ce in &mut h.charts {
                 metrics += export_chart(
@@ -163,7 +164,7 @@ impl BatchBuilder {
                     &self.settings.prefix,
                     &hostname,
                     None,
-                    self.settings.data_source != DataSource::AsCollected,
+                    self.settings.data_source,
                 ),
                 hostname,
                 host,
@@ -202,7 +203,7 @@ fn refresh_host_context(h: &mut HostExport, settings: &BatchSettings, connector:
         &settings.prefix,
         &h.hostname,
         sending.then_some(selected.as_slice()),
-        settings.data_source != DataSource::AsCollected,
+        settings.data_source,
     );
     h.labels = Some(labels);
     // Names embed the host's pieces: render every chart again.

@@ -135,6 +135,7 @@ fn build_delivery(
             tls,
             content_type,
             framing,
+            headers,
         } => {
             let tls = if tls {
                 let settings = tls_settings(cfg);
@@ -152,16 +153,24 @@ fn build_delivery(
                         .destinations
                         .iter()
                         .map(|d| {
-                            (
-                                endpoint(d),
-                                d.path.clone().unwrap_or_else(|| "/api/put".to_string()),
-                            )
+                            // A destination's own /path, else remote
+                            // write's `remote write URL path`, else
+                            // netdata's /api/put.
+                            let path = d
+                                .path
+                                .clone()
+                                .or_else(|| cfg.remote_write_url_path.clone())
+                                .unwrap_or_else(|| "/api/put".to_string());
+                            (endpoint(d), path)
                         })
                         .collect(),
                     content_type,
                     framing,
                     authorization: basic_authorization(cfg),
+                    fixed_headers: headers,
                     extra_headers: cfg.http.headers.clone(),
+                    max_lines: (framing == delivery::http::BodyFraming::RemoteWrite)
+                        .then_some(cfg.http.max_samples_per_request),
                     max_body: cfg.http.max_request_body_bytes,
                     timeout,
                     tls,

@@ -21,6 +21,8 @@ pub enum DeliveryKind {
         tls: bool,
         content_type: &'static str,
         framing: BodyFraming,
+        /// Headers every request carries, after `Content-Length`.
+        headers: &'static [(&'static str, &'static str)],
     },
 }
 
@@ -35,11 +37,23 @@ const GRAPHITE_HTTP: DeliveryKind = DeliveryKind::Http {
     tls: false,
     content_type: "application/graphite",
     framing: BodyFraming::Lines,
+    headers: &[],
 };
 const JSON_HTTP: DeliveryKind = DeliveryKind::Http {
     tls: false,
     content_type: "application/json",
     framing: BodyFraming::JsonArray,
+    headers: &[],
+};
+/// Prometheus remote write 0.1.0: a snappy-compressed protobuf.
+const REMOTE_WRITE_HTTP: DeliveryKind = DeliveryKind::Http {
+    tls: false,
+    content_type: "application/x-protobuf",
+    framing: BodyFraming::RemoteWrite,
+    headers: &[
+        ("Content-Encoding", "snappy"),
+        ("X-Prometheus-Remote-Write-Version", "0.1.0"),
+    ],
 };
 
 const fn with_tls(kind: DeliveryKind) -> DeliveryKind {
@@ -47,11 +61,13 @@ const fn with_tls(kind: DeliveryKind) -> DeliveryKind {
         DeliveryKind::Http {
             content_type,
             framing,
+            headers,
             ..
         } => DeliveryKind::Http {
             tls: true,
             content_type,
             framing,
+            headers,
         },
         DeliveryKind::Lines => DeliveryKind::Lines,
     }
@@ -108,6 +124,18 @@ pub const REGISTRY: &[(ConnectorType, ConnectorSpec)] = &[
         ConnectorType::JsonHttps,
         spec(Format::JsonArrayItems, with_tls(JSON_HTTP)),
     ),
+    (
+        ConnectorType::PrometheusRemoteWrite,
+        spec(Format::PrometheusRemoteWrite, REMOTE_WRITE_HTTP),
+    ),
+    (
+        ConnectorType::PrometheusRemoteWriteHttp,
+        spec(Format::PrometheusRemoteWrite, REMOTE_WRITE_HTTP),
+    ),
+    (
+        ConnectorType::PrometheusRemoteWriteHttps,
+        spec(Format::PrometheusRemoteWrite, with_tls(REMOTE_WRITE_HTTP)),
+    ),
 ];
 
 /// What backhaul says of a connector type it cannot run.
@@ -136,7 +164,7 @@ mod tests {
             assert_eq!(lookup(t).is_ok(), listed == 1);
         }
         assert!(lookup(ConnectorType::Kinesis).is_err());
-        assert!(lookup(ConnectorType::PrometheusRemoteWrite).is_err());
+        assert!(lookup(ConnectorType::PrometheusRemoteWriteHttps).is_ok());
         assert_eq!(
             lookup(ConnectorType::JsonHttps).unwrap().delivery,
             with_tls(JSON_HTTP)

@@ -1,7 +1,9 @@
-//! Support for `real_receivers.rs`: starting carbon-cache and influxd on
-//! free ports of 127.0.0.1 with configurations derived from the netdata lab's
-//! (`carbon.conf`, `storage-schemas.conf`, `influxdb.conf` beside this file),
-//! each in its own temporary directory, and reading back what they stored.
+//! Support for `real_receivers.rs` and `real_prometheus.rs`: starting
+//! carbon-cache, influxd and prometheus on free ports of 127.0.0.1 with
+//! configurations derived from the netdata lab's (`carbon.conf`,
+//! `storage-schemas.conf`, `influxdb.conf` beside this file; prometheus with
+//! its remote-write receiver on), each in its own temporary directory, and
+//! reading back what they stored.
 //!
 //! Every wait is bounded; a server is killed and reaped by its guard's
 //! `Drop`, even when the test panics, and also dies with the test thread
@@ -605,7 +607,8 @@ fn parse_csv(body: &str) -> Vec<BTreeMap<String, String>> {
     rows
 }
 
-fn url_encode(s: &str) -> String {
+/// Percent-encodes every byte outside `[A-Za-z0-9-_.~]`.
+pub fn url_encode(s: &str) -> String {
     let mut out = String::new();
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
@@ -675,4 +678,94 @@ pub fn http_request(
             )
         })?;
     Ok((status, body.to_string()))
+}
+
+/// A Prometheus server (Debian's `prometheus`, 2.42) with its remote-write
+/// receiver on (`/api/v1/write`), an empty scrape configuration and its
+/// TSDB in a temporary directory.
+pub struct Prometheus {
+    pub server: Server,
+    /// The web port: remote write, queries, readiness.
+    pub http: SocketAddr,
+    _dir: TempDir,
+}
+
+impl Prometheus {
+    /// Starts it and waits until `/-/ready` answers 200 (a port taken
+    /// meanwhile makes it exit: retried on other ports).
+    pub fn start() -> Prometheus {
+        Prometheus::start_scraping("[]")
+    }
+
+    /// [`Prometheus::start`] with `scrape_configs` (YAML, as the value of
+    /// the key) and a 1 s scrape interval.
+    pub fn start_scraping(scrape_configs: &str) -> Prometheus {
+        for attempt in 1..=3 {
+            let dir = TempDir::new("prometheus");
+            let port = free_ports(1)[0];
+            let http = local(port);
+            let config = dir.path().join("prometheus.yml");
+            fs::write(
+                &config,
+                format!(
+                    "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs: {scrape_configs}\n"
+                ),
+            )
+            .expect("write prometheus.yml");
+            let mut cmd = Command::new("prometheus");
+            cmd.arg("--web.enable-remote-write-receiver")
+                .arg(format!(
+                    "--storage.tsdb.path={}",
+                    dir.path().join("data").display()
+                ))
+                .arg(format!("--config.file={}", config.display()))
+                .arg(format!("--web.listen-address={http}"))
+                .arg("--log.level=warn");
+            let mut server = Server::spawn("prometheus", cmd, dir.path());
+            if server.wait_listening(http) {
+                server.wait_for("/-/ready", || match http_get(http, "/-/ready", None) {
+                    Ok((200, _)) => Ok(()),
+                    Ok((status, body)) => Err(format!("HTTP {status}: {body}")),
+                    Err(e) => Err(e.to_string()),
+                });
+                return Prometheus {
+                    server,
+                    http,
+                    _dir: dir,
+                };
+            }
+            if attempt == 3 || server.exited().is_none() {
+                server.fail("never listened");
+            }
+            eprintln!("real_receivers: prometheus exited at start-up (port clash?); retrying");
+        }
+        unreachable!()
+    }
+
+    /// Runs a PromQL query at `time` (seconds): see [`prometheus_query`].
+    pub fn query(&self, query: &str, time: i64) -> Result<serde_json::Value, String> {
+        prometheus_query(self.http, query, time)
+    }
+}
+
+/// Runs a PromQL query at `time` (seconds) on the Prometheus at `http` and
+/// returns the `data` object of the answer.
+pub fn prometheus_query(
+    http: SocketAddr,
+    query: &str,
+    time: i64,
+) -> Result<serde_json::Value, String> {
+    {
+        let path = format!("/api/v1/query?query={}&time={time}", url_encode(query));
+        let (status, body) = http_get(http, &path, None).map_err(|e| e.to_string())?;
+        if status != 200 {
+            return Err(format!("HTTP {status}: {body}"));
+        }
+        let answer: serde_json::Value =
+            serde_json::from_str(&body).map_err(|e| format!("{e}: {body}"))?;
+        if answer["status"] != "success" {
+            return Err(body);
+        }
+        Ok(answer["data"].clone())
+    }
 }

@@ -1,4 +1,7 @@
-//! Metric line encoders: graphite plaintext, opentsdb telnet, json lines.
+//! Metric line encoders: graphite plaintext, opentsdb telnet, json lines;
+//! and the forms of netdata's `/api/v1/allmetrics` ([`prometheus`], whose
+//! names and labels remote write shares, [`allmetrics_shell`],
+//! [`allmetrics_json`]); Prometheus remote write ([`remote_write`]).
 //!
 //! Each format is split the way the exporting engine works, so that the
 //! per-line work is a few copies and two number conversions:
@@ -38,9 +41,13 @@
 //! assert_eq!(buf, b"netdata.vm.system.idlejitter.min;env=lab 67.0000000 1795688386\n");
 //! ```
 
+pub mod allmetrics_json;
+pub mod allmetrics_shell;
 pub mod graphite;
 pub mod json;
 pub mod opentsdb;
+pub mod prometheus;
+pub mod remote_write;
 
 use crate::number::{
     integer_words, put_integer, put_stored_value, stored_value_words, write_timestamp, NumberWords,

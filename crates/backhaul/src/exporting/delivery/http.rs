@@ -17,8 +17,15 @@
 //!
 //! The request head is netdata 1.37's (`POST /api/put HTTP/1.1`, `Host`,
 //! `Authorization`, `Content-Type`, `Content-Length`), with a valid `Host`
-//! (the configured host and port) and CRLF after every header line; extra
-//! headers (`http headers`) follow.
+//! (the configured host and port) and CRLF after every header line; the
+//! connector's own headers (remote write's `Content-Encoding` and version)
+//! and the extra headers (`http headers`) follow.
+//!
+//! Remote write ([`BodyFraming::RemoteWrite`]) sends each part of at most
+//! `max samples per request` records as a snappy-compressed protobuf,
+//! encoded at send time into a buffer the delivery keeps; a body over
+//! `max request body bytes` is split in halves before it is sent, as a 413
+//! would have it.
 
 use std::io::{self, ErrorKind, IoSlice, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -43,13 +50,16 @@ pub enum BodyFraming {
     /// `[\n` + the objects joined by `,\n` + `\n]\n` (json, opentsdb); the
     /// batch holds objects each ending in `,\n`.
     JsonArray,
+    /// A Prometheus remote write request: the batch holds one record per
+    /// sample (`wire::format::remote_write`), encoded when sent.
+    RemoteWrite,
 }
 
 impl BodyFraming {
     /// Body bytes around a part of `len` bytes.
     fn body_len(self, len: usize) -> usize {
         match self {
-            BodyFraming::Lines => len,
+            BodyFraming::Lines | BodyFraming::RemoteWrite => len,
             // "[\n" + len - 2 + "\n]\n"
             BodyFraming::JsonArray => len + 3,
         }
@@ -59,6 +69,9 @@ impl BodyFraming {
     fn part_limit(self, max_body: usize) -> usize {
         match self {
             BodyFraming::Lines => max_body,
+            // The body is compressed: the records' size says little; a
+            // body found too large is split before it is sent.
+            BodyFraming::RemoteWrite => usize::MAX,
             BodyFraming::JsonArray => max_body.saturating_sub(3),
         }
     }
@@ -78,8 +91,12 @@ pub struct HttpSettings {
     pub framing: BodyFraming,
     /// The `Authorization` header value, if any (`Basic ...`).
     pub authorization: Option<String>,
+    /// The connector's own header lines, after `Content-Length`.
+    pub fixed_headers: &'static [(&'static str, &'static str)],
     /// Extra header lines, `Name: value`, in order.
     pub extra_headers: Vec<(String, String)>,
+    /// At most this many lines (remote write: samples) per request.
+    pub max_lines: Option<usize>,
     /// Largest request body; parts are cut at line boundaries to fit.
     pub max_body: usize,
     /// Connect, handshake, request and response, each.
@@ -187,6 +204,8 @@ pub struct HttpDelivery {
     last_primary_check: Instant,
     head: Vec<u8>,
     response: Vec<u8>,
+    /// Remote write bodies, encoded at send time.
+    encoder: wire::format::remote_write::BodyEncoder,
     connect_log: LogLimiter,
     status_log: LogLimiter,
     name: String,
@@ -204,6 +223,7 @@ impl HttpDelivery {
             last_primary_check: Instant::now(),
             head: Vec::with_capacity(512),
             response: Vec::with_capacity(4096),
+            encoder: wire::format::remote_write::BodyEncoder::new(),
             connect_log: LogLimiter::new(Duration::from_secs(30)),
             status_log: LogLimiter::new(Duration::from_secs(30)),
             name: name.to_string(),
@@ -278,7 +298,9 @@ impl HttpDelivery {
                 content_type: self.settings.content_type,
                 framing: self.settings.framing,
                 authorization: None,
+                fixed_headers: &[],
                 extra_headers: Vec::new(),
+                max_lines: None,
                 max_body: self.settings.max_body,
                 timeout: self.settings.timeout,
                 tls: self.settings.tls.clone(),
@@ -373,6 +395,12 @@ impl HttpDelivery {
         head.extend_from_slice(b"\r\nContent-Length: ");
         head.extend_from_slice(itoa::Buffer::new().format(body_len).as_bytes());
         head.extend_from_slice(b"\r\n");
+        for (name, value) in self.settings.fixed_headers {
+            head.extend_from_slice(name.as_bytes());
+            head.extend_from_slice(b": ");
+            head.extend_from_slice(value.as_bytes());
+            head.extend_from_slice(b"\r\n");
+        }
         for (name, value) in &self.settings.extra_headers {
             head.extend_from_slice(name.as_bytes());
             head.extend_from_slice(b": ");
@@ -382,7 +410,8 @@ impl HttpDelivery {
         head.extend_from_slice(b"\r\n");
     }
 
-    /// Sends one request with `part` as its body and reads the response.
+    /// Sends one request with `part` as its body (remote write: the body
+    /// just encoded from it) and reads the response.
     fn exchange(&mut self, part: &[u8]) -> Result<Response, ExchangeError> {
         let Some(index) = self.connection.as_ref().map(|c| c.index) else {
             return Err(ExchangeError::NotSent(io::Error::new(
@@ -391,7 +420,11 @@ impl HttpDelivery {
             )));
         };
         let framing = self.settings.framing;
-        self.build_head(index, framing.body_len(part.len()));
+        let body_len = match framing {
+            BodyFraming::RemoteWrite => self.encoder.body().len(),
+            _ => framing.body_len(part.len()),
+        };
+        self.build_head(index, body_len);
         let timeout = self.settings.timeout;
         let deadline = Deadline::after(timeout, self.shutdown.as_ref());
         let Some(conn) = self.connection.as_mut() else {
@@ -402,13 +435,14 @@ impl HttpDelivery {
         };
         let pieces: [&[u8]; 4] = match framing {
             BodyFraming::Lines => [&self.head, part, &[], &[]],
+            BodyFraming::RemoteWrite => [&self.head, self.encoder.body(), &[], &[]],
             BodyFraming::JsonArray => {
                 let objects = part.get(..part.len().saturating_sub(2)).unwrap_or_default();
                 [&self.head, b"[\n", objects, b"\n]\n"]
             }
         };
         write_all(&mut conn.stream, &pieces, &deadline).map_err(ExchangeError::NotSent)?;
-        tracing::debug!(instance = %self.name, body_bytes = framing.body_len(part.len()), "request sent; waiting for the response");
+        tracing::debug!(instance = %self.name, body_bytes = body_len, "request sent; waiting for the response");
         let deadline = Deadline::after(timeout, self.shutdown.as_ref());
         let response = read_response(&mut conn.stream, &mut self.response, &deadline)
             .map_err(ExchangeError::NoResponse)?;
@@ -485,14 +519,22 @@ impl Delivery for HttpDelivery {
                 .min(self.split_limit.unwrap_or(usize::MAX))
                 .max(1);
             let Some(Part {
-                bytes,
+                mut bytes,
                 oversize,
-                batch_end,
+                mut batch_end,
             }) = ring.next_part(limit)
             else {
                 self.split_limit = None;
                 break;
             };
+            if let Some(max_lines) = self.settings.max_lines {
+                if let Some(end) = memchr::memchr_iter(b'\n', bytes).nth(max_lines.max(1) - 1) {
+                    if end + 1 < bytes.len() {
+                        bytes = &bytes[..=end];
+                        batch_end = false;
+                    }
+                }
+            }
             let part_len = bytes.len();
             if oversize {
                 let lines = count_lines(bytes).max(1);
@@ -501,6 +543,31 @@ impl Delivery for HttpDelivery {
                 }
                 self.reject(ring, part_len, lines, counters);
                 continue;
+            }
+            let mut body_len = self.settings.framing.body_len(part_len);
+            if self.settings.framing == BodyFraming::RemoteWrite {
+                match self.encoder.encode(bytes) {
+                    Ok((body, _)) => body_len = body.len(),
+                    Err(error) => {
+                        tracing::error!(instance = %self.name, %error, "cannot encode a remote write request; its samples are dropped");
+                        let lines = count_lines(bytes).max(1);
+                        self.reject(ring, part_len, lines, counters);
+                        continue;
+                    }
+                }
+                if body_len > self.settings.max_body {
+                    let lines = count_lines(bytes);
+                    if lines <= 1 {
+                        if let Some(suppressed) = self.status_log.check(Instant::now()) {
+                            tracing::warn!(instance = %self.name, bytes = body_len, max_request_body_bytes = self.settings.max_body, suppressed, "a single sample is larger than the largest request body; dropped");
+                        }
+                        self.reject(ring, part_len, lines.max(1), counters);
+                    } else {
+                        counters.splits += 1;
+                        self.split_limit = Some((part_len / 2).max(1));
+                    }
+                    continue;
+                }
             }
             if !self.ensure_connected(counters) {
                 break;
@@ -522,7 +589,7 @@ impl Delivery for HttpDelivery {
                         200..=299 => {
                             self.settings.retry.reset();
                             counters.writes += 1;
-                            counters.sent_bytes += self.settings.framing.body_len(part_len) as u64;
+                            counters.sent_bytes += body_len as u64;
                             let delivered = ring.complete(part_len);
                             counters.sent_metrics += delivered.metrics as u64;
                             if batch_end {

@@ -1,0 +1,91 @@
+//! `/api/v1/allmetrics?format=prometheus` on the side-by-side load: a store
+//! of 50 000 dimensions (500 charts of 100, 1 s points), scraped by one
+//! scraper every 10 s of stored time. Reports the CPU time of `serve` per
+//! served series (thread CPU, user + system).
+//!
+//! ```sh
+//! cargo bench -p backhaul --bench allmetrics            # 50k series
+//! cargo bench -p backhaul --bench allmetrics -- 200000  # another size
+//! ```
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use backhaul::config::PrometheusExporterConfig;
+use backhaul::sys::thread_cpu_ns;
+use backhaul::web::allmetrics::{serve, AllmetricsState};
+use rrd::{ChartDef, DimensionDef, Host, Store};
+
+const S: u64 = 1_000_000;
+const T0: i64 = 1_700_000_000;
+const DIMS_PER_CHART: usize = 100;
+const SCRAPES: i64 = 20;
+const EVERY: i64 = 10;
+
+fn main() {
+    let dims: usize = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .next()
+        .unwrap_or(50_000);
+    let until = T0 + EVERY * (SCRAPES + 1) + 5;
+    let store = Store::new(Host::new("benchhost", (until - T0 + 40) as usize));
+    let mut charts = Vec::new();
+    for c in 0..dims.div_ceil(DIMS_PER_CHART) {
+        let chart = store.localhost().create_chart(
+            ChartDef::new("bench", format!("chart_{c}"))
+                .name(format!("chart_name_{c}"))
+                .units("requests/s")
+                .family("bench family")
+                .context(format!("bench.context_{}", c % 50)),
+        );
+        {
+            let mut w = chart.write();
+            for d in 0..DIMS_PER_CHART.min(dims - c * DIMS_PER_CHART) {
+                w.add_dimension(DimensionDef::new(format!("dim_{d}")));
+            }
+        }
+        charts.push(chart);
+    }
+    for t in T0 - 30..=until {
+        for chart in &charts {
+            let mut w = chart.write();
+            for d in 0..w.dimensions().len() {
+                w.set(d, (t * 7 + d as i64) % 100_000);
+            }
+            w.done(t as u64 * S).expect("increasing time");
+        }
+    }
+    let cfg = PrometheusExporterConfig::default();
+    let client = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    for query in [
+        "format=prometheus",
+        "format=prometheus&types=yes&help=yes",
+        "format=prometheus&data=as-collected",
+        "format=shell",
+    ] {
+        let state = AllmetricsState::new();
+        let warm = serve(query, client, None, &store, &cfg, &state, T0);
+        let mut cpu = 0u64;
+        let mut bytes = 0usize;
+        let mut series = 0usize;
+        for i in 1..=SCRAPES {
+            let c0 = thread_cpu_ns();
+            let r = serve(query, client, None, &store, &cfg, &state, T0 + i * EVERY);
+            cpu += thread_cpu_ns() - c0;
+            bytes += r.body.len();
+            series += r
+                .body
+                .split(|&b| b == b'\n')
+                .filter(|l| !l.is_empty() && l[0] != b'#')
+                .count();
+        }
+        println!(
+            "allmetrics {query:<40} dims={dims:>7} series/scrape={:>7} cpu/series {:>6.1} ns, cpu/scrape {:>7.2} ms, {:>8} bytes/scrape (warm-up {} bytes)",
+            series / SCRAPES as usize,
+            cpu as f64 / series as f64,
+            cpu as f64 / SCRAPES as f64 / 1e6,
+            bytes / SCRAPES as usize,
+            warm.body.len(),
+        );
+    }
+}

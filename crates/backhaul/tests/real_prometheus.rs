@@ -1,0 +1,295 @@
+//! End-to-end tests against a real Prometheus (Debian's `prometheus`, 2.42):
+//!
+//! * with its remote-write receiver on: a `prometheus_remote_write`
+//!   instance built from exporting.conf text pushes three intervals of a
+//!   chart, and the test reads back over `/api/v1/query` (range selectors,
+//!   so the samples' own timestamps come back) the exact series: names,
+//!   every label, values and timestamps;
+//! * scraping the agent (the `backhaul` binary, its web server on a free
+//!   port, a test plugin with constant gauges and known rates) with the
+//!   scrape configuration netdata's documentation gives
+//!   (`metrics_path: /api/v1/allmetrics`, `params: format: [prometheus]`,
+//!   `honor_labels: true`): the scraped gauges equal their values and the
+//!   rates are within 1 %.
+//!
+//! When `prometheus` is not installed the test says so on stderr and
+//! passes, unless `BACKHAUL_REQUIRE_REAL_RECEIVERS=1` (see `real/mod.rs`).
+
+mod real;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use backhaul::config::{parse_exporting_str, parse_main_str};
+use backhaul::exporting::monitoring::IntervalCounters;
+use backhaul::exporting::{build_instance, InstanceTotals};
+use real::{free_ports, local, now_s, require, Prometheus, Server, TempDir, WAIT};
+use rrd::{ChartDef, DimensionDef, Host, Label, LabelSource, Store};
+
+const S: u64 = 1_000_000;
+const VERSION: &str = concat!("v", env!("CARGO_PKG_VERSION"));
+
+/// `labels → [(timestamp ms, value)]`.
+type Stored = BTreeMap<BTreeMap<String, String>, Vec<(i64, f64)>>;
+
+fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// Every series Prometheus holds whose name starts with `netdata_`.
+fn stored(http: std::net::SocketAddr, at: i64) -> Result<Stored, String> {
+    let data = real::prometheus_query(http, "{__name__=~\"netdata_.*\"}[10m]", at)?;
+    let mut out = Stored::new();
+    for series in data["result"].as_array().ok_or("no result")? {
+        let metric = series["metric"].as_object().ok_or("no metric")?;
+        let labels = metric
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+            .collect();
+        let mut samples = Vec::new();
+        for pair in series["values"].as_array().ok_or("no values")? {
+            let t = pair[0].as_f64().ok_or("no time")?;
+            let v: f64 = pair[1]
+                .as_str()
+                .and_then(|v| v.parse().ok())
+                .ok_or("no value")?;
+            samples.push(((t * 1000.0).round() as i64, v));
+        }
+        out.insert(labels, samples);
+    }
+    Ok(out)
+}
+
+#[test]
+fn remote_write_reaches_prometheus_exactly() {
+    if !require("prometheus remote-write test", &["prometheus"]) {
+        return;
+    }
+    let mut prometheus = Prometheus::start();
+
+    // Points a few seconds old: well inside what a fresh TSDB accepts.
+    let t0 = now_s() - 20;
+    let store = Store::new(Host::new("box", 100));
+    store.localhost().set_labels(vec![
+        Label::new("env", "lab \"one\"", LabelSource::Configured),
+        Label::new("team_name", "rust port:semi_tilde", LabelSource::Configured),
+        Label::new("_os_name", "linux", LabelSource::Automatic),
+    ]);
+    let chart = store.localhost().create_chart(
+        ChartDef::new("test", "real")
+            .name("Remote Write")
+            .units("requests/s")
+            .family("fam ily")
+            .context("test.rw_ctx"),
+    );
+    {
+        let mut w = chart.write();
+        let a = w.add_dimension(DimensionDef::new("a"));
+        let b = w.add_dimension(DimensionDef::new("b").name("B dim").divisor(4));
+        for t in 0..=3 {
+            w.set(a, 10 * t + 1);
+            w.set(b, t);
+            w.done((t0 + t) as u64 * S).unwrap();
+        }
+    }
+
+    let (main, _) = parse_main_str("[global]\n    hostname = box\n", "netdata.conf").unwrap();
+    let conf = format!(
+        "[prometheus_remote_write:prom]\n    enabled = yes\n    destination = {}\n    \
+         remote write URL path = /api/v1/write\n    update every = 1\n    max samples per request = 2\n",
+        prometheus.http
+    );
+    let (exporting, _) = parse_exporting_str(&conf, "exporting.conf", &main).unwrap();
+    let mut inst = build_instance(&exporting.instances[0], &store, false).expect("build");
+    for t in 1..=3 {
+        inst.tick(&store, t0 + t, IntervalCounters::default());
+    }
+    let deadline = Instant::now() + WAIT;
+    while InstanceTotals::get(&inst.totals.sent_metrics) < 9 {
+        assert!(
+            Instant::now() < deadline,
+            "not delivered: {:?} rejected, {:?} failures",
+            InstanceTotals::get(&inst.totals.rejected_metrics),
+            InstanceTotals::get(&inst.totals.failures)
+        );
+        inst.deliver(&mut IntervalCounters::default());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(InstanceTotals::get(&inst.totals.rejected_metrics), 0);
+
+    let ms = |t: i64| (t0 + t) * 1000;
+    let series = |dimension: &str| {
+        labels(&[
+            ("__name__", "netdata_test_rw_ctx_requests_persec_average"),
+            ("chart", "test.Remote_Write"),
+            ("dimension", dimension),
+            ("family", "fam ily"),
+            ("instance", "box"),
+        ])
+    };
+    let expected: Stored = [
+        (
+            labels(&[
+                ("__name__", "netdata_info"),
+                ("application", "backhaul"),
+                ("env", "lab \"one\""),
+                ("instance", "box"),
+                ("team_name", "rust port:semi_tilde"),
+                ("version", VERSION),
+            ]),
+            vec![(ms(1), 1.0), (ms(2), 1.0), (ms(3), 1.0)],
+        ),
+        (
+            series("a"),
+            vec![(ms(1), 11.0), (ms(2), 21.0), (ms(3), 31.0)],
+        ),
+        (
+            series("B dim"),
+            vec![(ms(1), 0.25), (ms(2), 0.5), (ms(3), 0.75)],
+        ),
+    ]
+    .into_iter()
+    .collect();
+    let http = prometheus.http;
+    let got = prometheus.server.wait_for("the pushed series", || {
+        let got = stored(http, now_s())?;
+        if got == expected {
+            Ok(got)
+        } else {
+            Err(format!("{got:?}"))
+        }
+    });
+    assert_eq!(got, expected);
+    prometheus.server.stop();
+}
+
+/// The test plugin: two constant gauges (42, and 1234 with divisor 10) and
+/// two counters growing 1000 and 7 a second.
+const TEST_PLUGIN: &str = r#"#!/bin/sh
+echo "CHART test.gauges '' 'Constant gauges' 'units' gauges test.gauges line 1000 1"
+echo "DIMENSION g1 '' absolute 1 1"
+echo "DIMENSION g2 '' absolute 1 10"
+echo "CHART test.rates '' 'Known rates' 'events/s' rates test.rates line 1001 1"
+echo "DIMENSION r1 '' incremental 1 1"
+echo "DIMENSION r2 '' incremental 1 1"
+i=0
+while true; do
+    i=$((i + 1))
+    echo "BEGIN test.gauges"
+    echo "SET g1 = 42"
+    echo "SET g2 = 1234"
+    echo "END"
+    echo "BEGIN test.rates"
+    echo "SET r1 = $((i * 1000))"
+    echo "SET r2 = $((i * 7))"
+    echo "END"
+    sleep 1
+done
+"#;
+
+/// `dimension → values` of the samples of `metric` in the last minute.
+fn scraped(http: std::net::SocketAddr, metric: &str) -> Result<BTreeMap<String, Vec<f64>>, String> {
+    let data = real::prometheus_query(http, &format!("{metric}[1m]"), now_s())?;
+    let mut out = BTreeMap::new();
+    for series in data["result"].as_array().ok_or("no result")? {
+        let dimension = series["metric"]["dimension"]
+            .as_str()
+            .ok_or("no dimension")?
+            .to_string();
+        let values = series["values"]
+            .as_array()
+            .ok_or("no values")?
+            .iter()
+            .filter_map(|pair| pair[1].as_str().and_then(|v| v.parse().ok()))
+            .collect();
+        out.insert(dimension, values);
+    }
+    Ok(out)
+}
+
+#[test]
+fn prometheus_scrapes_allmetrics() {
+    if !require("prometheus scrape test", &["prometheus"]) {
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TempDir::new("scraped-agent");
+    let plugins = dir.path().join("plugins");
+    std::fs::create_dir_all(&plugins).unwrap();
+    let plugin = plugins.join("test.plugin");
+    std::fs::write(&plugin, TEST_PLUGIN).unwrap();
+    std::fs::set_permissions(&plugin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let web = free_ports(1)[0];
+    let netdata_conf = dir.path().join("netdata.conf");
+    std::fs::write(
+        &netdata_conf,
+        format!(
+            "[global]\n    hostname = scraped\n    update every = 1\n\
+             [directories]\n    plugins = {plugins}\n    config = {etc}\n\
+             [plugins]\n    proc = no\n    diskspace = no\n\
+             [web]\n    bind to = 127.0.0.1:{web}\n",
+            plugins = plugins.display(),
+            etc = dir.path().join("etc").display(),
+        ),
+    )
+    .unwrap();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_backhaul"));
+    cmd.arg("--config").arg(&netdata_conf);
+    let mut agent = Server::spawn("backhaul", cmd, dir.path());
+    if !agent.wait_listening(local(web)) {
+        agent.fail("its web server never listened");
+    }
+
+    let mut prometheus = Prometheus::start_scraping(&format!(
+        "\n  - job_name: backhaul\n    metrics_path: /api/v1/allmetrics\n    params:\n      format: [prometheus]\n    honor_labels: true\n    static_configs:\n      - targets: ['127.0.0.1:{web}']\n"
+    ));
+    let http = prometheus.http;
+    // At least five scrapes of every dimension.
+    let enough = |m: &BTreeMap<String, Vec<f64>>, dims: &[&str]| {
+        dims.iter()
+            .all(|d| m.get(*d).is_some_and(|values| values.len() >= 5))
+    };
+    let gauges = prometheus
+        .server
+        .wait_for("five scrapes of the gauges", || {
+            let got = scraped(http, "netdata_test_gauges_units_average")?;
+            if enough(&got, &["g1", "g2"]) {
+                Ok(got)
+            } else {
+                Err(format!("{got:?}"))
+            }
+        });
+    for (dimension, expected) in [("g1", 42.0), ("g2", 123.4)] {
+        assert!(
+            gauges[dimension].iter().all(|v| *v == expected),
+            "{dimension}: {:?}",
+            gauges[dimension]
+        );
+    }
+    let rates = prometheus.server.wait_for("five scrapes of the rates", || {
+        let got = scraped(http, "netdata_test_rates_events_persec_average")?;
+        if enough(&got, &["r1", "r2"]) {
+            Ok(got)
+        } else {
+            Err(format!("{got:?}"))
+        }
+    });
+    for (dimension, expected) in [("r1", 1000.0), ("r2", 7.0)] {
+        assert!(
+            rates[dimension]
+                .iter()
+                .all(|v| (v - expected).abs() <= expected * 0.01),
+            "{dimension}: {:?}",
+            rates[dimension]
+        );
+    }
+    // netdata_info came along, with the agent's labels.
+    let info = real::prometheus_query(http, "netdata_info", now_s()).unwrap();
+    assert_eq!(info["result"][0]["metric"]["instance"], "scraped", "{info}");
+    assert_eq!(info["result"][0]["metric"]["application"], "backhaul");
+    prometheus.server.stop();
+    agent.stop();
+}

@@ -1,0 +1,512 @@
+//! The Prometheus text exposition format (version 0.0.4) as netdata 1.37
+//! serves it at `/api/v1/allmetrics?format=prometheus`, and the names and
+//! labels its remote write connector sends.
+//!
+//! A sample line:
+//!
+//! ```text
+//! PREFIX_CONTEXT_UNITS_average{chart="C",family="F",dimension="D"} VALUE TIMESTAMP_MS
+//! ```
+//!
+//! * the metric name is [`metric_name`]: the prefix, the chart's context
+//!   (bytes outside `[A-Za-z0-9]` → `_`), then for `average` the units
+//!   ([`crate::sanitize::write_prometheus_units`], unless hidden) and
+//!   `_average`; for `sum` just `_sum`; for `as collected` nothing, or
+//!   `_total` for incremental dimensions;
+//! * label values are escaped ([`crate::sanitize::write_prometheus_label_value`]);
+//!   `prometheus_all_hosts` adds `instance="HOST"` to every sample;
+//! * values are `%0.7Lf` (stored) or integers (as collected), timestamps in
+//!   milliseconds, left out with `timestamps=no`.
+//!
+//! Each host's samples follow one `netdata_info` line carrying the host's
+//! labels ([`InfoLabels`], shared with remote write).
+//!
+//! The `# COMMENT` lines of `help=yes` copy netdata's wording; their free
+//! text goes through [`crate::sanitize::write_comment_text`].
+//!
+//! ```
+//! use wire::format::prometheus::{metric_name, SeriesHead, Suffix, UnitsPart};
+//! use wire::format::MetricValue;
+//!
+//! let name = metric_name("netdata", "system.idlejitter", UnitsPart::Current("microseconds lost/s"), Suffix::Average);
+//! let head = SeriesHead::new(&name, "system.idlejitter", "idlejitter");
+//! let mut buf = Vec::new();
+//! head.write_sample(&mut buf, "min", b"", MetricValue::Stored(69.2), Some(1795688426000));
+//! assert_eq!(
+//!     String::from_utf8_lossy(&buf),
+//!     "netdata_system_idlejitter_microseconds_lost_persec_average\
+//!      {chart=\"system.idlejitter\",family=\"idlejitter\",dimension=\"min\"} 69.2000000 1795688426000\n"
+//! );
+//! ```
+
+use super::MetricValue;
+use crate::number::write_timestamp;
+use crate::sanitize::{
+    write_comment_text, write_prometheus_label_value, write_prometheus_name_head,
+    write_prometheus_name_part, write_prometheus_units,
+};
+
+/// The units part of an `average` metric name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UnitsPart<'a> {
+    /// No units part (`hideunits=yes`, and every `sum` or `as collected`
+    /// name).
+    Hidden,
+    /// The chart's units.
+    Current(&'a str),
+    /// The chart's units under their pre-1.12 name (`oldunits=yes`).
+    Old(&'a str),
+}
+
+/// The end of a metric name: which value the samples hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Suffix {
+    /// `_average`.
+    Average,
+    /// `_sum`.
+    Sum,
+    /// `as collected`, absolute dimensions: nothing.
+    Gauge,
+    /// `as collected`, incremental dimensions: `_total`.
+    Total,
+}
+
+impl Suffix {
+    fn as_bytes(self) -> &'static [u8] {
+        match self {
+            Suffix::Average => b"_average",
+            Suffix::Sum => b"_sum",
+            Suffix::Gauge => b"",
+            Suffix::Total => b"_total",
+        }
+    }
+
+    /// The metric type of the samples: `counter` for [`Suffix::Total`],
+    /// else `gauge`.
+    pub fn metric_type(self) -> &'static str {
+        match self {
+            Suffix::Total => "counter",
+            _ => "gauge",
+        }
+    }
+}
+
+/// `PREFIX_CONTEXT[UNITS]SUFFIX`: the prefix (made a valid name head, see
+/// [`write_prometheus_name_head`]), `_`, the context with bytes outside
+/// `[A-Za-z0-9]` turned into `_`, the units part and the suffix.
+///
+/// ```
+/// use wire::format::prometheus::{metric_name, Suffix, UnitsPart};
+///
+/// assert_eq!(metric_name("netdata", "lab.ctx", UnitsPart::Current("units"), Suffix::Average), b"netdata_lab_ctx_units_average");
+/// assert_eq!(metric_name("pfx", "lab.ctx", UnitsPart::Hidden, Suffix::Average), b"pfx_lab_ctx_average");
+/// assert_eq!(metric_name("netdata", "lab.slow", UnitsPart::Hidden, Suffix::Total), b"netdata_lab_slow_total");
+/// ```
+pub fn metric_name(prefix: &str, context: &str, units: UnitsPart<'_>, suffix: Suffix) -> Vec<u8> {
+    let mut name = Vec::with_capacity(prefix.len() + context.len() + 32);
+    write_prometheus_name_head(&mut name, prefix);
+    name.push(b'_');
+    write_prometheus_name_part(&mut name, context);
+    match units {
+        UnitsPart::Hidden => {}
+        UnitsPart::Current(units) => write_prometheus_units(&mut name, units, false),
+        UnitsPart::Old(units) => write_prometheus_units(&mut name, units, true),
+    }
+    name.extend_from_slice(suffix.as_bytes());
+    name
+}
+
+/// A metric name and a chart's labels, rendered once per chart:
+/// `NAME{chart="C",family="F",dimension="`. Each sample adds its
+/// dimension, the extra labels and the value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SeriesHead {
+    bytes: Vec<u8>,
+    name_len: usize,
+}
+
+impl SeriesHead {
+    /// The head of `name`'s samples for a chart shown as `chart` (its name
+    /// or id) in `family`. `name` is used as given (build it with
+    /// [`metric_name`]); `chart` and `family` are escaped.
+    pub fn new(name: &[u8], chart: &str, family: &str) -> SeriesHead {
+        let mut bytes = Vec::with_capacity(name.len() + chart.len() + family.len() + 36);
+        bytes.extend_from_slice(name);
+        bytes.extend_from_slice(b"{chart=\"");
+        write_prometheus_label_value(&mut bytes, chart);
+        bytes.extend_from_slice(b"\",family=\"");
+        write_prometheus_label_value(&mut bytes, family);
+        bytes.extend_from_slice(b"\",dimension=\"");
+        SeriesHead {
+            bytes,
+            name_len: name.len(),
+        }
+    }
+
+    /// The metric name.
+    pub fn name(&self) -> &[u8] {
+        &self.bytes[..self.name_len]
+    }
+
+    /// Appends one sample line: the head, `dimension` (escaped), `"`,
+    /// `extra_labels` as given (rendered by [`instance_label`], or empty),
+    /// `} `, the value, and ` TIMESTAMP` when `timestamp_ms` is given.
+    /// Writes nothing for a stored value that is not finite; returns
+    /// whether a line was written.
+    pub fn write_sample(
+        &self,
+        buf: &mut Vec<u8>,
+        dimension: &str,
+        extra_labels: &[u8],
+        value: MetricValue,
+        timestamp_ms: Option<i64>,
+    ) -> bool {
+        if !value.is_writable() {
+            return false;
+        }
+        buf.reserve(self.bytes.len() + dimension.len() + extra_labels.len() + 64);
+        buf.extend_from_slice(&self.bytes);
+        write_prometheus_label_value(buf, dimension);
+        buf.push(b'"');
+        buf.extend_from_slice(extra_labels);
+        buf.extend_from_slice(b"} ");
+        value.write(buf);
+        if let Some(ts) = timestamp_ms {
+            buf.push(b' ');
+            write_timestamp(buf, ts);
+        }
+        buf.push(b'\n');
+        true
+    }
+}
+
+/// `,instance="HOST"`: the label `prometheus_all_hosts` adds to every
+/// sample.
+pub fn instance_label(hostname: &str) -> Vec<u8> {
+    let mut label = b",instance=\"".to_vec();
+    write_prometheus_label_value(&mut label, hostname);
+    label.push(b'"');
+    label
+}
+
+/// The labels of a host's `netdata_info` series, in the order netdata
+/// sends them: `instance`, `application`, `version`, then the host labels
+/// chosen for sending.
+///
+/// Label names are made valid ([`write_prometheus_name_head`]); a label
+/// whose name or value is empty is left out (as netdata does), and so is a
+/// label whose name was already given (netdata sent duplicates, which
+/// Prometheus rejects). Values are kept as they are: the text format
+/// escapes them when writing ([`write_info_line`]), remote write sends them
+/// raw.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InfoLabels {
+    labels: Vec<(String, String)>,
+}
+
+impl InfoLabels {
+    /// The labels for host `instance`, served by `application` `version`,
+    /// with `host_labels` (key, value) in the order to send.
+    pub fn new<'a, I>(
+        instance: &str,
+        application: &str,
+        version: &str,
+        host_labels: I,
+    ) -> InfoLabels
+    where
+        I: IntoIterator<Item = (&'a str, &'a str)>,
+    {
+        let mut labels: Vec<(String, String)> = vec![
+            ("instance".to_owned(), instance.to_owned()),
+            ("application".to_owned(), application.to_owned()),
+            ("version".to_owned(), version.to_owned()),
+        ];
+        for (key, value) in host_labels {
+            let mut name = Vec::with_capacity(key.len() + 1);
+            write_prometheus_name_head(&mut name, key);
+            let name = String::from_utf8_lossy(&name).into_owned();
+            if name.is_empty() || value.is_empty() || labels.iter().any(|(k, _)| *k == name) {
+                continue;
+            }
+            labels.push((name, value.to_owned()));
+        }
+        InfoLabels { labels }
+    }
+
+    /// The labels, `(name, raw value)`, in sending order.
+    pub fn labels(&self) -> &[(String, String)] {
+        &self.labels
+    }
+}
+
+/// Appends `netdata_info{instance="H",application="A",version="V",k="v",...} 1[ TS]`.
+///
+/// ```
+/// use wire::format::prometheus::{write_info_line, InfoLabels};
+///
+/// let labels = InfoLabels::new("vm", "netdata", "v1.37.1", [("env", "lab"), ("instance", "dup")]);
+/// let mut buf = Vec::new();
+/// write_info_line(&mut buf, &labels, Some(1796016190540));
+/// assert_eq!(
+///     String::from_utf8_lossy(&buf),
+///     "netdata_info{instance=\"vm\",application=\"netdata\",version=\"v1.37.1\",env=\"lab\"} 1 1796016190540\n"
+/// );
+/// ```
+pub fn write_info_line(buf: &mut Vec<u8>, labels: &InfoLabels, timestamp_ms: Option<i64>) {
+    buf.extend_from_slice(b"netdata_info{");
+    for (i, (name, value)) in labels.labels.iter().enumerate() {
+        if i > 0 {
+            buf.push(b',');
+        }
+        buf.extend_from_slice(name.as_bytes());
+        buf.extend_from_slice(b"=\"");
+        write_prometheus_label_value(buf, value);
+        buf.push(b'"');
+    }
+    buf.extend_from_slice(b"} 1");
+    if let Some(ts) = timestamp_ms {
+        buf.push(b' ');
+        write_timestamp(buf, ts);
+    }
+    buf.push(b'\n');
+}
+
+/// Appends `# TYPE NAME TYPE`.
+pub fn write_type_line(buf: &mut Vec<u8>, name: &[u8], metric_type: &str) {
+    buf.extend_from_slice(b"# TYPE ");
+    buf.extend_from_slice(name);
+    buf.push(b' ');
+    buf.extend_from_slice(metric_type.as_bytes());
+    buf.push(b'\n');
+}
+
+/// What the scrape header of `help=yes` says.
+#[derive(Clone, Copy, Debug)]
+pub struct ScrapeComment<'a> {
+    /// The host's name.
+    pub hostname: &'a str,
+    /// The scraper's name (`server`).
+    pub server: &'a str,
+    /// `average`, `sum` or `as collected`.
+    pub source: &'a str,
+    /// The scraper's previous scrape of this host (seconds), `None` for
+    /// its first.
+    pub last_seen: Option<i64>,
+    /// Start of the time range served (seconds).
+    pub after: i64,
+    /// End of the time range served (seconds).
+    pub now: i64,
+}
+
+/// Appends the header of `help=yes`, and a blank line:
+/// `# COMMENT netdata "H" to [FIRST SEEN ]prometheus "S", source "X", last seen N never|seconds ago, time range A to B`.
+pub fn write_scrape_comment(buf: &mut Vec<u8>, c: &ScrapeComment<'_>) {
+    buf.extend_from_slice(b"# COMMENT netdata \"");
+    write_comment_text(buf, c.hostname);
+    buf.extend_from_slice(b"\" to ");
+    if c.last_seen.is_none() {
+        buf.extend_from_slice(b"FIRST SEEN ");
+    }
+    buf.extend_from_slice(b"prometheus \"");
+    write_comment_text(buf, c.server);
+    buf.extend_from_slice(b"\", source \"");
+    write_comment_text(buf, c.source);
+    buf.extend_from_slice(b"\", last seen ");
+    match c.last_seen {
+        Some(_) => {
+            write_timestamp(buf, c.now - c.after);
+            buf.extend_from_slice(b" seconds ago");
+        }
+        None => buf.extend_from_slice(b"0 never"),
+    }
+    buf.extend_from_slice(b", time range ");
+    write_timestamp(buf, c.after);
+    buf.extend_from_slice(b" to ");
+    write_timestamp(buf, c.now);
+    buf.extend_from_slice(b"\n\n");
+}
+
+/// A chart as the `help=yes` comments describe it.
+#[derive(Clone, Copy, Debug)]
+pub struct ChartComment<'a> {
+    /// The chart's name or id (as the `chart` label shows it).
+    pub chart: &'a str,
+    pub context: &'a str,
+    pub family: &'a str,
+    pub units: &'a str,
+}
+
+/// Appends the chart comment of `help=yes`, after a blank line:
+/// `# COMMENT homogeneous chart "C", context "X", family "F", units "U"`.
+pub fn write_chart_comment(buf: &mut Vec<u8>, c: &ChartComment<'_>) {
+    buf.extend_from_slice(b"\n# COMMENT homogeneous chart \"");
+    write_comment_text(buf, c.chart);
+    buf.extend_from_slice(b"\", context \"");
+    write_comment_text(buf, c.context);
+    buf.extend_from_slice(b"\", family \"");
+    write_comment_text(buf, c.family);
+    buf.extend_from_slice(b"\", units \"");
+    write_comment_text(buf, c.units);
+    buf.extend_from_slice(b"\"\n");
+}
+
+/// Appends the comment of a stored (`average`, `sum`) sample:
+/// `# COMMENT NAME: dimension "D", value is U, gauge, dt FIRST to LAST inclusive`.
+pub fn write_stored_sample_comment(
+    buf: &mut Vec<u8>,
+    name: &[u8],
+    dimension: &str,
+    units: &str,
+    first: i64,
+    last: i64,
+) {
+    buf.extend_from_slice(b"# COMMENT ");
+    buf.extend_from_slice(name);
+    buf.extend_from_slice(b": dimension \"");
+    write_comment_text(buf, dimension);
+    buf.extend_from_slice(b"\", value is ");
+    write_comment_text(buf, units);
+    buf.extend_from_slice(b", gauge, dt ");
+    write_timestamp(buf, first);
+    buf.extend_from_slice(b" to ");
+    write_timestamp(buf, last);
+    buf.extend_from_slice(b" inclusive\n");
+}
+
+/// How an `as collected` value relates to the chart's units.
+#[derive(Clone, Copy, Debug)]
+pub struct CollectedComment<'a> {
+    pub chart: ChartComment<'a>,
+    pub dimension: &'a str,
+    /// The dimension's multiplier and divisor (`1 / 1` when the value is
+    /// served already scaled).
+    pub multiplier: i64,
+    pub divisor: i64,
+    /// The value is a counter (incremental dimensions).
+    pub counter: bool,
+}
+
+/// Appends the comment of an `as collected` sample:
+/// `# COMMENT NAME: chart "C", context "X", family "F", dimension "D", value * M / D [delta ]gives U (gauge|counter)`.
+pub fn write_collected_sample_comment(buf: &mut Vec<u8>, name: &[u8], c: &CollectedComment<'_>) {
+    buf.extend_from_slice(b"# COMMENT ");
+    buf.extend_from_slice(name);
+    buf.extend_from_slice(b": chart \"");
+    write_comment_text(buf, c.chart.chart);
+    buf.extend_from_slice(b"\", context \"");
+    write_comment_text(buf, c.chart.context);
+    buf.extend_from_slice(b"\", family \"");
+    write_comment_text(buf, c.chart.family);
+    buf.extend_from_slice(b"\", dimension \"");
+    write_comment_text(buf, c.dimension);
+    buf.extend_from_slice(b"\", value * ");
+    write_timestamp(buf, c.multiplier);
+    buf.extend_from_slice(b" / ");
+    write_timestamp(buf, c.divisor);
+    buf.extend_from_slice(if c.counter {
+        b" delta gives "
+    } else {
+        b" gives "
+    });
+    write_comment_text(buf, c.chart.units);
+    buf.extend_from_slice(if c.counter {
+        b" (counter)\n"
+    } else {
+        b" (gauge)\n"
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(buf: &[u8]) -> &str {
+        std::str::from_utf8(buf).expect("UTF-8")
+    }
+
+    #[test]
+    fn samples_escape_labels_and_skip_non_finite_values() {
+        let name = metric_name("9x y", "a.b", UnitsPart::Current("%"), Suffix::Average);
+        assert_eq!(text(&name), "_9x_y_a_b_percent_average");
+        let head = SeriesHead::new(&name, "c\"1\\\n", "f");
+        let mut buf = Vec::new();
+        assert!(head.write_sample(
+            &mut buf,
+            "d\n",
+            &instance_label("h\""),
+            MetricValue::Collected(-3),
+            None
+        ));
+        assert!(!head.write_sample(&mut buf, "x", b"", MetricValue::Stored(f64::NAN), None));
+        assert_eq!(
+            text(&buf),
+            "_9x_y_a_b_percent_average{chart=\"c\\\"1\\\\\\n\",family=\"f\",dimension=\"d\\n\",instance=\"h\\\"\"} -3\n"
+        );
+        assert_eq!(head.name(), name.as_slice());
+    }
+
+    #[test]
+    fn info_labels_are_valid_names_without_duplicates() {
+        let labels = InfoLabels::new(
+            "vm",
+            "backhaul",
+            "v1",
+            [
+                ("env", "lab"),
+                ("2nd", "x"),
+                ("version", "spoof"),
+                ("empty", ""),
+                ("", "novalue"),
+                ("a.b", "1"),
+                ("a_b", "2"),
+            ],
+        );
+        let names: Vec<&str> = labels.labels().iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(
+            names,
+            ["instance", "application", "version", "env", "_2nd", "a_b"]
+        );
+        assert_eq!(labels.labels()[5].1, "1");
+    }
+
+    #[test]
+    fn comments_keep_one_line_each() {
+        let mut buf = Vec::new();
+        write_scrape_comment(
+            &mut buf,
+            &ScrapeComment {
+                hostname: "vm",
+                server: "evil\nline",
+                source: "average",
+                last_seen: Some(1000),
+                after: 1000,
+                now: 1010,
+            },
+        );
+        assert_eq!(
+            text(&buf),
+            "# COMMENT netdata \"vm\" to prometheus \"evil line\", source \"average\", last seen 10 seconds ago, time range 1000 to 1010\n\n"
+        );
+        buf.clear();
+        write_collected_sample_comment(
+            &mut buf,
+            b"netdata_lab_slow_total",
+            &CollectedComment {
+                chart: ChartComment {
+                    chart: "lab.slow",
+                    context: "lab.slow",
+                    family: "lab",
+                    units: "u",
+                },
+                dimension: "counter",
+                multiplier: 1,
+                divisor: -2,
+                counter: true,
+            },
+        );
+        assert_eq!(
+            text(&buf),
+            "# COMMENT netdata_lab_slow_total: chart \"lab.slow\", context \"lab.slow\", family \"lab\", dimension \"counter\", value * 1 / -2 delta gives u (counter)\n"
+        );
+    }
+}
