@@ -1002,6 +1002,97 @@ pub fn parse_retry_after(value: &str) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::exporting::batch::Batch;
+    use std::io::BufRead;
+
+    /// A receiver that stops reading a request's body for 400 ms after the
+    /// first MiB (so a write of the request blocks for longer than the
+    /// delivery's 100 ms slices), then reads the rest and answers 200;
+    /// returns the body length it read.
+    fn slow_reader() -> (SocketAddr, std::thread::JoinHandle<usize>) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let t = std::thread::spawn(move || {
+            let (stream, _) = listener.accept().unwrap();
+            let mut reader = std::io::BufReader::with_capacity(4096, stream);
+            let mut length = 0usize;
+            loop {
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                if line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap();
+                }
+            }
+            let mut left = length;
+            let mut chunk = vec![0u8; 64 * 1024];
+            let mut paused = false;
+            while left > 0 {
+                let n = reader.read(&mut chunk[..left.min(64 * 1024)]).unwrap();
+                assert!(n > 0, "the client closed mid-body");
+                left -= n;
+                if !paused && length - left > 1 << 20 {
+                    paused = true;
+                    std::thread::sleep(Duration::from_millis(400));
+                }
+            }
+            reader
+                .get_mut()
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+                .unwrap();
+            length
+        });
+        (addr, t)
+    }
+
+    #[test]
+    fn a_body_that_takes_many_write_slices_is_delivered_whole() {
+        let (addr, receiver) = slow_reader();
+        let mut delivery = HttpDelivery::new(
+            "t",
+            HttpSettings {
+                endpoints: vec![(
+                    Endpoint {
+                        host: "127.0.0.1".into(),
+                        port: addr.port(),
+                    },
+                    "/api/put".into(),
+                )],
+                content_type: "application/graphite",
+                framing: BodyFraming::Lines,
+                authorization: None,
+                fixed_headers: &[],
+                extra_headers: Vec::new(),
+                max_lines: None,
+                max_body: 64 << 20,
+                timeout: Duration::from_secs(30),
+                tls: None,
+                primary_check_every: Duration::from_secs(60),
+                retry: Box::new(crate::exporting::backoff::ExponentialBackoff::new(
+                    Duration::from_secs(1),
+                    Duration::from_secs(1),
+                )),
+            },
+        );
+        // 32 MiB of lines: more than the kernel's buffers on both sides
+        // hold, so the pause blocks the writer.
+        let line = b"netdata.box.chart.dimension 1.0000000 1700000000\n";
+        let mut bytes = Vec::new();
+        while bytes.len() < 32 << 20 {
+            bytes.extend_from_slice(line);
+        }
+        let (len, lines) = (bytes.len(), bytes.len() / line.len());
+        let mut ring = BatchRing::new(2);
+        ring.push(Batch::new(bytes, lines));
+        let mut counters = IntervalCounters::default();
+        delivery.deliver(&mut ring, &mut counters);
+        assert!(ring.is_empty(), "{counters:?}");
+        assert_eq!(counters.sent_metrics, lines as u64);
+        assert_eq!(counters.failures, 0);
+        assert_eq!(receiver.join().unwrap(), len);
+    }
 
     #[test]
     fn framing_lengths() {
