@@ -1094,6 +1094,90 @@ mod tests {
         assert_eq!(receiver.join().unwrap(), len);
     }
 
+    /// A receiver that answers one request with `response` (after reading
+    /// the head and a Content-Length body), in writes 50 ms apart (a
+    /// server that streams its answer), cut at each of `cuts`.
+    fn answering(response: Vec<u8>, cuts: Vec<usize>) -> SocketAddr {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            let (stream, _) = listener.accept().unwrap();
+            let mut reader = std::io::BufReader::new(stream);
+            let mut length = 0usize;
+            loop {
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                if line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap();
+                }
+            }
+            let mut body = vec![0u8; length];
+            reader.read_exact(&mut body).unwrap();
+            let mut from = 0;
+            for cut in cuts.into_iter().chain([response.len()]) {
+                reader.get_mut().write_all(&response[from..cut]).unwrap();
+                reader.get_mut().flush().unwrap();
+                from = cut;
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            // Hold the connection until the client is done with it.
+            let _ = reader.read(&mut [0u8; 1]);
+        });
+        addr
+    }
+
+    fn delivery_to(addr: SocketAddr) -> HttpDelivery {
+        HttpDelivery::new(
+            "t",
+            HttpSettings {
+                endpoints: vec![(
+                    Endpoint {
+                        host: "127.0.0.1".into(),
+                        port: addr.port(),
+                    },
+                    "/api/put".into(),
+                )],
+                content_type: "application/graphite",
+                framing: BodyFraming::Lines,
+                authorization: None,
+                fixed_headers: &[],
+                extra_headers: Vec::new(),
+                max_lines: None,
+                max_body: 1 << 20,
+                timeout: Duration::from_secs(10),
+                tls: None,
+                primary_check_every: Duration::from_secs(60),
+                retry: Box::new(crate::exporting::backoff::ExponentialBackoff::new(
+                    Duration::from_secs(1),
+                    Duration::from_secs(1),
+                )),
+            },
+        )
+    }
+
+    #[test]
+    fn every_byte_of_a_long_response_counts_as_received() {
+        let body = vec![b'x'; 5000];
+        let mut response =
+            format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes();
+        response.extend_from_slice(&body);
+        let expected = response.len() as u64;
+        // The head with 100 bytes of the body, 1000 more, the rest: every
+        // path through the body reading.
+        let head = response.len() - body.len();
+        let mut delivery = delivery_to(answering(response, vec![head + 100, head + 1100]));
+        let mut ring = BatchRing::new(2);
+        ring.push(Batch::new(b"a 1 2\n".to_vec(), 1));
+        let mut counters = IntervalCounters::default();
+        delivery.deliver(&mut ring, &mut counters);
+        assert!(ring.is_empty(), "{counters:?}");
+        assert_eq!(counters.reads, 1);
+        assert_eq!(counters.received_bytes, expected);
+    }
+
     #[test]
     fn framing_lengths() {
         assert_eq!(BodyFraming::JsonArray.body_len(10), 13);
