@@ -813,6 +813,13 @@ fn error_in_main_config() {
     );
     check(
         Input {
+            main: "[backend]\n    enabled = yes\n    type = prometheus_remote_write\n",
+            exporting: "",
+        },
+        "error: netdata.conf:1: [backend]: 'destination' is required: prometheus remote write has no default port (netdata had no usable one either): write HOST:PORT, e.g. 127.0.0.1:9090 for a Prometheus server",
+    );
+    check(
+        Input {
             main: "[health]\n    enabled = no\n    is ephemeral = sometimes\n",
             exporting: "",
         },

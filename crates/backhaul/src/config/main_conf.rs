@@ -1213,6 +1213,17 @@ fn legacy_backend(
             parse_destination_value(connector.default_destination(), connector).unwrap_or_default()
         }
     };
+    let enabled = chain.parsed_or("enabled", false, parse_bool)?;
+    if enabled && destinations.is_empty() && connector.takes_host_list() {
+        return Err(ConfigError::MissingSetting {
+            at: Box::new(section.at.clone()),
+            section: section.name.clone(),
+            key: "destination".to_string(),
+            reason: "prometheus remote write has no default port (netdata had no usable \
+                     one either): write HOST:PORT, e.g. 127.0.0.1:9090 for a Prometheus server"
+                .to_string(),
+        });
+    }
     let update_every = chain.parsed_or("update every", 10, |value| {
         parse_u32(value, 1, SECONDS_REASON)
     })?;
@@ -1249,7 +1260,7 @@ fn legacy_backend(
     Ok(InstanceConfig {
         name: BACKEND_SECTION.to_string(),
         connector,
-        enabled: chain.parsed_or("enabled", false, parse_bool)?,
+        enabled,
         destinations,
         destination_text,
         data_source: chain.parsed_or("data source", DataSource::Average, DataSource::parse)?,
