@@ -5,6 +5,7 @@
 #   WARMUP=30 DURATION=120 bench/side_by_side/run.sh
 #   AGENTS=backhaul bench/side_by_side/run.sh   # only one of them
 #   CONNECTOR=json:http bench/side_by_side/run.sh # another connector
+#   SCRAPE=1 WARMUP=10 DURATION=60 bench/side_by_side/run.sh # scrape mode
 #
 # Load: synthetic.plugin, 250 charts x 200 absolute dimensions, every second
 # (50 000 values/s), run by each agent as an external plugins.d plugin. Each
@@ -26,6 +27,18 @@
 #            formats every line) and EXPORTING-N (the instance's worker: it
 #            sends the buffer);
 #   backhaul: exp:bench (one thread does both).
+#
+# SCRAPE=1: the same load, no exporting instance (`[exporting:global]
+# enabled = no`), the web server on (`[web] mode = static-threaded`, bind to
+# 127.0.0.1 at a free `default port`), and scrape.py requesting
+# `/api/v1/allmetrics?format=prometheus` every SCRAPE_EVERY (10) seconds for
+# DURATION seconds, once a response holds the 50 000 synthetic series and
+# WARMUP seconds passed. Measured: the CPU of the agent's web threads over
+# the window (which holds every scrape whole) per series served (the
+# non-comment lines of the responses), and the whole process's CPU.
+#   netdata: WEB[N] (its static web server threads; every other thread's
+#            CPU is printed too);
+#   backhaul: web (the event loop) and web:workerN (the request pool).
 set -euo pipefail
 
 WARMUP=${WARMUP:-20}
@@ -34,6 +47,14 @@ AGENTS=${AGENTS:-"netdata backhaul"}
 NETDATA=${NETDATA:-/usr/sbin/netdata}
 NETDATA_THREADS=${NETDATA_THREADS:-'^EXPORTING'}
 BACKHAUL_THREADS=${BACKHAUL_THREADS:-'^exp:bench$'}
+SCRAPE=${SCRAPE:-0}
+SCRAPE_EVERY=${SCRAPE_EVERY:-10}
+NETDATA_WEB_THREADS=${NETDATA_WEB_THREADS:-'^WEB'}
+BACKHAUL_WEB_THREADS=${BACKHAUL_WEB_THREADS:-'^web(:worker[0-9]+)?$'}
+if [[ "$SCRAPE" == 1 ]]; then
+    NETDATA_THREADS=$NETDATA_WEB_THREADS
+    BACKHAUL_THREADS=$BACKHAUL_WEB_THREADS
+fi
 MATCH=${MATCH:-'synth.*'}
 DB_MODE=${DB_MODE:-ram}   # netdata's [db] mode (backhaul has one store kind)
 # The connector both agents use: graphite (default), json, graphite:http,
@@ -100,9 +121,16 @@ free_port() {
 mkdir -p "$T/plugins.d"
 ln -s "$HERE/synthetic.plugin" "$T/plugins.d/synthetic.plugin"
 
-# $1 = directory of this agent's files, $2 = sink port
+# $1 = directory of this agent's files, $2 = sink port (the web port with
+# SCRAPE=1)
 write_configs() {
     local d=$1 port=$2
+    local web="    mode = none"
+    if [[ "$SCRAPE" == 1 ]]; then
+        web="    mode = static-threaded
+    bind to = 127.0.0.1
+    default port = $port"
+    fi
     mkdir -p "$d/etc" "$d/lib/cloud.d" "$d/cache" "$d/log" "$d/lib/lock" "$d/registry"
     cat >"$d/etc/netdata.conf" <<EOF
 [global]
@@ -130,7 +158,7 @@ write_configs() {
     error = $d/log/error.log
     access = none
 [web]
-    mode = none
+$web
 [plugins]
     proc = no
     diskspace = no
@@ -182,6 +210,9 @@ EOF
     buffer on failures = 10
     timeout ms = 20000
 EOF
+    if [[ "$SCRAPE" == 1 ]]; then
+        printf '[exporting:global]\n    enabled = no\n' >"$d/etc/exporting.conf"
+    fi
     # netdata: no cloud, no anonymous statistics
     printf '[global]\n    enabled = no\n' >"$d/lib/cloud.d/cloud.conf"
     touch "$d/etc/.opt-out-from-anonymous-statistics"
@@ -194,10 +225,17 @@ run_agent() {
     local d="$T/$name" port
     port=$(free_port)
     write_configs "$d" "$port"
-    echo "== $name: sink on 127.0.0.1:$port, warm-up ${WARMUP}s, measure ${DURATION}s" >&2
-    python3 "$HERE/sidecar.py" --port "$port" --pid-file "$d/pid" \
-        --warmup "$WARMUP" --duration "$DURATION" --threads "$threads" $SIDECAR_HTTP \
-        --out "$T/$name.json" &
+    if [[ "$SCRAPE" == 1 ]]; then
+        echo "== $name: web server on 127.0.0.1:$port, warm-up ${WARMUP}s, measure ${DURATION}s" >&2
+        python3 "$HERE/scrape.py" --port "$port" --pid-file "$d/pid" \
+            --warmup "$WARMUP" --duration "$DURATION" --every "$SCRAPE_EVERY" \
+            --threads "$threads" --out "$T/$name.json" &
+    else
+        echo "== $name: sink on 127.0.0.1:$port, warm-up ${WARMUP}s, measure ${DURATION}s" >&2
+        python3 "$HERE/sidecar.py" --port "$port" --pid-file "$d/pid" \
+            --warmup "$WARMUP" --duration "$DURATION" --threads "$threads" $SIDECAR_HTTP \
+            --out "$T/$name.json" &
+    fi
     SIDECAR_PID=$!
     sleep 0.5
     # own session, so that the agent and all it starts can be stopped at once
@@ -249,6 +287,35 @@ for agent in $AGENTS; do
         ;;
     esac
 done
+
+if [[ "$SCRAPE" == 1 ]]; then
+python3 - "$T" $AGENTS <<'EOF'
+import json, sys
+t, agents = sys.argv[1], sys.argv[2:]
+res = {a: json.load(open(f"{t}/{a}.json")) for a in agents}
+for a, r in res.items():
+    print(f"\n{a}: threads over {r['elapsed_s']:.1f} s (CPU ms by schedstat / ticks; * = counted as web)")
+    for th in sorted(r["threads"], key=lambda x: -(x["ns"] or 0)):
+        mark = "*" if th["counted"] else " "
+        ns = th["ns"] if th["ns"] is not None else float("nan")
+        print(f"  {mark} {th['name']:<18} {ns/1e6:9.1f} ms {th['ticks']*10:7d} ms")
+    print(f"  {r['scrapes']} scrapes, {r['series_per_scrape_min']}..{r['series_per_scrape_max']} series each, "
+          f"{r['bytes_per_scrape_avg']/1e6:.1f} MB avg, took avg {r['scrape_s_avg']*1000:.0f} ms max {r['scrape_s_max']*1000:.0f} ms")
+print()
+print("| agent | scrapes | series per scrape | web threads | web CPU ns/series | (from ticks) | ms per scrape (client) | process CPU % of a core |")
+print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+for a, r in res.items():
+    print(f"| {a} | {r['scrapes']} | {r['series_per_scrape_max']} | {' + '.join(r['web_threads'])} | "
+          f"**{r['web_ns_per_series']:.0f}** | {r['web_ns_per_series_ticks']:.0f} | "
+          f"{r['scrape_s_avg']*1000:.0f} | {r['process_pct_core']:.1f} % |")
+if "netdata" in res and "backhaul" in res:
+    n, b = res["netdata"], res["backhaul"]
+    print(f"\nratio netdata/backhaul, web CPU per series: "
+          f"{n['web_ns_per_series'] / b['web_ns_per_series']:.1f}x "
+          f"(ticks: {n['web_ns_per_series_ticks'] / max(b['web_ns_per_series_ticks'], 1e-9):.1f}x)")
+EOF
+exit 0
+fi
 
 python3 - "$T" $AGENTS <<'EOF'
 import json, sys

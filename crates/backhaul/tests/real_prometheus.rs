@@ -12,7 +12,13 @@
 //!   `honor_labels: true`): the scraped gauges equal their values and the
 //!   rates are within 1 %.
 //!
-//! When `prometheus` is not installed the test says so on stderr and
+//! * InfluxDB 1.6's `/api/v1/prom/write?db=NAME` as a second remote-write
+//!   receiver: the same kind of push, read back over `/query` (InfluxDB
+//!   keeps a remote-write sample in measurement = metric name, field
+//!   `value`, tags = every label, `__name__` included): exact values at exact timestamps,
+//!   with every tag.
+//!
+//! When `prometheus` (or `influxd`) is not installed the test says so on stderr and
 //! passes, unless `BACKHAUL_REQUIRE_REAL_RECEIVERS=1` (see `real/mod.rs`).
 
 mod real;
@@ -23,7 +29,10 @@ use std::time::{Duration, Instant};
 use backhaul::config::{parse_exporting_str, parse_main_str};
 use backhaul::exporting::monitoring::IntervalCounters;
 use backhaul::exporting::{build_instance, InstanceTotals};
-use real::{free_ports, local, now_s, require, Prometheus, Server, TempDir, WAIT};
+use real::{
+    free_ports, influx_exec, influx_query, local, now_s, require, Influx, Prometheus, Server,
+    TempDir, WAIT,
+};
 use rrd::{ChartDef, DimensionDef, Host, Label, LabelSource, Store};
 
 const S: u64 = 1_000_000;
@@ -292,4 +301,124 @@ fn prometheus_scrapes_allmetrics() {
     assert_eq!(info["result"][0]["metric"]["application"], "backhaul");
     prometheus.server.stop();
     agent.stop();
+}
+
+/// `prometheus_remote_write` to InfluxDB 1.6's `/api/v1/prom/write?db=NAME`:
+/// every sample comes back from `/query` with its value at its timestamp,
+/// in measurement = metric name with every label (`__name__` too) as a tag.
+#[test]
+fn remote_write_reaches_influxdb_exactly() {
+    if !require("influxdb remote-write test", &["influxd"]) {
+        return;
+    }
+    let mut influx = Influx::start();
+    let db = "promrw";
+    if let Err(e) = influx_exec(influx.http, &format!("CREATE DATABASE \"{db}\"")) {
+        influx.server.fail(&e);
+    }
+
+    let t0 = now_s() - 20;
+    let store = Store::new(Host::new("box", 100));
+    // InfluxDB's CSV answer quotes values with quotes or commas; these need
+    // none.
+    store.localhost().set_labels(vec![
+        Label::new("env", "lab one", LabelSource::Configured),
+        Label::new("_os_name", "linux", LabelSource::Automatic),
+    ]);
+    let chart = store.localhost().create_chart(
+        ChartDef::new("test", "influx")
+            .name("Influx Write")
+            .units("requests/s")
+            .family("fam ily")
+            .context("test.irw_ctx"),
+    );
+    {
+        let mut w = chart.write();
+        let a = w.add_dimension(DimensionDef::new("a"));
+        let b = w.add_dimension(DimensionDef::new("b").name("B dim").divisor(4));
+        for t in 0..=3 {
+            w.set(a, 10 * t + 1);
+            w.set(b, t);
+            w.done((t0 + t) as u64 * S).unwrap();
+        }
+    }
+
+    let (main, _) = parse_main_str("[global]\n    hostname = box\n", "netdata.conf").unwrap();
+    let conf = format!(
+        "[prometheus_remote_write:influx]\n    enabled = yes\n    destination = {}\n    \
+         remote write URL path = /api/v1/prom/write?db={db}\n    update every = 1\n    \
+         max samples per request = 2\n",
+        influx.http
+    );
+    let (exporting, _) = parse_exporting_str(&conf, "exporting.conf", &main).unwrap();
+    let mut inst = build_instance(&exporting.instances[0], &store, false).expect("build");
+    for t in 1..=3 {
+        inst.tick(&store, t0 + t, IntervalCounters::default());
+    }
+    let deadline = Instant::now() + WAIT;
+    while InstanceTotals::get(&inst.totals.sent_metrics) < 9 {
+        assert!(
+            Instant::now() < deadline,
+            "not delivered: {:?} rejected, {:?} failures",
+            InstanceTotals::get(&inst.totals.rejected_metrics),
+            InstanceTotals::get(&inst.totals.failures)
+        );
+        inst.deliver(&mut IntervalCounters::default());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(InstanceTotals::get(&inst.totals.rejected_metrics), 0);
+
+    let row = |name: &str, t: i64, tags: &[(&str, &str)], value: &str| {
+        let mut r = labels(tags);
+        r.insert("name".into(), name.into());
+        // InfluxDB 1.6 keeps the metric name as a tag too.
+        r.insert("__name__".into(), name.into());
+        r.insert("time".into(), (t0 + t).to_string());
+        r.insert("value".into(), value.into());
+        r
+    };
+    let metric = "netdata_test_irw_ctx_requests_persec_average";
+    let dim = |d: &'static str| {
+        [
+            ("chart", "test.Influx_Write"),
+            ("dimension", d),
+            ("family", "fam ily"),
+            ("instance", "box"),
+        ]
+    };
+    let info = [
+        ("application", "backhaul"),
+        ("env", "lab one"),
+        ("instance", "box"),
+        ("version", VERSION),
+    ];
+    let mut expected = vec![
+        row("netdata_info", 1, &info, "1"),
+        row("netdata_info", 2, &info, "1"),
+        row("netdata_info", 3, &info, "1"),
+    ];
+    for (t, a, b) in [(1, "11", "0.25"), (2, "21", "0.5"), (3, "31", "0.75")] {
+        expected.push(row(metric, t, &dim("a"), a));
+        expected.push(row(metric, t, &dim("B dim"), b));
+    }
+    expected.sort();
+    let http = influx.http;
+    let got = influx.server.wait_for("the pushed samples", || {
+        let mut got = Vec::new();
+        for m in ["netdata_info", metric] {
+            for mut r in influx_query(http, db, &format!("SELECT * FROM \"{m}\""))? {
+                // The CSV's `tags` column is empty for a plain SELECT.
+                r.remove("tags");
+                got.push(r);
+            }
+        }
+        got.sort();
+        if got == expected {
+            Ok(got)
+        } else {
+            Err(format!("{got:?}"))
+        }
+    });
+    assert_eq!(got, expected);
+    influx.server.stop();
 }
