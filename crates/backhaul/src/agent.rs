@@ -114,7 +114,7 @@ impl Agent {
         let web = WebServer::start(config, store.clone(), shutdown.clone(), hooks)?;
         let mut collectors = Vec::new();
         for collector in internal_collectors(config) {
-            status.add_collector(collector.name());
+            let collector_status = status.add_collector(collector.name());
             let name = format!("col:{}", collector.name());
             let store = store.clone();
             let shutdown = shutdown.clone();
@@ -122,7 +122,10 @@ impl Agent {
             thread_name.truncate(15);
             let handle = std::thread::Builder::new()
                 .name(thread_name)
-                .spawn(move || collectors::run_collector(collector, store.localhost(), &shutdown))
+                .spawn(move || {
+                    collectors::run_collector(collector, store.localhost(), &shutdown);
+                    collector_status.stopped();
+                })
                 .with_context(|| format!("starting collector thread {name}"))?;
             collectors.push(handle);
         }

@@ -12,6 +12,7 @@
 pub mod page;
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use parking_lot::RwLock;
@@ -26,7 +27,7 @@ use crate::exporting::{InstanceStatus, InstanceTotals};
 #[derive(Default)]
 pub struct StatusSources {
     instances: RwLock<Vec<Arc<InstanceStatus>>>,
-    collectors: RwLock<Vec<String>>,
+    collectors: RwLock<Vec<Arc<CollectorStatus>>>,
     plugins: RwLock<Option<SharedPlugins>>,
 }
 
@@ -35,8 +36,15 @@ impl StatusSources {
         self.instances.write().push(status);
     }
 
-    pub fn add_collector(&self, name: &str) {
-        self.collectors.write().push(name.to_string());
+    /// Lists an internal collector; its thread marks the returned status
+    /// [`CollectorStatus::stopped`] when it ends.
+    pub fn add_collector(&self, name: &str) -> Arc<CollectorStatus> {
+        let status = Arc::new(CollectorStatus {
+            name: name.to_string(),
+            stopped: AtomicBool::new(false),
+        });
+        self.collectors.write().push(status.clone());
+        status
     }
 
     pub fn set_plugins(&self, plugins: SharedPlugins) {
@@ -54,10 +62,15 @@ impl StatusSources {
             .collectors
             .read()
             .iter()
-            .map(|name| CollectorReport {
-                name: name.clone(),
+            .map(|c| CollectorReport {
+                name: c.name.clone(),
                 kind: "internal",
-                state: "running".to_string(),
+                state: if c.stopped.load(Ordering::Relaxed) {
+                    "stopped"
+                } else {
+                    "running"
+                }
+                .to_string(),
             })
             .collect();
         let plugins = self
@@ -113,6 +126,20 @@ impl StatusSources {
             plugins,
             hosts,
         }
+    }
+}
+
+/// An internal collector: its name, and whether its thread has ended.
+#[derive(Debug)]
+pub struct CollectorStatus {
+    pub name: String,
+    stopped: AtomicBool,
+}
+
+impl CollectorStatus {
+    /// Its thread has ended.
+    pub fn stopped(&self) {
+        self.stopped.store(true, Ordering::Relaxed);
     }
 }
 
