@@ -14,7 +14,7 @@ use crate::collectors::{self, Collector};
 use crate::config::{LoadedConfig, MainConfig};
 use crate::exporting::{self, RunningInstance};
 use crate::shutdown::Shutdown;
-use crate::web::{Hooks, WebServer};
+use crate::web::{Hooks, StatusSources, WebServer};
 
 /// The store for a configuration: the local host with its labels.
 pub fn build_store(config: &LoadedConfig) -> Arc<Store> {
@@ -106,9 +106,15 @@ impl Agent {
     /// start before anything else runs.
     pub fn start(config: &LoadedConfig, shutdown: Shutdown) -> anyhow::Result<Agent> {
         let store = build_store(config);
-        let web = WebServer::start(config, store.clone(), shutdown.clone(), Hooks::default())?;
+        let status = Arc::new(StatusSources::default());
+        let hooks = Hooks {
+            status: status.clone(),
+            ..Hooks::default()
+        };
+        let web = WebServer::start(config, store.clone(), shutdown.clone(), hooks)?;
         let mut collectors = Vec::new();
         for collector in internal_collectors(config) {
+            let collector_status = status.add_collector(collector.name());
             let name = format!("col:{}", collector.name());
             let store = store.clone();
             let shutdown = shutdown.clone();
@@ -116,12 +122,18 @@ impl Agent {
             thread_name.truncate(15);
             let handle = std::thread::Builder::new()
                 .name(thread_name)
-                .spawn(move || collectors::run_collector(collector, store.localhost(), &shutdown))
+                .spawn(move || {
+                    collectors::run_collector(collector, store.localhost(), &shutdown);
+                    collector_status.stopped();
+                })
                 .with_context(|| format!("starting collector thread {name}"))?;
             collectors.push(handle);
         }
         let instances = exporting::start(config.enabled_instances(), &store, &shutdown)
             .context("starting exporting instances")?;
+        for instance in &instances {
+            status.add_instance(instance.status.clone());
+        }
         let plugins_settings = PluginsdSettings::from_main(&config.main);
         let plugins = if plugins_settings.enabled {
             Some(pluginsd::start(
@@ -132,6 +144,9 @@ impl Agent {
         } else {
             None
         };
+        if let Some(runner) = &plugins {
+            status.set_plugins(runner.shared());
+        }
         Ok(Agent {
             store,
             instances,

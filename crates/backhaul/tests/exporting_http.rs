@@ -601,6 +601,14 @@ fn answered_400_that_request_is_dropped_and_counted_and_the_rest_delivered() {
         (0, 0, 0, 0),
         "{t:#?}"
     );
+    // The status page's last error names it.
+    let error = run.exp.running[0].status.snapshot().last_error;
+    assert!(
+        error
+            .as_ref()
+            .is_some_and(|e| e.text.starts_with("HTTP 400")),
+        "{error:?}"
+    );
     // Not sent again.
     assert_eq!(requests.len(), POINTS as usize, "{}", run.rx.summary());
     let dropped = keys(rejected, Style::Graphite);
@@ -768,6 +776,14 @@ fn answered_500_the_same_request_is_retried() {
     let t = run.settle(run.feed.metrics(), 0);
     check_retried(&run.requests(), 0, 1, Duration::ZERO);
     assert_eq!(t.retries, 1, "{t:#?}");
+    let status = run.exp.running[0].status.snapshot();
+    assert!(
+        status
+            .last_error
+            .as_ref()
+            .is_some_and(|e| e.text.starts_with("HTTP 500")),
+        "{status:?}"
+    );
     assert_eq!(
         (t.lost_metrics, t.rejected_metrics, t.rejects, t.repeats),
         (0, 0, 0, 0),

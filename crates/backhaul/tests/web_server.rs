@@ -464,6 +464,7 @@ fn stream_requests_are_refused_until_a_handler_takes_them() {
         "",
         Hooks {
             stream_handler: Some(Arc::new(Echo(tx))),
+            ..Hooks::default()
         },
     );
     let mut stream = connect(server.addr);

@@ -27,11 +27,25 @@ pub struct Batch {
     pub bytes: Vec<u8>,
     /// Number of metric lines in `bytes`.
     pub metrics: usize,
+    /// The end of the interval it was built for (seconds since the epoch;
+    /// 0 when not given): its lag is measured from here.
+    pub at_s: i64,
 }
 
 impl Batch {
     pub fn new(bytes: Vec<u8>, metrics: usize) -> Batch {
-        Batch { bytes, metrics }
+        Batch {
+            bytes,
+            metrics,
+            at_s: 0,
+        }
+    }
+
+    /// The same batch, built for the interval ending at `at_s` (seconds
+    /// since the epoch): the time of its points.
+    pub fn at(mut self, at_s: i64) -> Batch {
+        self.at_s = at_s;
+        self
     }
 }
 
@@ -129,6 +143,12 @@ impl BatchRing {
     /// Metrics held and not yet acknowledged.
     pub fn buffered_metrics(&self) -> usize {
         self.batches.iter().map(|b| b.metrics).sum()
+    }
+
+    /// The time of the oldest batch held (not yet acknowledged whole), as
+    /// given by [`Batch::at`]; `None` when the ring is empty.
+    pub fn oldest_time(&self) -> Option<i64> {
+        self.batches.front().map(|b| b.at_s)
     }
 
     /// Bytes held and not yet acknowledged.

@@ -17,6 +17,7 @@ use super::delivery::Delivery;
 use super::exporter::BatchBuilder;
 use super::monitoring::{InstanceCharts, IntervalCounters};
 use super::schedule::Schedule;
+use super::status::InstanceStatus;
 use crate::shutdown::Shutdown;
 use crate::sys::{now_realtime_ut, thread_cpu_ns, ThreadCpu};
 
@@ -113,6 +114,8 @@ pub struct Instance {
     pub charts: Option<InstanceCharts>,
     pub schedule: Schedule,
     pub totals: Arc<InstanceTotals>,
+    /// What other threads may read about it (status page).
+    pub status: Arc<InstanceStatus>,
     /// Size of the previous batch, to size the next one's buffer.
     last_batch_len: usize,
 }
@@ -139,6 +142,14 @@ impl Instance {
 
     /// Assembles an instance from its parts.
     pub fn new(parts: InstanceParts) -> Instance {
+        let totals = Arc::new(InstanceTotals::default());
+        let status = Arc::new(InstanceStatus::new(
+            &parts.name,
+            "",
+            &parts.destination,
+            parts.update_every,
+            totals.clone(),
+        ));
         Instance {
             name: parts.name,
             destination: parts.destination,
@@ -148,9 +159,38 @@ impl Instance {
             ring: parts.ring,
             charts: parts.charts,
             schedule: parts.schedule,
-            totals: Arc::new(InstanceTotals::default()),
+            totals,
+            status,
             last_batch_len: 0,
         }
+    }
+
+    /// Names the connector type on its status (before the instance runs).
+    pub fn set_connector(&mut self, connector: &str) {
+        self.status = Arc::new(InstanceStatus::new(
+            &self.name,
+            connector,
+            &self.destination,
+            self.update_every,
+            self.totals.clone(),
+        ));
+    }
+
+    /// Publishes the ring's fill, the connection and the delivery's last
+    /// error to [`Self::status`].
+    fn publish(&mut self, delivered: bool) {
+        let now_s = (now_realtime_ut() / 1_000_000) as i64;
+        if delivered {
+            self.status.succeeded(now_s);
+        }
+        if let Some(error) = self.delivery.take_error() {
+            self.status.failed(error, now_s);
+        }
+        self.status.update(
+            &self.ring,
+            self.delivery.is_connected(),
+            self.delivery.peer(),
+        );
     }
 
     /// Runs until `shutdown` fires.
@@ -223,7 +263,7 @@ impl Instance {
         );
         add(&self.totals.built_metrics, metrics as u64);
         add(&self.totals.batches, 1);
-        if let Some(loss) = self.ring.push(Batch::new(bytes, metrics)) {
+        if let Some(loss) = self.ring.push(Batch::new(bytes, metrics).at(before)) {
             let mut lost = IntervalCounters {
                 lost_metrics: loss.metrics as u64,
                 lost_bytes: loss.bytes as u64,
@@ -246,6 +286,7 @@ impl Instance {
         let mut now = IntervalCounters::default();
         self.delivery.poll(&mut self.ring, &mut now);
         self.totals.add(&now);
+        self.publish(now.writes > 0);
         counters.merge(&mut now);
     }
 
@@ -255,6 +296,7 @@ impl Instance {
         let mut now = IntervalCounters::default();
         self.delivery.deliver(&mut self.ring, &mut now);
         self.totals.add(&now);
+        self.publish(now.writes > 0);
         counters.merge(&mut now);
     }
 }

@@ -23,6 +23,7 @@ pub mod instance;
 pub mod monitoring;
 pub mod registry;
 pub mod schedule;
+pub mod status;
 pub mod transport;
 
 use std::sync::Arc;
@@ -40,6 +41,7 @@ pub use exporter::{BatchBuilder, BatchSettings};
 pub use instance::{Instance, InstanceParts, InstanceTotals};
 pub use registry::{ConnectorSpec, DeliveryKind, Unsupported};
 pub use schedule::Schedule;
+pub use status::{ConnectionState, InstanceStatus, LastError, StatusSnapshot};
 pub use transport::{Endpoint, Transport};
 
 /// The batch settings of a configured instance.
@@ -202,7 +204,7 @@ pub fn build_instance(
             http,
         )
     });
-    Ok(Instance::new(InstanceParts {
+    let mut instance = Instance::new(InstanceParts {
         name: cfg.name.clone(),
         destination: cfg.destination_text.clone(),
         update_every: cfg.update_every,
@@ -211,13 +213,17 @@ pub fn build_instance(
         ring: BatchRing::new(cfg.buffer_on_failures),
         charts: monitoring,
         schedule: Schedule::new(cfg.update_every),
-    }))
+    });
+    instance.set_connector(cfg.connector.as_str());
+    Ok(instance)
 }
 
 /// A started instance thread.
 pub struct RunningInstance {
     pub name: String,
     pub totals: Arc<InstanceTotals>,
+    /// What the status page and `/api/v1/exporters` show.
+    pub status: Arc<InstanceStatus>,
     pub thread: JoinHandle<()>,
 }
 
@@ -254,12 +260,14 @@ pub fn spawn(
 ) -> std::io::Result<RunningInstance> {
     let name = instance.name.clone();
     let totals = instance.totals.clone();
+    let status = instance.status.clone();
     let thread = std::thread::Builder::new()
         .name(Instance::thread_name(&name))
         .spawn(move || instance.run(store, shutdown))?;
     Ok(RunningInstance {
         name,
         totals,
+        status,
         thread,
     })
 }

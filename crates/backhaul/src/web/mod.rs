@@ -38,12 +38,14 @@ mod request;
 mod response;
 mod routes;
 mod server;
+pub mod status;
 mod tls;
 
 pub use request::Request;
 pub use server::{
     Hooks, StreamHandler, Upgraded, UpgradedStream, WebError, WebServer, WebStats, WebStatsSnapshot,
 };
+pub use status::StatusSources;
 
 /// Longest request head accepted, in bytes; a longer one is answered 431
 /// and its connection closed.

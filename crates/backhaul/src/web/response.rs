@@ -12,6 +12,7 @@ use flate2::Compression;
 pub const TEXT: &str = "text/plain; charset=utf-8";
 /// `application/json`.
 pub const JSON: &str = "application/json";
+pub const HTML: &str = "text/html; charset=utf-8";
 
 /// A response before it is encoded.
 #[derive(Debug, Clone, PartialEq, Eq)]

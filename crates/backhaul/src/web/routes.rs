@@ -9,7 +9,9 @@
 //!   is ever read: there are no static files yet), a `/host/NAME/` prefix
 //!   picks a host of the store (404 when there is none by that name).
 //! * `/api/v1/allmetrics` → [`allmetrics::serve`]; `/api/v1/info`;
-//!   `/api/v1/charts`; `/` a short text; `/netdata.conf`,
+//!   `/api/v1/charts`; `/api/v1/exporters` (the exporting instances,
+//!   collectors, plugins and hosts as JSON); `/` the status page (the same
+//!   as HTML, with plots); `/netdata.conf`,
 //!   `/api/v1/manage/...` and `/api/v1/badge.svg` are checked against their
 //!   access lists, then answered 404 (not served by backhaul).
 //!
@@ -50,6 +52,8 @@ pub struct Context {
     pub gzip_counts: GzipCounts,
     pub facts: SystemFacts,
     pub stream_handler: Option<Arc<dyn StreamHandler>>,
+    /// The exporting instances, collectors and plugins to report.
+    pub status: Arc<super::StatusSources>,
     pub tls_enabled: bool,
     /// `[db] update every` of the agent.
     pub update_every: u32,
@@ -162,15 +166,18 @@ fn route_get(ctx: &Context, request: &Request, client: std::net::IpAddr, now_s: 
     }
 
     match rest {
-        [] => Response::text(
+        [] => {
+            let report = ctx.status.report(&ctx.store, now_s);
+            Response::new(
+                200,
+                super::response::HTML,
+                super::status::page::render(&report, &ctx.store, super::SERVER_NAME),
+            )
+        }
+        ["api", "v1", "exporters"] => Response::new(
             200,
-            format!(
-                "{} on {}: a metrics agent speaking netdata's API.\n\
-                 Endpoints: /api/v1/allmetrics, /api/v1/info, /api/v1/charts, \
-                 /host/NAME/api/v1/...",
-                super::SERVER_NAME,
-                host.hostname()
-            ),
+            super::response::JSON,
+            super::json::to_body(&ctx.status.report(&ctx.store, now_s)),
         ),
         ["api", "v1", "allmetrics"] => {
             let answer = allmetrics::serve(
@@ -232,6 +239,7 @@ mod tests {
                 std::path::Path::new("/nonexistent"),
             ),
             stream_handler: None,
+            status: Arc::default(),
             tls_enabled: false,
             update_every: 1,
         }
@@ -338,6 +346,8 @@ mod tests {
         let (code, body) = status("/api/v1/info", "127.0.0.2:1");
         assert_eq!((code, body.trim_end()), (403, DENIED_TEXT));
         assert_eq!(status("/", "127.0.0.2:1").0, 403);
+        assert_eq!(status("/api/v1/exporters", "127.0.0.2:1").0, 403);
+        assert_eq!(status("/api/v1/exporters", "127.0.0.1:1").0, 200);
         assert_eq!(status("/host/child-1/api/v1/charts", "127.0.0.2:1").0, 403);
         assert_eq!(status("/api/v1/manage/health", "127.0.0.1:1").0, 403);
         assert_eq!(status("/api/v1/manage/health", "10.0.0.1:1").0, 404);

@@ -94,6 +94,8 @@ impl io::Write for UpgradedStream {
 pub struct Hooks {
     /// Where `STREAM` requests go; without one they are refused (401).
     pub stream_handler: Option<Arc<dyn StreamHandler>>,
+    /// What the status page and `/api/v1/exporters` show.
+    pub status: Arc<super::StatusSources>,
 }
 
 /// Why the server could not start.
@@ -258,6 +260,7 @@ impl WebServer {
             gzip_counts: GzipCounts::default(),
             facts,
             stream_handler: hooks.stream_handler,
+            status: hooks.status,
             tls_enabled: tls.is_some(),
             update_every: config.main.update_every,
         });

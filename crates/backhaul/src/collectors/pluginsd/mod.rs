@@ -324,6 +324,9 @@ pub(crate) fn thread_name(prefix: &str, name: &str) -> String {
     out
 }
 
+/// The plugins started so far, as the runner keeps them.
+pub type SharedPlugins = Arc<Mutex<Vec<Arc<PluginStatus>>>>;
+
 /// The running plugins.d runner.
 pub struct PluginsdRunner {
     thread: JoinHandle<()>,
@@ -334,6 +337,11 @@ impl PluginsdRunner {
     /// Every plugin started so far, in start order.
     pub fn plugins(&self) -> Vec<Arc<PluginStatus>> {
         self.plugins.lock().clone()
+    }
+
+    /// The list of started plugins itself, shared (for the status page).
+    pub fn shared(&self) -> SharedPlugins {
+        self.plugins.clone()
     }
 
     /// The plugin called `name`, if it was started.

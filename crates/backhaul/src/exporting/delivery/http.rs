@@ -191,6 +191,8 @@ enum ExchangeError {
 
 /// The HTTP(S) delivery of one instance.
 pub struct HttpDelivery {
+    /// The last error not yet taken by [`Delivery::take_error`].
+    last_error: Option<String>,
     settings: HttpSettings,
     connection: Option<Connection>,
     shutdown: Option<Shutdown>,
@@ -214,6 +216,7 @@ pub struct HttpDelivery {
 impl HttpDelivery {
     pub fn new(name: &str, settings: HttpSettings) -> HttpDelivery {
         HttpDelivery {
+            last_error: None,
             settings,
             connection: None,
             shutdown: None,
@@ -361,6 +364,7 @@ impl HttpDelivery {
                 let delay = self.settings.retry.next_delay();
                 self.retry_at = Some(Instant::now() + delay);
                 if !self.stopping() {
+                    self.last_error = Some(format!("cannot connect: {error}"));
                     if let Some(suppressed) = self.connect_log.check(Instant::now()) {
                         tracing::error!(instance = %self.name, %error, retry_in_ms = delay.as_millis() as u64, suppressed, "cannot connect");
                     }
@@ -612,6 +616,10 @@ impl Delivery for HttpDelivery {
                             counters.retries += 1;
                             counters.failures += 1;
                             let delay = self.back_off(response.retry_after);
+                            self.last_error = Some(format!(
+                                "HTTP {}: the server asks to retry later",
+                                response.status
+                            ));
                             if let Some(suppressed) = self.status_log.check(Instant::now()) {
                                 tracing::warn!(instance = %self.name, status = response.status, retry_in_ms = delay.as_millis() as u64, body = %String::from_utf8_lossy(&response.body_start), suppressed, "the server asks to retry later");
                             }
@@ -620,6 +628,9 @@ impl Delivery for HttpDelivery {
                         status => {
                             counters.rejects += 1;
                             let lines = count_lines(bytes);
+                            self.last_error = Some(format!(
+                                "HTTP {status}: the server rejected {lines} metrics"
+                            ));
                             if let Some(suppressed) = self.status_log.check(Instant::now()) {
                                 tracing::error!(instance = %self.name, status, metrics = lines, body = %String::from_utf8_lossy(&response.body_start), suppressed, "the server rejected a request; its metrics are dropped");
                             }
@@ -639,6 +650,7 @@ impl Delivery for HttpDelivery {
                         continue;
                     }
                     let delay = self.back_off(None);
+                    self.last_error = Some(format!("sending a request failed: {error}"));
                     if let Some(suppressed) = self.connect_log.check(Instant::now()) {
                         tracing::error!(instance = %self.name, %error, retry_in_ms = delay.as_millis() as u64, suppressed, "sending a request failed");
                     }
@@ -658,6 +670,7 @@ impl Delivery for HttpDelivery {
                         continue;
                     }
                     let delay = self.back_off(None);
+                    self.last_error = Some(format!("no response to a request: {error}"));
                     if let Some(suppressed) = self.connect_log.check(Instant::now()) {
                         tracing::warn!(instance = %self.name, %error, retry_in_ms = delay.as_millis() as u64, suppressed, "no response to a request; it will be sent again");
                     }
@@ -683,6 +696,10 @@ impl Delivery for HttpDelivery {
 
     fn peer(&self) -> Option<SocketAddr> {
         self.connection.as_ref().map(|c| c.peer)
+    }
+
+    fn take_error(&mut self) -> Option<String> {
+        self.last_error.take()
     }
 
     fn watch(&mut self, shutdown: &Shutdown) {

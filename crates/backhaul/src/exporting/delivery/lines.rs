@@ -34,6 +34,8 @@ struct PendingSwitch {
 
 /// The TCP line delivery of one instance.
 pub struct LineDelivery {
+    /// The last error not yet taken by [`Delivery::take_error`].
+    last_error: Option<String>,
     transport: Transport,
     retry: Box<dyn RetryPolicy>,
     /// No connection attempt before this instant (backoff).
@@ -55,6 +57,7 @@ impl LineDelivery {
         timeout: Duration,
     ) -> LineDelivery {
         LineDelivery {
+            last_error: None,
             transport,
             retry,
             next_connect: Instant::now(),
@@ -128,6 +131,7 @@ impl LineDelivery {
                 self.next_connect = Instant::now() + delay;
                 let stopping = self.shutdown.as_ref().is_some_and(Shutdown::is_triggered);
                 if !stopping {
+                    self.last_error = Some(format!("cannot connect: {error}"));
                     if let Some(suppressed) = self.connect_log.check(Instant::now()) {
                         tracing::error!(
                             instance = %self.name,
@@ -213,6 +217,9 @@ impl Delivery for LineDelivery {
                             ring.connection_lost();
                             self.next_connect = Instant::now() + self.retry.next_delay();
                         }
+                        self.last_error = Some(format!(
+                            "the receiver is not keeping up (wrote {n} of {len} bytes)"
+                        ));
                         if let Some(suppressed) = self.write_log.check(Instant::now()) {
                             tracing::warn!(instance = %self.name, written = n, wanted = len, suppressed, "the receiver is not keeping up; will resume at the same byte");
                         }
@@ -223,6 +230,7 @@ impl Delivery for LineDelivery {
                     counters.failures += 1;
                     ring.connection_lost();
                     self.next_connect = Instant::now() + self.retry.next_delay();
+                    self.last_error = Some(format!("write failed: {error}"));
                     if let Some(suppressed) = self.write_log.check(Instant::now()) {
                         tracing::error!(instance = %self.name, %error, suppressed, "write failed; will reconnect");
                     }
@@ -250,6 +258,10 @@ impl Delivery for LineDelivery {
 
     fn peer(&self) -> Option<std::net::SocketAddr> {
         self.transport.connected_endpoint().map(|(_, addr)| addr)
+    }
+
+    fn take_error(&mut self) -> Option<String> {
+        self.last_error.take()
     }
 
     fn watch(&mut self, shutdown: &Shutdown) {

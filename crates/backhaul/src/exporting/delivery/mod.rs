@@ -52,4 +52,10 @@ pub trait Delivery: Send {
 
     /// Where it delivers to, for the start-up log line.
     fn describe(&self) -> String;
+
+    /// The last error since the previous call (for the status page), taken
+    /// so that it is reported once.
+    fn take_error(&mut self) -> Option<String> {
+        None
+    }
 }
