@@ -7,7 +7,7 @@
 //!     corpus/pluginsd ../tests/pluginsd -- -dict=pluginsd.dict -max_total_time=40
 //! ```
 //!
-//! `cargo install cargo-fuzz` (0.13) works from crates.io; there is no
+//! `cargo install cargo-fuzz` (0.13) works from the package registry; there is no
 //! nightly toolchain here and `RUSTC_BOOTSTRAP=1` lets the stable rustc take
 //! the `-Z` flags cargo-fuzz passes. The default AddressSanitizer build works
 //! that way too, but is ~2x slower and adds nothing for safe code, hence
