@@ -211,6 +211,19 @@ fn check_config(files: &ConfigFiles) -> anyhow::Result<ExitCode> {
     if count == 0 {
         writeln!(out, "no exporting instances configured")?;
     }
+    // Where the web server will listen (on stderr: stdout lists instances).
+    let web = &loaded.main.web;
+    if web.enabled() {
+        let addresses: Vec<String> = web.bind.iter().map(ToString::to_string).collect();
+        let scheme = if web.ssl_certificate.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        eprintln!("web server: {scheme} on {}", addresses.join(", "));
+    } else {
+        eprintln!("web server: off ([web] mode = {})", web.mode);
+    }
     if errors > 0 {
         return Ok(ExitCode::from(EXIT_CONFIG_ERROR));
     }

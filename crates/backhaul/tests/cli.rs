@@ -70,6 +70,10 @@ fn check_config_accepts_http_connectors_and_lists_disabled_ones_as_disabled() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("web server: http on 127.0.0.1:19999"),
+        "{stderr}"
+    );
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert_eq!(
         stdout.lines().collect::<Vec<_>>(),
@@ -393,5 +397,24 @@ fn check_config_requires_a_port_for_remote_write_and_flags_unsupported_connector
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(code), "{text}\n{stderr}");
         assert!(stderr.contains(message), "{text}\n{stderr}");
+    }
+}
+
+#[test]
+fn check_config_says_where_the_web_server_listens_or_that_it_is_off() {
+    let on = temp_file("web-on.conf", "[web]\n    bind to = 127.0.0.2:8125\n");
+    let off = temp_file("web-off.conf", "[web]\n    mode = none\n");
+    for (path, want) in [
+        (on, "web server: http on 127.0.0.2:8125"),
+        (off, "web server: off ([web] mode = none)"),
+    ] {
+        let out = bin()
+            .args(["check-config", "--config"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        assert!(stderr.contains(want), "{stderr}");
     }
 }
