@@ -1067,32 +1067,7 @@ mod tests {
     #[test]
     fn a_body_that_takes_many_write_slices_is_delivered_whole() {
         let (addr, receiver) = slow_reader();
-        let mut delivery = HttpDelivery::new(
-            "t",
-            HttpSettings {
-                endpoints: vec![(
-                    Endpoint {
-                        host: "127.0.0.1".into(),
-                        port: addr.port(),
-                    },
-                    "/api/put".into(),
-                )],
-                content_type: "application/graphite",
-                framing: BodyFraming::Lines,
-                authorization: None,
-                fixed_headers: &[],
-                extra_headers: Vec::new(),
-                max_lines: None,
-                max_body: 64 << 20,
-                timeout: Duration::from_secs(30),
-                tls: None,
-                primary_check_every: Duration::from_secs(60),
-                retry: Box::new(crate::exporting::backoff::ExponentialBackoff::new(
-                    Duration::from_secs(1),
-                    Duration::from_secs(1),
-                )),
-            },
-        );
+        let mut delivery = delivery_to(addr, 64 << 20, Duration::from_secs(30));
         // 32 MiB of lines: more than the kernel's buffers on both sides
         // hold, so the pause blocks the writer.
         let line = b"netdata.box.chart.dimension 1.0000000 1700000000\n";
@@ -1146,7 +1121,7 @@ mod tests {
         addr
     }
 
-    fn delivery_to(addr: SocketAddr) -> HttpDelivery {
+    fn delivery_to(addr: SocketAddr, max_body: usize, timeout: Duration) -> HttpDelivery {
         HttpDelivery::new(
             "t",
             HttpSettings {
@@ -1163,8 +1138,8 @@ mod tests {
                 fixed_headers: &[],
                 extra_headers: Vec::new(),
                 max_lines: None,
-                max_body: 1 << 20,
-                timeout: Duration::from_secs(10),
+                max_body,
+                timeout,
                 tls: None,
                 primary_check_every: Duration::from_secs(60),
                 retry: Box::new(crate::exporting::backoff::ExponentialBackoff::new(
@@ -1185,7 +1160,11 @@ mod tests {
         // The head with 100 bytes of the body, 1000 more, the rest: every
         // path through the body reading.
         let head = response.len() - body.len();
-        let mut delivery = delivery_to(answering(response, vec![head + 100, head + 1100]));
+        let mut delivery = delivery_to(
+            answering(response, vec![head + 100, head + 1100]),
+            1 << 20,
+            Duration::from_secs(10),
+        );
         let mut ring = BatchRing::new(2);
         ring.push(Batch::new(b"a 1 2\n".to_vec(), 1));
         let mut counters = IntervalCounters::default();
