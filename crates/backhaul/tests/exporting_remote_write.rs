@@ -8,6 +8,8 @@
 //! (`tick`, then `deliver` until the receiver saw what it waits for, with a
 //! deadline), so every batch holds known points.
 
+#[path = "support/rw_store.rs"]
+mod rw_store;
 mod support;
 
 use std::collections::BTreeMap;
@@ -18,42 +20,31 @@ use backhaul::config::{parse_exporting_str, parse_main_str};
 use backhaul::exporting::monitoring::IntervalCounters;
 use backhaul::exporting::{build_instance, Instance, InstanceTotals};
 use prost::Message as _;
-use rrd::{ChartDef, DimensionDef, Host, Label, LabelSource, Store};
+use rrd::{ChartDef, Label, LabelSource, Store};
+use rw_store::two_dimension_store;
 use support::http_receiver::{in_order, Action, HttpReceiver, Request};
 use wire::format::remote_write::WriteRequest;
 
-const S: u64 = 1_000_000;
 const T0: i64 = 1_700_000_000;
 /// Bound on every wait.
 const WAIT: Duration = Duration::from_secs(30);
 const VERSION: &str = concat!("v", env!("CARGO_PKG_VERSION"));
 
 /// A host `box` (labels: one configured, one automatic) with a chart of
-/// two dimensions, points at `T0 ..= T0 + 3`: `a` is `10 t + 1`, `b` (shown
-/// as `B dim`) `t / 4` where `t` counts from 0.
+/// two dimensions, points at `T0 ..= T0 + 3` (see `two_dimension_store`).
 fn store() -> Arc<Store> {
-    let store = Arc::new(Store::new(Host::new("box", 100)));
-    store.localhost().set_labels(vec![
-        Label::new("env", "lab \"one\"", LabelSource::Configured),
-        Label::new("_os_name", "linux", LabelSource::Automatic),
-    ]);
-    let chart = store.localhost().create_chart(
+    Arc::new(two_dimension_store(
+        vec![
+            Label::new("env", "lab \"one\"", LabelSource::Configured),
+            Label::new("_os_name", "linux", LabelSource::Automatic),
+        ],
         ChartDef::new("test", "rw")
             .name("Remote Write")
             .units("requests/s")
             .family("fam")
             .context("test.rw_ctx"),
-    );
-    let mut w = chart.write();
-    let a = w.add_dimension(DimensionDef::new("a"));
-    let b = w.add_dimension(DimensionDef::new("b").name("B dim").divisor(4));
-    for t in 0..=3 {
-        w.set(a, 10 * t + 1);
-        w.set(b, t);
-        w.done((T0 + t) as u64 * S).unwrap();
-    }
-    drop(w);
-    store
+        T0,
+    ))
 }
 
 fn instance(store: &Store, port: u16, extra: &str) -> Instance {

@@ -22,6 +22,8 @@
 //! passes, unless `BACKHAUL_REQUIRE_REAL_RECEIVERS=1` (see `real/mod.rs`).
 
 mod real;
+#[path = "support/rw_store.rs"]
+mod rw_store;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -33,9 +35,9 @@ use real::{
     free_ports, influx_exec, influx_query, local, now_s, require, Influx, Prometheus, Server,
     TempDir, WAIT,
 };
-use rrd::{ChartDef, DimensionDef, Host, Label, LabelSource, Store};
+use rrd::{ChartDef, Label, LabelSource};
+use rw_store::two_dimension_store;
 
-const S: u64 = 1_000_000;
 const VERSION: &str = concat!("v", env!("CARGO_PKG_VERSION"));
 
 /// `labels → [(timestamp ms, value)]`.
@@ -81,29 +83,19 @@ fn remote_write_reaches_prometheus_exactly() {
 
     // Points a few seconds old: well inside what a fresh TSDB accepts.
     let t0 = now_s() - 20;
-    let store = Store::new(Host::new("box", 100));
-    store.localhost().set_labels(vec![
-        Label::new("env", "lab \"one\"", LabelSource::Configured),
-        Label::new("team_name", "rust port:semi_tilde", LabelSource::Configured),
-        Label::new("_os_name", "linux", LabelSource::Automatic),
-    ]);
-    let chart = store.localhost().create_chart(
+    let store = two_dimension_store(
+        vec![
+            Label::new("env", "lab \"one\"", LabelSource::Configured),
+            Label::new("team_name", "rust port:semi_tilde", LabelSource::Configured),
+            Label::new("_os_name", "linux", LabelSource::Automatic),
+        ],
         ChartDef::new("test", "real")
             .name("Remote Write")
             .units("requests/s")
             .family("fam ily")
             .context("test.rw_ctx"),
+        t0,
     );
-    {
-        let mut w = chart.write();
-        let a = w.add_dimension(DimensionDef::new("a"));
-        let b = w.add_dimension(DimensionDef::new("b").name("B dim").divisor(4));
-        for t in 0..=3 {
-            w.set(a, 10 * t + 1);
-            w.set(b, t);
-            w.done((t0 + t) as u64 * S).unwrap();
-        }
-    }
 
     let (main, _) = parse_main_str("[global]\n    hostname = box\n", "netdata.conf").unwrap();
     let conf = format!(
@@ -318,30 +310,20 @@ fn remote_write_reaches_influxdb_exactly() {
     }
 
     let t0 = now_s() - 20;
-    let store = Store::new(Host::new("box", 100));
     // InfluxDB's CSV answer quotes values with quotes or commas; these need
     // none.
-    store.localhost().set_labels(vec![
-        Label::new("env", "lab one", LabelSource::Configured),
-        Label::new("_os_name", "linux", LabelSource::Automatic),
-    ]);
-    let chart = store.localhost().create_chart(
+    let store = two_dimension_store(
+        vec![
+            Label::new("env", "lab one", LabelSource::Configured),
+            Label::new("_os_name", "linux", LabelSource::Automatic),
+        ],
         ChartDef::new("test", "influx")
             .name("Influx Write")
             .units("requests/s")
             .family("fam ily")
             .context("test.irw_ctx"),
+        t0,
     );
-    {
-        let mut w = chart.write();
-        let a = w.add_dimension(DimensionDef::new("a"));
-        let b = w.add_dimension(DimensionDef::new("b").name("B dim").divisor(4));
-        for t in 0..=3 {
-            w.set(a, 10 * t + 1);
-            w.set(b, t);
-            w.done((t0 + t) as u64 * S).unwrap();
-        }
-    }
 
     let (main, _) = parse_main_str("[global]\n    hostname = box\n", "netdata.conf").unwrap();
     let conf = format!(
