@@ -246,79 +246,56 @@ impl HttpDelivery {
     fn connect(&self, upto: usize) -> Result<(Connection, usize), dial::ConnectError> {
         let endpoints = self.endpoints();
         let timeout = self.settings.timeout;
-        let (tcp, index, peer, attempts) =
-            dial::connect_first(&endpoints, upto, timeout, self.shutdown.as_ref())?;
-        let _ = tcp.set_nodelay(true);
-        let stream = match &self.settings.tls {
-            None => Stream::Plain(tcp),
-            Some(config) => {
-                let deadline = Deadline::after(timeout, self.shutdown.as_ref());
-                tracing::debug!(instance = %self.name, address = %peer, "TLS handshake");
-                match tls::handshake(config, &endpoints[index].host, tcp, &deadline) {
-                    Ok(s) => Stream::Tls(Box::new(s)),
-                    Err(e) => {
-                        // The later destinations are still worth a try.
-                        let later = if index + 1 < upto {
-                            self.connect_from(index + 1, upto)
-                        } else {
-                            None
-                        };
-                        return match later {
-                            Some(Ok((conn, more))) => Ok((conn, attempts + more)),
-                            _ => Err(dial::ConnectError {
-                                attempts,
-                                last: format!("{} ({peer}): {e}", endpoints[index]),
-                            }),
-                        };
+        let mut from = 0;
+        let mut attempts = 0;
+        // A failed TLS handshake: the later destinations are still worth a
+        // try, and it is the error to report if none answers.
+        let mut tls_failure = None;
+        while from < upto {
+            let (tcp, offset, peer, tried) = match dial::connect_first(
+                &endpoints[from..upto],
+                upto - from,
+                timeout,
+                self.shutdown.as_ref(),
+            ) {
+                Ok(found) => found,
+                Err(e) => {
+                    return Err(dial::ConnectError {
+                        attempts: attempts + e.attempts,
+                        last: tls_failure.unwrap_or(e.last),
+                    })
+                }
+            };
+            attempts += tried;
+            let index = from + offset;
+            let _ = tcp.set_nodelay(true);
+            let stream = match &self.settings.tls {
+                None => Stream::Plain(tcp),
+                Some(config) => {
+                    let deadline = Deadline::after(timeout, self.shutdown.as_ref());
+                    tracing::debug!(instance = %self.name, address = %peer, "TLS handshake");
+                    match tls::handshake(config, &endpoints[index].host, tcp, &deadline) {
+                        Ok(s) => Stream::Tls(Box::new(s)),
+                        Err(e) => {
+                            tls_failure = Some(format!("{} ({peer}): {e}", endpoints[index]));
+                            from = index + 1;
+                            continue;
+                        }
                     }
                 }
-            }
-        };
-        Ok((
-            Connection {
+            };
+            let connection = Connection {
                 stream,
                 index,
                 peer,
                 answered: 0,
-            },
-            attempts,
-        ))
-    }
-
-    /// [`Self::connect`] over destinations `from..upto` only.
-    fn connect_from(
-        &self,
-        from: usize,
-        upto: usize,
-    ) -> Option<Result<(Connection, usize), dial::ConnectError>> {
-        if from >= upto {
-            return None;
+            };
+            return Ok((connection, attempts));
         }
-        let mut sub = HttpDelivery::new(
-            &self.name,
-            HttpSettings {
-                endpoints: self.settings.endpoints[from..upto].to_vec(),
-                content_type: self.settings.content_type,
-                framing: self.settings.framing,
-                authorization: None,
-                fixed_headers: &[],
-                extra_headers: Vec::new(),
-                max_lines: None,
-                max_body: self.settings.max_body,
-                timeout: self.settings.timeout,
-                tls: self.settings.tls.clone(),
-                primary_check_every: self.settings.primary_check_every,
-                retry: Box::new(super::super::backoff::ExponentialBackoff::new(
-                    Duration::from_secs(1),
-                    Duration::from_secs(1),
-                )),
-            },
-        );
-        sub.shutdown = self.shutdown.clone();
-        Some(sub.connect(upto - from).map(|(mut c, a)| {
-            c.index += from;
-            (c, a)
-        }))
+        Err(dial::ConnectError {
+            attempts,
+            last: tls_failure.unwrap_or_else(|| "no destination".to_string()),
+        })
     }
 
     /// Makes sure a connection is up; moves back to an earlier destination
