@@ -16,3 +16,4 @@ pub mod pluginsd;
 pub(crate) mod room;
 pub mod sanitize;
 pub mod simple_pattern;
+pub mod stream_compression;
