@@ -188,6 +188,8 @@ mod tests {
             warnings: Vec::new(),
             main_file: None,
             exporting_file: None,
+            stream: Default::default(),
+            stream_file: None,
         };
         internal_collectors(&config)
             .iter()

@@ -34,6 +34,8 @@ fn loaded(netdata_conf: &str) -> LoadedConfig {
         warnings,
         main_file: None,
         exporting_file: None,
+        stream: Default::default(),
+        stream_file: None,
     }
 }
 

@@ -72,6 +72,10 @@ pub struct MainConfig {
     /// The legacy `[backend]` instance, when netdata.conf has that section
     /// (enabled or not).
     pub backend: Option<InstanceConfig>,
+    /// `[db] cleanup orphan hosts after secs` (default 3600; `[global]
+    /// cleanup orphan hosts after seconds` before 1.37): how long a child
+    /// host that stopped streaming is kept.
+    pub cleanup_orphan_hosts_after_secs: u32,
 }
 
 /// `[directories]`, with Debian's netdata package layout as defaults.
@@ -193,6 +197,10 @@ pub struct WebConfig {
     pub ssl_certificate: Option<PathBuf>,
     /// The `allow ... from` access lists.
     pub access: WebAccess,
+    /// `accept a streaming request every seconds` (default 0, no limit):
+    /// a `STREAM` request sooner than this after the last accepted one is
+    /// answered 503, as netdata does.
+    pub stream_accept_every_secs: u32,
     /// Other `[web]` settings, verbatim and in file order (each also gets a
     /// "not used" or "unknown" warning).
     pub other: Vec<(String, String)>,
@@ -322,12 +330,14 @@ impl MainConfig {
                 ssl_key: None,
                 ssl_certificate: None,
                 access: WebAccess::default(),
+                stream_accept_every_secs: 0,
                 other: Vec::new(),
             },
             logs: LogsConfig::default(),
             host_labels: Vec::new(),
             health: HealthConfig::default(),
             backend: None,
+            cleanup_orphan_hosts_after_secs: 3600,
         }
     }
 
@@ -374,6 +384,7 @@ pub fn system_hostname() -> String {
 
 /// `[global]` settings backhaul reads.
 const GLOBAL_USED: &[&str] = &[
+    "cleanup orphan hosts after seconds",
     "hostname",
     "update every",
     "history",
@@ -418,7 +429,6 @@ const GLOBAL_NOT_USED: &[&str] = &[
     "profile",
     "cleanup obsolete charts after seconds",
     "gap when lost iterations above",
-    "cleanup orphan hosts after seconds",
     "delete obsolete charts files",
     "delete orphan hosts files",
     "enable zero metrics",
@@ -490,6 +500,7 @@ const WEB_USED: &[&str] = &[
     "allow streaming from",
     "allow netdata.conf from",
     "allow management from",
+    "accept a streaming request every seconds",
 ];
 
 /// The default `bind to`: loopback only, on `default port`.
@@ -506,7 +517,6 @@ const WEB_NOT_USED: &[&str] = &[
     "des max window",
     "web files owner",
     "web files group",
-    "accept a streaming request every seconds",
     "respect do not track policy",
     "x-frame-options response header",
     "allow connections by dns",
@@ -522,7 +532,11 @@ const WEB_NOT_USED: &[&str] = &[
 
 /// `[db]` settings backhaul reads (every other `[db]` setting is netdata's
 /// storage tuning: "not used").
-const DB_USED: &[&str] = &["update every", "retention"];
+const DB_USED: &[&str] = &[
+    "update every",
+    "retention",
+    "cleanup orphan hosts after secs",
+];
 
 /// `[health]` settings backhaul reads.
 const HEALTH_USED: &[&str] = &["is ephemeral", "has unstable connection"];
@@ -686,6 +700,15 @@ pub fn main_from_document(
     })? {
         Some(history) => history,
         None => history_from_retention(db, config.update_every)?.unwrap_or(3600),
+    };
+    config.cleanup_orphan_hosts_after_secs = match SectionChain::new([db])
+        .parsed("cleanup orphan hosts after secs", |value| {
+            parse_u32(value, 0, "must be a whole number of seconds")
+        })? {
+        Some(seconds) => seconds,
+        None => global_chain.parsed_or("cleanup orphan hosts after seconds", 3600, |value| {
+            parse_u32(value, 0, "must be a whole number of seconds")
+        })?,
     };
     config.log_level = global_chain.find("log level").map(|(_, e)| e.value.clone());
     config.debug_flags = global_chain
@@ -1070,6 +1093,7 @@ fn web_config(
             netdata_conf: pattern("allow netdata.conf from", &access.netdata_conf),
             management: pattern("allow management from", &access.management),
         },
+        stream_accept_every_secs: seconds("accept a streaming request every seconds", 0)?,
         other: section
             .map(|section| {
                 section
