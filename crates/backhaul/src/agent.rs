@@ -107,9 +107,25 @@ impl Agent {
     pub fn start(config: &LoadedConfig, shutdown: Shutdown) -> anyhow::Result<Agent> {
         let store = build_store(config);
         let status = Arc::new(StatusSources::default());
+        let receiver_options = crate::stream::ReceiverOptions::from_config(config);
+        let receiver = if receiver_options.accepts_children() {
+            Some(
+                crate::stream::StreamReceiver::start(
+                    store.clone(),
+                    receiver_options,
+                    shutdown.clone(),
+                )
+                .context("starting the stream receiver")?,
+            )
+        } else {
+            None
+        };
         let hooks = Hooks {
             status: status.clone(),
-            ..Hooks::default()
+            stream_handler: receiver.clone().map(|r| {
+                let handler: Arc<dyn crate::web::StreamHandler> = Arc::new(r);
+                handler
+            }),
         };
         let web = WebServer::start(config, store.clone(), shutdown.clone(), hooks)?;
         let mut collectors = Vec::new();

@@ -501,12 +501,9 @@ mod tests {
             resolve(&config, "44444444-2222-3333-4444-555555555555", GUID),
             Err(StreamRefusal::KeyNotAllowedFrom(_))
         ));
-        assert!(matches!(
-            resolve(&config, KEY, "33333333-2222-3333-4444-555555555555"),
-            Ok(_)
-        ));
+        assert!(resolve(&config, KEY, "33333333-2222-3333-4444-555555555555").is_ok());
         assert!(
-            matches!(resolve(&config, KEY, KEY), Ok(_),),
+            resolve(&config, KEY, KEY).is_ok(),
             "a section without type serves as both"
         );
         let text = format!("[{KEY}]\n enabled = yes\n[{GUID}]\n type = api\n enabled = yes\n");
