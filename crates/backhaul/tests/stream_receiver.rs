@@ -185,6 +185,20 @@ impl Child {
     }
 }
 
+/// One GET on a fresh connection; the whole response.
+fn http_get(addr: SocketAddr, path: &str) -> String {
+    let mut socket = TcpStream::connect(addr).unwrap();
+    socket.set_read_timeout(Some(WAIT)).unwrap();
+    socket
+        .write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .unwrap();
+    let mut response = Vec::new();
+    socket.read_to_end(&mut response).unwrap();
+    String::from_utf8_lossy(&response).into_owned()
+}
+
 fn host(parent: &Parent, hostname: &str) -> Option<Arc<Host>> {
     parent
         .store
@@ -227,6 +241,28 @@ fn the_captured_child_streams_into_its_own_host_and_is_asked_to_replay() {
     let weird = host.chart_by_id("conf.we ird=id").expect("quoted ids");
     assert_eq!(weird.read().name(), "conf.we_ird_name");
 
+    // The web API serves the child: /api/v1/info lists it, its own
+    // allmetrics and the all-hosts Prometheus form carry its charts.
+    let info = http_get(parent.addr, "/api/v1/info");
+    assert!(info.contains("\"child-host\""), "{info}");
+    assert!(info.contains(CAPTURE_GUID), "{info}");
+    let own = http_get(
+        parent.addr,
+        "/host/child-host/api/v1/allmetrics?format=prometheus&source=as-collected",
+    );
+    assert!(
+        own.contains(
+            "
+netdata_netdata_server_cpu_total{chart=\"netdata.server_cpu\",family=\"netdata\",dimension=\"user\"} "
+        ),
+        "{own}"
+    );
+    let all = http_get(
+        parent.addr,
+        "/api/v1/allmetrics?format=prometheus_all_hosts&source=as-collected",
+    );
+    assert!(all.contains("instance=\"child-host\""), "{all}");
+
     // One REPLAY_CHART per CHART_DEFINITION_END, as the captured parent.
     let mut replies = Vec::new();
     let mut buffer = [0u8; 65536];
@@ -262,6 +298,9 @@ fn the_captured_child_streams_into_its_own_host_and_is_asked_to_replay() {
     });
     assert!(cpu.read().is_obsolete());
     assert!(host_of(&parent, "child-host").is_some());
+    assert!(!host.is_reachable());
+    let info = http_get(parent.addr, "/api/v1/info");
+    assert!(info.contains("\"reachable\": false"), "{info}");
     let mut again = Child::connect(&parent, KEY, "child-host", CAPTURE_GUID, 15352);
     assert!(again.answer.starts_with("Hit me baby"), "{}", again.answer);
     again.send(b"CHART netdata.server_cpu '' t u\nDIMENSION user\nDIMENSION system\nCHART_DEFINITION_END 0 0 0\n");

@@ -32,6 +32,7 @@ struct ChartIndex {
 pub struct Host {
     hostname: String,
     machine_guid: Option<String>,
+    reachable: std::sync::atomic::AtomicBool,
     history: usize,
     labels: RwLock<Arc<Vec<Label>>>,
     charts: RwLock<ChartIndex>,
@@ -43,6 +44,7 @@ impl Host {
         Host {
             hostname: hostname.into(),
             machine_guid: None,
+            reachable: std::sync::atomic::AtomicBool::new(true),
             history: history.max(2),
             labels: RwLock::new(Arc::new(Vec::new())),
             charts: RwLock::new(ChartIndex::default()),
@@ -57,6 +59,17 @@ impl Host {
 
     pub fn hostname(&self) -> &str {
         &self.hostname
+    }
+
+    /// Whether the host is collecting now (a child: connected).
+    pub fn is_reachable(&self) -> bool {
+        self.reachable.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Marks the host connected or not (set by the stream receiver).
+    pub fn set_reachable(&self, reachable: bool) {
+        self.reachable
+            .store(reachable, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// The machine GUID, for hosts that have one (children).

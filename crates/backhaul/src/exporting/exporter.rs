@@ -130,13 +130,23 @@ impl BatchBuilder {
         metrics
     }
 
+    /// Follows the store's host list: new hosts (children that connected)
+    /// are added, removed ones (orphans cleaned up) dropped; a host kept
+    /// keeps its per-chart export positions.
     fn sync_hosts(&mut self, store: &Store) {
         let hosts = store.hosts();
-        if hosts.len() == self.hosts.len() {
+        if hosts.len() == self.hosts.len()
+            && hosts
+                .iter()
+                .zip(&self.hosts)
+                .all(|(host, export)| Arc::ptr_eq(host, &export.host))
+        {
             return;
         }
+        let mut old = std::mem::take(&mut self.hosts);
         for (i, host) in hosts.into_iter().enumerate() {
-            if i < self.hosts.len() {
+            if let Some(position) = old.iter().position(|h| Arc::ptr_eq(&h.host, &host)) {
+                self.hosts.push(old.swap_remove(position));
                 continue;
             }
             let is_local = i == 0;

@@ -183,6 +183,7 @@ pub(super) fn run(shared: &Arc<Shared>, connection: Upgraded) {
     );
 
     ingest.start_run();
+    host.set_reachable(true);
     let policy = ReplicationPolicy {
         enabled: settings.enable_replication && negotiated.has(CAP_REPLICATION),
         seconds_to_replicate: settings.seconds_to_replicate,
@@ -201,6 +202,7 @@ pub(super) fn run(shared: &Arc<Shared>, connection: Upgraded) {
     };
     let reason = session.read_loop(&mut stream, leftover);
     ingest.end_run();
+    host.set_reachable(false);
     tracing::info!(%peer, %reason, "child disconnected; its charts are obsolete");
     release(shared, &child.machine_guid, Some(ingest));
     shared.counters.disconnected.fetch_add(1, Ordering::Relaxed);
