@@ -507,3 +507,133 @@ impl Child {
         closed
     }
 }
+
+/// A child that holds `first..=last` of chart `r.c` (one gauge `g`, value
+/// `t % 1000` at second `t`) and answers the parent's `REPLAY_CHART`s from
+/// it, as netdata's child does; returns the requests it got.
+fn replicating_child(
+    parent: &Parent,
+    hostname: &str,
+    guid: &str,
+    first: i64,
+    last: i64,
+) -> Vec<String> {
+    let mut child = Child::connect(parent, KEY, hostname, guid, 15352);
+    assert!(child.answer.starts_with("Hit me baby"), "{}", child.answer);
+    child.send(
+        format!("CHART r.c '' t u\nDIMENSION g '' absolute 1 1\nCHART_DEFINITION_END {first} {last} {last}\n")
+            .as_bytes(),
+    );
+    let mut reader = std::io::BufReader::new(child.socket.try_clone().unwrap());
+    let mut requests = Vec::new();
+    loop {
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut reader, &mut line).unwrap();
+        assert!(!line.is_empty(), "the parent closed the connection");
+        requests.push(line.trim_end().to_string());
+        let words: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(words[0], "REPLAY_CHART", "{line}");
+        assert_eq!(words[1], "\"r.c\"");
+        let start = words[2] == "\"true\"";
+        let after: i64 = words[3].parse().unwrap();
+        let before: i64 = words[4].parse().unwrap();
+        let mut answer = String::from("RBEGIN \"r.c\"\n");
+        if after != 0 || before != 0 {
+            for t in after..=before {
+                answer.push_str(&format!(
+                    "RBEGIN '' {} {t} {last}\nRSET \"g\" {}.0000000 \"\"\n",
+                    t - 1,
+                    t % 1000
+                ));
+            }
+        }
+        answer.push_str(&format!(
+            "RDSTATE \"g\" {last}000000 {} {}.0 {}.0\nRSSTATE {last}000000 {last}000000\n",
+            last % 1000,
+            last % 1000,
+            last % 1000
+        ));
+        answer.push_str(&format!(
+            "REND 1 {first} {last} {} {after} {before} {last}\n",
+            if start { "true" } else { "false" }
+        ));
+        child.send(answer.as_bytes());
+        if start {
+            break;
+        }
+    }
+    requests
+}
+
+#[test]
+fn replication_fills_the_chart_in_steps_without_holes() {
+    let parent = start_parent(|options| {
+        options.stream.seconds_per_replication_step = 10;
+        options.stream.seconds_to_replicate = 3600;
+    });
+    let (first, last) = (1_800_000_100, 1_800_000_140);
+    let requests = replicating_child(&parent, "replicated", &guid(7), first, last);
+    assert_eq!(
+        requests,
+        [
+            "REPLAY_CHART \"r.c\" \"false\" 1800000100 1800000110",
+            "REPLAY_CHART \"r.c\" \"false\" 1800000111 1800000121",
+            "REPLAY_CHART \"r.c\" \"false\" 1800000122 1800000132",
+            "REPLAY_CHART \"r.c\" \"true\" 1800000133 1800000140",
+        ]
+    );
+    let chart = {
+        let mut found = None;
+        wait_until("all replicated points stored", || {
+            found = host(&parent, "replicated")
+                .and_then(|h| h.chart_by_id("r.c"))
+                .filter(|c| c.read().last_entry_t() == Some(last));
+            found.is_some()
+        });
+        found.unwrap()
+    };
+    let state = chart.read();
+    assert_eq!(state.first_entry_t(), Some(first));
+    let points = state.points(0, first - 1, last);
+    assert_eq!(points.len(), 41, "one point a second, no hole");
+    for point in points {
+        assert_eq!(point.value, (point.time % 1000) as f64, "{point:?}");
+    }
+    assert_eq!(
+        parent
+            .receiver
+            .counters()
+            .replicated_points
+            .load(Ordering::Relaxed),
+        41
+    );
+}
+
+#[test]
+fn a_reconnecting_child_is_asked_only_for_the_gap() {
+    let parent = start_parent(|options| options.stream.seconds_per_replication_step = 600);
+    let guid = guid(8);
+    // First connection: the child holds 100..=120.
+    replicating_child(&parent, "gappy", &guid, 1_800_000_100, 1_800_000_120);
+    wait_until("the first connection's points", || {
+        host(&parent, "gappy")
+            .and_then(|h| h.chart_by_id("r.c"))
+            .is_some_and(|c| c.read().last_entry_t() == Some(1_800_000_120))
+    });
+    wait_until("the first connection ended", || {
+        parent.receiver.connected_children() == 0
+    });
+    // It comes back after a minute away: asked for 121.. only.
+    let requests = replicating_child(&parent, "gappy", &guid, 1_800_000_100, 1_800_000_185);
+    assert_eq!(
+        requests,
+        ["REPLAY_CHART \"r.c\" \"true\" 1800000121 1800000185"]
+    );
+    let chart = host(&parent, "gappy").unwrap().chart_by_id("r.c").unwrap();
+    wait_until("the gap filled", || {
+        chart.read().last_entry_t() == Some(1_800_000_185)
+    });
+    let points = chart.read().points(0, 1_800_000_099, 1_800_000_185);
+    assert_eq!(points.len(), 86);
+    assert!(points.iter().all(|p| p.value == (p.time % 1000) as f64));
+}

@@ -23,7 +23,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rrd::Host;
+use rrd::{Chart, DimIndex, Host, StoredAs};
 use wire::pluginsd::{parse_line, Command, FrameError, LineFramer, TextPreview};
 use wire::stream_compression::StreamDecompressor;
 
@@ -197,6 +197,8 @@ pub(super) fn run(shared: &Arc<Shared>, connection: Upgraded) {
         negotiated,
         current_chart: Vec::new(),
         replay_chart: Vec::new(),
+        replay_target: None,
+        replay_point: None,
         outgoing: Vec::new(),
         closing: None,
     };
@@ -288,6 +290,10 @@ struct Session<'a> {
     current_chart: Vec<u8>,
     /// The chart of the last `RBEGIN` with an id.
     replay_chart: Vec<u8>,
+    /// That chart in the store, if it is there.
+    replay_target: Option<Arc<Chart>>,
+    /// The replicated point being received: its time and `RSET` values.
+    replay_point: Option<(i64, Vec<(DimIndex, f64)>)>,
     /// Lines for the child (`REPLAY_CHART`), written after each read.
     outgoing: Vec<u8>,
     /// Set when a line ends the connection.
@@ -409,24 +415,61 @@ impl Session<'_> {
                         .first_request(first_entry, last_entry, wall_clock, parent_last);
                 self.request(request);
             }
-            Ok(Command::ReplayBegin { chart_id, .. }) => {
+            Ok(Command::ReplayBegin { chart_id, range }) => {
+                self.flush_replayed_point();
                 if let Some(chart_id) = chart_id {
                     self.replay_chart.clear();
                     self.replay_chart.extend_from_slice(chart_id);
+                    self.replay_target = self.host.chart_by_id(&String::from_utf8_lossy(chart_id));
+                }
+                if let Some(range) = range {
+                    self.replay_point = Some((range.end, Vec::new()));
                 }
             }
-            Ok(Command::ReplaySet { .. }) => {
+            Ok(Command::ReplaySet {
+                dimension_id,
+                value,
+                ..
+            }) => {
                 self.shared
                     .counters
                     .replicated_values
                     .fetch_add(1, Ordering::Relaxed);
+                if let (Some(chart), Some((_, values))) =
+                    (&self.replay_target, self.replay_point.as_mut())
+                {
+                    let dim = chart
+                        .read()
+                        .dimension_index(&String::from_utf8_lossy(dimension_id));
+                    if let Some(dim) = dim {
+                        values.push((dim, value));
+                    }
+                }
             }
+            Ok(Command::ReplayDimensionState {
+                dimension_id,
+                last_collected_ut,
+                collected,
+                ..
+            }) => {
+                self.flush_replayed_point();
+                if let Some(chart) = &self.replay_target {
+                    let mut writer = chart.write();
+                    if let Some(dim) =
+                        writer.dimension_index(&String::from_utf8_lossy(dimension_id))
+                    {
+                        writer.set_last_collected(dim, collected, last_collected_ut);
+                    }
+                }
+            }
+            Ok(Command::ReplayChartState { .. }) => self.flush_replayed_point(),
             Ok(Command::ReplayEnd {
                 last_entry,
                 start_streaming,
                 before,
                 ..
             }) => {
+                self.flush_replayed_point();
                 if !start_streaming {
                     let request = self.policy.next_request(before, last_entry);
                     let chart = std::mem::take(&mut self.replay_chart);
@@ -434,12 +477,7 @@ impl Session<'_> {
                     self.replay_chart = chart;
                 }
             }
-            Ok(
-                Command::ClaimedId { .. }
-                | Command::ReplayDimensionState { .. }
-                | Command::ReplayChartState { .. }
-                | Command::Empty,
-            ) => {}
+            Ok(Command::ClaimedId { .. } | Command::Empty) => {}
             Ok(Command::ReplayChart { .. }) => {
                 self.closing = Some(Ending::Garbage(TextPreview::new(b"REPLAY_CHART")));
             }
@@ -457,6 +495,26 @@ impl Session<'_> {
             _ => {
                 self.ingest.apply_parsed(parsed, &mut clock);
             }
+        }
+    }
+
+    /// Stores the replicated point received so far, if any.
+    fn flush_replayed_point(&mut self) {
+        let Some((t, values)) = self.replay_point.take() else {
+            return;
+        };
+        let Some(chart) = &self.replay_target else {
+            return;
+        };
+        if values.is_empty() {
+            return;
+        }
+        let stored = chart.write().store_point(t, &values);
+        if stored != StoredAs::Dropped {
+            self.shared
+                .counters
+                .replicated_points
+                .fetch_add(1, Ordering::Relaxed);
         }
     }
 

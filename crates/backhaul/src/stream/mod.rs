@@ -8,7 +8,7 @@
 //! | --- | --- |
 //! | [`handshake`] | the request's fields, capability negotiation, netdata's answer and refusal texts |
 //! | `connection` | one child's connection: the checks, the answer, then reading the stream (LZ4 or plain) into the child's host |
-//! | [`replication`] | what to ask for with `REPLAY_CHART` |
+//! | [`replication`] | what to ask for with `REPLAY_CHART` (the points that come back are stored with `rrd`'s `ChartWriter::store_point`) |
 //!
 //! The receiver keeps one entry per machine GUID: the child's `Host` in the
 //! store and the `Ingest` holding its chart cache, both kept across
@@ -113,6 +113,8 @@ pub struct ReceiverCounters {
     pub hosts_removed: AtomicU64,
     /// Replicated values received (`RSET`).
     pub replicated_values: AtomicU64,
+    /// Replicated points stored (appended, or filling a gap).
+    pub replicated_points: AtomicU64,
 }
 
 /// What the connection threads share.
