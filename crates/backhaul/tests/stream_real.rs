@@ -6,7 +6,12 @@
 //! raw values the child itself serves on its own
 //! `/api/v1/allmetrics?format=prometheus&source=as-collected`.
 //!
-//! The children run in parallel; the test takes about 15 s. Skipped (with a
+//! A second test puts a proxy between a child and the parent and cuts it
+//! for 12 s (netdata's sender then waits out its own back-off, about 30 s
+//! in all): after the reconnect the parent asks for the gap with
+//! `REPLAY_CHART`, and its store holds every second across the outage.
+//!
+//! The children run in parallel; the tests take about 40 s together. Skipped (with a
 //! line on stderr) when netdata is not installed, unless
 //! `BACKHAUL_REQUIRE_REAL_RECEIVERS=1` (set by `.ci/run`, which installs
 //! it).
@@ -58,6 +63,17 @@ fn http_get(addr: SocketAddr, path: &str) -> Result<String, String> {
 
 /// A netdata child streaming to `parent`.
 fn start_child(dir: &Path, hostname: &str, web_port: u16, parent: SocketAddr) -> Server {
+    start_child_with(dir, hostname, web_port, parent, "")
+}
+
+/// A netdata child streaming to `parent`, with more `[stream]` settings.
+fn start_child_with(
+    dir: &Path,
+    hostname: &str,
+    web_port: u16,
+    parent: SocketAddr,
+    stream_extra: &str,
+) -> Server {
     for sub in ["etc", "cache", "lib", "log", "plugins"] {
         std::fs::create_dir_all(dir.join(sub)).unwrap();
     }
@@ -82,7 +98,9 @@ fn start_child(dir: &Path, hostname: &str, web_port: u16, parent: SocketAddr) ->
     .unwrap();
     std::fs::write(
         dir.join("etc/stream.conf"),
-        format!("[stream]\n enabled = yes\n destination = {parent}\n api key = {KEY}\n"),
+        format!(
+            "[stream]\n enabled = yes\n destination = {parent}\n api key = {KEY}\n{stream_extra}"
+        ),
     )
     .unwrap();
     let mut command = Command::new("netdata");
@@ -286,6 +304,220 @@ fn two_netdata_children_stream_to_backhaul_which_exports_each_under_its_own_host
     for child in &mut children {
         child.stop();
     }
+    shutdown.trigger();
+    agent.wait();
+}
+
+/// A TCP proxy on 127.0.0.1 that can cut its connections and refuse new
+/// ones for a while (a network outage between a child and its parent).
+struct CuttingProxy {
+    addr: SocketAddr,
+    cut: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Sockets of the current connections, to shut down on a cut.
+    live: std::sync::Arc<std::sync::Mutex<Vec<TcpStream>>>,
+}
+
+impl CuttingProxy {
+    fn start(target: SocketAddr) -> CuttingProxy {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::{Arc, Mutex};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let cut = Arc::new(AtomicBool::new(false));
+        let stop = Arc::new(AtomicBool::new(false));
+        let live: Arc<Mutex<Vec<TcpStream>>> = Arc::default();
+        let (cut2, stop2, live2) = (cut.clone(), stop.clone(), live.clone());
+        std::thread::spawn(move || {
+            // While cut, nothing listens: the child's connects are refused
+            // (a reset after accepting makes netdata wait 30 s to retry).
+            let mut listener = Some(listener);
+            while !stop2.load(Ordering::Relaxed) {
+                if cut2.load(Ordering::Relaxed) {
+                    listener = None;
+                    std::thread::sleep(Duration::from_millis(20));
+                    continue;
+                }
+                let Some(open) = listener.as_ref() else {
+                    if let Ok(again) = std::net::TcpListener::bind(addr) {
+                        again.set_nonblocking(true).unwrap();
+                        listener = Some(again);
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                    continue;
+                };
+                let Ok((client, _)) = open.accept() else {
+                    std::thread::sleep(Duration::from_millis(20));
+                    continue;
+                };
+                let Ok(server) = TcpStream::connect(target) else {
+                    continue;
+                };
+                client.set_nonblocking(false).unwrap();
+                {
+                    let mut live = live2.lock().unwrap();
+                    live.push(client.try_clone().unwrap());
+                    live.push(server.try_clone().unwrap());
+                }
+                for (mut from, mut to) in [
+                    (client.try_clone().unwrap(), server.try_clone().unwrap()),
+                    (server, client),
+                ] {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(std::net::Shutdown::Both);
+                        let _ = from.shutdown(std::net::Shutdown::Both);
+                    });
+                }
+            }
+        });
+        CuttingProxy {
+            addr,
+            cut,
+            stop,
+            live,
+        }
+    }
+
+    /// Cuts every connection; new ones are refused until `restore`.
+    fn cut(&self) {
+        self.cut.store(true, std::sync::atomic::Ordering::Relaxed);
+        for socket in self.live.lock().unwrap().drain(..) {
+            let _ = socket.shutdown(std::net::Shutdown::Both);
+        }
+    }
+
+    fn restore(&self) {
+        self.cut.store(false, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+impl Drop for CuttingProxy {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.cut();
+    }
+}
+
+#[test]
+fn a_child_cut_off_for_a_while_is_replicated_and_the_export_has_no_hole() {
+    if !require("stream_real", &["netdata"]) {
+        return;
+    }
+    let dir = TempDir::new("stream-cut");
+    let receiver = FakeReceiver::start(Behaviour::Normal);
+    let parent_dir = dir.path().join("parent");
+    std::fs::create_dir_all(&parent_dir).unwrap();
+    let base = parent_dir.display();
+    std::fs::write(
+        parent_dir.join("netdata.conf"),
+        format!(
+            "[global]\n hostname = parent\n[directories]\n config = {base}\n lib = {base}\n\
+             [plugins]\n enable running new plugins = no\n proc = no\n diskspace = no\n\
+             [web]\n bind to = 127.0.0.1:0\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        parent_dir.join("stream.conf"),
+        format!("[{KEY}]\n enabled = yes\n default history = 600\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        parent_dir.join("exporting.conf"),
+        format!(
+            "[graphite:children]\n enabled = yes\n destination = {}\n data source = average\n\
+             \x20update every = 1\n send names instead of ids = no\n send charts matching = system.cpu\n\
+             \x20send hosts matching = !localhost *\n",
+            receiver.addr
+        ),
+    )
+    .unwrap();
+    let loaded = config::load(Some(&parent_dir.join("netdata.conf")), None).expect("config");
+    let shutdown = Shutdown::new();
+    let agent = Agent::start(&loaded, shutdown.clone()).expect("the parent starts");
+    let parent_addr = agent.web.as_ref().expect("web on").local_addrs()[0];
+    let proxy = CuttingProxy::start(parent_addr);
+
+    let port = free_ports(1)[0];
+    let mut child = start_child_with(
+        &dir.path().join("cut-child"),
+        "cut-child",
+        port,
+        proxy.addr,
+        " reconnect delay seconds = 1\n",
+    );
+    let cpu = child.wait_for("system.cpu on the parent", || {
+        agent
+            .store
+            .hosts()
+            .into_iter()
+            .find(|h| h.hostname() == "cut-child")
+            .and_then(|h| h.chart_by_id("system.cpu"))
+            .filter(|c| c.read().rounds() > 3)
+            .ok_or_else(|| "not yet".to_string())
+    });
+    let cut_at = cpu.read().last_entry_t().unwrap();
+    let user = cpu.read().dimension_index("user").expect("system.cpu user");
+    proxy.cut();
+    let outage = Duration::from_secs(12);
+    let until = Instant::now() + outage;
+    while Instant::now() < until {
+        if let Some(status) = child.exited() {
+            child.fail(&format!("exited ({status}) during the outage"));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    proxy.restore();
+    let restored_at = cut_at + outage.as_secs() as i64;
+    child.wait_for("points after the outage", || {
+        let last = cpu.read().last_entry_t().unwrap_or(0);
+        if last >= restored_at + 5 {
+            Ok(())
+        } else {
+            Err(format!("last point {last}, want {}", restored_at + 5))
+        }
+    });
+
+    // The parent holds every second across the outage.
+    let (from, to) = (cut_at - 3, restored_at + 3);
+    let held: BTreeSet<i64> = cpu
+        .read()
+        .points(user, from - 1, to)
+        .into_iter()
+        .map(|p| p.time)
+        .collect();
+    let missing: Vec<i64> = (from..=to).filter(|t| !held.contains(t)).collect();
+    assert!(
+        missing.is_empty(),
+        "the parent misses {missing:?} of {from}..={to}"
+    );
+
+    // And exported, each point once: `average` sends one line per
+    // instance interval (timestamped with the batch's time), the average of
+    // the points stored since the previous line, so the points replicated
+    // in a burst after the outage come out averaged in the first line after
+    // it. Lines go forward in time, none repeats, and they continue after
+    // the outage.
+    let settle = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < settle {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let times: Vec<i64> = receiver
+        .lines()
+        .iter()
+        .filter(|l| l.starts_with("netdata.cut-child.system.cpu.user"))
+        .filter_map(|l| l.split(' ').nth(2)?.parse().ok())
+        .collect();
+    assert!(
+        times.windows(2).all(|w| w[0] < w[1]),
+        "times go forward, nothing sent twice: {times:?}"
+    );
+    assert!(times.first().is_some_and(|&t| t <= cut_at), "{times:?}");
+    assert!(times.last().is_some_and(|&t| t >= to), "{times:?}");
+
+    child.stop();
     shutdown.trigger();
     agent.wait();
 }

@@ -510,7 +510,8 @@ impl Child {
 
 /// A child that holds `first..=last` of chart `r.c` (one gauge `g`, value
 /// `t % 1000` at second `t`) and answers the parent's `REPLAY_CHART`s from
-/// it, as netdata's child does; returns the requests it got.
+/// it as netdata's child does (the points `after < t <= before`); returns
+/// the requests it got.
 fn replicating_child(
     parent: &Parent,
     hostname: &str,
@@ -539,7 +540,7 @@ fn replicating_child(
         let before: i64 = words[4].parse().unwrap();
         let mut answer = String::from("RBEGIN \"r.c\"\n");
         if after != 0 || before != 0 {
-            for t in after..=before {
+            for t in after + 1..=before {
                 answer.push_str(&format!(
                     "RBEGIN '' {} {t} {last}\nRSET \"g\" {}.0000000 \"\"\n",
                     t - 1,
@@ -577,9 +578,9 @@ fn replication_fills_the_chart_in_steps_without_holes() {
         requests,
         [
             "REPLAY_CHART \"r.c\" \"false\" 1800000100 1800000110",
-            "REPLAY_CHART \"r.c\" \"false\" 1800000111 1800000121",
-            "REPLAY_CHART \"r.c\" \"false\" 1800000122 1800000132",
-            "REPLAY_CHART \"r.c\" \"true\" 1800000133 1800000140",
+            "REPLAY_CHART \"r.c\" \"false\" 1800000110 1800000120",
+            "REPLAY_CHART \"r.c\" \"false\" 1800000120 1800000130",
+            "REPLAY_CHART \"r.c\" \"true\" 1800000130 1800000140",
         ]
     );
     let chart = {
@@ -593,9 +594,9 @@ fn replication_fills_the_chart_in_steps_without_holes() {
         found.unwrap()
     };
     let state = chart.read();
-    assert_eq!(state.first_entry_t(), Some(first));
-    let points = state.points(0, first - 1, last);
-    assert_eq!(points.len(), 41, "one point a second, no hole");
+    assert_eq!(state.first_entry_t(), Some(first + 1));
+    let points = state.points(0, first, last);
+    assert_eq!(points.len(), 40, "one point a second, no hole");
     for point in points {
         assert_eq!(point.value, (point.time % 1000) as f64, "{point:?}");
     }
@@ -605,7 +606,7 @@ fn replication_fills_the_chart_in_steps_without_holes() {
             .counters()
             .replicated_points
             .load(Ordering::Relaxed),
-        41
+        40
     );
 }
 
@@ -627,13 +628,13 @@ fn a_reconnecting_child_is_asked_only_for_the_gap() {
     let requests = replicating_child(&parent, "gappy", &guid, 1_800_000_100, 1_800_000_185);
     assert_eq!(
         requests,
-        ["REPLAY_CHART \"r.c\" \"true\" 1800000121 1800000185"]
+        ["REPLAY_CHART \"r.c\" \"true\" 1800000120 1800000185"]
     );
     let chart = host(&parent, "gappy").unwrap().chart_by_id("r.c").unwrap();
     wait_until("the gap filled", || {
         chart.read().last_entry_t() == Some(1_800_000_185)
     });
-    let points = chart.read().points(0, 1_800_000_099, 1_800_000_185);
-    assert_eq!(points.len(), 86);
+    let points = chart.read().points(0, 1_800_000_100, 1_800_000_185);
+    assert_eq!(points.len(), 85);
     assert!(points.iter().all(|p| p.value == (p.time % 1000) as f64));
 }

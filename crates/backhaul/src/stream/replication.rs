@@ -9,7 +9,10 @@
 //! the child answers with `RBEGIN` ... `REND`, and a `REND` that does not
 //! start streaming makes the parent ask for the next step. `true 0 0` asks
 //! for nothing and starts streaming (what a parent without replication
-//! sends).
+//! sends). A step answers the points whose time `t` is
+//! `after < t <= before` (a point's time is the end of its interval), so
+//! the next step starts at the previous `before`, and a parent holding its
+//! chart up to `t` asks from `after = t`.
 
 use std::io::Write as _;
 
@@ -29,9 +32,10 @@ pub struct ReplicationPolicy {
 pub struct ReplayRequest {
     /// Whether the child streams the chart live after this step.
     pub start_streaming: bool,
-    /// Oldest second asked for (0 with `before` 0: nothing).
+    /// The points asked for are after this second (0 with `before` 0:
+    /// nothing).
     pub after: i64,
-    /// Newest second asked for.
+    /// ... up to this second, included.
     pub before: i64,
 }
 
@@ -79,7 +83,7 @@ impl ReplicationPolicy {
         let mut after =
             child_first.max(wall_clock.min(child_last) - i64::from(self.seconds_to_replicate));
         if let Some(parent_last) = parent_last {
-            after = after.max(parent_last + 1);
+            after = after.max(parent_last);
         }
         self.step_from(after, child_last)
     }
@@ -87,11 +91,11 @@ impl ReplicationPolicy {
     /// The request after a `REND` that did not start streaming: the step
     /// after `before`, up to the child's `child_last`.
     pub fn next_request(&self, before: i64, child_last: i64) -> ReplayRequest {
-        self.step_from(before.saturating_add(1), child_last)
+        self.step_from(before, child_last)
     }
 
     fn step_from(&self, after: i64, child_last: i64) -> ReplayRequest {
-        if after > child_last {
+        if after >= child_last {
             return ReplayRequest::NOTHING;
         }
         let before = after
@@ -135,19 +139,19 @@ mod tests {
             first,
             ReplayRequest {
                 start_streaming: false,
-                after: 10_001,
-                before: 10_601
+                after: 10_000,
+                before: 10_600
             }
         );
         let second = POLICY.next_request(first.before, child_last);
         assert_eq!(
             (second.after, second.before, second.start_streaming),
-            (10_602, 11_202, false)
+            (10_600, 11_200, false)
         );
         let third = POLICY.next_request(second.before, child_last);
         assert_eq!(
             (third.after, third.before, third.start_streaming),
-            (11_203, 11_500, true)
+            (11_200, 11_500, true)
         );
         assert_eq!(POLICY.next_request(11_500, 11_500), ReplayRequest::NOTHING);
     }
