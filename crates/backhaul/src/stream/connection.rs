@@ -24,7 +24,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rrd::{Chart, DimIndex, Host, StoredAs};
-use wire::pluginsd::{parse_line, Command, FrameError, LineFramer, TextPreview};
+use wire::pluginsd::{
+    parse_line, Command, FrameError, LineFramer, TextPreview, DEFAULT_MAX_LINE_LEN,
+};
 use wire::stream_compression::StreamDecompressor;
 
 use super::handshake::{
@@ -38,6 +40,9 @@ use crate::web::{Upgraded, UpgradedStream};
 
 /// How long one blocking read waits before checking the stop request.
 const READ_SLICE: Duration = Duration::from_millis(500);
+
+/// The most read from the socket at once.
+const READ_LEN: usize = 16 * 1024;
 
 /// How long a write to the child may block.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -303,12 +308,14 @@ struct Session<'a> {
 impl Session<'_> {
     fn read_loop(&mut self, stream: &mut UpgradedStream, leftover: Vec<u8>) -> Ending {
         let _ = socket(stream).set_read_timeout(Some(READ_SLICE));
-        let mut framer = LineFramer::new();
+        // netdata's 16 KiB line limit; reads of at most 16 KiB (a child sends
+        // a few KiB a second): the connection's buffers stay small.
+        let mut framer = LineFramer::with_limits(DEFAULT_MAX_LINE_LEN, READ_LEN);
         let mut decompressor = self
             .negotiated
             .has(CAP_COMPRESSION)
             .then(StreamDecompressor::new);
-        let mut buffer = vec![0u8; 64 * 1024];
+        let mut buffer = vec![0u8; READ_LEN];
         let mut last_data = Instant::now();
         let idle_timeout = self.shared.options.idle_timeout;
         let mut pending = leftover;
