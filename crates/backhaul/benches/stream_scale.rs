@@ -15,6 +15,11 @@
 //! The children speak protocol version 4 (no replication round trip) and
 //! send `BEGIN`/`SET`/`END` for charts of 100 dimensions, values changing
 //! every second.
+//!
+//! `BENCH_PARENT=netdata` sends the same children to a netdata 1.37 parent
+//! (`/usr/sbin/netdata`, `[db] mode = ram`, the same history, the same
+//! exporting instance) instead, and reports that process's CPU: the side by
+//! side of the issue.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -37,17 +42,22 @@ fn env(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-/// Process CPU time (user + system) in ns, from /proc/self/stat.
-fn process_cpu_ns() -> u64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+/// A process's CPU time (user + system) in ns, from /proc/PID/stat (this
+/// process without a pid).
+fn process_cpu_ns_of(pid: Option<u32>) -> u64 {
+    let path = pid.map_or("/proc/self/stat".to_string(), |p| format!("/proc/{p}/stat"));
+    let stat = std::fs::read_to_string(path).unwrap();
     let after = &stat[stat.rfind(')').unwrap() + 2..];
     let fields: Vec<&str> = after.split(' ').collect();
     let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
     ticks * 1_000_000_000 / 100
 }
 
-fn rss_bytes() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+fn rss_bytes_of(pid: Option<u32>) -> u64 {
+    let path = pid.map_or("/proc/self/status".to_string(), |p| {
+        format!("/proc/{p}/status")
+    });
+    let status = std::fs::read_to_string(path).unwrap();
     status
         .lines()
         .find_map(|l| l.strip_prefix("VmRSS:"))
@@ -141,11 +151,19 @@ fn main() {
         ),
     )
     .unwrap();
-    let loaded = config::load(Some(&dir.join("netdata.conf")), None).unwrap();
+    let netdata = std::env::var("BENCH_PARENT").is_ok_and(|v| v == "netdata");
     let shutdown = Shutdown::new();
-    let agent = Agent::start(&loaded, shutdown.clone()).unwrap();
-    let parent = agent.web.as_ref().unwrap().local_addrs()[0];
-    let rss_before = rss_bytes();
+    let (agent, mut netdata_process, parent) = if netdata {
+        let (child, addr) = start_netdata(&dir, history, receiver_addr);
+        (None, Some(child), addr)
+    } else {
+        let loaded = config::load(Some(&dir.join("netdata.conf")), None).unwrap();
+        let agent = Agent::start(&loaded, shutdown.clone()).unwrap();
+        let addr = agent.web.as_ref().unwrap().local_addrs()[0];
+        (Some(agent), None, addr)
+    };
+    let parent_pid = netdata_process.as_ref().map(std::process::Child::id);
+    let rss_before = rss_bytes_of(parent_pid);
 
     // The children: one thread per group of 25.
     let stop = Arc::new(AtomicBool::new(false));
@@ -208,7 +226,7 @@ fn main() {
 
     // Warm up 15 s, then measure.
     std::thread::sleep(Duration::from_secs(15));
-    let cpu0 = process_cpu_ns();
+    let cpu0 = process_cpu_ns_of(parent_pid);
     let gen0 = generator_cpu.load(Ordering::Relaxed);
     let rec0 = counts.cpu_ns.load(Ordering::Relaxed);
     let lines0 = counts.lines.load(Ordering::Relaxed);
@@ -216,14 +234,23 @@ fn main() {
     let t0 = Instant::now();
     std::thread::sleep(Duration::from_secs(seconds as u64));
     let elapsed = t0.elapsed().as_secs_f64();
-    let cpu = process_cpu_ns() - cpu0;
+    let cpu = process_cpu_ns_of(parent_pid) - cpu0;
     let generator = generator_cpu.load(Ordering::Relaxed) - gen0;
     let receiver_cpu = counts.cpu_ns.load(Ordering::Relaxed) - rec0;
     let lines = counts.lines.load(Ordering::Relaxed) - lines0;
-    let rss = rss_bytes();
+    let rss = rss_bytes_of(parent_pid);
     stop.store(true, Ordering::Relaxed);
 
-    let parent_cpu = cpu.saturating_sub(generator).saturating_sub(receiver_cpu);
+    // In process, the children's and the receiver's threads are ours too.
+    let parent_cpu = if netdata {
+        cpu
+    } else {
+        cpu.saturating_sub(generator).saturating_sub(receiver_cpu)
+    };
+    println!(
+        "parent: {}",
+        if netdata { "netdata 1.37" } else { "backhaul" }
+    );
     let values = (children * dims) as f64 * elapsed;
     let expected_lines = (children * dims) as f64 * elapsed / 10.0;
     println!("children {children} × dims {dims}, history {history}, {elapsed:.0} s measured");
@@ -252,6 +279,81 @@ fn main() {
         let _ = t.join();
     }
     shutdown.trigger();
-    agent.wait();
+    if let Some(agent) = agent {
+        agent.wait();
+    }
+    if let Some(child) = netdata_process.as_mut() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A netdata 1.37 parent: ram mode, the bench's API key and history, the
+/// same exporting instance; returns the process and its web address.
+fn start_netdata(
+    dir: &std::path::Path,
+    history: usize,
+    receiver: std::net::SocketAddr,
+) -> (std::process::Child, std::net::SocketAddr) {
+    let nd = dir.join("netdata");
+    for sub in ["etc", "cache", "lib", "log", "plugins"] {
+        std::fs::create_dir_all(nd.join(sub)).unwrap();
+    }
+    let port = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let base = nd.display();
+    std::fs::write(
+        nd.join("etc/netdata.conf"),
+        format!(
+            "[global]\n hostname = parent\n run as user = root\n\
+             [db]\n mode = ram\n update every = 1\n retention = {history}\n\
+             [directories]\n config = {base}/etc\n cache = {base}/cache\n lib = {base}/lib\n\
+             \x20log = {base}/log\n plugins = {base}/plugins\n\
+             [logs]\n error = {base}/log/error.log\n access = none\n\
+             [plugins]\n enable running new plugins = no\n proc = no\n diskspace = no\n cgroups = no\n\
+             \x20tc = no\n idlejitter = no\n timex = no\n statsd = no\n checks = no\n\
+             \x20netdata monitoring = no\n\
+             [health]\n enabled = no\n[ml]\n enabled = no\n[registry]\n enabled = no\n\
+             [web]\n bind to = 127.0.0.1:{port}\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        nd.join("etc/stream.conf"),
+        format!(
+            "[{KEY}]\n enabled = yes\n default history = {history}\n default memory mode = ram\n\
+             \x20health enabled by default = no\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        nd.join("etc/exporting.conf"),
+        format!(
+            "[exporting:global]\n enabled = yes\n\
+             [graphite:counting]\n enabled = yes\n destination = {receiver}\n update every = 10\n\
+             \x20data source = average\n send hosts matching = !localhost *\n buffer on failures = 10\n"
+        ),
+    )
+    .unwrap();
+    let child = std::process::Command::new("/usr/sbin/netdata")
+        .arg("-D")
+        .arg("-c")
+        .arg(nd.join("etc/netdata.conf"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start /usr/sbin/netdata");
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while TcpStream::connect(addr).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "netdata never listened on {addr}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    (child, addr)
 }
