@@ -870,6 +870,12 @@ pub const PROC_SWITCHES: &[&str] = &[
     "/proc/vmstat",
     "/proc/meminfo",
     "/proc/net/dev",
+    "/proc/net/netstat",
+    "/proc/net/sockstat",
+    "/proc/net/sockstat6",
+    "/proc/net/softnet_stat",
+    "/proc/net/stat/conntrack",
+    "/proc/net/stat/synproxy",
     "/proc/diskstats",
     "diskspace",
 ];

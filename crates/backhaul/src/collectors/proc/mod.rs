@@ -24,13 +24,19 @@
 //! incremental, percentage, multiplier and divisor math.
 
 mod chart_handle;
+mod counter_table;
 mod diskspace;
 mod diskstats;
 mod loadavg;
 mod meminfo;
+mod module_file;
 mod mountinfo;
 mod net_dev;
+mod netfilter;
+mod netstat;
 mod parse;
+mod sockstat;
+mod softnet;
 mod source;
 mod stat;
 mod uptime;
@@ -45,6 +51,10 @@ pub use diskstats::DiskstatsCollector;
 pub use loadavg::LoadavgCollector;
 pub use meminfo::MeminfoCollector;
 pub use net_dev::NetDevCollector;
+pub use netfilter::{ConntrackCollector, SynproxyCollector};
+pub use netstat::NetstatCollector;
+pub use sockstat::SockstatCollector;
+pub use softnet::SoftnetCollector;
 pub use stat::StatCollector;
 pub use uptime::UptimeCollector;
 pub use vmstat::VmstatCollector;
@@ -81,6 +91,12 @@ pub fn default_collectors(
             "/proc/vmstat" => Box::new(VmstatCollector::new(root, update_every)),
             "/proc/meminfo" => Box::new(MeminfoCollector::new(root, update_every)),
             "/proc/net/dev" => Box::new(NetDevCollector::new(root, update_every)),
+            "/proc/net/netstat" => Box::new(NetstatCollector::new(root, update_every)),
+            "/proc/net/sockstat" => Box::new(SockstatCollector::ipv4(root, update_every)),
+            "/proc/net/sockstat6" => Box::new(SockstatCollector::ipv6(root, update_every)),
+            "/proc/net/softnet_stat" => Box::new(SoftnetCollector::new(root, update_every)),
+            "/proc/net/stat/conntrack" => Box::new(ConntrackCollector::new(root, update_every)),
+            "/proc/net/stat/synproxy" => Box::new(SynproxyCollector::new(root, update_every)),
             "/proc/diskstats" => Box::new(DiskstatsCollector::new(root, update_every)),
             "diskspace" => Box::new(DiskspaceCollector::new(root, update_every)),
             _ => continue,
