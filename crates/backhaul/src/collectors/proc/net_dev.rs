@@ -275,11 +275,15 @@ struct SysFiles {
 }
 
 impl SysFiles {
+    /// The files of interface `name`; speed and duplex for a physical
+    /// interface whose directory exists (netdata charted an `unknown`
+    /// duplex even without `/sys`, as in a container without it).
     fn new(class_net: &Path, name: &str, is_virtual: bool) -> SysFiles {
         let dir = class_net.join(name);
+        let physical = !is_virtual && dir.is_dir();
         SysFiles {
-            speed: (!is_virtual).then(|| dir.join("speed")),
-            duplex: (!is_virtual).then(|| dir.join("duplex")),
+            speed: physical.then(|| dir.join("speed")),
+            duplex: physical.then(|| dir.join("duplex")),
             operstate: Some(dir.join("operstate")),
             carrier: dir.join("carrier"),
             mtu: Some(dir.join("mtu")),
