@@ -10,7 +10,10 @@
 //!   the counter it shows, and which counters decide netdata's `auto` rule.
 //! * [`TableCharts`] creates a chart once one of those counters is not zero
 //!   (netdata's `auto`; from then on the chart stays), feeds it every cycle,
-//!   and marks it obsolete while none of its counters could be read.
+//!   and marks it obsolete while none of its counters could be read. A
+//!   counter the file does not list while others of the chart are read is
+//!   zero: the kernel lists only the ICMP message types that occurred, and
+//!   netdata charted the others as zero.
 
 use std::collections::HashMap;
 
@@ -292,6 +295,11 @@ impl TableCharts {
                     handle.mark_obsolete();
                 }
                 continue;
+            }
+            // The kernel leaves out counters that never moved (ICMP
+            // message types, `Icmp6InType128`): they are zero.
+            for value in &mut self.values {
+                value.get_or_insert(0);
             }
             if state.handle.is_none() {
                 let wanted = self.always

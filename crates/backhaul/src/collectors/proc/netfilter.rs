@@ -9,8 +9,8 @@
 //! taken). Columns are found by their header name. netdata 1.37 read them
 //! by position, so on kernels that renamed two conntrack columns
 //! (`searched` became `clashres`, `delete_list` became `chainlength`) it
-//! charted the new counters under the old names; backhaul leaves those two
-//! dimensions uncollected there (see docs/compatibility.md).
+//! charted the new counters under the old names; backhaul charts those two
+//! dimensions as zero there (see docs/compatibility.md).
 //!
 //! The conntrack charts are created at once, as netdata does; without
 //! `/proc/net/stat/nf_conntrack`, the connection count alone comes from
