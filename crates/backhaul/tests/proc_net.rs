@@ -718,3 +718,192 @@ fn algorithms_multipliers_divisors() {
         assert_eq!(dim(chart, d), expected, "{chart}.{d}");
     }
 }
+
+// ---------------------------------------------------------------------------
+// Steady state, missing files, odd content.
+
+#[test]
+fn steady_state_collection_does_not_allocate() {
+    let root = Root::new("alloc");
+    root.load("t0");
+    let host = Host::new("test", 100);
+    let mut collectors = net_collectors(&root);
+    collect(&mut collectors, &host, T);
+    root.load("t1");
+    collect(&mut collectors, &host, T + 1);
+    collect(&mut collectors, &host, T + 2);
+    assert!(host.chart_count() > 50, "{}", host.chart_count());
+    for t in [T + 3, T + 4, T + 5] {
+        let before = allocations();
+        collect(&mut collectors, &host, t);
+        assert_eq!(
+            allocations() - before,
+            0,
+            "allocations in the cycle at T + {}",
+            t - T
+        );
+    }
+}
+
+/// Log lines written while `f` runs on this thread.
+fn capture_logs(f: impl FnOnce()) -> String {
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Buffer {
+        fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(data);
+            Ok(data.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buffer = Buffer::default();
+    let writer = buffer.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::INFO)
+        .finish();
+    tracing::subscriber::with_default(subscriber, f);
+    let bytes = buffer.0.lock().unwrap().clone();
+    String::from_utf8(bytes).unwrap()
+}
+
+#[test]
+fn a_file_missing_at_start_is_logged_once_and_not_read_again() {
+    let root = Root::new("absent");
+    root.load("t0");
+    for file in [
+        "proc/net/snmp6",
+        "proc/net/stat/synproxy",
+        "proc/net/sockstat6",
+    ] {
+        fs::remove_file(root.file(file)).unwrap();
+    }
+    let host = Host::new("test", 100);
+    let mut collectors = net_collectors(&root);
+    let logs = capture_logs(|| {
+        for t in T..T + 5 {
+            collect(&mut collectors, &host, t);
+        }
+        // Appearing later changes nothing: the module's use of it is off,
+        // as in netdata.
+        root.load("t1");
+        collect(&mut collectors, &host, T + 5);
+        collect(&mut collectors, &host, T + 6);
+    });
+    let lines: Vec<&str> = logs.lines().filter(|l| l.contains("not present")).collect();
+    assert_eq!(lines.len(), 3, "{logs}");
+    for file in [
+        "proc/net/snmp6",
+        "proc/net/stat/synproxy",
+        "proc/net/sockstat6",
+    ] {
+        assert!(lines.iter().any(|l| l.contains(file)), "{file}: {logs}");
+    }
+    assert!(!logs.contains("WARN"), "{logs}");
+    let ids = chart_ids(&host);
+    // The IPv6 charts are absent; the IPv4 ones from netstat and snmp are not.
+    assert!(!ids.contains("system.ipv6"));
+    assert!(!ids.contains("ipv6.packets"));
+    assert!(ids.contains("system.ip"));
+    assert!(ids.contains("ipv4.packets"));
+}
+
+#[test]
+fn a_file_that_goes_away_makes_its_charts_obsolete_and_comes_back() {
+    let root = Root::new("vanish");
+    root.load("t0");
+    let host = Host::new("test", 100);
+    let mut collectors = net_collectors(&root);
+    let logs = capture_logs(|| {
+        collect(&mut collectors, &host, T);
+        fs::remove_file(root.file("proc/net/snmp")).unwrap();
+        fs::remove_file(root.file("proc/net/sockstat")).unwrap();
+        fs::remove_file(root.file("proc/net/softnet_stat")).unwrap();
+        for t in T + 1..T + 4 {
+            collect(&mut collectors, &host, t);
+        }
+        for id in [
+            "ipv4.packets",
+            "ipv4.tcpopens",
+            "ipv4.sockstat_sockets",
+            "system.softnet_stat",
+            "cpu.cpu1_softnet_stat",
+        ] {
+            assert!(host.chart_by_id(id).unwrap().read().is_obsolete(), "{id}");
+        }
+        // Charts of the other files, and tcphandshake (one dimension from
+        // netstat), go on.
+        for id in ["system.ip", "ipv6.packets", "ipv4.tcphandshake"] {
+            assert!(!host.chart_by_id(id).unwrap().read().is_obsolete(), "{id}");
+        }
+        root.load("t1");
+        collect(&mut collectors, &host, T + 4);
+    });
+    let warnings = logs.lines().filter(|l| l.contains("WARN")).count();
+    assert_eq!(warnings, 3, "one warning per missing file:\n{logs}");
+    for id in [
+        "ipv4.packets",
+        "ipv4.sockstat_sockets",
+        "system.softnet_stat",
+    ] {
+        assert!(!host.chart_by_id(id).unwrap().read().is_obsolete(), "{id}");
+    }
+}
+
+#[test]
+fn odd_content_is_survived() {
+    let root = Root::new("odd");
+    root.load("t0");
+    let host = Host::new("test", 100);
+    let mut collectors = net_collectors(&root);
+    collect(&mut collectors, &host, T);
+    let files = [
+        "proc/net/netstat",
+        "proc/net/snmp",
+        "proc/net/snmp6",
+        "proc/net/sockstat",
+        "proc/net/sockstat6",
+        "proc/net/softnet_stat",
+        "proc/net/dev",
+        "proc/net/stat/nf_conntrack",
+        "proc/net/stat/synproxy",
+        "sys/class/net/eth0/mtu",
+        "sys/class/net/eth0/speed",
+        "sys/class/net/eth0/operstate",
+    ];
+    // Cut in the middle of a line.
+    for file in files {
+        let data = fs::read(root.file(file)).unwrap();
+        fs::write(root.file(file), &data[..data.len() / 2 + 1]).unwrap();
+    }
+    collect(&mut collectors, &host, T + 1);
+    // Garbage.
+    let garbage = "TcpExt: a b c\nTcpExt: 1\nIp: x\nIp: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22\n\
+                   \u{0}\u{1}\u{ff}:\nTCP: inuse\nsockets: used -3\nffffffffffffffffffff 1 zz\n::::\n \t \n\
+                   Ip6InOctets 99999999999999999999999\neth0: 1 2\n-1\nup down\n";
+    for file in files {
+        fs::write(root.file(file), garbage).unwrap();
+    }
+    collect(&mut collectors, &host, T + 2);
+    // Empty.
+    for file in files {
+        fs::write(root.file(file), b"").unwrap();
+    }
+    collect(&mut collectors, &host, T + 3);
+    assert!(host
+        .chart_by_id("ipv4.packets")
+        .unwrap()
+        .read()
+        .is_obsolete());
+    // And back.
+    root.load("t1");
+    collect(&mut collectors, &host, T + 4);
+    assert!(!host
+        .chart_by_id("ipv4.packets")
+        .unwrap()
+        .read()
+        .is_obsolete());
+}

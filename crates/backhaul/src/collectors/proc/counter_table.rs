@@ -11,9 +11,9 @@
 //! * [`TableCharts`] creates a chart once one of those counters is not zero
 //!   (netdata's `auto`; from then on the chart stays), feeds it every cycle,
 //!   and marks it obsolete while none of its counters could be read. A
-//!   counter the file does not list while others of the chart are read is
-//!   zero: the kernel lists only the ICMP message types that occurred, and
-//!   netdata charted the others as zero.
+//!   counter missing from a section that was read is zero: the kernel
+//!   lists only the ICMP message types that occurred, and netdata charted
+//!   the others as zero.
 
 use std::collections::HashMap;
 
@@ -65,6 +65,8 @@ fn split_source(source: &'static str) -> (&'static str, &'static str) {
 struct Section {
     name: &'static [u8],
     counters: HashMap<&'static [u8], usize>,
+    /// Seen in a file this cycle.
+    read: bool,
 }
 
 /// This cycle's values of the counters the charts use.
@@ -72,6 +74,8 @@ struct Section {
 pub(crate) struct CounterTable {
     sections: Vec<Section>,
     values: Vec<Option<u64>>,
+    /// The section of each value.
+    value_sections: Vec<usize>,
 }
 
 /// A section of a [`CounterTable`], found by [`CounterTable::section`].
@@ -92,6 +96,7 @@ impl CounterTable {
                 self.sections.push(Section {
                     name: section.as_bytes(),
                     counters: HashMap::new(),
+                    read: false,
                 });
                 self.sections.len() - 1
             }
@@ -103,16 +108,17 @@ impl CounterTable {
             .or_insert(next);
         if index == next {
             self.values.push(None);
+            self.value_sections.push(s);
         }
         index
     }
 
-    /// The section named `name` (without its colon), if a chart uses it.
-    pub(crate) fn section(&self, name: &[u8]) -> Option<SectionIndex> {
-        self.sections
-            .iter()
-            .position(|s| s.name == name)
-            .map(SectionIndex)
+    /// The section named `name` (without its colon), if a chart uses it,
+    /// marked as read this cycle.
+    pub(crate) fn section(&mut self, name: &[u8]) -> Option<SectionIndex> {
+        let index = self.sections.iter().position(|s| s.name == name)?;
+        self.sections[index].read = true;
+        Some(SectionIndex(index))
     }
 
     /// Sets counter `name` of `section` when a chart uses it.
@@ -120,6 +126,12 @@ impl CounterTable {
         if let Some(&index) = self.sections[section.0].counters.get(name) {
             self.values[index] = value;
         }
+    }
+
+    /// Sets counter `index` alone (its section is not marked read, so the
+    /// other counters of the section stay unknown).
+    pub(crate) fn set_index(&mut self, index: usize, value: Option<u64>) {
+        self.values[index] = value;
     }
 
     /// Adds `value` to counter `name` of `section` (per-CPU lines summed).
@@ -133,10 +145,21 @@ impl CounterTable {
     /// Forgets every value (at the start of a cycle).
     pub(crate) fn clear(&mut self) {
         self.values.fill(None);
+        for section in &mut self.sections {
+            section.read = false;
+        }
     }
 
     pub(crate) fn get(&self, index: usize) -> Option<u64> {
         self.values[index]
+    }
+
+    /// The value of counter `index` for a chart: as read, or zero when its
+    /// section was read this cycle without it (the kernel lists only the
+    /// ICMP message types that occurred; netdata charted the others as
+    /// zero), or `None` when its section was not read.
+    pub(crate) fn get_or_zero(&self, index: usize) -> Option<u64> {
+        self.values[index].or_else(|| self.sections[self.value_sections[index]].read.then_some(0))
     }
 
     /// Sets the counters of the `Section: name name ...` / `Section: value
@@ -288,18 +311,13 @@ impl TableCharts {
                 state
                     .dims
                     .iter()
-                    .map(|&i| table.get(i).and_then(|v| i64::try_from(v).ok())),
+                    .map(|&i| table.get_or_zero(i).and_then(|v| i64::try_from(v).ok())),
             );
             if self.values.iter().all(Option::is_none) {
                 if let Some(handle) = &mut state.handle {
                     handle.mark_obsolete();
                 }
                 continue;
-            }
-            // The kernel leaves out counters that never moved (ICMP
-            // message types, `Icmp6InType128`): they are zero.
-            for value in &mut self.values {
-                value.get_or_insert(0);
             }
             if state.handle.is_none() {
                 let wanted = self.always
@@ -366,6 +384,17 @@ mod tests {
         assert_eq!(t.get(idx[0]), None);
         t.parse_header_value_pairs(b"Tcp: InSegs OutSegs\nTcp: 5\n");
         assert_eq!((t.get(idx[0]), t.get(idx[1])), (Some(5), None));
+    }
+
+    #[test]
+    fn a_counter_missing_from_a_read_section_is_zero() {
+        let (mut t, idx) = table(&["IcmpMsg:InType3", "IcmpMsg:InType8", "Tcp:InSegs"]);
+        t.parse_header_value_pairs(b"IcmpMsg: InType3\nIcmpMsg: 5\n");
+        let got: Vec<_> = idx.iter().map(|&i| t.get_or_zero(i)).collect();
+        // Tcp was not in the file: unknown, not zero.
+        assert_eq!(got, [Some(5), Some(0), None]);
+        t.clear();
+        assert_eq!(t.get_or_zero(idx[1]), None);
     }
 
     #[test]

@@ -253,6 +253,8 @@ fn sum_columns(table: &mut CounterTable, section: SectionIndex, data: &[u8]) {
 pub struct ConntrackCollector {
     file: ModuleFile,
     count_file: ModuleFile,
+    /// The counter of the `entries` column.
+    entries: usize,
     update_every: u32,
     counters: CounterTable,
     charts: TableCharts,
@@ -265,7 +267,9 @@ impl ConntrackCollector {
     pub fn new(root: &Path, update_every: u32) -> ConntrackCollector {
         let mut counters = CounterTable::default();
         let charts = TableCharts::new(&mut counters, CONNTRACK_CHARTS).always();
+        let entries = counters.register("entries");
         ConntrackCollector {
+            entries,
             file: ModuleFile::new(root, CONNTRACK),
             count_file: ModuleFile::new(root, "/proc/sys/net/netfilter/nf_conntrack_count"),
             update_every: update_every.max(1),
@@ -287,15 +291,15 @@ impl Collector for ConntrackCollector {
 
     fn collect(&mut self, host: &Host, now_ut: u64) -> anyhow::Result<()> {
         self.counters.clear();
-        let Some(section) = self.counters.section(b"") else {
-            return Ok(());
-        };
         if let Some(data) = self.file.read(CONNTRACK_COLLECTOR) {
-            sum_columns(&mut self.counters, section, data);
+            if let Some(section) = self.counters.section(b"") {
+                sum_columns(&mut self.counters, section, data);
+            }
         } else if self.file.is_absent() {
+            // The connection count alone, as netdata without the stats file.
             if let Some(data) = self.count_file.read(CONNTRACK_COLLECTOR) {
                 let count = words(data).next().and_then(parse_u64);
-                self.counters.set(section, b"entries", count);
+                self.counters.set_index(self.entries, count);
             }
         }
         let mut cycle = Cycle::new(now_ut);
@@ -342,11 +346,10 @@ impl Collector for SynproxyCollector {
 
     fn collect(&mut self, host: &Host, now_ut: u64) -> anyhow::Result<()> {
         self.counters.clear();
-        let Some(section) = self.counters.section(b"") else {
-            return Ok(());
-        };
         if let Some(data) = self.file.read(SYNPROXY_COLLECTOR) {
-            sum_columns(&mut self.counters, section, data);
+            if let Some(section) = self.counters.section(b"") {
+                sum_columns(&mut self.counters, section, data);
+            }
         }
         let mut cycle = Cycle::new(now_ut);
         self.charts
