@@ -34,6 +34,7 @@ use rrd::{ChartDef, ChartType, Host};
 use wire::simple_pattern::SimplePattern;
 
 use super::chart_handle::{auto_label, ChartHandle, ChartSpec, Cycle, DimSpec, RefusedRounds};
+use super::module_file::KeptOpen;
 use super::parse::{lines, parse_u64, words};
 use super::source::{host_path, SourceFile};
 use super::PROC_PLUGIN;
@@ -236,27 +237,32 @@ fn parse_line(line: &[u8]) -> Option<(&[u8], Counters)> {
     Some((name, counters))
 }
 
-/// The first word of a small `/sys` file (`up`, `1500`), read into
-/// `buffer`; `None` when it cannot be read (the kernel answers `EINVAL`
-/// for the carrier of an interface that is down).
-fn read_sys_word<'a>(path: &Path, buffer: &'a mut [u8; 64]) -> Option<&'a [u8]> {
-    use std::io::Read as _;
-    let mut file = std::fs::File::open(path).ok()?;
-    let mut len = 0;
-    while len < buffer.len() {
-        match file.read(&mut buffer[len..]) {
-            Ok(0) => break,
-            Ok(n) => len += n,
-            Err(_) => return None,
+/// A small `/sys` file (`up`, `1500`), kept open.
+struct SysFile {
+    path: PathBuf,
+    reader: KeptOpen,
+}
+
+impl SysFile {
+    fn new(path: PathBuf) -> SysFile {
+        SysFile {
+            path,
+            reader: KeptOpen::new(64),
         }
     }
-    words(&buffer[..len]).next()
+}
+
+/// The first word of a `/sys` file; `None` when it cannot be read (the
+/// kernel answers `EINVAL` for the carrier of an interface that is down).
+fn read_sys_word(file: &mut SysFile) -> Option<&[u8]> {
+    let data = file.reader.read(&file.path).ok()?;
+    words(data).next()
 }
 
 /// A `/sys` number; `-1` (an unknown speed) reads as 0, as netdata's
 /// parser has it.
-fn read_sys_number(path: &Path, buffer: &mut [u8; 64]) -> Option<u64> {
-    let word = read_sys_word(path, buffer)?;
+fn read_sys_number(file: &mut SysFile) -> Option<u64> {
+    let word = read_sys_word(file)?;
     if word.first() == Some(&b'-') {
         return word[1..].iter().all(u8::is_ascii_digit).then_some(0);
     }
@@ -267,11 +273,11 @@ fn read_sys_number(path: &Path, buffer: &mut [u8; 64]) -> Option<u64> {
 /// failed is dropped for good where netdata stops reading it (operstate,
 /// MTU).
 struct SysFiles {
-    speed: Option<PathBuf>,
-    duplex: Option<PathBuf>,
-    operstate: Option<PathBuf>,
-    carrier: PathBuf,
-    mtu: Option<PathBuf>,
+    speed: Option<SysFile>,
+    duplex: Option<SysFile>,
+    operstate: Option<SysFile>,
+    carrier: SysFile,
+    mtu: Option<SysFile>,
 }
 
 impl SysFiles {
@@ -282,11 +288,11 @@ impl SysFiles {
         let dir = class_net.join(name);
         let physical = !is_virtual && dir.is_dir();
         SysFiles {
-            speed: physical.then(|| dir.join("speed")),
-            duplex: physical.then(|| dir.join("duplex")),
-            operstate: Some(dir.join("operstate")),
-            carrier: dir.join("carrier"),
-            mtu: Some(dir.join("mtu")),
+            speed: physical.then(|| SysFile::new(dir.join("speed"))),
+            duplex: physical.then(|| SysFile::new(dir.join("duplex"))),
+            operstate: Some(SysFile::new(dir.join("operstate"))),
+            carrier: SysFile::new(dir.join("carrier")),
+            mtu: Some(SysFile::new(dir.join("mtu"))),
         }
     }
 }
@@ -367,14 +373,8 @@ impl Interface {
     }
 
     /// The charts drawn from `/sys/class/net/IFACE/`.
-    fn update_sys_charts(
-        &mut self,
-        host: &Host,
-        cycle: &mut Cycle,
-        update_every: u32,
-        buffer: &mut [u8; 64],
-    ) {
-        let carrier = read_sys_number(&self.sys.carrier, buffer);
+    fn update_sys_charts(&mut self, host: &Host, cycle: &mut Cycle, update_every: u32) {
+        let carrier = read_sys_number(&mut self.sys.carrier);
         if let Some(carrier) = carrier {
             let values = [Some(i64::from(carrier == 1)), Some(i64::from(carrier != 1))];
             let title = "Interface Physical Link State";
@@ -398,8 +398,8 @@ impl Interface {
         }
 
         if self.bandwidth.is_some() && carrier.is_some() {
-            if let Some(path) = &self.sys.speed {
-                if let Some(speed) = read_sys_number(path, buffer) {
+            if let Some(file) = &mut self.sys.speed {
+                if let Some(speed) = read_sys_number(file) {
                     let kilobits = i64::try_from(speed)
                         .ok()
                         .and_then(|s| s.checked_mul(KILOBITS_IN_A_MEGABIT));
@@ -423,8 +423,8 @@ impl Interface {
             }
         }
 
-        if let Some(path) = &self.sys.duplex {
-            let duplex = match carrier.and_then(|_| read_sys_word(path, buffer)) {
+        if let Some(file) = &mut self.sys.duplex {
+            let duplex = match carrier.and_then(|_| read_sys_word(file)) {
                 Some(word) if word.starts_with(b"f") => 0,
                 Some(word) if word.starts_with(b"h") => 1,
                 _ => 2,
@@ -448,8 +448,8 @@ impl Interface {
                 .update(cycle, &values);
         }
 
-        if let Some(path) = &self.sys.operstate {
-            match read_sys_word(path, buffer) {
+        if let Some(file) = &mut self.sys.operstate {
+            match read_sys_word(file) {
                 Some(word) => {
                     let state = OPERSTATES
                         .iter()
@@ -475,7 +475,7 @@ impl Interface {
                         .update(cycle, &values);
                 }
                 None => {
-                    tracing::info!(interface = %self.name, path = %path.display(), "cannot read the operational state; no longer collected");
+                    tracing::info!(interface = %self.name, path = %file.path.display(), "cannot read the operational state; no longer collected");
                     self.sys.operstate = None;
                     if let Some(chart) = &mut self.operstate {
                         chart.mark_obsolete();
@@ -484,8 +484,8 @@ impl Interface {
             }
         }
 
-        if let Some(path) = &self.sys.mtu {
-            match read_sys_number(path, buffer) {
+        if let Some(file) = &mut self.sys.mtu {
+            match read_sys_number(file) {
                 Some(mtu) => {
                     let value = i64::try_from(mtu).ok();
                     self.mtu
@@ -505,7 +505,7 @@ impl Interface {
                         .update(cycle, &[value]);
                 }
                 None => {
-                    tracing::info!(interface = %self.name, path = %path.display(), "cannot read the MTU; no longer collected");
+                    tracing::info!(interface = %self.name, path = %file.path.display(), "cannot read the MTU; no longer collected");
                     self.sys.mtu = None;
                     if let Some(chart) = &mut self.mtu {
                         chart.mark_obsolete();
@@ -541,8 +541,6 @@ pub struct NetDevCollector {
     interfaces: HashMap<Vec<u8>, Interface>,
     system_net: Option<ChartHandle>,
     class_net_dir: PathBuf,
-    /// Where the small `/sys/class/net` files are read.
-    sys_buffer: [u8; 64],
     refused: RefusedRounds,
 }
 
@@ -556,7 +554,6 @@ impl NetDevCollector {
             interfaces: HashMap::new(),
             system_net: None,
             class_net_dir: host_path(root, "/sys/class/net"),
-            sys_buffer: [0; 64],
             refused: RefusedRounds::default(),
         }
     }
@@ -697,7 +694,7 @@ impl Collector for NetDevCollector {
                 }
             }
 
-            interface.update_sys_charts(host, &mut cycle, update_every, &mut self.sys_buffer);
+            interface.update_sys_charts(host, &mut cycle, update_every);
         }
 
         // Interfaces that left the file.
