@@ -265,17 +265,17 @@ fn write_configs(dir: &Path, receiver: u16, web: u16) -> (String, String) {
     )
 }
 
-/// Runs `agent` until the receiver saw `system.cpu` with 10 timestamps
+/// Runs `agent` until the receiver saw `system.cpu` with 8 timestamps
 /// and `system.load` once, then stops it and returns what it exported.
 fn record(name: &str, cmd: Command, dir: &Path, receiver: &Receiver) -> Vec<String> {
     receiver.take();
     let mut agent = Server::spawn(name, cmd, dir);
     agent.add_log(dir.join("log/error.log"));
     // system.load is a 5-s chart, which netdata sends late.
-    agent.wait_for("10 rounds of system.cpu and one of system.load", || {
+    agent.wait_for("8 rounds of system.cpu and one of system.load", || {
         let rounds = receiver.cpu_rounds();
         let load = receiver.has_chart("system.load");
-        if rounds >= 10 && load {
+        if rounds >= 8 && load {
             Ok(())
         } else {
             Err(format!("{rounds} rounds, system.load: {load}"))
