@@ -378,7 +378,7 @@ fn file_name(instance: &str) -> String {
         }
     }
     if name.is_empty() {
-        name.push_str("%");
+        name.push('%');
     }
     name
 }
