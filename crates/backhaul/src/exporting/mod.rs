@@ -23,6 +23,7 @@ pub mod instance;
 pub mod monitoring;
 pub mod registry;
 pub mod schedule;
+pub mod spool;
 pub mod status;
 pub mod transport;
 
