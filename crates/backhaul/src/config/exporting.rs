@@ -46,6 +46,12 @@ pub const PROMETHEUS_EXPORTER_SECTION: &str = "prometheus:exporter";
 pub const DEFAULT_UPDATE_EVERY: u32 = 10;
 /// Default `buffer on failures`.
 pub const DEFAULT_BUFFER_ON_FAILURES: usize = 10;
+/// Default `buffer on failures max bytes`: 64 MiB of formatted batches
+/// per instance (about ten intervals of 50 000 dimensions in graphite).
+pub const DEFAULT_BUFFER_ON_FAILURES_MAX_BYTES: usize = 64 * 1024 * 1024;
+/// Default `replay windows per second`: after an outage, the missed
+/// intervals are sent from the store at most this many per second.
+pub const DEFAULT_REPLAY_WINDOWS_PER_SECOND: u32 = 10;
 /// Default `timeout ms`: 10000, the value netdata 1.37's code uses. Its
 /// documentation and stock exporting.conf say 20000; backhaul follows what
 /// netdata did, not what it said.
@@ -180,6 +186,8 @@ const INSTANCE_SETTINGS: &[KnownSetting] = &[
     setting("hostname", ValueKind::NonEmptyText),
     setting("update every", ValueKind::Seconds),
     setting("buffer on failures", ValueKind::Count),
+    setting("buffer on failures max bytes", ValueKind::Bytes),
+    setting("replay windows per second", ValueKind::Count),
     setting("timeout ms", ValueKind::Milliseconds),
     setting("send names instead of ids", ValueKind::Bool),
     setting("send charts matching", ValueKind::Text),
@@ -369,7 +377,16 @@ fn parse_samples(value: &str) -> Result<usize, String> {
 /// Headers remote write sets itself.
 const REMOTE_WRITE_HEADERS: &[&str] = &["content-encoding", "x-prometheus-remote-write-version"];
 
-fn parse_bytes(value: &str) -> Result<usize, String> {
+const REPLAY_RATE_REASON: &str =
+    "must be a whole number of windows per second (0: do not replay from the store)";
+
+/// `replay windows per second`: 0 (off) or more.
+pub(crate) fn parse_replay_rate(value: &str) -> Result<u32, String> {
+    let n = parse_whole_number(value, 0, REPLAY_RATE_REASON)?;
+    u32::try_from(n).map_err(|_| REPLAY_RATE_REASON.to_string())
+}
+
+pub(crate) fn parse_bytes(value: &str) -> Result<usize, String> {
     let reason = format!("must be a whole number of bytes >= {MIN_REQUEST_BODY_BYTES}");
     let n = parse_whole_number(value, MIN_REQUEST_BODY_BYTES as u64, &reason)?;
     usize::try_from(n).map_err(|_| reason)
@@ -633,6 +650,16 @@ fn resolve_instance(
             "buffer on failures",
             DEFAULT_BUFFER_ON_FAILURES,
             parse_count,
+        )?,
+        buffer_on_failures_max_bytes: chain.parsed_or(
+            "buffer on failures max bytes",
+            DEFAULT_BUFFER_ON_FAILURES_MAX_BYTES,
+            parse_bytes,
+        )?,
+        replay_windows_per_second: chain.parsed_or(
+            "replay windows per second",
+            DEFAULT_REPLAY_WINDOWS_PER_SECOND,
+            parse_replay_rate,
         )?,
         timeout_ms: chain.parsed_or("timeout ms", DEFAULT_TIMEOUT_MS, |value| {
             parse_whole_number(value, 1, MILLISECONDS_REASON)

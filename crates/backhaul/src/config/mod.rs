@@ -32,7 +32,8 @@ pub use connector::{ConnectorFamily, ConnectorType};
 pub use destination::{parse_destination, parse_destinations, Destination};
 pub use error::{ConfigError, Location, Warning, WarningKind};
 pub use exporting::{
-    ExportingConfig, PrometheusExporterConfig, DEFAULT_BUFFER_ON_FAILURES, DEFAULT_PREFIX,
+    ExportingConfig, PrometheusExporterConfig, DEFAULT_BUFFER_ON_FAILURES,
+    DEFAULT_BUFFER_ON_FAILURES_MAX_BYTES, DEFAULT_PREFIX, DEFAULT_REPLAY_WINDOWS_PER_SECOND,
     DEFAULT_SEND_CHARTS_MATCHING, DEFAULT_SEND_HOSTS_MATCHING, DEFAULT_TIMEOUT_MS,
     DEFAULT_UPDATE_EVERY, GLOBAL_SECTION, PROMETHEUS_EXPORTER_SECTION,
 };

@@ -210,11 +210,13 @@ pub fn build_instance(
         update_every: cfg.update_every,
         builder: BatchBuilder::new(batch_settings(cfg), spec.format),
         delivery,
-        ring: BatchRing::new(cfg.buffer_on_failures),
+        ring: BatchRing::new(cfg.buffer_on_failures)
+            .with_max_bytes(cfg.buffer_on_failures_max_bytes),
         charts: monitoring,
         schedule: Schedule::new(cfg.update_every),
     });
     instance.set_connector(cfg.connector.as_str());
+    instance.set_replay_rate(cfg.replay_windows_per_second);
     Ok(instance)
 }
 

@@ -23,6 +23,9 @@ pub struct IntervalCounters {
     pub sent_bytes: u64,
     pub lost_metrics: u64,
     pub lost_bytes: u64,
+    /// Stored points that fell out of the store before they could be
+    /// replayed (grid times × dimensions).
+    pub expired_metrics: u64,
     pub received_bytes: u64,
     pub writes: u64,
     pub discards: u64,
@@ -53,6 +56,7 @@ impl IntervalCounters {
         self.sent_bytes += o.sent_bytes;
         self.lost_metrics += o.lost_metrics;
         self.lost_bytes += o.lost_bytes;
+        self.expired_metrics += o.expired_metrics;
         self.received_bytes += o.received_bytes;
         self.writes += o.writes;
         self.discards += o.discards;
@@ -110,13 +114,16 @@ pub struct InstanceCharts {
     latency: Option<ChartDims>,
     cpu: ChartDims,
     legacy: bool,
+    http: bool,
 }
 
 impl InstanceCharts {
     /// Creates (or finds) the charts of instance `name` on `host`. HTTP
     /// instances (`http`) get dimensions of their own after netdata's:
     /// `rejected` metrics and bytes, and `retry`, `reject`, `repeat` and
-    /// `split` operations.
+    /// `split` operations. Exporting-engine instances also chart
+    /// `expired` metrics: stored points that fell out of the store before
+    /// a replay could send them.
     pub fn new(
         host: &Host,
         name: &str,
@@ -170,6 +177,9 @@ impl InstanceCharts {
                 let mut dims = vec![("buffered", 1, ABS), ("lost", 1, ABS), ("sent", 1, ABS)];
                 if http {
                     dims.push(("rejected", 1, ABS));
+                }
+                if !legacy {
+                    dims.push(("expired", 1, ABS));
                 }
                 dims
             },
@@ -268,20 +278,20 @@ impl InstanceCharts {
             latency,
             cpu,
             legacy,
+            http,
         }
     }
 
     /// Stores one interval's counters and the thread's CPU time at `now_ut`.
     pub fn update(&self, c: &IntervalCounters, cpu: ThreadCpu, now_ut: u64) {
-        self.metrics.update(
-            &[
-                c.buffered_metrics,
-                c.lost_metrics,
-                c.sent_metrics,
-                c.rejected_metrics,
-            ],
-            now_ut,
-        );
+        let mut metrics = vec![c.buffered_metrics, c.lost_metrics, c.sent_metrics];
+        if self.http {
+            metrics.push(c.rejected_metrics);
+        }
+        if !self.legacy {
+            metrics.push(c.expired_metrics);
+        }
+        self.metrics.update(&metrics, now_ut);
         if self.legacy {
             self.bytes
                 .update(&[c.buffered_bytes, c.lost_bytes, c.sent_bytes], now_ut);
