@@ -151,6 +151,7 @@ enum ValueKind {
     HttpHeaders,
     Bytes,
     Samples,
+    ReplayRate,
 }
 
 /// A setting exporting.conf knows, and the connector family that reads it
@@ -187,7 +188,7 @@ const INSTANCE_SETTINGS: &[KnownSetting] = &[
     setting("update every", ValueKind::Seconds),
     setting("buffer on failures", ValueKind::Count),
     setting("buffer on failures max bytes", ValueKind::Bytes),
-    setting("replay windows per second", ValueKind::Count),
+    setting("replay windows per second", ValueKind::ReplayRate),
     setting("timeout ms", ValueKind::Milliseconds),
     setting("send names instead of ids", ValueKind::Bool),
     setting("send charts matching", ValueKind::Text),
@@ -298,6 +299,7 @@ fn check_value(
         ValueKind::HttpHeaders => parse_http_headers(value).map(drop),
         ValueKind::Bytes => parse_bytes(value).map(drop),
         ValueKind::Samples => parse_samples(value).map(drop),
+        ValueKind::ReplayRate => parse_replay_rate(value).map(drop),
     }
 }
 
