@@ -15,6 +15,13 @@
 //! 200, and decodes remote write bodies to count their samples). Each case runs 30 intervals (5 at 1M) after one
 //! warm-up; the instance's interval is 10 s of stored points (windows of 10
 //! points). `BENCH_UPDATE_EVERY` and `BENCH_INTERVALS` change those.
+//!
+//! `BENCH_CATCHUP=1` measures replay instead: after the warm-up the
+//! instance misses every interval (as during an outage longer than its
+//! ring of 10 batches), then catches up with all of them from the store at
+//! an unbounded `replay windows per second`; the figure is the thread's CPU
+//! for the whole catch-up (building, writing, and polling the socket for
+//! acknowledgements while the ring is full) per metric.
 
 use std::io::Read;
 use std::net::TcpListener;
@@ -312,7 +319,30 @@ fn run_case(dims: usize, source: DataSource, connector: &str) {
     let mut cpu_ns = 0u64;
     let mut build_ns = 0u64;
     let mut per_interval: Vec<u64> = Vec::new();
-    for i in 1..=intervals {
+    let catch_up = std::env::var("BENCH_CATCHUP").is_ok_and(|v| v == "1");
+    if catch_up {
+        inst.set_replay_rate(u32::MAX);
+        let c0 = thread_cpu_ns();
+        let built_before = inst.totals.build_cpu_ns.load(Ordering::Relaxed);
+        inst.tick(
+            &store,
+            T0 + intervals * UPDATE_EVERY,
+            IntervalCounters::default(),
+        );
+        while inst.backlog_since().is_some() || !inst.ring.is_empty() {
+            let mut c = IntervalCounters::default();
+            inst.poll_peer(&mut c);
+            inst.catch_up(&store, &mut c);
+            inst.deliver(&mut c);
+            if inst.backlog_since().is_some() && !inst.ring.has_room() {
+                std::thread::sleep(Duration::from_micros(200));
+            }
+        }
+        cpu_ns = thread_cpu_ns() - c0;
+        build_ns = inst.totals.build_cpu_ns.load(Ordering::Relaxed) - built_before;
+        per_interval.push(cpu_ns / intervals as u64);
+    }
+    for i in (1..=intervals).filter(|_| !catch_up) {
         let before = T0 + i * UPDATE_EVERY;
         if source == DataSource::AsCollected {
             // As collected exports each new collection: make one per interval.
@@ -343,7 +373,8 @@ fn run_case(dims: usize, source: DataSource, connector: &str) {
     let per_metric_build = build_ns as f64 / built as f64;
     let interval_cpu_ms = cpu_ns as f64 / intervals as f64 / 1e6;
     println!(
-        "export_e2e {connector:<13} dims={dims:>8} source={:<12} metrics/interval={:>8} cpu/metric: median {per_metric_median:>6.1} ns, mean {per_metric:>6.1} ns (format+query {per_metric_build:>6.1} ns) cpu/interval={interval_cpu_ms:>8.2} ms = {:.3}% of a core at update every {UPDATE_EVERY}s; received {received}/{expected}; store built in {build_s:.1}s",
+        "export_e2e {}{connector:<13} dims={dims:>8} source={:<12} metrics/interval={:>8} cpu/metric: median {per_metric_median:>6.1} ns, mean {per_metric:>6.1} ns (format+query {per_metric_build:>6.1} ns) cpu/interval={interval_cpu_ms:>8.2} ms = {:.3}% of a core at update every {UPDATE_EVERY}s; received {received}/{expected}; store built in {build_s:.1}s",
+        if catch_up { "catch-up " } else { "" },
         source.as_str(),
         built / intervals as u64,
         interval_cpu_ms / (UPDATE_EVERY as f64 * 1000.0) * 100.0,

@@ -49,6 +49,11 @@ pub const DEFAULT_BUFFER_ON_FAILURES: usize = 10;
 /// Default `buffer on failures max bytes`: 64 MiB of formatted batches
 /// per instance (about ten intervals of 50 000 dimensions in graphite).
 pub const DEFAULT_BUFFER_ON_FAILURES_MAX_BYTES: usize = 64 * 1024 * 1024;
+/// Default `spool max bytes`: 256 MiB per instance.
+pub const DEFAULT_SPOOL_MAX_BYTES: usize = 256 * 1024 * 1024;
+/// The directory under `[directories] lib` that `spool directory`
+/// defaults to.
+pub const DEFAULT_SPOOL_SUBDIRECTORY: &str = "exporting-spool";
 /// Default `replay windows per second`: after an outage, the missed
 /// intervals are sent from the store at most this many per second.
 pub const DEFAULT_REPLAY_WINDOWS_PER_SECOND: u32 = 10;
@@ -189,6 +194,8 @@ const INSTANCE_SETTINGS: &[KnownSetting] = &[
     setting("buffer on failures", ValueKind::Count),
     setting("buffer on failures max bytes", ValueKind::Bytes),
     setting("replay windows per second", ValueKind::ReplayRate),
+    setting("spool directory", ValueKind::Text),
+    setting("spool max bytes", ValueKind::Bytes),
     setting("timeout ms", ValueKind::Milliseconds),
     setting("send names instead of ids", ValueKind::Bool),
     setting("send charts matching", ValueKind::Text),
@@ -378,6 +385,16 @@ fn parse_samples(value: &str) -> Result<usize, String> {
 
 /// Headers remote write sets itself.
 const REMOTE_WRITE_HEADERS: &[&str] = &["content-encoding", "x-prometheus-remote-write-version"];
+
+/// `spool directory`: unset, the default under `[directories] lib`;
+/// empty or `none`, no spool.
+pub(crate) fn spool_directory(value: Option<&str>, main: &MainConfig) -> Option<PathBuf> {
+    match value.map(str::trim) {
+        None => Some(main.directories.lib.join(DEFAULT_SPOOL_SUBDIRECTORY)),
+        Some("") | Some("none") => None,
+        Some(path) => Some(PathBuf::from(path)),
+    }
+}
 
 const REPLAY_RATE_REASON: &str =
     "must be a whole number of windows per second (0: do not replay from the store)";
@@ -663,6 +680,11 @@ fn resolve_instance(
             DEFAULT_REPLAY_WINDOWS_PER_SECOND,
             parse_replay_rate,
         )?,
+        spool_directory: spool_directory(
+            chain.find("spool directory").map(|(_, e)| e.value.as_str()),
+            main,
+        ),
+        spool_max_bytes: chain.parsed_or("spool max bytes", DEFAULT_SPOOL_MAX_BYTES, parse_bytes)?,
         timeout_ms: chain.parsed_or("timeout ms", DEFAULT_TIMEOUT_MS, |value| {
             parse_whole_number(value, 1, MILLISECONDS_REASON)
         })?,

@@ -45,6 +45,12 @@ pub struct InstanceConfig {
     /// store, at most this many per second; 0 turns replay off (the
     /// oldest batch is dropped instead, as netdata does).
     pub replay_windows_per_second: u32,
+    /// `spool directory`: where the instance keeps its undelivered
+    /// backlog across a restart (`None`: no spool).
+    pub spool_directory: Option<std::path::PathBuf>,
+    /// `spool max bytes`: the most the spool keeps (the oldest is dropped
+    /// beyond it).
+    pub spool_max_bytes: usize,
     /// Connect and send timeout, in milliseconds.
     pub timeout_ms: u64,
     /// Send chart and dimension names (yes) or ids (no).

@@ -382,6 +382,29 @@ impl BatchRing {
         self.complete(n)
     }
 
+    /// Empties the ring, returning what the receiver has not acknowledged,
+    /// oldest first, from the start of the line holding the first
+    /// unacknowledged byte (so no line is cut; that line may have reached
+    /// the receiver).
+    pub fn take_unacknowledged(&mut self) -> Vec<Batch> {
+        self.connection_lost();
+        let acked = self.acked;
+        let mut out: Vec<Batch> = self.batches.drain(..).collect();
+        if let Some(front) = out.first_mut() {
+            if acked > 0 {
+                let rest = front.bytes.split_off(acked.min(front.bytes.len()));
+                let done = memchr::memchr_iter(b'\n', &front.bytes).count();
+                front.metrics = front.metrics.saturating_sub(done);
+                front.bytes = rest;
+            }
+        }
+        out.retain(|b| !b.bytes.is_empty());
+        self.total = 0;
+        self.written = 0;
+        self.acked = 0;
+        out
+    }
+
     /// The connection is gone: resume at the start of the line holding the
     /// first unacknowledged byte.
     pub fn connection_lost(&mut self) {
@@ -543,6 +566,22 @@ mod tests {
         assert!(buffer.capacity() >= 1 << 16, "{}", buffer.capacity());
         // Taken: the batch after that gets a fresh one.
         assert!(ring.take_buffer(10).capacity() < 1 << 16);
+    }
+
+    #[test]
+    fn what_is_not_acknowledged_is_taken_from_a_line_start() {
+        let mut ring = BatchRing::new(3);
+        ring.push(batch(&["abc 1 1", "def 2 1"]).at(1));
+        ring.push(batch(&["ghi 3 2"]).at(2));
+        ring.advance(20);
+        ring.acknowledge(10); // "abc 1 1\nde"
+        let taken = ring.take_unacknowledged();
+        let got: Vec<(&[u8], usize, i64)> = taken
+            .iter()
+            .map(|b| (b.bytes.as_slice(), b.metrics, b.at_s))
+            .collect();
+        assert_eq!(got, [(&b"def 2 1\n"[..], 1, 1), (&b"ghi 3 2\n"[..], 1, 2)]);
+        assert!(ring.is_empty() && ring.has_room() && ring.buffered_bytes() == 0);
     }
 
     #[test]

@@ -22,7 +22,15 @@
 //! With `as collected` (the store keeps only the last collected value) or
 //! `replay windows per second = 0`, the oldest batch is dropped instead,
 //! as netdata does.
+//!
+//! # Spool
+//!
+//! With a [`Spool`], the instance writes its undelivered backlog (the
+//! ring's unacknowledged batches, then the windows not built yet) to disk
+//! when it stops, and at start sends what it finds there before anything
+//! else (see `spool.rs`).
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -35,6 +43,7 @@ use super::delivery::Delivery;
 use super::exporter::BatchBuilder;
 use super::monitoring::{InstanceCharts, IntervalCounters};
 use super::schedule::Schedule;
+use super::spool::{Backlog, Spool};
 use super::status::InstanceStatus;
 use crate::shutdown::Shutdown;
 use crate::sys::{now_realtime_ut, thread_cpu_ns, ThreadCpu};
@@ -130,6 +139,8 @@ pub struct InstanceParts {
 /// How often an instance that replays looks for acknowledgements while its
 /// ring is full and everything in it is written.
 const REPLAY_ACK_POLL: Duration = Duration::from_millis(20);
+/// How long an instance may spend writing its spool when it stops.
+const SPOOL_WRITE_BOUND: Duration = Duration::from_secs(2);
 
 /// Replay from the store: the instance's position in time and its pace.
 #[derive(Debug)]
@@ -214,6 +225,11 @@ pub struct Instance {
     /// Size of the previous batch, to size the next one's buffer.
     last_batch_len: usize,
     replay: Replay,
+    spool: Option<Spool>,
+    /// Batches read from the spool at start, not yet in the ring.
+    spooled: VecDeque<Batch>,
+    /// The spool file still holds batches not yet moved into the ring.
+    spool_pending: bool,
 }
 
 impl Instance {
@@ -259,7 +275,43 @@ impl Instance {
             status,
             last_batch_len: 0,
             replay: Replay::new(crate::config::DEFAULT_REPLAY_WINDOWS_PER_SECOND),
+            spool: None,
+            spooled: VecDeque::new(),
+            spool_pending: false,
         }
+    }
+
+    /// Keeps the undelivered backlog in `spool` across a restart, and
+    /// sends what it holds now before anything else. A spool that cannot
+    /// be read is logged and removed: a fresh start.
+    pub fn set_spool(&mut self, spool: Spool) {
+        match spool.load() {
+            Ok(None) => {}
+            Ok(Some(loaded)) => {
+                let metrics: u64 = loaded.batches.iter().map(|b| b.metrics as u64).sum();
+                let bytes: usize = loaded.batches.iter().map(|b| b.bytes.len()).sum();
+                tracing::info!(instance = %self.name, path = %spool.path().display(), batches = loaded.batches.len(), metrics, bytes, "the spool holds what was not delivered before the last stop: sending it first");
+                if loaded.dropped.batches > 0 {
+                    add(&self.totals.lost_metrics, loaded.dropped.metrics);
+                    add(&self.totals.lost_bytes, loaded.dropped.bytes);
+                    tracing::warn!(instance = %self.name, path = %spool.path().display(), lost_metrics = loaded.dropped.metrics, max_bytes = spool.max_bytes(), "the spool holds more than spool max bytes: its oldest batches are dropped");
+                }
+                self.spool_pending = !loaded.batches.is_empty();
+                self.spooled = loaded.batches;
+                if !self.spool_pending {
+                    if let Err(error) = spool.remove() {
+                        tracing::error!(instance = %self.name, %error, "cannot remove the empty spool");
+                    }
+                }
+            }
+            Err(error) => {
+                tracing::error!(instance = %self.name, %error, "the spool cannot be used; starting without it");
+                if let Err(error) = spool.remove() {
+                    tracing::error!(instance = %self.name, %error, "cannot remove the unusable spool");
+                }
+            }
+        }
+        self.spool = Some(spool);
     }
 
     /// Replays missed windows from the store at most `windows_per_second`
@@ -281,6 +333,9 @@ impl Instance {
     /// The time of the oldest point not built yet while the instance is
     /// behind (replaying), else `None`.
     pub fn backlog_since(&self) -> Option<i64> {
+        if let Some(front) = self.spooled.front() {
+            return Some(front.at_s - self.update_every_s());
+        }
         if !self.replays() {
             return None;
         }
@@ -292,10 +347,12 @@ impl Instance {
     /// interval: a window of the backlog may be built (room in the ring, a
     /// token), or a full ring waits for acknowledgements.
     fn catch_up_at(&self) -> Option<Instant> {
-        if !self.replays() {
-            return None;
+        if self.spooled.is_empty() {
+            if !self.replays() {
+                return None;
+            }
+            self.replay.next_due(self.update_every_s())?;
         }
-        self.replay.next_due(self.update_every_s())?;
         if self.ring.has_room() {
             return Some(self.replay.token_at());
         }
@@ -351,6 +408,7 @@ impl Instance {
                     until = until.min(at.saturating_duration_since(Instant::now()));
                 }
                 if shutdown.sleep(until) {
+                    self.spool_on_stop(&store);
                     return;
                 }
                 if retry_at.is_some_and(|at| Instant::now() >= at) {
@@ -362,6 +420,7 @@ impl Instance {
                 }
             }
             if shutdown.is_triggered() {
+                self.spool_on_stop(&store);
                 return;
             }
             self.tick(&store, before, std::mem::take(&mut between));
@@ -385,6 +444,7 @@ impl Instance {
             self.deliver(&mut counters);
             self.catch_up(store, &mut counters);
         } else {
+            self.feed_spooled(&mut counters);
             self.export_interval(store, before, &mut counters);
             self.deliver(&mut counters);
         }
@@ -438,6 +498,17 @@ impl Instance {
     /// outage otherwise (see the module documentation).
     pub fn catch_up(&mut self, store: &Store, counters: &mut IntervalCounters) {
         let ue = self.update_every_s();
+        if !self.spooled.is_empty()
+            && self.replay.built_before.is_none()
+            && self.replay.due_before != i64::MIN
+        {
+            // The windows from the first interval on are built one by one
+            // behind the spool, however long sending it takes.
+            self.replay.built_before = Some(self.replay.due_before - ue);
+        }
+        if !self.feed_spooled(counters) {
+            return;
+        }
         loop {
             let Some(before) = self.replay.next_due(ue) else {
                 break;
@@ -471,9 +542,99 @@ impl Instance {
         }
     }
 
+    /// Moves the batches read from the spool into the ring as far as it
+    /// has room and the replay rate allows, delivering after each; true
+    /// when none is left. Removes the spool file once all are moved.
+    fn feed_spooled(&mut self, counters: &mut IntervalCounters) -> bool {
+        while !self.spooled.is_empty() && self.ring.has_room() {
+            self.replay.refill(Instant::now());
+            if self.replay.tokens < 1.0 {
+                break;
+            }
+            self.replay.tokens -= 1.0;
+            if let Some(batch) = self.spooled.pop_front() {
+                self.ring.append(batch);
+            }
+            self.deliver(counters);
+        }
+        if self.spooled.is_empty() && self.spool_pending {
+            self.spool_pending = false;
+            if let Some(spool) = &self.spool {
+                match spool.remove() {
+                    Ok(()) => {
+                        tracing::info!(instance = %self.name, "the spool is sent (or in the ring): removed")
+                    }
+                    Err(error) => {
+                        tracing::error!(instance = %self.name, %error, "cannot remove the spool; it may be sent again at the next start")
+                    }
+                }
+            }
+        }
+        self.spooled.is_empty()
+    }
+
+    /// Writes the undelivered backlog to the spool (the instance stops):
+    /// the ring's unacknowledged batches, the batches of the spool not sent
+    /// yet, and the windows not built yet, oldest first, within `spool max
+    /// bytes` and a time bound. Nothing to keep removes the spool.
+    pub fn spool_on_stop(&mut self, store: &Store) {
+        let Some(spool) = self.spool.clone() else {
+            return;
+        };
+        let deadline = Instant::now() + SPOOL_WRITE_BOUND;
+        let mut counters = IntervalCounters::default();
+        self.delivery.poll(&mut self.ring, &mut counters);
+        let mut backlog = Backlog::new(spool.max_bytes());
+        for batch in self.ring.take_unacknowledged() {
+            backlog.push(batch);
+        }
+        for batch in self.spooled.drain(..) {
+            backlog.push(batch);
+        }
+        let ue = self.update_every_s();
+        let mut unbuilt = 0u64;
+        if self.replays() {
+            while let Some(before) = self.replay.next_due(ue) {
+                if Instant::now() >= deadline {
+                    unbuilt = ((self.replay.due_before - before) / ue + 1) as u64;
+                    break;
+                }
+                let batch = self.build_batch(store, before, &mut counters);
+                backlog.push(batch);
+            }
+        }
+        let (batches, metrics, bytes) = (backlog.len(), backlog.metrics(), backlog.bytes());
+        match spool.write(&backlog, deadline + SPOOL_WRITE_BOUND) {
+            Ok(late) => {
+                let dropped = backlog.dropped;
+                if batches > 0 {
+                    tracing::info!(instance = %self.name, path = %spool.path().display(), batches = batches as u64 - late.batches, metrics = metrics - late.metrics, bytes = bytes as u64 - late.bytes, "stopping: the undelivered backlog is in the spool");
+                }
+                if dropped.batches + late.batches + unbuilt > 0 {
+                    tracing::warn!(instance = %self.name, dropped_oldest_metrics = dropped.metrics, not_written_in_time_metrics = late.metrics, windows_not_built_in_time = unbuilt, max_bytes = spool.max_bytes(), "stopping: part of the backlog did not fit in the spool and is lost");
+                }
+            }
+            Err(error) => {
+                tracing::error!(instance = %self.name, %error, lost_metrics = metrics, "stopping: cannot write the spool; the undelivered backlog is lost");
+            }
+        }
+    }
+
     /// Builds the window ending at `before` into the ring (which has room)
     /// and moves the replay position past it.
     fn build_window(&mut self, store: &Store, before: i64, counters: &mut IntervalCounters) {
+        let batch = self.build_batch(store, before, counters);
+        self.ring.append(batch);
+    }
+
+    /// Builds the window ending at `before` and moves the replay position
+    /// past it.
+    fn build_batch(
+        &mut self,
+        store: &Store,
+        before: i64,
+        counters: &mut IntervalCounters,
+    ) -> Batch {
         let cpu0 = thread_cpu_ns();
         let mut bytes = self
             .ring
@@ -492,7 +653,6 @@ impl Instance {
         if !live {
             add(&self.totals.replayed_windows, 1);
         }
-        self.ring.append(Batch::new(bytes, metrics).at(before));
         let ue = self.update_every_s();
         self.replay.built_before = Some(before);
         self.replay.next_before = self
@@ -524,6 +684,7 @@ impl Instance {
                 tracing::warn!(instance = %self.name, expired_points = expired, window_before = before, "points fell out of the store (history) before the receiver took them: counted as expired");
             }
         }
+        Batch::new(bytes, metrics).at(before)
     }
 
     /// Learns what the receiver acknowledged or closed, without sending.
@@ -625,6 +786,17 @@ mod tests {
         /// an instance with a ring of `ring` batches sending to a fake
         /// receiver.
         fn new(history: usize, ring: usize, source: DataSource) -> Fixture {
+            let rx = FakeReceiver::default();
+            rx.up.store(true, Ordering::Relaxed);
+            Fixture::with_receiver(history, ring, source, rx)
+        }
+
+        fn with_receiver(
+            history: usize,
+            ring: usize,
+            source: DataSource,
+            rx: FakeReceiver,
+        ) -> Fixture {
             let store = Store::new(Host::new("h", history));
             let chart = store.localhost().create_chart(ChartDef::new("t", "c"));
             {
@@ -632,8 +804,6 @@ mod tests {
                 w.add_dimension(DimensionDef::new("d0"));
                 w.add_dimension(DimensionDef::new("d1"));
             }
-            let rx = FakeReceiver::default();
-            rx.up.store(true, Ordering::Relaxed);
             let settings = BatchSettings {
                 data_source: source,
                 prefix: "n".into(),
@@ -812,5 +982,85 @@ mod tests {
             );
         }
         f.expect_once(1..=12);
+    }
+
+    fn spool_dir(tag: &str) -> std::path::PathBuf {
+        std::env::temp_dir().join(format!(
+            "backhaul-instance-spool-{tag}-{}-{}",
+            std::process::id(),
+            rand::random::<u32>()
+        ))
+    }
+
+    #[test]
+    fn a_stop_during_an_outage_spools_the_backlog_and_the_next_start_sends_it_first() {
+        let dir = spool_dir("stop");
+        let mut f = Fixture::new(100, 3, DataSource::Average);
+        f.inst.set_spool(Spool::new(&dir, "t", 1 << 20));
+        // Down from second 3: the ring holds 3..=5, the store 6..=10.
+        for k in 1..=10 {
+            f.second(k, k <= 2);
+        }
+        f.inst.spool_on_stop(&f.store);
+        let path = dir.join("t.spool");
+        assert!(path.exists());
+        // A new process: a fresh store, the same receiver, up.
+        let mut g = Fixture::with_receiver(100, 3, DataSource::Average, f.rx.clone());
+        g.inst.set_spool(Spool::new(&dir, "t", 1 << 20));
+        assert_eq!(g.inst.backlog_since(), Some(T0 + 2));
+        for k in 11..=15 {
+            g.second(k, true);
+        }
+        g.expect_once(1..=15);
+        assert!(!path.exists(), "sent: removed");
+        // Nothing undelivered at the next stop: no spool.
+        g.inst.spool_on_stop(&g.store);
+        assert!(!path.exists());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn the_spool_keeps_the_newest_within_its_bound() {
+        let dir = spool_dir("bound");
+        let mut f = Fixture::new(100, 3, DataSource::Average);
+        // One second of both dimensions is about 50 bytes here.
+        f.inst.set_spool(Spool::new(&dir, "t", 4 * 52));
+        for k in 1..=10 {
+            f.second(k, k <= 2);
+        }
+        f.inst.spool_on_stop(&f.store);
+        let mut g = Fixture::with_receiver(100, 3, DataSource::Average, f.rx.clone());
+        g.inst.set_spool(Spool::new(&dir, "t", 4 * 52));
+        assert_eq!(InstanceTotals::get(&g.inst.totals.lost_metrics), 0);
+        for k in 11..=12 {
+            g.second(k, true);
+        }
+        // The oldest seconds of the backlog (3..) did not fit; the newest
+        // did, and everything after them.
+        let (map, ordered) = g.received();
+        assert!(ordered);
+        let first_kept = (3..=10)
+            .find(|k| map.contains_key(&("d0".to_string(), *k)))
+            .expect("some of the backlog kept");
+        assert!(first_kept > 4, "the bound dropped the oldest");
+        g.expect_once((1..=2).chain(first_kept..=12));
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn an_unusable_spool_is_a_fresh_start() {
+        let dir = spool_dir("bad");
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("t.spool");
+        std::fs::write(&path, b"BHSPOOL\n\x07\0\0\0").unwrap();
+        let mut f = Fixture::new(100, 3, DataSource::Average);
+        f.inst.set_spool(Spool::new(&dir, "t", 1 << 20));
+        assert!(!path.exists(), "removed");
+        assert!(f.inst.backlog_since().is_none());
+        for k in 1..=3 {
+            f.second(k, true);
+        }
+        f.expect_once(1..=3);
+        let _ = std::fs::remove_dir_all(dir);
     }
 }

@@ -12,6 +12,7 @@
 //!   requests (`http`, `tls`), with interruptible connects (`dial`);
 //! * `backoff`, `schedule`: pacing of retries, logs and wake-ups;
 //! * `monitoring`: the instance's own charts;
+//! * `spool`: the undelivered backlog on disk across a restart;
 //! * `instance`: the thread that ties them together.
 
 pub mod backoff;
@@ -23,6 +24,7 @@ pub mod instance;
 pub mod monitoring;
 pub mod registry;
 pub mod schedule;
+pub mod spool;
 pub mod status;
 pub mod transport;
 
@@ -242,13 +244,16 @@ pub fn start<'a>(
         if !cfg.enabled {
             continue;
         }
-        let instance = match build_instance(cfg, store, true) {
+        let mut instance = match build_instance(cfg, store, true) {
             Ok(instance) => instance,
             Err(error) => {
                 tracing::error!(instance = %cfg.name, connector = cfg.connector.as_str(), source = %cfg.source, %error, "exporting instance not started");
                 continue;
             }
         };
+        if let Some(dir) = &cfg.spool_directory {
+            instance.set_spool(spool::Spool::new(dir, &cfg.name, cfg.spool_max_bytes));
+        }
         running.push(spawn(instance, store.clone(), shutdown.clone())?);
     }
     Ok(running)
