@@ -139,8 +139,9 @@ pub struct InstanceParts {
 /// How often an instance that replays looks for acknowledgements while its
 /// ring is full and everything in it is written.
 const REPLAY_ACK_POLL: Duration = Duration::from_millis(20);
-/// How long an instance may spend writing its spool when it stops.
-const SPOOL_WRITE_BOUND: Duration = Duration::from_secs(2);
+/// How long an instance may spend building the windows of its backlog when
+/// it stops, and then writing its spool: stopping stays prompt.
+const SPOOL_WRITE_BOUND: Duration = Duration::from_millis(500);
 
 /// Replay from the store: the instance's position in time and its pace.
 #[derive(Debug)]
