@@ -21,7 +21,8 @@
 //! ring of 10 batches), then catches up with all of them from the store at
 //! an unbounded `replay windows per second`; the figure is the thread's CPU
 //! for the whole catch-up (building, writing, and polling the socket for
-//! acknowledgements while the ring is full) per metric.
+//! acknowledgements while the ring is full) per metric. `BENCH_REPLAY=0`
+//! runs the live case with replay off (netdata's ring).
 
 use std::io::Read;
 use std::net::TcpListener;
@@ -319,6 +320,10 @@ fn run_case(dims: usize, source: DataSource, connector: &str) {
     let mut cpu_ns = 0u64;
     let mut build_ns = 0u64;
     let mut per_interval: Vec<u64> = Vec::new();
+    if std::env::var("BENCH_REPLAY").is_ok_and(|v| v == "0") {
+        // netdata's ring (the live path before replay existed).
+        inst.set_replay_rate(0);
+    }
     let catch_up = std::env::var("BENCH_CATCHUP").is_ok_and(|v| v == "1");
     if catch_up {
         inst.set_replay_rate(u32::MAX);
