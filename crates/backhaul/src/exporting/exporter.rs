@@ -93,9 +93,16 @@ pub struct BatchBuilder {
     charts_pattern: SimplePattern,
     hosts_pattern: SimplePattern,
     hosts: Vec<HostExport>,
-    /// Per-dimension window sums of the chart being exported (reused).
+    /// What building a chart reuses and learns.
+    work: ChartWork,
+}
+
+/// What exporting a chart reuses from chart to chart, and what it learns
+/// about the store's positions.
+#[derive(Debug, Default)]
+struct ChartWork {
+    /// Per-dimension window sums of the chart being exported.
     aggregates: Vec<WindowAggregate>,
-    /// What the last builds learned about the store's positions.
     progress: Progress,
 }
 
@@ -118,8 +125,7 @@ impl BatchBuilder {
             settings,
             connector,
             hosts: Vec::new(),
-            aggregates: Vec::new(),
-            progress: Progress::default(),
+            work: ChartWork::default(),
         }
     }
 
@@ -133,13 +139,13 @@ impl BatchBuilder {
     /// Stored points that fell out of the store before they were exported
     /// (grid times × dimensions), since the last call.
     pub fn take_expired(&mut self) -> u64 {
-        std::mem::take(&mut self.progress.expired)
+        std::mem::take(&mut self.work.progress.expired)
     }
 
     /// The grid time of the oldest stored point of a selected chart that
     /// the last [`Self::build`] left unexported (`None`: none).
     pub fn next_pending(&self) -> Option<i64> {
-        self.progress.next_pending
+        self.work.progress.next_pending
     }
 
     pub fn settings(&self) -> &BatchSettings {
@@ -152,7 +158,7 @@ impl BatchBuilder {
         let start_after = before - i64::from(self.settings.update_every.max(1));
         let before_ts = RenderedTimestamp::new(before);
         self.sync_hosts(store);
-        self.progress.next_pending = None;
+        self.work.progress.next_pending = None;
         let mut metrics = 0;
         for h in &mut self.hosts {
             if !h.selected {
@@ -169,8 +175,7 @@ impl BatchBuilder {
                     &self.charts_pattern,
                     &before_ts,
                     out,
-                    &mut self.aggregates,
-                    &mut self.progress,
+                    &mut self.work,
                 );
             }
         }
@@ -285,9 +290,12 @@ fn export_chart(
     pattern: &SimplePattern,
     before_ts: &RenderedTimestamp,
     out: &mut Vec<u8>,
-    aggregates: &mut Vec<WindowAggregate>,
-    progress: &mut Progress,
+    work: &mut ChartWork,
 ) -> usize {
+    let ChartWork {
+        aggregates,
+        progress,
+    } = work;
     let before = before_ts.value();
     let st = ce.chart.read();
     if st.generation() != ce.generation {

@@ -510,10 +510,7 @@ impl Instance {
         if !self.feed_spooled(counters) {
             return;
         }
-        loop {
-            let Some(before) = self.replay.next_due(ue) else {
-                break;
-            };
+        while let Some(before) = self.replay.next_due(ue) {
             if !self.ring.has_room() {
                 if self.replay.episode.is_none() {
                     self.replay.episode = Some(Episode {
@@ -775,6 +772,9 @@ mod tests {
         }
     }
 
+    /// (dimension, second) → (value, times received).
+    type Received = BTreeMap<(String, i64), (f64, usize)>;
+
     struct Fixture {
         store: Store,
         chart: Arc<rrd::Chart>,
@@ -852,7 +852,7 @@ mod tests {
 
         /// What the receiver got: (dimension, second) → (value, times), and
         /// whether the timestamps never went back.
-        fn received(&self) -> (BTreeMap<(String, i64), (f64, usize)>, bool) {
+        fn received(&self) -> (Received, bool) {
             let got = self.rx.got.lock();
             let text = std::str::from_utf8(&got).unwrap();
             let mut map = BTreeMap::new();
