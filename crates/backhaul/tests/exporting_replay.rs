@@ -43,7 +43,7 @@ fn value_of(d: usize) -> f64 {
 }
 
 /// A store with chart `test.c` of [`DIMS`] dimensions, and a thread that
-/// completes a collection round 100 ms after every whole second.
+/// completes a collection round for every whole second.
 struct Collector {
     store: Arc<Store>,
     stop: Shutdown,
@@ -64,16 +64,22 @@ impl Collector {
         let thread = {
             let stop = stop.clone();
             std::thread::spawn(move || loop {
+                // The point of second `t` is stored half a second ahead,
+                // so it is in the store when the window ending at `t` is
+                // built, however the instance's wake-up is offset.
                 let now = now_realtime_ut();
-                let next = (now / 1_000_000 + 1) * 1_000_000 + 100_000;
-                if stop.sleep(Duration::from_micros(next - now)) {
+                let mut t = now / 1_000_000 + 1;
+                if t * 1_000_000 - 500_000 <= now {
+                    t += 1;
+                }
+                if stop.sleep(Duration::from_micros(t * 1_000_000 - 500_000 - now)) {
                     return;
                 }
                 let mut w = chart.write();
                 for d in 0..DIMS {
                     w.set(d, value_of(d) as i64);
                 }
-                let _ = w.done(now_realtime_ut());
+                let _ = w.done(t * 1_000_000);
             })
         };
         Collector {
