@@ -22,7 +22,10 @@
 //! an unbounded `replay windows per second`; the figure is the thread's CPU
 //! for the whole catch-up (building, writing, and polling the socket for
 //! acknowledgements while the ring is full) per metric. `BENCH_REPLAY=0`
-//! runs the live case with replay off (netdata's ring).
+//! runs the live case with replay off (netdata's ring). `BENCH_OUTAGE=1`
+//! sends to a port where nothing listens for every interval and reports
+//! the ring's fill and the process's RSS (the backlog stays in the store);
+//! `BENCH_RING_MAX_BYTES` sets the ring's byte bound (default 64 MiB).
 
 use std::io::Read;
 use std::net::TcpListener;
@@ -220,9 +223,17 @@ fn run_case(dims: usize, source: DataSource, connector: &str) {
         send_automatic_labels: false,
         host_tags: Vec::new(),
     };
+    let outage = std::env::var("BENCH_OUTAGE").is_ok_and(|v| v == "1");
+    let port = if outage {
+        // Nothing listens there: the receiver is down for the whole run.
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    } else {
+        sink.addr.port()
+    };
     let endpoint = Endpoint {
         host: "127.0.0.1".into(),
-        port: sink.addr.port(),
+        port,
     };
     let retry = || {
         Box::new(ExponentialBackoff::new(
@@ -310,12 +321,38 @@ fn run_case(dims: usize, source: DataSource, connector: &str) {
         update_every: UPDATE_EVERY as u32,
         builder: BatchBuilder::new(settings, format),
         delivery,
-        ring: BatchRing::new(10),
+        ring: BatchRing::new(10).with_max_bytes(
+            std::env::var("BENCH_RING_MAX_BYTES")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(backhaul::config::DEFAULT_BUFFER_ON_FAILURES_MAX_BYTES),
+        ),
         charts: None,
         schedule: Schedule::with_offset(UPDATE_EVERY as u32, 0),
     });
     // Warm-up interval: fills the name caches and connects.
     inst.tick(&store, T0, IntervalCounters::default());
+    if outage {
+        let rss0 = rss_kib();
+        let mut peak_rss = rss0;
+        let mut peak_ring = 0;
+        for i in 1..=intervals {
+            inst.tick(&store, T0 + i * UPDATE_EVERY, IntervalCounters::default());
+            peak_rss = peak_rss.max(rss_kib());
+            peak_ring = peak_ring.max(inst.ring.buffered_bytes());
+        }
+        println!(
+            "export_e2e outage {connector} dims={dims} intervals={intervals}: ring at most {} batches, {:.1} MiB (bound: buffer on failures max bytes {:.0} MiB + one batch); RSS {:.1} MiB after the warm-up, at most {:.1} MiB during the outage (+{:.1} MiB); backlog left in the store since {:?}",
+            inst.ring.len(),
+            peak_ring as f64 / 1048576.0,
+            inst.ring.max_bytes() as f64 / 1048576.0,
+            rss0 as f64 / 1024.0,
+            peak_rss as f64 / 1024.0,
+            (peak_rss - rss0) as f64 / 1024.0,
+            inst.backlog_since(),
+        );
+        return;
+    }
     let warm_metrics = inst.totals.built_metrics.load(Ordering::Relaxed);
     let mut cpu_ns = 0u64;
     let mut build_ns = 0u64;
@@ -385,6 +422,18 @@ fn run_case(dims: usize, source: DataSource, connector: &str) {
         interval_cpu_ms / (UPDATE_EVERY as f64 * 1000.0) * 100.0,
     );
     assert_eq!(received, expected, "the receiver must get every line");
+}
+
+/// The process's resident set (VmRSS), KiB.
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
 }
 
 fn main() {
