@@ -35,6 +35,7 @@
 //! rendered line head; both are rebuilt only when the chart's generation
 //! changes. Host label suffixes are rebuilt when the labels change.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use rrd::{Chart, Host, LabelSource, Store, WindowAggregate};
@@ -271,16 +272,40 @@ fn sync_charts(h: &mut HostExport, start_after: i64) {
     }
     h.charts_generation = generation;
     let charts = h.host.charts();
-    for chart in charts.into_iter().skip(h.charts.len()) {
-        h.charts.push(ChartExport {
-            chart,
-            generation: 0,
-            selected: false,
-            names: ChartNames::None,
-            last_exported_t: start_after,
-            last_collected_ut: (start_after.max(0) as u64) * 1_000_000,
-        });
+    let new_export = |chart| ChartExport {
+        chart,
+        generation: 0,
+        selected: false,
+        names: ChartNames::None,
+        last_exported_t: start_after,
+        last_collected_ut: (start_after.max(0) as u64) * 1_000_000,
+    };
+    let only_added = charts.len() >= h.charts.len()
+        && h.charts
+            .iter()
+            .zip(&charts)
+            .all(|(known, now)| Arc::ptr_eq(&known.chart, now));
+    if only_added {
+        let known = h.charts.len();
+        h.charts
+            .extend(charts.into_iter().skip(known).map(new_export));
+        return;
     }
+    // Charts were removed (or put back): keep what is known of the ones
+    // still there, in the host's order, and forget the rest.
+    let mut known: HashMap<*const Chart, ChartExport> = h
+        .charts
+        .drain(..)
+        .map(|ce| (Arc::as_ptr(&ce.chart), ce))
+        .collect();
+    h.charts = charts
+        .into_iter()
+        .map(|chart| {
+            known
+                .remove(&Arc::as_ptr(&chart))
+                .unwrap_or_else(|| new_export(chart))
+        })
+        .collect();
 }
 
 fn export_chart(

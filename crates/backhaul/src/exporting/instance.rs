@@ -43,7 +43,7 @@ use super::delivery::Delivery;
 use super::exporter::BatchBuilder;
 use super::monitoring::{InstanceCharts, IntervalCounters};
 use super::schedule::Schedule;
-use super::spool::{Backlog, Spool};
+use super::spool::Spool;
 use super::status::InstanceStatus;
 use crate::shutdown::Shutdown;
 use crate::sys::{now_realtime_ut, thread_cpu_ns, ThreadCpu};
@@ -142,6 +142,43 @@ const REPLAY_ACK_POLL: Duration = Duration::from_millis(20);
 /// How long an instance may spend building the windows of its backlog when
 /// it stops, and then writing its spool: stopping stays prompt.
 const SPOOL_WRITE_BOUND: Duration = Duration::from_millis(500);
+
+/// The undelivered batches gathered when an instance stops, oldest first,
+/// kept within the spool's byte bound by dropping the oldest (so building
+/// a long backlog at stop never holds more than that in memory).
+#[derive(Debug)]
+struct StopBacklog {
+    batches: VecDeque<Batch>,
+    bytes: u64,
+    max_bytes: u64,
+    dropped_metrics: u64,
+}
+
+impl StopBacklog {
+    fn new(max_bytes: u64) -> StopBacklog {
+        StopBacklog {
+            batches: VecDeque::new(),
+            bytes: 0,
+            max_bytes,
+            dropped_metrics: 0,
+        }
+    }
+
+    fn push(&mut self, batch: Batch) {
+        if batch.bytes.is_empty() {
+            return;
+        }
+        self.bytes += batch.bytes.len() as u64;
+        self.batches.push_back(batch);
+        while self.bytes > self.max_bytes {
+            let Some(old) = self.batches.pop_front() else {
+                break;
+            };
+            self.bytes -= old.bytes.len() as u64;
+            self.dropped_metrics += old.metrics as u64;
+        }
+    }
+}
 
 /// Replay from the store: the instance's position in time and its pace.
 #[derive(Debug)]
@@ -286,32 +323,20 @@ impl Instance {
     /// sends what it holds now before anything else. A spool that cannot
     /// be read is logged and removed: a fresh start.
     pub fn set_spool(&mut self, spool: Spool) {
-        match spool.load() {
-            Ok(None) => {}
-            Ok(Some(loaded)) => {
-                let metrics: u64 = loaded.batches.iter().map(|b| b.metrics as u64).sum();
-                let bytes: usize = loaded.batches.iter().map(|b| b.bytes.len()).sum();
-                tracing::info!(instance = %self.name, path = %spool.path().display(), batches = loaded.batches.len(), metrics, bytes, "the spool holds what was not delivered before the last stop: sending it first");
-                if loaded.dropped.batches > 0 {
-                    add(&self.totals.lost_metrics, loaded.dropped.metrics);
-                    add(&self.totals.lost_bytes, loaded.dropped.bytes);
-                    tracing::warn!(instance = %self.name, path = %spool.path().display(), lost_metrics = loaded.dropped.metrics, max_bytes = spool.max_bytes(), "the spool holds more than spool max bytes: its oldest batches are dropped");
-                }
-                self.spool_pending = !loaded.batches.is_empty();
-                self.spooled = loaded.batches;
-                if !self.spool_pending {
-                    if let Err(error) = spool.remove() {
-                        tracing::error!(instance = %self.name, %error, "cannot remove the empty spool");
-                    }
-                }
-            }
-            Err(error) => {
-                tracing::error!(instance = %self.name, %error, "the spool cannot be used; starting without it");
-                if let Err(error) = spool.remove() {
-                    tracing::error!(instance = %self.name, %error, "cannot remove the unusable spool");
-                }
-            }
+        let loaded = spool.load();
+        if let Some(problem) = &loaded.problem {
+            tracing::error!(instance = %self.name, error = %problem, "the spool cannot be used whole; starting with what could be read");
         }
+        if loaded.skipped > 0 {
+            tracing::warn!(instance = %self.name, path = %spool.path().display(), skipped_batches = loaded.skipped, "the spool holds more than spool max bytes: its oldest batches are left out");
+        }
+        if !loaded.batches.is_empty() {
+            let metrics: u64 = loaded.batches.iter().map(|b| b.metrics as u64).sum();
+            let bytes: usize = loaded.batches.iter().map(|b| b.bytes.len()).sum();
+            tracing::info!(instance = %self.name, path = %spool.path().display(), batches = loaded.batches.len(), metrics, bytes, "the spool holds what was not delivered before the last stop: sending it first");
+        }
+        self.spool_pending = !loaded.batches.is_empty();
+        self.spooled = loaded.batches.into();
         self.spool = Some(spool);
     }
 
@@ -558,7 +583,7 @@ impl Instance {
         if self.spooled.is_empty() && self.spool_pending {
             self.spool_pending = false;
             if let Some(spool) = &self.spool {
-                match spool.remove() {
+                match spool.clear() {
                     Ok(()) => {
                         tracing::info!(instance = %self.name, "the spool is sent (or in the ring): removed")
                     }
@@ -582,7 +607,7 @@ impl Instance {
         let deadline = Instant::now() + SPOOL_WRITE_BOUND;
         let mut counters = IntervalCounters::default();
         self.delivery.poll(&mut self.ring, &mut counters);
-        let mut backlog = Backlog::new(spool.max_bytes());
+        let mut backlog = StopBacklog::new(spool.max_bytes());
         for batch in self.ring.take_unacknowledged() {
             backlog.push(batch);
         }
@@ -601,18 +626,27 @@ impl Instance {
                 backlog.push(batch);
             }
         }
-        let (batches, metrics, bytes) = (backlog.len(), backlog.metrics(), backlog.bytes());
-        match spool.write(&backlog, deadline + SPOOL_WRITE_BOUND) {
-            Ok(late) => {
-                let dropped = backlog.dropped;
-                if batches > 0 {
-                    tracing::info!(instance = %self.name, path = %spool.path().display(), batches = batches as u64 - late.batches, metrics = metrics - late.metrics, bytes = bytes as u64 - late.bytes, "stopping: the undelivered backlog is in the spool");
+        if !backlog.batches.is_empty() {
+            if let Some(dir) = spool.path().parent() {
+                if let Err(error) = std::fs::create_dir_all(dir) {
+                    tracing::error!(instance = %self.name, dir = %dir.display(), %error, "stopping: cannot create the spool directory; the undelivered backlog is lost");
+                    return;
                 }
-                if dropped.batches + late.batches + unbuilt > 0 {
-                    tracing::warn!(instance = %self.name, dropped_oldest_metrics = dropped.metrics, not_written_in_time_metrics = late.metrics, windows_not_built_in_time = unbuilt, max_bytes = spool.max_bytes(), "stopping: part of the backlog did not fit in the spool and is lost");
+            }
+        }
+        let batches: Vec<&Batch> = backlog.batches.iter().collect();
+        match spool.store(&batches, deadline + SPOOL_WRITE_BOUND) {
+            Ok(stored) => {
+                if stored.batches > 0 {
+                    tracing::info!(instance = %self.name, path = %spool.path().display(), batches = stored.batches, bytes = stored.bytes, "stopping: the undelivered backlog is in the spool");
+                }
+                let dropped = backlog.dropped_metrics + stored.dropped_metrics;
+                if dropped > 0 || unbuilt > 0 {
+                    tracing::warn!(instance = %self.name, lost_metrics = dropped, windows_not_built_in_time = unbuilt, max_bytes = spool.max_bytes(), "stopping: part of the backlog did not fit in the spool (its oldest) and is lost");
                 }
             }
             Err(error) => {
+                let metrics: u64 = backlog.batches.iter().map(|b| b.metrics as u64).sum();
                 tracing::error!(instance = %self.name, %error, lost_metrics = metrics, "stopping: cannot write the spool; the undelivered backlog is lost");
             }
         }
@@ -985,6 +1019,14 @@ mod tests {
         f.expect_once(1..=12);
     }
 
+    fn test_spool(dir: &std::path::Path, max_bytes: u64) -> Spool {
+        let settings = crate::exporting::spool::SpoolSettings {
+            dir: dir.to_path_buf(),
+            max_bytes,
+        };
+        Spool::new(&settings, "t", "graphite")
+    }
+
     fn spool_dir(tag: &str) -> std::path::PathBuf {
         std::env::temp_dir().join(format!(
             "backhaul-instance-spool-{tag}-{}-{}",
@@ -997,7 +1039,7 @@ mod tests {
     fn a_stop_during_an_outage_spools_the_backlog_and_the_next_start_sends_it_first() {
         let dir = spool_dir("stop");
         let mut f = Fixture::new(100, 3, DataSource::Average);
-        f.inst.set_spool(Spool::new(&dir, "t", 1 << 20));
+        f.inst.set_spool(test_spool(&dir, 1 << 20));
         // Down from second 3: the ring holds 3..=5, the store 6..=10.
         for k in 1..=10 {
             f.second(k, k <= 2);
@@ -1007,7 +1049,7 @@ mod tests {
         assert!(path.exists());
         // A new process: a fresh store, the same receiver, up.
         let mut g = Fixture::with_receiver(100, 3, DataSource::Average, f.rx.clone());
-        g.inst.set_spool(Spool::new(&dir, "t", 1 << 20));
+        g.inst.set_spool(test_spool(&dir, 1 << 20));
         assert_eq!(g.inst.backlog_since(), Some(T0 + 2));
         for k in 11..=15 {
             g.second(k, true);
@@ -1025,13 +1067,13 @@ mod tests {
         let dir = spool_dir("bound");
         let mut f = Fixture::new(100, 3, DataSource::Average);
         // One second of both dimensions is about 50 bytes here.
-        f.inst.set_spool(Spool::new(&dir, "t", 4 * 52));
+        f.inst.set_spool(test_spool(&dir, 4 * 52));
         for k in 1..=10 {
             f.second(k, k <= 2);
         }
         f.inst.spool_on_stop(&f.store);
         let mut g = Fixture::with_receiver(100, 3, DataSource::Average, f.rx.clone());
-        g.inst.set_spool(Spool::new(&dir, "t", 4 * 52));
+        g.inst.set_spool(test_spool(&dir, 4 * 52));
         assert_eq!(InstanceTotals::get(&g.inst.totals.lost_metrics), 0);
         for k in 11..=12 {
             g.second(k, true);
@@ -1055,7 +1097,7 @@ mod tests {
         let path = dir.join("t.spool");
         std::fs::write(&path, b"BHSPOOL\n\x07\0\0\0").unwrap();
         let mut f = Fixture::new(100, 3, DataSource::Average);
-        f.inst.set_spool(Spool::new(&dir, "t", 1 << 20));
+        f.inst.set_spool(test_spool(&dir, 1 << 20));
         assert!(!path.exists(), "removed");
         assert!(f.inst.backlog_since().is_none());
         for k in 1..=3 {

@@ -252,7 +252,15 @@ pub fn start<'a>(
             }
         };
         if let Some(dir) = &cfg.spool_directory {
-            instance.set_spool(spool::Spool::new(dir, &cfg.name, cfg.spool_max_bytes));
+            let settings = spool::SpoolSettings {
+                dir: dir.clone(),
+                max_bytes: cfg.spool_max_bytes as u64,
+            };
+            instance.set_spool(spool::Spool::new(
+                &settings,
+                &cfg.name,
+                cfg.connector.as_str(),
+            ));
         }
         running.push(spawn(instance, store.clone(), shutdown.clone())?);
     }

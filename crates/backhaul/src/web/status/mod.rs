@@ -112,10 +112,15 @@ impl StatusSources {
         let hosts = store
             .hosts()
             .iter()
-            .map(|h| HostReport {
-                hostname: h.hostname().to_string(),
-                localhost: h.hostname() == local,
-                charts: h.chart_count(),
+            .map(|h| {
+                let usage = h.usage();
+                HostReport {
+                    hostname: h.hostname().to_string(),
+                    localhost: h.hostname() == local,
+                    charts: usage.charts,
+                    dimensions: usage.dimensions,
+                    sample_bytes: usage.sample_bytes,
+                }
             })
             .collect();
         StatusReport {
@@ -234,6 +239,10 @@ pub struct HostReport {
     pub hostname: String,
     pub localhost: bool,
     pub charts: usize,
+    /// Dimensions in those charts.
+    pub dimensions: usize,
+    /// Bytes of the dimensions' rings.
+    pub sample_bytes: usize,
 }
 
 impl ExporterReport {
