@@ -329,3 +329,54 @@ impl InstanceCharts {
         self.cpu.update(&[cpu.user_us, cpu.system_us], now_ut);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each counter lands in its own dimension, with or without the HTTP
+    /// ones; the legacy charts keep the seed's dimensions.
+    #[test]
+    fn metrics_chart_dimensions_get_their_counters() {
+        for (http, legacy) in [(false, false), (true, false), (false, true)] {
+            let host = Host::new("h", 10);
+            let charts = InstanceCharts::new(&host, "x", 1, legacy, http);
+            let c = IntervalCounters {
+                buffered_metrics: 1,
+                lost_metrics: 2,
+                sent_metrics: 3,
+                rejected_metrics: 4,
+                expired_metrics: 5,
+                ..IntervalCounters::default()
+            };
+            charts.update(&c, ThreadCpu::default(), 1_700_000_000_000_000);
+            let id = if legacy {
+                "netdata.backend_metrics"
+            } else {
+                "netdata.exporting_x_metrics"
+            };
+            let chart = host.chart_by_id(id).expect("chart");
+            let st = chart.read();
+            let got: Vec<(String, f64)> = st
+                .dimensions()
+                .iter()
+                .map(|d| {
+                    (
+                        d.id().to_string(),
+                        d.last_stored_value().unwrap_or(f64::NAN),
+                    )
+                })
+                .collect();
+            let mut want = vec![("buffered", 1.0), ("lost", 2.0), ("sent", 3.0)];
+            if http {
+                want.push(("rejected", 4.0));
+            }
+            if !legacy {
+                want.push(("expired", 5.0));
+            }
+            let want: Vec<(String, f64)> =
+                want.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+            assert_eq!(got, want, "http={http} legacy={legacy}");
+        }
+    }
+}
