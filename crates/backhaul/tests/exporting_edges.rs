@@ -236,14 +236,17 @@ fn ring_overflow_counts_each_dropped_batch_once() {
             None,
             None,
             Some(Loss {
+                batches: 1,
                 metrics: 1,
                 bytes: len(0)
             }),
             Some(Loss {
+                batches: 1,
                 metrics: 2,
                 bytes: len(1)
             }),
             Some(Loss {
+                batches: 1,
                 metrics: 3,
                 bytes: len(2)
             }),

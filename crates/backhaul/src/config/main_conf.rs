@@ -1295,6 +1295,10 @@ fn legacy_backend(
         hostname: chain.parsed_or("hostname", main.hostname.clone(), parse_non_empty)?,
         update_every,
         buffer_on_failures: chain.parsed_or("buffer on failures", 10, parse_count)?,
+        buffer_on_failures_max_bytes: super::exporting::DEFAULT_BUFFER_ON_FAILURES_MAX_BYTES,
+        replay_windows_per_second: super::exporting::DEFAULT_REPLAY_WINDOWS_PER_SECOND,
+        spool_directory: super::exporting::spool_directory(None, main),
+        spool_max_bytes: super::exporting::DEFAULT_SPOOL_MAX_BYTES,
         timeout_ms,
         send_names_instead_of_ids: chain.parsed_or(
             "send names instead of ids",

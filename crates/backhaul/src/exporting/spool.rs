@@ -134,6 +134,11 @@ impl Spool {
         &self.path
     }
 
+    /// At most this many bytes of batches are kept.
+    pub fn max_bytes(&self) -> u64 {
+        self.max_bytes
+    }
+
     /// Reads the spool back, oldest batch first. Never fails: a missing file
     /// is an empty spool; an unusable one is renamed aside and reported in
     /// [`LoadedSpool::problem`]; a damaged one gives its good records.
