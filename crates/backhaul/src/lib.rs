@@ -12,6 +12,7 @@ pub mod log_limit;
 pub mod logging;
 pub mod once;
 pub mod shutdown;
+pub mod store_cleanup;
 pub mod stream;
 pub mod sys;
 pub mod web;

@@ -152,6 +152,12 @@ pub struct StatVfs {
     pub f_favail: u64,
 }
 
+/// The size of a memory page in bytes (what the kernel counts socket
+/// buffer memory in).
+pub fn page_size() -> usize {
+    rustix::param::page_size()
+}
+
 /// `statvfs(path)`.
 pub fn statvfs(path: &CStr) -> io::Result<StatVfs> {
     let st = rustix::fs::statvfs(path)?;

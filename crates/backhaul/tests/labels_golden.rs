@@ -36,6 +36,12 @@ const ONE_CHART: &str = "\
     /proc/vmstat = no
     /proc/meminfo = no
     /proc/net/dev = no
+    /proc/net/netstat = no
+    /proc/net/sockstat = no
+    /proc/net/sockstat6 = no
+    /proc/net/softnet_stat = no
+    /proc/net/stat/conntrack = no
+    /proc/net/stat/synproxy = no
     /proc/diskstats = no
 ";
 

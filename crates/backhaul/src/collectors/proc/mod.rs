@@ -11,9 +11,20 @@
 //! | `/proc/loadavg`   | `proc:loadavg`       | `system.load` (every 5 s at least), `system.active_processes` |
 //! | `/proc/vmstat`    | `proc:vmstat`        | `system.pgpgio`, `mem.pgfaults` |
 //! | `/proc/meminfo`   | `proc:meminfo`       | `system.ram`, `mem.available`, `mem.committed` |
-//! | `/proc/net/dev`   | `proc:netdev`        | `system.net`, `net.IFACE`, `net_packets.IFACE` |
+//! | `/proc/net/dev`   | `proc:netdev`        | `system.net`, `net.IFACE`, `net_packets.IFACE`, `net_errors`, `net_drops`, `net_fifo`, `net_compressed`, `net_events` (auto), `net_speed`, `net_duplex`, `net_operstate`, `net_carrier`, `net_mtu` (from `/sys/class/net`) |
+//! | `/proc/net/netstat` | `proc:netstat`     | `system.ip`, `system.ipv6`, `ip.*`, `ipv4.*`, `ipv6.*` from `/proc/net/netstat`, `/proc/net/snmp` and `/proc/net/snmp6` (auto) |
+//! | `/proc/net/sockstat` | `proc:sockstat`   | `ipv4.sockstat_*` (auto) |
+//! | `/proc/net/sockstat6` | `proc:sockstat6` | `ipv6.sockstat6_*` (auto) |
+//! | `/proc/net/softnet_stat` | `proc:softnet_stat` | `system.softnet_stat`, `cpu.cpuN_softnet_stat` |
+//! | `/proc/net/stat/conntrack` | `proc:conntrack` | `netfilter.conntrack_*` (from `/proc/net/stat/nf_conntrack`) |
+//! | `/proc/net/stat/synproxy` | `proc:synproxy` | `netfilter.synproxy_*` (auto) |
 //! | `/proc/diskstats` | `proc:diskstats`     | `system.io`, `disk.DEV`, `disk_ops.DEV` |
 //! | `diskspace`       | `diskspace`          | `disk_space.MOUNT`, `disk_inodes.MOUNT` |
+//!
+//! "auto" is netdata's rule: the chart is created once one of its counters
+//! is not zero, and kept from then on. A file a network module needs that
+//! is missing at the first collection is logged once and not read again
+//! (as netdata disables such a module).
 //!
 //! Every file is read below a root directory (`/` normally; a fixture tree
 //! in tests), as netdata does with `NETDATA_HOST_PREFIX`. A missing or
@@ -24,13 +35,19 @@
 //! incremental, percentage, multiplier and divisor math.
 
 mod chart_handle;
+mod counter_table;
 mod diskspace;
 mod diskstats;
 mod loadavg;
 mod meminfo;
+mod module_file;
 mod mountinfo;
 mod net_dev;
+mod netfilter;
+mod netstat;
 mod parse;
+mod sockstat;
+mod softnet;
 mod source;
 mod stat;
 mod uptime;
@@ -45,6 +62,10 @@ pub use diskstats::DiskstatsCollector;
 pub use loadavg::LoadavgCollector;
 pub use meminfo::MeminfoCollector;
 pub use net_dev::NetDevCollector;
+pub use netfilter::{ConntrackCollector, SynproxyCollector};
+pub use netstat::NetstatCollector;
+pub use sockstat::SockstatCollector;
+pub use softnet::SoftnetCollector;
 pub use stat::StatCollector;
 pub use uptime::UptimeCollector;
 pub use vmstat::VmstatCollector;
@@ -81,6 +102,12 @@ pub fn default_collectors(
             "/proc/vmstat" => Box::new(VmstatCollector::new(root, update_every)),
             "/proc/meminfo" => Box::new(MeminfoCollector::new(root, update_every)),
             "/proc/net/dev" => Box::new(NetDevCollector::new(root, update_every)),
+            "/proc/net/netstat" => Box::new(NetstatCollector::new(root, update_every)),
+            "/proc/net/sockstat" => Box::new(SockstatCollector::ipv4(root, update_every)),
+            "/proc/net/sockstat6" => Box::new(SockstatCollector::ipv6(root, update_every)),
+            "/proc/net/softnet_stat" => Box::new(SoftnetCollector::new(root, update_every)),
+            "/proc/net/stat/conntrack" => Box::new(ConntrackCollector::new(root, update_every)),
+            "/proc/net/stat/synproxy" => Box::new(SynproxyCollector::new(root, update_every)),
             "/proc/diskstats" => Box::new(DiskstatsCollector::new(root, update_every)),
             "diskspace" => Box::new(DiskspaceCollector::new(root, update_every)),
             _ => continue,
