@@ -10,6 +10,9 @@
 //! for 12 s (netdata's sender then waits out its own back-off, about 30 s
 //! in all): after the reconnect the parent asks for the gap with
 //! `REPLAY_CHART`, and its store holds every second across the outage.
+//! A third stops the parent for 8 s and starts a new one on the same port:
+//! the child reconnects and the new parent's store holds every second,
+//! the ones it was down for included, replicated from the child.
 //!
 //! The children run in parallel; the tests take about 40 s together. Skipped (with a
 //! line on stderr) when netdata is not installed, unless
@@ -516,6 +519,103 @@ fn a_child_cut_off_for_a_while_is_replicated_and_the_export_has_no_hole() {
     );
     assert!(times.first().is_some_and(|&t| t <= cut_at), "{times:?}");
     assert!(times.last().is_some_and(|&t| t >= to), "{times:?}");
+
+    child.stop();
+    shutdown.trigger();
+    agent.wait();
+}
+
+#[test]
+fn a_restarted_parent_gets_what_it_missed_from_the_child() {
+    if !require("stream_real", &["netdata"]) {
+        return;
+    }
+    let dir = TempDir::new("stream-restart");
+    let parent_dir = dir.path().join("parent");
+    std::fs::create_dir_all(&parent_dir).unwrap();
+    let base = parent_dir.display();
+    let parent_port = free_ports(1)[0];
+    std::fs::write(
+        parent_dir.join("netdata.conf"),
+        format!(
+            "[global]\n hostname = parent\n[directories]\n config = {base}\n lib = {base}\n\
+             [plugins]\n enable running new plugins = no\n proc = no\n diskspace = no\n\
+             [web]\n bind to = 127.0.0.1:{parent_port}\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        parent_dir.join("stream.conf"),
+        format!("[{KEY}]\n enabled = yes\n default history = 600\n"),
+    )
+    .unwrap();
+    let loaded = config::load(Some(&parent_dir.join("netdata.conf")), None).expect("config");
+    let start_parent = || {
+        let shutdown = Shutdown::new();
+        let agent = Agent::start(&loaded, shutdown.clone()).expect("the parent starts");
+        (agent, shutdown)
+    };
+    let (agent, shutdown) = start_parent();
+    let child_port = free_ports(1)[0];
+    let mut child = start_child_with(
+        &dir.path().join("restart-child"),
+        "restart-child",
+        child_port,
+        local(parent_port),
+        " reconnect delay seconds = 1\n",
+    );
+    let cpu_of = |agent: &Agent| {
+        agent
+            .store
+            .hosts()
+            .into_iter()
+            .find(|h| h.hostname() == "restart-child")
+            .and_then(|h| h.chart_by_id("system.cpu"))
+    };
+    let cpu = child.wait_for("system.cpu on the parent", || {
+        cpu_of(&agent)
+            .filter(|c| c.read().rounds() > 3)
+            .ok_or_else(|| "not yet".to_string())
+    });
+    let stopped_at = cpu.read().last_entry_t().unwrap();
+    drop(cpu);
+    shutdown.trigger();
+    agent.wait();
+
+    // Down for 8 s while the child collects on.
+    let until = Instant::now() + Duration::from_secs(8);
+    while Instant::now() < until {
+        if let Some(status) = child.exited() {
+            child.fail(&format!("exited ({status}) while the parent was down"));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (agent, shutdown) = start_parent();
+    let restarted_at = stopped_at + 8;
+    let cpu = child.wait_for("system.cpu on the restarted parent", || {
+        cpu_of(&agent)
+            .filter(|c| {
+                c.read()
+                    .last_entry_t()
+                    .is_some_and(|t| t >= restarted_at + 3)
+            })
+            .ok_or_else(|| "not yet".to_string())
+    });
+    // The new parent's store holds what the old one had and what it missed
+    // while down, every second, replicated from the child's own store.
+    let user = cpu.read().dimension_index("user").expect("user");
+    let (from, to) = (stopped_at - 3, restarted_at + 3);
+    let held: BTreeSet<i64> = cpu
+        .read()
+        .points(user, from - 1, to)
+        .into_iter()
+        .map(|p| p.time)
+        .collect();
+    let missing: Vec<i64> = (from..=to).filter(|t| !held.contains(t)).collect();
+    assert!(
+        missing.is_empty(),
+        "the restarted parent misses {missing:?} of {from}..={to}"
+    );
 
     child.stop();
     shutdown.trigger();
