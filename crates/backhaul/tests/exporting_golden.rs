@@ -241,14 +241,20 @@ fn each_point_is_exported_at_most_once() {
         .filter(|l| l.contains(".dim.with.dots "))
         .collect();
     // The first window starts one interval back, (T0+2, T0+3]; then the
-    // points (T0+3, T0+7] and (T0+7, T0+10] (values equal to i); repeated
+    // points (T0+3, T0+7] and (T0+7, T0+10] (values equal to i), built
+    // late: one line per 1 s interval at its own time, as live; repeated
     // or older boundaries and a window past the data send nothing.
     assert_eq!(
         dots,
         [
             "netdata.vm.lab.weird_chart.dim.with.dots 3.0000000 1795688383",
-            "netdata.vm.lab.weird_chart.dim.with.dots 22.0000000 1795688387",
-            "netdata.vm.lab.weird_chart.dim.with.dots 27.0000000 1795688390",
+            "netdata.vm.lab.weird_chart.dim.with.dots 4.0000000 1795688384",
+            "netdata.vm.lab.weird_chart.dim.with.dots 5.0000000 1795688385",
+            "netdata.vm.lab.weird_chart.dim.with.dots 6.0000000 1795688386",
+            "netdata.vm.lab.weird_chart.dim.with.dots 7.0000000 1795688387",
+            "netdata.vm.lab.weird_chart.dim.with.dots 8.0000000 1795688388",
+            "netdata.vm.lab.weird_chart.dim.with.dots 9.0000000 1795688389",
+            "netdata.vm.lab.weird_chart.dim.with.dots 10.0000000 1795688390",
         ]
     );
 }

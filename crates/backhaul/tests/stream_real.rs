@@ -497,28 +497,39 @@ fn a_child_cut_off_for_a_while_is_replicated_and_the_export_has_no_hole() {
         "the parent misses {missing:?} of {from}..={to}"
     );
 
-    // And exported, each point once: `average` sends one line per
-    // instance interval (timestamped with the batch's time), the average of
-    // the points stored since the previous line, so the points replicated
-    // in a burst after the outage come out averaged in the first line after
-    // it. Lines go forward in time, none repeats, and they continue after
-    // the outage.
-    let settle = Instant::now() + Duration::from_secs(3);
-    while Instant::now() < settle {
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let times: Vec<i64> = receiver
-        .lines()
-        .iter()
-        .filter(|l| l.starts_with("netdata.cut-child.system.cpu.user"))
-        .filter_map(|l| l.split(' ').nth(2)?.parse().ok())
-        .collect();
+    // And exported, each point once and at its own second: the points
+    // replicated after the outage go out one line per instance interval
+    // (1 s), as they would have live, so the exported series has no hole.
+    let exported = || -> Vec<i64> {
+        receiver
+            .lines()
+            .iter()
+            .filter(|l| {
+                let name = l.split([' ', ';']).next().unwrap_or_default();
+                name == "netdata.cut-child.system.cpu.user"
+            })
+            .filter_map(|l| l.split(' ').nth(2)?.parse().ok())
+            .collect()
+    };
+    child.wait_for("the export past the outage", || {
+        let times = exported();
+        if times.last().is_some_and(|&t| t >= to) {
+            Ok(())
+        } else {
+            Err(format!("exported up to {:?}, want {to}", times.last()))
+        }
+    });
+    let times = exported();
     assert!(
         times.windows(2).all(|w| w[0] < w[1]),
         "times go forward, nothing sent twice: {times:?}"
     );
-    assert!(times.first().is_some_and(|&t| t <= cut_at), "{times:?}");
-    assert!(times.last().is_some_and(|&t| t >= to), "{times:?}");
+    let sent: BTreeSet<i64> = times.iter().copied().collect();
+    let holes: Vec<i64> = (from..=to).filter(|t| !sent.contains(t)).collect();
+    assert!(
+        holes.is_empty(),
+        "the export misses {holes:?} of {from}..={to}: {times:?}"
+    );
 
     child.stop();
     shutdown.trigger();
