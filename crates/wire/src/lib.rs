@@ -17,3 +17,4 @@ pub(crate) mod room;
 pub mod sanitize;
 pub mod simple_pattern;
 pub mod stream_compression;
+pub mod stream_encode;
