@@ -48,7 +48,9 @@ pub use main_conf::{
     PROC_SWITCHES,
 };
 pub use stream_conf::{
-    is_uuid, ReceiverSettings, StreamConfig, StreamRefusal, StreamSection,
+    is_uuid, parse_stream_destinations, ReceiverSettings, SenderConfig, StreamConfig,
+    StreamDestination, StreamRefusal, StreamSection, DEFAULT_RECONNECT_DELAY_SECONDS,
+    DEFAULT_SENDER_BUFFER_BYTES, DEFAULT_SENDER_TIMEOUT_SECONDS, DEFAULT_STREAM_PORT,
     DEFAULT_SECONDS_PER_REPLICATION_STEP, DEFAULT_SECONDS_TO_REPLICATE, STREAM_FILE_NAME,
 };
 pub use value::{DataSource, Secret};

@@ -3,12 +3,14 @@
 //! The file sits next to netdata.conf (`[directories] config`/stream.conf).
 //! Its sections:
 //!
-//! - `[stream]`: the child side (where this agent would send its own
-//!   metrics) and the defaults of the receiving side: `enable compression`
-//!   (yes), `enable replication` (yes), `seconds to replicate` (86400),
-//!   `seconds per replication step` (600). backhaul reads the receiving
-//!   defaults; the sending keys (`enabled`, `destination`, `api key`, ...)
-//!   are accepted, and `enabled = yes` is reported as not supported yet.
+//! - `[stream]`: the child side ([`SenderConfig`]: `enabled` (no),
+//!   `destination` (a failover list, `[PROTOCOL:]HOST[:PORT][:SSL]`),
+//!   `api key`, `send charts matching` (`*`), `buffer size bytes`
+//!   (10485760), `reconnect delay seconds` (5), `timeout seconds` (60),
+//!   `default port` (19999), `ssl skip certificate verification` (yes),
+//!   `CAfile`, `CApath`) and the defaults of the receiving side: `enable
+//!   compression` (yes), `enable replication` (yes), `seconds to
+//!   replicate` (86400), `seconds per replication step` (600).
 //! - `[API_KEY]` sections (`type = api`, the default when a section is
 //!   looked up as a key): `enabled` (no), `allow from` (`*`),
 //!   `default history` (netdata.conf's history), `enable compression`,
@@ -44,10 +46,6 @@ const STREAM_USED: &[&str] = &[
     "enable replication",
     "seconds to replicate",
     "seconds per replication step",
-];
-
-/// `[stream]` keys of netdata's child side, accepted and not used yet.
-const STREAM_NOT_USED: &[&str] = &[
     "destination",
     "ssl skip certificate verification",
     "CApath",
@@ -58,8 +56,115 @@ const STREAM_NOT_USED: &[&str] = &[
     "send charts matching",
     "buffer size bytes",
     "reconnect delay seconds",
-    "initial clock resync iterations",
 ];
+
+/// `[stream]` keys of netdata's child side that backhaul accepts and does
+/// not use (with replication netdata ignores the clock resync too).
+const STREAM_NOT_USED: &[&str] = &["initial clock resync iterations"];
+
+/// netdata's default `buffer size bytes`.
+pub const DEFAULT_SENDER_BUFFER_BYTES: u64 = 10 * 1024 * 1024;
+/// netdata's default `reconnect delay seconds`.
+pub const DEFAULT_RECONNECT_DELAY_SECONDS: u32 = 5;
+/// netdata's default `timeout seconds`.
+pub const DEFAULT_SENDER_TIMEOUT_SECONDS: u32 = 60;
+/// netdata's default `default port`.
+pub const DEFAULT_STREAM_PORT: u16 = 19999;
+
+/// One parent in `[stream] destination`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamDestination {
+    /// Host and port.
+    pub destination: super::Destination,
+    /// netdata's `:SSL` suffix: TLS to this parent.
+    pub tls: bool,
+}
+
+impl std::fmt::Display for StreamDestination {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.destination)?;
+        if self.tls {
+            f.write_str(":SSL")?;
+        }
+        Ok(())
+    }
+}
+
+/// The child side: `[stream]` of stream.conf.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SenderConfig {
+    /// `enabled` (no).
+    pub enabled: bool,
+    /// `destination`: the parents, tried in order.
+    pub destinations: Vec<StreamDestination>,
+    /// `api key`.
+    pub api_key: String,
+    /// `send charts matching` (a simple pattern on chart ids and names).
+    pub send_charts_matching: String,
+    /// `buffer size bytes`: what may wait unsent before the connection is
+    /// dropped and made again.
+    pub buffer_size_bytes: u64,
+    /// `reconnect delay seconds`.
+    pub reconnect_delay_seconds: u32,
+    /// `timeout seconds`: connecting, and a parent that takes nothing.
+    pub timeout_seconds: u32,
+    /// `ssl skip certificate verification` (yes, as netdata).
+    pub ssl_skip_certificate_verification: bool,
+    /// `CAfile`.
+    pub ca_file: Option<std::path::PathBuf>,
+    /// `CApath`.
+    pub ca_path: Option<std::path::PathBuf>,
+    /// Where `enabled` is, for messages.
+    pub at: Option<super::Location>,
+}
+
+impl Default for SenderConfig {
+    fn default() -> Self {
+        SenderConfig {
+            enabled: false,
+            destinations: Vec::new(),
+            api_key: String::new(),
+            send_charts_matching: "*".to_string(),
+            buffer_size_bytes: DEFAULT_SENDER_BUFFER_BYTES,
+            reconnect_delay_seconds: DEFAULT_RECONNECT_DELAY_SECONDS,
+            timeout_seconds: DEFAULT_SENDER_TIMEOUT_SECONDS,
+            ssl_skip_certificate_verification: true,
+            ca_file: None,
+            ca_path: None,
+            at: None,
+        }
+    }
+}
+
+/// Parses `[stream] destination`: entries separated by blanks or commas,
+/// each `[tcp:]HOST[:PORT][:SSL]` (IPv6 in brackets); `default_port` when
+/// an entry gives none.
+pub fn parse_stream_destinations(
+    value: &str,
+    default_port: u16,
+) -> Result<Vec<StreamDestination>, String> {
+    let mut destinations = Vec::new();
+    for entry in value
+        .split(|c: char| c.is_whitespace() || c == ',')
+        .filter(|entry| !entry.is_empty())
+    {
+        let (entry, tls) = match entry.strip_suffix(":SSL") {
+            Some(rest) => (rest, true),
+            None => (entry, false),
+        };
+        if entry.starts_with("unix:") {
+            return Err(format!(
+                "'{entry}': unix sockets are not supported by backhaul; give HOST:PORT"
+            ));
+        }
+        let destination = super::parse_destination(entry, Some(default_port), false)?;
+        destinations.push(StreamDestination { destination, tls });
+    }
+    if destinations.is_empty() {
+        return Err("no destination given".to_string());
+    }
+    Ok(destinations)
+}
 
 /// Keys of API key and machine GUID sections backhaul reads.
 const KEY_USED: &[&str] = &[
@@ -130,8 +235,10 @@ pub struct StreamSection {
 /// Everything backhaul reads from stream.conf.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StreamConfig {
-    /// `[stream] enabled`: the child side (not supported yet).
+    /// `[stream] enabled`: the child side.
     pub sender_enabled: bool,
+    /// `[stream]`'s child-side keys.
+    pub sender: SenderConfig,
     /// `[stream] enable compression` (default yes).
     pub enable_compression: bool,
     /// `[stream] enable replication` (default yes).
@@ -148,6 +255,7 @@ impl Default for StreamConfig {
     fn default() -> Self {
         StreamConfig {
             sender_enabled: false,
+            sender: SenderConfig::default(),
             enable_compression: true,
             enable_replication: true,
             seconds_to_replicate: DEFAULT_SECONDS_TO_REPLICATE,
@@ -345,6 +453,84 @@ fn warn_keys(section: &IniSection, used: &[&str], not_used: &[&str], warnings: &
     }
 }
 
+/// The child side of `[stream]`; `enabled` makes `destination` and `api
+/// key` required.
+fn sender_from_section(section: &IniSection, enabled: bool) -> Result<SenderConfig, ConfigError> {
+    let mut sender = SenderConfig {
+        enabled,
+        at: section.get("enabled").map(|entry| entry.at.clone()),
+        ..SenderConfig::default()
+    };
+    let text = |key: &str| {
+        section
+            .get(key)
+            .map(|entry| entry.value.trim().to_string())
+            .filter(|value| !value.is_empty())
+    };
+    let default_port = match section.get("default port") {
+        Some(entry) => {
+            let port = parse_u32(&entry.value, 1, "must be a TCP port, 1 to 65535")
+                .map_err(|r| invalid_value(section, entry, r))?;
+            u16::try_from(port).map_err(|_| {
+                invalid_value(section, entry, "must be a TCP port, 1 to 65535".to_string())
+            })?
+        }
+        None => DEFAULT_STREAM_PORT,
+    };
+    if let Some(entry) = section.get("destination") {
+        if !entry.value.trim().is_empty() || enabled {
+            sender.destinations = parse_stream_destinations(&entry.value, default_port)
+                .map_err(|r| invalid_value(section, entry, r))?;
+        }
+    }
+    sender.api_key = text("api key").unwrap_or_default();
+    if let Some(pattern) = section.get("send charts matching") {
+        sender.send_charts_matching = pattern.value.clone();
+    }
+    if let Some(entry) = section.get("buffer size bytes") {
+        sender.buffer_size_bytes = super::value::parse_whole_number(
+            &entry.value,
+            1024,
+            "must be a whole number of bytes, at least 1024",
+        )
+        .map_err(|r| invalid_value(section, entry, r))?;
+    }
+    if let Some(value) = number(section, "reconnect delay seconds", 1, STEP_REASON)? {
+        sender.reconnect_delay_seconds = value;
+    }
+    if let Some(value) = number(section, "timeout seconds", 1, STEP_REASON)? {
+        sender.timeout_seconds = value;
+    }
+    if let Some(value) = flag(section, "ssl skip certificate verification")? {
+        sender.ssl_skip_certificate_verification = value;
+    }
+    sender.ca_file = text("CAfile").map(Into::into);
+    sender.ca_path = text("CApath").map(Into::into);
+    if enabled {
+        let at = section.get("enabled").map_or(&section.at, |e| &e.at);
+        if sender.destinations.is_empty() {
+            return Err(ConfigError::MissingSetting {
+                at: Box::new(at.clone()),
+                section: "stream".into(),
+                key: "destination".into(),
+                reason: "enabled = yes streams to a parent: give its HOST:PORT".into(),
+            });
+        }
+        if !is_uuid(&sender.api_key) {
+            return Err(ConfigError::MissingSetting {
+                at: Box::new(at.clone()),
+                section: "stream".into(),
+                key: "api key".into(),
+                reason: format!(
+                    "enabled = yes needs a UUID the parent's stream.conf enables (got '{}')",
+                    sender.api_key
+                ),
+            });
+        }
+    }
+    Ok(sender)
+}
+
 /// Builds a [`StreamConfig`] from a parsed stream.conf.
 pub fn stream_from_document(
     document: &IniDocument,
@@ -355,17 +541,7 @@ pub fn stream_from_document(
         if section.name == "stream" {
             warn_keys(section, STREAM_USED, STREAM_NOT_USED, warnings);
             config.sender_enabled = flag(section, "enabled")?.unwrap_or(false);
-            if config.sender_enabled {
-                let at = section.get("enabled").map_or(&section.at, |e| &e.at);
-                warnings.push(Warning::about_key(
-                    at,
-                    "stream",
-                    "enabled",
-                    WarningKind::Unsupported,
-                    "streaming this agent's own metrics to a parent is not supported yet; \
-                     only the parent side (API key sections) runs",
-                ));
-            }
+            config.sender = sender_from_section(section, config.sender_enabled)?;
             if let Some(value) = flag(section, "enable compression")? {
                 config.enable_compression = value;
             }
@@ -533,10 +709,64 @@ mod tests {
         let error = parse("[stream]\n seconds per replication step = 0\n").unwrap_err();
         assert!(error.to_string().contains("at least 1"), "{error}");
         let (_, warnings) =
-            parse("[not-a-key]\n enabled = yes\n typo = 1\n[stream]\n enabled = yes\n").unwrap();
+            parse("[not-a-key]\n enabled = yes\n typo = 1\n[stream]\n initial clock resync iterations = 1\n").unwrap();
         let kinds: Vec<WarningKind> = warnings.iter().map(|w| w.kind).collect();
         assert!(kinds.contains(&WarningKind::Suspicious), "{warnings:?}");
         assert!(kinds.contains(&WarningKind::Unknown), "{warnings:?}");
-        assert!(kinds.contains(&WarningKind::Unsupported), "{warnings:?}");
+        assert!(kinds.contains(&WarningKind::NotUsed), "{warnings:?}");
+        let error = parse("[stream]\n enabled = yes\n").unwrap_err();
+        assert!(error.to_string().contains("'destination' is required"), "{error}");
+        let error = parse("[stream]\n enabled = yes\n destination = h\n api key = x\n").unwrap_err();
+        assert!(error.to_string().contains("'api key' is required"), "{error}");
+        let error = parse("[stream]\n destination = udp:h:1\n").unwrap_err();
+        assert!(error.to_string().contains("destination"), "{error}");
+    }
+
+    #[test]
+    fn the_reference_child_config_streams_with_netdata_defaults() {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/stream/child_stream.conf"
+        ))
+        .unwrap();
+        let (config, warnings) = parse(&text).unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert!(config.sender_enabled);
+        let sender = &config.sender;
+        assert_eq!(sender.api_key, KEY);
+        assert_eq!(
+            sender
+                .destinations
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
+            ["127.0.0.1:19997"]
+        );
+        assert_eq!(sender.buffer_size_bytes, 10_485_760);
+        assert_eq!(sender.reconnect_delay_seconds, 5);
+        assert_eq!(sender.timeout_seconds, 60);
+        assert!(sender.ssl_skip_certificate_verification);
+        assert_eq!(sender.send_charts_matching, "*");
+        assert!(!config.enable_compression);
+    }
+
+    #[test]
+    fn destinations_fail_over_in_order_with_ssl_and_default_port() {
+        let list = parse_stream_destinations("a:1:SSL, b [::1]:SSL tcp:c:3", 19999).unwrap();
+        let shown: Vec<String> = list.iter().map(ToString::to_string).collect();
+        assert_eq!(shown, ["a:1:SSL", "b:19999", "[::1]:19999:SSL", "c:3"]);
+        assert!(parse_stream_destinations("  ", 1).is_err());
+        assert!(parse_stream_destinations("unix:/run/x", 1).is_err());
+        let (config, _) = parse(
+            "[stream]\n enabled = yes\n destination = p\n default port = 2000\n \
+             api key = 11111111-2222-3333-4444-555555555555\n buffer size bytes = 4096\n \
+             reconnect delay seconds = 1\n CAfile = /x.pem\n ssl skip certificate verification = no\n",
+        )
+        .unwrap();
+        assert_eq!(config.sender.destinations[0].destination.port, 2000);
+        assert_eq!(config.sender.buffer_size_bytes, 4096);
+        assert_eq!(config.sender.reconnect_delay_seconds, 1);
+        assert_eq!(config.sender.ca_file.as_deref(), Some(std::path::Path::new("/x.pem")));
+        assert!(!config.sender.ssl_skip_certificate_verification);
     }
 }
