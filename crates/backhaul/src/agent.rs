@@ -96,6 +96,9 @@ pub struct Agent {
     pub plugins: Option<PluginsdRunner>,
     /// The web server, unless `[web] mode = none`.
     pub web: Option<WebServer>,
+    /// Child mode: the sender streaming the local host to a parent, when
+    /// `[stream] enabled = yes`.
+    pub sender: Option<crate::stream::sender::StreamSender>,
     collectors: Vec<JoinHandle<()>>,
     shutdown: Shutdown,
 }
@@ -173,7 +176,35 @@ impl Agent {
         if let Some(runner) = &plugins {
             status.set_plugins(runner.shared());
         }
+        let sender = if config.stream.sender_enabled {
+            let main = &config.main;
+            let machine_guid = crate::stream::sender::local_machine_guid(&main.directories.lib)
+                .with_context(|| {
+                    format!(
+                        "reading or making the machine GUID in {}",
+                        main.directories.lib.display()
+                    )
+                })?;
+            let options = crate::stream::sender::SenderOptions {
+                config: config.stream.sender.clone(),
+                hostname: main.hostname.clone(),
+                machine_guid,
+                update_every: main.update_every,
+                hops: 1,
+            };
+            Some(
+                crate::stream::sender::StreamSender::start(
+                    store.localhost().clone(),
+                    options,
+                    shutdown.clone(),
+                )
+                .context("starting the stream sender")?,
+            )
+        } else {
+            None
+        };
         Ok(Agent {
+            sender,
             store,
             instances,
             plugins,
@@ -197,6 +228,9 @@ impl Agent {
         }
         if let Some(web) = self.web {
             web.join();
+        }
+        if let Some(sender) = self.sender {
+            sender.join();
         }
     }
 }

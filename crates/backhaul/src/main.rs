@@ -263,6 +263,22 @@ fn check_config(files: &ConfigFiles) -> anyhow::Result<ExitCode> {
             keys.join(", ")
         ),
     }
+    if stream.sender_enabled {
+        let sender = &stream.sender;
+        let destinations: Vec<String> = sender
+            .destinations
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        eprintln!(
+            "streaming: this host to {} (first reachable; send charts matching {}, buffer {} bytes, \
+             reconnect after {} s)",
+            destinations.join(" "),
+            sender.send_charts_matching,
+            sender.buffer_size_bytes,
+            sender.reconnect_delay_seconds
+        );
+    }
     if errors > 0 {
         return Ok(ExitCode::from(EXIT_CONFIG_ERROR));
     }

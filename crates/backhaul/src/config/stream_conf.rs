@@ -715,9 +715,16 @@ mod tests {
         assert!(kinds.contains(&WarningKind::Unknown), "{warnings:?}");
         assert!(kinds.contains(&WarningKind::NotUsed), "{warnings:?}");
         let error = parse("[stream]\n enabled = yes\n").unwrap_err();
-        assert!(error.to_string().contains("'destination' is required"), "{error}");
-        let error = parse("[stream]\n enabled = yes\n destination = h\n api key = x\n").unwrap_err();
-        assert!(error.to_string().contains("'api key' is required"), "{error}");
+        assert!(
+            error.to_string().contains("'destination' is required"),
+            "{error}"
+        );
+        let error =
+            parse("[stream]\n enabled = yes\n destination = h\n api key = x\n").unwrap_err();
+        assert!(
+            error.to_string().contains("'api key' is required"),
+            "{error}"
+        );
         let error = parse("[stream]\n destination = udp:h:1\n").unwrap_err();
         assert!(error.to_string().contains("destination"), "{error}");
     }
@@ -766,7 +773,10 @@ mod tests {
         assert_eq!(config.sender.destinations[0].destination.port, 2000);
         assert_eq!(config.sender.buffer_size_bytes, 4096);
         assert_eq!(config.sender.reconnect_delay_seconds, 1);
-        assert_eq!(config.sender.ca_file.as_deref(), Some(std::path::Path::new("/x.pem")));
+        assert_eq!(
+            config.sender.ca_file.as_deref(),
+            Some(std::path::Path::new("/x.pem"))
+        );
         assert!(!config.sender.ssl_skip_certificate_verification);
     }
 }

@@ -1,4 +1,6 @@
-//! Parent mode: netdata children stream their hosts to this agent.
+//! Streaming: parent mode (netdata children stream their hosts to this
+//! agent) and child mode ([`sender`]: this agent streams its own host to a
+//! parent).
 //!
 //! The web server hands a `STREAM` request's connection to the
 //! [`StreamReceiver`] (a `web::StreamHandler`), which runs it on a thread of
@@ -9,6 +11,7 @@
 //! | [`handshake`] | the request's fields, capability negotiation, netdata's answer and refusal texts |
 //! | `connection` | one child's connection: the checks, the answer, then reading the stream (LZ4 or plain) into the child's host |
 //! | [`replication`] | what to ask for with `REPLAY_CHART` (the points that come back are stored with `rrd`'s `ChartWriter::store_point`) |
+//! | [`sender`] | child mode: `[stream] enabled = yes`, the connection to a parent, definitions, rounds and replication answers from the store |
 //!
 //! The receiver keeps one entry per machine GUID: the child's `Host` in the
 //! store and the `Ingest` holding its chart cache, both kept across
@@ -18,6 +21,7 @@
 
 pub mod handshake;
 pub mod replication;
+pub mod sender;
 
 mod connection;
 
