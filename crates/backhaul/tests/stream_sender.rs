@@ -1,0 +1,497 @@
+//! Child mode, black-box on 127.0.0.1:0: backhaul's sender against an
+//! in-process fake parent (the `STREAM` request, the answer, labels and
+//! definitions, `REPLAY_CHART` answered from the store, live rounds,
+//! netdata's refusals, failover, reconnects, the buffer bound), and against
+//! a backhaul parent in the same process (the child's history and live
+//! values land in the parent's store under the child's hostname).
+//!
+//! Every wait is bounded and watches a socket, a counter or the store.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use backhaul::config::{self, ExportingConfig, LoadedConfig, SenderConfig, StreamDestination};
+use backhaul::shutdown::Shutdown;
+use backhaul::stream::sender::{SenderOptions, StreamSender};
+use backhaul::stream::{ReceiverOptions, StreamReceiver};
+use backhaul::web::{Hooks, StreamHandler, WebServer};
+use rrd::{Algorithm, ChartDef, DimensionDef, Host, Label, LabelSource, Store};
+
+const KEY: &str = "11111111-2222-3333-4444-555555555555";
+const GUID: &str = "0c0ffee0-0000-4000-8000-000000000001";
+const WAIT: Duration = Duration::from_secs(10);
+
+fn wait_until(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + WAIT;
+    while !check() {
+        assert!(Instant::now() < deadline, "never: {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn now_s() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// A child host with `test.gauge` (absolute: `g`, `h`) holding `past`
+/// points, the newest at `now_s() - 1`.
+fn child_store(past: i64) -> (Arc<Store>, i64) {
+    let host = Host::new("child-b", 300);
+    host.set_labels(vec![Label::new("env", "test", LabelSource::Configured)]);
+    let store = Arc::new(Store::new(host));
+    let chart = store.localhost().create_chart(
+        ChartDef::new("test", "gauge")
+            .title("Gauge")
+            .units("things")
+            .family("fam")
+            .context("test.gauge")
+            .priority(1000)
+            .update_every(1),
+    );
+    {
+        let mut w = chart.write();
+        w.add_dimension(DimensionDef::new("g").algorithm(Algorithm::Absolute));
+        w.add_dimension(DimensionDef::new("h").algorithm(Algorithm::Absolute));
+    }
+    let last = now_s() - 1;
+    for t in (last - past + 1)..=last {
+        round(&store, t, t % 1000);
+    }
+    (store, last)
+}
+
+/// One collection round of `test.gauge` at second `t`: `g = v`, `h = 2v`.
+fn round(store: &Store, t: i64, v: i64) {
+    let chart = store.localhost().chart_by_id("test.gauge").unwrap();
+    let mut w = chart.write();
+    w.set_by_id("g", v);
+    w.set_by_id("h", 2 * v);
+    w.done(t as u64 * 1_000_000).unwrap();
+}
+
+fn sender_config(destinations: &[SocketAddr]) -> SenderConfig {
+    SenderConfig {
+        enabled: true,
+        destinations: destinations
+            .iter()
+            .map(|addr| StreamDestination {
+                destination: config::parse_destination(&addr.to_string(), None, false).unwrap(),
+                tls: false,
+            })
+            .collect(),
+        api_key: KEY.to_string(),
+        reconnect_delay_seconds: 1,
+        timeout_seconds: 5,
+        ..SenderConfig::default()
+    }
+}
+
+fn start_sender(store: &Arc<Store>, config: SenderConfig, shutdown: &Shutdown) -> StreamSender {
+    StreamSender::start(
+        store.localhost().clone(),
+        SenderOptions {
+            config,
+            hostname: "child-b".into(),
+            machine_guid: GUID.into(),
+            update_every: 1,
+            hops: 1,
+        },
+        shutdown.clone(),
+    )
+    .unwrap()
+}
+
+/// The fake parent's side of one connection.
+struct Accepted {
+    reader: BufReader<TcpStream>,
+    socket: TcpStream,
+    head: String,
+}
+
+impl Accepted {
+    fn accept(listener: &TcpListener) -> Accepted {
+        listener.set_nonblocking(false).unwrap();
+        let (socket, _) = listener.accept().unwrap();
+        socket.set_read_timeout(Some(WAIT)).unwrap();
+        let mut reader = BufReader::new(socket.try_clone().unwrap());
+        let mut head = String::new();
+        loop {
+            let mut line = String::new();
+            assert!(reader.read_line(&mut line).unwrap() > 0, "head cut: {head}");
+            head.push_str(&line);
+            if line == "\r\n" {
+                break;
+            }
+        }
+        Accepted {
+            reader,
+            socket,
+            head,
+        }
+    }
+
+    fn send(&mut self, text: &str) {
+        self.socket.write_all(text.as_bytes()).unwrap();
+    }
+
+    /// Lines up to (and including) the first that starts with `until`.
+    fn lines_until(&mut self, until: &str) -> Vec<String> {
+        let mut lines = Vec::new();
+        loop {
+            let mut line = String::new();
+            let n = self.reader.read_line(&mut line).unwrap();
+            assert!(n > 0, "closed before '{until}': {lines:?}");
+            let line = line.trim_end_matches('\n').to_string();
+            let done = line.starts_with(until);
+            lines.push(line);
+            if done {
+                return lines;
+            }
+        }
+    }
+}
+
+/// Replication, labels, chart labels, claim: what a 1.37 parent answers.
+const PARENT_VERSION: u32 = 64 | 128 | 256 | 512 | 4096;
+
+#[test]
+fn a_fake_parent_gets_labels_definitions_replication_and_live_rounds() {
+    let (store, last) = child_store(20);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let shutdown = Shutdown::new();
+    let sender = start_sender(
+        &store,
+        sender_config(&[listener.local_addr().unwrap()]),
+        &shutdown,
+    );
+    let mut parent = Accepted::accept(&listener);
+    assert!(
+        parent.head.starts_with(&format!(
+            "STREAM key={KEY}&hostname=child-b&registry_hostname=child-b&machine_guid={GUID}&update_every=1&os=linux&"
+        )),
+        "{}",
+        parent.head
+    );
+    assert!(parent.head.contains("&hops=1&"), "{}", parent.head);
+    assert!(parent.head.contains("&ver=5112&"), "{}", parent.head);
+    assert!(
+        parent
+            .head
+            .contains("&NETDATA_PROTOCOL_VERSION=1.1 HTTP/1.1\r\n"),
+        "{}",
+        parent.head
+    );
+    parent.send(&format!(
+        "Hit me baby, push them over with the version={PARENT_VERSION}"
+    ));
+
+    let labels = parent.lines_until("OVERWRITE");
+    assert_eq!(labels[0], format!("CLAIMED_ID {GUID} NULL"));
+    assert!(
+        labels.contains(&"LABEL \"env\" = 2 \"test\"".to_string()),
+        "{labels:?}"
+    );
+    let definition = parent.lines_until("CHART_DEFINITION_END");
+    assert_eq!(
+        definition[0],
+        "CHART \"test.gauge\" \"\" \"Gauge\" \"things\" \"fam\" \"test.gauge\" \"line\" 1000 1 \"   \" \"\" \"\""
+    );
+    assert!(
+        definition.contains(&"CLABEL_COMMIT".to_string()),
+        "{definition:?}"
+    );
+    assert!(
+        definition.contains(&"DIMENSION \"g\" \"g\" \"absolute\" 1 1 \"  \"".to_string()),
+        "{definition:?}"
+    );
+    let end: Vec<i64> = definition
+        .last()
+        .unwrap()
+        .split(' ')
+        .skip(1)
+        .map(|w| w.parse().unwrap())
+        .collect();
+    assert_eq!(&end[..2], &[last - 19, last]);
+    assert!((end[2] - now_s()).abs() <= 2);
+
+    // Replication: the last five seconds, then live.
+    assert_eq!(sender.counters().rounds_sent.load(Ordering::Relaxed), 0);
+    parent.send(&format!(
+        "REPLAY_CHART \"test.gauge\" \"true\" {} {}\n",
+        last - 5,
+        last
+    ));
+    let answer = parent.lines_until("REND");
+    assert_eq!(answer[0], "RBEGIN \"test.gauge\"");
+    let points: Vec<&String> = answer
+        .iter()
+        .filter(|l| l.starts_with("RBEGIN ''"))
+        .collect();
+    assert_eq!(points.len(), 5, "{answer:?}");
+    let t = last - 2;
+    let at = answer
+        .iter()
+        .position(|l| {
+            *l == format!("RBEGIN '' {} {t} {}", t - 1, end[2])
+                || l.starts_with(&format!("RBEGIN '' {} {t} ", t - 1))
+        })
+        .unwrap_or_else(|| panic!("no point at {t}: {answer:?}"));
+    let v = t % 1000;
+    assert_eq!(answer[at + 1], format!("RSET \"g\" {v}.0000000 \"\""));
+    assert_eq!(answer[at + 2], format!("RSET \"h\" {}.0000000 \"\"", 2 * v));
+    assert!(answer.iter().any(|l| l.starts_with("RDSTATE \"g\" ")));
+    assert!(answer.iter().any(|l| l.starts_with("RSSTATE ")));
+    assert!(
+        answer.last().unwrap().starts_with(&format!(
+            "REND 1 {} {last} true {} {last} ",
+            last - 19,
+            last - 5
+        )),
+        "{answer:?}"
+    );
+
+    // Live: the next round goes out as BEGIN/SET/END.
+    round(&store, last + 1, 777);
+    let live = parent.lines_until("END");
+    assert_eq!(
+        live,
+        [
+            "BEGIN \"test.gauge\" 1000000".to_string(),
+            "SET \"g\" = 777".into(),
+            "SET \"h\" = 1554".into(),
+            "END".into()
+        ]
+    );
+    assert_eq!(sender.counters().replayed_points.load(Ordering::Relaxed), 5);
+    assert_eq!(sender.counters().connected.load(Ordering::Relaxed), 1);
+    shutdown.trigger();
+    sender.join();
+}
+
+#[test]
+fn refusals_are_logged_and_the_next_parent_or_attempt_is_tried() {
+    let (store, _) = child_store(3);
+    // The first destination refuses nothing: it is closed.
+    let dead = TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_addr = dead.local_addr().unwrap();
+    drop(dead);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let shutdown = Shutdown::new();
+    let sender = start_sender(
+        &store,
+        sender_config(&[dead_addr, listener.local_addr().unwrap()]),
+        &shutdown,
+    );
+    // 401, as netdata refuses a key.
+    let mut first = Accepted::accept(&listener);
+    first.send(
+        "HTTP/1.1 401 Unauthorized\r\nContent-Type: text/plain\r\nContent-Length: 68\r\n\r\n\
+         You are not permitted to access this. Check the logs for more info.",
+    );
+    drop(first);
+    wait_until("the refusal counted", || {
+        sender.counters().refused.load(Ordering::Relaxed) == 1
+    });
+    assert!(sender.counters().connect_failures.load(Ordering::Relaxed) >= 1);
+    // 409: this GUID is streaming already.
+    let mut second = Accepted::accept(&listener);
+    second.send("HTTP/1.1 409 Conflict\r\nContent-Length: 46\r\n\r\nThis GUID is already streaming to this server");
+    drop(second);
+    wait_until("the second refusal counted", || {
+        sender.counters().refused.load(Ordering::Relaxed) == 2
+    });
+    // Then accepted; a cut connection is made again.
+    let mut third = Accepted::accept(&listener);
+    third.send("Hit me baby, push them over with the version=5056");
+    third.lines_until("CHART_DEFINITION_END");
+    assert_eq!(sender.counters().connected.load(Ordering::Relaxed), 1);
+    assert!(sender.parent().is_some());
+    drop(third);
+    let mut fourth = Accepted::accept(&listener);
+    fourth.send("Hit me baby, push them over with the version=5056");
+    fourth.lines_until("CHART_DEFINITION_END");
+    assert_eq!(sender.counters().connected.load(Ordering::Relaxed), 2);
+    assert_eq!(sender.counters().disconnected.load(Ordering::Relaxed), 1);
+    shutdown.trigger();
+    sender.join();
+}
+
+#[test]
+fn an_old_parent_without_replication_gets_values_at_once() {
+    let (store, _) = child_store(3);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let shutdown = Shutdown::new();
+    let sender = start_sender(
+        &store,
+        sender_config(&[listener.local_addr().unwrap()]),
+        &shutdown,
+    );
+    let mut parent = Accepted::accept(&listener);
+    // Version 4: labels and chart labels, no replication.
+    parent.send("Hit me baby, push them over with the version=4");
+    let lines = parent.lines_until("END");
+    assert!(
+        !lines.iter().any(|l| l.starts_with("CHART_DEFINITION_END")),
+        "{lines:?}"
+    );
+    assert!(lines.iter().any(|l| l.starts_with("BEGIN \"test.gauge\"")));
+    shutdown.trigger();
+    sender.join();
+}
+
+#[test]
+fn a_buffer_over_buffer_size_bytes_drops_the_connection_and_counts() {
+    let (store, _) = child_store(3);
+    // A chart whose definition alone is over the bound.
+    let wide = store
+        .localhost()
+        .create_chart(ChartDef::new("test", "wide").update_every(1));
+    {
+        let mut w = wide.write();
+        for d in 0..40 {
+            w.add_dimension(DimensionDef::new(format!("dimension_number_{d}")));
+        }
+    }
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let shutdown = Shutdown::new();
+    let config = SenderConfig {
+        buffer_size_bytes: 1024,
+        ..sender_config(&[listener.local_addr().unwrap()])
+    };
+    let sender = start_sender(&store, config, &shutdown);
+    let mut parent = Accepted::accept(&listener);
+    parent.send("Hit me baby, push them over with the version=5056");
+    wait_until("the overflow counted", || {
+        sender.counters().overflows.load(Ordering::Relaxed) >= 1
+    });
+    let mut rest = Vec::new();
+    let _ = parent.reader.read_to_end(&mut rest);
+    assert_eq!(sender.counters().disconnected.load(Ordering::Relaxed), 1);
+    shutdown.trigger();
+    sender.join();
+}
+
+/// A backhaul parent (receiver and web server) with one API key.
+struct Parent {
+    web: Option<WebServer>,
+    receiver: StreamReceiver,
+    addr: SocketAddr,
+    store: Arc<Store>,
+    shutdown: Shutdown,
+}
+
+impl Drop for Parent {
+    fn drop(&mut self) {
+        self.shutdown.trigger();
+        if let Some(web) = self.web.take() {
+            web.join();
+        }
+    }
+}
+
+fn start_parent() -> Parent {
+    let (main, warnings) =
+        config::parse_main_str("[web]\n bind to = 127.0.0.1:0\n", "netdata.conf").unwrap();
+    let (stream, _) = config::parse_stream_str(
+        &format!("[{KEY}]\n enabled = yes\n default history = 300\n"),
+        "stream.conf",
+    )
+    .unwrap();
+    let loaded = LoadedConfig {
+        main,
+        exporting: ExportingConfig::default(),
+        warnings,
+        main_file: None,
+        exporting_file: None,
+        stream,
+        stream_file: None,
+    };
+    let options = ReceiverOptions::from_config(&loaded);
+    let store = Arc::new(Store::new(Host::new("parent", 60)));
+    let shutdown = Shutdown::new();
+    let receiver = StreamReceiver::start(store.clone(), options, shutdown.clone()).unwrap();
+    let handler: Arc<dyn StreamHandler> = Arc::new(receiver.clone());
+    let hooks = Hooks {
+        stream_handler: Some(handler),
+        ..Hooks::default()
+    };
+    let web = WebServer::start(&loaded, store.clone(), shutdown.clone(), hooks)
+        .unwrap()
+        .unwrap();
+    let addr = web.local_addrs()[0];
+    Parent {
+        web: Some(web),
+        receiver,
+        addr,
+        store,
+        shutdown,
+    }
+}
+
+#[test]
+fn a_backhaul_parent_receives_the_childs_history_and_live_values() {
+    let parent = start_parent();
+    let (store, last) = child_store(30);
+    let shutdown = Shutdown::new();
+    let sender = start_sender(&store, sender_config(&[parent.addr]), &shutdown);
+    let child_host = || {
+        parent
+            .store
+            .hosts()
+            .into_iter()
+            .find(|h| h.hostname() == "child-b")
+    };
+    wait_until("the child's chart replicated into the parent", || {
+        child_host()
+            .and_then(|h| h.chart_by_id("test.gauge"))
+            .is_some_and(|c| c.read().last_entry_t() == Some(last))
+    });
+    let host = child_host().unwrap();
+    assert_eq!(host.machine_guid(), Some(GUID));
+    assert!(host
+        .labels()
+        .iter()
+        .any(|l| l.key == "env" && l.value == "test"));
+    let chart = host.chart_by_id("test.gauge").unwrap();
+    {
+        let state = chart.read();
+        let g = state.dimension_index("g").unwrap();
+        let points = state.points(g, last - 30, last);
+        // The parent asks from the child's first point on, that point
+        // excluded (`after < t`), as netdata's parent does.
+        assert_eq!(points.len(), 29, "every second of the child's history");
+        assert_eq!(points[0].time, last - 28);
+        for p in &points {
+            assert_eq!(p.value, (p.time % 1000) as f64, "{p:?}");
+        }
+    }
+    // Live rounds arrive and are collected by the parent.
+    let before = chart.read().rounds();
+    for k in 1..=3 {
+        round(&store, last + k, 4242);
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    wait_until("live rounds collected by the parent", || {
+        chart.read().rounds() > before
+    });
+    let state = chart.read();
+    let g = state.dimension_index("g").unwrap();
+    assert_eq!(
+        state.dimensions()[g].last_collected().map(|(v, _)| v),
+        Some(4242)
+    );
+    drop(state);
+    assert_eq!(
+        parent.receiver.counters().accepted.load(Ordering::Relaxed),
+        1
+    );
+    assert!(sender.counters().replayed_points.load(Ordering::Relaxed) >= 29);
+    shutdown.trigger();
+    sender.join();
+}
