@@ -895,7 +895,10 @@ fn write_definition(
             module: &def.module,
         },
     );
-    if capabilities & CAP_CLABELS != 0 {
+    // netdata's parent refuses a `CLABEL_COMMIT` without a `CLABEL` before
+    // it (and drops the connection), so a chart without labels sends none.
+    let has_labels = !def.plugin.is_empty() || !def.labels.is_empty();
+    if capabilities & CAP_CLABELS != 0 && has_labels {
         let permanent = enc::label_source::AUTO | enc::label_source::PERMANENT;
         if !def.labels.iter().any(|l| l.key == "_collect_plugin") && !def.plugin.is_empty() {
             enc::write_chart_label(out, "_collect_plugin", &def.plugin, permanent);

@@ -1,0 +1,228 @@
+//! backhaul as a child of a real netdata 1.37 parent (Debian's
+//! `/usr/sbin/netdata`, its own config, cache, lib and log folders, an API
+//! key in its stream.conf, a free web port). backhaul runs in this process
+//! with `[stream] enabled = yes` in its stream.conf and a chart of known
+//! values; the parent must serve that chart, with those values, under
+//! backhaul's hostname on `/host/NAME/api/v1/allmetrics?format=shell`, and
+//! list the host's labels and replicated history.
+//!
+//! About 10 s. Skipped (with a line on stderr) when netdata is not
+//! installed, unless `BACKHAUL_REQUIRE_REAL_RECEIVERS=1` (set by
+//! `.ci/run`, which installs it).
+
+mod real;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::Command;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use backhaul::agent::Agent;
+use backhaul::config;
+use backhaul::shutdown::Shutdown;
+use real::{free_ports, local, require, Server, TempDir};
+use rrd::{Algorithm, ChartDef, DimensionDef};
+
+const KEY: &str = "11111111-2222-3333-4444-555555555555";
+const SYSTEM_INFO: &str = "/usr/lib/netdata/plugins.d/system-info.sh";
+
+/// One GET; the body, or an error.
+fn http_get(addr: SocketAddr, path: &str) -> Result<String, String> {
+    let mut socket =
+        TcpStream::connect_timeout(&addr, Duration::from_secs(2)).map_err(|e| e.to_string())?;
+    socket
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .map_err(|e| e.to_string())?;
+    socket
+        .write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .map_err(|e| e.to_string())?;
+    let mut response = Vec::new();
+    socket
+        .read_to_end(&mut response)
+        .map_err(|e| e.to_string())?;
+    let text = String::from_utf8_lossy(&response).into_owned();
+    match text.split_once("\r\n\r\n") {
+        Some((head, body)) if head.starts_with("HTTP/1.1 200") => Ok(body.to_string()),
+        _ => Err(format!(
+            "unexpected response: {}",
+            text.chars().take(200).collect::<String>()
+        )),
+    }
+}
+
+/// A netdata parent accepting `KEY`, on `web_port`.
+fn start_parent(dir: &Path, web_port: u16) -> Server {
+    for sub in ["etc", "cache", "lib", "log", "plugins"] {
+        std::fs::create_dir_all(dir.join(sub)).unwrap();
+    }
+    std::fs::copy(SYSTEM_INFO, dir.join("plugins/system-info.sh")).expect("copy system-info.sh");
+    let base = dir.display();
+    std::fs::write(
+        dir.join("etc/netdata.conf"),
+        format!(
+            "[global]\n hostname = real-parent\n run as user = root\n\
+             [db]\n mode = ram\n update every = 1\n\
+             [directories]\n config = {base}/etc\n cache = {base}/cache\n lib = {base}/lib\n\
+             \x20log = {base}/log\n plugins = {base}/plugins\n\
+             [logs]\n error = {base}/log/error.log\n access = none\n debug = {base}/log/debug.log\n\
+             [plugins]\n enable running new plugins = no\n proc = no\n diskspace = no\n cgroups = no\n\
+             \x20tc = no\n idlejitter = no\n timex = no\n statsd = no\n checks = no\n apps = no\n\
+             \x20go.d = no\n python.d = no\n charts.d = no\n ebpf = no\n\
+             [health]\n enabled = no\n[ml]\n enabled = no\n[registry]\n enabled = no\n\
+             [web]\n bind to = 127.0.0.1:{web_port}\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("etc/stream.conf"),
+        format!(
+            "[stream]\n enabled = no\n[{KEY}]\n enabled = yes\n allow from = *\n\
+             \x20default memory mode = ram\n health enabled by default = no\n"
+        ),
+    )
+    .unwrap();
+    let mut command = Command::new("netdata");
+    command
+        .arg("-D")
+        .arg("-c")
+        .arg(dir.join("etc/netdata.conf"));
+    let mut server = Server::spawn("netdata-parent", command, dir);
+    server.add_log(dir.join("log/error.log"));
+    server
+}
+
+/// The value of `NAME="value"      # units` on an allmetrics shell page.
+fn shell_value(body: &str, name: &str) -> Option<String> {
+    body.lines()
+        .find_map(|line| line.strip_prefix(&format!("{name}=\"")))
+        .and_then(|rest| rest.split('"').next())
+        .map(str::to_string)
+}
+
+#[test]
+fn a_real_netdata_parent_serves_backhauls_charts_with_backhauls_values() {
+    if !require("stream_sender_real", &["netdata"]) {
+        return;
+    }
+    assert!(Path::new(SYSTEM_INFO).is_file(), "{SYSTEM_INFO} missing");
+    let dir = TempDir::new("stream-sender");
+    let port = free_ports(1)[0];
+    let mut parent = start_parent(&dir.path().join("parent"), port);
+    assert!(
+        parent.wait_listening(local(port)),
+        "the netdata parent did not listen\n{}",
+        parent.log_tail(30)
+    );
+
+    // The backhaul child.
+    let child_dir = dir.path().join("child");
+    std::fs::create_dir_all(&child_dir).unwrap();
+    let base = child_dir.display();
+    std::fs::write(
+        child_dir.join("netdata.conf"),
+        format!(
+            "[global]\n hostname = backhaul-child\n[directories]\n config = {base}\n lib = {base}\n\
+             [host labels]\n role = edge\n\
+             [plugins]\n enable running new plugins = no\n proc = no\n diskspace = no\n\
+             [web]\n bind to = 127.0.0.1:0\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        child_dir.join("stream.conf"),
+        format!(
+            "[stream]\n enabled = yes\n destination = 127.0.0.1:{port}\n api key = {KEY}\n\
+             \x20reconnect delay seconds = 1\n"
+        ),
+    )
+    .unwrap();
+    let loaded = config::load(Some(&child_dir.join("netdata.conf")), None).expect("config");
+    assert!(loaded.stream.sender_enabled);
+    let shutdown = Shutdown::new();
+    let agent = Agent::start(&loaded, shutdown.clone()).expect("the child starts");
+
+    // A chart of known values, collected every second by this thread.
+    let chart = agent.store.localhost().create_chart(
+        ChartDef::new("backhaul_test", "gauge")
+            .title("Known values")
+            .units("things")
+            .family("test")
+            .context("backhaul_test.gauge")
+            .priority(1000)
+            .update_every(1),
+    );
+    {
+        let mut w = chart.write();
+        w.add_dimension(DimensionDef::new("answer").algorithm(Algorithm::Absolute));
+        w.add_dimension(
+            DimensionDef::new("milli")
+                .algorithm(Algorithm::Absolute)
+                .divisor(1000),
+        );
+    }
+    let collecting = shutdown.clone();
+    let collector = std::thread::spawn(move || {
+        while !collecting.is_triggered() {
+            {
+                let mut w = chart.write();
+                w.set_by_id("answer", 42);
+                w.set_by_id("milli", 12_345);
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_micros() as u64;
+                let _ = w.done(now);
+            }
+            collecting.sleep(Duration::from_secs(1));
+        }
+    });
+
+    let started = Instant::now();
+    let body = parent.wait_for("backhaul's chart on the parent", || {
+        let body = http_get(
+            local(port),
+            "/host/backhaul-child/api/v1/allmetrics?format=shell",
+        )?;
+        match (
+            shell_value(&body, "NETDATA_BACKHAUL_TEST_GAUGE_ANSWER"),
+            shell_value(&body, "NETDATA_BACKHAUL_TEST_GAUGE_MILLI"),
+        ) {
+            (Some(a), Some(m)) if a == "42" && m == "12" => Ok(body),
+            _ => Err(format!(
+                "not yet: {}",
+                body.lines()
+                    .filter(|l| l.contains("BACKHAUL_TEST"))
+                    .collect::<Vec<_>>()
+                    .join(" | ")
+            )),
+        }
+    });
+    eprintln!(
+        "stream_sender_real: the parent served backhaul's values after {:?}",
+        started.elapsed()
+    );
+    assert!(body.contains("NETDATA_BACKHAUL_TEST_GAUGE_ANSWER=\"42\""));
+
+    // The host is known to the parent, with its labels.
+    let info = parent.wait_for("the child in the parent's info", || {
+        let info = http_get(local(port), "/host/backhaul-child/api/v1/info")?;
+        if info.contains("\"role\"") {
+            Ok(info)
+        } else {
+            Err(info.chars().take(300).collect())
+        }
+    });
+    assert!(info.contains("edge"), "{info}");
+    let sender = agent.sender.as_ref().expect("the sender runs");
+    assert_eq!(sender.counters().refused.load(Ordering::Relaxed), 0);
+    assert!(sender.counters().rounds_sent.load(Ordering::Relaxed) > 0);
+
+    parent.stop();
+    shutdown.trigger();
+    collector.join().unwrap();
+    agent.wait();
+}
