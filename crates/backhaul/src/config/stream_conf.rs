@@ -7,7 +7,7 @@
 //!   `destination` (a failover list, `[PROTOCOL:]HOST[:PORT][:SSL]`),
 //!   `api key`, `send charts matching` (`*`), `buffer size bytes`
 //!   (10485760), `reconnect delay seconds` (5), `timeout seconds` (60),
-//!   `default port` (19999), `ssl skip certificate verification` (yes),
+//!   `default port` (19999), `ssl skip certificate verification` (no),
 //!   `CAfile`, `CApath`) and the defaults of the receiving side: `enable
 //!   compression` (yes), `enable replication` (yes), `seconds to
 //!   replicate` (86400), `seconds per replication step` (600).
@@ -108,7 +108,8 @@ pub struct SenderConfig {
     pub reconnect_delay_seconds: u32,
     /// `timeout seconds`: connecting, and a parent that takes nothing.
     pub timeout_seconds: u32,
-    /// `ssl skip certificate verification` (yes, as netdata).
+    /// `ssl skip certificate verification` (no, as netdata 1.37's code:
+    /// its shipped stream.conf shows `yes` as an example).
     pub ssl_skip_certificate_verification: bool,
     /// `CAfile`.
     pub ca_file: Option<std::path::PathBuf>,
@@ -128,7 +129,7 @@ impl Default for SenderConfig {
             buffer_size_bytes: DEFAULT_SENDER_BUFFER_BYTES,
             reconnect_delay_seconds: DEFAULT_RECONNECT_DELAY_SECONDS,
             timeout_seconds: DEFAULT_SENDER_TIMEOUT_SECONDS,
-            ssl_skip_certificate_verification: true,
+            ssl_skip_certificate_verification: false,
             ca_file: None,
             ca_path: None,
             at: None,
@@ -752,7 +753,7 @@ mod tests {
         assert_eq!(sender.buffer_size_bytes, 10_485_760);
         assert_eq!(sender.reconnect_delay_seconds, 5);
         assert_eq!(sender.timeout_seconds, 60);
-        assert!(sender.ssl_skip_certificate_verification);
+        assert!(!sender.ssl_skip_certificate_verification);
         assert_eq!(sender.send_charts_matching, "*");
         assert!(!config.enable_compression);
     }
@@ -767,7 +768,7 @@ mod tests {
         let (config, _) = parse(
             "[stream]\n enabled = yes\n destination = p\n default port = 2000\n \
              api key = 11111111-2222-3333-4444-555555555555\n buffer size bytes = 4096\n \
-             reconnect delay seconds = 1\n CAfile = /x.pem\n ssl skip certificate verification = no\n",
+             reconnect delay seconds = 1\n CAfile = /x.pem\n ssl skip certificate verification = yes\n",
         )
         .unwrap();
         assert_eq!(config.sender.destinations[0].destination.port, 2000);
@@ -777,6 +778,6 @@ mod tests {
             config.sender.ca_file.as_deref(),
             Some(std::path::Path::new("/x.pem"))
         );
-        assert!(!config.sender.ssl_skip_certificate_verification);
+        assert!(config.sender.ssl_skip_certificate_verification);
     }
 }
