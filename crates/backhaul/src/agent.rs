@@ -191,6 +191,7 @@ impl Agent {
                 machine_guid,
                 update_every: main.update_every,
                 hops: 1,
+                enable_compression: config.stream.enable_compression,
             };
             Some(
                 crate::stream::sender::StreamSender::start(

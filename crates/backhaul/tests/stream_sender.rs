@@ -93,6 +93,15 @@ fn sender_config(destinations: &[SocketAddr]) -> SenderConfig {
 }
 
 fn start_sender(store: &Arc<Store>, config: SenderConfig, shutdown: &Shutdown) -> StreamSender {
+    start_sender_with(store, config, false, shutdown)
+}
+
+fn start_sender_with(
+    store: &Arc<Store>,
+    config: SenderConfig,
+    enable_compression: bool,
+    shutdown: &Shutdown,
+) -> StreamSender {
     StreamSender::start(
         store.localhost().clone(),
         SenderOptions {
@@ -101,6 +110,7 @@ fn start_sender(store: &Arc<Store>, config: SenderConfig, shutdown: &Shutdown) -
             machine_guid: GUID.into(),
             update_every: 1,
             hops: 1,
+            enable_compression,
         },
         shutdown.clone(),
     )
@@ -436,10 +446,24 @@ fn start_parent() -> Parent {
 
 #[test]
 fn a_backhaul_parent_receives_the_childs_history_and_live_values() {
+    backhaul_parent_receives(false);
+}
+
+#[test]
+fn a_backhaul_parent_receives_the_childs_stream_compressed() {
+    backhaul_parent_receives(true);
+}
+
+fn backhaul_parent_receives(compression: bool) {
     let parent = start_parent();
     let (store, last) = child_store(30);
     let shutdown = Shutdown::new();
-    let sender = start_sender(&store, sender_config(&[parent.addr]), &shutdown);
+    let sender = start_sender_with(
+        &store,
+        sender_config(&[parent.addr]),
+        compression,
+        &shutdown,
+    );
     let child_host = || {
         parent
             .store

@@ -1,10 +1,12 @@
 //! backhaul as a child of a real netdata 1.37 parent (Debian's
 //! `/usr/sbin/netdata`, its own config, cache, lib and log folders, an API
 //! key in its stream.conf, a free web port). backhaul runs in this process
-//! with `[stream] enabled = yes` in its stream.conf and a chart of known
-//! values; the parent must serve that chart, with those values, under
-//! backhaul's hostname on `/host/NAME/api/v1/allmetrics?format=shell`, and
-//! list the host's labels and replicated history.
+//! with `[stream] enabled = yes` in its stream.conf (compression on, the
+//! default) and a chart of known values, and starts collecting before the
+//! parent runs. The parent must serve that chart, with those values, under
+//! backhaul's hostname on `/host/NAME/api/v1/allmetrics?format=shell`,
+//! list the host's labels, hold the seconds collected before it started
+//! (replicated from backhaul's store), and say it negotiated compression.
 //!
 //! About 10 s. Skipped (with a line on stderr) when netdata is not
 //! installed, unless `BACKHAUL_REQUIRE_REAL_RECEIVERS=1` (set by
@@ -95,6 +97,21 @@ fn start_parent(dir: &Path, web_port: u16) -> Server {
     server
 }
 
+fn now_s() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+fn chart_rounds(agent: &Agent) -> u64 {
+    agent
+        .store
+        .localhost()
+        .chart_by_id("backhaul_test.gauge")
+        .map_or(0, |chart| chart.read().rounds())
+}
+
 /// The value of `NAME="value"      # units` on an allmetrics shell page.
 fn shell_value(body: &str, name: &str) -> Option<String> {
     body.lines()
@@ -111,12 +128,7 @@ fn a_real_netdata_parent_serves_backhauls_charts_with_backhauls_values() {
     assert!(Path::new(SYSTEM_INFO).is_file(), "{SYSTEM_INFO} missing");
     let dir = TempDir::new("stream-sender");
     let port = free_ports(1)[0];
-    let mut parent = start_parent(&dir.path().join("parent"), port);
-    assert!(
-        parent.wait_listening(local(port)),
-        "the netdata parent did not listen\n{}",
-        parent.log_tail(30)
-    );
+    let parent_dir = dir.path().join("parent");
 
     // The backhaul child.
     let child_dir = dir.path().join("child");
@@ -181,6 +193,22 @@ fn a_real_netdata_parent_serves_backhauls_charts_with_backhauls_values() {
         }
     });
 
+    // A few seconds collected while no parent runs: the sender retries.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let sender = agent.sender.as_ref().expect("the sender runs");
+    while chart_rounds(&agent) < 4 || sender.counters().connect_failures.load(Ordering::Relaxed) < 2
+    {
+        assert!(Instant::now() < deadline, "the child did not collect");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let before_parent = now_s();
+    let mut parent = start_parent(&parent_dir, port);
+    assert!(
+        parent.wait_listening(local(port)),
+        "the netdata parent did not listen\n{}",
+        parent.log_tail(30)
+    );
+
     let started = Instant::now();
     let body = parent.wait_for("backhaul's chart on the parent", || {
         let body = http_get(
@@ -217,9 +245,50 @@ fn a_real_netdata_parent_serves_backhauls_charts_with_backhauls_values() {
         }
     });
     assert!(info.contains("edge"), "{info}");
-    let sender = agent.sender.as_ref().expect("the sender runs");
     assert_eq!(sender.counters().refused.load(Ordering::Relaxed), 0);
-    assert!(sender.counters().rounds_sent.load(Ordering::Relaxed) > 0);
+    parent.wait_for("live rounds after replication", || {
+        match sender.counters().rounds_sent.load(Ordering::Relaxed) {
+            0 => Err("none sent yet".to_string()),
+            n => Ok(n),
+        }
+    });
+
+    // The seconds before the parent ran came from backhaul's store.
+    let path = format!(
+        "/host/backhaul-child/api/v1/data?chart=backhaul_test.gauge&dimensions=answer\
+         &after={}&before={before_parent}&points=0&group=max&format=json&options=seconds",
+        before_parent - 30
+    );
+    let replicated = parent.wait_for("replicated points before the parent started", || {
+        let body = http_get(local(port), &path)?;
+        let json: serde_json::Value =
+            serde_json::from_str(&body).map_err(|e| format!("{e}: {body}"))?;
+        let points: Vec<(i64, f64)> = json["data"]
+            .as_array()
+            .map(|rows| {
+                rows.iter()
+                    .filter_map(|row| Some((row[0].as_i64()?, row[1].as_f64()?)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if points.len() >= 2 && points.iter().all(|(_, v)| *v == 42.0) {
+            Ok(points)
+        } else {
+            Err(body.chars().take(400).collect())
+        }
+    });
+    eprintln!(
+        "stream_sender_real: {} points from before the parent started, replicated",
+        replicated.len()
+    );
+    let log = std::fs::read_to_string(parent_dir.join("log/error.log")).unwrap_or_default();
+    assert!(
+        log.lines().any(|l| l.contains("backhaul-child")
+            && l.contains("negotiated capabilities")
+            && l.contains("COMPRESSION")),
+        "compression not negotiated:\n{}",
+        parent.log_tail(20)
+    );
 
     parent.stop();
     shutdown.trigger();

@@ -22,8 +22,10 @@
 //! What waits unsent is bounded by `buffer size bytes`: past it the
 //! connection is dropped and made again (netdata's overflow, counted).
 //! A lost connection, a refusal or an overflow waits `reconnect delay
-//! seconds` before the next attempt. Compression is not offered (see
-//! docs/compatibility.md).
+//! seconds` before the next attempt. With `enable compression` (the
+//! default) LZ4 is offered; when the parent agrees, everything after its
+//! answer goes out as netdata's compressed blocks
+//! (`wire::stream_compression::StreamCompressor`).
 
 use std::collections::HashMap;
 use std::io::{self, ErrorKind, Read, Write};
@@ -40,7 +42,7 @@ use wire::stream_encode as enc;
 
 use super::handshake::{
     capabilities_of_version, ANSWER_PREFIX, ANSWER_V1, ANSWER_V2, CAP_CLABELS, CAP_CLAIM,
-    CAP_HLABELS, CAP_REPLICATION, CAP_V1, CAP_V2, CAP_VCAPS, CAP_VN,
+    CAP_COMPRESSION, CAP_HLABELS, CAP_REPLICATION, CAP_V1, CAP_V2, CAP_VCAPS, CAP_VN,
 };
 use crate::config::{SenderConfig, StreamDestination};
 use crate::exporting::delivery::dial::{self, Deadline, Endpoint};
@@ -69,6 +71,8 @@ pub struct SenderOptions {
     pub update_every: u32,
     /// 1 for this agent's own host (one more per proxy).
     pub hops: u32,
+    /// `[stream] enable compression`: offer LZ4.
+    pub enable_compression: bool,
 }
 
 /// What a sender did, for tests and the status page.
@@ -481,7 +485,11 @@ impl Sender {
                 ml_enabled: false,
                 mc_version: 0,
                 tags: "",
-                version: OFFERED_CAPABILITIES,
+                version: if self.options.enable_compression {
+                    OFFERED_CAPABILITIES | CAP_COMPRESSION
+                } else {
+                    OFFERED_CAPABILITIES
+                },
                 system_info: &system_info,
                 user_agent: &user_agent,
             },
@@ -518,6 +526,7 @@ impl Sender {
             %parent,
             version,
             replication = capabilities & CAP_REPLICATION != 0,
+            compression = capabilities & CAP_COMPRESSION != 0,
             "stream sender: connected to parent"
         );
         self.counters.connected.fetch_add(1, Ordering::Relaxed);
@@ -620,20 +629,25 @@ impl Sender {
             reason,
         };
         let replication = capabilities & CAP_REPLICATION != 0;
-        let mut out = Vec::with_capacity(64 * 1024);
+        let mut compressor = (capabilities & CAP_COMPRESSION != 0)
+            .then(wire::stream_compression::StreamCompressor::new);
+        // Lines made this tick, and (when compressing) the blocks waiting
+        // to be written.
+        let mut lines = Vec::with_capacity(64 * 1024);
+        let mut blocks = Vec::new();
         if capabilities & CAP_CLAIM != 0 {
-            enc::write_claimed_id(&mut out, &self.options.machine_guid, None);
+            enc::write_claimed_id(&mut lines, &self.options.machine_guid, None);
         }
         if capabilities & CAP_HLABELS != 0 {
             for label in self.host.labels().iter() {
                 enc::write_host_label(
-                    &mut out,
+                    &mut lines,
                     &label.key,
                     &label.value,
                     label_source(label.source),
                 );
             }
-            enc::write_overwrite_labels(&mut out);
+            enc::write_overwrite_labels(&mut lines);
         }
         let mut charts: HashMap<String, SentChart> = HashMap::new();
         let mut framer = LineFramer::new();
@@ -652,9 +666,17 @@ impl Sender {
                 return Err(SessionEnd::Stopping);
             }
             for line in incoming.drain(..) {
-                self.on_parent_line(&line, &mut charts, &mut out);
+                self.on_parent_line(&line, &mut charts, &mut lines);
             }
-            self.poll_charts(&mut charts, capabilities, replication, &mut out);
+            self.poll_charts(&mut charts, capabilities, replication, &mut lines);
+            let out = match &mut compressor {
+                Some(compressor) => {
+                    compressor.compress(&lines, &mut blocks);
+                    lines.clear();
+                    &mut blocks
+                }
+                None => &mut lines,
+            };
             if out.len() as u64 > limit {
                 self.counters.overflows.fetch_add(1, Ordering::Relaxed);
                 return Err(SessionEnd::Overflow {
@@ -1115,10 +1137,10 @@ mod tests {
     }
 
     #[test]
-    fn offers_what_the_receiver_side_implements_but_compression() {
+    fn offers_what_the_receiver_side_implements() {
         assert_eq!(
-            OFFERED_CAPABILITIES,
-            super::super::handshake::OUR_CAPABILITIES & !super::super::handshake::CAP_COMPRESSION
+            OFFERED_CAPABILITIES | CAP_COMPRESSION,
+            super::super::handshake::OUR_CAPABILITIES
         );
     }
 
