@@ -7,6 +7,8 @@
 //!
 //! Every wait is bounded and watches a socket, a counter or the store.
 
+mod support;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::Ordering;
@@ -406,8 +408,16 @@ impl Drop for Parent {
 }
 
 fn start_parent() -> Parent {
-    let (main, warnings) =
-        config::parse_main_str("[web]\n bind to = 127.0.0.1:0\n", "netdata.conf").unwrap();
+    start_parent_with("")
+}
+
+/// A parent whose `[web]` has `web_extra` too.
+fn start_parent_with(web_extra: &str) -> Parent {
+    let (main, warnings) = config::parse_main_str(
+        &format!("[web]\n bind to = 127.0.0.1:0\n{web_extra}"),
+        "netdata.conf",
+    )
+    .unwrap();
     let (stream, _) = config::parse_stream_str(
         &format!("[{KEY}]\n enabled = yes\n default history = 300\n"),
         "stream.conf",
@@ -452,6 +462,49 @@ fn a_backhaul_parent_receives_the_childs_history_and_live_values() {
 #[test]
 fn a_backhaul_parent_receives_the_childs_stream_compressed() {
     backhaul_parent_receives(true);
+}
+
+#[test]
+fn a_backhaul_parent_over_tls_verified_with_cafile() {
+    let pki = support::tls::TestPki::new("stream-sender");
+    let dir = std::env::temp_dir().join(format!("backhaul-sender-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let files = pki.write_files(&dir);
+    let parent = start_parent_with(&format!(
+        " ssl certificate = {}\n ssl key = {}\n",
+        files.server_cert.display(),
+        files.server_key.display()
+    ));
+    let (store, last) = child_store(10);
+    let shutdown = Shutdown::new();
+    let mut config = sender_config(&[]);
+    config.destinations = vec![StreamDestination {
+        destination: config::parse_destination(
+            &format!("localhost:{}", parent.addr.port()),
+            None,
+            false,
+        )
+        .unwrap(),
+        tls: true,
+    }];
+    config.ca_file = Some(files.ca.clone());
+    let sender = start_sender_with(&store, config, true, &shutdown);
+    wait_until("the child's chart replicated over TLS", || {
+        parent
+            .store
+            .hosts()
+            .into_iter()
+            .find(|h| h.hostname() == "child-b")
+            .and_then(|h| h.chart_by_id("test.gauge"))
+            .is_some_and(|c| c.read().last_entry_t() == Some(last))
+    });
+    assert_eq!(
+        sender.counters().connect_failures.load(Ordering::Relaxed),
+        0
+    );
+    shutdown.trigger();
+    sender.join();
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 fn backhaul_parent_receives(compression: bool) {
