@@ -99,6 +99,9 @@ pub struct Agent {
     /// Child mode: the sender streaming the local host to a parent, when
     /// `[stream] enabled = yes`.
     pub sender: Option<crate::stream::sender::StreamSender>,
+    /// Proxy mode: the senders forwarding children's hosts, on a parent
+    /// with `[stream] enabled = yes`.
+    pub proxies: Option<crate::stream::sender::ProxySenders>,
     collectors: Vec<JoinHandle<()>>,
     shutdown: Shutdown,
 }
@@ -176,6 +179,7 @@ impl Agent {
         if let Some(runner) = &plugins {
             status.set_plugins(runner.shared());
         }
+        let mut proxies = None;
         let sender = if config.stream.sender_enabled {
             let main = &config.main;
             let machine_guid = crate::stream::sender::local_machine_guid(&main.directories.lib)
@@ -193,6 +197,18 @@ impl Agent {
                 hops: 1,
                 enable_compression: config.stream.enable_compression,
             };
+            // A parent with [stream] on forwards its children too, as
+            // netdata's do by default (proxy mode).
+            if receiver.is_some() {
+                proxies = Some(
+                    crate::stream::sender::ProxySenders::start(
+                        store.clone(),
+                        options.clone(),
+                        shutdown.clone(),
+                    )
+                    .context("starting the stream proxy")?,
+                );
+            }
             Some(
                 crate::stream::sender::StreamSender::start(
                     store.localhost().clone(),
@@ -206,6 +222,7 @@ impl Agent {
         };
         Ok(Agent {
             sender,
+            proxies,
             store,
             instances,
             plugins,
@@ -232,6 +249,9 @@ impl Agent {
         }
         if let Some(sender) = self.sender {
             sender.join();
+        }
+        if let Some(proxies) = self.proxies {
+            proxies.join();
         }
     }
 }

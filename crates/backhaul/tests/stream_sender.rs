@@ -572,3 +572,82 @@ fn backhaul_parent_receives(compression: bool) {
     shutdown.trigger();
     sender.join();
 }
+
+#[test]
+fn a_backhaul_proxy_forwards_its_childs_host_to_the_grandparent() {
+    let grandparent = start_parent();
+    let dir = std::env::temp_dir().join(format!("backhaul-sender-proxy-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let base = dir.display();
+    std::fs::write(
+        dir.join("netdata.conf"),
+        format!(
+            "[global]\n hostname = proxy\n[directories]\n config = {base}\n lib = {base}\n\
+             [plugins]\n enable running new plugins = no\n proc = no\n diskspace = no\n\
+             [web]\n bind to = 127.0.0.1:0\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("stream.conf"),
+        format!(
+            "[stream]\n enabled = yes\n destination = {}\n api key = {KEY}\n\
+             \x20reconnect delay seconds = 1\n[{KEY}]\n enabled = yes\n",
+            grandparent.addr
+        ),
+    )
+    .unwrap();
+    let loaded = config::load(Some(&dir.join("netdata.conf")), None).expect("config");
+    let proxy_shutdown = Shutdown::new();
+    let proxy = backhaul::agent::Agent::start(&loaded, proxy_shutdown.clone()).expect("proxy");
+    let proxy_addr = proxy.web.as_ref().expect("web").local_addrs()[0];
+
+    let (store, last) = child_store(10);
+    let shutdown = Shutdown::new();
+    let sender = start_sender(&store, sender_config(&[proxy_addr]), &shutdown);
+    // The child's chart reaches the grandparent through the proxy: its
+    // history (replicated from the proxy's store) and then live rounds.
+    let on_grandparent = || {
+        grandparent
+            .store
+            .hosts()
+            .into_iter()
+            .find(|h| h.hostname() == "child-b")
+    };
+    wait_until("the child's host forwarded to the grandparent", || {
+        on_grandparent()
+            .and_then(|h| h.chart_by_id("test.gauge"))
+            .is_some_and(|c| c.read().last_entry_t().is_some_and(|t| t >= last - 1))
+    });
+    let host = on_grandparent().unwrap();
+    assert_eq!(host.machine_guid(), Some(GUID));
+    assert!(
+        grandparent
+            .store
+            .hosts()
+            .iter()
+            .any(|h| h.hostname() == "proxy"),
+        "the proxy's own host is streamed too"
+    );
+    let chart = host.chart_by_id("test.gauge").unwrap();
+    let rounds = chart.read().rounds();
+    round(&store, last + 1, 9090);
+    wait_until("a live round forwarded", || chart.read().rounds() > rounds);
+    let state = chart.read();
+    let g = state.dimension_index("g").unwrap();
+    assert_eq!(
+        state.dimensions()[g].last_collected().map(|(v, _)| v),
+        Some(9090)
+    );
+    drop(state);
+    assert!(proxy
+        .proxies
+        .as_ref()
+        .and_then(|p| p.counters(GUID))
+        .is_some_and(|c| c.connected.load(Ordering::Relaxed) >= 1));
+    shutdown.trigger();
+    sender.join();
+    proxy_shutdown.trigger();
+    proxy.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+}

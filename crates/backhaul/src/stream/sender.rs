@@ -1033,6 +1033,119 @@ fn answer_replay(
     points
 }
 
+/// Proxy mode: on a parent with `[stream] enabled = yes`, every child host
+/// in the store is streamed on with a sender of its own (its hostname and
+/// machine GUID, `hops` 2), as netdata's parents forward their children by
+/// default. A thread looks at the store every second: a new child host
+/// gets a sender, a removed one has its sender stopped.
+pub struct ProxySenders {
+    thread: std::thread::JoinHandle<()>,
+    senders: Arc<Mutex<HashMap<String, (Shutdown, Arc<SenderCounters>)>>>,
+}
+
+impl ProxySenders {
+    /// Starts the thread; `template` gives the `[stream]` settings (its
+    /// hostname and GUID are replaced per host).
+    pub fn start(
+        store: Arc<rrd::Store>,
+        template: SenderOptions,
+        shutdown: Shutdown,
+    ) -> io::Result<ProxySenders> {
+        let senders: Arc<Mutex<HashMap<String, (Shutdown, Arc<SenderCounters>)>>> = Arc::default();
+        let shared = senders.clone();
+        let thread = std::thread::Builder::new()
+            .name("stream-proxy".into())
+            .spawn(move || proxy_loop(&store, &template, &shutdown, &shared))?;
+        Ok(ProxySenders { thread, senders })
+    }
+
+    /// The counters of the sender of the host with `machine_guid`.
+    pub fn counters(&self, machine_guid: &str) -> Option<Arc<SenderCounters>> {
+        self.senders
+            .lock()
+            .get(machine_guid)
+            .map(|(_, counters)| counters.clone())
+    }
+
+    /// Waits for the thread and the senders (after the shutdown fired).
+    pub fn join(self) {
+        let _ = self.thread.join();
+    }
+}
+
+fn proxy_loop(
+    store: &rrd::Store,
+    template: &SenderOptions,
+    shutdown: &Shutdown,
+    shared: &Mutex<HashMap<String, (Shutdown, Arc<SenderCounters>)>>,
+) {
+    let mut running: HashMap<String, (Arc<Host>, Shutdown, StreamSender)> = HashMap::new();
+    loop {
+        let hosts = store.hosts();
+        let local = store.localhost();
+        for host in hosts.iter().filter(|h| !Arc::ptr_eq(h, local)) {
+            let Some(guid) = host.machine_guid() else {
+                continue;
+            };
+            if running
+                .get(guid)
+                .is_some_and(|(known, _, _)| Arc::ptr_eq(known, host))
+            {
+                continue;
+            }
+            if let Some((_, stop, sender)) = running.remove(guid) {
+                stop.trigger();
+                sender.join();
+            }
+            let options = SenderOptions {
+                hostname: host.hostname().to_string(),
+                machine_guid: guid.to_string(),
+                hops: template.hops + 1,
+                ..template.clone()
+            };
+            let stop = Shutdown::new();
+            match StreamSender::start(host.clone(), options, stop.clone()) {
+                Ok(sender) => {
+                    tracing::info!(
+                        host = host.hostname(),
+                        machine_guid = guid,
+                        "stream proxy: forwarding a child host"
+                    );
+                    shared
+                        .lock()
+                        .insert(guid.to_string(), (stop.clone(), sender.counters.clone()));
+                    running.insert(guid.to_string(), (host.clone(), stop, sender));
+                }
+                Err(error) => {
+                    tracing::error!(host = host.hostname(), %error, "stream proxy: cannot start a sender");
+                }
+            }
+        }
+        let gone: Vec<String> = running
+            .iter()
+            .filter(|(_, (host, _, _))| !hosts.iter().any(|h| Arc::ptr_eq(h, host)))
+            .map(|(guid, _)| guid.clone())
+            .collect();
+        for guid in gone {
+            if let Some((host, stop, sender)) = running.remove(&guid) {
+                tracing::info!(host = host.hostname(), machine_guid = %guid, "stream proxy: child host removed, its sender stops");
+                stop.trigger();
+                sender.join();
+                shared.lock().remove(&guid);
+            }
+        }
+        if shutdown.sleep(Duration::from_secs(1)) {
+            break;
+        }
+    }
+    for (_, (_, stop, _)) in running.iter() {
+        stop.trigger();
+    }
+    for (_, (_, _, sender)) in running {
+        sender.join();
+    }
+}
+
 /// Writes all of `bytes` within `deadline`.
 fn write_all(link: &mut Link, mut bytes: &[u8], deadline: &Deadline) -> io::Result<()> {
     while !bytes.is_empty() {
