@@ -1040,8 +1040,11 @@ fn answer_replay(
 /// gets a sender, a removed one has its sender stopped.
 pub struct ProxySenders {
     thread: std::thread::JoinHandle<()>,
-    senders: Arc<Mutex<HashMap<String, (Shutdown, Arc<SenderCounters>)>>>,
+    senders: Arc<ProxyCounters>,
 }
+
+/// The counters of the proxy's senders, by machine GUID.
+type ProxyCounters = Mutex<HashMap<String, Arc<SenderCounters>>>;
 
 impl ProxySenders {
     /// Starts the thread; `template` gives the `[stream]` settings (its
@@ -1051,7 +1054,7 @@ impl ProxySenders {
         template: SenderOptions,
         shutdown: Shutdown,
     ) -> io::Result<ProxySenders> {
-        let senders: Arc<Mutex<HashMap<String, (Shutdown, Arc<SenderCounters>)>>> = Arc::default();
+        let senders: Arc<ProxyCounters> = Arc::default();
         let shared = senders.clone();
         let thread = std::thread::Builder::new()
             .name("stream-proxy".into())
@@ -1061,10 +1064,7 @@ impl ProxySenders {
 
     /// The counters of the sender of the host with `machine_guid`.
     pub fn counters(&self, machine_guid: &str) -> Option<Arc<SenderCounters>> {
-        self.senders
-            .lock()
-            .get(machine_guid)
-            .map(|(_, counters)| counters.clone())
+        self.senders.lock().get(machine_guid).cloned()
     }
 
     /// Waits for the thread and the senders (after the shutdown fired).
@@ -1077,7 +1077,7 @@ fn proxy_loop(
     store: &rrd::Store,
     template: &SenderOptions,
     shutdown: &Shutdown,
-    shared: &Mutex<HashMap<String, (Shutdown, Arc<SenderCounters>)>>,
+    shared: &ProxyCounters,
 ) {
     let mut running: HashMap<String, (Arc<Host>, Shutdown, StreamSender)> = HashMap::new();
     loop {
@@ -1113,7 +1113,7 @@ fn proxy_loop(
                     );
                     shared
                         .lock()
-                        .insert(guid.to_string(), (stop.clone(), sender.counters.clone()));
+                        .insert(guid.to_string(), sender.counters.clone());
                     running.insert(guid.to_string(), (host.clone(), stop, sender));
                 }
                 Err(error) => {
