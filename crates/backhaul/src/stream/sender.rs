@@ -356,13 +356,15 @@ impl Sender {
         loop {
             match self.attempt() {
                 Err(SessionEnd::Stopping) => break,
-                Err(end @ SessionEnd::Refused { .. }) => {
-                    tracing::error!(host = self.host.hostname(), "stream sender: {end}");
-                }
+                // Logged per destination by `attempt`.
+                Err(SessionEnd::Refused { .. } | SessionEnd::Connect(_)) | Ok(()) => {}
                 Err(end) => {
-                    tracing::warn!(host = self.host.hostname(), "stream sender: {end}");
+                    tracing::warn!(
+                        host = self.host.hostname(),
+                        reconnect_after_secs = delay.as_secs(),
+                        "stream sender: {end}"
+                    );
                 }
-                Ok(()) => {}
             }
             *self.parent.lock() = None;
             self.counters.is_connected.store(false, Ordering::Relaxed);
