@@ -651,3 +651,45 @@ fn a_backhaul_proxy_forwards_its_childs_host_to_the_grandparent() {
     proxy.wait();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn send_charts_matching_selects_by_id_or_name() {
+    let (store, _) = child_store(3);
+    for id in ["skipped", "kept"] {
+        let chart = store.localhost().create_chart(
+            ChartDef::new("other", id)
+                .name(format!("{id}_name"))
+                .update_every(1),
+        );
+        chart.write().add_dimension(DimensionDef::new("x"));
+    }
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let shutdown = Shutdown::new();
+    let config = SenderConfig {
+        send_charts_matching: "!other.skipped* other.kept_name test.*".into(),
+        ..sender_config(&[listener.local_addr().unwrap()])
+    };
+    let sender = start_sender(&store, config, &shutdown);
+    let mut parent = Accepted::accept(&listener);
+    parent.send("Hit me baby, push them over with the version=4");
+    wait_until("both selected charts defined", || {
+        sender.counters().charts_sent.load(Ordering::Relaxed) >= 2
+    });
+    // Every definition goes out in the first poll, in the host's order.
+    let seen = parent.lines_until("CHART \"other.kept\"");
+    let charts: Vec<&String> = seen.iter().filter(|l| l.starts_with("CHART ")).collect();
+    assert!(
+        charts
+            .iter()
+            .any(|l| l.starts_with("CHART \"other.kept\" \"kept_name\"")),
+        "{charts:?}"
+    );
+    assert!(charts.iter().any(|l| l.starts_with("CHART \"test.gauge\"")));
+    assert!(
+        !charts.iter().any(|l| l.contains("other.skipped")),
+        "{charts:?}"
+    );
+    assert_eq!(sender.counters().charts_sent.load(Ordering::Relaxed), 2);
+    shutdown.trigger();
+    sender.join();
+}
