@@ -693,3 +693,48 @@ fn send_charts_matching_selects_by_id_or_name() {
     shutdown.trigger();
     sender.join();
 }
+
+#[test]
+fn check_config_says_where_the_host_streams_and_names_a_missing_key() {
+    let dir = std::env::temp_dir().join(format!("backhaul-sender-check-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let base = dir.display();
+    std::fs::write(
+        dir.join("netdata.conf"),
+        format!("[directories]\n config = {base}\n lib = {base}\n[web]\n bind to = 127.0.0.1:0\n"),
+    )
+    .unwrap();
+    let check = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_backhaul"))
+            .arg("--config")
+            .arg(dir.join("netdata.conf"))
+            .arg("check-config")
+            .output()
+            .unwrap()
+    };
+    std::fs::write(
+        dir.join("stream.conf"),
+        format!("[stream]\n enabled = yes\n destination = p1:19999 p2:SSL\n api key = {KEY}\n"),
+    )
+    .unwrap();
+    let output = check();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("streaming: this host to p1:19999 p2:19999:SSL (first reachable"),
+        "{stderr}"
+    );
+    std::fs::write(
+        dir.join("stream.conf"),
+        "[stream]\n enabled = yes\n destination = p1\n",
+    )
+    .unwrap();
+    let output = check();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("stream.conf:2") && stderr.contains("'api key' is required"),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
