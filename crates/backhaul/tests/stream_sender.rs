@@ -282,6 +282,28 @@ fn a_fake_parent_gets_labels_definitions_replication_and_live_rounds() {
     );
     assert_eq!(sender.counters().replayed_points.load(Ordering::Relaxed), 5);
     assert_eq!(sender.counters().connected.load(Ordering::Relaxed), 1);
+
+    // A dimension added: the chart is defined again and waits for the
+    // parent's REPLAY_CHART; the round meanwhile goes out after it.
+    let chart = store.localhost().chart_by_id("test.gauge").unwrap();
+    chart
+        .write()
+        .add_dimension(DimensionDef::new("k").algorithm(Algorithm::Absolute));
+    let redefinition = parent.lines_until("CHART_DEFINITION_END");
+    assert!(
+        redefinition[0].starts_with("CHART \"test.gauge\""),
+        "{redefinition:?}"
+    );
+    assert!(redefinition
+        .iter()
+        .any(|l| l.starts_with("DIMENSION \"k\"")));
+    round(&store, last + 2, 888);
+    parent.send("REPLAY_CHART \"test.gauge\" \"true\" 0 0\n");
+    let answer = parent.lines_until("REND");
+    assert!(answer.last().unwrap().starts_with("REND 1 "), "{answer:?}");
+    let live = parent.lines_until("END");
+    assert_eq!(live[0], "BEGIN \"test.gauge\" 1000000", "{live:?}");
+    assert_eq!(live[1], "SET \"g\" = 888");
     shutdown.trigger();
     sender.join();
 }
@@ -551,8 +573,11 @@ fn backhaul_parent_receives(compression: bool) {
     // Live rounds arrive and are collected by the parent.
     let before = chart.read().rounds();
     for k in 1..=3 {
+        let sent = sender.counters().rounds_sent.load(Ordering::Relaxed);
         round(&store, last + k, 4242);
-        std::thread::sleep(Duration::from_millis(300));
+        wait_until("the round sent", || {
+            sender.counters().rounds_sent.load(Ordering::Relaxed) > sent
+        });
     }
     wait_until("live rounds collected by the parent", || {
         chart.read().rounds() > before

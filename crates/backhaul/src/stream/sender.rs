@@ -840,7 +840,11 @@ impl Sender {
                 let mut entry = SentChart {
                     generation,
                     selected,
-                    streaming: previous.as_ref().is_some_and(|p| p.streaming) || !replication,
+                    // With replication every definition ends in
+                    // `CHART_DEFINITION_END`, which the parent answers with a
+                    // `REPLAY_CHART`: the chart waits for it, as netdata's
+                    // sender does (the answer reaches the newest point).
+                    streaming: !replication,
                     rounds: previous.as_ref().map_or(state.rounds(), |p| p.rounds),
                     collected_ut: previous.as_ref().map_or(0, |p| p.collected_ut),
                     obsolete,
@@ -1029,8 +1033,13 @@ fn answer_replay(
     );
     if start_streaming {
         sent.streaming = true;
-        sent.rounds = state.rounds();
-        sent.collected_ut = state.last_collected_ut();
+        // The answer reached the newest point; without a range (`0 0`: the
+        // parent has everything up to the definition) the rounds since
+        // the definition go out live.
+        if before > 0 {
+            sent.rounds = state.rounds();
+            sent.collected_ut = state.last_collected_ut();
+        }
     }
     points
 }
