@@ -10,6 +10,7 @@ use anyhow::Context as _;
 use rrd::{Host, Label, LabelSource, Store};
 
 use crate::collectors::pluginsd::{self, PluginsdRunner, PluginsdSettings};
+use crate::collectors::statsd::{self, StatsdServer, StatsdSettings};
 use crate::collectors::{self, Collector};
 use crate::config::{LoadedConfig, MainConfig};
 use crate::exporting::{self, RunningInstance};
@@ -96,6 +97,9 @@ pub struct Agent {
     pub plugins: Option<PluginsdRunner>,
     /// The web server, unless `[web] mode = none`.
     pub web: Option<WebServer>,
+    /// The statsd server, unless `[plugins] statsd = no` or none of its
+    /// sockets could be bound.
+    pub statsd: Option<StatsdServer>,
     collectors: Vec<JoinHandle<()>>,
     shutdown: Shutdown,
 }
@@ -129,6 +133,11 @@ impl Agent {
                 .with_context(|| format!("starting collector thread {name}"))?;
             collectors.push(handle);
         }
+        let statsd = statsd::start(
+            &StatsdSettings::from_main(&config.main),
+            store.localhost().clone(),
+            shutdown.clone(),
+        )?;
         let instances = exporting::start(config.enabled_instances(), &store, &shutdown)
             .context("starting exporting instances")?;
         for instance in &instances {
@@ -152,6 +161,7 @@ impl Agent {
             instances,
             plugins,
             web,
+            statsd,
             collectors,
             shutdown,
         })
@@ -165,6 +175,9 @@ impl Agent {
         }
         if let Some(plugins) = self.plugins {
             plugins.join();
+        }
+        if let Some(statsd) = self.statsd {
+            statsd.join();
         }
         for i in self.instances {
             let _ = i.thread.join();

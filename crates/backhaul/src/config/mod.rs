@@ -24,6 +24,7 @@ mod ini;
 mod instance;
 mod logs_conf;
 mod main_conf;
+mod statsd_conf;
 mod value;
 
 use std::path::{Path, PathBuf};
@@ -43,6 +44,7 @@ pub use main_conf::{
     PluginsConfig, WebAccess, WebConfig, BACKEND_SECTION, DEFAULT_BIND_TO, DEFAULT_WEB_PORT,
     PROC_SWITCHES,
 };
+pub use statsd_conf::{StatsdBind, StatsdConfig, DEFAULT_STATSD_BIND_TO, DEFAULT_STATSD_PORT};
 pub use value::{DataSource, Secret};
 
 /// The name of the exporting file looked for in `[directories] config`.
