@@ -4,7 +4,10 @@
 //!
 //! netdata's reading rules, kept here byte for byte:
 //!
-//! * A packet ends at its first NUL byte. Lines end at `\n`; a field also
+//! * A packet ends at its first NUL byte. Blanks, `\r` and `\n` at its
+//!   start are skipped (netdata skips them only between lines, so a line
+//!   starting with blanks read differently at the start of a datagram or a
+//!   TCP read; backhaul reads it the same everywhere). Lines end at `\n`; a field also
 //!   ends at `\r`. Blanks (space, tab) around every field are trimmed, and
 //!   blank and `\r`/`\n` bytes between lines are skipped.
 //! * The name ends at `:`, `=` or `|`. An empty name (a line starting with
@@ -157,10 +160,14 @@ pub struct Line<'a> {
 /// The lines of one packet (up to its first NUL), in order.
 pub fn lines(packet: &[u8]) -> Lines<'_> {
     let end = memchr::memchr(0, packet).unwrap_or(packet.len());
-    Lines {
+    let mut lines = Lines {
         buf: &packet[..end],
         pos: 0,
-    }
+    };
+    // Leading blanks are skipped as they are between lines, so a line reads
+    // the same at the start of a packet (or TCP read) as after another line.
+    lines.pos = lines.skip_spaces(0);
+    lines
 }
 
 /// Iterator over the [`RawLine`]s of a packet; see [`lines`].
