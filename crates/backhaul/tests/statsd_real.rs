@@ -4,7 +4,8 @@
 //! and spaces, lines without a value or with an unknown type), and must
 //! make the same charts (ids, names, titles, units, families, contexts,
 //! chart types, priorities, dimensions) with the same values (the raw
-//! collected values of `/api/v1/allmetrics?format=prometheus&data=as-collected`).
+//! collected values of `/api/v1/allmetrics?format=prometheus&data=as-collected`),
+//! private charts and the synthetic charts of a `statsd.d` app alike.
 //!
 //! netdata runs with its own temporary directories, its web server and
 //! statsd on free ports of 127.0.0.1, and every other plugin off. Skipped
@@ -45,7 +46,23 @@ const UDP_INPUT: &[&str] = &[
     "real.neg:-3|g",
     "real.zinit:zinit|g",
     " real.spaces : 7 | g | @1 \r\n\r\nreal.eq=9|g",
+    "realapp.gauge:12.5|g\nrealapp.count:3|c\nrealapp.timer:10|ms\nrealapp.timer:30|ms",
+    "realapp.by.a:1|g\nrealapp.by.b:2|g\nrealapp.solo:4|g\nrealapp.set:u1|s",
 ];
+
+/// A `statsd.d` app both servers read: synthetic charts over the
+/// `realapp.*` metrics (value types, a dictionary, a pattern dimension, the
+/// same metric twice), private charts on.
+const APP_CONF: &str = "[app]\n    name = realapp\n    metrics = realapp.*\n    private charts = yes\n\
+    [dictionary]\n    realapp.gauge = The Gauge\n    by_b = Bee\n\
+    [values]\n    title = Values\n    family = mine\n    units = things\n    type = area\n    priority = 91000\n\
+    \x20   dimension = realapp.gauge '' last 1 1\n    dimension = realapp.count count last 2 1\n\
+    \x20   dimension = realapp.count '' events 1 1\n    dimension = realapp.set uniq last 1 1\n\
+    [timing]\n    name = timing_chart\n    context = realapp.timing\n\
+    \x20   dimension = realapp.timer min min 1 1\n    dimension = realapp.timer max max 1 1\n\
+    \x20   dimension = realapp.timer avg average 1 1\n    dimension = realapp.timer p percentile 1 1\n\
+    [by]\n    dimension = pattern 'realapp.by.*' 'by_' last 1 1\n    dimension = realapp.solo solo last 1 1\n\
+    [never]\n    dimension = realapp.missing missing last 1 1\n";
 
 /// The bytes both servers get over one TCP connection (the last line
 /// unterminated: used at close, and counted as an error, by both).
@@ -146,7 +163,7 @@ fn collected(web: SocketAddr, keep: &dyn Fn(&str) -> bool) -> BTreeMap<String, S
 /// (the timer has a minimum), then returns the private charts' lines.
 fn private_values(web: SocketAddr) -> BTreeMap<String, String> {
     let deadline = Instant::now() + Duration::from_secs(10);
-    let is_private = |l: &str| l.contains("chart=\"statsd_");
+    let is_private = |l: &str| l.contains("chart=\"statsd_") || l.contains("chart=\"realapp.");
     loop {
         let lines = collected(web, &is_private);
         let timer_min = lines
@@ -193,6 +210,7 @@ fn statsd_charts_and_values_match_netdata() {
     for sub in ["etc/statsd.d", "stock/statsd.d", "cache", "lib", "log"] {
         std::fs::create_dir_all(dir.path().join(sub)).expect("mkdir");
     }
+    std::fs::write(dir.path().join("etc/statsd.d/realapp.conf"), APP_CONF).expect("write app");
     let ports = free_ports(4);
     let (nd_web, nd_statsd, bh_web, bh_statsd) = (ports[0], ports[1], ports[2], ports[3]);
 
@@ -257,6 +275,14 @@ fn statsd_charts_and_values_match_netdata() {
 
     let want = chart_meta(local(nd_web));
     let got = chart_meta(local(bh_web));
+    for id in ["realapp.values", "realapp.timing", "realapp.by", "statsd_realapp.gauge_gauge"] {
+        assert!(want.contains_key(id), "netdata made {id}: {:#?}", want.keys());
+    }
+    if std::env::var_os("STATSD_REAL_SHOW").is_some() {
+        for id in ["realapp.values", "realapp.timing", "realapp.by"] {
+            eprintln!("{id}: {}\n{}", want[id], got.get(id).cloned().unwrap_or_default());
+        }
+    }
     assert_eq!(
         got.keys().collect::<Vec<_>>(),
         want.keys().collect::<Vec<_>>(),
