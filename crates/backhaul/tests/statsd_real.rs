@@ -66,7 +66,8 @@ const APP_CONF: &str = "[app]\n    name = realapp\n    metrics = realapp.*\n    
 
 /// The bytes both servers get over one TCP connection (the last line
 /// unterminated: used at close, and counted as an error, by both).
-const TCP_INPUT: &str = "real.tcpgauge:7|g\nreal.tcpcount:1|c\nreal.tcpcount:4|c\nreal.tcpset:q|s\nreal.tcplast:3|g";
+const TCP_INPUT: &str =
+    "real.tcpgauge:7|g\nreal.tcpcount:1|c\nreal.tcpcount:4|c\nreal.tcpset:q|s\nreal.tcplast:3|g";
 
 fn netdata_installed() -> bool {
     if Path::new(NETDATA).exists() {
@@ -75,8 +76,9 @@ fn netdata_installed() -> bool {
     if std::env::var(REQUIRE_ENV).is_ok_and(|v| v == "1") {
         panic!("statsd_real: {NETDATA} is not installed, and {REQUIRE_ENV}=1 forbids skipping (run .ci/run to install netdata)");
     }
-    let _ = std::io::stderr()
-        .write_all(b"statsd_real: netdata is not installed; test skipped (run .ci/run to install)\n");
+    let _ = std::io::stderr().write_all(
+        b"statsd_real: netdata is not installed; test skipped (run .ci/run to install)\n",
+    );
     false
 }
 
@@ -168,12 +170,17 @@ fn private_values(web: SocketAddr) -> BTreeMap<String, String> {
         let lines = collected(web, &is_private);
         let timer_min = lines
             .iter()
-            .find(|(k, _)| k.contains("chart=\"statsd_real.timer_timer\"") && k.contains("dimension=\"min\""))
+            .find(|(k, _)| {
+                k.contains("chart=\"statsd_real.timer_timer\"") && k.contains("dimension=\"min\"")
+            })
             .map(|(_, v)| v.as_str());
         if timer_min.is_some_and(|v| v != "0") {
             return lines;
         }
-        assert!(Instant::now() < deadline, "{web}: no timer values; last seen {lines:#?}");
+        assert!(
+            Instant::now() < deadline,
+            "{web}: no timer values; last seen {lines:#?}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -189,8 +196,19 @@ fn chart_meta(web: SocketAddr) -> BTreeMap<String, serde_json::Value> {
         .filter(|(_, c)| c["plugin"] == "statsd.plugin")
         .map(|(id, c)| {
             let fields = [
-                "id", "name", "type", "family", "context", "title", "units", "priority",
-                "plugin", "module", "chart_type", "update_every", "dimensions",
+                "id",
+                "name",
+                "type",
+                "family",
+                "context",
+                "title",
+                "units",
+                "priority",
+                "plugin",
+                "module",
+                "chart_type",
+                "update_every",
+                "dimensions",
             ];
             let kept: serde_json::Map<String, serde_json::Value> = fields
                 .iter()
@@ -275,12 +293,25 @@ fn statsd_charts_and_values_match_netdata() {
 
     let want = chart_meta(local(nd_web));
     let got = chart_meta(local(bh_web));
-    for id in ["realapp.values", "realapp.timing", "realapp.by", "statsd_realapp.gauge_gauge"] {
-        assert!(want.contains_key(id), "netdata made {id}: {:#?}", want.keys());
+    for id in [
+        "realapp.values",
+        "realapp.timing",
+        "realapp.by",
+        "statsd_realapp.gauge_gauge",
+    ] {
+        assert!(
+            want.contains_key(id),
+            "netdata made {id}: {:#?}",
+            want.keys()
+        );
     }
     if std::env::var_os("STATSD_REAL_SHOW").is_some() {
         for id in ["realapp.values", "realapp.timing", "realapp.by"] {
-            eprintln!("{id}: {}\n{}", want[id], got.get(id).cloned().unwrap_or_default());
+            eprintln!(
+                "{id}: {}\n{}",
+                want[id],
+                got.get(id).cloned().unwrap_or_default()
+            );
         }
     }
     assert_eq!(

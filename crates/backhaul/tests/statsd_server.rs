@@ -57,7 +57,10 @@ fn wait_for(host: &Host, id: &str, want: &[(&str, i64)]) {
         if got.as_ref() == Some(&want) {
             return;
         }
-        assert!(Instant::now() < deadline, "{id}: want {want:?}, last seen {got:?}");
+        assert!(
+            Instant::now() < deadline,
+            "{id}: want {want:?}, last seen {got:?}"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -120,7 +123,9 @@ fn every_metric_type_over_udp_and_tcp() {
     wait_for(&host, "statsd_t.dict_dictionary", &[("y", 1), ("x", 2)]);
     wait_for(&host, "statsd_t.tcp_gauge", &[("gauge", 12_000)]);
     wait_for(&host, "statsd_t.tcpcount_counter", &[("counter", 5)]);
-    let tags = host.chart_by_id("statsd_t.tags_counter").expect("tagged chart");
+    let tags = host
+        .chart_by_id("statsd_t.tags_counter")
+        .expect("tagged chart");
     assert_eq!(tags.read().def().units, "things");
     assert_eq!(tags.read().def().family, "fam");
     assert_eq!(tags.read().dimensions()[0].name(), "dim");
@@ -128,7 +133,9 @@ fn every_metric_type_over_udp_and_tcp() {
     wait_for(&host, "statsd_t.empty_gauge", &[("gauge", 0)]);
 
     // The oversized datagram is an error; the unknown type is counted.
-    stats_settle(&server, |s| s.errors == 1 && s.unknown_types == 1 && s.udp_packets == 9);
+    stats_settle(&server, |s| {
+        s.errors == 1 && s.unknown_types == 1 && s.udp_packets == 9
+    });
 
     // A line longer than `max line length` is dropped up to its end; the
     // connection stays usable.
@@ -142,7 +149,14 @@ fn every_metric_type_over_udp_and_tcp() {
     wait_for(
         &host,
         "statsd_t.timer_timer",
-        &[("min", 0), ("max", 0), ("average", 0), ("95.0%", 0), ("median", 0), ("stddev", 0)],
+        &[
+            ("min", 0),
+            ("max", 0),
+            ("average", 0),
+            ("95.0%", 0),
+            ("median", 0),
+            ("stddev", 0),
+        ],
     );
     wait_for(&host, "statsd_t.set_set", &[("set", 0)]);
     // Gauges and counters keep their last value.
@@ -157,8 +171,14 @@ fn every_metric_type_over_udp_and_tcp() {
     });
 
     // netdata's own charts.
-    wait_for(&host, "netdata.tcp_connects", &[("connects", 1), ("disconnects", 1)]);
-    let metrics = host.chart_by_id("netdata.statsd_metrics").expect("own chart");
+    wait_for(
+        &host,
+        "netdata.tcp_connects",
+        &[("connects", 1), ("disconnects", 1)],
+    );
+    let metrics = host
+        .chart_by_id("netdata.statsd_metrics")
+        .expect("own chart");
     assert_eq!(
         metrics
             .read()
@@ -166,7 +186,15 @@ fn every_metric_type_over_udp_and_tcp() {
             .iter()
             .map(|d| d.id().to_string())
             .collect::<Vec<_>>(),
-        ["gauges", "counters", "timers", "meters", "histograms", "sets", "dictionaries"]
+        [
+            "gauges",
+            "counters",
+            "timers",
+            "meters",
+            "histograms",
+            "sets",
+            "dictionaries"
+        ]
     );
     shutdown.trigger();
     server.join();

@@ -62,14 +62,15 @@ impl MetricType {
     /// The type of a line's type field (`g`, `c`, `C`, `m`, `ms`, `h`, `s`,
     /// `d`; empty is a meter).
     pub fn from_field(field: &[u8]) -> Option<MetricType> {
-        Some(match field {
-            b"" | b"m" => MetricType::Meter,
-            b"g" => MetricType::Gauge,
-            b"c" | b"C" => MetricType::Counter,
-            b"ms" => MetricType::Timer,
-            b"h" => MetricType::Histogram,
-            b"s" => MetricType::Set,
-            b"d" => MetricType::Dictionary,
+        // Slice patterns of fixed length: no call to memcmp.
+        Some(match *field {
+            [] | [b'm'] => MetricType::Meter,
+            [b'g'] => MetricType::Gauge,
+            [b'c' | b'C'] => MetricType::Counter,
+            [b'm', b's'] => MetricType::Timer,
+            [b'h'] => MetricType::Histogram,
+            [b's'] => MetricType::Set,
+            [b'd'] => MetricType::Dictionary,
             _ => return None,
         })
     }
@@ -406,7 +407,7 @@ pub fn read_line<'a>(raw: &RawLine<'a>) -> Result<Line<'a>, StatsdError> {
         })?;
     let value = raw.value.unwrap_or(b"");
     let mut excess = false;
-    let update = if value == b"zinit" {
+    let update = if matches!(*value, [b'z', b'i', b'n', b'i', b't']) {
         Update::Init
     } else {
         match metric_type {
@@ -517,7 +518,15 @@ pub fn split_complete(buf: &[u8]) -> (&[u8], &[u8]) {
 mod tests {
     use super::*;
 
-    fn raw(packet: &str) -> Vec<(String, Option<String>, Option<String>, Option<String>, Option<String>)> {
+    fn raw(
+        packet: &str,
+    ) -> Vec<(
+        String,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    )> {
         let s = |f: Option<&[u8]>| f.map(|b| String::from_utf8_lossy(b).into_owned());
         lines(packet.as_bytes())
             .map(|l| {
@@ -544,14 +553,20 @@ mod tests {
             [("a".into(), some("1"), some("c"), some("0.5"), some("k:v"))]
         );
         assert_eq!(raw("nocolon"), [("nocolon".into(), None, None, None, None)]);
-        assert_eq!(raw(" a : 2 | g \r\n\n b:3|ms|x|@0.1"), [
-            ("a".into(), some("2"), some("g"), None, None),
-            ("b".into(), some("3"), some("ms"), some("0.1"), None),
-        ]);
+        assert_eq!(
+            raw(" a : 2 | g \r\n\n b:3|ms|x|@0.1"),
+            [
+                ("a".into(), some("2"), some("g"), None, None),
+                ("b".into(), some("3"), some("ms"), some("0.1"), None),
+            ]
+        );
         // A line with no name: one byte skipped, reading goes on.
         assert_eq!(raw(":5|c"), [("5".into(), None, some("c"), None, None)]);
         // NUL ends the packet.
-        assert_eq!(raw("a:1|c\0b:2|c"), [("a".into(), some("1"), some("c"), None, None)]);
+        assert_eq!(
+            raw("a:1|c\0b:2|c"),
+            [("a".into(), some("1"), some("c"), None, None)]
+        );
     }
 
     #[test]
@@ -561,20 +576,37 @@ mod tests {
             read_line(&raw)
         }
         assert_eq!(read("g:5.5|g").map(|l| l.update), Ok(Update::GaugeSet(5.5)));
-        assert_eq!(read("g:-2|g|@0.5").map(|l| l.update), Ok(Update::GaugeAdd(-4.0)));
+        assert_eq!(
+            read("g:-2|g|@0.5").map(|l| l.update),
+            Ok(Update::GaugeAdd(-4.0))
+        );
         assert_eq!(read("c:3|c|@0.5").map(|l| l.update), Ok(Update::Count(6)));
         assert_eq!(read("c:|c").map(|l| l.update), Ok(Update::Count(1)));
-        assert_eq!(read("c").map(|l| (l.metric_type, l.update)), Ok((MetricType::Meter, Update::Count(1))));
+        assert_eq!(
+            read("c").map(|l| (l.metric_type, l.update)),
+            Ok((MetricType::Meter, Update::Count(1)))
+        );
         assert_eq!(
             read("t:7|ms|@0.25").map(|l| l.update),
-            Ok(Update::Sample { value: 7.0, times: 4 })
+            Ok(Update::Sample {
+                value: 7.0,
+                times: 4
+            })
         );
-        assert_eq!(read("s:abc|s").map(|l| l.update), Ok(Update::Member(b"abc")));
+        assert_eq!(
+            read("s:abc|s").map(|l| l.update),
+            Ok(Update::Member(b"abc"))
+        );
         assert_eq!(read("s:zinit|s").map(|l| l.update), Ok(Update::Init));
-        assert_eq!(read("g:|g"), Err(StatsdError::EmptyValue(MetricType::Gauge)));
+        assert_eq!(
+            read("g:|g"),
+            Err(StatsdError::EmptyValue(MetricType::Gauge))
+        );
         assert_eq!(
             read("x:1|zz"),
-            Err(StatsdError::UnknownType { type_field: b"zz".to_vec() })
+            Err(StatsdError::UnknownType {
+                type_field: b"zz".to_vec()
+            })
         );
         let l = read("c:1.5|c").expect("counter");
         assert_eq!((l.update, l.excess), (Update::Count(1), true));
@@ -591,7 +623,10 @@ mod tests {
 
     #[test]
     fn tcp_framing() {
-        assert_eq!(split_complete(b"a:1|c\nb:2"), (&b"a:1|c\n"[..], &b"b:2"[..]));
+        assert_eq!(
+            split_complete(b"a:1|c\nb:2"),
+            (&b"a:1|c\n"[..], &b"b:2"[..])
+        );
         assert_eq!(split_complete(b"b:2"), (&b""[..], &b"b:2"[..]));
     }
 }

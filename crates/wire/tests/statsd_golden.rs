@@ -37,7 +37,12 @@ fn render(packet: &[u8]) -> Vec<String> {
 }
 
 fn check(input: &[u8], expected: &[&str]) {
-    assert_eq!(render(input), expected, "input {:?}", String::from_utf8_lossy(input));
+    assert_eq!(
+        render(input),
+        expected,
+        "input {:?}",
+        String::from_utf8_lossy(input)
+    );
 }
 
 #[test]
@@ -54,7 +59,10 @@ fn every_type() {
 
 #[test]
 fn gauges_set_or_move() {
-    check(b"g:+3|g\ng:-3|g\ng:3|g", &["g gauge add 3", "g gauge add -3", "g gauge set 3"]);
+    check(
+        b"g:+3|g\ng:-3|g\ng:3|g",
+        &["g gauge add 3", "g gauge add -3", "g gauge set 3"],
+    );
     check(b"g:+1|g|@0.5", &["g gauge add 2"]);
     check(b"g:1e3|g", &["g gauge set 1000"]);
     check(b"g:12abc|g", &["g gauge set 12 excess"]);
@@ -90,7 +98,10 @@ fn missing_fields() {
 
 #[test]
 fn tags_and_extra_fields() {
-    check(b"a:1|c|#k:v,units:ms", &["a counter count 1 tags=k:v,units:ms"]);
+    check(
+        b"a:1|c|#k:v,units:ms",
+        &["a counter count 1 tags=k:v,units:ms"],
+    );
     check(b"a:1|c#k:v@0.5", &["a counter count 2 tags=k:v"]);
     check(b"a:1|c|x|y|#t|@0.5", &["a counter count 2 tags=t"]);
     check(b"a:1|c|#one|#two", &["a counter count 1 tags=two"]);

@@ -723,8 +723,7 @@ pub fn main_from_document(
     if let Some(backend) = document.section(BACKEND_SECTION) {
         config.backend = Some(legacy_backend(backend, &config, warnings)?);
     }
-    config.statsd =
-        statsd_from_section(document.section("statsd"), config.update_every, warnings)?;
+    config.statsd = statsd_from_section(document.section("statsd"), config.update_every, warnings)?;
     Ok(config)
 }
 

@@ -188,9 +188,7 @@ pub fn statsd_from_section(
             }
             "update every (flushInterval)" => {
                 let every = number(entry, 1)?;
-                config.update_every = u32::try_from(every)
-                    .unwrap_or(u32::MAX)
-                    .max(update_every);
+                config.update_every = u32::try_from(every).unwrap_or(u32::MAX).max(update_every);
             }
             "udp messages to process at once" => {
                 config.udp_messages_at_once = size(number(entry, 1)?)

@@ -243,7 +243,11 @@ impl Reader<'_> {
                         },
                     );
                     Section::App
-                } else if let Some(app) = self.apps.first_mut().filter(|_| !matches!(section, Section::None)) {
+                } else if let Some(app) = self
+                    .apps
+                    .first_mut()
+                    .filter(|_| !matches!(section, Section::None))
+                {
                     if name == "dictionary" {
                         app.dictionary.get_or_insert_with(HashMap::new);
                         Section::Dictionary
@@ -280,7 +284,11 @@ impl Reader<'_> {
                 };
                 continue;
             }
-            let Some(app) = self.apps.first_mut().filter(|_| !matches!(section, Section::None)) else {
+            let Some(app) = self
+                .apps
+                .first_mut()
+                .filter(|_| !matches!(section, Section::None))
+            else {
                 tracing::warn!(%file, line = line_no, "statsd: line outside every section; ignored");
                 continue;
             };
@@ -303,7 +311,9 @@ impl Reader<'_> {
                     "private charts" => app.private_charts = yes(value),
                     "gaps when not collected" => app.gaps |= yes(value),
                     "memory mode" | "history" => {}
-                    _ => tracing::warn!(%file, line = line_no, key, "statsd: unknown [app] key; ignored"),
+                    _ => {
+                        tracing::warn!(%file, line = line_no, key, "statsd: unknown [app] key; ignored")
+                    }
                 },
                 Section::Chart => {
                     let dictionary = app.dictionary.as_ref();
@@ -320,9 +330,13 @@ impl Reader<'_> {
                         "type" => chart.chart_type = ChartType::parse_lenient(value),
                         "dimension" => match parse_dimension(value, dictionary) {
                             Some(dim) => chart.dims.push(dim),
-                            None => tracing::warn!(%file, line = line_no, "statsd: dimension without a metric; ignored"),
+                            None => {
+                                tracing::warn!(%file, line = line_no, "statsd: dimension without a metric; ignored")
+                            }
                         },
-                        _ => tracing::warn!(%file, line = line_no, key, chart = %chart.id, "statsd: unknown chart key; ignored"),
+                        _ => {
+                            tracing::warn!(%file, line = line_no, key, chart = %chart.id, "statsd: unknown chart key; ignored")
+                        }
                     }
                 }
             }
@@ -349,9 +363,13 @@ fn parse_dimension(value: &str, dictionary: Option<&HashMap<String, String>>) ->
     let mut name = word(i);
     let value_type = word(i + 1).unwrap_or_default();
     let number = |w: Option<String>| {
-        w.and_then(|w| wire::statsd::parse_int_prefix(w.as_bytes()).0.checked_add(0))
-            .filter(|n| *n != 0)
-            .unwrap_or(1)
+        w.and_then(|w| {
+            wire::statsd::parse_int_prefix(w.as_bytes())
+                .0
+                .checked_add(0)
+        })
+        .filter(|n| *n != 0)
+        .unwrap_or(1)
     };
     let multiplier = number(word(i + 2));
     let divisor = number(word(i + 3));
@@ -375,7 +393,10 @@ fn parse_dimension(value: &str, dictionary: Option<&HashMap<String, String>>) ->
         divisor,
         hidden: options.contains("hidden"),
         value_type: ValueType::parse(&value_type).unwrap_or_else(|| {
-            tracing::warn!(value_type, "statsd: unknown dimension value type; using 'last'");
+            tracing::warn!(
+                value_type,
+                "statsd: unknown dimension value type; using 'last'"
+            );
             ValueType::Last
         }),
         link: None,
@@ -417,7 +438,10 @@ impl AppCharts {
             reader.read_file(file, Section::None);
         }
         if !apps.is_empty() {
-            tracing::info!(apps = apps.len(), "statsd: synthetic chart apps loaded from statsd.d");
+            tracing::info!(
+                apps = apps.len(),
+                "statsd: synthetic chart apps loaded from statsd.d"
+            );
         }
         AppCharts { apps }
     }
@@ -482,9 +506,10 @@ impl AppCharts {
                         let dim = &mut chart.dims[i];
                         let (algorithm, divisor) = match (dim.value_type, t) {
                             (ValueType::Events, _) => (Algorithm::Incremental, dim.divisor),
-                            (_, MetricType::Timer | MetricType::Histogram) => {
-                                (Algorithm::Absolute, dim.divisor.saturating_mul(decimal_detail))
-                            }
+                            (_, MetricType::Timer | MetricType::Histogram) => (
+                                Algorithm::Absolute,
+                                dim.divisor.saturating_mul(decimal_detail),
+                            ),
                             (value_type, _) => {
                                 if value_type != ValueType::Last {
                                     tracing::warn!(
@@ -637,10 +662,8 @@ mod tests {
     }
 
     fn tempdir(tag: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!(
-            "backhaul-statsd-apps-{tag}-{}",
-            std::process::id()
-        ));
+        let dir =
+            std::env::temp_dir().join(format!("backhaul-statsd-apps-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join("user/statsd.d")).expect("mkdir");
         std::fs::create_dir_all(dir.join("stock/statsd.d")).expect("mkdir");
@@ -657,14 +680,31 @@ mod tests {
     fn files_sections_and_override() {
         let dir = tempdir("load");
         write(&dir.join("stock/statsd.d"), "a.conf", APP);
-        write(&dir.join("stock/statsd.d"), "b.conf", "[app]\n name = stockonly\n metrics = x\n");
-        write(&dir.join("user/statsd.d"), "b.conf", "[app]\n name = mine\n metrics = y\n");
+        write(
+            &dir.join("stock/statsd.d"),
+            "b.conf",
+            "[app]\n name = stockonly\n metrics = x\n",
+        );
+        write(
+            &dir.join("user/statsd.d"),
+            "b.conf",
+            "[app]\n name = mine\n metrics = y\n",
+        );
         let apps = AppCharts::load(&dir.join("user"), &dir.join("stock"));
         let names: Vec<&str> = apps.apps.iter().map(|a| a.name.as_str()).collect();
-        assert_eq!(names, ["myapp", "mine"], "newest first; the user's b.conf wins");
+        assert_eq!(
+            names,
+            ["myapp", "mine"],
+            "newest first; the user's b.conf wins"
+        );
         let chart = &apps.apps[0].charts[0];
         assert_eq!(
-            (chart.id.as_str(), chart.title.as_str(), chart.module.as_str(), chart.chart_type),
+            (
+                chart.id.as_str(),
+                chart.title.as_str(),
+                chart.module.as_str(),
+                chart.chart_type
+            ),
             ("mychart", "My chart", "a.conf", ChartType::Area)
         );
         assert_eq!(chart.dims[0].name, "Metric One");
@@ -679,19 +719,39 @@ mod tests {
         let mut apps = AppCharts::from_file(&path, &dir.join("stock"));
         let host = Host::new("t", 10);
         assert_eq!(apps.claim(MetricType::Gauge, "other", 1000), None);
-        let claim = apps.claim(MetricType::Gauge, "myapp.m1", 1000).expect("claimed");
-        assert_eq!(claim, AppClaim { private_charts: true, gaps: false, used: true });
+        let claim = apps
+            .claim(MetricType::Gauge, "myapp.m1", 1000)
+            .expect("claimed");
+        assert_eq!(
+            claim,
+            AppClaim {
+                private_charts: true,
+                gaps: false,
+                used: true
+            }
+        );
         apps.claim(MetricType::Timer, "myapp.t", 1000);
         apps.claim(MetricType::Counter, "myapp.p.x", 1000);
         let values = |t: MetricType, name: &str| -> Option<MetricValues> {
             Some(match (t, name) {
-                (MetricType::Gauge, "myapp.m1") => MetricValues { events: 1, last: 5000, histogram: None },
+                (MetricType::Gauge, "myapp.m1") => MetricValues {
+                    events: 1,
+                    last: 5000,
+                    histogram: None,
+                },
                 (MetricType::Timer, "myapp.t") => MetricValues {
                     events: 2,
                     last: 7000,
-                    histogram: Some(HistogramLast { max: 9000, ..HistogramLast::default() }),
+                    histogram: Some(HistogramLast {
+                        max: 9000,
+                        ..HistogramLast::default()
+                    }),
                 },
-                (MetricType::Counter, "myapp.p.x") => MetricValues { events: 1, last: 3, histogram: None },
+                (MetricType::Counter, "myapp.p.x") => MetricValues {
+                    events: 1,
+                    last: 3,
+                    histogram: None,
+                },
                 _ => return None,
             })
         };

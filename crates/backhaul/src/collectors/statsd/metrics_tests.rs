@@ -14,12 +14,19 @@ fn feed(m: &mut Metrics, packet: &str) -> IngestReport {
 }
 
 fn raw(host: &Host, id: &str) -> Vec<(String, i64)> {
-    let chart = host.chart_by_id(id).unwrap_or_else(|| panic!("no chart {id}"));
+    let chart = host
+        .chart_by_id(id)
+        .unwrap_or_else(|| panic!("no chart {id}"));
     let state = chart.read();
     state
         .dimensions()
         .iter()
-        .map(|d| (d.id().to_string(), d.last_collected().map_or(i64::MIN, |(v, _)| v)))
+        .map(|d| {
+            (
+                d.id().to_string(),
+                d.last_collected().map_or(i64::MIN, |(v, _)| v),
+            )
+        })
         .collect()
 }
 
@@ -28,11 +35,23 @@ const SECOND: u64 = 1_000_000;
 #[test]
 fn chart_type_and_id_split_at_the_first_dot_or_underscore() {
     let split = |n: &str, t: &str| private_chart_type_and_id(n, t);
-    assert_eq!(split("app.requests", "counter"), ("statsd_app".into(), "requests_counter".into()));
-    assert_eq!(split("my_metric.x", "gauge"), ("statsd_my".into(), "metric.x_gauge".into()));
+    assert_eq!(
+        split("app.requests", "counter"),
+        ("statsd_app".into(), "requests_counter".into())
+    );
+    assert_eq!(
+        split("my_metric.x", "gauge"),
+        ("statsd_my".into(), "metric.x_gauge".into())
+    );
     assert_eq!(split("plain", "set"), ("statsd_plain".into(), "set".into()));
-    assert_eq!(split("has space/slash", "meter"), ("statsd_has_space_slash".into(), "meter".into()));
-    assert_eq!(split("trailing.", "gauge"), ("statsd_trailing".into(), "gauge".into()));
+    assert_eq!(
+        split("has space/slash", "meter"),
+        ("statsd_has_space_slash".into(), "meter".into())
+    );
+    assert_eq!(
+        split("trailing.", "gauge"),
+        ("statsd_trailing".into(), "gauge".into())
+    );
     let long = "x".repeat(300);
     let (t, id) = split(&long, "gauge");
     assert_eq!((t.len(), id.as_str()), (200, "gauge"));
@@ -42,12 +61,18 @@ fn chart_type_and_id_split_at_the_first_dot_or_underscore() {
 fn histogram_statistics_are_netdatas() {
     // One value: netdata's stddev is the value itself.
     let one = histogram_stats(&[42.0], 95.0);
-    assert_eq!((one.min, one.max, one.median, one.stddev), (42.0, 42.0, 42.0, 42.0));
+    assert_eq!(
+        (one.min, one.max, one.median, one.stddev),
+        (42.0, 42.0, 42.0, 42.0)
+    );
     assert!(!one.percentile_rounded);
     // Two values: population stddev, median between them, percentile the
     // first (floor(2 × 0.95) = 1).
     let two = histogram_stats(&[1.0, 2.0], 95.0);
-    assert_eq!((two.average, two.median, two.stddev, two.percentile), (1.5, 1.5, 0.5, 1.0));
+    assert_eq!(
+        (two.average, two.median, two.stddev, two.percentile),
+        (1.5, 1.5, 0.5, 1.0)
+    );
     let series: Vec<f64> = (1..=21).map(f64::from).collect();
     let s = histogram_stats(&series, 95.0);
     assert_eq!((s.percentile, s.median, s.sum), (19.0, 11.0, 231.0));
@@ -119,7 +144,10 @@ fn events_dimension_and_pattern() {
     });
     feed(&mut m, "x:1|c\nx:1|c\nsecret.y:1|g");
     m.flush(&host, 100 * SECOND);
-    assert_eq!(raw(&host, "statsd_x.counter"), [("counter".into(), 2), ("events".into(), 2)]);
+    assert_eq!(
+        raw(&host, "statsd_x.counter"),
+        [("counter".into(), 2), ("events".into(), 2)]
+    );
     assert!(host.chart_by_id("statsd_secret.y_gauge").is_none());
     // A metric no chart uses gathers nothing once checked.
     assert_eq!(m.useful_counts()[0], 0);

@@ -290,18 +290,102 @@ impl OwnCharts {
                 .collect::<Vec<_>>()
         };
         let tcp_udp = |multiplier: i64, divisor: i64| {
-            vec![("tcp", I, multiplier, divisor), ("udp", I, multiplier, divisor)]
+            vec![
+                ("tcp", I, multiplier, divisor),
+                ("udp", I, multiplier, divisor),
+            ]
         };
         OwnCharts {
-            metrics: OwnChart::create(host, "statsd_metrics", "Metrics in the netdata statsd database", "metrics", 132_010, Stacked, every, &per_type(A, &[])),
-            useful: OwnChart::create(host, "statsd_useful_metrics", "Useful metrics in the netdata statsd database", "metrics", 132_010, Stacked, every, &per_type(A, &[])),
-            events: OwnChart::create(host, "statsd_events", "Events processed by the netdata statsd server", "events/s", 132_011, Stacked, every, &per_type(I, &["unknown", "errors"])),
-            reads: OwnChart::create(host, "statsd_reads", "Read operations made by the netdata statsd server", "reads/s", 132_012, Stacked, every, &tcp_udp(1, 1)),
-            bytes: OwnChart::create(host, "statsd_bytes", "Bytes read by the netdata statsd server", "kilobits/s", 132_013, Stacked, every, &tcp_udp(8, 1000)),
-            packets: OwnChart::create(host, "statsd_packets", "Network packets processed by the netdata statsd server", "packets/s", 132_014, Stacked, every, &tcp_udp(1, 1)),
-            tcp_connects: OwnChart::create(host, "tcp_connects", "statsd server TCP connects and disconnects", "events", 132_015, Line, every, &[("connects", I, 1, 1), ("disconnects", I, -1, 1)]),
-            tcp_connected: OwnChart::create(host, "tcp_connected", "statsd server TCP connected sockets", "sockets", 132_016, Line, every, &[("connected", A, 1, 1)]),
-            private_charts: OwnChart::create(host, "private_charts", "Private metric charts created by the netdata statsd server", "charts", 132_020, Area, every, &[("charts", A, 1, 1)]),
+            metrics: OwnChart::create(
+                host,
+                "statsd_metrics",
+                "Metrics in the netdata statsd database",
+                "metrics",
+                132_010,
+                Stacked,
+                every,
+                &per_type(A, &[]),
+            ),
+            useful: OwnChart::create(
+                host,
+                "statsd_useful_metrics",
+                "Useful metrics in the netdata statsd database",
+                "metrics",
+                132_010,
+                Stacked,
+                every,
+                &per_type(A, &[]),
+            ),
+            events: OwnChart::create(
+                host,
+                "statsd_events",
+                "Events processed by the netdata statsd server",
+                "events/s",
+                132_011,
+                Stacked,
+                every,
+                &per_type(I, &["unknown", "errors"]),
+            ),
+            reads: OwnChart::create(
+                host,
+                "statsd_reads",
+                "Read operations made by the netdata statsd server",
+                "reads/s",
+                132_012,
+                Stacked,
+                every,
+                &tcp_udp(1, 1),
+            ),
+            bytes: OwnChart::create(
+                host,
+                "statsd_bytes",
+                "Bytes read by the netdata statsd server",
+                "kilobits/s",
+                132_013,
+                Stacked,
+                every,
+                &tcp_udp(8, 1000),
+            ),
+            packets: OwnChart::create(
+                host,
+                "statsd_packets",
+                "Network packets processed by the netdata statsd server",
+                "packets/s",
+                132_014,
+                Stacked,
+                every,
+                &tcp_udp(1, 1),
+            ),
+            tcp_connects: OwnChart::create(
+                host,
+                "tcp_connects",
+                "statsd server TCP connects and disconnects",
+                "events",
+                132_015,
+                Line,
+                every,
+                &[("connects", I, 1, 1), ("disconnects", I, -1, 1)],
+            ),
+            tcp_connected: OwnChart::create(
+                host,
+                "tcp_connected",
+                "statsd server TCP connected sockets",
+                "sockets",
+                132_016,
+                Line,
+                every,
+                &[("connected", A, 1, 1)],
+            ),
+            private_charts: OwnChart::create(
+                host,
+                "private_charts",
+                "Private metric charts created by the netdata statsd server",
+                "charts",
+                132_020,
+                Area,
+                every,
+                &[("charts", A, 1, 1)],
+            ),
         }
     }
 
@@ -320,7 +404,8 @@ impl OwnCharts {
         self.events.update(&events, now_ut);
         self.reads.update(&[st.tcp_reads, st.udp_reads], now_ut);
         self.bytes.update(&[st.tcp_bytes, st.udp_bytes], now_ut);
-        self.packets.update(&[st.tcp_packets, st.udp_packets], now_ut);
+        self.packets
+            .update(&[st.tcp_packets, st.udp_packets], now_ut);
         self.tcp_connects
             .update(&[st.tcp_connects, st.tcp_disconnects], now_ut);
         self.tcp_connected.update(&[st.tcp_connected], now_ut);

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
-use super::metrics::{IngestReport, Metrics};
+use super::metrics::{IngestReport, Metrics, ServerStats};
 use crate::config::{StatsdBind, StatsdConfig};
 use crate::log_limit::LogLimiter;
 use crate::shutdown::Shutdown;
@@ -25,6 +25,15 @@ pub const UDP_MAX_DATAGRAM: usize = 8999;
 const TCP_READ_CHUNK: usize = 65_536;
 /// How often the loop wakes to check the stop request and idle clients.
 const TICK: Duration = Duration::from_millis(250);
+/// The UDP receive buffer asked for (the kernel caps it at
+/// `net.core.rmem_max`).
+pub const UDP_RECEIVE_BUFFER: usize = 4 << 20;
+/// Most bytes of datagrams waiting while the flush holds the metrics' lock.
+pub const BACKLOG_MAX_BYTES: usize = 16 << 20;
+/// How soon the loop retries a waiting backlog.
+const BACKLOG_RETRY: Duration = Duration::from_millis(2);
+/// Datagram buffers kept for reuse.
+const SPARE_BUFFERS: usize = 1024;
 /// Tokens at and above this are TCP connections.
 const CONN_TOKEN_BASE: u64 = 1 << 32;
 
@@ -59,6 +68,11 @@ impl Sockets {
                 let result = if bind.udp {
                     UdpSocket::bind(addr).and_then(|s| {
                         s.set_nonblocking(true)?;
+                        // Room for bursts and for the moments the thread is
+                        // not scheduled (netdata keeps the kernel's default).
+                        if let Err(error) = crate::sys::set_receive_buffer(&s, UDP_RECEIVE_BUFFER) {
+                            tracing::debug!(%addr, %error, "statsd: cannot enlarge the UDP receive buffer");
+                        }
                         sockets.udp.push(s);
                         Ok(())
                     })
@@ -83,11 +97,17 @@ impl Sockets {
     }
 
     pub(super) fn udp_addrs(&self) -> Vec<SocketAddr> {
-        self.udp.iter().filter_map(|s| s.local_addr().ok()).collect()
+        self.udp
+            .iter()
+            .filter_map(|s| s.local_addr().ok())
+            .collect()
     }
 
     pub(super) fn tcp_addrs(&self) -> Vec<SocketAddr> {
-        self.tcp.iter().filter_map(|s| s.local_addr().ok()).collect()
+        self.tcp
+            .iter()
+            .filter_map(|s| s.local_addr().ok())
+            .collect()
     }
 }
 
@@ -115,6 +135,13 @@ pub(super) struct Server {
     udp_buf: Vec<u8>,
     tcp_buf: Vec<u8>,
     log: LogLimiter,
+    /// Datagrams read while the flush held the metrics' lock.
+    backlog: Vec<(SocketAddr, Vec<u8>)>,
+    backlog_bytes: usize,
+    /// Buffers of drained datagrams, for the next ones.
+    spare: Vec<Vec<u8>>,
+    /// Counters of reads made without the lock, added when it is taken.
+    unlocked: ServerStats,
 }
 
 impl Server {
@@ -145,6 +172,10 @@ impl Server {
             udp_buf: vec![0; UDP_MAX_DATAGRAM + 1],
             tcp_buf: vec![0; TCP_READ_CHUNK],
             log: LogLimiter::with_burst(20, Duration::from_secs(1)),
+            backlog: Vec::new(),
+            backlog_bytes: 0,
+            spare: Vec::new(),
+            unlocked: ServerStats::default(),
         })
     }
 
@@ -152,7 +183,12 @@ impl Server {
         let mut ready = Vec::new();
         let mut last_sweep = Instant::now();
         while !shutdown.is_triggered() {
-            if let Err(error) = self.poller.wait(TICK, &mut ready) {
+            let wait = if self.has_pending() {
+                BACKLOG_RETRY
+            } else {
+                TICK
+            };
+            if let Err(error) = self.poller.wait(wait, &mut ready) {
                 tracing::error!(%error, "statsd: waiting for sockets failed");
                 if shutdown.sleep(TICK) {
                     return;
@@ -162,11 +198,19 @@ impl Server {
             for r in ready.drain(..) {
                 self.handle(r);
             }
+            if self.has_pending() {
+                self.drain_backlog(false);
+            }
             if last_sweep.elapsed() >= TICK {
                 last_sweep = Instant::now();
                 self.close_idle();
             }
         }
+        self.drain_backlog(true);
+    }
+
+    fn has_pending(&self) -> bool {
+        !self.backlog.is_empty() || self.unlocked != ServerStats::default()
     }
 
     fn handle(&mut self, r: Readiness) {
@@ -188,50 +232,91 @@ impl Server {
         }
     }
 
+    /// Reads the datagrams waiting on UDP socket `i` into the backlog (up
+    /// to `udp messages to process at once` per read), then hands the
+    /// backlog to the metrics if their lock is free. While the flush holds
+    /// it, datagrams keep being read (so the kernel's buffer does not
+    /// overflow) and wait in the backlog, bounded by [`BACKLOG_MAX_BYTES`].
     fn read_udp(&mut self, i: usize) {
         loop {
             let mut got = 0;
-            let mut problems: Vec<(SocketAddr, String)> = Vec::new();
-            {
-                let mut metrics = self.metrics.lock();
-                while got < self.udp_batch {
-                    let (n, peer) = match self.sockets.udp[i].recv_from(&mut self.udp_buf) {
-                        Ok(x) => x,
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                        Err(e) => {
-                            metrics.stats.errors += 1;
-                            tracing::error!(error = %e, "statsd: UDP receive failed");
-                            break;
-                        }
-                    };
-                    got += 1;
-                    metrics.stats.udp_packets += 1;
-                    metrics.stats.udp_bytes += n as u64;
-                    if n > UDP_MAX_DATAGRAM {
-                        metrics.stats.errors += 1;
-                        problems.push((
-                            peer,
-                            format!("UDP datagram over {UDP_MAX_DATAGRAM} bytes dropped"),
-                        ));
-                        continue;
+            while got < self.udp_batch {
+                let (n, peer) = match self.sockets.udp[i].recv_from(&mut self.udp_buf) {
+                    Ok(x) => x,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => {
+                        self.unlocked.errors += 1;
+                        tracing::error!(error = %e, "statsd: UDP receive failed");
+                        break;
                     }
-                    let mut report = IngestReport::default();
-                    metrics.ingest(&self.udp_buf[..n], &mut report);
-                    if let Some(first) = report.first {
-                        problems.push((peer, format!("{} problem(s), first: {first}", report.problems)));
-                    }
+                };
+                got += 1;
+                self.unlocked.udp_packets += 1;
+                self.unlocked.udp_bytes += n as u64;
+                if n > UDP_MAX_DATAGRAM {
+                    self.unlocked.errors += 1;
+                    self.warn(
+                        peer,
+                        &format!("UDP datagram over {UDP_MAX_DATAGRAM} bytes dropped"),
+                    );
+                    continue;
                 }
-                if got > 0 {
-                    metrics.stats.udp_reads += 1;
+                if self.backlog_bytes + n > BACKLOG_MAX_BYTES {
+                    self.unlocked.errors += 1;
+                    self.warn(
+                        peer,
+                        "UDP datagram dropped: the backlog waiting for the flush is full",
+                    );
+                    continue;
                 }
+                let mut datagram = self.spare.pop().unwrap_or_default();
+                datagram.clear();
+                datagram.extend_from_slice(&self.udp_buf[..n]);
+                self.backlog_bytes += n;
+                self.backlog.push((peer, datagram));
             }
-            for (peer, what) in problems {
-                self.warn(peer, &what);
+            if got > 0 {
+                self.unlocked.udp_reads += 1;
             }
+            self.drain_backlog(false);
             if got < self.udp_batch {
                 return;
             }
+        }
+    }
+
+    /// Ingests the backlog and adds the counters kept meanwhile, if the
+    /// metrics' lock is free (or, with `wait`, once it is).
+    fn drain_backlog(&mut self, wait: bool) {
+        let metrics = self.metrics.clone();
+        let guard = if wait {
+            Some(metrics.lock())
+        } else {
+            metrics.try_lock()
+        };
+        let Some(mut metrics) = guard else {
+            return;
+        };
+        add_unlocked(&mut metrics.stats, std::mem::take(&mut self.unlocked));
+        let mut problems: Vec<(SocketAddr, String)> = Vec::new();
+        for (peer, datagram) in self.backlog.drain(..) {
+            let mut report = IngestReport::default();
+            metrics.ingest(&datagram, &mut report);
+            if let Some(first) = report.first {
+                problems.push((
+                    peer,
+                    format!("{} problem(s), first: {first}", report.problems),
+                ));
+            }
+            if self.spare.len() < SPARE_BUFFERS {
+                self.spare.push(datagram);
+            }
+        }
+        self.backlog_bytes = 0;
+        drop(metrics);
+        for (peer, what) in problems {
+            self.warn(peer, &what);
         }
     }
 
@@ -305,6 +390,13 @@ impl Server {
             conn.last_active = Instant::now();
             let mut data = &self.tcp_buf[..n];
             let mut metrics = self.metrics.lock();
+            // Datagrams read before come first.
+            add_unlocked(&mut metrics.stats, std::mem::take(&mut self.unlocked));
+            for (_, datagram) in self.backlog.drain(..) {
+                let mut ignored = IngestReport::default();
+                metrics.ingest(&datagram, &mut ignored);
+            }
+            self.backlog_bytes = 0;
             metrics.stats.tcp_reads += 1;
             metrics.stats.tcp_packets += 1;
             metrics.stats.tcp_bytes += n as u64;
@@ -390,4 +482,12 @@ impl Server {
             self.close(token);
         }
     }
+}
+
+/// Adds the counters of reads made without the metrics' lock.
+fn add_unlocked(stats: &mut ServerStats, pending: ServerStats) {
+    stats.errors += pending.errors;
+    stats.udp_reads += pending.udp_reads;
+    stats.udp_packets += pending.udp_packets;
+    stats.udp_bytes += pending.udp_bytes;
 }
