@@ -231,6 +231,13 @@ pub fn statsd_from_section(
             "listen backlog" => {
                 number(entry, 1)?;
             }
+            "enabled" => warnings.push(Warning::about_key(
+                &entry.at,
+                &section.name,
+                "enabled",
+                super::error::WarningKind::NotUsed,
+                "older netdata key: netdata 1.37 (and backhaul) switch statsd with [plugins] statsd; ignored",
+            )),
             key => {
                 if let Some(i) = GAPS_KEYS.iter().position(|k| *k == key) {
                     config.gaps[i] = boolean(entry)?;
