@@ -37,7 +37,7 @@ fn packets() -> Vec<Vec<u8>> {
                 let n = (r % NAMES as u64) as usize;
                 let v = (r >> 20) % 10_000;
                 match n % 10 {
-                    0..=3 if n % 40 == 0 => {
+                    0..=3 if n.is_multiple_of(40) => {
                         p.push_str(&format!("app.requests.n{n}:{}|c|@0.1\n", v % 10))
                     }
                     0..=3 => p.push_str(&format!("app.requests.n{n}:{}|c\n", v % 10)),

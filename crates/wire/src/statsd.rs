@@ -22,8 +22,8 @@
 //!   dictionary; anything else is an unknown type (counted, logged).
 //! * Values: `zinit` creates the metric without a sample. Gauges: a value
 //!   starting with `+` or `-` is a delta (divided by the sampling rate),
-//!   anything else sets the gauge. Counters and meters: an integer (empty is
-//!   1) divided by the rate and rounded to nearest. Timers and histograms: a
+//!   anything else sets the gauge. Counters and meters: an integer (1 when
+//!   empty) divided by the rate and rounded to nearest. Timers and histograms: a
 //!   number recorded `round(1 / rate)` times (rate clamped to 0.01..1).
 //!   Sets and dictionaries: the value is a member (text).
 //! * Numbers are read as C's `strtod`/`strtoll` read a prefix: what follows
@@ -518,15 +518,15 @@ pub fn split_complete(buf: &[u8]) -> (&[u8], &[u8]) {
 mod tests {
     use super::*;
 
-    fn raw(
-        packet: &str,
-    ) -> Vec<(
+    type Fields = (
         String,
         Option<String>,
         Option<String>,
         Option<String>,
         Option<String>,
-    )> {
+    );
+
+    fn raw(packet: &str) -> Vec<Fields> {
         let s = |f: Option<&[u8]>| f.map(|b| String::from_utf8_lossy(b).into_owned());
         lines(packet.as_bytes())
             .map(|l| {
