@@ -202,20 +202,36 @@ fn trim(mut s: &[u8]) -> &[u8] {
     s
 }
 
+/// A byte class table: `true` for the bytes that end a field.
+type Stops = [bool; 256];
+
+const fn stops(chars: [u8; 3]) -> Stops {
+    let mut table = [false; 256];
+    table[b'\r' as usize] = true;
+    table[b'\n' as usize] = true;
+    let mut i = 0;
+    while i < chars.len() {
+        table[chars[i] as usize] = true;
+        i += 1;
+    }
+    table
+}
+
+/// Where a name ends.
+const NAME_STOPS: Stops = stops([b':', b'=', b'|']);
+/// Where a value, a type, a sampling rate or tags end.
+const FIELD_STOPS: Stops = stops([b'|', b'@', b'#']);
+
 impl<'a> Lines<'a> {
-    /// The position of the first of `stops` (or `\r`, `\n`) from `from`.
+    /// The position of the first byte of class `stops` from `from` (or the
+    /// end).
     #[inline]
-    fn skip_to(&self, from: usize, stops: [u8; 3]) -> usize {
-        let buf = self.buf;
-        let mut i = from;
-        while i < buf.len() {
-            let c = buf[i];
-            if c == stops[0] || c == stops[1] || c == stops[2] || c == b'\r' || c == b'\n' {
-                break;
-            }
-            i += 1;
-        }
-        i
+    fn skip_to(&self, from: usize, stops: &Stops) -> usize {
+        let rest = self.buf.get(from..).unwrap_or_default();
+        from + rest
+            .iter()
+            .position(|&c| stops[usize::from(c)])
+            .unwrap_or(rest.len())
     }
 
     #[inline]
@@ -241,7 +257,7 @@ impl<'a> Iterator for Lines<'a> {
                 return None;
             }
             let name_start = self.pos;
-            let mut s = self.skip_to(name_start, [b':', b'=', b'|']);
+            let mut s = self.skip_to(name_start, &NAME_STOPS);
             if s == name_start {
                 // No name: skip this one byte (and the blanks after it).
                 self.pos = if s < buf.len() {
@@ -258,12 +274,12 @@ impl<'a> Iterator for Lines<'a> {
             let mut tags = None;
             if matches!(self.at(s), b':' | b'=') {
                 let start = s + 1;
-                s = self.skip_to(start, [b'|', b'@', b'#']);
+                s = self.skip_to(start, &FIELD_STOPS);
                 value = Some(&buf[start..s]);
             }
             if self.at(s) == b'|' {
                 let start = s + 1;
-                s = self.skip_to(start, [b'|', b'@', b'#']);
+                s = self.skip_to(start, &FIELD_STOPS);
                 type_field = Some(&buf[start..s]);
             }
             loop {
@@ -271,20 +287,20 @@ impl<'a> Iterator for Lines<'a> {
                 let next = self.at(s + 1);
                 if (c == b'|' && next == b'@') || c == b'@' {
                     let mut start = s + 1;
-                    s = self.skip_to(start, [b'|', b'@', b'#']);
+                    s = self.skip_to(start, &FIELD_STOPS);
                     if self.at(start) == b'@' && start < s {
                         start += 1;
                     }
                     sampling = Some(&buf[start..s]);
                 } else if (c == b'|' && next == b'#') || c == b'#' {
                     let mut start = s + 1;
-                    s = self.skip_to(start, [b'|', b'@', b'#']);
+                    s = self.skip_to(start, &FIELD_STOPS);
                     if self.at(start) == b'#' && start < s {
                         start += 1;
                     }
                     tags = Some(&buf[start..s]);
                 } else if c == b'|' {
-                    s = self.skip_to(s + 1, [b'|', b'@', b'#']);
+                    s = self.skip_to(s + 1, &FIELD_STOPS);
                 } else {
                     break;
                 }
