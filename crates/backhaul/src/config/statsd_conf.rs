@@ -279,6 +279,52 @@ mod tests {
             .map(|b| b.into_iter().map(|b| (b.udp, b.host, b.port)).collect())
     }
 
+    fn parse(text: &str) -> Result<(StatsdConfig, Vec<String>), String> {
+        crate::config::parse_main_str(text, "netdata.conf")
+            .map(|(main, warnings)| {
+                let warnings = warnings.iter().map(|w| w.to_string()).collect();
+                (main.statsd, warnings)
+            })
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn keys_and_defaults() {
+        let (config, warnings) = parse("").expect("defaults");
+        assert_eq!(config, StatsdConfig::default());
+        assert!(warnings.is_empty());
+        let (config, warnings) = parse(
+            "[db]\n    update every = 2\n[statsd]\n    update every (flushInterval) = 1\n\
+             \x20   decimal detail = 100\n    histograms and timers percentile (percentThreshold) = 99.5\n\
+             \x20   gaps on timers (deleteTimers) = yes\n    max private charts hard limit = 7\n\
+             \x20   add dimension for number of events received = yes\n    max metrics = 10\n\
+             \x20   enabled = yes\n    bogus = 1\n",
+        )
+        .expect("valid");
+        // Never below the agent's update every, as netdata.
+        assert_eq!(config.update_every, 2);
+        assert_eq!(config.decimal_detail, 100);
+        assert_eq!(config.percentile, 99.5);
+        assert_eq!(config.gaps, [false, false, false, true, false, false, false]);
+        assert_eq!(config.max_private_charts, 7);
+        assert!(config.events_dimension);
+        assert_eq!(config.max_metrics, 10);
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert!(warnings[0].contains("'enabled'") && warnings[1].contains("'bogus'"));
+    }
+
+    #[test]
+    fn bad_values_name_the_key() {
+        let error = parse("[statsd]\n    decimal detail = lots\n").expect_err("invalid");
+        assert!(error.contains("decimal detail") && error.contains("netdata.conf:2"), "{error}");
+        let error = parse("[statsd]\n    bind to = udp:h:99999\n").expect_err("invalid");
+        assert!(error.contains("bind to"), "{error}");
+        let error =
+            parse("[statsd]\n    histograms and timers percentile (percentThreshold) = 101\n")
+                .expect_err("invalid");
+        assert!(error.contains("percentile"), "{error}");
+    }
+
     #[test]
     fn bind_to_entries() {
         assert_eq!(
