@@ -138,6 +138,10 @@ impl Agent {
             store.localhost().clone(),
             shutdown.clone(),
         )?;
+        if statsd.is_some() {
+            // Shown on the status page; it runs until the agent stops.
+            status.add_collector("statsd");
+        }
         let instances = exporting::start(config.enabled_instances(), &store, &shutdown)
             .context("starting exporting instances")?;
         for instance in &instances {
