@@ -305,7 +305,10 @@ mod tests {
         assert_eq!(config.update_every, 2);
         assert_eq!(config.decimal_detail, 100);
         assert_eq!(config.percentile, 99.5);
-        assert_eq!(config.gaps, [false, false, false, true, false, false, false]);
+        assert_eq!(
+            config.gaps,
+            [false, false, false, true, false, false, false]
+        );
         assert_eq!(config.max_private_charts, 7);
         assert!(config.events_dimension);
         assert_eq!(config.max_metrics, 10);
@@ -316,7 +319,10 @@ mod tests {
     #[test]
     fn bad_values_name_the_key() {
         let error = parse("[statsd]\n    decimal detail = lots\n").expect_err("invalid");
-        assert!(error.contains("decimal detail") && error.contains("netdata.conf:2"), "{error}");
+        assert!(
+            error.contains("decimal detail") && error.contains("netdata.conf:2"),
+            "{error}"
+        );
         let error = parse("[statsd]\n    bind to = udp:h:99999\n").expect_err("invalid");
         assert!(error.contains("bind to"), "{error}");
         let error =

@@ -23,6 +23,8 @@ use crate::sys::{Poller, Readiness};
 pub const UDP_MAX_DATAGRAM: usize = 8999;
 /// Bytes read from a TCP connection at once.
 const TCP_READ_CHUNK: usize = 65_536;
+/// Reads of one TCP connection per wake-up.
+const TCP_READS_PER_WAKE: usize = 16;
 /// How often the loop wakes to check the stop request and idle clients.
 const TICK: Duration = Duration::from_millis(250);
 /// The UDP receive buffer asked for (the kernel caps it at
@@ -371,7 +373,9 @@ impl Server {
         };
         let mut closed = false;
         let mut problems: Vec<String> = Vec::new();
-        loop {
+        // At most this many reads per wake-up, so that one fast client
+        // cannot starve the others (the poller reports it again).
+        for _ in 0..TCP_READS_PER_WAKE {
             let n = match conn.stream.read(&mut self.tcp_buf) {
                 Ok(0) => {
                     closed = true;
