@@ -38,7 +38,10 @@ fuzz_target!(|data: &[u8]| {
         None => (1, data),
     };
     let _ = names(input);
-    let stream: Vec<u8> = input.iter().map(|&b| if b == 0 { b'x' } else { b }).collect();
+    let stream: Vec<u8> = input
+        .iter()
+        .map(|&b| if b == 0 { b'x' } else { b })
+        .collect();
     let (whole, _) = split_complete(&stream);
     let want = names(whole);
     let mut got = Vec::new();
