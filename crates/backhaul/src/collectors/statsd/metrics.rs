@@ -7,6 +7,7 @@
 //! thread calls [`Metrics::flush`] with the collection time.
 
 use std::collections::{HashMap, HashSet};
+use std::hash::BuildHasher as _;
 
 /// The hash of the metric indexes, sets and dictionaries: foldhash, seeded
 /// per process (SipHash was a quarter of the ingest time).
@@ -120,7 +121,10 @@ enum Data {
         last: HistogramLast,
         zeroed: bool,
     },
-    Set(HashSet<Box<[u8]>, FastHash>),
+    /// A set needs only its number of distinct members: each member is
+    /// kept as its 64-bit hash (no allocation per member; two members
+    /// count as one only on a 64-bit collision).
+    Set(HashSet<u64, FastHash>),
     Dictionary {
         /// Members and their counts (never reset), in order of arrival.
         members: Vec<(String, i64)>,
@@ -207,6 +211,8 @@ pub struct Metrics {
     private_charts: u64,
     apps: AppCharts,
     percentile_name: String,
+    /// Hashes set members (seeded per process).
+    member_hash: FastHash,
 }
 
 fn type_slot(t: MetricType) -> usize {
@@ -255,6 +261,7 @@ impl Metrics {
             private_charts: 0,
             apps,
             percentile_name,
+            member_hash: FastHash::default(),
         }
     }
 
@@ -428,12 +435,13 @@ impl Metrics {
                 values.extend(std::iter::repeat_n(value, times));
             }
             (Update::Member(member), Data::Set(members)) => {
-                if !members.contains(member) {
+                let hash = self.member_hash.hash_one(member);
+                if !members.contains(&hash) {
                     if members.len() >= MAX_SET_MEMBERS {
                         self.stats.errors += 1;
                         return;
                     }
-                    members.insert(member.into());
+                    members.insert(hash);
                 }
             }
             (Update::Member(member), Data::Dictionary { members, index, .. }) => {
