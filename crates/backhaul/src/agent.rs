@@ -10,6 +10,7 @@ use anyhow::Context as _;
 use rrd::{Host, Label, LabelSource, Store};
 
 use crate::collectors::pluginsd::{self, PluginsdRunner, PluginsdSettings};
+use crate::collectors::statsd::{self, StatsdServer, StatsdSettings};
 use crate::collectors::{self, Collector};
 use crate::config::{LoadedConfig, MainConfig};
 use crate::exporting::{self, RunningInstance};
@@ -96,6 +97,9 @@ pub struct Agent {
     pub plugins: Option<PluginsdRunner>,
     /// The web server, unless `[web] mode = none`.
     pub web: Option<WebServer>,
+    /// The statsd server, unless `[plugins] statsd = no` or none of its
+    /// sockets could be bound.
+    pub statsd: Option<StatsdServer>,
     collectors: Vec<JoinHandle<()>>,
     shutdown: Shutdown,
 }
@@ -155,6 +159,15 @@ impl Agent {
                 .context("starting the store cleanup thread")?;
             collectors.push(handle);
         }
+        let statsd = statsd::start(
+            &StatsdSettings::from_main(&config.main),
+            store.localhost().clone(),
+            shutdown.clone(),
+        )?;
+        if statsd.is_some() {
+            // Shown on the status page; it runs until the agent stops.
+            status.add_collector("statsd");
+        }
         let instances = exporting::start(config.enabled_instances(), &store, &shutdown)
             .context("starting exporting instances")?;
         for instance in &instances {
@@ -178,6 +191,7 @@ impl Agent {
             instances,
             plugins,
             web,
+            statsd,
             collectors,
             shutdown,
         })
@@ -191,6 +205,9 @@ impl Agent {
         }
         if let Some(plugins) = self.plugins {
             plugins.join();
+        }
+        if let Some(statsd) = self.statsd {
+            statsd.join();
         }
         for i in self.instances {
             let _ = i.thread.join();

@@ -4,14 +4,15 @@
 //! Read by backhaul: `[global]`, `[db]` (`update every`, `retention` only),
 //! `[directories]`, `[plugins]`, `[web]` (the web server's settings; see
 //! [`WebConfig`]), `[logs]` (see `logs_conf`), `[host labels]`, `[health]`
-//! (`is ephemeral`, `has unstable connection` only), `[backend]`.
+//! (`is ephemeral`, `has unstable connection` only), `[backend]`, `[statsd]`
+//! (see `statsd_conf`).
 //!
 //! Everything else a netdata.conf may hold loads without error:
 //! - a netdata setting backhaul does not use (`run as user`, `memory mode`,
 //!   ...) gets one [`WarningKind::NotUsed`] warning ("not used by
 //!   backhaul");
 //! - a setting neither knows gets one [`WarningKind::Unknown`] warning;
-//! - every other section (`[statsd]`, `[registry]`, `[cloud]`,
+//! - every other section (`[registry]`, `[cloud]`,
 //!   `[ml]`, `[plugin:*]`, ...) gets one warning for the whole section, none
 //!   for its settings.
 //!
@@ -29,6 +30,7 @@ use super::exporting::{parse_count, parse_destination_value, parse_non_empty, SE
 use super::ini::{invalid_value, IniDocument, IniEntry, IniSection, SectionChain};
 use super::instance::{ConnectorExtras, InstanceConfig};
 use super::logs_conf::{logs_from_document, LogsConfig, GLOBAL_LOGS_ALIASES};
+use super::statsd_conf::{statsd_from_section, StatsdConfig};
 use super::value::{parse_bool, parse_u32, parse_whole_number, split_quoted_words, DataSource};
 
 /// Name of the legacy exporting section, and of the instance made from it.
@@ -81,6 +83,8 @@ pub struct MainConfig {
     /// cleanup orphan hosts after seconds` before 1.37): how long a child
     /// host that stopped streaming is kept.
     pub cleanup_orphan_hosts_after_secs: u32,
+    /// `[statsd]`: the statsd server (run when `[plugins] statsd` is on).
+    pub statsd: StatsdConfig,
 }
 
 /// `[directories]`, with Debian's netdata package layout as defaults.
@@ -344,6 +348,7 @@ impl MainConfig {
             health: HealthConfig::default(),
             backend: None,
             cleanup_orphan_hosts_after_secs: 3600,
+            statsd: StatsdConfig::default(),
         }
     }
 
@@ -588,7 +593,6 @@ const SECTIONS_NOT_USED: &[&str] = &[
     "ml",
     "registry",
     "global statistics",
-    "statsd",
     "stream",
     "exporting",
     "cgroups",
@@ -606,6 +610,7 @@ const HANDLED_SECTIONS: &[&str] = &[
     "logs",
     "host labels",
     "health",
+    "statsd",
     BACKEND_SECTION,
 ];
 
@@ -759,6 +764,7 @@ pub fn main_from_document(
     if let Some(backend) = document.section(BACKEND_SECTION) {
         config.backend = Some(legacy_backend(backend, &config, warnings)?);
     }
+    config.statsd = statsd_from_section(document.section("statsd"), config.update_every, warnings)?;
     Ok(config)
 }
 

@@ -26,6 +26,7 @@ mod ini;
 mod instance;
 mod logs_conf;
 mod main_conf;
+mod statsd_conf;
 mod stream_conf;
 mod value;
 
@@ -47,6 +48,7 @@ pub use main_conf::{
     PluginsConfig, WebAccess, WebConfig, BACKEND_SECTION, DEFAULT_BIND_TO, DEFAULT_WEB_PORT,
     PROC_SWITCHES,
 };
+pub use statsd_conf::{StatsdBind, StatsdConfig, DEFAULT_STATSD_BIND_TO, DEFAULT_STATSD_PORT};
 pub use stream_conf::{
     is_uuid, ReceiverSettings, StreamConfig, StreamRefusal, StreamSection,
     DEFAULT_SECONDS_PER_REPLICATION_STEP, DEFAULT_SECONDS_TO_REPLICATE, STREAM_FILE_NAME,
