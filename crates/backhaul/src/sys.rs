@@ -118,6 +118,11 @@ pub fn kernel_names() -> KernelNames {
     }
 }
 
+/// The size of a memory page in bytes (`sysconf(_SC_PAGESIZE)`).
+pub fn page_size() -> usize {
+    rustix::param::page_size()
+}
+
 /// Raises the soft limit on open files to the hard limit (a server with
 /// thousands of connections needs them; netdata does the same) and returns
 /// the soft limit now in force (`None`: unlimited or unknown).

@@ -872,6 +872,8 @@ pub const PROC_SWITCHES: &[&str] = &[
     "/proc/net/dev",
     "/proc/diskstats",
     "diskspace",
+    "/proc/interrupts",
+    "/proc/softirqs",
 ];
 
 /// The `/proc` module switches of `[plugin:proc]` that backhaul has a

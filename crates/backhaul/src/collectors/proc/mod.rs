@@ -26,10 +26,12 @@
 mod chart_handle;
 mod diskspace;
 mod diskstats;
+mod irqs;
 mod loadavg;
 mod meminfo;
 mod mountinfo;
 mod net_dev;
+mod ondemand;
 mod parse;
 mod source;
 mod stat;
@@ -83,6 +85,8 @@ pub fn default_collectors(
             "/proc/net/dev" => Box::new(NetDevCollector::new(root, update_every)),
             "/proc/diskstats" => Box::new(DiskstatsCollector::new(root, update_every)),
             "diskspace" => Box::new(DiskspaceCollector::new(root, update_every)),
+            "/proc/interrupts" => Box::new(irqs::interrupts_collector(root, update_every)),
+            "/proc/softirqs" => Box::new(irqs::softirqs_collector(root, update_every)),
             _ => continue,
         };
         collectors.push(collector);

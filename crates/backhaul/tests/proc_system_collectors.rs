@@ -1,0 +1,442 @@
+//! Black-box tests of the /proc and /sys collectors added for netdata
+//! 1.37's other system charts (`mem.kernel`, `system.interrupts`,
+//! `disk_util.DEV`, `system.cpu_some_pressure`, ...).
+//!
+//! The snapshots are the same as `proc_collectors.rs`'s
+//! (`tests/fixtures/proc/t0` and `t1`, see the README there): each test
+//! collects `t0` at `T` and `t1` at `T + 1 s` and checks what the store
+//! holds against numbers worked out by hand from the two snapshots with
+//! netdata's formulas (the arithmetic is in the comments), and the chart
+//! definitions against netdata 1.37.1's on this machine kind
+//! (`charts_default_internal_plugins.json` of the reference samples).
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::fs;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use backhaul::collectors::proc::{default_collectors, SWITCHES};
+use backhaul::collectors::Collector;
+use rrd::{Algorithm, ChartType, Host};
+
+/// Counts the heap allocations of the current thread, to check that a
+/// steady-state collection allocates nothing.
+struct CountingAllocator;
+
+thread_local! {
+    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+}
+
+fn count_allocation() {
+    let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+}
+
+// SAFETY: every call is forwarded to the system allocator unchanged; the
+// counter is a const-initialised thread local that never allocates.
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count_allocation();
+        // SAFETY: our caller upholds `GlobalAlloc::alloc`'s contract, which
+        // is the system allocator's.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        count_allocation();
+        // SAFETY: as for `alloc`.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        count_allocation();
+        // SAFETY: `ptr` was allocated by this allocator, that is by
+        // `System`, with `layout`; the caller upholds the rest.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` was allocated by `System` with `layout`.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: CountingAllocator = CountingAllocator;
+
+fn allocations() -> usize {
+    ALLOCATIONS.with(Cell::get)
+}
+
+/// A collection time (seconds) on every chart's grid, 5-s ones included.
+const T: i64 = 1_700_000_000;
+
+fn ut(seconds: i64) -> u64 {
+    seconds as u64 * 1_000_000
+}
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/proc")
+}
+
+/// A scratch host root, removed when dropped.
+struct Root {
+    path: PathBuf,
+}
+
+impl Root {
+    fn new(test: &str) -> Root {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "backhaul-proc-{test}-{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = fs::remove_dir_all(&path);
+        fs::create_dir_all(&path).unwrap();
+        Root { path }
+    }
+
+    /// Copies snapshot `name` (`t0`, `t1`) over the root.
+    fn load(&self, name: &str) {
+        copy_tree(&fixtures().join(name), &self.path);
+    }
+
+    fn file(&self, relative: &str) -> PathBuf {
+        self.path.join(relative)
+    }
+
+    fn write(&self, relative: &str, content: &str) {
+        let path = self.file(relative);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, content).unwrap();
+    }
+}
+
+impl Drop for Root {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.path);
+    }
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for entry in fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+fn all_collectors(root: &Root) -> Vec<Box<dyn Collector>> {
+    default_collectors(&root.path, 1, &|_| true)
+}
+
+/// The collector of one switch alone.
+fn only(root: &Root, switch: &str) -> Vec<Box<dyn Collector>> {
+    default_collectors(&root.path, 1, &|s| s == switch)
+}
+
+fn collect(collectors: &mut [Box<dyn Collector>], host: &Host, seconds: i64) {
+    for c in collectors.iter_mut() {
+        c.collect(host, ut(seconds))
+            .unwrap_or_else(|e| panic!("{}: {e}", c.name()));
+    }
+}
+
+/// Collects `t0` at `T` and `t1` at `T + 1` with every collector.
+fn two_snapshots(test: &str) -> (Root, Host) {
+    let root = Root::new(test);
+    let host = Host::new("test", 100);
+    let mut collectors = all_collectors(&root);
+    root.load("t0");
+    collect(&mut collectors, &host, T);
+    root.load("t1");
+    collect(&mut collectors, &host, T + 1);
+    (root, host)
+}
+
+/// The value stored for `chart`'s dimension `dim` (an id) at grid time `t`.
+fn stored(host: &Host, chart: &str, dim: &str, t: i64) -> Option<f64> {
+    let chart = host
+        .chart_by_id(chart)
+        .unwrap_or_else(|| panic!("no chart {chart}"));
+    let c = chart.read();
+    let index = c
+        .dimension_index(dim)
+        .unwrap_or_else(|| panic!("no dimension {dim} in {}", c.id()));
+    c.aggregate_between(index, t - 1, t).average()
+}
+
+#[track_caller]
+fn assert_close(actual: Option<f64>, expected: f64) {
+    let actual = actual.expect("no stored value");
+    let tolerance = 1e-6 * expected.abs().max(1.0);
+    assert!(
+        (actual - expected).abs() <= tolerance,
+        "stored {actual}, expected {expected}"
+    );
+}
+
+#[track_caller]
+fn assert_values(host: &Host, chart: &str, t: i64, expected: &[(&str, f64)]) {
+    for &(dim, value) in expected {
+        let actual = stored(host, chart, dim, t);
+        let tolerance = 1e-6 * value.abs().max(1.0);
+        assert!(
+            actual.is_some_and(|a| (a - value).abs() <= tolerance),
+            "{chart}.{dim} at {t}: stored {actual:?}, expected {value}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Values.
+
+#[test]
+fn meminfo_kernel_writeback_and_slab() {
+    let (_root, host) = two_snapshots("meminfo");
+    // t1: Dirty 20476, Writeback 0, WritebackTmp 0, NFS_Unstable 0, Bounce 0 (KiB)
+    assert_values(
+        &host,
+        "mem.writeback",
+        T + 1,
+        &[
+            ("Dirty", 20476.0 / 1024.0),
+            ("Writeback", 0.0),
+            ("FuseWriteback", 0.0),
+            ("NfsWriteback", 0.0),
+            ("Bounce", 0.0),
+        ],
+    );
+    // t1: Slab 129616, KernelStack 1360, PageTables 1804, VmallocUsed 5620, Percpu 808
+    assert_values(
+        &host,
+        "mem.kernel",
+        T + 1,
+        &[
+            ("Slab", 129616.0 / 1024.0),
+            ("KernelStack", 1360.0 / 1024.0),
+            ("PageTables", 1804.0 / 1024.0),
+            ("VmallocUsed", 5620.0 / 1024.0),
+            ("Percpu", 808.0 / 1024.0),
+        ],
+    );
+    // t1: SReclaimable 102480, SUnreclaim 27136
+    assert_values(
+        &host,
+        "mem.slab",
+        T + 1,
+        &[
+            ("reclaimable", 102480.0 / 1024.0),
+            ("unreclaimable", 27136.0 / 1024.0),
+        ],
+    );
+    // No swap, no huge pages, no corrupted pages here: those `auto` charts
+    // are not created.
+    for id in [
+        "system.swap",
+        "mem.hwcorrupt",
+        "mem.hugepages",
+        "mem.transparent_hugepages",
+    ] {
+        assert!(host.chart_by_id(id).is_none(), "{id}");
+    }
+}
+
+#[test]
+fn meminfo_auto_charts_appear_once_non_zero() {
+    let root = Root::new("meminfo-auto");
+    let host = Host::new("test", 100);
+    let mut collectors = only(&root, "/proc/meminfo");
+    let base = "MemTotal: 1000 kB\nMemFree: 500 kB\nSwapTotal: 0 kB\nSwapFree: 0 kB\n\
+                HardwareCorrupted: 0 kB\nHugePages_Total: 0\nHugePages_Free: 0\n\
+                HugePages_Rsvd: 0\nHugePages_Surp: 0\nHugepagesize: 2048 kB\n\
+                AnonHugePages: 0 kB\nShmemHugePages: 0 kB\n";
+    root.write("proc/meminfo", base);
+    collect(&mut collectors, &host, T);
+    assert!(host.chart_by_id("system.swap").is_none());
+    root.write(
+        "proc/meminfo",
+        "MemTotal: 1000 kB\nMemFree: 500 kB\nSwapTotal: 2048 kB\nSwapFree: 1024 kB\n\
+         HardwareCorrupted: 4 kB\nHugePages_Total: 10\nHugePages_Free: 4\n\
+         HugePages_Rsvd: 1\nHugePages_Surp: 2\nHugepagesize: 2048 kB\n\
+         AnonHugePages: 6144 kB\nShmemHugePages: 0 kB\n",
+    );
+    collect(&mut collectors, &host, T + 1);
+    assert_values(&host, "system.swap", T + 1, &[("free", 1.0), ("used", 1.0)]);
+    assert_values(
+        &host,
+        "mem.hwcorrupt",
+        T + 1,
+        &[("HardwareCorrupted", 4.0 / 1024.0)],
+    );
+    // pages × 2048 KiB / 1024: free 4 → 8 MiB, used 10 - 4 - 1 = 5 → 10 MiB
+    assert_values(
+        &host,
+        "mem.hugepages",
+        T + 1,
+        &[
+            ("free", 8.0),
+            ("used", 10.0),
+            ("surplus", 4.0),
+            ("reserved", 2.0),
+        ],
+    );
+    assert_values(
+        &host,
+        "mem.transparent_hugepages",
+        T + 1,
+        &[("anonymous", 6.0), ("shmem", 0.0)],
+    );
+    // Back to zero: the charts stay (netdata latches `auto` to `yes`).
+    root.write("proc/meminfo", base);
+    collect(&mut collectors, &host, T + 2);
+    assert_values(&host, "system.swap", T + 2, &[("free", 0.0), ("used", 0.0)]);
+}
+
+#[test]
+fn vmstat_oom_kills_and_swap_io() {
+    let (_root, host) = two_snapshots("vmstat");
+    // oom_kill 0 → 0: the chart is there (the kernel has the counter).
+    assert_values(&host, "mem.oom_kill", T + 1, &[("kills", 0.0)]);
+    // pswpin/pswpout stay 0: no `system.swapio`; one node: no `mem.numa`.
+    assert!(host.chart_by_id("system.swapio").is_none());
+    assert!(host.chart_by_id("mem.numa").is_none());
+
+    let root = Root::new("swapio");
+    let host = Host::new("test", 100);
+    let mut collectors = only(&root, "/proc/vmstat");
+    root.write("proc/vmstat", "pswpin 10\npswpout 20\n");
+    collect(&mut collectors, &host, T);
+    root.write("proc/vmstat", "pswpin 13\npswpout 28\n");
+    collect(&mut collectors, &host, T + 1);
+    let page_kib = backhaul::sys::page_size() as f64 / 1024.0;
+    assert_values(
+        &host,
+        "system.swapio",
+        T + 1,
+        &[("in", 3.0 * page_kib), ("out", -8.0 * page_kib)],
+    );
+}
+
+#[test]
+fn vmstat_numa_needs_two_nodes() {
+    let root = Root::new("numa");
+    fs::create_dir_all(root.file("sys/devices/system/node/node0")).unwrap();
+    fs::create_dir_all(root.file("sys/devices/system/node/node1")).unwrap();
+    let host = Host::new("test", 100);
+    let mut collectors = only(&root, "/proc/vmstat");
+    root.write(
+        "proc/vmstat",
+        "numa_hit 5\nnuma_local 100\nnuma_foreign 7\n",
+    );
+    collect(&mut collectors, &host, T);
+    root.write(
+        "proc/vmstat",
+        "numa_hit 5\nnuma_local 150\nnuma_foreign 9\n",
+    );
+    collect(&mut collectors, &host, T + 1);
+    assert_values(
+        &host,
+        "mem.numa",
+        T + 1,
+        &[("local", 50.0), ("foreign", 2.0)],
+    );
+}
+
+#[test]
+fn interrupts_per_system_and_cpu() {
+    let (_root, host) = two_snapshots("interrupts");
+    // LOC 2699057 2664770 → 2699296 2664968: +239 +198, total 437
+    // 36 (virtio1-req.0): 0 862484 → 0 862898: +414 on cpu1
+    // RES 427908 340243 → 428156 340269: +248 +26
+    assert_values(
+        &host,
+        "system.interrupts",
+        T + 1,
+        &[("LOC", 437.0), ("36", 414.0), ("RES", 274.0), ("24", 0.0)],
+    );
+    assert_values(
+        &host,
+        "cpu.cpu0_interrupts",
+        T + 1,
+        &[("LOC", 239.0), ("RES", 248.0)],
+    );
+    assert_values(
+        &host,
+        "cpu.cpu1_interrupts",
+        T + 1,
+        &[("LOC", 198.0), ("36", 414.0)],
+    );
+    let chart = host.chart_by_id("system.interrupts").unwrap();
+    let c = chart.read();
+    let names: Vec<&str> = c.dimensions().iter().map(|d| d.name()).collect();
+    // Sources whose total is zero (28, NMI, ...) have no dimension.
+    assert_eq!(
+        names,
+        [
+            "Ged_24",
+            "Ged_25",
+            "ttyS0_26",
+            "virtio0-stats_31",
+            "virtio0-reporting_vq_32",
+            "virtio4-input_34",
+            "virtio1-config_35",
+            "virtio1-req.0_36",
+            "virtio2-input.0_38",
+            "virtio2-output.0_39",
+            "virtio3-rx_41",
+            "virtio3-tx_42",
+            "virtio3-event_43",
+            "LOC",
+            "IWI",
+            "RES",
+            "CAL",
+            "TLB",
+            "HYP",
+        ]
+    );
+    // cpu0 never counted 36: no dimension for it there.
+    let cpu0 = host.chart_by_id("cpu.cpu0_interrupts").unwrap();
+    assert!(cpu0.read().dimension_index("36").is_none());
+}
+
+#[test]
+fn softirqs_per_system_and_cpu() {
+    let (_root, host) = two_snapshots("softirqs");
+    // TIMER 442332 464146 → 442389 464166: +57 +20
+    // BLOCK 0 862452 → 0 862868: +416 on cpu1
+    // RCU 1136510 1223480 → 1136734 1223597: +224 +117
+    assert_values(
+        &host,
+        "system.softirqs",
+        T + 1,
+        &[
+            ("TIMER", 77.0),
+            ("BLOCK", 416.0),
+            ("RCU", 341.0),
+            ("NET_TX", 0.0),
+        ],
+    );
+    assert_values(
+        &host,
+        "cpu.cpu0_softirqs",
+        T + 1,
+        &[("TIMER", 57.0), ("RCU", 224.0)],
+    );
+    assert_values(
+        &host,
+        "cpu.cpu1_softirqs",
+        T + 1,
+        &[("TIMER", 20.0), ("BLOCK", 416.0)],
+    );
+    // HI and IRQ_POLL never counted; BLOCK never on cpu0.
+    let system = host.chart_by_id("system.softirqs").unwrap();
+    assert!(system.read().dimension_index("HI").is_none());
+    let cpu0 = host.chart_by_id("cpu.cpu0_softirqs").unwrap();
+    assert!(cpu0.read().dimension_index("BLOCK").is_none());
+}
