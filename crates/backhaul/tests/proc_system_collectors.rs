@@ -440,3 +440,93 @@ fn softirqs_per_system_and_cpu() {
     let cpu0 = host.chart_by_id("cpu.cpu0_softirqs").unwrap();
     assert!(cpu0.read().dimension_index("BLOCK").is_none());
 }
+#[test]
+fn disk_extended_charts() {
+    let (_root, host) = two_snapshots("diskext");
+    // vda t0: 7211 4790 2855130 26339 4084 22318 5035152 30645 0 6596 57674 5076 6 306184 687 35 1
+    //     t1: 7798 5927 3859474 31880 4142 22331 5121024 30906 0 7804 63491 5095 6 382016 703 35 1
+    // deltas: reads 587, merged reads 1137, read sectors 1004344, read ms 5541,
+    //         writes 58, merged writes 13, write sectors 85872, write ms 261,
+    //         in flight 0, busy 1208, backlog 5817, discards 19, merged 0,
+    //         discard sectors 75832, discard ms 16, flushes 0, flush ms 0
+    assert_values(
+        &host,
+        "disk_ext.vda",
+        T + 1,
+        &[("discards", 75832.0 * 512.0 / 1024.0)],
+    );
+    assert_values(
+        &host,
+        "disk_ext_ops.vda",
+        T + 1,
+        &[("discards", 19.0), ("flushes", 0.0)],
+    );
+    assert_values(&host, "disk_backlog.vda", T + 1, &[("backlog", 5817.0)]);
+    assert_values(&host, "disk_busy.vda", T + 1, &[("busy", 1208.0)]);
+    // 1208 ms / (10 × 1 s) = 120 %, capped at 100
+    assert_values(&host, "disk_util.vda", T + 1, &[("utilization", 100.0)]);
+    assert_values(
+        &host,
+        "disk_mops.vda",
+        T + 1,
+        &[("reads", 1137.0), ("writes", -13.0)],
+    );
+    assert_values(&host, "disk_ext_mops.vda", T + 1, &[("discards", 0.0)]);
+    assert_values(
+        &host,
+        "disk_iotime.vda",
+        T + 1,
+        &[("reads", 5541.0), ("writes", -261.0)],
+    );
+    assert_values(
+        &host,
+        "disk_ext_iotime.vda",
+        T + 1,
+        &[("discards", 16.0), ("flushes", 0.0)],
+    );
+    // integer divisions, as netdata: 5541 / 587 = 9, 261 / 58 = 4
+    assert_values(
+        &host,
+        "disk_await.vda",
+        T + 1,
+        &[("reads", 9.0), ("writes", -4.0)],
+    );
+    // 16 / 19 = 0; no flushes: 0
+    assert_values(
+        &host,
+        "disk_ext_await.vda",
+        T + 1,
+        &[("discards", 0.0), ("flushes", 0.0)],
+    );
+    // 1004344 / 587 = 1710 sectors = 855 KiB; 85872 / 58 = 1480 sectors = 740 KiB
+    assert_values(
+        &host,
+        "disk_avgsz.vda",
+        T + 1,
+        &[("reads", 855.0), ("writes", -740.0)],
+    );
+    // 75832 / 19 = 3991 sectors = 1995.5 KiB
+    assert_values(&host, "disk_ext_avgsz.vda", T + 1, &[("discards", 1995.5)]);
+    // 1208 ms / (587 + 58) operations = 1
+    assert_values(&host, "disk_svctm.vda", T + 1, &[("svctm", 1.0)]);
+    // Nothing in flight in either snapshot: no `disk_qops` (netdata's auto).
+    assert!(host.chart_by_id("disk_qops.vda").is_none());
+    // zram0 counted nothing: no charts at all.
+    assert!(host.chart_by_id("disk_util.zram0").is_none());
+}
+
+#[test]
+fn disk_queued_operations_appear_when_in_flight() {
+    let root = Root::new("qops");
+    root.load("t0");
+    let host = Host::new("test", 100);
+    let mut collectors = only(&root, "/proc/diskstats");
+    collect(&mut collectors, &host, T);
+    assert!(host.chart_by_id("disk_qops.vda").is_none());
+    root.write(
+        "proc/diskstats",
+        " 254       0 vda 7798 5927 3859474 31880 4142 22331 5121024 30906 3 7804 63491 5095 6 382016 703 35 1\n",
+    );
+    collect(&mut collectors, &host, T + 1);
+    assert_values(&host, "disk_qops.vda", T + 1, &[("operations", 3.0)]);
+}
