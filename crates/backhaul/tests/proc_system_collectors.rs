@@ -530,3 +530,179 @@ fn disk_queued_operations_appear_when_in_flight() {
     collect(&mut collectors, &host, T + 1);
     assert_values(&host, "disk_qops.vda", T + 1, &[("operations", 3.0)]);
 }
+#[test]
+fn pressure_every_two_seconds() {
+    let root = Root::new("pressure");
+    let host = Host::new("test", 100);
+    let mut collectors = only(&root, "/proc/pressure");
+    assert_eq!(collectors[0].update_every(), 2);
+    root.load("t0");
+    collect(&mut collectors, &host, T);
+    root.load("t1");
+    collect(&mut collectors, &host, T + 2);
+    // cpu some t1: avg10=9.48 avg60=5.70 avg300=4.09 (× 100 collected, / 100 stored)
+    assert_values(
+        &host,
+        "system.cpu_some_pressure",
+        T + 2,
+        &[("some 10", 9.48), ("some 60", 5.70), ("some 300", 4.09)],
+    );
+    // total µs / 1000: 2014902 → 2015046 ms, +144 in 2 s
+    assert_values(
+        &host,
+        "system.cpu_some_pressure_stall_time",
+        T + 2,
+        &[("time", 72.0)],
+    );
+    assert_values(
+        &host,
+        "system.cpu_full_pressure",
+        T + 2,
+        &[("full 10", 0.0)],
+    );
+    // io full: 56291 → 56293 ms, +2 in 2 s; avg60=0.31
+    assert_values(
+        &host,
+        "system.io_full_pressure_stall_time",
+        T + 2,
+        &[("time", 1.0)],
+    );
+    assert_values(
+        &host,
+        "system.io_full_pressure",
+        T + 2,
+        &[("full 60", 0.31)],
+    );
+    // io some: 105621 → 105653 ms, +32 in 2 s
+    assert_values(
+        &host,
+        "system.io_some_pressure_stall_time",
+        T + 2,
+        &[("time", 16.0)],
+    );
+    assert_values(
+        &host,
+        "system.memory_some_pressure",
+        T + 2,
+        &[("some 60", 0.01)],
+    );
+}
+
+#[test]
+fn entropy_ipc_zram_and_ksm() {
+    let (_root, host) = two_snapshots("misc");
+    assert_values(&host, "system.entropy", T + 1, &[("entropy", 256.0)]);
+    // /proc/sysvipc/sem: one array of 3 semaphores
+    assert_values(
+        &host,
+        "system.ipc_semaphores",
+        T + 1,
+        &[("semaphores", 3.0)],
+    );
+    assert_values(
+        &host,
+        "system.ipc_semaphore_arrays",
+        T + 1,
+        &[("arrays", 1.0)],
+    );
+    // /proc/sysvipc/msg: queue 0 with 3 messages, 300 bytes
+    assert_values(&host, "system.message_queue_messages", T + 1, &[("0", 3.0)]);
+    assert_values(&host, "system.message_queue_bytes", T + 1, &[("0", 300.0)]);
+    // /proc/sysvipc/shm: one segment of 1 MiB
+    assert_values(
+        &host,
+        "system.shared_memory_segments",
+        T + 1,
+        &[("segments", 1.0)],
+    );
+    assert_values(
+        &host,
+        "system.shared_memory_bytes",
+        T + 1,
+        &[("bytes", 1048576.0)],
+    );
+    // zram0 is empty: mm_stat all zero; netdata's ratio 1 / 100, efficiency 100 / 10000
+    assert_values(
+        &host,
+        "mem.zram_usage.zram0",
+        T + 1,
+        &[("compressed", 0.0), ("metadata", 0.0)],
+    );
+    assert_values(
+        &host,
+        "mem.zram_savings.zram0",
+        T + 1,
+        &[("savings", 0.0), ("original", 0.0)],
+    );
+    assert_values(&host, "mem.zram_ratio.zram0", T + 1, &[("ratio", 0.01)]);
+    assert_values(
+        &host,
+        "mem.zram_efficiency.zram0",
+        T + 1,
+        &[("percent", 0.01)],
+    );
+    // KSM offers no pages here: no charts.
+    assert!(host.chart_by_id("mem.ksm").is_none());
+}
+
+#[test]
+fn zram_and_ksm_values() {
+    let root = Root::new("zram-ksm");
+    let host = Host::new("test", 100);
+    fs::create_dir_all(root.file("sys/block/zram1")).unwrap();
+    root.write(
+        "sys/block/zram1/mm_stat",
+        "4194304 1048576 1310720 0 1310720 5 0 0 0\n",
+    );
+    for (file, pages) in [
+        ("pages_shared", 256),
+        ("pages_sharing", 1280),
+        ("pages_unshared", 768),
+        ("pages_volatile", 256),
+    ] {
+        root.write(&format!("sys/kernel/mm/ksm/{file}"), &format!("{pages}\n"));
+    }
+    let mut collectors = default_collectors(&root.path, 1, &|s| {
+        s == "/sys/block/zram" || s == "/sys/kernel/mm/ksm"
+    });
+    collect(&mut collectors, &host, T);
+    // original 4 MiB, compressed 1 MiB, used 1.25 MiB
+    assert_values(
+        &host,
+        "mem.zram_usage.zram1",
+        T,
+        &[("compressed", 1.0), ("metadata", 0.25)],
+    );
+    assert_values(
+        &host,
+        "mem.zram_savings.zram1",
+        T,
+        &[("savings", -3.0), ("original", 4.0)],
+    );
+    // 4194304 × 100 / 1048576 = 400 → 4.00; 1048576 × 1000000 / 1310720 = 800000 → 80 %
+    assert_values(&host, "mem.zram_ratio.zram1", T, &[("ratio", 4.0)]);
+    assert_values(&host, "mem.zram_efficiency.zram1", T, &[("percent", 80.0)]);
+    // offered 2560 pages, saved (sharing) 1280: 50 %
+    let page_mib = backhaul::sys::page_size() as f64 / 1048576.0;
+    assert_values(
+        &host,
+        "mem.ksm",
+        T,
+        &[
+            ("shared", 256.0 * page_mib),
+            ("unshared", -768.0 * page_mib),
+            ("sharing", 1280.0 * page_mib),
+            ("volatile", -256.0 * page_mib),
+        ],
+    );
+    assert_values(
+        &host,
+        "mem.ksm_savings",
+        T,
+        &[
+            ("savings", -1280.0 * page_mib),
+            ("offered", 2560.0 * page_mib),
+        ],
+    );
+    assert_values(&host, "mem.ksm_ratios", T, &[("savings", 50.0)]);
+}

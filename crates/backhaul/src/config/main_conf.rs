@@ -874,6 +874,11 @@ pub const PROC_SWITCHES: &[&str] = &[
     "diskspace",
     "/proc/interrupts",
     "/proc/softirqs",
+    "/proc/pressure",
+    "/proc/sys/kernel/random/entropy_avail",
+    "ipc",
+    "/sys/block/zram",
+    "/sys/kernel/mm/ksm",
 ];
 
 /// The `/proc` module switches of `[plugin:proc]` that backhaul has a

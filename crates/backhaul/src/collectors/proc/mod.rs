@@ -26,17 +26,22 @@
 mod chart_handle;
 mod diskspace;
 mod diskstats;
+mod entropy;
+mod ipc;
 mod irqs;
+mod ksm;
 mod loadavg;
 mod meminfo;
 mod mountinfo;
 mod net_dev;
 mod ondemand;
 mod parse;
+mod pressure;
 mod source;
 mod stat;
 mod uptime;
 mod vmstat;
+mod zram;
 
 use std::path::Path;
 
@@ -87,6 +92,13 @@ pub fn default_collectors(
             "diskspace" => Box::new(DiskspaceCollector::new(root, update_every)),
             "/proc/interrupts" => Box::new(irqs::interrupts_collector(root, update_every)),
             "/proc/softirqs" => Box::new(irqs::softirqs_collector(root, update_every)),
+            "/proc/pressure" => Box::new(pressure::PressureCollector::new(root, update_every)),
+            "/proc/sys/kernel/random/entropy_avail" => {
+                Box::new(entropy::EntropyCollector::new(root, update_every))
+            }
+            "ipc" => Box::new(ipc::IpcCollector::new(root, update_every)),
+            "/sys/block/zram" => Box::new(zram::ZramCollector::new(root, update_every)),
+            "/sys/kernel/mm/ksm" => Box::new(ksm::KsmCollector::new(root, update_every)),
             _ => continue,
         };
         collectors.push(collector);
