@@ -73,14 +73,14 @@ pub fn host_labels(main: &MainConfig) -> Vec<Label> {
 ///
 /// As in netdata, `[plugins] proc = no` switches off every `/proc` module,
 /// `[plugin:proc]` `/proc/net/dev = no` (and so on) one module, and
-/// `[plugins] diskspace = no` the disk space charts.
+/// `[plugins] diskspace = no` the disk space charts (and `timex`,
+/// `idlejitter` theirs).
 pub fn internal_collectors(config: &LoadedConfig) -> Vec<Box<dyn Collector>> {
     let main = &config.main;
     let proc_on = main.plugin_enabled("proc");
-    let diskspace_on = main.plugin_enabled("diskspace");
     let enabled = |switch: &str| {
-        if switch == "diskspace" {
-            diskspace_on
+        if crate::config::PLUGIN_SWITCHES.contains(&switch) {
+            main.plugin_enabled(switch)
         } else {
             proc_on && main.proc_module_enabled(switch)
         }

@@ -879,7 +879,13 @@ pub const PROC_SWITCHES: &[&str] = &[
     "ipc",
     "/sys/block/zram",
     "/sys/kernel/mm/ksm",
+    "timex",
+    "idlejitter",
 ];
+
+/// The entries of [`PROC_SWITCHES`] that are `[plugins]` switches (internal
+/// plugins of their own in netdata), not `[plugin:proc]` keys.
+pub const PLUGIN_SWITCHES: &[&str] = &["diskspace", "timex", "idlejitter"];
 
 /// The `/proc` module switches of `[plugin:proc]` that backhaul has a
 /// collector for; the section's other settings (modules backhaul does not
@@ -888,7 +894,7 @@ fn proc_modules(section: &IniSection, warnings: &mut Vec<Warning>) -> Vec<(Strin
     let mut modules = Vec::new();
     for entry in &section.entries {
         let key = entry.key.as_str();
-        if key == "diskspace" || !PROC_SWITCHES.contains(&key) {
+        if PLUGIN_SWITCHES.contains(&key) || !PROC_SWITCHES.contains(&key) {
             warnings.push(Warning::about_key(
                 &entry.at,
                 &section.name,

@@ -41,7 +41,7 @@ pub use logs_conf::{LogOutput, LogsConfig, SYSLOG_FACILITIES};
 pub use main_conf::{
     parse_bind_to, system_hostname, BindAddress, Directories, HealthConfig, MainConfig,
     PluginsConfig, WebAccess, WebConfig, BACKEND_SECTION, DEFAULT_BIND_TO, DEFAULT_WEB_PORT,
-    PROC_SWITCHES,
+    PLUGIN_SWITCHES, PROC_SWITCHES,
 };
 pub use value::{DataSource, Secret};
 

@@ -27,6 +27,7 @@ mod chart_handle;
 mod diskspace;
 mod diskstats;
 mod entropy;
+mod idlejitter;
 mod ipc;
 mod irqs;
 mod ksm;
@@ -39,6 +40,7 @@ mod parse;
 mod pressure;
 mod source;
 mod stat;
+mod timex;
 mod uptime;
 mod vmstat;
 mod zram;
@@ -53,6 +55,7 @@ pub use loadavg::LoadavgCollector;
 pub use meminfo::MeminfoCollector;
 pub use net_dev::NetDevCollector;
 pub use stat::StatCollector;
+pub use timex::{ClockSource, TimexCollector};
 pub use uptime::UptimeCollector;
 pub use vmstat::VmstatCollector;
 
@@ -99,6 +102,8 @@ pub fn default_collectors(
             "ipc" => Box::new(ipc::IpcCollector::new(root, update_every)),
             "/sys/block/zram" => Box::new(zram::ZramCollector::new(root, update_every)),
             "/sys/kernel/mm/ksm" => Box::new(ksm::KsmCollector::new(root, update_every)),
+            "timex" => Box::new(TimexCollector::new(update_every)),
+            "idlejitter" => Box::new(idlejitter::IdlejitterCollector::new(update_every)),
             _ => continue,
         };
         collectors.push(collector);

@@ -1,12 +1,13 @@
 //! [`OnDemand`]: netdata's `yes` / `no` / `auto` switch of one chart. Under
 //! `auto` a chart is created the first time its values are not all zero,
-//! and stays from then on (netdata latches `auto` to `yes`).
+//! and stays from then on (netdata latches `auto` to `yes`). netdata's
+//! per-chart keys (`[plugin:proc:/proc/meminfo] system swap = no`) are not
+//! read yet: every chart has netdata's default.
 
 /// A chart's switch, as netdata's `config_get_boolean_ondemand` reads it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum OnDemand {
     Yes,
-    No,
     Auto,
 }
 
@@ -16,7 +17,6 @@ impl OnDemand {
     pub(crate) fn wants(&mut self, nonzero: bool) -> bool {
         match *self {
             OnDemand::Yes => true,
-            OnDemand::No => false,
             OnDemand::Auto if nonzero => {
                 *self = OnDemand::Yes;
                 true
@@ -42,7 +42,6 @@ mod tests {
         assert!(s.wants(true));
         assert!(s.wants(false));
         assert_eq!(s, OnDemand::Yes);
-        assert!(!OnDemand::No.wants(true));
         assert!(OnDemand::Yes.wants(false));
         assert!(any_nonzero(&[None, Some(0), Some(3)]));
         assert!(!any_nonzero(&[None, Some(0)]));
