@@ -1687,3 +1687,91 @@ fn timex_reads_the_clock_every_ten_seconds() {
     timex.collect(&host, ut(T)).unwrap();
     assert!(host.chart_by_id("system.clock_sync_state").is_none());
 }
+// ---------------------------------------------------------------------------
+// Failures.
+
+fn capture_logs(f: impl FnOnce()) -> String {
+    #[derive(Clone, Default)]
+    struct Buffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Buffer {
+        fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(data);
+            Ok(data.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buffer = Buffer::default();
+    let writer = buffer.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::INFO)
+        .finish();
+    tracing::subscriber::with_default(subscriber, f);
+    let bytes = buffer.0.lock().unwrap().clone();
+    String::from_utf8(bytes).unwrap()
+}
+
+#[test]
+fn missing_files_are_logged_once_and_make_no_charts() {
+    let root = Root::new("missing");
+    let host = Host::new("test", 100);
+    let switches = [
+        "/proc/interrupts",
+        "/proc/softirqs",
+        "/proc/pressure",
+        "/proc/sys/kernel/random/entropy_avail",
+        "ipc",
+        "/sys/block/zram",
+        "/sys/kernel/mm/ksm",
+    ];
+    let mut collectors = default_collectors(&root.path, 1, &|s| switches.contains(&s));
+    assert_eq!(collectors.len(), switches.len());
+    let logs = capture_logs(|| {
+        for t in 0..3 {
+            collect(&mut collectors, &host, T + 2 * t);
+        }
+    });
+    assert_eq!(host.chart_count(), 0);
+    for path in [
+        "proc/interrupts",
+        "proc/softirqs",
+        "proc/pressure/cpu",
+        "proc/sys/kernel/random/entropy_avail",
+        "proc/sysvipc/sem",
+        "sys/kernel/mm/ksm/pages_shared",
+    ] {
+        assert_eq!(logs.matches(path).count(), 1, "{path}:\n{logs}");
+    }
+    assert_eq!(logs.matches("no zram devices").count(), 1, "{logs}");
+
+    // The files come back: the charts follow.
+    root.load("t0");
+    collect(&mut collectors, &host, T + 6);
+    assert!(host.chart_by_id("system.interrupts").is_some());
+    assert!(host.chart_by_id("system.entropy").is_some());
+}
+
+#[test]
+fn odd_content_is_survived() {
+    let root = Root::new("odd");
+    let host = Host::new("test", 100);
+    for (file, content) in [
+        ("proc/interrupts", "garbage\n\n:::\n 5: x y z\n"),
+        ("proc/softirqs", "CPU0\nTIMER:\n: 5\n"),
+        ("proc/pressure/cpu", "some avg10=x total=-1\nfull\n"),
+        ("proc/sys/kernel/random/entropy_avail", "lots\n"),
+        ("proc/sysvipc/sem", "only a header\n1 2\n"),
+        ("proc/sysvipc/msg", "header\n0 x 600 1 2\n"),
+        ("sys/block/zram0/mm_stat", "1 2\n"),
+        ("sys/kernel/mm/ksm/pages_shared", "-5\n"),
+    ] {
+        root.write(file, content);
+    }
+    let mut collectors = default_collectors(&root.path, 1, &|s| s != "idlejitter" && s != "timex");
+    for t in 0..3 {
+        collect(&mut collectors, &host, T + 2 * t);
+    }
+}
