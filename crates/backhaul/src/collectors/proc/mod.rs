@@ -1,19 +1,32 @@
 //! Linux /proc collectors under netdata 1.37's chart names.
 //!
 //! Each kernel source is its own [`Collector`], switched on or off by the
-//! name netdata uses for it in `[plugin:proc]` (plus `diskspace`, netdata's
-//! `[plugins]` switch for the disk space plugin):
+//! name netdata uses for it in `[plugin:proc]` (plus `diskspace`, `timex`
+//! and `idlejitter`, netdata's `[plugins]` switches for those internal
+//! plugins):
 //!
 //! | switch            | collector            | charts |
 //! |-------------------|----------------------|--------|
 //! | `/proc/stat`      | `proc:stat`          | `system.cpu`, `cpu.cpuN`, `system.intr`, `system.ctxt`, `system.forks`, `system.processes` |
 //! | `/proc/uptime`    | `proc:uptime`        | `system.uptime` |
 //! | `/proc/loadavg`   | `proc:loadavg`       | `system.load` (every 5 s at least), `system.active_processes` |
-//! | `/proc/vmstat`    | `proc:vmstat`        | `system.pgpgio`, `mem.pgfaults` |
-//! | `/proc/meminfo`   | `proc:meminfo`       | `system.ram`, `mem.available`, `mem.committed` |
+//! | `/proc/vmstat`    | `proc:vmstat`        | `system.pgpgio`, `mem.pgfaults`, `mem.oom_kill`, `system.swapio` (auto), `mem.numa` (2+ nodes) |
+//! | `/proc/meminfo`   | `proc:meminfo`       | `system.ram`, `mem.available`, `mem.committed`, `mem.writeback`, `mem.kernel`, `mem.slab`, `system.swap`, `mem.hwcorrupt`, `mem.hugepages`, `mem.transparent_hugepages` (the last four auto) |
 //! | `/proc/net/dev`   | `proc:netdev`        | `system.net`, `net.IFACE`, `net_packets.IFACE` |
-//! | `/proc/diskstats` | `proc:diskstats`     | `system.io`, `disk.DEV`, `disk_ops.DEV` |
+//! | `/proc/diskstats` | `proc:diskstats`     | `system.io`, `disk.DEV`, `disk_ops.DEV`, `disk_qops`, `disk_backlog`, `disk_busy`, `disk_util`, `disk_mops`, `disk_iotime`, `disk_await`, `disk_avgsz`, `disk_svctm` `.DEV`, and `disk_ext.DEV`, `disk_ext_{ops,mops,iotime,await,avgsz}.DEV` |
+//! | `/proc/interrupts` | `proc:interrupts`   | `system.interrupts`, `cpu.cpuN_interrupts` |
+//! | `/proc/softirqs`  | `proc:softirqs`      | `system.softirqs`, `cpu.cpuN_softirqs` |
+//! | `/proc/pressure`  | `proc:pressure`      | `system.{cpu,memory,io}_{some,full}_pressure` and `..._stall_time` (every 2 s at least) |
+//! | `/proc/sys/kernel/random/entropy_avail` | `proc:entropy` | `system.entropy` |
+//! | `ipc`             | `proc:ipc`           | `system.ipc_semaphores`, `system.ipc_semaphore_arrays`, `system.message_queue_{messages,bytes}`, `system.shared_memory_{segments,bytes}` |
+//! | `/sys/block/zram` | `proc:zram`          | `mem.zram_{usage,savings,ratio,efficiency}.DEV` |
+//! | `/sys/kernel/mm/ksm` | `proc:ksm`        | `mem.ksm`, `mem.ksm_savings`, `mem.ksm_ratios` (while pages are offered) |
 //! | `diskspace`       | `diskspace`          | `disk_space.MOUNT`, `disk_inodes.MOUNT` |
+//! | `timex`           | `timex`              | `system.clock_sync_state`, `system.clock_status`, `system.clock_sync_offset` (every 10 s) |
+//! | `idlejitter`      | `idlejitter`         | `system.idlejitter` |
+//!
+//! "auto" is netdata's rule for such charts: created the first time their
+//! values are not all zero, kept from then on.
 //!
 //! Every file is read below a root directory (`/` normally; a fixture tree
 //! in tests), as netdata does with `NETDATA_HOST_PREFIX`. A missing or
