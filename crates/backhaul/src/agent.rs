@@ -85,7 +85,13 @@ pub fn internal_collectors(config: &LoadedConfig) -> Vec<Box<dyn Collector>> {
             proc_on && main.proc_module_enabled(switch)
         }
     };
-    collectors::proc::default_collectors(std::path::Path::new("/"), main.update_every, &enabled)
+    let switches = |module: &str, key: &str| main.proc_chart_switch(module, key);
+    collectors::proc::configured_collectors(
+        std::path::Path::new("/"),
+        main.update_every,
+        &enabled,
+        &switches,
+    )
 }
 
 /// A running agent.

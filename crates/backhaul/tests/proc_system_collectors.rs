@@ -1775,3 +1775,62 @@ fn odd_content_is_survived() {
         collect(&mut collectors, &host, T + 2 * t);
     }
 }
+// ---------------------------------------------------------------------------
+// Per-chart switches (`[plugin:proc:MODULE]`).
+
+#[test]
+fn chart_switches_follow_netdata() {
+    use backhaul::collectors::proc::configured_collectors;
+    use backhaul::config::ChartSwitch;
+    let switches = |module: &str, key: &str| match (module, key) {
+        ("/proc/meminfo", "system swap") => Some(ChartSwitch::Yes),
+        ("/proc/meminfo", "slab memory") => Some(ChartSwitch::No),
+        ("/proc/vmstat", "swap i/o") => Some(ChartSwitch::Yes),
+        ("/proc/vmstat", "out of memory kills") => Some(ChartSwitch::No),
+        ("/proc/interrupts", "interrupts per core") => Some(ChartSwitch::No),
+        ("/proc/softirqs", "softirqs per core") => Some(ChartSwitch::Yes),
+        ("/proc/pressure", "enable cpu full pressure") => Some(ChartSwitch::No),
+        ("ipc", "message queues") => Some(ChartSwitch::No),
+        _ => None,
+    };
+    let root = Root::new("switches");
+    let host = Host::new("test", 100);
+    let mut collectors = configured_collectors(&root.path, 1, &|s| s != "idlejitter", &switches);
+    root.load("t0");
+    collect(&mut collectors, &host, T);
+    root.load("t1");
+    collect(&mut collectors, &host, T + 1);
+    // `yes`: there with zeros.
+    assert_values(&host, "system.swap", T + 1, &[("free", 0.0), ("used", 0.0)]);
+    assert!(host.chart_by_id("system.swapio").is_some());
+    // `no`: not there.
+    for id in [
+        "mem.slab",
+        "mem.oom_kill",
+        "cpu.cpu0_interrupts",
+        "system.cpu_full_pressure",
+        "system.message_queue_messages",
+    ] {
+        assert!(host.chart_by_id(id).is_none(), "{id}");
+    }
+    // The rest as by default.
+    assert!(host.chart_by_id("system.interrupts").is_some());
+    assert!(host.chart_by_id("system.cpu_some_pressure").is_some());
+    assert!(host.chart_by_id("system.ipc_semaphores").is_some());
+    // softirqs per core = yes: every source on every CPU, zeros included.
+    let cpu0 = host.chart_by_id("cpu.cpu0_softirqs").unwrap();
+    let ids: Vec<String> = cpu0
+        .read()
+        .dimensions()
+        .iter()
+        .map(|d| d.id().to_string())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "HI", "TIMER", "NET_TX", "NET_RX", "BLOCK", "IRQ_POLL", "TASKLET", "SCHED", "HRTIMER",
+            "RCU"
+        ]
+    );
+    assert_values(&host, "cpu.cpu0_softirqs", T + 1, &[("BLOCK", 0.0)]);
+}

@@ -40,7 +40,11 @@ use crate::sys::now_realtime_ut;
 /// update every divides the second it woke for. Failures are logged
 /// without stopping.
 pub fn run_collectors(mut group: Vec<Box<dyn Collector>>, host: &Host, shutdown: &Shutdown) {
-    let Some(step_s) = group.iter().map(|c| u64::from(c.update_every().max(1))).min() else {
+    let Some(step_s) = group
+        .iter()
+        .map(|c| u64::from(c.update_every().max(1)))
+        .min()
+    else {
         return;
     };
     let step_ut = step_s * 1_000_000;

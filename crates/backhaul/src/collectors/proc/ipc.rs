@@ -19,6 +19,7 @@ use rrd::{Algorithm, ChartType, DimensionDef, Host};
 use super::chart_handle::{
     mark_all_obsolete, ChartHandle, ChartSpec, Cycle, DimSpec, RefusedRounds,
 };
+use super::ondemand::{enabled, ChartSwitches};
 use super::parse::{lines, parse_i64, parse_u64, words};
 use super::source::SourceFile;
 use super::PROC_PLUGIN;
@@ -135,7 +136,9 @@ pub struct IpcCollector {
     msg: SourceFile,
     shm: SourceFile,
     update_every: u32,
+    do_sem: bool,
     do_msg: bool,
+    do_shm: bool,
     queues: Vec<Queue>,
     values: (Vec<Option<i64>>, Vec<Option<i64>>),
     charts: [Option<ChartHandle>; 6],
@@ -143,13 +146,16 @@ pub struct IpcCollector {
 }
 
 impl IpcCollector {
-    pub fn new(root: &Path, update_every: u32) -> IpcCollector {
+    /// With the switches of `[plugin:proc:ipc]`.
+    pub fn configured(root: &Path, update_every: u32, switches: ChartSwitches<'_>) -> IpcCollector {
         IpcCollector {
+            do_sem: enabled(switches, MODULE, "semaphore totals"),
+            do_shm: enabled(switches, MODULE, "shared memory totals"),
             sem: SourceFile::new(root, "/proc/sysvipc/sem"),
             msg: SourceFile::new(root, "/proc/sysvipc/msg"),
             shm: SourceFile::new(root, "/proc/sysvipc/shm"),
             update_every: update_every.max(1),
-            do_msg: true,
+            do_msg: enabled(switches, MODULE, "message queues"),
             queues: Vec::new(),
             values: (Vec::new(), Vec::new()),
             charts: Default::default(),
@@ -258,7 +264,8 @@ impl Collector for IpcCollector {
     fn collect(&mut self, host: &Host, now_ut: u64) -> anyhow::Result<()> {
         let ue = self.update_every;
         let mut cycle = Cycle::new(now_ut);
-        match self.sem.read() {
+        let sem = if self.do_sem { self.sem.read() } else { None };
+        match sem {
             Some(data) => {
                 // semid is column 1, nsems column 3.
                 let (arrays, semaphores) = count_and_sum(data, 3, 4);
@@ -273,12 +280,17 @@ impl Collector for IpcCollector {
                     })
                     .update(&mut cycle, &[Some(arrays)]);
             }
-            None => mark_all_obsolete(self.charts[0..2].iter_mut()),
+            None => {
+                if self.do_sem {
+                    mark_all_obsolete(self.charts[0..2].iter_mut());
+                }
+            }
         }
         if self.do_msg {
             self.collect_queues(host, &mut cycle);
         }
-        match self.shm.read() {
+        let shm = if self.do_shm { self.shm.read() } else { None };
+        match shm {
             Some(data) => {
                 // size is column 3.
                 let (segments, bytes) = count_and_sum(data, 3, 4);
@@ -293,7 +305,11 @@ impl Collector for IpcCollector {
                     })
                     .update(&mut cycle, &[Some(bytes)]);
             }
-            None => mark_all_obsolete(self.charts[4..6].iter_mut()),
+            None => {
+                if self.do_shm {
+                    mark_all_obsolete(self.charts[4..6].iter_mut());
+                }
+            }
         }
         self.refused.settle("proc:ipc", cycle);
         Ok(())

@@ -18,6 +18,7 @@ use std::path::Path;
 use rrd::{Algorithm, ChartDef, ChartType, DimensionDef, Host};
 
 use super::chart_handle::{auto_label, ChartHandle, Cycle, RefusedRounds};
+use super::ondemand::{on_demand, ChartSwitches, OnDemand};
 use super::parse::{lines, parse_u64};
 use super::source::SourceFile;
 use super::PROC_PLUGIN;
@@ -41,6 +42,8 @@ struct Kind {
     device_names: bool,
     /// A CPU's chart waits for a non-zero count.
     cpu_chart_on_demand: bool,
+    /// The `[plugin:proc:MODULE]` switch of the per-CPU charts.
+    per_core_key: &'static str,
 }
 
 const INTERRUPTS: Kind = Kind {
@@ -54,6 +57,7 @@ const INTERRUPTS: Kind = Kind {
     cpu_priority: 1100,
     device_names: true,
     cpu_chart_on_demand: false,
+    per_core_key: "interrupts per core",
 };
 
 const SOFTIRQS: Kind = Kind {
@@ -67,6 +71,7 @@ const SOFTIRQS: Kind = Kind {
     cpu_priority: 3000,
     device_names: false,
     cpu_chart_on_demand: true,
+    per_core_key: "softirqs per core",
 };
 
 /// The words of a line of these files: separated by blanks and `:`.
@@ -199,6 +204,9 @@ pub struct IrqCollector {
     kind: &'static Kind,
     file: SourceFile,
     update_every: u32,
+    /// The per-CPU charts: `no` none, `yes` every source on every CPU,
+    /// `auto` the sources counted there.
+    per_core: OnDemand,
     table: Table,
     system: Option<ChartHandle>,
     cpus: Vec<Option<ChartHandle>>,
@@ -207,22 +215,38 @@ pub struct IrqCollector {
     refused: RefusedRounds,
 }
 
-/// Collects `/proc/interrupts`.
-pub fn interrupts_collector(root: &Path, update_every: u32) -> IrqCollector {
-    IrqCollector::new(&INTERRUPTS, root, update_every)
+/// Collects `/proc/interrupts`, with the switches of its
+/// `[plugin:proc:/proc/interrupts]` section.
+pub fn interrupts_collector(
+    root: &Path,
+    update_every: u32,
+    switches: ChartSwitches<'_>,
+) -> IrqCollector {
+    IrqCollector::new(&INTERRUPTS, root, update_every, switches)
 }
 
-/// Collects `/proc/softirqs`.
-pub fn softirqs_collector(root: &Path, update_every: u32) -> IrqCollector {
-    IrqCollector::new(&SOFTIRQS, root, update_every)
+/// Collects `/proc/softirqs`, with the switches of its
+/// `[plugin:proc:/proc/softirqs]` section.
+pub fn softirqs_collector(
+    root: &Path,
+    update_every: u32,
+    switches: ChartSwitches<'_>,
+) -> IrqCollector {
+    IrqCollector::new(&SOFTIRQS, root, update_every, switches)
 }
 
 impl IrqCollector {
-    fn new(kind: &'static Kind, root: &Path, update_every: u32) -> IrqCollector {
+    fn new(
+        kind: &'static Kind,
+        root: &Path,
+        update_every: u32,
+        switches: ChartSwitches<'_>,
+    ) -> IrqCollector {
         IrqCollector {
             kind,
             file: SourceFile::new(root, kind.module),
             update_every: update_every.max(1),
+            per_core: on_demand(switches, kind.module, kind.per_core_key, OnDemand::Auto),
             table: Table::default(),
             system: None,
             cpus: Vec::new(),
@@ -298,7 +322,12 @@ impl Collector for IrqCollector {
             chart.update(&mut cycle, &self.values);
         }
 
-        // One chart per CPU: the sources counted on it.
+        // One chart per CPU: the sources counted on it (all, under `yes`).
+        if self.per_core == OnDemand::No {
+            self.refused.settle(kind.collector, cycle);
+            return Ok(());
+        }
+        let every_source = self.per_core == OnDemand::Yes;
         let cpus = self.table.cpus;
         if self.cpus.len() < cpus {
             self.cpus.resize_with(cpus, || None);
@@ -310,7 +339,7 @@ impl Collector for IrqCollector {
                     .sources
                     .iter()
                     .any(|s| s.present && s.counts[c] != 0);
-                if kind.cpu_chart_on_demand && !any {
+                if kind.cpu_chart_on_demand && !any && !every_source {
                     continue;
                 }
                 let core = format!("cpu{c}");
@@ -326,16 +355,16 @@ impl Collector for IrqCollector {
                 continue;
             };
             for source in &mut self.table.sources {
-                if source.present && source.counts[c] != 0 && source.cpu_dims[c].is_none() {
+                let counted = every_source || source.counts[c] != 0;
+                if source.present && counted && source.cpu_dims[c].is_none() {
                     source.cpu_dims[c] = Some(chart.add_dimension(dimension(source)));
                 }
             }
             self.values.clear();
             self.values.resize(chart.dimension_count(), None);
             for source in &self.table.sources {
-                if let (true, Some(dim)) =
-                    (source.present && source.counts[c] != 0, source.cpu_dims[c])
-                {
+                let counted = every_source || source.counts[c] != 0;
+                if let (true, Some(dim)) = (source.present && counted, source.cpu_dims[c]) {
                     self.values[dim] = Some(source.counts[c]);
                 }
             }

@@ -8,7 +8,8 @@
 //! As in netdata 1.37, `system.swap`, `mem.hwcorrupt`, `mem.hugepages` and
 //! `mem.transparent_hugepages` are `auto` charts: created once their values
 //! are non-zero (swap configured, a corrupted page seen, huge pages
-//! reserved or used); the others are always there.
+//! reserved or used); the others are always there. Each follows its
+//! `[plugin:proc:/proc/meminfo]` switch (`system swap`, `hugepages`, ...).
 //!
 //! `system.ram` splits `MemTotal` the way netdata 1.37 does:
 //! `cached = Cached + SReclaimable − Shmem` and
@@ -21,7 +22,7 @@ use rrd::{ChartType, Host};
 use super::chart_handle::{
     mark_all_obsolete, ChartHandle, ChartSpec, Cycle, DimSpec, RefusedRounds,
 };
-use super::ondemand::OnDemand;
+use super::ondemand::{enabled, no_chart_switches, on_demand, ChartSwitches, OnDemand};
 use super::parse::{lines, parse_i64, words};
 use super::source::SourceFile;
 use super::PROC_PLUGIN;
@@ -380,6 +381,11 @@ impl MemInfo {
 pub struct MeminfoCollector {
     file: SourceFile,
     update_every: u32,
+    do_ram: bool,
+    do_committed: bool,
+    do_writeback: bool,
+    do_kernel: bool,
+    do_slab: bool,
     do_swap: OnDemand,
     do_hwcorrupt: OnDemand,
     do_hugepages: OnDemand,
@@ -402,13 +408,29 @@ pub struct MeminfoCollector {
 
 impl MeminfoCollector {
     pub fn new(root: &Path, update_every: u32) -> MeminfoCollector {
+        MeminfoCollector::configured(root, update_every, &no_chart_switches)
+    }
+
+    /// With the per-chart switches of `[plugin:proc:/proc/meminfo]`.
+    pub fn configured(
+        root: &Path,
+        update_every: u32,
+        switches: ChartSwitches<'_>,
+    ) -> MeminfoCollector {
+        let on = |key| enabled(switches, MODULE, key);
+        let auto = |key| on_demand(switches, MODULE, key, OnDemand::Auto);
         MeminfoCollector {
             file: SourceFile::new(root, "/proc/meminfo"),
             update_every: update_every.max(1),
-            do_swap: OnDemand::Auto,
-            do_hwcorrupt: OnDemand::Auto,
-            do_hugepages: OnDemand::Auto,
-            do_transparent_hugepages: OnDemand::Auto,
+            do_ram: on("system ram"),
+            do_committed: on("committed memory"),
+            do_writeback: on("writeback memory"),
+            do_kernel: on("kernel memory"),
+            do_slab: on("slab memory"),
+            do_swap: auto("system swap"),
+            do_hwcorrupt: auto("hardware corrupted ECC"),
+            do_hugepages: auto("hugepages"),
+            do_transparent_hugepages: auto("transparent hugepages"),
             has_percpu: None,
             ram: None,
             available: None,
@@ -467,19 +489,19 @@ impl Collector for MeminfoCollector {
             .has_percpu
             .get_or_insert(info.get(Field::Percpu).is_some());
 
-        if let Some(ram) = info.ram() {
+        if let Some(ram) = info.ram().filter(|_| self.do_ram) {
             self.ram
                 .get_or_insert_with(|| ChartHandle::create(host, SYSTEM_RAM.def(ue), &RAM_DIMS))
                 .update(&mut cycle, &ram);
         }
-        if info.get(Field::MemAvailable).is_some() {
+        if self.do_ram && info.get(Field::MemAvailable).is_some() {
             self.available
                 .get_or_insert_with(|| {
                     ChartHandle::create(host, MEM_AVAILABLE.def(ue), &AVAILABLE_DIMS)
                 })
                 .update(&mut cycle, &[info.get(Field::MemAvailable)]);
         }
-        if info.get(Field::CommittedAs).is_some() {
+        if self.do_committed && info.get(Field::CommittedAs).is_some() {
             self.committed
                 .get_or_insert_with(|| {
                     ChartHandle::create(host, MEM_COMMITTED.def(ue), &COMMITTED_DIMS)
@@ -506,30 +528,36 @@ impl Collector for MeminfoCollector {
                 );
             }
         }
-        update(
-            &mut self.writeback,
-            &mut cycle,
-            || ChartHandle::create(host, MEM_WRITEBACK.def(ue), &WRITEBACK_DIMS),
-            &info.writeback(),
-        );
+        if self.do_writeback {
+            update(
+                &mut self.writeback,
+                &mut cycle,
+                || ChartHandle::create(host, MEM_WRITEBACK.def(ue), &WRITEBACK_DIMS),
+                &info.writeback(),
+            );
+        }
         let kernel_dims = if has_percpu {
             &KERNEL_DIMS[..]
         } else {
             &KERNEL_DIMS[..4]
         };
         let kernel = info.kernel();
-        update(
-            &mut self.kernel,
-            &mut cycle,
-            || ChartHandle::create(host, MEM_KERNEL.def(ue), kernel_dims),
-            &kernel[..kernel_dims.len()],
-        );
-        update(
-            &mut self.slab,
-            &mut cycle,
-            || ChartHandle::create(host, MEM_SLAB.def(ue), &SLAB_DIMS),
-            &info.slab(),
-        );
+        if self.do_kernel {
+            update(
+                &mut self.kernel,
+                &mut cycle,
+                || ChartHandle::create(host, MEM_KERNEL.def(ue), kernel_dims),
+                &kernel[..kernel_dims.len()],
+            );
+        }
+        if self.do_slab {
+            update(
+                &mut self.slab,
+                &mut cycle,
+                || ChartHandle::create(host, MEM_SLAB.def(ue), &SLAB_DIMS),
+                &info.slab(),
+            );
+        }
         let page_kib = info.zero(Field::Hugepagesize);
         if self
             .do_hugepages

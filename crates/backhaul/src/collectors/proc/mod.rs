@@ -61,6 +61,7 @@ mod zram;
 use std::path::Path;
 
 use crate::collectors::Collector;
+pub use ondemand::{no_chart_switches, ChartSwitches};
 
 pub use diskspace::DiskspaceCollector;
 pub use diskstats::DiskstatsCollector;
@@ -85,11 +86,23 @@ pub const DISKSPACE_PLUGIN: &str = "diskspace.plugin";
 pub const SWITCHES: &[&str] = crate::config::PROC_SWITCHES;
 
 /// The collectors whose switch `enabled` answers yes to (see [`SWITCHES`]),
-/// each reading below `root` and collecting every `update_every` seconds.
+/// each reading below `root` and collecting every `update_every` seconds,
+/// every chart on netdata's default switch.
 pub fn default_collectors(
     root: &Path,
     update_every: u32,
     enabled: &dyn Fn(&str) -> bool,
+) -> Vec<Box<dyn Collector>> {
+    configured_collectors(root, update_every, enabled, &no_chart_switches)
+}
+
+/// [`default_collectors`] with the per-chart switches `switches` (the
+/// `[plugin:proc:MODULE]` sections).
+pub fn configured_collectors(
+    root: &Path,
+    update_every: u32,
+    enabled: &dyn Fn(&str) -> bool,
+    switches: ChartSwitches<'_>,
 ) -> Vec<Box<dyn Collector>> {
     let update_every = update_every.max(1);
     let mut collectors: Vec<Box<dyn Collector>> = Vec::new();
@@ -101,18 +114,24 @@ pub fn default_collectors(
             "/proc/stat" => Box::new(StatCollector::new(root, update_every)),
             "/proc/uptime" => Box::new(UptimeCollector::new(root, update_every)),
             "/proc/loadavg" => Box::new(LoadavgCollector::new(root, update_every)),
-            "/proc/vmstat" => Box::new(VmstatCollector::new(root, update_every)),
-            "/proc/meminfo" => Box::new(MeminfoCollector::new(root, update_every)),
+            "/proc/vmstat" => Box::new(VmstatCollector::configured(root, update_every, switches)),
+            "/proc/meminfo" => Box::new(MeminfoCollector::configured(root, update_every, switches)),
             "/proc/net/dev" => Box::new(NetDevCollector::new(root, update_every)),
             "/proc/diskstats" => Box::new(DiskstatsCollector::new(root, update_every)),
             "diskspace" => Box::new(DiskspaceCollector::new(root, update_every)),
-            "/proc/interrupts" => Box::new(irqs::interrupts_collector(root, update_every)),
-            "/proc/softirqs" => Box::new(irqs::softirqs_collector(root, update_every)),
-            "/proc/pressure" => Box::new(pressure::PressureCollector::new(root, update_every)),
+            "/proc/interrupts" => {
+                Box::new(irqs::interrupts_collector(root, update_every, switches))
+            }
+            "/proc/softirqs" => Box::new(irqs::softirqs_collector(root, update_every, switches)),
+            "/proc/pressure" => Box::new(pressure::PressureCollector::configured(
+                root,
+                update_every,
+                switches,
+            )),
             "/proc/sys/kernel/random/entropy_avail" => {
                 Box::new(entropy::EntropyCollector::new(root, update_every))
             }
-            "ipc" => Box::new(ipc::IpcCollector::new(root, update_every)),
+            "ipc" => Box::new(ipc::IpcCollector::configured(root, update_every, switches)),
             "/sys/block/zram" => Box::new(zram::ZramCollector::new(root, update_every)),
             "/sys/kernel/mm/ksm" => Box::new(ksm::KsmCollector::new(root, update_every)),
             "timex" => Box::new(TimexCollector::new(update_every)),

@@ -1,29 +1,52 @@
-//! [`OnDemand`]: netdata's `yes` / `no` / `auto` switch of one chart. Under
-//! `auto` a chart is created the first time its values are not all zero,
-//! and stays from then on (netdata latches `auto` to `yes`). netdata's
-//! per-chart keys (`[plugin:proc:/proc/meminfo] system swap = no`) are not
-//! read yet: every chart has netdata's default.
+//! netdata's `yes` / `no` / `auto` switch of one chart ([`OnDemand`], the
+//! configuration's [`ChartSwitch`]) and how a collector looks its switches
+//! up ([`ChartSwitches`]). Under `auto` a chart is created the first time
+//! its values are not all zero, and stays from then on (netdata latches
+//! `auto` to `yes`).
 
-/// A chart's switch, as netdata's `config_get_boolean_ondemand` reads it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum OnDemand {
-    Yes,
-    Auto,
+pub(crate) use crate::config::ChartSwitch as OnDemand;
+use crate::config::ChartSwitch;
+
+/// The per-chart switches of `[plugin:proc:MODULE]`: the value of `key`
+/// in `module`'s section, or `None` when not set.
+pub type ChartSwitches<'a> = &'a dyn Fn(&str, &str) -> Option<ChartSwitch>;
+
+/// No switch set anywhere: netdata's defaults.
+pub fn no_chart_switches(_module: &str, _key: &str) -> Option<ChartSwitch> {
+    None
 }
 
-impl OnDemand {
+impl ChartSwitch {
     /// Whether the chart is collected this round, given whether any of its
     /// values is non-zero. `Auto` turns into `Yes` the first time it is.
     pub(crate) fn wants(&mut self, nonzero: bool) -> bool {
         match *self {
-            OnDemand::Yes => true,
-            OnDemand::Auto if nonzero => {
-                *self = OnDemand::Yes;
+            ChartSwitch::Yes => true,
+            ChartSwitch::No => false,
+            ChartSwitch::Auto if nonzero => {
+                *self = ChartSwitch::Yes;
                 true
             }
-            OnDemand::Auto => false,
+            ChartSwitch::Auto => false,
         }
     }
+}
+
+/// A switch netdata reads with `config_get_boolean_ondemand`: `default`
+/// unless set.
+pub(crate) fn on_demand(
+    switches: ChartSwitches<'_>,
+    module: &str,
+    key: &str,
+    default: OnDemand,
+) -> OnDemand {
+    switches(module, key).unwrap_or(default)
+}
+
+/// A switch netdata reads with `config_get_boolean` (default yes): only
+/// `no` turns it off (`auto` is yes there).
+pub(crate) fn enabled(switches: ChartSwitches<'_>, module: &str, key: &str) -> bool {
+    switches(module, key) != Some(ChartSwitch::No)
 }
 
 /// Whether any of `values` is collected and non-zero.
@@ -42,8 +65,27 @@ mod tests {
         assert!(s.wants(true));
         assert!(s.wants(false));
         assert_eq!(s, OnDemand::Yes);
+        assert!(!OnDemand::No.wants(true));
         assert!(OnDemand::Yes.wants(false));
         assert!(any_nonzero(&[None, Some(0), Some(3)]));
         assert!(!any_nonzero(&[None, Some(0)]));
+    }
+
+    #[test]
+    fn lookups_fall_back_to_netdata_defaults() {
+        let set = |module: &str, key: &str| match (module, key) {
+            ("m", "off") => Some(ChartSwitch::No),
+            ("m", "auto") => Some(ChartSwitch::Auto),
+            _ => None,
+        };
+        assert!(!enabled(&set, "m", "off"));
+        assert!(enabled(&set, "m", "auto"));
+        assert!(enabled(&set, "m", "unset"));
+        assert_eq!(
+            on_demand(&set, "m", "unset", OnDemand::Auto),
+            OnDemand::Auto
+        );
+        assert_eq!(on_demand(&set, "m", "off", OnDemand::Auto), OnDemand::No);
+        assert!(enabled(&no_chart_switches, "m", "off"));
     }
 }

@@ -11,6 +11,7 @@ use std::path::Path;
 use rrd::{ChartDef, ChartType, Host};
 
 use super::chart_handle::{mark_all_obsolete, ChartHandle, Cycle, DimSpec, RefusedRounds};
+use super::ondemand::{enabled, ChartSwitches};
 use super::parse::{lines, parse_f64, parse_u64, words};
 use super::source::SourceFile;
 use super::PROC_PLUGIN;
@@ -105,6 +106,8 @@ fn parse_line(line: &[u8]) -> Option<(bool, Line)> {
 /// full time.
 struct ResourceCharts {
     file: SourceFile,
+    /// `enable RESOURCE some pressure`, `enable RESOURCE full pressure`.
+    enabled: [bool; 2],
     charts: [Option<ChartHandle>; 4],
 }
 
@@ -116,13 +119,26 @@ pub struct PressureCollector {
 }
 
 impl PressureCollector {
-    pub fn new(root: &Path, update_every: u32) -> PressureCollector {
+    /// With the switches of `[plugin:proc:/proc/pressure]`.
+    pub fn configured(
+        root: &Path,
+        update_every: u32,
+        switches: ChartSwitches<'_>,
+    ) -> PressureCollector {
+        let on = |resource: &str, kind: &str| {
+            enabled(
+                switches,
+                MODULE,
+                &format!("enable {resource} {kind} pressure"),
+            )
+        };
         PressureCollector {
             update_every: update_every.max(MIN_UPDATE_EVERY),
             resources: RESOURCES
                 .iter()
                 .map(|r| ResourceCharts {
                     file: SourceFile::new(root, &format!("/proc/pressure/{}", r.name)),
+                    enabled: [on(r.name, "some"), on(r.name, "full")],
                     charts: Default::default(),
                 })
                 .collect(),
@@ -186,6 +202,9 @@ impl Collector for PressureCollector {
                 } else {
                     ("full", &FULL_DIMS, 2)
                 };
+                if !state.enabled[slot / 2] {
+                    continue;
+                }
                 state.charts[slot]
                     .get_or_insert_with(|| {
                         ChartHandle::create(

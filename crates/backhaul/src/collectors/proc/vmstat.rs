@@ -16,7 +16,9 @@ use rrd::{ChartType, Host};
 use super::chart_handle::{
     mark_all_obsolete, ChartHandle, ChartSpec, Cycle, DimSpec, RefusedRounds,
 };
-use super::ondemand::{any_nonzero, OnDemand};
+use super::ondemand::{
+    any_nonzero, enabled, no_chart_switches, on_demand, ChartSwitches, OnDemand,
+};
 use super::parse::{lines, parse_i64, words};
 use super::source::host_path;
 use super::source::SourceFile;
@@ -204,8 +206,13 @@ pub struct VmstatCollector {
     update_every: u32,
     page_size: i64,
     do_swapio: OnDemand,
+    do_io: bool,
+    do_pgfaults: bool,
+    do_oom_kill: bool,
+    /// The `system-wide numa metric summary` switch.
+    numa_switch: OnDemand,
     /// Decided on the first read: two NUMA nodes or more and a non-zero
-    /// NUMA counter.
+    /// NUMA counter (under `auto`).
     do_numa: Option<bool>,
     numa_nodes: usize,
     pgpgio: Option<ChartHandle>,
@@ -218,11 +225,29 @@ pub struct VmstatCollector {
 
 impl VmstatCollector {
     pub fn new(root: &Path, update_every: u32) -> VmstatCollector {
+        VmstatCollector::configured(root, update_every, &no_chart_switches)
+    }
+
+    /// With the per-chart switches of `[plugin:proc:/proc/vmstat]`.
+    pub fn configured(
+        root: &Path,
+        update_every: u32,
+        switches: ChartSwitches<'_>,
+    ) -> VmstatCollector {
         VmstatCollector {
             file: SourceFile::new(root, "/proc/vmstat"),
             update_every: update_every.max(1),
             page_size: i64::try_from(crate::sys::page_size()).unwrap_or(4096),
-            do_swapio: OnDemand::Auto,
+            do_swapio: on_demand(switches, MODULE, "swap i/o", OnDemand::Auto),
+            do_io: enabled(switches, MODULE, "disk i/o"),
+            do_pgfaults: enabled(switches, MODULE, "memory page faults"),
+            do_oom_kill: enabled(switches, MODULE, "out of memory kills"),
+            numa_switch: on_demand(
+                switches,
+                MODULE,
+                "system-wide numa metric summary",
+                OnDemand::Auto,
+            ),
             do_numa: None,
             numa_nodes: numa_node_count(root),
             pgpgio: None,
@@ -269,7 +294,7 @@ impl Collector for VmstatCollector {
                 .update(&mut cycle, &swapio);
         }
         let pgpgio = [stat.get(Field::PgpgIn), stat.get(Field::PgpgOut)];
-        if pgpgio.iter().any(Option::is_some) {
+        if self.do_io && pgpgio.iter().any(Option::is_some) {
             self.pgpgio
                 .get_or_insert_with(|| {
                     ChartHandle::create(host, SYSTEM_PGPGIO.def(ue), &PGPGIO_DIMS)
@@ -277,14 +302,14 @@ impl Collector for VmstatCollector {
                 .update(&mut cycle, &pgpgio);
         }
         let pgfaults = [stat.get(Field::PgFault), stat.get(Field::PgMajFault)];
-        if pgfaults.iter().any(Option::is_some) {
+        if self.do_pgfaults && pgfaults.iter().any(Option::is_some) {
             self.pgfaults
                 .get_or_insert_with(|| {
                     ChartHandle::create(host, MEM_PGFAULTS.def(ue), &PGFAULTS_DIMS)
                 })
                 .update(&mut cycle, &pgfaults);
         }
-        if let Some(kills) = stat.get(Field::OomKill) {
+        if let Some(kills) = stat.get(Field::OomKill).filter(|_| self.do_oom_kill) {
             self.oom_kill
                 .get_or_insert_with(|| {
                     ChartHandle::create(host, MEM_OOM_KILL.def(ue), &OOM_KILL_DIMS)
@@ -292,9 +317,12 @@ impl Collector for VmstatCollector {
                 .update(&mut cycle, &[Some(kills)]);
         }
         let numa_nodes = self.numa_nodes;
-        let do_numa = *self
-            .do_numa
-            .get_or_insert_with(|| numa_nodes >= 2 && any_nonzero(stat.numa()));
+        let numa_switch = self.numa_switch;
+        let do_numa = *self.do_numa.get_or_insert_with(|| match numa_switch {
+            OnDemand::Yes => true,
+            OnDemand::No => false,
+            OnDemand::Auto => numa_nodes >= 2 && any_nonzero(stat.numa()),
+        });
         if do_numa {
             self.numa
                 .get_or_insert_with(|| ChartHandle::create(host, MEM_NUMA.def(ue), &NUMA_DIMS))
