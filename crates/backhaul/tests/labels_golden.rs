@@ -44,6 +44,7 @@ const ONE_CHART: &str = "\
     /proc/pressure = no
     /proc/sys/kernel/random/entropy_avail = no
     ipc = no
+    /proc/mdstat = no
     /sys/block/zram = no
     /sys/kernel/mm/ksm = no
 ";

@@ -1726,6 +1726,7 @@ fn missing_files_are_logged_once_and_make_no_charts() {
         "ipc",
         "/sys/block/zram",
         "/sys/kernel/mm/ksm",
+        "/proc/mdstat",
     ];
     let mut collectors = default_collectors(&root.path, 1, &|s| switches.contains(&s));
     assert_eq!(collectors.len(), switches.len());
@@ -1742,6 +1743,7 @@ fn missing_files_are_logged_once_and_make_no_charts() {
         "proc/sys/kernel/random/entropy_avail",
         "proc/sysvipc/sem",
         "sys/kernel/mm/ksm/pages_shared",
+        "proc/mdstat",
     ] {
         assert_eq!(logs.matches(path).count(), 1, "{path}:\n{logs}");
     }
@@ -1767,6 +1769,10 @@ fn odd_content_is_survived() {
         ("proc/sysvipc/msg", "header\n0 x 600 1 2\n"),
         ("sys/block/zram0/mm_stat", "1 2\n"),
         ("sys/kernel/mm/ksm/pages_shared", "-5\n"),
+        (
+            "proc/mdstat",
+            "md9 : active\nmd8 : active raid1\n [x/y] [U]\n [=] resync = ?% a b c\n",
+        ),
     ] {
         root.write(file, content);
     }
@@ -1833,4 +1839,109 @@ fn chart_switches_follow_netdata() {
         ]
     );
     assert_values(&host, "cpu.cpu0_softirqs", T + 1, &[("BLOCK", 0.0)]);
+}
+// ---------------------------------------------------------------------------
+// /proc/mdstat (no md arrays on the reference machine: the file is the
+// kernel's documented layout, written by the test).
+
+const MDSTAT_RECOVERING: &str = "Personalities : [raid1] [raid0] [linear]
+md1 : active raid1 sdc1[2] sdb1[1](F) sda1[0]
+      1048512 blocks super 1.2 [2/1] [U_]
+      [==>..................]  recovery = 12.6% (132224/1048512) finish=2.5min speed=8000K/sec
+      bitmap: 0/1 pages [0KB], 65536KB chunk
+
+md0 : active raid0 sdd1[1] sde1[0]
+      2095104 blocks super 1.2 512k chunks
+
+md2 : inactive sdf1[0](S)
+      1048512 blocks super 1.2
+
+unused devices: <none>
+";
+
+const MDSTAT_CLEAN: &str = "Personalities : [raid1]
+md1 : active raid1 sdc1[2] sda1[0]
+      1048512 blocks super 1.2 [2/2] [UU]
+      bitmap: 0/1 pages [0KB], 65536KB chunk
+
+unused devices: <none>
+";
+
+#[test]
+fn mdstat_arrays() {
+    let root = Root::new("mdstat");
+    let host = Host::new("test", 100);
+    let mut collectors = only(&root, "/proc/mdstat");
+    root.write("proc/mdstat", MDSTAT_RECOVERING);
+    root.write("sys/block/md1/md/mismatch_cnt", "8\n");
+    collect(&mut collectors, &host, T);
+    // md1: [2/1] → 1 in use, 1 down
+    assert_values(&host, "mdstat.mdstat_health", T, &[("md1", 1.0)]);
+    assert_values(
+        &host,
+        "mdstat.md1_disks",
+        T,
+        &[("inuse", 1.0), ("down", 1.0)],
+    );
+    assert_values(&host, "mdstat.md1_mismatch", T, &[("count", 8.0)]);
+    // recovery 12.6 % (× 100 collected, / 100 stored), 2.5 min, 8000 KiB/s
+    assert_values(
+        &host,
+        "mdstat.md1_operation",
+        T,
+        &[
+            ("check", 0.0),
+            ("resync", 0.0),
+            ("recovery", 12.6),
+            ("reshape", 0.0),
+        ],
+    );
+    assert_values(&host, "mdstat.md1_finish", T, &[("finish_in", 150.0)]);
+    assert_values(&host, "mdstat.md1_speed", T, &[("speed", 8000.0)]);
+    // md0 is raid0: only there; md2 is inactive: nothing.
+    assert_values(&host, "mdstat.md0_availability", T, &[("available", 1.0)]);
+    assert!(host.chart_by_id("mdstat.md0_disks").is_none());
+    assert!(host.chart_by_id("mdstat.md2_availability").is_none());
+    {
+        let chart = host.chart_by_id("mdstat.md1_disks").unwrap();
+        let c = chart.read();
+        let def = c.def();
+        assert_eq!(def.family, "md1 (raid1)");
+        assert_eq!(def.context, "md.disks");
+        assert_eq!(def.title, "Disks Stats");
+        assert_eq!(def.priority, 2106);
+        let labels: Vec<(&str, &str)> = def
+            .labels
+            .iter()
+            .map(|l| (l.key.as_str(), l.value.as_str()))
+            .collect();
+        assert_eq!(labels, [("device", "md1"), ("raid_level", "raid1")]);
+        // md0 was the second array seen: its priorities are 10 further.
+        let md0 = host.chart_by_id("mdstat.md0_availability").unwrap();
+        assert_eq!(md0.read().def().priority, 2105 + 10);
+    }
+
+    // Recovered, md0 gone: md0's chart is obsolete, md1 back to [2/2].
+    root.write("proc/mdstat", MDSTAT_CLEAN);
+    collect(&mut collectors, &host, T + 1);
+    assert_values(
+        &host,
+        "mdstat.md1_disks",
+        T + 1,
+        &[("inuse", 2.0), ("down", 0.0)],
+    );
+    assert_values(&host, "mdstat.md1_operation", T + 1, &[("recovery", 0.0)]);
+    assert!(
+        host.chart_by_id("mdstat.md0_availability")
+            .unwrap()
+            .read()
+            .def()
+            .obsolete
+    );
+
+    // Steady: nothing allocated.
+    collect(&mut collectors, &host, T + 2);
+    let before = allocations();
+    collect(&mut collectors, &host, T + 3);
+    assert_eq!(allocations() - before, 0);
 }

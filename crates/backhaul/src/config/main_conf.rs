@@ -902,6 +902,7 @@ pub const PROC_SWITCHES: &[&str] = &[
     "/proc/pressure",
     "/proc/sys/kernel/random/entropy_avail",
     "ipc",
+    "/proc/mdstat",
     "/sys/block/zram",
     "/sys/kernel/mm/ksm",
     "timex",

@@ -19,6 +19,7 @@
 //! | `/proc/pressure`  | `proc:pressure`      | `system.{cpu,memory,io}_{some,full}_pressure` and `..._stall_time` (every 2 s at least) |
 //! | `/proc/sys/kernel/random/entropy_avail` | `proc:entropy` | `system.entropy` |
 //! | `ipc`             | `proc:ipc`           | `system.ipc_semaphores`, `system.ipc_semaphore_arrays`, `system.message_queue_{messages,bytes}`, `system.shared_memory_{segments,bytes}` |
+//! | `/proc/mdstat`    | `proc:mdstat`        | `mdstat.mdstat_health`, per array `mdstat.NAME_{disks,mismatch,operation,finish,speed}` or `mdstat.NAME_availability` |
 //! | `/sys/block/zram` | `proc:zram`          | `mem.zram_{usage,savings,ratio,efficiency}.DEV` |
 //! | `/sys/kernel/mm/ksm` | `proc:ksm`        | `mem.ksm`, `mem.ksm_savings`, `mem.ksm_ratios` (while pages are offered) |
 //! | `diskspace`       | `diskspace`          | `disk_space.MOUNT`, `disk_inodes.MOUNT` |
@@ -45,6 +46,7 @@ mod ipc;
 mod irqs;
 mod ksm;
 mod loadavg;
+mod mdstat;
 mod meminfo;
 mod mountinfo;
 mod net_dev;
@@ -132,6 +134,7 @@ pub fn configured_collectors(
                 Box::new(entropy::EntropyCollector::new(root, update_every))
             }
             "ipc" => Box::new(ipc::IpcCollector::configured(root, update_every, switches)),
+            "/proc/mdstat" => Box::new(mdstat::MdstatCollector::new(root, update_every)),
             "/sys/block/zram" => Box::new(zram::ZramCollector::new(root, update_every)),
             "/sys/kernel/mm/ksm" => Box::new(ksm::KsmCollector::new(root, update_every)),
             "timex" => Box::new(TimexCollector::new(update_every)),
