@@ -1945,3 +1945,59 @@ fn mdstat_arrays() {
     collect(&mut collectors, &host, T + 3);
     assert_eq!(allocations() - before, 0);
 }
+// ---------------------------------------------------------------------------
+// Throttling and frequency (not on the reference machine kind: the files
+// are written by the test, in the kernel's format).
+
+#[test]
+fn cpu_throttling_and_frequency() {
+    let root = Root::new("cpufreq");
+    let host = Host::new("test", 100);
+    root.load("t0");
+    let cpu = |n: usize, file: &str, value: &str| {
+        root.write(&format!("sys/devices/system/cpu/cpu{n}/{file}"), value);
+    };
+    cpu(0, "thermal_throttle/core_throttle_count", "0\n");
+    cpu(1, "thermal_throttle/core_throttle_count", "0\n");
+    cpu(0, "thermal_throttle/package_throttle_count", "7\n");
+    cpu(0, "cpufreq/scaling_cur_freq", "2400000\n");
+    cpu(1, "cpufreq/scaling_cur_freq", "1200000\n");
+    cpu(1, "cpufreq/stats/time_in_state", "1000000 100\n2000000 0\n");
+    let mut collectors = only(&root, "/proc/stat");
+    collect(&mut collectors, &host, T);
+    // Never throttled yet: `auto` waits; package counts are off by default.
+    assert!(host.chart_by_id("cpu.core_throttling").is_none());
+    assert!(host.chart_by_id("cpu.package_throttling").is_none());
+    root.load("t1");
+    cpu(0, "thermal_throttle/core_throttle_count", "3\n");
+    cpu(
+        1,
+        "cpufreq/stats/time_in_state",
+        "1000000 150\n2000000 150\n",
+    );
+    collect(&mut collectors, &host, T + 1);
+    // Throttled: the chart appears, this count its base.
+    assert!(host.chart_by_id("cpu.core_throttling").is_some());
+    // cpu0: scaling_cur_freq 2400000 kHz; cpu1: time_in_state over the
+    // second: 50 ticks at 1 GHz and 150 at 2 GHz = 1750000 kHz
+    assert_values(
+        &host,
+        "cpu.cpufreq",
+        T + 1,
+        &[("cpu0", 2400.0), ("cpu1", 1750.0)],
+    );
+    let chart = host.chart_by_id("cpu.cpufreq").unwrap();
+    let c = chart.read();
+    assert_eq!(c.def().context, "cpufreq.cpufreq");
+    assert_eq!(c.def().units, "MHz");
+    assert_eq!(c.def().priority, 5003);
+    drop(c);
+    cpu(0, "thermal_throttle/core_throttle_count", "5\n");
+    collect(&mut collectors, &host, T + 2);
+    assert_values(
+        &host,
+        "cpu.core_throttling",
+        T + 2,
+        &[("cpu0", 2.0), ("cpu1", 0.0)],
+    );
+}

@@ -924,6 +924,14 @@ pub enum ChartSwitch {
 /// "not used" warning.
 pub const PROC_CHART_SWITCHES: &[(&str, &[&str])] = &[
     (
+        "/proc/stat",
+        &[
+            "core_throttle_count",
+            "package_throttle_count",
+            "cpu frequency",
+        ],
+    ),
+    (
         "/proc/meminfo",
         &[
             "system ram",

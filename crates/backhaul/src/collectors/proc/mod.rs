@@ -7,7 +7,7 @@
 //!
 //! | switch            | collector            | charts |
 //! |-------------------|----------------------|--------|
-//! | `/proc/stat`      | `proc:stat`          | `system.cpu`, `cpu.cpuN`, `system.intr`, `system.ctxt`, `system.forks`, `system.processes` |
+//! | `/proc/stat`      | `proc:stat`          | `system.cpu`, `cpu.cpuN`, `system.intr`, `system.ctxt`, `system.forks`, `system.processes`, and where the machine has them `cpu.core_throttling` (auto), `cpu.package_throttling` (off by default), `cpu.cpufreq` |
 //! | `/proc/uptime`    | `proc:uptime`        | `system.uptime` |
 //! | `/proc/loadavg`   | `proc:loadavg`       | `system.load` (every 5 s at least), `system.active_processes` |
 //! | `/proc/vmstat`    | `proc:vmstat`        | `system.pgpgio`, `mem.pgfaults`, `mem.oom_kill`, `system.swapio` (auto), `mem.numa` (2+ nodes) |
@@ -38,6 +38,7 @@
 //! incremental, percentage, multiplier and divisor math.
 
 mod chart_handle;
+mod cpu_sysfs;
 mod diskspace;
 mod diskstats;
 mod entropy;
@@ -113,7 +114,7 @@ pub fn configured_collectors(
             continue;
         }
         let collector: Box<dyn Collector> = match switch {
-            "/proc/stat" => Box::new(StatCollector::new(root, update_every)),
+            "/proc/stat" => Box::new(StatCollector::configured(root, update_every, switches)),
             "/proc/uptime" => Box::new(UptimeCollector::new(root, update_every)),
             "/proc/loadavg" => Box::new(LoadavgCollector::new(root, update_every)),
             "/proc/vmstat" => Box::new(VmstatCollector::configured(root, update_every, switches)),

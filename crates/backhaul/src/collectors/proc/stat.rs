@@ -1,7 +1,9 @@
 //! `/proc/stat`: CPU time (`system.cpu` and one `cpu.cpuN` per core),
 //! interrupts (`system.intr`), context switches (`system.ctxt`), process
 //! creation (`system.forks`) and running/blocked processes
-//! (`system.processes`).
+//! (`system.processes`); with `cpu_sysfs.rs`, thermal throttling and CPU
+//! frequency (`cpu.core_throttling`, `cpu.package_throttling`,
+//! `cpu.cpufreq`) where the machine has them.
 //!
 //! CPU charts use netdata's dimension order and math: ten
 //! `percentage-of-incremental-row` dimensions with `idle` hidden, `user`
@@ -13,6 +15,8 @@ use std::path::Path;
 use rrd::{Algorithm, ChartType, Host};
 
 use super::chart_handle::{ChartHandle, ChartSpec, Cycle, DimSpec, RefusedRounds};
+use super::cpu_sysfs::CoreFiles;
+use super::ondemand::{no_chart_switches, ChartSwitches};
 use super::parse::{lines, parse_i64, parse_u64, words};
 use super::source::SourceFile;
 use super::PROC_PLUGIN;
@@ -162,6 +166,8 @@ pub struct StatCollector {
     file: SourceFile,
     update_every: u32,
     charts: StatCharts,
+    /// Throttling and frequency, from `/sys/devices/system/cpu`.
+    core_files: CoreFiles,
     refused: RefusedRounds,
 }
 
@@ -290,10 +296,21 @@ fn core_chart(core: usize, update_every: u32) -> rrd::ChartDef {
 
 impl StatCollector {
     pub fn new(root: &Path, update_every: u32) -> StatCollector {
+        StatCollector::configured(root, update_every, &no_chart_switches)
+    }
+
+    /// With the per-chart switches of `[plugin:proc:/proc/stat]`
+    /// (`core_throttle_count`, `package_throttle_count`, `cpu frequency`).
+    pub fn configured(
+        root: &Path,
+        update_every: u32,
+        switches: ChartSwitches<'_>,
+    ) -> StatCollector {
         StatCollector {
             file: SourceFile::new(root, "/proc/stat"),
             update_every: update_every.max(1),
             charts: StatCharts::default(),
+            core_files: CoreFiles::new(root, switches),
             refused: RefusedRounds::default(),
         }
     }
@@ -311,11 +328,15 @@ impl Collector for StatCollector {
     fn collect(&mut self, host: &Host, now_ut: u64) -> anyhow::Result<()> {
         let Some(data) = self.file.read() else {
             self.charts.mark_all_obsolete();
+            self.core_files.mark_all_obsolete();
             return Ok(());
         };
         let mut cycle = Cycle::new(now_ut);
         self.charts
             .process(data, host, self.update_every, &mut cycle);
+        let cores = self.charts.cores_seen.len();
+        self.core_files
+            .collect(cores, host, self.update_every, &mut cycle);
         self.refused.settle("proc:stat", cycle);
         Ok(())
     }
