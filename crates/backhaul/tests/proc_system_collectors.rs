@@ -1749,9 +1749,15 @@ fn missing_files_are_logged_once_and_make_no_charts() {
     }
     assert_eq!(logs.matches("no zram devices").count(), 1, "{logs}");
 
-    // The files come back: the charts follow.
+    // The files appear: netdata's module stays off; here the charts follow
+    // within a minute of collections (a file never seen is tried again
+    // every 60 reads, not every second).
     root.load("t0");
     collect(&mut collectors, &host, T + 6);
+    assert!(host.chart_by_id("system.interrupts").is_none());
+    for t in 4..=62 {
+        collect(&mut collectors, &host, T + 2 * t);
+    }
     assert!(host.chart_by_id("system.interrupts").is_some());
     assert!(host.chart_by_id("system.entropy").is_some());
 }

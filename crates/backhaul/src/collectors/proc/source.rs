@@ -44,12 +44,25 @@ impl Trouble {
 /// it). A file that was removed (no links left) or failed to read is
 /// closed and opened again on the next read, so a file that disappears is
 /// noticed at once and one that comes back is picked up.
+///
+/// A file that was never readable (the machine has no such thing: no md
+/// arrays, no KSM) is tried again only every [`ABSENT_RETRY_READS`] reads,
+/// as netdata disables such a module: the charts come if it appears later,
+/// without a failing `open` every second meanwhile.
 pub(crate) struct SourceFile {
     path: PathBuf,
     file: Option<File>,
     buffer: Vec<u8>,
     trouble: Trouble,
+    /// Read successfully at least once.
+    ever_read: bool,
+    /// Reads left to skip before trying a never-read file again.
+    skip: u32,
 }
+
+/// How often a file never readable is tried again, in reads (a minute at
+/// one read a second).
+pub(crate) const ABSENT_RETRY_READS: u32 = 60;
 
 impl SourceFile {
     /// The file at kernel path `absolute` (such as `/proc/stat`) below `root`.
@@ -59,6 +72,8 @@ impl SourceFile {
             file: None,
             buffer: vec![0; 4096],
             trouble: Trouble::default(),
+            ever_read: false,
+            skip: 0,
         }
     }
 
@@ -71,8 +86,13 @@ impl SourceFile {
     /// empty. The first failure is logged as a warning, the recovery as
     /// information; failures in between are silent.
     pub(crate) fn read(&mut self) -> Option<&[u8]> {
+        if self.skip > 0 {
+            self.skip -= 1;
+            return None;
+        }
         match self.read_whole() {
             Ok(filled) => {
+                self.ever_read = true;
                 if self.trouble.recover() {
                     tracing::info!(path = %self.path.display(), "readable again; collecting its charts");
                 }
@@ -80,12 +100,23 @@ impl SourceFile {
             }
             Err(error) => {
                 self.file = None;
+                if !self.ever_read {
+                    self.skip = ABSENT_RETRY_READS - 1;
+                }
                 if self.trouble.fail() {
-                    tracing::warn!(
-                        path = %self.path.display(),
-                        %error,
-                        "cannot read; its charts are obsolete until it comes back"
-                    );
+                    if self.ever_read {
+                        tracing::warn!(
+                            path = %self.path.display(),
+                            %error,
+                            "cannot read; its charts are obsolete until it comes back"
+                        );
+                    } else {
+                        tracing::warn!(
+                            path = %self.path.display(),
+                            %error,
+                            "cannot read; its charts are off, tried again every {ABSENT_RETRY_READS} collections"
+                        );
+                    }
                 }
                 None
             }
@@ -163,6 +194,13 @@ mod tests {
         let mut file = SourceFile::new(&dir, "/proc/thing");
         assert!(file.read().is_none());
         assert!(file.is_failing());
+        // Never read: the next tries are skipped for a while.
+        std::fs::write(dir.join("proc/thing"), b"a 1\n").unwrap();
+        for _ in 1..ABSENT_RETRY_READS {
+            assert!(file.read().is_none());
+        }
+        assert_eq!(file.read(), Some(&b"a 1\n"[..]));
+        // Once read, every failure is retried at once.
         std::fs::write(dir.join("proc/thing"), b"").unwrap();
         assert!(file.read().is_none());
         std::fs::write(dir.join("proc/thing"), b"a 1\n").unwrap();
