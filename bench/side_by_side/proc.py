@@ -162,14 +162,14 @@ def process_ticks(pid):
     return int(fields[11]) + int(fields[12])
 
 
-def chart_count(port):
+def chart_ids(port):
     for _ in range(50):
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/charts", timeout=5) as r:
-                return len(json.load(r)["charts"])
+                return sorted(json.load(r)["charts"])
         except OSError:
             time.sleep(0.2)
-    return None
+    return []
 
 
 def run(name, cmd, counted):
@@ -186,7 +186,7 @@ def run(name, cmd, counted):
         before, p0, t0 = threads(agent.pid), process_ticks(agent.pid), time.monotonic()
         time.sleep(DURATION)
         after, p1, t1 = threads(agent.pid), process_ticks(agent.pid), time.monotonic()
-        charts = chart_count(port)
+        charts = chart_ids(port)
     finally:
         try:
             os.killpg(agent.pid, signal.SIGTERM)
@@ -213,7 +213,8 @@ def run(name, cmd, counted):
     return {
         "agent": name,
         "threads": sorted(set(names)),
-        "charts": charts,
+        "charts": len(charts),
+        "chart_ids": charts,
         "elapsed": elapsed,
         "collector_pct": ns / 1e9 / elapsed * 100,
         "collector_ticks_pct": ticks / 100 / elapsed * 100,
@@ -239,6 +240,10 @@ def main():
     for r in results:
         print(f"| {r['agent']} | {r['charts']} | {len(r['threads'])} | **{r['collector_pct']:.3f} %** | "
               f"{r['collector_ticks_pct']:.2f} % | {r['process_pct']:.2f} % |")
+    if len(results) == 2:
+        a, b = set(results[0]["chart_ids"]), set(results[1]["chart_ids"])
+        print(f"\ncharts only {results[0]['agent']} has: {' '.join(sorted(a - b)) or '-'}")
+        print(f"charts only {results[1]['agent']} has: {' '.join(sorted(b - a)) or '-'}")
     if len(results) == 2 and results[1]["collector_pct"] > 0:
         print(f"\nratio netdata/backhaul, collector CPU: "
               f"{results[0]['collector_pct'] / results[1]['collector_pct']:.1f}x")
