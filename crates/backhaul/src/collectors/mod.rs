@@ -57,7 +57,7 @@ pub fn run_collectors(mut group: Vec<Box<dyn Collector>>, host: &Host, shutdown:
         let second = next / 1_000_000;
         let now = now_realtime_ut();
         for collector in &mut group {
-            if second % u64::from(collector.update_every().max(1)) != 0 {
+            if !second.is_multiple_of(u64::from(collector.update_every().max(1))) {
                 continue;
             }
             if let Err(error) = collector.collect(host, now) {

@@ -203,7 +203,7 @@ impl CoreFiles {
         let Some(cores) = self.cores.as_mut() else {
             return;
         };
-        for which in 0..CHARTS.len() {
+        for (which, spec) in CHARTS.iter().enumerate() {
             if self.switches[which] == OnDemand::No {
                 continue;
             }
@@ -236,7 +236,6 @@ impl CoreFiles {
                 }
                 continue;
             }
-            let spec = &CHARTS[which];
             let chart = self.charts[which].get_or_insert_with(|| {
                 let mut def = ChartDef::new("cpu", spec.id)
                     .family(spec.family)

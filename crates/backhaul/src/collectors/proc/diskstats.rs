@@ -96,13 +96,13 @@ enum Ext {
     Busy,
     Util,
     Mops,
-    ExtMops,
+    DiscardMops,
     Iotime,
-    ExtIotime,
+    DiscardIotime,
     Await,
-    ExtAwait,
+    DiscardAwait,
     Avgsz,
-    ExtAvgsz,
+    DiscardAvgsz,
     Svctm,
 }
 
@@ -583,7 +583,7 @@ impl Disk {
             );
             if dc {
                 self.ext_update(
-                    Ext::ExtMops,
+                    Ext::DiscardMops,
                     host,
                     update_every,
                     cycle,
@@ -607,7 +607,7 @@ impl Disk {
             if dc {
                 let values = [n(now.discard_ms), n(now.flush_ms)];
                 let values = if fl { &values[..] } else { &values[..1] };
-                self.ext_update(Ext::ExtIotime, host, update_every, cycle, values);
+                self.ext_update(Ext::DiscardIotime, host, update_every, cycle, values);
             }
         }
         if previous.is_none() {
@@ -641,7 +641,7 @@ impl Disk {
                     per(delta(|c| c.flush_ms), flushes),
                 ];
                 let values = if fl { &values[..] } else { &values[..1] };
-                self.ext_update(Ext::ExtAwait, host, update_every, cycle, values);
+                self.ext_update(Ext::DiscardAwait, host, update_every, cycle, values);
             }
         }
         if self.io.is_some() && ops_on {
@@ -657,7 +657,7 @@ impl Disk {
             );
             if dc {
                 self.ext_update(
-                    Ext::ExtAvgsz,
+                    Ext::DiscardAvgsz,
                     host,
                     update_every,
                     cycle,
