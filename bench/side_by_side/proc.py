@@ -166,7 +166,11 @@ def chart_ids(port):
     for _ in range(50):
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/charts", timeout=5) as r:
-                return sorted(json.load(r)["charts"])
+                charts = json.load(r)["charts"]
+                if os.environ.get("CHARTS_DUMP"):
+                    with open(f"{os.environ['CHARTS_DUMP']}.{port}.json", "w") as f:
+                        json.dump(charts, f)
+                return sorted(charts)
         except OSError:
             time.sleep(0.2)
     return []
