@@ -1803,6 +1803,8 @@ fn chart_switches_follow_netdata() {
         ("/proc/softirqs", "softirqs per core") => Some(ChartSwitch::Yes),
         ("/proc/pressure", "enable cpu full pressure") => Some(ChartSwitch::No),
         ("ipc", "message queues") => Some(ChartSwitch::No),
+        ("/proc/diskstats", "bandwidth for all disks") => Some(ChartSwitch::Yes),
+        ("/proc/diskstats", "backlog for all disks") => Some(ChartSwitch::No),
         _ => None,
     };
     let root = Root::new("switches");
@@ -1825,6 +1827,17 @@ fn chart_switches_follow_netdata() {
     ] {
         assert!(host.chart_by_id(id).is_none(), "{id}");
     }
+    // Disks: bandwidth `yes` charts the idle zram0 too (not the excluded
+    // loop devices); backlog `no` charts no backlog.
+    assert_values(
+        &host,
+        "disk.zram0",
+        T + 1,
+        &[("reads", 0.0), ("writes", 0.0)],
+    );
+    assert!(host.chart_by_id("disk.loop0").is_none());
+    assert!(host.chart_by_id("disk_backlog.vda").is_none());
+    assert!(host.chart_by_id("disk_busy.vda").is_some());
     // The rest as by default.
     assert!(host.chart_by_id("system.interrupts").is_some());
     assert!(host.chart_by_id("system.cpu_some_pressure").is_some());

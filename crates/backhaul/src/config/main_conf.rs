@@ -955,6 +955,22 @@ pub const PROC_CHART_SWITCHES: &[(&str, &[&str])] = &[
             "system-wide numa metric summary",
         ],
     ),
+    (
+        "/proc/diskstats",
+        &[
+            "bandwidth for all disks",
+            "operations for all disks",
+            "merged operations for all disks",
+            "i/o time for all disks",
+            "queued operations for all disks",
+            "utilization percentage for all disks",
+            "extended operations for all disks",
+            "backlog for all disks",
+            "performance metrics for physical disks",
+            "performance metrics for virtual disks",
+            "performance metrics for partitions",
+        ],
+    ),
     ("/proc/interrupts", &["interrupts per core"]),
     ("/proc/softirqs", &["softirqs per core"]),
     (

@@ -33,6 +33,7 @@ use wire::simple_pattern::SimplePattern;
 
 use super::chart_handle::{auto_label, ChartHandle, ChartSpec, Cycle, DimSpec, RefusedRounds};
 use super::mountinfo::{parse_mountinfo, Mount};
+use super::ondemand::{no_chart_switches, on_demand, ChartSwitches, OnDemand};
 use super::parse::{lines, netdata_chart_id, parse_u64, words};
 use super::source::{host_path, SourceFile};
 use super::PROC_PLUGIN;
@@ -285,6 +286,42 @@ const EXT_CHARTS: [ExtChart; 15] = [
     ),
 ];
 
+/// netdata's per-disk chart switches, in the order of
+/// [`GLOBAL_SWITCH_KEYS`]: bandwidth, operations, merged operations, i/o
+/// time, queued operations, utilization, extended operations, backlog.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct DiskSwitches([OnDemand; 8]);
+
+const IO: usize = 0;
+const OPS: usize = 1;
+const MOPS: usize = 2;
+const IOTIME: usize = 3;
+const QOPS: usize = 4;
+const UTIL: usize = 5;
+const EXT: usize = 6;
+const BACKLOG: usize = 7;
+
+/// The `[plugin:proc:/proc/diskstats]` keys of [`DiskSwitches`] (all
+/// `auto` by default).
+pub(crate) const GLOBAL_SWITCH_KEYS: [&str; 8] = [
+    "bandwidth for all disks",
+    "operations for all disks",
+    "merged operations for all disks",
+    "i/o time for all disks",
+    "queued operations for all disks",
+    "utilization percentage for all disks",
+    "extended operations for all disks",
+    "backlog for all disks",
+];
+
+/// The `[plugin:proc:/proc/diskstats]` keys for performance charts by
+/// kind of disk, and netdata's defaults.
+const PERFORMANCE_KEYS: [(&str, OnDemand); 3] = [
+    ("performance metrics for physical disks", OnDemand::Auto),
+    ("performance metrics for virtual disks", OnDemand::Auto),
+    ("performance metrics for partitions", OnDemand::No),
+];
+
 /// What kind of block device a disk is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum DiskKind {
@@ -451,8 +488,9 @@ struct Disk {
     chart_id: String,
     kind: DiskKind,
     mount_point: Option<String>,
-    /// Neither excluded nor a partition.
-    performance: bool,
+    /// Its chart switches (all `no` for an excluded disk, or when
+    /// performance metrics are off for its kind: partitions by default).
+    switches: DiskSwitches,
     seen: bool,
     io: Option<ChartHandle>,
     ops: Option<ChartHandle>,
@@ -511,8 +549,20 @@ impl Disk {
         }
     }
 
-    fn ext_on(&self, which: Ext) -> bool {
-        self.ext[which as usize].is_some()
+    /// Whether switch `which` is on this round, given whether its values
+    /// are not all zero (`auto` latches on).
+    fn wants(&mut self, which: usize, nonzero: bool) -> bool {
+        self.switches.0[which].wants(nonzero)
+    }
+
+    /// Whether switch `which` is on (`yes`, or `auto` latched).
+    fn on(&self, which: usize) -> bool {
+        self.switches.0[which] == OnDemand::Yes
+    }
+
+    /// Whether the discard/flush charts may follow their base chart.
+    fn ext_allowed(&self) -> bool {
+        self.switches.0[EXT] != OnDemand::No
     }
 
     /// The charts beyond bandwidth and operations, with netdata 1.37's
@@ -526,10 +576,11 @@ impl Disk {
         let dc = line.has_discards;
         let fl = line.has_flushes;
         let n = |v: u64| i64::try_from(v).ok();
-        let io_on = self.io.is_some();
-        let ops_on = self.ops.is_some();
+        let io_on = self.on(IO);
+        let ops_on = self.on(OPS);
+        let ext = dc && self.ext_allowed();
 
-        if dc && io_on {
+        if ext && io_on {
             self.ext_update(
                 Ext::Io,
                 host,
@@ -538,15 +589,15 @@ impl Disk {
                 &[n(now.discard_sectors)],
             );
         }
-        if dc && ops_on {
+        if ext && ops_on {
             let values = [n(now.discards), n(now.flushes)];
             let values = if fl { &values[..] } else { &values[..1] };
             self.ext_update(Ext::Ops, host, update_every, cycle, values);
         }
-        if self.ext_on(Ext::Qops) || now.in_flight != 0 {
+        if self.wants(QOPS, now.in_flight != 0) {
             self.ext_update(Ext::Qops, host, update_every, cycle, &[n(now.in_flight)]);
         }
-        if self.ext_on(Ext::Backlog) || now.backlog_ms != 0 {
+        if self.wants(BACKLOG, now.backlog_ms != 0) {
             self.ext_update(
                 Ext::Backlog,
                 host,
@@ -557,7 +608,7 @@ impl Disk {
         }
         let previous = self.previous.replace(now);
         let delta = |f: fn(&Counters) -> u64| previous.map(|p| f(&now).wrapping_sub(f(&p)));
-        if self.ext_on(Ext::Busy) || now.busy_ms != 0 {
+        if self.wants(UTIL, now.busy_ms != 0) {
             self.ext_update(Ext::Busy, host, update_every, cycle, &[n(now.busy_ms)]);
             let utilization =
                 delta(|c| c.busy_ms).map(|busy| (busy / (10 * u64::from(update_every))).min(100));
@@ -569,11 +620,8 @@ impl Disk {
                 &[utilization.and_then(n)],
             );
         }
-        if self.ext_on(Ext::Mops)
-            || now.merged_reads != 0
-            || now.merged_writes != 0
-            || now.merged_discards != 0
-        {
+        let merged = now.merged_reads != 0 || now.merged_writes != 0 || now.merged_discards != 0;
+        if self.wants(MOPS, merged) {
             self.ext_update(
                 Ext::Mops,
                 host,
@@ -581,7 +629,7 @@ impl Disk {
                 cycle,
                 &[n(now.merged_reads), n(now.merged_writes)],
             );
-            if dc {
+            if ext {
                 self.ext_update(
                     Ext::DiscardMops,
                     host,
@@ -591,12 +639,9 @@ impl Disk {
                 );
             }
         }
-        if self.ext_on(Ext::Iotime)
-            || now.read_ms != 0
-            || now.write_ms != 0
-            || now.discard_ms != 0
-            || now.flush_ms != 0
-        {
+        let time =
+            now.read_ms != 0 || now.write_ms != 0 || now.discard_ms != 0 || now.flush_ms != 0;
+        if self.wants(IOTIME, time) {
             self.ext_update(
                 Ext::Iotime,
                 host,
@@ -604,7 +649,7 @@ impl Disk {
                 cycle,
                 &[n(now.read_ms), n(now.write_ms)],
             );
-            if dc {
+            if ext {
                 let values = [n(now.discard_ms), n(now.flush_ms)];
                 let values = if fl { &values[..] } else { &values[..1] };
                 self.ext_update(Ext::DiscardIotime, host, update_every, cycle, values);
@@ -622,9 +667,7 @@ impl Disk {
         let writes = delta(|c| c.writes);
         let discards = delta(|c| c.discards);
         let flushes = delta(|c| c.flushes);
-        let iotime_on = self.ext_on(Ext::Iotime);
-        let ops_on = self.ops.is_some();
-        if iotime_on && ops_on {
+        if self.on(IOTIME) && ops_on {
             self.ext_update(
                 Ext::Await,
                 host,
@@ -635,7 +678,7 @@ impl Disk {
                     per(delta(|c| c.write_ms), writes),
                 ],
             );
-            if dc {
+            if ext {
                 let values = [
                     per(delta(|c| c.discard_ms), discards),
                     per(delta(|c| c.flush_ms), flushes),
@@ -644,7 +687,7 @@ impl Disk {
                 self.ext_update(Ext::DiscardAwait, host, update_every, cycle, values);
             }
         }
-        if self.io.is_some() && ops_on {
+        if io_on && ops_on {
             self.ext_update(
                 Ext::Avgsz,
                 host,
@@ -655,7 +698,7 @@ impl Disk {
                     per(delta(|c| c.write_sectors), writes),
                 ],
             );
-            if dc {
+            if ext {
                 self.ext_update(
                     Ext::DiscardAvgsz,
                     host,
@@ -665,7 +708,7 @@ impl Disk {
                 );
             }
         }
-        if self.ext_on(Ext::Busy) && ops_on {
+        if self.on(UTIL) && ops_on {
             let operations = reads.zip(writes).map(|(r, w)| r.wrapping_add(w));
             self.ext_update(
                 Ext::Svctm,
@@ -752,10 +795,26 @@ struct DiskstatsState {
     /// By kernel device name.
     disks: HashMap<Vec<u8>, Disk>,
     system_io: Option<ChartHandle>,
+    /// The `... for all disks` switches.
+    globals: DiskSwitches,
+    /// The performance switches of physical disks, virtual disks,
+    /// partitions.
+    performance: [OnDemand; 3],
 }
 
 impl DiskstatsCollector {
     pub fn new(root: &Path, update_every: u32) -> DiskstatsCollector {
+        DiskstatsCollector::configured(root, update_every, &no_chart_switches)
+    }
+
+    /// With the switches of `[plugin:proc:/proc/diskstats]` (the `... for
+    /// all disks` and `performance metrics for ...` keys; not the per-disk
+    /// sections).
+    pub fn configured(
+        root: &Path,
+        update_every: u32,
+        switches: ChartSwitches<'_>,
+    ) -> DiskstatsCollector {
         DiskstatsCollector {
             file: SourceFile::new(root, "/proc/diskstats"),
             update_every: update_every.max(1),
@@ -764,6 +823,11 @@ impl DiskstatsCollector {
                 excluded: SimplePattern::new(EXCLUDED_DISKS),
                 disks: HashMap::new(),
                 system_io: None,
+                globals: DiskSwitches(
+                    GLOBAL_SWITCH_KEYS.map(|key| on_demand(switches, MODULE, key, OnDemand::Auto)),
+                ),
+                performance: PERFORMANCE_KEYS
+                    .map(|(key, default)| on_demand(switches, MODULE, key, default)),
             },
             refused: RefusedRounds::default(),
         }
@@ -802,6 +866,22 @@ impl DiskstatsState {
         }
     }
 
+    /// A new disk's switches: none for an excluded one, none when
+    /// performance metrics are off for its kind, else the global ones.
+    fn switches_for(&self, excluded: bool, kind: DiskKind) -> DiskSwitches {
+        let performance = match kind {
+            DiskKind::Physical => self.performance[0],
+            DiskKind::Virtual => self.performance[1],
+            DiskKind::Partition => self.performance[2],
+            DiskKind::Unknown => OnDemand::Auto,
+        };
+        if excluded || performance == OnDemand::No {
+            DiskSwitches([OnDemand::No; 8])
+        } else {
+            self.globals
+        }
+    }
+
     fn new_disk(&self, line: &DiskLine<'_>, mounts: &mut Option<Vec<Mount>>) -> Disk {
         let device = String::from_utf8_lossy(line.device).into_owned();
         let kind = self.paths.kind(&device, line.major, line.minor);
@@ -820,7 +900,7 @@ impl DiskstatsState {
             major: line.major,
             minor: line.minor,
             chart_id: self.paths.chart_id(&device),
-            performance: !excluded && kind != DiskKind::Partition,
+            switches: self.switches_for(excluded, kind),
             device,
             name,
             kind,
@@ -863,17 +943,12 @@ impl DiskstatsState {
                 system_write_kib = system_write_kib.wrapping_add(kib(stats.write_sectors));
             }
 
-            if !disk.performance {
-                continue;
-            }
-
-            if disk.io.is_none()
-                && nonzero(&[
-                    stats.read_sectors,
-                    stats.write_sectors,
-                    stats.discard_sectors,
-                ])
-            {
+            let bandwidth = nonzero(&[
+                stats.read_sectors,
+                stats.write_sectors,
+                stats.discard_sectors,
+            ]);
+            if disk.wants(IO, bandwidth) && disk.io.is_none() {
                 let def = disk
                     .chart("disk", "disk.io", "Disk I/O Bandwidth", "KiB/s")
                     .chart_type(ChartType::Area)
@@ -891,9 +966,8 @@ impl DiskstatsState {
                 );
             }
 
-            if disk.ops.is_none()
-                && nonzero(&[stats.reads, stats.writes, stats.discards, stats.flushes])
-            {
+            let operations = nonzero(&[stats.reads, stats.writes, stats.discards, stats.flushes]);
+            if disk.wants(OPS, operations) && disk.ops.is_none() {
                 let def = disk
                     .chart(
                         "disk_ops",

@@ -120,7 +120,9 @@ pub fn configured_collectors(
             "/proc/vmstat" => Box::new(VmstatCollector::configured(root, update_every, switches)),
             "/proc/meminfo" => Box::new(MeminfoCollector::configured(root, update_every, switches)),
             "/proc/net/dev" => Box::new(NetDevCollector::new(root, update_every)),
-            "/proc/diskstats" => Box::new(DiskstatsCollector::new(root, update_every)),
+            "/proc/diskstats" => {
+                Box::new(DiskstatsCollector::configured(root, update_every, switches))
+            }
             "diskspace" => Box::new(DiskspaceCollector::new(root, update_every)),
             "/proc/interrupts" => {
                 Box::new(irqs::interrupts_collector(root, update_every, switches))
