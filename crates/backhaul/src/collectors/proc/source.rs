@@ -83,7 +83,8 @@ impl SourceFile {
     }
 
     /// The file's whole content, or `None` when it is missing, unreadable or
-    /// empty. The first failure is logged as a warning, the recovery as
+    /// empty. The first failure is logged (a warning when the file was read
+    /// before, information when it never was), the recovery as
     /// information; failures in between are silent.
     pub(crate) fn read(&mut self) -> Option<&[u8]> {
         if self.skip > 0 {
@@ -111,7 +112,9 @@ impl SourceFile {
                             "cannot read; its charts are obsolete until it comes back"
                         );
                     } else {
-                        tracing::warn!(
+                        // The machine has no such thing (no md arrays, no
+                        // pressure accounting): worth a line, not a warning.
+                        tracing::info!(
                             path = %self.path.display(),
                             %error,
                             "cannot read; its charts are off, tried again every {ABSENT_RETRY_READS} collections"
