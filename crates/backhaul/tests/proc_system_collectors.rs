@@ -1805,6 +1805,7 @@ fn chart_switches_follow_netdata() {
         ("ipc", "message queues") => Some(ChartSwitch::No),
         ("/proc/diskstats", "bandwidth for all disks") => Some(ChartSwitch::Yes),
         ("/proc/diskstats", "backlog for all disks") => Some(ChartSwitch::No),
+        ("/proc/stat", "per cpu core utilization") => Some(ChartSwitch::No),
         _ => None,
     };
     let root = Root::new("switches");
@@ -1838,6 +1839,9 @@ fn chart_switches_follow_netdata() {
     assert!(host.chart_by_id("disk.loop0").is_none());
     assert!(host.chart_by_id("disk_backlog.vda").is_none());
     assert!(host.chart_by_id("disk_busy.vda").is_some());
+    // No per-core CPU charts; the total stays.
+    assert!(host.chart_by_id("cpu.cpu0").is_none());
+    assert!(host.chart_by_id("system.cpu").is_some());
     // The rest as by default.
     assert!(host.chart_by_id("system.interrupts").is_some());
     assert!(host.chart_by_id("system.cpu_some_pressure").is_some());
