@@ -255,22 +255,15 @@ impl IrqCollector {
         }
     }
 
-    fn def(&self, id: &str, title: &str, context: &str, priority: i64) -> ChartDef {
-        let mut def = ChartDef::new(
-            if id == self.kind.what {
-                "system"
-            } else {
-                "cpu"
-            },
-            id,
-        )
-        .family(self.kind.what)
-        .context(context)
-        .title(title)
-        .units(self.kind.units)
-        .chart_type(ChartType::Stacked)
-        .priority(priority)
-        .update_every(self.update_every);
+    fn def(&self, type_: &str, id: &str, title: &str, context: &str, priority: i64) -> ChartDef {
+        let mut def = ChartDef::new(type_, id)
+            .family(self.kind.what)
+            .context(context)
+            .title(title)
+            .units(self.kind.units)
+            .chart_type(ChartType::Stacked)
+            .priority(priority)
+            .update_every(self.update_every);
         def.plugin = PROC_PLUGIN.to_string();
         def.module = self.kind.module.to_string();
         def
@@ -302,7 +295,13 @@ impl Collector for IrqCollector {
         // The system chart: every source whose total is not zero.
         if self.system.is_none() {
             let context = format!("system.{}", kind.what);
-            let def = self.def(kind.what, kind.system_title, &context, kind.system_priority);
+            let def = self.def(
+                "system",
+                kind.what,
+                kind.system_title,
+                &context,
+                kind.system_priority,
+            );
             self.system = Some(ChartHandle::create(host, def, &[]));
         }
         if let Some(chart) = self.system.as_mut() {
@@ -347,7 +346,7 @@ impl Collector for IrqCollector {
                 let context = format!("cpu.{}", kind.what);
                 let priority = kind.cpu_priority + c as i64;
                 let def = self
-                    .def(&id, kind.cpu_title, &context, priority)
+                    .def("cpu", &id, kind.cpu_title, &context, priority)
                     .label(auto_label("cpu", &core));
                 self.cpus[c] = Some(ChartHandle::create(host, def, &[]));
             }
