@@ -2024,3 +2024,50 @@ fn cpu_throttling_and_frequency() {
         &[("cpu0", 2.0), ("cpu1", 0.0)],
     );
 }
+#[test]
+fn partitions_get_charts_only_when_switched_on() {
+    use backhaul::collectors::proc::configured_collectors;
+    use backhaul::config::ChartSwitch;
+    let partition_line = |reads: u64| {
+        format!(
+            " 254       1 vda1 {reads} 0 {} 10 4 0 8 2 0 12 12 0 0 0 0 0 0\n",
+            reads * 8
+        )
+    };
+    for (switch, charted) in [(None, false), (Some(ChartSwitch::Auto), true)] {
+        let root = Root::new("partitions");
+        fs::create_dir_all(root.file("sys/dev/block/254:1/partition")).unwrap();
+        let host = Host::new("test", 100);
+        let switches = move |module: &str, key: &str| {
+            (module == "/proc/diskstats" && key == "performance metrics for partitions")
+                .then_some(switch)
+                .flatten()
+        };
+        let mut collectors =
+            configured_collectors(&root.path, 1, &|s| s == "/proc/diskstats", &switches);
+        root.write("proc/diskstats", &partition_line(100));
+        collect(&mut collectors, &host, T);
+        root.write("proc/diskstats", &partition_line(150));
+        collect(&mut collectors, &host, T + 1);
+        // netdata's default: no performance charts for partitions.
+        assert_eq!(
+            host.chart_by_id("disk.vda1").is_some(),
+            charted,
+            "{switch:?}"
+        );
+        if charted {
+            // 50 reads of 8 sectors: 400 × 512 / 1024 = 200 KiB/s
+            assert_values(&host, "disk.vda1", T + 1, &[("reads", 200.0)]);
+            assert_values(&host, "disk_ops.vda1", T + 1, &[("reads", 50.0)]);
+            let chart = host.chart_by_id("disk.vda1").unwrap();
+            let labels: Vec<(String, String)> = chart
+                .read()
+                .def()
+                .labels
+                .iter()
+                .map(|l| (l.key.clone(), l.value.clone()))
+                .collect();
+            assert!(labels.contains(&("device_type".to_string(), "partition".to_string())));
+        }
+    }
+}
