@@ -15,6 +15,17 @@
 //! 200, and decodes remote write bodies to count their samples). Each case runs 30 intervals (5 at 1M) after one
 //! warm-up; the instance's interval is 10 s of stored points (windows of 10
 //! points). `BENCH_UPDATE_EVERY` and `BENCH_INTERVALS` change those.
+//!
+//! `BENCH_CATCHUP=1` measures replay instead: after the warm-up the
+//! instance misses every interval (as during an outage longer than its
+//! ring of 10 batches), then catches up with all of them from the store at
+//! an unbounded `replay windows per second`; the figure is the thread's CPU
+//! for the whole catch-up (building, writing, and polling the socket for
+//! acknowledgements while the ring is full) per metric. `BENCH_REPLAY=0`
+//! runs the live case with replay off (netdata's ring). `BENCH_OUTAGE=1`
+//! sends to a port where nothing listens for every interval and reports
+//! the ring's fill and the process's RSS (the backlog stays in the store);
+//! `BENCH_RING_MAX_BYTES` sets the ring's byte bound (default 64 MiB).
 
 use std::io::Read;
 use std::net::TcpListener;
@@ -212,9 +223,17 @@ fn run_case(dims: usize, source: DataSource, connector: &str) {
         send_automatic_labels: false,
         host_tags: Vec::new(),
     };
+    let outage = std::env::var("BENCH_OUTAGE").is_ok_and(|v| v == "1");
+    let port = if outage {
+        // Nothing listens there: the receiver is down for the whole run.
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    } else {
+        sink.addr.port()
+    };
     let endpoint = Endpoint {
         host: "127.0.0.1".into(),
-        port: sink.addr.port(),
+        port,
     };
     let retry = || {
         Box::new(ExponentialBackoff::new(
@@ -302,17 +321,70 @@ fn run_case(dims: usize, source: DataSource, connector: &str) {
         update_every: UPDATE_EVERY as u32,
         builder: BatchBuilder::new(settings, format),
         delivery,
-        ring: BatchRing::new(10),
+        ring: BatchRing::new(10).with_max_bytes(
+            std::env::var("BENCH_RING_MAX_BYTES")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(backhaul::config::DEFAULT_BUFFER_ON_FAILURES_MAX_BYTES),
+        ),
         charts: None,
         schedule: Schedule::with_offset(UPDATE_EVERY as u32, 0),
     });
     // Warm-up interval: fills the name caches and connects.
     inst.tick(&store, T0, IntervalCounters::default());
+    if outage {
+        let rss0 = rss_kib();
+        let mut peak_rss = rss0;
+        let mut peak_ring = 0;
+        for i in 1..=intervals {
+            inst.tick(&store, T0 + i * UPDATE_EVERY, IntervalCounters::default());
+            peak_rss = peak_rss.max(rss_kib());
+            peak_ring = peak_ring.max(inst.ring.buffered_bytes());
+        }
+        println!(
+            "export_e2e outage {connector} dims={dims} intervals={intervals}: ring at most {} batches, {:.1} MiB (bound: buffer on failures max bytes {:.0} MiB + one batch); RSS {:.1} MiB after the warm-up, at most {:.1} MiB during the outage (+{:.1} MiB); backlog left in the store since {:?}",
+            inst.ring.len(),
+            peak_ring as f64 / 1048576.0,
+            inst.ring.max_bytes() as f64 / 1048576.0,
+            rss0 as f64 / 1024.0,
+            peak_rss as f64 / 1024.0,
+            (peak_rss - rss0) as f64 / 1024.0,
+            inst.backlog_since(),
+        );
+        return;
+    }
     let warm_metrics = inst.totals.built_metrics.load(Ordering::Relaxed);
     let mut cpu_ns = 0u64;
     let mut build_ns = 0u64;
     let mut per_interval: Vec<u64> = Vec::new();
-    for i in 1..=intervals {
+    if std::env::var("BENCH_REPLAY").is_ok_and(|v| v == "0") {
+        // netdata's ring (the live path before replay existed).
+        inst.set_replay_rate(0);
+    }
+    let catch_up = std::env::var("BENCH_CATCHUP").is_ok_and(|v| v == "1");
+    if catch_up {
+        inst.set_replay_rate(u32::MAX);
+        let c0 = thread_cpu_ns();
+        let built_before = inst.totals.build_cpu_ns.load(Ordering::Relaxed);
+        inst.tick(
+            &store,
+            T0 + intervals * UPDATE_EVERY,
+            IntervalCounters::default(),
+        );
+        while inst.backlog_since().is_some() || !inst.ring.is_empty() {
+            let mut c = IntervalCounters::default();
+            inst.poll_peer(&mut c);
+            inst.catch_up(&store, &mut c);
+            inst.deliver(&mut c);
+            if inst.backlog_since().is_some() && !inst.ring.has_room() {
+                std::thread::sleep(Duration::from_micros(200));
+            }
+        }
+        cpu_ns = thread_cpu_ns() - c0;
+        build_ns = inst.totals.build_cpu_ns.load(Ordering::Relaxed) - built_before;
+        per_interval.push(cpu_ns / intervals as u64);
+    }
+    for i in (1..=intervals).filter(|_| !catch_up) {
         let before = T0 + i * UPDATE_EVERY;
         if source == DataSource::AsCollected {
             // As collected exports each new collection: make one per interval.
@@ -343,12 +415,25 @@ fn run_case(dims: usize, source: DataSource, connector: &str) {
     let per_metric_build = build_ns as f64 / built as f64;
     let interval_cpu_ms = cpu_ns as f64 / intervals as f64 / 1e6;
     println!(
-        "export_e2e {connector:<13} dims={dims:>8} source={:<12} metrics/interval={:>8} cpu/metric: median {per_metric_median:>6.1} ns, mean {per_metric:>6.1} ns (format+query {per_metric_build:>6.1} ns) cpu/interval={interval_cpu_ms:>8.2} ms = {:.3}% of a core at update every {UPDATE_EVERY}s; received {received}/{expected}; store built in {build_s:.1}s",
+        "export_e2e {}{connector:<13} dims={dims:>8} source={:<12} metrics/interval={:>8} cpu/metric: median {per_metric_median:>6.1} ns, mean {per_metric:>6.1} ns (format+query {per_metric_build:>6.1} ns) cpu/interval={interval_cpu_ms:>8.2} ms = {:.3}% of a core at update every {UPDATE_EVERY}s; received {received}/{expected}; store built in {build_s:.1}s",
+        if catch_up { "catch-up " } else { "" },
         source.as_str(),
         built / intervals as u64,
         interval_cpu_ms / (UPDATE_EVERY as f64 * 1000.0) * 100.0,
     );
     assert_eq!(received, expected, "the receiver must get every line");
+}
+
+/// The process's resident set (VmRSS), KiB.
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
 }
 
 fn main() {

@@ -152,6 +152,16 @@ impl Agent {
                 .with_context(|| format!("starting collector thread {name}"))?;
             collectors.push(handle);
         }
+        {
+            let store = store.clone();
+            let shutdown = shutdown.clone();
+            let after = config.main.cleanup_obsolete_charts_after_secs;
+            let handle = std::thread::Builder::new()
+                .name("store-cleanup".to_string())
+                .spawn(move || crate::store_cleanup::run(store, after, shutdown))
+                .context("starting the store cleanup thread")?;
+            collectors.push(handle);
+        }
         let instances = exporting::start(config.enabled_instances(), &store, &shutdown)
             .context("starting exporting instances")?;
         for instance in &instances {

@@ -12,5 +12,6 @@ pub mod log_limit;
 pub mod logging;
 pub mod once;
 pub mod shutdown;
+pub mod store_cleanup;
 pub mod sys;
 pub mod web;

@@ -160,11 +160,6 @@ pub fn clock_sync() -> io::Result<ClockSync> {
     })
 }
 
-/// The size of a memory page in bytes (`sysconf(_SC_PAGESIZE)`).
-pub fn page_size() -> usize {
-    rustix::param::page_size()
-}
-
 /// Raises the soft limit on open files to the hard limit (a server with
 /// thousands of connections needs them; netdata does the same) and returns
 /// the soft limit now in force (`None`: unlimited or unknown).
@@ -197,6 +192,12 @@ pub struct StatVfs {
     pub f_ffree: u64,
     /// `u64::MAX` when the file system does not count inodes.
     pub f_favail: u64,
+}
+
+/// The size of a memory page in bytes (what the kernel counts socket
+/// buffer memory in).
+pub fn page_size() -> usize {
+    rustix::param::page_size()
 }
 
 /// `statvfs(path)`.

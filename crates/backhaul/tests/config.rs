@@ -862,3 +862,52 @@ fn plugins_d_limits_are_configurable_and_checked() {
         "{err}"
     );
 }
+
+#[test]
+fn error_replay_windows_per_second_not_a_number() {
+    check_exporting_error(
+        "[graphite:g]\n    replay windows per second = fast\n",
+        "error: exporting.conf:2: [graphite:g] 'replay windows per second': invalid value 'fast': must be a whole number of windows per second (0: do not replay from the store)",
+    );
+}
+
+#[test]
+fn error_buffer_on_failures_max_bytes_too_small() {
+    check_exporting_error(
+        "[graphite:g]\n    buffer on failures max bytes = 100\n",
+        "error: exporting.conf:2: [graphite:g] 'buffer on failures max bytes': invalid value '100': must be a whole number of bytes >= 1024",
+    );
+}
+
+#[test]
+fn replay_and_ring_byte_bound_keys_follow_the_lookup_order_and_defaults() {
+    let (main, _) = config::parse_main_str("", "netdata.conf").unwrap();
+    let (exporting, warnings) = config::parse_exporting_str(
+        "[exporting:global]\n    replay windows per second = 3\n\
+         [graphite:a]\n    buffer on failures max bytes = 2048\n\
+         [json:b]\n    replay windows per second = 0\n",
+        "exporting.conf",
+        &main,
+    )
+    .unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let got: Vec<(&str, u32, usize)> = exporting
+        .instances
+        .iter()
+        .map(|i| {
+            (
+                i.name.as_str(),
+                i.replay_windows_per_second,
+                i.buffer_on_failures_max_bytes,
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("a", 3, 2048),
+            ("b", 0, config::DEFAULT_BUFFER_ON_FAILURES_MAX_BYTES)
+        ]
+    );
+    assert_eq!(config::DEFAULT_REPLAY_WINDOWS_PER_SECOND, 10);
+}

@@ -236,14 +236,17 @@ fn ring_overflow_counts_each_dropped_batch_once() {
             None,
             None,
             Some(Loss {
+                batches: 1,
                 metrics: 1,
                 bytes: len(0)
             }),
             Some(Loss {
+                batches: 1,
                 metrics: 2,
                 bytes: len(1)
             }),
             Some(Loss {
+                batches: 1,
                 metrics: 3,
                 bytes: len(2)
             }),
@@ -347,4 +350,59 @@ fn instance_counts_lost_metrics_bytes_and_discards_per_interval_and_in_total() {
     assert_eq!(InstanceTotals::get(&totals.built_metrics), 15);
     assert_eq!(InstanceTotals::get(&totals.sent_metrics), 0);
     assert_eq!(inst.ring.buffered_metrics(), 4 + 5);
+}
+
+// ----------------------------------------------------------------------------
+// charts removed by the store's cleanup
+
+/// A chart removed from the host (obsolete for longer than `cleanup obsolete
+/// charts after secs`) stops being exported; the others keep their export
+/// positions (nothing resent), and a chart put back by its collector is
+/// exported again from where it was.
+#[test]
+fn removed_charts_leave_the_export_and_the_others_keep_their_positions() {
+    let store = Arc::new(Store::new(Host::new("vm", 100)));
+    let charts: Vec<Arc<Chart>> = ["a", "b", "c"]
+        .iter()
+        .map(|id| {
+            let chart = store.localhost().create_chart(ChartDef::new("t", *id));
+            chart.write().add_dimension(DimensionDef::new("d"));
+            chart
+        })
+        .collect();
+    let at = |t: i64| t as u64 * S;
+    let mut builder = BatchBuilder::new(settings(DataSource::Average, 1), Format::Graphite);
+    for chart in &charts {
+        collect(chart, at(T0 + 1), &[(0, 1)]);
+    }
+    assert_eq!(build(&mut builder, &store, T0 + 1).1, 3);
+
+    charts[1].write().set_obsolete(true);
+    for chart in [&charts[0], &charts[2]] {
+        collect(chart, at(T0 + 2), &[(0, 2)]);
+    }
+    assert_eq!(store.localhost().remove_obsolete_charts(at(T0 + 2), 1), 1);
+    assert_eq!(
+        build(&mut builder, &store, T0 + 2).0,
+        "netdata.vm.t.a.d 2.0000000 1795688382\nnetdata.vm.t.c.d 2.0000000 1795688382\n"
+    );
+
+    // `b`'s collector comes back: the chart is put back and exported again,
+    // its old point not resent.
+    {
+        let mut w = charts[1].write();
+        w.set_obsolete(false);
+        w.set(0, 3);
+        w.done(at(T0 + 3)).expect("forward");
+    }
+    for chart in [&charts[0], &charts[2]] {
+        collect(chart, at(T0 + 3), &[(0, 3)]);
+    }
+    let (text, lines) = build(&mut builder, &store, T0 + 3);
+    assert_eq!(lines, 3, "{text}");
+    assert!(
+        text.contains("netdata.vm.t.b.d 3.0000000 1795688383\n"),
+        "{text}"
+    );
+    assert!(!text.contains("1795688381"), "{text}");
 }

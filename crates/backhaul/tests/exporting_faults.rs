@@ -452,10 +452,12 @@ fn receiver_closing_mid_batch_cuts_no_line_and_repeats_none() {
 }
 
 #[test]
-fn ring_overflow_drops_oldest_batches_and_counts_them() {
+fn without_replay_ring_overflow_drops_oldest_batches_and_counts_them() {
     let f = Fixture::new(4);
     let addr = dead_addr();
     let mut inst = instance(&f.store, &[addr], 3, Duration::from_millis(500), true);
+    // netdata's behaviour, kept for `replay windows per second = 0`.
+    inst.set_replay_rate(0);
     let mut lost = 0;
     let mut discards = 0;
     for t in 1..=6 {

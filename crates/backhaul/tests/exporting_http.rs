@@ -190,6 +190,7 @@ fn conf(connector: &str, destination: &str, timeout_ms: u64, extra: &str) -> Str
     format!(
         "[exporting:global]
     enabled = yes
+    spool directory = none
 [{connector}:t]
     enabled = yes
     destination = {destination}

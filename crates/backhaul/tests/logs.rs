@@ -184,8 +184,9 @@ fn a_stderr_flood_stays_within_its_budget_and_the_agents_error_still_shows() {
     std::fs::write(
         dir.path().join("exporting.conf"),
         format!(
-            "[exporting:global]\n    enabled = yes\n\
-             [graphite:nowhere]\n    destination = {dead}\n    update every = 1\n"
+            "[exporting:global]\n    enabled = yes\n    spool directory = {}\n\
+             [graphite:nowhere]\n    destination = {dead}\n    update every = 1\n",
+            dir.path().join("spool").display()
         ),
     )
     .expect("write exporting.conf");

@@ -65,10 +65,11 @@ fn sigterm_stops_blocked_instances_within_two_seconds() {
     std::fs::write(
         &exporting,
         format!(
-            "[exporting:global]\n    enabled = yes\n    update every = 1\n    timeout ms = 60000\n\
+            "[exporting:global]\n    enabled = yes\n    update every = 1\n    timeout ms = 60000\n    spool directory = {}\n\
              [graphite:hang]\n    destination = {hang}\n\
              [json:http:silent]\n    destination = {http}\n\
-             [json:https:handshake]\n    destination = {tls}\n    ssl skip certificate verification = yes\n"
+             [json:https:handshake]\n    destination = {tls}\n    ssl skip certificate verification = yes\n",
+            dir.join("spool").display()
         ),
     )
     .unwrap();

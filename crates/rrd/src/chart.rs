@@ -48,8 +48,12 @@
 //! than `history` steps clears the ring.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
 
 use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use crate::host::ChartIndex;
 
 use crate::def::{Algorithm, ChartDef, DimensionDef};
 use crate::packed::PackedSample;
@@ -177,17 +181,36 @@ pub struct ChartState {
 ///
 /// Writers ([`Chart::write`]) hold the lock for one collection round;
 /// readers ([`Chart::read`]) for as long as they read this one chart.
+///
+/// # Removal
+///
+/// A host removes obsolete charts after a while ([`crate::Host::remove_obsolete_charts`]).
+/// A collector that still holds a removed chart and completes a round in it
+/// ([`ChartWriter::done`]) puts it back into its host's index, so a source
+/// that returns after the cleanup finds its chart again, data included.
 pub struct Chart {
     full_id: Box<str>,
     state: RwLock<ChartState>,
+    /// This chart, for putting it back into `index`.
+    me: Weak<Chart>,
+    /// The chart index of the host that created it.
+    index: Weak<RwLock<ChartIndex>>,
+    removed: AtomicBool,
 }
 
 impl Chart {
-    pub(crate) fn new(def: ChartDef, history: usize) -> Chart {
+    pub(crate) fn new(
+        def: ChartDef,
+        history: usize,
+        index: Weak<RwLock<ChartIndex>>,
+    ) -> Arc<Chart> {
         let history = history.max(2);
         let full_id = def.full_id();
         let full_name = def.full_name();
-        Chart {
+        Arc::new_cyclic(|me| Chart {
+            me: me.clone(),
+            index,
+            removed: AtomicBool::new(false),
             full_id: full_id.clone().into_boxed_str(),
             state: RwLock::new(ChartState {
                 def,
@@ -204,7 +227,17 @@ impl Chart {
                 generation: 1,
                 rounds: 0,
             }),
-        }
+        })
+    }
+
+    /// True when its host removed the chart (obsolete for too long) and no
+    /// round completed in it since.
+    pub fn is_removed(&self) -> bool {
+        self.removed.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn set_removed(&self, removed: bool) {
+        self.removed.store(removed, Ordering::Release);
     }
 
     /// The chart's `type.id`.
@@ -220,8 +253,25 @@ impl Chart {
     /// Locks the chart for a collection round or a definition change.
     pub fn write(&self) -> ChartWriter<'_> {
         ChartWriter {
+            chart: self,
             state: self.state.write(),
         }
+    }
+
+    /// Puts a removed chart back into its host's index (unless a chart with
+    /// the same id was created there meanwhile). Called with the chart's
+    /// write lock held: the host never takes a chart lock while it holds its
+    /// index lock, so the order chart -> index cannot deadlock.
+    fn reinstate(&self, full_name: String) {
+        let (Some(me), Some(index)) = (self.me.upgrade(), self.index.upgrade()) else {
+            return;
+        };
+        let mut index = index.write();
+        if !self.is_removed() {
+            return;
+        }
+        index.reinstate(me, full_name);
+        self.set_removed(false);
     }
 }
 
@@ -255,6 +305,10 @@ impl ChartState {
     }
     pub fn is_obsolete(&self) -> bool {
         self.def.obsolete
+    }
+    /// Bytes allocated for the dimensions' rings.
+    pub fn sample_bytes(&self) -> usize {
+        self.samples.capacity() * std::mem::size_of::<PackedSample>()
     }
     /// Completed collection rounds.
     pub fn rounds(&self) -> u64 {
@@ -404,6 +458,7 @@ impl ChartState {
 /// Write access to a chart: set raw values, then complete the round with
 /// [`ChartWriter::done`]; or change the definition.
 pub struct ChartWriter<'a> {
+    chart: &'a Chart,
     state: RwLockWriteGuard<'a, ChartState>,
 }
 
@@ -494,7 +549,12 @@ impl ChartWriter<'_> {
     /// Completes the round at `now_ut` (µs since the epoch): computes and
     /// stores the points for every grid time up to `now_ut`. See the module
     /// documentation for the math.
+    ///
+    /// A chart its host removed is put back into the host's index first.
     pub fn done(&mut self, now_ut: u64) -> Result<(), CollectError> {
+        if self.chart.is_removed() {
+            self.chart.reinstate(self.state.full_name.clone());
+        }
         self.state.complete_round(now_ut)
     }
 }

@@ -20,12 +20,91 @@ use crate::def::{ChartDef, Label};
 /// Default number of slots per dimension.
 pub const DEFAULT_HISTORY: usize = 3600;
 
+/// A host's charts: the list in creation order and its two lookups.
 #[derive(Default)]
-struct ChartIndex {
+pub(crate) struct ChartIndex {
     list: Vec<Arc<Chart>>,
     by_id: HashMap<String, usize>,
     by_name: HashMap<String, usize>,
     generation: u64,
+    /// Charts removed so far.
+    removals: u64,
+}
+
+impl ChartIndex {
+    fn push(&mut self, chart: Arc<Chart>, full_id: String, full_name: String) {
+        let i = self.list.len();
+        self.list.push(chart);
+        self.by_id.insert(full_id, i);
+        self.by_name.insert(full_name, i);
+        self.generation += 1;
+    }
+
+    /// Puts back a chart that was removed, unless its id is taken again.
+    /// Takes no chart lock: the caller holds the chart's write lock.
+    pub(crate) fn reinstate(&mut self, chart: Arc<Chart>, full_name: String) {
+        if self.by_id.contains_key(chart.id()) {
+            return;
+        }
+        let full_id = chart.id().to_string();
+        self.push(chart, full_id, full_name);
+    }
+
+    /// Keeps the charts `keep` answers true for and renumbers the lookups.
+    /// Takes no chart lock (see `Chart::reinstate` for the lock order).
+    fn retain(&mut self, mut keep: impl FnMut(&Arc<Chart>) -> bool) -> usize {
+        const GONE: usize = usize::MAX;
+        let mut new_position = Vec::with_capacity(self.list.len());
+        let mut next = 0;
+        for chart in &self.list {
+            if keep(chart) {
+                new_position.push(next);
+                next += 1;
+            } else {
+                new_position.push(GONE);
+            }
+        }
+        let removed = self.list.len() - next;
+        if removed == 0 {
+            return 0;
+        }
+        let mut i = 0;
+        self.list.retain(|_| {
+            let kept = new_position[i] != GONE;
+            i += 1;
+            kept
+        });
+        for map in [&mut self.by_id, &mut self.by_name] {
+            map.retain(|_, at| {
+                let moved = new_position.get(*at).copied().unwrap_or(GONE);
+                *at = moved;
+                moved != GONE
+            });
+            map.shrink_to_fit();
+        }
+        self.list.shrink_to_fit();
+        self.generation += 1;
+        self.removals += removed as u64;
+        removed
+    }
+}
+
+/// What a host (or the whole store) holds, as the store counts it: the
+/// figure that must return to its baseline when charts come and go.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoreUsage {
+    pub charts: usize,
+    pub dimensions: usize,
+    /// Bytes of the dimensions' rings (allocated, not just filled).
+    pub sample_bytes: usize,
+}
+
+impl std::ops::AddAssign for StoreUsage {
+    fn add_assign(&mut self, other: StoreUsage) {
+        self.charts += other.charts;
+        self.dimensions += other.dimensions;
+        self.sample_bytes += other.sample_bytes;
+    }
 }
 
 /// A host: hostname, labels, and its charts.
@@ -33,7 +112,7 @@ pub struct Host {
     hostname: String,
     history: usize,
     labels: RwLock<Arc<Vec<Label>>>,
-    charts: RwLock<ChartIndex>,
+    charts: Arc<RwLock<ChartIndex>>,
 }
 
 impl Host {
@@ -43,7 +122,7 @@ impl Host {
             hostname: hostname.into(),
             history: history.max(2),
             labels: RwLock::new(Arc::new(Vec::new())),
-            charts: RwLock::new(ChartIndex::default()),
+            charts: Arc::new(RwLock::new(ChartIndex::default())),
         }
     }
 
@@ -92,13 +171,51 @@ impl Host {
             return chart;
         }
         let full_name = def.full_name();
-        let chart = Arc::new(Chart::new(def, self.history));
-        let i = index.list.len();
-        index.list.push(chart.clone());
-        index.by_id.insert(full_id, i);
-        index.by_name.insert(full_name, i);
-        index.generation += 1;
+        let chart = Chart::new(def, self.history, Arc::downgrade(&self.charts));
+        index.push(chart.clone(), full_id, full_name);
         chart
+    }
+
+    /// Removes the charts that are obsolete and were last collected at least
+    /// `after_secs` before `now_ut` (µs; a chart never collected counts as
+    /// collected at 0), as netdata's `cleanup obsolete charts after secs`
+    /// does; returns how many were removed. Whoever still holds a removed
+    /// chart may keep using it: a completed round puts it back.
+    pub fn remove_obsolete_charts(&self, now_ut: u64, after_secs: u64) -> usize {
+        let after_ut = after_secs.saturating_mul(1_000_000);
+        // Decide without the index lock (the chart locks come first, see
+        // `Chart::reinstate`), then drop the chosen ones by identity.
+        let expired: Vec<Arc<Chart>> = self
+            .charts()
+            .into_iter()
+            .filter(|chart| {
+                let st = chart.read();
+                st.is_obsolete() && now_ut.saturating_sub(st.last_collected_ut()) >= after_ut
+            })
+            .collect();
+        if expired.is_empty() {
+            return 0;
+        }
+        let mut index = self.charts.write();
+        index.retain(|chart| {
+            let gone = expired.iter().any(|e| Arc::ptr_eq(e, chart));
+            if gone {
+                chart.set_removed(true);
+            }
+            !gone
+        })
+    }
+
+    /// The charts, dimensions and ring bytes this host holds.
+    pub fn usage(&self) -> StoreUsage {
+        let mut usage = StoreUsage::default();
+        for chart in self.charts() {
+            let st = chart.read();
+            usage.charts += 1;
+            usage.dimensions += st.dimensions().len();
+            usage.sample_bytes += st.sample_bytes();
+        }
+        usage
     }
 
     pub fn chart_by_id(&self, id: &str) -> Option<Arc<Chart>> {
@@ -120,7 +237,13 @@ impl Host {
         self.charts.read().list.len()
     }
 
-    /// Bumped whenever a chart is added or renamed.
+    /// How many charts were removed from this host so far (holders of
+    /// charts compare it to know when to look for removed ones).
+    pub fn removals(&self) -> u64 {
+        self.charts.read().removals
+    }
+
+    /// Bumped whenever a chart is added, renamed or removed.
     pub fn charts_generation(&self) -> u64 {
         self.charts.read().generation
     }
@@ -149,6 +272,15 @@ impl Store {
     /// A snapshot of the hosts, the local host first.
     pub fn hosts(&self) -> Vec<Arc<Host>> {
         self.hosts.read().clone()
+    }
+
+    /// What every host holds together.
+    pub fn usage(&self) -> StoreUsage {
+        let mut usage = StoreUsage::default();
+        for host in self.hosts() {
+            usage += host.usage();
+        }
+        usage
     }
 
     /// Adds a (child) host, or returns the one with that hostname.
@@ -195,5 +327,101 @@ mod tests {
         assert!(h.charts_generation() > g1);
         assert!(h.chart_by_name("t.b").is_some());
         assert!(h.chart_by_name("t.a").is_none());
+    }
+
+    fn collected_chart(h: &Host, id: &str, at_s: u64) -> Arc<Chart> {
+        let chart = h.create_chart(ChartDef::new("t", id).update_every(1));
+        let mut w = chart.write();
+        let d = w.add_dimension(crate::DimensionDef::new("d"));
+        w.set(d, 1);
+        w.done(at_s * 1_000_000).unwrap();
+        drop(w);
+        chart
+    }
+
+    #[test]
+    fn obsolete_charts_are_removed_only_after_the_timeout() {
+        let h = Host::new("h", 10);
+        let a = collected_chart(&h, "a", 100);
+        let b = collected_chart(&h, "b", 100);
+        let c = collected_chart(&h, "c", 100);
+        b.write().set_obsolete(true);
+        let g = h.charts_generation();
+        assert_eq!(
+            h.remove_obsolete_charts(159_999_999, 60),
+            0,
+            "59.99 s after"
+        );
+        assert_eq!(h.charts_generation(), g);
+        assert_eq!(h.remove_obsolete_charts(160_000_000, 60), 1);
+        assert!(h.charts_generation() > g);
+        assert!(b.is_removed() && !a.is_removed() && !c.is_removed());
+        assert!(h.chart_by_id("t.b").is_none() && h.chart_by_name("t.b").is_none());
+        // The lookups of the others point at the right charts after renumbering.
+        assert!(Arc::ptr_eq(&h.chart_by_id("t.c").unwrap(), &c));
+        assert!(Arc::ptr_eq(&h.chart_by_name("t.a").unwrap(), &a));
+        assert_eq!(h.chart_count(), 2);
+    }
+
+    #[test]
+    fn a_chart_never_collected_counts_as_collected_at_zero() {
+        let h = Host::new("h", 10);
+        let mut def = ChartDef::new("t", "x");
+        def.obsolete = true;
+        h.create_chart(def);
+        assert_eq!(h.remove_obsolete_charts(60_000_000, 60), 1);
+        assert_eq!(h.chart_count(), 0);
+    }
+
+    #[test]
+    fn a_round_in_a_removed_chart_puts_it_back_with_its_data() {
+        let h = Host::new("h", 10);
+        let a = collected_chart(&h, "a", 100);
+        a.write().set_obsolete(true);
+        assert_eq!(h.remove_obsolete_charts(1_000_000_000, 60), 1);
+        {
+            let mut w = a.write();
+            w.set_obsolete(false);
+            w.set_by_id("d", 2);
+            w.done(101_000_000).unwrap();
+        }
+        assert!(!a.is_removed());
+        let back = h.chart_by_id("t.a").expect("reinstated");
+        assert!(Arc::ptr_eq(&back, &a));
+        assert_eq!(back.read().first_entry_t(), Some(100), "old points kept");
+    }
+
+    #[test]
+    fn a_removed_chart_does_not_displace_a_new_one_with_its_id() {
+        let h = Host::new("h", 10);
+        let old = collected_chart(&h, "a", 100);
+        old.write().set_obsolete(true);
+        h.remove_obsolete_charts(1_000_000_000, 60);
+        let new = h.create_chart(ChartDef::new("t", "a").update_every(1));
+        assert!(!Arc::ptr_eq(&old, &new));
+        old.write().done(101_000_000).unwrap();
+        assert!(Arc::ptr_eq(&h.chart_by_id("t.a").unwrap(), &new));
+        assert_eq!(h.chart_count(), 1);
+    }
+
+    #[test]
+    fn usage_returns_to_its_baseline_when_charts_come_and_go() {
+        let h = Host::new("h", 10);
+        collected_chart(&h, "keep", 100);
+        let baseline = h.usage();
+        assert_eq!(baseline.charts, 1);
+        assert_eq!(baseline.dimensions, 1);
+        assert_eq!(baseline.sample_bytes, 10 * 4);
+        for round in 0..5u64 {
+            for i in 0..100 {
+                let chart = collected_chart(&h, &format!("churn{i}"), 100 + round);
+                chart.write().set_obsolete(true);
+            }
+            assert_eq!(h.usage().charts, 101);
+            assert_eq!(h.remove_obsolete_charts((200 + round) * 1_000_000, 10), 100);
+            assert_eq!(h.usage(), baseline);
+        }
+        let store = Store::new(h);
+        assert_eq!(store.usage(), baseline);
     }
 }

@@ -29,6 +29,6 @@ pub mod query;
 
 pub use chart::{Chart, ChartState, ChartWriter, CollectError, DimIndex, Dimension, GAP_FACTOR};
 pub use def::{Algorithm, ChartDef, ChartType, DimensionDef, Label, LabelSource};
-pub use host::{Host, Store, DEFAULT_HISTORY};
+pub use host::{Host, Store, StoreUsage, DEFAULT_HISTORY};
 pub use packed::{PackedSample, ABSOLUTE_ERROR, RELATIVE_ERROR};
 pub use query::{SlotWindow, StoredPoint, WindowAggregate};

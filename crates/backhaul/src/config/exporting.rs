@@ -46,6 +46,17 @@ pub const PROMETHEUS_EXPORTER_SECTION: &str = "prometheus:exporter";
 pub const DEFAULT_UPDATE_EVERY: u32 = 10;
 /// Default `buffer on failures`.
 pub const DEFAULT_BUFFER_ON_FAILURES: usize = 10;
+/// Default `buffer on failures max bytes`: 64 MiB of formatted batches
+/// per instance (about ten intervals of 50 000 dimensions in graphite).
+pub const DEFAULT_BUFFER_ON_FAILURES_MAX_BYTES: usize = 64 * 1024 * 1024;
+/// Default `spool max bytes`: 256 MiB per instance.
+pub const DEFAULT_SPOOL_MAX_BYTES: usize = 256 * 1024 * 1024;
+/// The directory under `[directories] lib` that `spool directory`
+/// defaults to.
+pub const DEFAULT_SPOOL_SUBDIRECTORY: &str = "exporting-spool";
+/// Default `replay windows per second`: after an outage, the missed
+/// intervals are sent from the store at most this many per second.
+pub const DEFAULT_REPLAY_WINDOWS_PER_SECOND: u32 = 10;
 /// Default `timeout ms`: 10000, the value netdata 1.37's code uses. Its
 /// documentation and stock exporting.conf say 20000; backhaul follows what
 /// netdata did, not what it said.
@@ -145,6 +156,7 @@ enum ValueKind {
     HttpHeaders,
     Bytes,
     Samples,
+    ReplayRate,
 }
 
 /// A setting exporting.conf knows, and the connector family that reads it
@@ -180,6 +192,10 @@ const INSTANCE_SETTINGS: &[KnownSetting] = &[
     setting("hostname", ValueKind::NonEmptyText),
     setting("update every", ValueKind::Seconds),
     setting("buffer on failures", ValueKind::Count),
+    setting("buffer on failures max bytes", ValueKind::Bytes),
+    setting("replay windows per second", ValueKind::ReplayRate),
+    setting("spool directory", ValueKind::Text),
+    setting("spool max bytes", ValueKind::Bytes),
     setting("timeout ms", ValueKind::Milliseconds),
     setting("send names instead of ids", ValueKind::Bool),
     setting("send charts matching", ValueKind::Text),
@@ -290,6 +306,7 @@ fn check_value(
         ValueKind::HttpHeaders => parse_http_headers(value).map(drop),
         ValueKind::Bytes => parse_bytes(value).map(drop),
         ValueKind::Samples => parse_samples(value).map(drop),
+        ValueKind::ReplayRate => parse_replay_rate(value).map(drop),
     }
 }
 
@@ -369,7 +386,26 @@ fn parse_samples(value: &str) -> Result<usize, String> {
 /// Headers remote write sets itself.
 const REMOTE_WRITE_HEADERS: &[&str] = &["content-encoding", "x-prometheus-remote-write-version"];
 
-fn parse_bytes(value: &str) -> Result<usize, String> {
+/// `spool directory`: unset, the default under `[directories] lib`;
+/// empty or `none`, no spool.
+pub(crate) fn spool_directory(value: Option<&str>, main: &MainConfig) -> Option<PathBuf> {
+    match value.map(str::trim) {
+        None => Some(main.directories.lib.join(DEFAULT_SPOOL_SUBDIRECTORY)),
+        Some("") | Some("none") => None,
+        Some(path) => Some(PathBuf::from(path)),
+    }
+}
+
+const REPLAY_RATE_REASON: &str =
+    "must be a whole number of windows per second (0: do not replay from the store)";
+
+/// `replay windows per second`: 0 (off) or more.
+pub(crate) fn parse_replay_rate(value: &str) -> Result<u32, String> {
+    let n = parse_whole_number(value, 0, REPLAY_RATE_REASON)?;
+    u32::try_from(n).map_err(|_| REPLAY_RATE_REASON.to_string())
+}
+
+pub(crate) fn parse_bytes(value: &str) -> Result<usize, String> {
     let reason = format!("must be a whole number of bytes >= {MIN_REQUEST_BODY_BYTES}");
     let n = parse_whole_number(value, MIN_REQUEST_BODY_BYTES as u64, &reason)?;
     usize::try_from(n).map_err(|_| reason)
@@ -634,6 +670,21 @@ fn resolve_instance(
             DEFAULT_BUFFER_ON_FAILURES,
             parse_count,
         )?,
+        buffer_on_failures_max_bytes: chain.parsed_or(
+            "buffer on failures max bytes",
+            DEFAULT_BUFFER_ON_FAILURES_MAX_BYTES,
+            parse_bytes,
+        )?,
+        replay_windows_per_second: chain.parsed_or(
+            "replay windows per second",
+            DEFAULT_REPLAY_WINDOWS_PER_SECOND,
+            parse_replay_rate,
+        )?,
+        spool_directory: spool_directory(
+            chain.find("spool directory").map(|(_, e)| e.value.as_str()),
+            main,
+        ),
+        spool_max_bytes: chain.parsed_or("spool max bytes", DEFAULT_SPOOL_MAX_BYTES, parse_bytes)?,
         timeout_ms: chain.parsed_or("timeout ms", DEFAULT_TIMEOUT_MS, |value| {
             parse_whole_number(value, 1, MILLISECONDS_REASON)
         })?,

@@ -36,6 +36,21 @@ pub struct InstanceConfig {
     /// How many failed batches are kept for resending before data is
     /// dropped.
     pub buffer_on_failures: usize,
+    /// `buffer on failures max bytes`: the most formatted bytes those
+    /// batches may hold together (one batch is always kept, whatever its
+    /// size).
+    pub buffer_on_failures_max_bytes: usize,
+    /// `replay windows per second`: when the receiver was away longer
+    /// than the buffer, the intervals missed are exported again from the
+    /// store, at most this many per second; 0 turns replay off (the
+    /// oldest batch is dropped instead, as netdata does).
+    pub replay_windows_per_second: u32,
+    /// `spool directory`: where the instance keeps its undelivered
+    /// backlog across a restart (`None`: no spool).
+    pub spool_directory: Option<std::path::PathBuf>,
+    /// `spool max bytes`: the most the spool keeps (the oldest is dropped
+    /// beyond it).
+    pub spool_max_bytes: usize,
     /// Connect and send timeout, in milliseconds.
     pub timeout_ms: u64,
     /// Send chart and dimension names (yes) or ids (no).

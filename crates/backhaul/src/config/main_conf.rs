@@ -49,6 +49,11 @@ pub struct MainConfig {
     /// (seconds) divided by `update_every` (rounded up), else 3600. At least
     /// 5.
     pub history: u32,
+    /// `[db] cleanup obsolete charts after secs` (older spelling: `[global]
+    /// cleanup obsolete charts after seconds`): how long a chart stays in
+    /// the store after it became obsolete and was last collected. Default
+    /// 3600, as netdata.
+    pub cleanup_obsolete_charts_after_secs: u32,
     /// `[global] log level`, a backhaul addition (netdata has no such key);
     /// not checked here.
     pub log_level: Option<String>,
@@ -294,6 +299,7 @@ impl MainConfig {
             hostname,
             update_every: 1,
             history: 3600,
+            cleanup_obsolete_charts_after_secs: DEFAULT_CLEANUP_OBSOLETE_CHARTS_AFTER_SECS,
             log_level: None,
             debug_flags: None,
             directories: Directories {
@@ -394,6 +400,7 @@ const GLOBAL_USED: &[&str] = &[
     "history",
     "log level",
     "debug flags",
+    "cleanup obsolete charts after seconds",
 ];
 
 /// Older `[global]` spellings of `[directories]` settings.
@@ -431,7 +438,6 @@ const GLOBAL_NOT_USED: &[&str] = &[
     "pthread stack size",
     "cpu cores",
     "profile",
-    "cleanup obsolete charts after seconds",
     "gap when lost iterations above",
     "cleanup orphan hosts after seconds",
     "delete obsolete charts files",
@@ -537,7 +543,14 @@ const WEB_NOT_USED: &[&str] = &[
 
 /// `[db]` settings backhaul reads (every other `[db]` setting is netdata's
 /// storage tuning: "not used").
-const DB_USED: &[&str] = &["update every", "retention"];
+const DB_USED: &[&str] = &[
+    "update every",
+    "retention",
+    "cleanup obsolete charts after secs",
+];
+
+/// netdata's default for `[db] cleanup obsolete charts after secs`.
+pub const DEFAULT_CLEANUP_OBSOLETE_CHARTS_AFTER_SECS: u32 = 3600;
 
 /// `[health]` settings backhaul reads.
 const HEALTH_USED: &[&str] = &["is ephemeral", "has unstable connection"];
@@ -705,6 +718,14 @@ pub fn main_from_document(
         Some(history) => history,
         None => history_from_retention(db, config.update_every)?.unwrap_or(3600),
     };
+    let seconds = |value: &str| parse_u32(value, 1, SECONDS_REASON);
+    config.cleanup_obsolete_charts_after_secs =
+        match SectionChain::new([db]).parsed("cleanup obsolete charts after secs", seconds)? {
+            Some(secs) => secs,
+            None => global_chain
+                .parsed("cleanup obsolete charts after seconds", seconds)?
+                .unwrap_or(DEFAULT_CLEANUP_OBSOLETE_CHARTS_AFTER_SECS),
+        };
     config.log_level = global_chain.find("log level").map(|(_, e)| e.value.clone());
     config.debug_flags = global_chain
         .find("debug flags")
@@ -895,6 +916,12 @@ pub const PROC_SWITCHES: &[&str] = &[
     "/proc/vmstat",
     "/proc/meminfo",
     "/proc/net/dev",
+    "/proc/net/netstat",
+    "/proc/net/sockstat",
+    "/proc/net/sockstat6",
+    "/proc/net/softnet_stat",
+    "/proc/net/stat/conntrack",
+    "/proc/net/stat/synproxy",
     "/proc/diskstats",
     "diskspace",
     "/proc/interrupts",
@@ -1442,6 +1469,10 @@ fn legacy_backend(
         hostname: chain.parsed_or("hostname", main.hostname.clone(), parse_non_empty)?,
         update_every,
         buffer_on_failures: chain.parsed_or("buffer on failures", 10, parse_count)?,
+        buffer_on_failures_max_bytes: super::exporting::DEFAULT_BUFFER_ON_FAILURES_MAX_BYTES,
+        replay_windows_per_second: super::exporting::DEFAULT_REPLAY_WINDOWS_PER_SECOND,
+        spool_directory: super::exporting::spool_directory(None, main),
+        spool_max_bytes: super::exporting::DEFAULT_SPOOL_MAX_BYTES,
         timeout_ms,
         send_names_instead_of_ids: chain.parsed_or(
             "send names instead of ids",

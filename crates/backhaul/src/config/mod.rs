@@ -32,9 +32,10 @@ pub use connector::{ConnectorFamily, ConnectorType};
 pub use destination::{parse_destination, parse_destinations, Destination};
 pub use error::{ConfigError, Location, Warning, WarningKind};
 pub use exporting::{
-    ExportingConfig, PrometheusExporterConfig, DEFAULT_BUFFER_ON_FAILURES, DEFAULT_PREFIX,
-    DEFAULT_SEND_CHARTS_MATCHING, DEFAULT_SEND_HOSTS_MATCHING, DEFAULT_TIMEOUT_MS,
-    DEFAULT_UPDATE_EVERY, GLOBAL_SECTION, PROMETHEUS_EXPORTER_SECTION,
+    ExportingConfig, PrometheusExporterConfig, DEFAULT_BUFFER_ON_FAILURES,
+    DEFAULT_BUFFER_ON_FAILURES_MAX_BYTES, DEFAULT_PREFIX, DEFAULT_REPLAY_WINDOWS_PER_SECOND,
+    DEFAULT_SEND_CHARTS_MATCHING, DEFAULT_SEND_HOSTS_MATCHING, DEFAULT_SPOOL_MAX_BYTES,
+    DEFAULT_TIMEOUT_MS, DEFAULT_UPDATE_EVERY, GLOBAL_SECTION, PROMETHEUS_EXPORTER_SECTION,
 };
 pub use instance::{ConnectorExtras, HttpOptions, InstanceConfig, TlsOptions};
 pub use logs_conf::{LogOutput, LogsConfig, SYSLOG_FACILITIES};

@@ -15,9 +15,14 @@
 //! drops an unterminated line with its connection, so that line is sent whole
 //! on the next one, and lines already acknowledged are not sent again.
 //!
-//! When the ring holds more than `capacity` batches, one batch is dropped and
-//! counted as lost: the oldest one that is not half-written (dropping a
-//! half-written batch would cut a line on the wire).
+//! The ring is bounded twice: at most `capacity` batches (`buffer on
+//! failures`) and at most `max_bytes` bytes (`buffer on failures max
+//! bytes`; one batch is kept whatever its size). An instance that replays
+//! from the store asks [`BatchRing::has_room`] before it builds, so its
+//! ring never overflows. Otherwise, while the ring is over either bound,
+//! one batch is dropped and counted as lost: the oldest one that is not
+//! half-written (dropping a half-written batch would cut a line on the
+//! wire).
 
 use std::collections::VecDeque;
 
@@ -49,9 +54,11 @@ impl Batch {
     }
 }
 
-/// What dropping a batch cost.
+/// What dropping batches cost.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Loss {
+    /// Batches dropped.
+    pub batches: usize,
     pub metrics: usize,
     pub bytes: usize,
 }
@@ -79,6 +86,9 @@ pub struct Part<'a> {
 pub struct BatchRing {
     batches: VecDeque<Batch>,
     capacity: usize,
+    max_bytes: usize,
+    /// Bytes of all batches held (acknowledged parts included).
+    total: usize,
     written: usize,
     acked: usize,
     /// The buffer of the last delivered batch, kept for the next batch: a
@@ -94,6 +104,8 @@ impl BatchRing {
         BatchRing {
             batches: VecDeque::with_capacity(capacity + 1),
             capacity,
+            max_bytes: usize::MAX,
+            total: 0,
             written: 0,
             acked: 0,
             spare: None,
@@ -113,8 +125,31 @@ impl BatchRing {
         }
     }
 
+    /// The same ring, also bounded to `max_bytes` bytes of batches (one
+    /// batch is kept whatever its size).
+    pub fn with_max_bytes(mut self, max_bytes: usize) -> BatchRing {
+        self.max_bytes = max_bytes.max(1);
+        self
+    }
+
     pub fn capacity(&self) -> usize {
         self.capacity
+    }
+
+    pub fn max_bytes(&self) -> usize {
+        self.max_bytes
+    }
+
+    /// Whether one more batch fits: fewer than `capacity` batches and
+    /// fewer than `max_bytes` bytes held (an empty ring always has room).
+    pub fn has_room(&self) -> bool {
+        self.batches.is_empty()
+            || (self.batches.len() < self.capacity && self.total < self.max_bytes)
+    }
+
+    fn over_bounds(&self) -> bool {
+        self.batches.len() > 1
+            && (self.batches.len() > self.capacity || self.total > self.max_bytes)
     }
 
     /// Batches held (written or not).
@@ -137,7 +172,7 @@ impl BatchRing {
     }
 
     fn total_bytes(&self) -> usize {
-        self.batches.iter().map(|b| b.bytes.len()).sum()
+        self.total
     }
 
     /// Metrics held and not yet acknowledged.
@@ -156,17 +191,38 @@ impl BatchRing {
         self.total_bytes() - self.acked
     }
 
-    /// Appends a batch; if that overflows the ring, drops one batch (see the
+    /// Appends a batch; if that overflows the ring, drops batches (see the
     /// module documentation) and returns what was lost.
     pub fn push(&mut self, batch: Batch) -> Option<Loss> {
         if batch.bytes.is_empty() {
             return None;
         }
+        self.total += batch.bytes.len();
         self.batches.push_back(batch);
-        if self.batches.len() <= self.capacity {
-            return None;
+        let mut loss: Option<Loss> = None;
+        while self.over_bounds() {
+            let Some(one) = self.drop_one() else { break };
+            let l = loss.get_or_insert_with(Loss::default);
+            l.batches += 1;
+            l.metrics += one.metrics;
+            l.bytes += one.bytes;
         }
-        // The oldest batch that is fully written or not started at all.
+        loss
+    }
+
+    /// Appends a batch without dropping any: for a caller that asked
+    /// [`Self::has_room`] first (so the ring holds at most `capacity`
+    /// batches, and at most `max_bytes` plus that one batch's bytes).
+    pub fn append(&mut self, batch: Batch) {
+        if batch.bytes.is_empty() {
+            return;
+        }
+        self.total += batch.bytes.len();
+        self.batches.push_back(batch);
+    }
+
+    /// Drops the oldest batch that is fully written or not started at all.
+    fn drop_one(&mut self) -> Option<Loss> {
         let mut start = 0;
         let mut victim = 0;
         for (i, b) in self.batches.iter().enumerate() {
@@ -179,6 +235,7 @@ impl BatchRing {
         }
         let dropped = self.batches.remove(victim)?;
         let len = dropped.bytes.len();
+        self.total -= len;
         let mut lost_bytes = len;
         if start + len <= self.written {
             // It was on the wire; forget it, keeping later positions.
@@ -188,6 +245,7 @@ impl BatchRing {
             self.acked -= acked_in_it;
         }
         Some(Loss {
+            batches: 1,
             metrics: dropped.metrics,
             bytes: lost_bytes,
         })
@@ -226,6 +284,7 @@ impl BatchRing {
             delivered.metrics += front.metrics;
             self.acked -= len;
             self.written -= len;
+            self.total -= len;
             if let Some(done) = self.batches.pop_front() {
                 if self
                     .spare
@@ -323,6 +382,29 @@ impl BatchRing {
         self.complete(n)
     }
 
+    /// Empties the ring, returning what the receiver has not acknowledged,
+    /// oldest first, from the start of the line holding the first
+    /// unacknowledged byte (so no line is cut; that line may have reached
+    /// the receiver).
+    pub fn take_unacknowledged(&mut self) -> Vec<Batch> {
+        self.connection_lost();
+        let acked = self.acked;
+        let mut out: Vec<Batch> = self.batches.drain(..).collect();
+        if let Some(front) = out.first_mut() {
+            if acked > 0 {
+                let rest = front.bytes.split_off(acked.min(front.bytes.len()));
+                let done = memchr::memchr_iter(b'\n', &front.bytes).count();
+                front.metrics = front.metrics.saturating_sub(done);
+                front.bytes = rest;
+            }
+        }
+        out.retain(|b| !b.bytes.is_empty());
+        self.total = 0;
+        self.written = 0;
+        self.acked = 0;
+        out
+    }
+
     /// The connection is gone: resume at the start of the line holding the
     /// first unacknowledged byte.
     pub fn connection_lost(&mut self) {
@@ -406,12 +488,41 @@ mod tests {
         assert_eq!(
             loss,
             Loss {
+                batches: 1,
                 metrics: 1,
                 bytes: 6
             }
         );
         assert_eq!(ring.len(), 2);
         assert_eq!(drain_all(&mut ring, 100).0, b"b 1 1\nb 2 1\nc 1 1\n");
+    }
+
+    #[test]
+    fn the_byte_bound_drops_oldest_batches_and_limits_room() {
+        let mut ring = BatchRing::new(10).with_max_bytes(13);
+        assert!(ring.has_room());
+        assert_eq!(ring.push(batch(&["a 1 1"])), None);
+        assert!(ring.has_room(), "6 of 13 bytes");
+        assert_eq!(ring.push(batch(&["b 1 1"])), None);
+        assert!(ring.has_room(), "12 of 13 bytes");
+        // 18 bytes > 13: the oldest goes.
+        let loss = ring.push(batch(&["c 1 1"])).unwrap();
+        assert_eq!(
+            loss,
+            Loss {
+                batches: 1,
+                metrics: 1,
+                bytes: 6
+            }
+        );
+        // One batch is kept whatever its size.
+        let mut ring = BatchRing::new(10).with_max_bytes(4);
+        assert_eq!(ring.push(batch(&["long line 1"])), None);
+        assert!(!ring.has_room());
+        ring.append(batch(&["x 1 1"]));
+        assert_eq!(ring.len(), 2, "append never drops");
+        assert_eq!(drain_all(&mut ring, 100).0, b"long line 1\nx 1 1\n");
+        assert!(ring.has_room());
     }
 
     #[test]
@@ -433,6 +544,7 @@ mod tests {
         assert_eq!(
             loss,
             Loss {
+                batches: 1,
                 metrics: 1,
                 bytes: 8
             }
@@ -454,6 +566,22 @@ mod tests {
         assert!(buffer.capacity() >= 1 << 16, "{}", buffer.capacity());
         // Taken: the batch after that gets a fresh one.
         assert!(ring.take_buffer(10).capacity() < 1 << 16);
+    }
+
+    #[test]
+    fn what_is_not_acknowledged_is_taken_from_a_line_start() {
+        let mut ring = BatchRing::new(3);
+        ring.push(batch(&["abc 1 1", "def 2 1"]).at(1));
+        ring.push(batch(&["ghi 3 2"]).at(2));
+        ring.advance(20);
+        ring.acknowledge(10); // "abc 1 1\nde"
+        let taken = ring.take_unacknowledged();
+        let got: Vec<(&[u8], usize, i64)> = taken
+            .iter()
+            .map(|b| (b.bytes.as_slice(), b.metrics, b.at_s))
+            .collect();
+        assert_eq!(got, [(&b"def 2 1\n"[..], 1, 1), (&b"ghi 3 2\n"[..], 1, 2)]);
+        assert!(ring.is_empty() && ring.has_room() && ring.buffered_bytes() == 0);
     }
 
     #[test]

@@ -17,12 +17,25 @@
 //! * `as collected`: the last collected raw value of each dimension collected
 //!   since the last batch, timestamp = its collection time (seconds).
 //!
+//! # Replay
+//!
+//! The per-chart position is also what replay after an outage rests on
+//! (see `instance.rs`): building the windows `before` = b, b + update
+//! every, ... one after the other sends exactly the windows live export
+//! would have sent. A chart whose ring moved past its position (the points
+//! after it fell out of the store) has those grid times counted as
+//! expired ([`BatchBuilder::take_expired`]) and its position moved to the
+//! oldest point still held. [`BatchBuilder::next_pending`] says when the
+//! oldest point not exported yet is, so a replay skips windows in which
+//! no chart has anything.
+//!
 //! # Caching
 //!
 //! Per chart the builder caches the filter decision and each dimension's
 //! rendered line head; both are rebuilt only when the chart's generation
 //! changes. Host label suffixes are rebuilt when the labels change.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use rrd::{Chart, Host, LabelSource, Store, WindowAggregate};
@@ -81,8 +94,28 @@ pub struct BatchBuilder {
     charts_pattern: SimplePattern,
     hosts_pattern: SimplePattern,
     hosts: Vec<HostExport>,
-    /// Per-dimension window sums of the chart being exported (reused).
+    /// What building a chart reuses and learns.
+    work: ChartWork,
+}
+
+/// What exporting a chart reuses from chart to chart, and what it learns
+/// about the store's positions.
+#[derive(Debug, Default)]
+struct ChartWork {
+    /// Per-dimension window sums of the chart being exported.
     aggregates: Vec<WindowAggregate>,
+    progress: Progress,
+}
+
+/// Positions learned while building.
+#[derive(Debug, Default, Clone, Copy)]
+struct Progress {
+    /// Points (grid times × dimensions) that fell out of the store before
+    /// they were exported, since the last [`BatchBuilder::take_expired`].
+    expired: u64,
+    /// The grid time of the oldest stored point not exported yet, after
+    /// the last build (`None`: none).
+    next_pending: Option<i64>,
 }
 
 impl BatchBuilder {
@@ -93,8 +126,27 @@ impl BatchBuilder {
             settings,
             connector,
             hosts: Vec::new(),
-            aggregates: Vec::new(),
+            work: ChartWork::default(),
         }
+    }
+
+    /// Whether the data source is read from the store's rings (`average`,
+    /// `sum`), so that missed windows can be built again later; `as
+    /// collected` keeps only the last collected value.
+    pub fn replays_from_store(&self) -> bool {
+        self.settings.data_source != DataSource::AsCollected
+    }
+
+    /// Stored points that fell out of the store before they were exported
+    /// (grid times × dimensions), since the last call.
+    pub fn take_expired(&mut self) -> u64 {
+        std::mem::take(&mut self.work.progress.expired)
+    }
+
+    /// The grid time of the oldest stored point of a selected chart that
+    /// the last [`Self::build`] left unexported (`None`: none).
+    pub fn next_pending(&self) -> Option<i64> {
+        self.work.progress.next_pending
     }
 
     pub fn settings(&self) -> &BatchSettings {
@@ -107,6 +159,7 @@ impl BatchBuilder {
         let start_after = before - i64::from(self.settings.update_every.max(1));
         let before_ts = RenderedTimestamp::new(before);
         self.sync_hosts(store);
+        self.work.progress.next_pending = None;
         let mut metrics = 0;
         for h in &mut self.hosts {
             if !h.selected {
@@ -123,7 +176,7 @@ impl BatchBuilder {
                     &self.charts_pattern,
                     &before_ts,
                     out,
-                    &mut self.aggregates,
+                    &mut self.work,
                 );
             }
         }
@@ -219,16 +272,40 @@ fn sync_charts(h: &mut HostExport, start_after: i64) {
     }
     h.charts_generation = generation;
     let charts = h.host.charts();
-    for chart in charts.into_iter().skip(h.charts.len()) {
-        h.charts.push(ChartExport {
-            chart,
-            generation: 0,
-            selected: false,
-            names: ChartNames::None,
-            last_exported_t: start_after,
-            last_collected_ut: (start_after.max(0) as u64) * 1_000_000,
-        });
+    let new_export = |chart| ChartExport {
+        chart,
+        generation: 0,
+        selected: false,
+        names: ChartNames::None,
+        last_exported_t: start_after,
+        last_collected_ut: (start_after.max(0) as u64) * 1_000_000,
+    };
+    let only_added = charts.len() >= h.charts.len()
+        && h.charts
+            .iter()
+            .zip(&charts)
+            .all(|(known, now)| Arc::ptr_eq(&known.chart, now));
+    if only_added {
+        let known = h.charts.len();
+        h.charts
+            .extend(charts.into_iter().skip(known).map(new_export));
+        return;
     }
+    // Charts were removed (or put back): keep what is known of the ones
+    // still there, in the host's order, and forget the rest.
+    let mut known: HashMap<*const Chart, ChartExport> = h
+        .charts
+        .drain(..)
+        .map(|ce| (Arc::as_ptr(&ce.chart), ce))
+        .collect();
+    h.charts = charts
+        .into_iter()
+        .map(|chart| {
+            known
+                .remove(&Arc::as_ptr(&chart))
+                .unwrap_or_else(|| new_export(chart))
+        })
+        .collect();
 }
 
 fn export_chart(
@@ -238,8 +315,12 @@ fn export_chart(
     pattern: &SimplePattern,
     before_ts: &RenderedTimestamp,
     out: &mut Vec<u8>,
-    aggregates: &mut Vec<WindowAggregate>,
+    work: &mut ChartWork,
 ) -> usize {
+    let ChartWork {
+        aggregates,
+        progress,
+    } = work;
     let before = before_ts.value();
     let st = ce.chart.read();
     if st.generation() != ce.generation {
@@ -280,11 +361,18 @@ fn export_chart(
             ce.last_collected_ut = newest;
         }
         DataSource::Average | DataSource::Sum => {
-            let Some(window) = st.window(ce.last_exported_t, before) else {
+            progress.expired += expire_lost_points(&mut ce.last_exported_t, &st);
+            let window = st.window(ce.last_exported_t, before);
+            if let Some(w) = &window {
+                ce.last_exported_t = w.last_t();
+            }
+            if let Some(next) = next_pending_t(ce.last_exported_t, &st) {
+                progress.next_pending = Some(progress.next_pending.map_or(next, |p| p.min(next)));
+            }
+            let Some(window) = window else {
                 return 0;
             };
             let sum = settings.data_source == DataSource::Sum;
-            ce.last_exported_t = window.last_t();
             lines += if window.count == 1 {
                 // One point (the instance as fast as the chart): its value is
                 // the average and the sum, straight from the row.
@@ -314,4 +402,31 @@ fn export_chart(
         }
     }
     lines
+}
+
+/// When the chart's ring is full and its oldest point is newer than the
+/// first grid time after the chart's position, the points in between fell
+/// out of the store unexported: moves the position to just before the
+/// oldest point held and returns how many points (grid times × dimensions)
+/// were lost.
+fn expire_lost_points(last_exported_t: &mut i64, st: &rrd::ChartState) -> u64 {
+    let (Some(first), Some(last)) = (st.first_entry_t(), st.last_entry_t()) else {
+        return 0;
+    };
+    let ue = i64::from(st.update_every().max(1));
+    let full = (last - first) / ue + 1 >= st.history() as i64;
+    let next = (last_exported_t.div_euclid(ue) + 1) * ue;
+    if !full || next >= first {
+        return 0;
+    }
+    *last_exported_t = first - ue;
+    ((first - next) / ue) as u64 * st.dimensions().len() as u64
+}
+
+/// The grid time of the chart's oldest stored point after `after`.
+fn next_pending_t(after: i64, st: &rrd::ChartState) -> Option<i64> {
+    let (first, last) = (st.first_entry_t()?, st.last_entry_t()?);
+    let ue = i64::from(st.update_every().max(1));
+    let next = ((after.div_euclid(ue) + 1) * ue).max(first);
+    (next <= last).then_some(next)
 }

@@ -4,7 +4,33 @@
 //!
 //! An instance shares nothing mutable with other instances: a slow or dead
 //! receiver delays only its own thread.
+//!
+//! # Replay from the store
+//!
+//! With `replay windows per second` above 0 and a data source read from
+//! the store (`average`, `sum`), the ring never drops a batch: when it is
+//! full (`buffer on failures` batches, or `buffer on failures max bytes`)
+//! the instance stops building and keeps only its positions (the builder's
+//! per-chart time of the last point built; every batch built is in the
+//! ring until the receiver acknowledges it, so those positions are the
+//! acknowledged ones plus the ring). Once the ring has room again it builds
+//! the windows it missed, oldest first, one per `update every`, exactly as
+//! live export would have built them, at most `replay windows per second`
+//! of them, between its intervals as well; then it goes on live. Windows
+//! in which no chart has a point are skipped. Points that fell out of the
+//! store meanwhile are counted (`expired`) and logged once per outage.
+//! With `as collected` (the store keeps only the last collected value) or
+//! `replay windows per second = 0`, the oldest batch is dropped instead,
+//! as netdata does.
+//!
+//! # Spool
+//!
+//! With a [`Spool`], the instance writes its undelivered backlog (the
+//! ring's unacknowledged batches, then the windows not built yet) to disk
+//! when it stops, and at start sends what it finds there before anything
+//! else (see `spool.rs`).
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,6 +43,7 @@ use super::delivery::Delivery;
 use super::exporter::BatchBuilder;
 use super::monitoring::{InstanceCharts, IntervalCounters};
 use super::schedule::Schedule;
+use super::spool::Spool;
 use super::status::InstanceStatus;
 use crate::shutdown::Shutdown;
 use crate::sys::{now_realtime_ut, thread_cpu_ns, ThreadCpu};
@@ -52,6 +79,11 @@ pub struct InstanceTotals {
     /// CPU nanoseconds the instance thread spent building batches.
     pub build_cpu_ns: AtomicU64,
     pub built_metrics: AtomicU64,
+    /// Stored points that fell out of the store before a replay sent
+    /// them.
+    pub expired_metrics: AtomicU64,
+    /// Windows built from the store after the live one was due (replay).
+    pub replayed_windows: AtomicU64,
 }
 
 impl InstanceTotals {
@@ -66,6 +98,7 @@ impl InstanceTotals {
             (&self.sent_bytes, c.sent_bytes),
             (&self.lost_metrics, c.lost_metrics),
             (&self.lost_bytes, c.lost_bytes),
+            (&self.expired_metrics, c.expired_metrics),
             (&self.discards, c.discards),
             (&self.reconnects, c.reconnects),
             (&self.failures, c.failures),
@@ -103,6 +136,117 @@ pub struct InstanceParts {
     pub schedule: Schedule,
 }
 
+/// How often an instance that replays looks for acknowledgements while its
+/// ring is full and everything in it is written.
+const REPLAY_ACK_POLL: Duration = Duration::from_millis(20);
+/// How long an instance may spend building the windows of its backlog when
+/// it stops, and then writing its spool: stopping stays prompt.
+const SPOOL_WRITE_BOUND: Duration = Duration::from_millis(500);
+
+/// The undelivered batches gathered when an instance stops, oldest first,
+/// kept within the spool's byte bound by dropping the oldest (so building
+/// a long backlog at stop never holds more than that in memory).
+#[derive(Debug)]
+struct StopBacklog {
+    batches: VecDeque<Batch>,
+    bytes: u64,
+    max_bytes: u64,
+    dropped_metrics: u64,
+}
+
+impl StopBacklog {
+    fn new(max_bytes: u64) -> StopBacklog {
+        StopBacklog {
+            batches: VecDeque::new(),
+            bytes: 0,
+            max_bytes,
+            dropped_metrics: 0,
+        }
+    }
+
+    fn push(&mut self, batch: Batch) {
+        if batch.bytes.is_empty() {
+            return;
+        }
+        self.bytes += batch.bytes.len() as u64;
+        self.batches.push_back(batch);
+        while self.bytes > self.max_bytes {
+            let Some(old) = self.batches.pop_front() else {
+                break;
+            };
+            self.bytes -= old.bytes.len() as u64;
+            self.dropped_metrics += old.metrics as u64;
+        }
+    }
+}
+
+/// Replay from the store: the instance's position in time and its pace.
+#[derive(Debug)]
+struct Replay {
+    /// Windows per second at most; 0: replay is off.
+    rate: u32,
+    /// The `before` of the newest window built (`None`: none yet).
+    built_before: Option<i64>,
+    /// The first window worth building after it (windows where no chart
+    /// has a point are skipped).
+    next_before: Option<i64>,
+    /// The newest interval boundary that is due.
+    due_before: i64,
+    /// Token bucket of windows.
+    tokens: f64,
+    refilled: Instant,
+    /// The outage being caught up on, for its log lines.
+    episode: Option<Episode>,
+}
+
+#[derive(Debug)]
+struct Episode {
+    from_before: i64,
+    windows: u64,
+    expired: u64,
+}
+
+impl Replay {
+    fn new(rate: u32) -> Replay {
+        Replay {
+            rate,
+            built_before: None,
+            next_before: None,
+            due_before: i64::MIN,
+            tokens: f64::from(rate.max(1)),
+            refilled: Instant::now(),
+            episode: None,
+        }
+    }
+
+    /// The `before` of the next window to build, if one is due.
+    fn next_due(&self, update_every: i64) -> Option<i64> {
+        let next = match (self.built_before, self.next_before) {
+            (None, _) => self.due_before,
+            (Some(built), next) => next
+                .unwrap_or(built + update_every)
+                .max(built + update_every),
+        };
+        (next <= self.due_before && self.due_before != i64::MIN).then_some(next)
+    }
+
+    fn refill(&mut self, now: Instant) {
+        let rate = f64::from(self.rate.max(1));
+        let elapsed = now.saturating_duration_since(self.refilled).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * rate).min(rate);
+        self.refilled = now;
+    }
+
+    /// When the next window may be built.
+    fn token_at(&self) -> Instant {
+        if self.tokens >= 1.0 {
+            return self.refilled;
+        }
+        let rate = f64::from(self.rate.max(1));
+        self.refilled + Duration::from_secs_f64((1.0 - self.tokens) / rate)
+    }
+}
+
 /// Everything one instance needs to run.
 pub struct Instance {
     pub name: String,
@@ -118,6 +262,12 @@ pub struct Instance {
     pub status: Arc<InstanceStatus>,
     /// Size of the previous batch, to size the next one's buffer.
     last_batch_len: usize,
+    replay: Replay,
+    spool: Option<Spool>,
+    /// Batches read from the spool at start, not yet in the ring.
+    spooled: VecDeque<Batch>,
+    /// The spool file still holds batches not yet moved into the ring.
+    spool_pending: bool,
 }
 
 impl Instance {
@@ -162,7 +312,78 @@ impl Instance {
             totals,
             status,
             last_batch_len: 0,
+            replay: Replay::new(crate::config::DEFAULT_REPLAY_WINDOWS_PER_SECOND),
+            spool: None,
+            spooled: VecDeque::new(),
+            spool_pending: false,
         }
+    }
+
+    /// Keeps the undelivered backlog in `spool` across a restart, and
+    /// sends what it holds now before anything else. A spool that cannot
+    /// be read is logged and removed: a fresh start.
+    pub fn set_spool(&mut self, spool: Spool) {
+        let loaded = spool.load();
+        if let Some(problem) = &loaded.problem {
+            tracing::error!(instance = %self.name, error = %problem, "the spool cannot be used whole; starting with what could be read");
+        }
+        if loaded.skipped > 0 {
+            tracing::warn!(instance = %self.name, path = %spool.path().display(), skipped_batches = loaded.skipped, "the spool holds more than spool max bytes: its oldest batches are left out");
+        }
+        if !loaded.batches.is_empty() {
+            let metrics: u64 = loaded.batches.iter().map(|b| b.metrics as u64).sum();
+            let bytes: usize = loaded.batches.iter().map(|b| b.bytes.len()).sum();
+            tracing::info!(instance = %self.name, path = %spool.path().display(), batches = loaded.batches.len(), metrics, bytes, "the spool holds what was not delivered before the last stop: sending it first");
+        }
+        self.spool_pending = !loaded.batches.is_empty();
+        self.spooled = loaded.batches.into();
+        self.spool = Some(spool);
+    }
+
+    /// Replays missed windows from the store at most `windows_per_second`
+    /// (0: never; the ring drops its oldest batch instead).
+    pub fn set_replay_rate(&mut self, windows_per_second: u32) {
+        self.replay.rate = windows_per_second;
+        self.replay.tokens = f64::from(windows_per_second.max(1));
+    }
+
+    /// Whether missed windows are built again from the store.
+    pub fn replays(&self) -> bool {
+        self.replay.rate > 0 && self.builder.replays_from_store()
+    }
+
+    fn update_every_s(&self) -> i64 {
+        i64::from(self.update_every.max(1))
+    }
+
+    /// The time of the oldest point not built yet while the instance is
+    /// behind (replaying), else `None`.
+    pub fn backlog_since(&self) -> Option<i64> {
+        if let Some(front) = self.spooled.front() {
+            return Some(front.at_s - self.update_every_s());
+        }
+        if !self.replays() {
+            return None;
+        }
+        let next = self.replay.next_due(self.update_every_s())?;
+        Some(next - self.update_every_s())
+    }
+
+    /// When the instance should run [`Self::catch_up`] before its next
+    /// interval: a window of the backlog may be built (room in the ring, a
+    /// token), or a full ring waits for acknowledgements.
+    fn catch_up_at(&self) -> Option<Instant> {
+        if self.spooled.is_empty() {
+            if !self.replays() {
+                return None;
+            }
+            self.replay.next_due(self.update_every_s())?;
+        }
+        if self.ring.has_room() {
+            return Some(self.replay.token_at());
+        }
+        (self.delivery.is_connected() && !self.ring.has_unwritten())
+            .then(|| Instant::now() + REPLAY_ACK_POLL)
     }
 
     /// Names the connector type on its status (before the instance runs).
@@ -208,17 +429,24 @@ impl Instance {
                 }
                 let mut until = Duration::from_micros(wake_ut - now_ut);
                 let retry_at = self.delivery.wake_at(&self.ring);
-                if let Some(at) = retry_at {
+                let replay_at = self.catch_up_at();
+                for at in [retry_at, replay_at].into_iter().flatten() {
                     until = until.min(at.saturating_duration_since(Instant::now()));
                 }
                 if shutdown.sleep(until) {
+                    self.spool_on_stop(&store);
                     return;
                 }
                 if retry_at.is_some_and(|at| Instant::now() >= at) {
                     self.deliver(&mut between);
                 }
+                if replay_at.is_some_and(|at| Instant::now() >= at) {
+                    self.poll_peer(&mut between);
+                    self.catch_up(&store, &mut between);
+                }
             }
             if shutdown.is_triggered() {
+                self.spool_on_stop(&store);
                 return;
             }
             self.tick(&store, before, std::mem::take(&mut between));
@@ -235,8 +463,17 @@ impl Instance {
         carried: IntervalCounters,
     ) -> IntervalCounters {
         let mut counters = carried;
-        self.export_interval(store, before, &mut counters);
-        self.deliver(&mut counters);
+        if self.replays() {
+            self.replay.due_before = self.replay.due_before.max(before);
+            // What the ring holds goes first; then the windows not built
+            // yet, each delivered as it is built.
+            self.deliver(&mut counters);
+            self.catch_up(store, &mut counters);
+        } else {
+            self.feed_spooled(&mut counters);
+            self.export_interval(store, before, &mut counters);
+            self.deliver(&mut counters);
+        }
         counters.buffered_metrics = self.ring.buffered_metrics() as u64;
         counters.buffered_bytes = self.ring.buffered_bytes() as u64;
         if let Some(charts) = &self.charts {
@@ -267,7 +504,7 @@ impl Instance {
             let mut lost = IntervalCounters {
                 lost_metrics: loss.metrics as u64,
                 lost_bytes: loss.bytes as u64,
-                discards: 1,
+                discards: loss.batches as u64,
                 ..IntervalCounters::default()
             };
             self.totals.add(&lost);
@@ -279,6 +516,207 @@ impl Instance {
                 "buffer on failures is full: dropped the oldest batch"
             );
         }
+    }
+
+    /// Builds the due windows not built yet, oldest first, as long as the
+    /// ring has room and the replay rate allows, delivering after each:
+    /// the live window when the instance is not behind, the backlog of an
+    /// outage otherwise (see the module documentation).
+    pub fn catch_up(&mut self, store: &Store, counters: &mut IntervalCounters) {
+        let ue = self.update_every_s();
+        if !self.spooled.is_empty()
+            && self.replay.built_before.is_none()
+            && self.replay.due_before != i64::MIN
+        {
+            // The windows from the first interval on are built one by one
+            // behind the spool, however long sending it takes.
+            self.replay.built_before = Some(self.replay.due_before - ue);
+        }
+        if !self.feed_spooled(counters) {
+            return;
+        }
+        while let Some(before) = self.replay.next_due(ue) {
+            if !self.ring.has_room() {
+                if self.replay.episode.is_none() {
+                    self.replay.episode = Some(Episode {
+                        from_before: before,
+                        windows: 0,
+                        expired: 0,
+                    });
+                    tracing::warn!(instance = %self.name, buffered_batches = self.ring.len(), buffered_bytes = self.ring.buffered_bytes(), since = before - ue, "buffer on failures is full: keeping the positions; the missed intervals will be sent from the store when the receiver takes them");
+                }
+                break;
+            }
+            // The live window is due anyway; the rate bounds the backlog.
+            if before < self.replay.due_before {
+                self.replay.refill(Instant::now());
+                if self.replay.tokens < 1.0 {
+                    break;
+                }
+                self.replay.tokens -= 1.0;
+            }
+            self.build_window(store, before, counters);
+            self.deliver(counters);
+        }
+        if self.replay.next_due(ue).is_none() {
+            if let Some(episode) = self.replay.episode.take() {
+                tracing::info!(instance = %self.name, replayed_windows = episode.windows, from = episode.from_before - ue, expired_points = episode.expired, "caught up: the missed intervals were sent from the store");
+            }
+        }
+    }
+
+    /// Moves the batches read from the spool into the ring as far as it
+    /// has room and the replay rate allows, delivering after each; true
+    /// when none is left. Removes the spool file once all are moved.
+    fn feed_spooled(&mut self, counters: &mut IntervalCounters) -> bool {
+        while !self.spooled.is_empty() && self.ring.has_room() {
+            self.replay.refill(Instant::now());
+            if self.replay.tokens < 1.0 {
+                break;
+            }
+            self.replay.tokens -= 1.0;
+            if let Some(batch) = self.spooled.pop_front() {
+                self.ring.append(batch);
+            }
+            self.deliver(counters);
+        }
+        if self.spooled.is_empty() && self.spool_pending {
+            self.spool_pending = false;
+            if let Some(spool) = &self.spool {
+                match spool.clear() {
+                    Ok(()) => {
+                        tracing::info!(instance = %self.name, "the spool is sent (or in the ring): removed")
+                    }
+                    Err(error) => {
+                        tracing::error!(instance = %self.name, %error, "cannot remove the spool; it may be sent again at the next start")
+                    }
+                }
+            }
+        }
+        self.spooled.is_empty()
+    }
+
+    /// Writes the undelivered backlog to the spool (the instance stops):
+    /// the ring's unacknowledged batches, the batches of the spool not sent
+    /// yet, and the windows not built yet, oldest first, within `spool max
+    /// bytes` and a time bound. Nothing to keep removes the spool.
+    pub fn spool_on_stop(&mut self, store: &Store) {
+        let Some(spool) = self.spool.clone() else {
+            return;
+        };
+        let deadline = Instant::now() + SPOOL_WRITE_BOUND;
+        let mut counters = IntervalCounters::default();
+        self.delivery.poll(&mut self.ring, &mut counters);
+        let mut backlog = StopBacklog::new(spool.max_bytes());
+        for batch in self.ring.take_unacknowledged() {
+            backlog.push(batch);
+        }
+        for batch in self.spooled.drain(..) {
+            backlog.push(batch);
+        }
+        let ue = self.update_every_s();
+        let mut unbuilt = 0u64;
+        if self.replays() {
+            while let Some(before) = self.replay.next_due(ue) {
+                if Instant::now() >= deadline {
+                    unbuilt = ((self.replay.due_before - before) / ue + 1) as u64;
+                    break;
+                }
+                let batch = self.build_batch(store, before, &mut counters);
+                backlog.push(batch);
+            }
+        }
+        if !backlog.batches.is_empty() {
+            if let Some(dir) = spool.path().parent() {
+                if let Err(error) = std::fs::create_dir_all(dir) {
+                    tracing::error!(instance = %self.name, dir = %dir.display(), %error, "stopping: cannot create the spool directory; the undelivered backlog is lost");
+                    return;
+                }
+            }
+        }
+        let batches: Vec<&Batch> = backlog.batches.iter().collect();
+        match spool.store(&batches, deadline + SPOOL_WRITE_BOUND) {
+            Ok(stored) => {
+                if stored.batches > 0 {
+                    tracing::info!(instance = %self.name, path = %spool.path().display(), batches = stored.batches, bytes = stored.bytes, "stopping: the undelivered backlog is in the spool");
+                }
+                let dropped = backlog.dropped_metrics + stored.dropped_metrics;
+                if dropped > 0 || unbuilt > 0 {
+                    tracing::warn!(instance = %self.name, lost_metrics = dropped, windows_not_built_in_time = unbuilt, max_bytes = spool.max_bytes(), "stopping: part of the backlog did not fit in the spool (its oldest) and is lost");
+                }
+            }
+            Err(error) => {
+                let metrics: u64 = backlog.batches.iter().map(|b| b.metrics as u64).sum();
+                tracing::error!(instance = %self.name, %error, lost_metrics = metrics, "stopping: cannot write the spool; the undelivered backlog is lost");
+            }
+        }
+    }
+
+    /// Builds the window ending at `before` into the ring (which has room)
+    /// and moves the replay position past it.
+    fn build_window(&mut self, store: &Store, before: i64, counters: &mut IntervalCounters) {
+        let batch = self.build_batch(store, before, counters);
+        self.ring.append(batch);
+    }
+
+    /// Builds the window ending at `before` and moves the replay position
+    /// past it.
+    fn build_batch(
+        &mut self,
+        store: &Store,
+        before: i64,
+        counters: &mut IntervalCounters,
+    ) -> Batch {
+        let cpu0 = thread_cpu_ns();
+        let mut bytes = self
+            .ring
+            .take_buffer(self.last_batch_len + self.last_batch_len / 8 + 4096);
+        let metrics = self.builder.build(store, before, &mut bytes);
+        if !bytes.is_empty() {
+            self.last_batch_len = bytes.len();
+        }
+        add(
+            &self.totals.build_cpu_ns,
+            thread_cpu_ns().saturating_sub(cpu0),
+        );
+        add(&self.totals.built_metrics, metrics as u64);
+        add(&self.totals.batches, 1);
+        let live = before >= self.replay.due_before;
+        if !live {
+            add(&self.totals.replayed_windows, 1);
+        }
+        let ue = self.update_every_s();
+        self.replay.built_before = Some(before);
+        self.replay.next_before = self
+            .builder
+            .next_pending()
+            .map(|t| (t + ue - 1).div_euclid(ue) * ue)
+            .or(Some(self.replay.due_before));
+        let expired = self.builder.take_expired();
+        if !live || expired > 0 {
+            let episode = self.replay.episode.get_or_insert(Episode {
+                from_before: before,
+                windows: 0,
+                expired: 0,
+            });
+            episode.windows += u64::from(!live);
+        }
+        if expired > 0 {
+            let mut now = IntervalCounters {
+                expired_metrics: expired,
+                ..IntervalCounters::default()
+            };
+            self.totals.add(&now);
+            counters.merge(&mut now);
+            let first = self.replay.episode.as_mut().is_none_or(|episode| {
+                episode.expired += expired;
+                episode.expired == expired
+            });
+            if first {
+                tracing::warn!(instance = %self.name, expired_points = expired, window_before = before, "points fell out of the store (history) before the receiver took them: counted as expired");
+            }
+        }
+        Batch::new(bytes, metrics).at(before)
     }
 
     /// Learns what the receiver acknowledged or closed, without sending.
@@ -304,6 +742,15 @@ impl Instance {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::DataSource;
+    use crate::exporting::connectors::Format;
+    use crate::exporting::exporter::BatchSettings;
+    use parking_lot::Mutex;
+    use rrd::{ChartDef, DimensionDef, Host};
+    use std::collections::BTreeMap;
+    use std::sync::atomic::AtomicBool;
+
+    const T0: i64 = 1_700_000_000;
 
     #[test]
     fn thread_names_fit_linux_limit() {
@@ -313,5 +760,350 @@ mod tests {
             "exp:my_graphite"
         );
         assert_eq!(Instance::thread_name("ééééééééé").len(), 14);
+    }
+
+    /// A receiver that takes everything at once while it is up.
+    #[derive(Clone, Default)]
+    struct FakeReceiver {
+        up: Arc<AtomicBool>,
+        got: Arc<Mutex<Vec<u8>>>,
+    }
+
+    struct FakeDelivery(FakeReceiver);
+
+    impl Delivery for FakeDelivery {
+        fn deliver(&mut self, ring: &mut BatchRing, counters: &mut IntervalCounters) {
+            if !self.0.up.load(Ordering::Relaxed) {
+                counters.failures += u64::from(!ring.is_empty());
+                return;
+            }
+            loop {
+                let chunk = ring.next_chunk();
+                if chunk.is_empty() {
+                    break;
+                }
+                let n = chunk.len();
+                self.0.got.lock().extend_from_slice(chunk);
+                let d = ring.complete(n);
+                counters.sent_bytes += n as u64;
+                counters.sent_metrics += d.metrics as u64;
+                counters.writes += d.batches as u64;
+            }
+        }
+        fn poll(&mut self, _: &mut BatchRing, _: &mut IntervalCounters) {}
+        fn wake_at(&self, _: &BatchRing) -> Option<Instant> {
+            None
+        }
+        fn is_connected(&self) -> bool {
+            self.0.up.load(Ordering::Relaxed)
+        }
+        fn peer(&self) -> Option<std::net::SocketAddr> {
+            None
+        }
+        fn watch(&mut self, _: &Shutdown) {}
+        fn describe(&self) -> String {
+            "fake".into()
+        }
+    }
+
+    /// (dimension, second) → (value, times received).
+    type Received = BTreeMap<(String, i64), (f64, usize)>;
+
+    struct Fixture {
+        store: Store,
+        chart: Arc<rrd::Chart>,
+        rx: FakeReceiver,
+        inst: Instance,
+    }
+
+    impl Fixture {
+        /// A store keeping `history` points of a two-dimension chart, and
+        /// an instance with a ring of `ring` batches sending to a fake
+        /// receiver.
+        fn new(history: usize, ring: usize, source: DataSource) -> Fixture {
+            let rx = FakeReceiver::default();
+            rx.up.store(true, Ordering::Relaxed);
+            Fixture::with_receiver(history, ring, source, rx)
+        }
+
+        fn with_receiver(
+            history: usize,
+            ring: usize,
+            source: DataSource,
+            rx: FakeReceiver,
+        ) -> Fixture {
+            let store = Store::new(Host::new("h", history));
+            let chart = store.localhost().create_chart(ChartDef::new("t", "c"));
+            {
+                let mut w = chart.write();
+                w.add_dimension(DimensionDef::new("d0"));
+                w.add_dimension(DimensionDef::new("d1"));
+            }
+            let settings = BatchSettings {
+                data_source: source,
+                prefix: "n".into(),
+                hostname: "h".into(),
+                update_every: 1,
+                send_names_instead_of_ids: false,
+                send_charts_matching: "*".into(),
+                send_hosts_matching: "*".into(),
+                send_configured_labels: false,
+                send_automatic_labels: false,
+                host_tags: Vec::new(),
+            };
+            let mut inst = Instance::new(InstanceParts {
+                name: "t".into(),
+                destination: "fake".into(),
+                update_every: 1,
+                builder: BatchBuilder::new(settings, Format::Graphite),
+                delivery: Box::new(FakeDelivery(rx.clone())),
+                ring: BatchRing::new(ring),
+                charts: None,
+                schedule: Schedule::with_offset(1, 0),
+            });
+            inst.set_replay_rate(10_000);
+            Fixture {
+                store,
+                chart,
+                rx,
+                inst,
+            }
+        }
+
+        /// One second: the collector stores the point of `T0 + k`, the
+        /// receiver is up or not, and the instance runs its interval.
+        fn second(&mut self, k: i64, up: bool) -> IntervalCounters {
+            {
+                let mut w = self.chart.write();
+                w.set(0, k * 10);
+                w.set(1, k * 10 + 1);
+                w.done((T0 + k) as u64 * 1_000_000).unwrap();
+            }
+            self.rx.up.store(up, Ordering::Relaxed);
+            self.inst
+                .tick(&self.store, T0 + k, IntervalCounters::default())
+        }
+
+        /// What the receiver got: (dimension, second) → (value, times), and
+        /// whether the timestamps never went back.
+        fn received(&self) -> (Received, bool) {
+            let got = self.rx.got.lock();
+            let text = std::str::from_utf8(&got).unwrap();
+            let mut map = BTreeMap::new();
+            let mut last = i64::MIN;
+            let mut ordered = true;
+            for line in text.lines() {
+                let mut words = line.split(' ');
+                let name = words
+                    .next()
+                    .unwrap()
+                    .rsplit('.')
+                    .next()
+                    .unwrap()
+                    .to_string();
+                let value: f64 = words.next().unwrap().parse().unwrap();
+                let t: i64 = words.next().unwrap().parse().unwrap();
+                ordered &= t >= last;
+                last = t;
+                let e = map.entry((name, t - T0)).or_insert((value, 0));
+                e.1 += 1;
+            }
+            (map, ordered)
+        }
+
+        fn expect_once(&self, seconds: impl IntoIterator<Item = i64>) {
+            let (map, ordered) = self.received();
+            assert!(ordered, "timestamps went back");
+            let mut want = BTreeMap::new();
+            for k in seconds {
+                want.insert(("d0".to_string(), k), ((k * 10) as f64, 1));
+                want.insert(("d1".to_string(), k), ((k * 10 + 1) as f64, 1));
+            }
+            assert_eq!(map, want);
+        }
+    }
+
+    #[test]
+    fn an_outage_longer_than_the_ring_loses_and_repeats_nothing() {
+        let mut f = Fixture::new(30, 3, DataSource::Average);
+        for k in 1..=20 {
+            f.second(k, !(5..=14).contains(&k));
+            assert!(f.inst.ring.len() <= 3);
+        }
+        f.expect_once(1..=20);
+        let totals = &f.inst.totals;
+        assert_eq!(InstanceTotals::get(&totals.lost_metrics), 0);
+        assert_eq!(InstanceTotals::get(&totals.expired_metrics), 0);
+        assert_eq!(InstanceTotals::get(&totals.sent_metrics), 40);
+        // Windows 5..=7 were built while the receiver was down; 8..=14
+        // were built from the store after it came back.
+        assert_eq!(InstanceTotals::get(&totals.replayed_windows), 7);
+        assert!(f.inst.backlog_since().is_none(), "caught up");
+    }
+
+    #[test]
+    fn points_that_fell_out_of_the_store_are_counted_as_expired_once() {
+        let mut f = Fixture::new(5, 3, DataSource::Average);
+        let mut expired = 0;
+        for k in 1..=16 {
+            expired += f.second(k, !(3..=14).contains(&k)).expired_metrics;
+        }
+        // The ring kept 3..=5; at 15 the store holds 11..=15: 6..=10
+        // (five seconds of two dimensions) are gone.
+        f.expect_once((1..=5).chain(11..=16));
+        assert_eq!(expired, 10);
+        assert_eq!(InstanceTotals::get(&f.inst.totals.expired_metrics), 10);
+        assert_eq!(InstanceTotals::get(&f.inst.totals.lost_metrics), 0);
+    }
+
+    #[test]
+    fn replay_keeps_to_its_rate() {
+        let mut f = Fixture::new(100, 1, DataSource::Average);
+        f.inst.set_replay_rate(4);
+        for k in 1..=14 {
+            f.second(k, k < 2);
+        }
+        let totals = f.inst.totals.clone();
+        let replayed = || InstanceTotals::get(&totals.replayed_windows);
+        assert_eq!(replayed(), 0);
+        let started = Instant::now();
+        f.second(15, true);
+        let mut counters = IntervalCounters::default();
+        while started.elapsed() < Duration::from_millis(600) {
+            std::thread::sleep(Duration::from_millis(10));
+            f.inst.catch_up(&f.store, &mut counters);
+        }
+        let elapsed = started.elapsed().as_secs_f64();
+        let replayed = replayed() as f64;
+        // A full bucket (4) plus 4 a second.
+        assert!(
+            replayed <= 4.0 + 4.0 * elapsed + 1.0,
+            "{replayed} in {elapsed}s"
+        );
+        assert!(replayed >= 4.0, "{replayed}");
+        // Then everything, in order, once.
+        while f.inst.backlog_since().is_some() {
+            std::thread::sleep(Duration::from_millis(20));
+            f.inst.catch_up(&f.store, &mut counters);
+        }
+        f.expect_once(1..=15);
+    }
+
+    #[test]
+    fn without_replay_or_as_collected_the_oldest_batch_is_dropped() {
+        for (source, rate) in [(DataSource::Average, 0), (DataSource::AsCollected, 10_000)] {
+            let mut f = Fixture::new(30, 3, source);
+            f.inst.set_replay_rate(rate);
+            let mut lost = 0;
+            for k in 1..=10 {
+                lost += f.second(k, k == 1 || k == 10).lost_metrics;
+            }
+            // The ring keeps the newest three of 2..=10.
+            assert_eq!(lost, 12, "{source:?}: batches 2..=7 dropped");
+            f.expect_once((1..=1).chain(8..=10));
+        }
+    }
+
+    #[test]
+    fn the_byte_bound_holds_the_backlog_in_the_store() {
+        let mut f = Fixture::new(30, 100, DataSource::Average);
+        f.inst.ring = BatchRing::new(100).with_max_bytes(100);
+        for k in 1..=12 {
+            f.second(k, !(2..=9).contains(&k));
+            assert!(
+                f.inst.ring.buffered_bytes() < 100 + 64,
+                "{}",
+                f.inst.ring.buffered_bytes()
+            );
+        }
+        f.expect_once(1..=12);
+    }
+
+    fn test_spool(dir: &std::path::Path, max_bytes: u64) -> Spool {
+        let settings = crate::exporting::spool::SpoolSettings {
+            dir: dir.to_path_buf(),
+            max_bytes,
+        };
+        Spool::new(&settings, "t", "graphite")
+    }
+
+    fn spool_dir(tag: &str) -> std::path::PathBuf {
+        std::env::temp_dir().join(format!(
+            "backhaul-instance-spool-{tag}-{}-{}",
+            std::process::id(),
+            rand::random::<u32>()
+        ))
+    }
+
+    #[test]
+    fn a_stop_during_an_outage_spools_the_backlog_and_the_next_start_sends_it_first() {
+        let dir = spool_dir("stop");
+        let mut f = Fixture::new(100, 3, DataSource::Average);
+        f.inst.set_spool(test_spool(&dir, 1 << 20));
+        // Down from second 3: the ring holds 3..=5, the store 6..=10.
+        for k in 1..=10 {
+            f.second(k, k <= 2);
+        }
+        f.inst.spool_on_stop(&f.store);
+        let path = dir.join("t.spool");
+        assert!(path.exists());
+        // A new process: a fresh store, the same receiver, up.
+        let mut g = Fixture::with_receiver(100, 3, DataSource::Average, f.rx.clone());
+        g.inst.set_spool(test_spool(&dir, 1 << 20));
+        assert_eq!(g.inst.backlog_since(), Some(T0 + 2));
+        for k in 11..=15 {
+            g.second(k, true);
+        }
+        g.expect_once(1..=15);
+        assert!(!path.exists(), "sent: removed");
+        // Nothing undelivered at the next stop: no spool.
+        g.inst.spool_on_stop(&g.store);
+        assert!(!path.exists());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn the_spool_keeps_the_newest_within_its_bound() {
+        let dir = spool_dir("bound");
+        let mut f = Fixture::new(100, 3, DataSource::Average);
+        // One second of both dimensions is about 50 bytes here.
+        f.inst.set_spool(test_spool(&dir, 4 * 52));
+        for k in 1..=10 {
+            f.second(k, k <= 2);
+        }
+        f.inst.spool_on_stop(&f.store);
+        let mut g = Fixture::with_receiver(100, 3, DataSource::Average, f.rx.clone());
+        g.inst.set_spool(test_spool(&dir, 4 * 52));
+        assert_eq!(InstanceTotals::get(&g.inst.totals.lost_metrics), 0);
+        for k in 11..=12 {
+            g.second(k, true);
+        }
+        // The oldest seconds of the backlog (3..) did not fit; the newest
+        // did, and everything after them.
+        let (map, ordered) = g.received();
+        assert!(ordered);
+        let first_kept = (3..=10)
+            .find(|k| map.contains_key(&("d0".to_string(), *k)))
+            .expect("some of the backlog kept");
+        assert!(first_kept > 4, "the bound dropped the oldest");
+        g.expect_once((1..=2).chain(first_kept..=12));
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn an_unusable_spool_is_a_fresh_start() {
+        let dir = spool_dir("bad");
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("t.spool");
+        std::fs::write(&path, b"BHSPOOL\n\x07\0\0\0").unwrap();
+        let mut f = Fixture::new(100, 3, DataSource::Average);
+        f.inst.set_spool(test_spool(&dir, 1 << 20));
+        assert!(!path.exists(), "removed");
+        assert!(f.inst.backlog_since().is_none());
+        for k in 1..=3 {
+            f.second(k, true);
+        }
+        f.expect_once(1..=3);
+        let _ = std::fs::remove_dir_all(dir);
     }
 }

@@ -12,6 +12,7 @@
 //!   requests (`http`, `tls`), with interruptible connects (`dial`);
 //! * `backoff`, `schedule`: pacing of retries, logs and wake-ups;
 //! * `monitoring`: the instance's own charts;
+//! * `spool`: the undelivered backlog on disk across a restart;
 //! * `instance`: the thread that ties them together.
 
 pub mod backoff;
@@ -23,6 +24,7 @@ pub mod instance;
 pub mod monitoring;
 pub mod registry;
 pub mod schedule;
+pub mod spool;
 pub mod status;
 pub mod transport;
 
@@ -210,11 +212,13 @@ pub fn build_instance(
         update_every: cfg.update_every,
         builder: BatchBuilder::new(batch_settings(cfg), spec.format),
         delivery,
-        ring: BatchRing::new(cfg.buffer_on_failures),
+        ring: BatchRing::new(cfg.buffer_on_failures)
+            .with_max_bytes(cfg.buffer_on_failures_max_bytes),
         charts: monitoring,
         schedule: Schedule::new(cfg.update_every),
     });
     instance.set_connector(cfg.connector.as_str());
+    instance.set_replay_rate(cfg.replay_windows_per_second);
     Ok(instance)
 }
 
@@ -240,13 +244,24 @@ pub fn start<'a>(
         if !cfg.enabled {
             continue;
         }
-        let instance = match build_instance(cfg, store, true) {
+        let mut instance = match build_instance(cfg, store, true) {
             Ok(instance) => instance,
             Err(error) => {
                 tracing::error!(instance = %cfg.name, connector = cfg.connector.as_str(), source = %cfg.source, %error, "exporting instance not started");
                 continue;
             }
         };
+        if let Some(dir) = &cfg.spool_directory {
+            let settings = spool::SpoolSettings {
+                dir: dir.clone(),
+                max_bytes: cfg.spool_max_bytes as u64,
+            };
+            instance.set_spool(spool::Spool::new(
+                &settings,
+                &cfg.name,
+                cfg.connector.as_str(),
+            ));
+        }
         running.push(spawn(instance, store.clone(), shutdown.clone())?);
     }
     Ok(running)

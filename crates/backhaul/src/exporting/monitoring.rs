@@ -23,6 +23,9 @@ pub struct IntervalCounters {
     pub sent_bytes: u64,
     pub lost_metrics: u64,
     pub lost_bytes: u64,
+    /// Stored points that fell out of the store before they could be
+    /// replayed (grid times × dimensions).
+    pub expired_metrics: u64,
     pub received_bytes: u64,
     pub writes: u64,
     pub discards: u64,
@@ -53,6 +56,7 @@ impl IntervalCounters {
         self.sent_bytes += o.sent_bytes;
         self.lost_metrics += o.lost_metrics;
         self.lost_bytes += o.lost_bytes;
+        self.expired_metrics += o.expired_metrics;
         self.received_bytes += o.received_bytes;
         self.writes += o.writes;
         self.discards += o.discards;
@@ -110,13 +114,16 @@ pub struct InstanceCharts {
     latency: Option<ChartDims>,
     cpu: ChartDims,
     legacy: bool,
+    http: bool,
 }
 
 impl InstanceCharts {
     /// Creates (or finds) the charts of instance `name` on `host`. HTTP
     /// instances (`http`) get dimensions of their own after netdata's:
     /// `rejected` metrics and bytes, and `retry`, `reject`, `repeat` and
-    /// `split` operations.
+    /// `split` operations. Exporting-engine instances also chart
+    /// `expired` metrics: stored points that fell out of the store before
+    /// a replay could send them.
     pub fn new(
         host: &Host,
         name: &str,
@@ -170,6 +177,9 @@ impl InstanceCharts {
                 let mut dims = vec![("buffered", 1, ABS), ("lost", 1, ABS), ("sent", 1, ABS)];
                 if http {
                     dims.push(("rejected", 1, ABS));
+                }
+                if !legacy {
+                    dims.push(("expired", 1, ABS));
                 }
                 dims
             },
@@ -268,20 +278,20 @@ impl InstanceCharts {
             latency,
             cpu,
             legacy,
+            http,
         }
     }
 
     /// Stores one interval's counters and the thread's CPU time at `now_ut`.
     pub fn update(&self, c: &IntervalCounters, cpu: ThreadCpu, now_ut: u64) {
-        self.metrics.update(
-            &[
-                c.buffered_metrics,
-                c.lost_metrics,
-                c.sent_metrics,
-                c.rejected_metrics,
-            ],
-            now_ut,
-        );
+        let mut metrics = vec![c.buffered_metrics, c.lost_metrics, c.sent_metrics];
+        if self.http {
+            metrics.push(c.rejected_metrics);
+        }
+        if !self.legacy {
+            metrics.push(c.expired_metrics);
+        }
+        self.metrics.update(&metrics, now_ut);
         if self.legacy {
             self.bytes
                 .update(&[c.buffered_bytes, c.lost_bytes, c.sent_bytes], now_ut);
@@ -317,5 +327,56 @@ impl InstanceCharts {
             latency.update(&[c.latency_us], now_ut);
         }
         self.cpu.update(&[cpu.user_us, cpu.system_us], now_ut);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each counter lands in its own dimension, with or without the HTTP
+    /// ones; the legacy charts keep the seed's dimensions.
+    #[test]
+    fn metrics_chart_dimensions_get_their_counters() {
+        for (http, legacy) in [(false, false), (true, false), (false, true)] {
+            let host = Host::new("h", 10);
+            let charts = InstanceCharts::new(&host, "x", 1, legacy, http);
+            let c = IntervalCounters {
+                buffered_metrics: 1,
+                lost_metrics: 2,
+                sent_metrics: 3,
+                rejected_metrics: 4,
+                expired_metrics: 5,
+                ..IntervalCounters::default()
+            };
+            charts.update(&c, ThreadCpu::default(), 1_700_000_000_000_000);
+            let id = if legacy {
+                "netdata.backend_metrics"
+            } else {
+                "netdata.exporting_x_metrics"
+            };
+            let chart = host.chart_by_id(id).expect("chart");
+            let st = chart.read();
+            let got: Vec<(String, f64)> = st
+                .dimensions()
+                .iter()
+                .map(|d| {
+                    (
+                        d.id().to_string(),
+                        d.last_stored_value().unwrap_or(f64::NAN),
+                    )
+                })
+                .collect();
+            let mut want = vec![("buffered", 1.0), ("lost", 2.0), ("sent", 3.0)];
+            if http {
+                want.push(("rejected", 4.0));
+            }
+            if !legacy {
+                want.push(("expired", 5.0));
+            }
+            let want: Vec<(String, f64)> =
+                want.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+            assert_eq!(got, want, "http={http} legacy={legacy}");
+        }
     }
 }

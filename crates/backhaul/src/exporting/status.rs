@@ -106,6 +106,13 @@ impl InstanceStatus {
         }
     }
 
+    /// Records the time of the oldest point not delivered yet when the
+    /// ring is empty but the instance is behind (replaying from the
+    /// store).
+    pub fn set_oldest(&self, oldest_s: i64) {
+        self.oldest_s.store(oldest_s, Ordering::Relaxed);
+    }
+
     /// Records the ring's fill and the delivery's connection (instance
     /// thread).
     pub fn update(&self, ring: &BatchRing, connected: bool, peer: Option<SocketAddr>) {

@@ -363,18 +363,8 @@ impl Carbon {
             let conf_path = d.join("conf/carbon.conf");
             fs::write(&conf_path, conf).expect("write carbon.conf");
             fs::write(d.join("conf/storage-schemas.conf"), STORAGE_SCHEMAS).expect("write schemas");
-            let mut cmd = Command::new("carbon-cache");
-            cmd.arg(format!("--config={}", conf_path.display()))
-                .arg("--nodaemon")
-                .arg(format!(
-                    "--pidfile={}",
-                    d.join("run/carbon-cache.pid").display()
-                ))
-                .arg(format!("--logdir={}", d.join("log").display()))
-                .arg("start")
-                .env("PYTHONWARNINGS", "ignore");
             // In the foreground carbon logs to stdout, which `Server` keeps.
-            let mut server = Server::spawn("carbon-cache", cmd, d);
+            let mut server = Server::spawn("carbon-cache", Self::command(d), d);
             let line = local(ports[0]);
             if server.wait_listening(line) {
                 return Carbon {
@@ -390,6 +380,45 @@ impl Carbon {
             eprintln!("real_receivers: carbon-cache exited at start-up (port clash?); retrying");
         }
         unreachable!()
+    }
+
+    /// carbon-cache in the foreground with the configuration in `d`.
+    fn command(d: &Path) -> Command {
+        let mut cmd = Command::new("carbon-cache");
+        cmd.arg(format!("--config={}", d.join("conf/carbon.conf").display()))
+            .arg("--nodaemon")
+            .arg(format!(
+                "--pidfile={}",
+                d.join("run/carbon-cache.pid").display()
+            ))
+            .arg(format!("--logdir={}", d.join("log").display()))
+            .arg("start")
+            .env("PYTHONWARNINGS", "ignore");
+        cmd
+    }
+
+    /// Stops carbon-cache (SIGTERM, bounded; see [`Server::stop`]).
+    pub fn stop(&mut self) {
+        self.server.stop();
+    }
+
+    /// Starts carbon-cache again with the same configuration, ports and
+    /// whisper files, and waits (bounded) until its line receiver accepts
+    /// connections.
+    pub fn restart(&mut self) {
+        self.server.stop();
+        let _ = fs::remove_file(self.dir.path().join("run/carbon-cache.pid"));
+        self.server = Server::spawn(
+            "carbon-cache",
+            Self::command(self.dir.path()),
+            self.dir.path(),
+        );
+        if !self.server.wait_listening(self.line) {
+            self.server.fail(&format!(
+                "line receiver {} never accepted connections after a restart",
+                self.line
+            ));
+        }
     }
 
     /// The `.wsp` file of an untagged metric path (`a.b.c` → `a/b/c.wsp`).

@@ -241,6 +241,9 @@ pub struct Ingest {
     charts_limit_logged: bool,
     dimensions_limit_logged: bool,
     labels_limit_logged: bool,
+    /// The host's removal count when the slots were last checked for
+    /// removed charts.
+    seen_removals: u64,
 }
 
 impl Ingest {
@@ -265,6 +268,49 @@ impl Ingest {
             charts_limit_logged: false,
             dimensions_limit_logged: false,
             labels_limit_logged: false,
+            seen_removals: 0,
+        }
+    }
+
+    /// Forgets the charts the store removed (obsolete for longer than
+    /// `cleanup obsolete charts after secs`): they stop counting toward the
+    /// plugin's limits and their memory is freed. A plugin that defines one
+    /// again gets a fresh chart. Cheap when nothing was removed; waits while
+    /// a `BEGIN` block is open.
+    fn forget_removed_charts(&mut self) {
+        if self.block.is_some() {
+            return;
+        }
+        let removals = self.host.removals();
+        if removals == self.seen_removals {
+            return;
+        }
+        self.seen_removals = removals;
+        if !self.slots.iter().any(|slot| slot.chart.is_removed()) {
+            return;
+        }
+        let current = self
+            .current
+            .and_then(|i| self.slots.get(i))
+            .map(|s| s.id.clone());
+        let mut forgotten_dimensions = 0;
+        self.slots.retain(|slot| {
+            let removed = slot.chart.is_removed();
+            if removed {
+                forgotten_dimensions += slot.dims.len();
+            }
+            !removed
+        });
+        self.total_dimensions -= forgotten_dimensions;
+        self.slot_by_id = self
+            .slots
+            .iter()
+            .enumerate()
+            .map(|(i, slot)| (slot.id.clone(), i))
+            .collect();
+        self.current = current.and_then(|id| self.slot_by_id.get(&id).copied());
+        if self.slots.len() < self.settings.limits.max_charts {
+            self.charts_limit_logged = false;
         }
     }
 
@@ -317,6 +363,7 @@ impl Ingest {
 
     /// Applies every complete line the framer holds. Stops at `DISABLE`.
     pub fn drain(&mut self, framer: &mut LineFramer, clock: &mut dyn FnMut() -> u64) -> Flow {
+        self.forget_removed_charts();
         while let Some(frame) = framer.next_line() {
             match frame {
                 Ok(line) => {
@@ -594,6 +641,7 @@ impl Ingest {
             self.pending.clear();
             self.sequence_error("CHART inside a BEGIN/END block: the block's values are dropped");
         }
+        self.forget_removed_charts();
         let existing = self.slot_by_id.get(chart.type_id).copied();
         if existing.is_none() && self.slots.len() >= self.settings.limits.max_charts {
             self.current = None;

@@ -596,3 +596,63 @@ fn collection_time_trusts_the_plugin_interval_within_bounds() {
         last + 2 * S
     );
 }
+
+#[test]
+fn charts_the_store_removed_no_longer_count_toward_the_limits() {
+    let limits = IngestLimits {
+        max_charts: 2,
+        max_dimensions_per_chart: 3,
+        max_dimensions: 4,
+        max_pending_labels: 2,
+    };
+    let (store, mut ingest) = new_ingest(limits);
+    let host = store.localhost().clone();
+    let t = T0 * S;
+    feed(
+        &mut ingest,
+        "CHART t.a '' t u\nDIMENSION d\nDIMENSION e\nCHART t.b '' t u\nDIMENSION d\nDIMENSION e\n\
+         BEGIN t.a\nSET d = 1\nEND\nBEGIN t.b\nSET d = 1\nEND\n",
+        t,
+    );
+    assert_eq!(
+        (ingest.counters().charts, ingest.counters().dimensions),
+        (2, 4)
+    );
+    // The limit holds: a third chart is refused.
+    feed(&mut ingest, "CHART t.c '' t u\nDIMENSION d\n", t + S);
+    assert!(host.chart_by_id("t.c").is_none());
+
+    // The plugin obsoletes `b`; an hour later the store removes it.
+    feed(
+        &mut ingest,
+        "CHART t.b '' t u '' '' line 1 1 obsolete\n",
+        t + 2 * S,
+    );
+    assert_eq!(host.remove_obsolete_charts(t + 3600 * S, 3600), 1);
+    feed(&mut ingest, "CHART t.c '' t u\nDIMENSION d\n", t + 3601 * S);
+    assert!(
+        host.chart_by_id("t.c").is_some(),
+        "room again after the removal"
+    );
+    assert_eq!(
+        (ingest.counters().charts, ingest.counters().dimensions),
+        (2, 3)
+    );
+    // `a` keeps collecting where it was.
+    feed(&mut ingest, "BEGIN t.a\nSET d = 2\nEND\n", t + 3602 * S);
+    assert!(Arc::ptr_eq(
+        &host.chart_by_id("t.a").unwrap(),
+        ingest.charts().next().unwrap()
+    ));
+    // `b` defined again (a restarted plugin): a fresh chart, collected.
+    feed(
+        &mut ingest,
+        "CHART t.b '' t u\nDIMENSION d\nBEGIN t.b\nSET d = 5\nEND\n",
+        t + 3603 * S,
+    );
+    assert!(
+        host.chart_by_id("t.b").is_none(),
+        "refused: the limit is 2 again"
+    );
+    assert_eq!(ingest.counters().charts, 2);
+}

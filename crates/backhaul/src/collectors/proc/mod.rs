@@ -12,7 +12,13 @@
 //! | `/proc/loadavg`   | `proc:loadavg`       | `system.load` (every 5 s at least), `system.active_processes` |
 //! | `/proc/vmstat`    | `proc:vmstat`        | `system.pgpgio`, `mem.pgfaults`, `mem.oom_kill`, `system.swapio` (auto), `mem.numa` (2+ nodes) |
 //! | `/proc/meminfo`   | `proc:meminfo`       | `system.ram`, `mem.available`, `mem.committed`, `mem.writeback`, `mem.kernel`, `mem.slab`, `system.swap`, `mem.hwcorrupt`, `mem.hugepages`, `mem.transparent_hugepages` (the last four auto) |
-//! | `/proc/net/dev`   | `proc:netdev`        | `system.net`, `net.IFACE`, `net_packets.IFACE` |
+//! | `/proc/net/dev`   | `proc:netdev`        | `system.net`, `net.IFACE`, `net_packets.IFACE`, `net_errors`, `net_drops`, `net_fifo`, `net_compressed`, `net_events` (auto), `net_speed`, `net_duplex`, `net_operstate`, `net_carrier`, `net_mtu` (from `/sys/class/net`) |
+//! | `/proc/net/netstat` | `proc:netstat`     | `system.ip`, `system.ipv6`, `ip.*`, `ipv4.*`, `ipv6.*` from `/proc/net/netstat`, `/proc/net/snmp` and `/proc/net/snmp6` (auto) |
+//! | `/proc/net/sockstat` | `proc:sockstat`   | `ipv4.sockstat_*` (auto) |
+//! | `/proc/net/sockstat6` | `proc:sockstat6` | `ipv6.sockstat6_*` (auto) |
+//! | `/proc/net/softnet_stat` | `proc:softnet_stat` | `system.softnet_stat`, `cpu.cpuN_softnet_stat` |
+//! | `/proc/net/stat/conntrack` | `proc:conntrack` | `netfilter.conntrack_*` (from `/proc/net/stat/nf_conntrack`) |
+//! | `/proc/net/stat/synproxy` | `proc:synproxy` | `netfilter.synproxy_*` (auto) |
 //! | `/proc/diskstats` | `proc:diskstats`     | `system.io`, `disk.DEV`, `disk_ops.DEV`, `disk_qops`, `disk_backlog`, `disk_busy`, `disk_util`, `disk_mops`, `disk_iotime`, `disk_await`, `disk_avgsz`, `disk_svctm` `.DEV`, and `disk_ext.DEV`, `disk_ext_{ops,mops,iotime,await,avgsz}.DEV` |
 //! | `/proc/interrupts` | `proc:interrupts`   | `system.interrupts`, `cpu.cpuN_interrupts` |
 //! | `/proc/softirqs`  | `proc:softirqs`      | `system.softirqs`, `cpu.cpuN_softirqs` |
@@ -26,8 +32,11 @@
 //! | `timex`           | `timex`              | `system.clock_sync_state`, `system.clock_status`, `system.clock_sync_offset` (every 10 s) |
 //! | `idlejitter`      | `idlejitter`         | `system.idlejitter` |
 //!
-//! "auto" is netdata's rule for such charts: created the first time their
-//! values are not all zero, kept from then on.
+//! "auto" is netdata's rule: the chart is created once one of its counters
+//! is not zero, and kept from then on. A file a network module needs that
+//! is missing at the first collection is logged once and not read again
+//! (as netdata disables such a module); the other modules try a file they
+//! never could read again every 60 collections.
 //!
 //! Every file is read below a root directory (`/` normally; a fixture tree
 //! in tests), as netdata does with `NETDATA_HOST_PREFIX`. A missing or
@@ -38,6 +47,7 @@
 //! incremental, percentage, multiplier and divisor math.
 
 mod chart_handle;
+mod counter_table;
 mod cpu_sysfs;
 mod diskspace;
 mod diskstats;
@@ -49,11 +59,16 @@ mod ksm;
 mod loadavg;
 mod mdstat;
 mod meminfo;
+mod module_file;
 mod mountinfo;
 mod net_dev;
+mod netfilter;
+mod netstat;
 mod ondemand;
 mod parse;
 mod pressure;
+mod sockstat;
+mod softnet;
 mod source;
 mod stat;
 mod timex;
@@ -71,6 +86,10 @@ pub use diskstats::DiskstatsCollector;
 pub use loadavg::LoadavgCollector;
 pub use meminfo::MeminfoCollector;
 pub use net_dev::NetDevCollector;
+pub use netfilter::{ConntrackCollector, SynproxyCollector};
+pub use netstat::NetstatCollector;
+pub use sockstat::SockstatCollector;
+pub use softnet::SoftnetCollector;
 pub use stat::StatCollector;
 pub use timex::{ClockSource, TimexCollector};
 pub use uptime::UptimeCollector;
@@ -120,6 +139,12 @@ pub fn configured_collectors(
             "/proc/vmstat" => Box::new(VmstatCollector::configured(root, update_every, switches)),
             "/proc/meminfo" => Box::new(MeminfoCollector::configured(root, update_every, switches)),
             "/proc/net/dev" => Box::new(NetDevCollector::new(root, update_every)),
+            "/proc/net/netstat" => Box::new(NetstatCollector::new(root, update_every)),
+            "/proc/net/sockstat" => Box::new(SockstatCollector::ipv4(root, update_every)),
+            "/proc/net/sockstat6" => Box::new(SockstatCollector::ipv6(root, update_every)),
+            "/proc/net/softnet_stat" => Box::new(SoftnetCollector::new(root, update_every)),
+            "/proc/net/stat/conntrack" => Box::new(ConntrackCollector::new(root, update_every)),
+            "/proc/net/stat/synproxy" => Box::new(SynproxyCollector::new(root, update_every)),
             "/proc/diskstats" => {
                 Box::new(DiskstatsCollector::configured(root, update_every, switches))
             }

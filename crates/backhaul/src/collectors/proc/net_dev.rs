@@ -1,6 +1,11 @@
 //! `/proc/net/dev`: per network interface bandwidth (`net.IFACE`,
 //! kilobits/s) and packets (`net_packets.IFACE`), and the bandwidth of the
-//! physical interfaces together (`system.net`).
+//! physical interfaces together (`system.net`); per interface also errors,
+//! drops, FIFO errors, compressed packets and events (`net_errors.IFACE`,
+//! `net_drops`, `net_fifo`, `net_compressed`, `net_events`), and from
+//! `/sys/class/net/IFACE/` its speed, duplex, operational state, carrier and
+//! MTU (`net_speed`, `net_duplex`, `net_operstate`, `net_carrier`,
+//! `net_mtu`).
 //!
 //! As in netdata:
 //! * an interface is virtual when `/sys/devices/virtual/net/IFACE` exists;
@@ -9,7 +14,15 @@
 //!   collected at all;
 //! * an interface's charts appear once its counters are not all zero (so an
 //!   idle `ifb0` gets none), and `system.net` once the sum is not zero;
-//! * sent bytes and packets are negative (multiplier −8 and −1).
+//! * sent bytes and packets are negative (multiplier −8 and −1);
+//! * errors, drops, FIFO, compressed and events charts appear once their
+//!   counters are not zero (netdata's `auto`);
+//! * speed and duplex are read for physical interfaces only, speed only
+//!   while the bandwidth chart exists and the carrier file is readable (an
+//!   unknown speed, `-1`, is charted as 0, as netdata does); duplex while
+//!   the carrier is readable, else `unknown`; the carrier chart exists while
+//!   the carrier file is readable; operstate and MTU are read until a read
+//!   fails, then no more (netdata's rules).
 //!
 //! An interface that leaves the file has its charts marked obsolete; one
 //! that comes back revives them.
@@ -21,6 +34,7 @@ use rrd::{ChartDef, ChartType, Host};
 use wire::simple_pattern::SimplePattern;
 
 use super::chart_handle::{auto_label, ChartHandle, ChartSpec, Cycle, DimSpec, RefusedRounds};
+use super::module_file::KeptOpen;
 use super::parse::{lines, parse_u64, words};
 use super::source::{host_path, SourceFile};
 use super::PROC_PLUGIN;
@@ -64,14 +78,139 @@ const PACKETS_DIMS: [DimSpec; 3] = [
 ];
 const PACKETS_PRIORITY: i64 = 7001;
 
-/// The counters of one interface line that the charts use.
+/// One per-interface chart drawn from `/proc/net/dev` counters: type
+/// (`net_errors`: context `net.errors`), title, units, priority offset, dimensions and the
+/// counter columns they show.
+struct CounterChart {
+    type_: &'static str,
+    title: &'static str,
+    units: &'static str,
+    priority: i64,
+    dims: &'static [DimSpec],
+    columns: &'static [usize],
+}
+
+/// netdata 1.37's `auto` charts of the error-like counters, in its order.
+const COUNTER_CHARTS: [CounterChart; 5] = [
+    CounterChart {
+        type_: "net_errors",
+        title: "Interface Errors",
+        units: "errors/s",
+        priority: 2,
+        dims: &[
+            DimSpec::incremental("inbound", 1, 1),
+            DimSpec::incremental("outbound", -1, 1),
+        ],
+        columns: &[RERRORS, TERRORS],
+    },
+    CounterChart {
+        type_: "net_drops",
+        title: "Interface Drops",
+        units: "drops/s",
+        priority: 3,
+        dims: &[
+            DimSpec::incremental("inbound", 1, 1),
+            DimSpec::incremental("outbound", -1, 1),
+        ],
+        columns: &[RDROPS, TDROPS],
+    },
+    CounterChart {
+        type_: "net_fifo",
+        title: "Interface FIFO Buffer Errors",
+        units: "errors",
+        priority: 4,
+        dims: &[
+            DimSpec::incremental("receive", 1, 1),
+            DimSpec::incremental("transmit", -1, 1),
+        ],
+        columns: &[RFIFO, TFIFO],
+    },
+    CounterChart {
+        type_: "net_compressed",
+        title: "Compressed Packets",
+        units: "packets/s",
+        priority: 5,
+        dims: &[
+            DimSpec::incremental("received", 1, 1),
+            DimSpec::incremental("sent", -1, 1),
+        ],
+        columns: &[RCOMPRESSED, TCOMPRESSED],
+    },
+    CounterChart {
+        type_: "net_events",
+        title: "Network Interface Events",
+        units: "events/s",
+        priority: 6,
+        dims: &[
+            DimSpec::incremental("frames", 1, 1),
+            DimSpec::incremental("collisions", -1, 1),
+            DimSpec::incremental("carrier", -1, 1),
+        ],
+        columns: &[RFRAME, TCOLLISIONS, TCARRIER],
+    },
+];
+
+const SPEED_DIMS: [DimSpec; 1] = [DimSpec::absolute("speed", 1, 1)];
+const KILOBITS_IN_A_MEGABIT: i64 = 1000;
+const DUPLEX_DIMS: [DimSpec; 3] = [
+    DimSpec::absolute("full", 1, 1),
+    DimSpec::absolute("half", 1, 1),
+    DimSpec::absolute("unknown", 1, 1),
+];
+/// The operational states in netdata's dimension order; anything else the
+/// kernel writes counts as `unknown`.
+const OPERSTATES: [&str; 7] = [
+    "up",
+    "down",
+    "notpresent",
+    "lowerlayerdown",
+    "testing",
+    "dormant",
+    "unknown",
+];
+const OPERSTATE_DIMS: [DimSpec; 7] = [
+    DimSpec::absolute("up", 1, 1),
+    DimSpec::absolute("down", 1, 1),
+    DimSpec::absolute("notpresent", 1, 1),
+    DimSpec::absolute("lowerlayerdown", 1, 1),
+    DimSpec::absolute("testing", 1, 1),
+    DimSpec::absolute("dormant", 1, 1),
+    DimSpec::absolute("unknown", 1, 1),
+];
+const CARRIER_DIMS: [DimSpec; 2] = [
+    DimSpec::absolute("up", 1, 1),
+    DimSpec::absolute("down", 1, 1),
+];
+const MTU_DIMS: [DimSpec; 1] = [DimSpec::absolute("mtu", 1, 1)];
+
+// Columns of an interface line (after the name).
+const RBYTES: usize = 0;
+const RPACKETS: usize = 1;
+const RERRORS: usize = 2;
+const RDROPS: usize = 3;
+const RFIFO: usize = 4;
+const RFRAME: usize = 5;
+const RCOMPRESSED: usize = 6;
+const RMULTICAST: usize = 7;
+const TBYTES: usize = 8;
+const TPACKETS: usize = 9;
+const TERRORS: usize = 10;
+const TDROPS: usize = 11;
+const TFIFO: usize = 12;
+const TCOLLISIONS: usize = 13;
+const TCARRIER: usize = 14;
+const TCOMPRESSED: usize = 15;
+
+/// The 16 counters of one interface line.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 struct Counters {
-    rbytes: Option<u64>,
-    rpackets: Option<u64>,
-    rmulticast: Option<u64>,
-    tbytes: Option<u64>,
-    tpackets: Option<u64>,
+    columns: [Option<u64>; 16],
+}
+
+impl Counters {
+    fn get(&self, column: usize) -> Option<u64> {
+        self.columns[column]
+    }
 }
 
 /// Splits an interface line into its name and counters; `None` for headers
@@ -91,21 +230,122 @@ fn parse_line(line: &[u8]) -> Option<(&[u8], Counters)> {
     if count < 16 {
         return None;
     }
-    let number = |i: usize| parse_u64(fields[i]);
-    Some((
-        name,
-        Counters {
-            rbytes: number(0),
-            rpackets: number(1),
-            rmulticast: number(7),
-            tbytes: number(8),
-            tpackets: number(9),
-        },
-    ))
+    let mut counters = Counters::default();
+    for (slot, field) in counters.columns.iter_mut().zip(fields) {
+        *slot = parse_u64(field);
+    }
+    Some((name, counters))
+}
+
+/// A small `/sys` file (`up`, `1500`), kept open.
+struct SysFile {
+    path: PathBuf,
+    reader: KeptOpen,
+}
+
+impl SysFile {
+    fn new(path: PathBuf) -> SysFile {
+        SysFile {
+            path,
+            reader: KeptOpen::new(64),
+        }
+    }
+}
+
+/// The first word of a `/sys` file; `None` when it cannot be read (the
+/// kernel answers `EINVAL` for the carrier of an interface that is down).
+fn read_sys_word(file: &mut SysFile) -> Option<&[u8]> {
+    let data = file.reader.read(&file.path).ok()?;
+    words(data).next()
+}
+
+/// A `/sys` number; `-1` (an unknown speed) reads as 0, as netdata's
+/// parser has it.
+fn read_sys_number(file: &mut SysFile) -> Option<u64> {
+    let word = read_sys_word(file)?;
+    if word.first() == Some(&b'-') {
+        return word[1..].iter().all(u8::is_ascii_digit).then_some(0);
+    }
+    parse_u64(word)
+}
+
+/// The `/sys/class/net/IFACE/` files of one interface; a file whose read
+/// failed is dropped for good where netdata stops reading it (operstate,
+/// MTU).
+struct SysFiles {
+    speed: Option<SysFile>,
+    duplex: Option<SysFile>,
+    operstate: Option<SysFile>,
+    carrier: SysFile,
+    mtu: Option<SysFile>,
+}
+
+impl SysFiles {
+    /// The files of interface `name`; speed and duplex for a physical
+    /// interface whose directory exists (netdata charted an `unknown`
+    /// duplex even without `/sys`, as in a container without it).
+    fn new(class_net: &Path, name: &str, is_virtual: bool) -> SysFiles {
+        let dir = class_net.join(name);
+        let physical = !is_virtual && dir.is_dir();
+        SysFiles {
+            speed: physical.then(|| SysFile::new(dir.join("speed"))),
+            duplex: physical.then(|| SysFile::new(dir.join("duplex"))),
+            operstate: Some(SysFile::new(dir.join("operstate"))),
+            carrier: SysFile::new(dir.join("carrier")),
+            mtu: Some(SysFile::new(dir.join("mtu"))),
+        }
+    }
 }
 
 fn as_collected(value: Option<u64>) -> Option<i64> {
     value.and_then(|v| i64::try_from(v).ok())
+}
+
+/// The definition of chart `type_.IFACE` of interface `name`, with its
+/// labels (as netdata: `interface_type`, `device`).
+fn interface_def(
+    name: &str,
+    is_virtual: bool,
+    type_: &str,
+    context: &str,
+    title: &str,
+    units: &str,
+) -> ChartDef {
+    let mut def = ChartDef::new(type_, name)
+        .family(name)
+        .context(context)
+        .title(title)
+        .units(units)
+        .label(auto_label(
+            "interface_type",
+            if is_virtual { "virtual" } else { "real" },
+        ))
+        .label(auto_label("device", name));
+    def.plugin = PROC_PLUGIN.to_string();
+    def.module = MODULE.to_string();
+    def
+}
+
+/// Creates the line chart `type_.IFACE` (context `net.` and what follows
+/// `net_` in `type_`) at the interface's priority plus `offset`.
+#[allow(clippy::too_many_arguments)]
+fn create_line(
+    host: &Host,
+    name: &str,
+    is_virtual: bool,
+    type_: &str,
+    title: &str,
+    units: &str,
+    offset: i64,
+    update_every: u32,
+    dims: &[DimSpec],
+) -> ChartHandle {
+    let context = format!("net.{}", type_.trim_start_matches("net_"));
+    let def = interface_def(name, is_virtual, type_, &context, title, units)
+        .chart_type(ChartType::Line)
+        .priority(BANDWIDTH_PRIORITY + offset)
+        .update_every(update_every);
+    ChartHandle::create(host, def, dims)
 }
 
 /// What the collector knows about one interface.
@@ -115,29 +355,180 @@ struct Interface {
     enabled: bool,
     is_virtual: bool,
     seen: bool,
+    sys: SysFiles,
     bandwidth: Option<ChartHandle>,
     packets: Option<ChartHandle>,
+    /// The charts of [`COUNTER_CHARTS`], in that order.
+    counter_charts: [Option<ChartHandle>; 5],
+    speed: Option<ChartHandle>,
+    duplex: Option<ChartHandle>,
+    operstate: Option<ChartHandle>,
+    carrier: Option<ChartHandle>,
+    mtu: Option<ChartHandle>,
 }
 
 impl Interface {
     fn interface_chart(&self, type_: &str, context: &str, title: &str, units: &str) -> ChartDef {
-        let mut def = ChartDef::new(type_, self.name.as_str())
-            .family(self.name.as_str())
-            .context(context)
-            .title(title)
-            .units(units)
-            .label(auto_label(
-                "interface_type",
-                if self.is_virtual { "virtual" } else { "real" },
-            ))
-            .label(auto_label("device", &self.name));
-        def.plugin = PROC_PLUGIN.to_string();
-        def.module = MODULE.to_string();
-        def
+        interface_def(&self.name, self.is_virtual, type_, context, title, units)
+    }
+
+    /// The charts drawn from `/sys/class/net/IFACE/`.
+    fn update_sys_charts(&mut self, host: &Host, cycle: &mut Cycle, update_every: u32) {
+        let carrier = read_sys_number(&mut self.sys.carrier);
+        if let Some(carrier) = carrier {
+            let values = [Some(i64::from(carrier == 1)), Some(i64::from(carrier != 1))];
+            let title = "Interface Physical Link State";
+            self.carrier
+                .get_or_insert_with(|| {
+                    create_line(
+                        host,
+                        &self.name,
+                        self.is_virtual,
+                        "net_carrier",
+                        title,
+                        "state",
+                        10,
+                        update_every,
+                        &CARRIER_DIMS,
+                    )
+                })
+                .update(cycle, &values);
+        } else if let Some(chart) = &mut self.carrier {
+            chart.mark_obsolete();
+        }
+
+        if self.bandwidth.is_some() && carrier.is_some() {
+            if let Some(file) = &mut self.sys.speed {
+                if let Some(speed) = read_sys_number(file) {
+                    let kilobits = i64::try_from(speed)
+                        .ok()
+                        .and_then(|s| s.checked_mul(KILOBITS_IN_A_MEGABIT));
+                    let title = "Interface Speed";
+                    self.speed
+                        .get_or_insert_with(|| {
+                            create_line(
+                                host,
+                                &self.name,
+                                self.is_virtual,
+                                "net_speed",
+                                title,
+                                "kilobits/s",
+                                7,
+                                update_every,
+                                &SPEED_DIMS,
+                            )
+                        })
+                        .update(cycle, &[kilobits]);
+                }
+            }
+        }
+
+        if let Some(file) = &mut self.sys.duplex {
+            let duplex = match carrier.and_then(|_| read_sys_word(file)) {
+                Some(word) if word.starts_with(b"f") => 0,
+                Some(word) if word.starts_with(b"h") => 1,
+                _ => 2,
+            };
+            let values = [0, 1, 2].map(|d| Some(i64::from(d == duplex)));
+            let title = "Interface Duplex State";
+            self.duplex
+                .get_or_insert_with(|| {
+                    create_line(
+                        host,
+                        &self.name,
+                        self.is_virtual,
+                        "net_duplex",
+                        title,
+                        "state",
+                        8,
+                        update_every,
+                        &DUPLEX_DIMS,
+                    )
+                })
+                .update(cycle, &values);
+        }
+
+        if let Some(file) = &mut self.sys.operstate {
+            match read_sys_word(file) {
+                Some(word) => {
+                    let state = OPERSTATES
+                        .iter()
+                        .position(|s| s.as_bytes() == word)
+                        .unwrap_or(OPERSTATES.len() - 1);
+                    let values: [Option<i64>; 7] =
+                        std::array::from_fn(|i| Some(i64::from(i == state)));
+                    let title = "Interface Operational State";
+                    self.operstate
+                        .get_or_insert_with(|| {
+                            create_line(
+                                host,
+                                &self.name,
+                                self.is_virtual,
+                                "net_operstate",
+                                title,
+                                "state",
+                                9,
+                                update_every,
+                                &OPERSTATE_DIMS,
+                            )
+                        })
+                        .update(cycle, &values);
+                }
+                None => {
+                    tracing::info!(interface = %self.name, path = %file.path.display(), "cannot read the operational state; no longer collected");
+                    self.sys.operstate = None;
+                    if let Some(chart) = &mut self.operstate {
+                        chart.mark_obsolete();
+                    }
+                }
+            }
+        }
+
+        if let Some(file) = &mut self.sys.mtu {
+            match read_sys_number(file) {
+                Some(mtu) => {
+                    let value = i64::try_from(mtu).ok();
+                    self.mtu
+                        .get_or_insert_with(|| {
+                            create_line(
+                                host,
+                                &self.name,
+                                self.is_virtual,
+                                "net_mtu",
+                                "Interface MTU",
+                                "octets",
+                                11,
+                                update_every,
+                                &MTU_DIMS,
+                            )
+                        })
+                        .update(cycle, &[value]);
+                }
+                None => {
+                    tracing::info!(interface = %self.name, path = %file.path.display(), "cannot read the MTU; no longer collected");
+                    self.sys.mtu = None;
+                    if let Some(chart) = &mut self.mtu {
+                        chart.mark_obsolete();
+                    }
+                }
+            }
+        }
     }
 
     fn mark_obsolete(&mut self) {
-        super::chart_handle::mark_all_obsolete([&mut self.bandwidth, &mut self.packets]);
+        super::chart_handle::mark_all_obsolete(
+            [
+                &mut self.bandwidth,
+                &mut self.packets,
+                &mut self.speed,
+                &mut self.duplex,
+                &mut self.operstate,
+                &mut self.carrier,
+                &mut self.mtu,
+            ]
+            .into_iter()
+            .chain(self.counter_charts.iter_mut()),
+        );
     }
 }
 
@@ -149,6 +540,7 @@ pub struct NetDevCollector {
     disabled: SimplePattern,
     interfaces: HashMap<Vec<u8>, Interface>,
     system_net: Option<ChartHandle>,
+    class_net_dir: PathBuf,
     refused: RefusedRounds,
 }
 
@@ -161,6 +553,7 @@ impl NetDevCollector {
             disabled: SimplePattern::new(DISABLED_INTERFACES),
             interfaces: HashMap::new(),
             system_net: None,
+            class_net_dir: host_path(root, "/sys/class/net"),
             refused: RefusedRounds::default(),
         }
     }
@@ -200,13 +593,21 @@ impl Collector for NetDevCollector {
             };
             if !self.interfaces.contains_key(name) {
                 let text = String::from_utf8_lossy(name).into_owned();
+                let is_virtual = self.virtual_net_dir.join(&text).exists();
                 let interface = Interface {
                     enabled: !self.disabled.matches(&text),
-                    is_virtual: self.virtual_net_dir.join(&text).exists(),
+                    is_virtual,
+                    sys: SysFiles::new(&self.class_net_dir, &text, is_virtual),
                     name: text,
                     seen: false,
                     bandwidth: None,
                     packets: None,
+                    counter_charts: Default::default(),
+                    speed: None,
+                    duplex: None,
+                    operstate: None,
+                    carrier: None,
+                    mtu: None,
                 };
                 self.interfaces.insert(name.to_vec(), interface);
             }
@@ -219,11 +620,12 @@ impl Collector for NetDevCollector {
             }
 
             if !interface.is_virtual {
-                system_received = system_received.wrapping_add(counters.rbytes.unwrap_or(0));
-                system_sent = system_sent.wrapping_add(counters.tbytes.unwrap_or(0));
+                system_received = system_received.wrapping_add(counters.get(RBYTES).unwrap_or(0));
+                system_sent = system_sent.wrapping_add(counters.get(TBYTES).unwrap_or(0));
             }
 
-            let has_bytes = counters.rbytes.unwrap_or(0) != 0 || counters.tbytes.unwrap_or(0) != 0;
+            let has_bytes =
+                counters.get(RBYTES).unwrap_or(0) != 0 || counters.get(TBYTES).unwrap_or(0) != 0;
             if interface.bandwidth.is_none() && has_bytes {
                 let def = interface
                     .interface_chart("net", "net.net", "Bandwidth", "kilobits/s")
@@ -235,13 +637,20 @@ impl Collector for NetDevCollector {
             if let Some(chart) = &mut interface.bandwidth {
                 chart.update(
                     &mut cycle,
-                    &[as_collected(counters.rbytes), as_collected(counters.tbytes)],
+                    &[
+                        as_collected(counters.get(RBYTES)),
+                        as_collected(counters.get(TBYTES)),
+                    ],
                 );
             }
 
-            let has_packets = [counters.rpackets, counters.tpackets, counters.rmulticast]
-                .iter()
-                .any(|v| v.unwrap_or(0) != 0);
+            let has_packets = [
+                counters.get(RPACKETS),
+                counters.get(TPACKETS),
+                counters.get(RMULTICAST),
+            ]
+            .iter()
+            .any(|v| v.unwrap_or(0) != 0);
             if interface.packets.is_none() && has_packets {
                 let def = interface
                     .interface_chart("net_packets", "net.packets", "Packets", "packets/s")
@@ -254,12 +663,38 @@ impl Collector for NetDevCollector {
                 chart.update(
                     &mut cycle,
                     &[
-                        as_collected(counters.rpackets),
-                        as_collected(counters.tpackets),
-                        as_collected(counters.rmulticast),
+                        as_collected(counters.get(RPACKETS)),
+                        as_collected(counters.get(TPACKETS)),
+                        as_collected(counters.get(RMULTICAST)),
                     ],
                 );
             }
+
+            for (spec, chart) in COUNTER_CHARTS.iter().zip(&mut interface.counter_charts) {
+                let mut values = [None; 3];
+                for (value, &column) in values.iter_mut().zip(spec.columns) {
+                    *value = as_collected(counters.get(column));
+                }
+                let values = &values[..spec.columns.len()];
+                if chart.is_none() && values.iter().any(|v| v.unwrap_or(0) != 0) {
+                    *chart = Some(create_line(
+                        host,
+                        &interface.name,
+                        interface.is_virtual,
+                        spec.type_,
+                        spec.title,
+                        spec.units,
+                        spec.priority,
+                        update_every,
+                        spec.dims,
+                    ));
+                }
+                if let Some(chart) = chart {
+                    chart.update(&mut cycle, values);
+                }
+            }
+
+            interface.update_sys_charts(host, &mut cycle, update_every);
         }
 
         // Interfaces that left the file.
@@ -305,19 +740,20 @@ mod tests {
         .unwrap();
         assert_eq!(name, b"eth0");
         assert_eq!(
-            c,
-            Counters {
-                rbytes: Some(73_652_174),
-                rpackets: Some(4879),
-                rmulticast: Some(3),
-                tbytes: Some(362_602),
-                tpackets: Some(4386),
-            }
+            [RBYTES, RPACKETS, RMULTICAST, TBYTES, TPACKETS, TERRORS].map(|i| c.get(i)),
+            [
+                Some(73_652_174),
+                Some(4879),
+                Some(3),
+                Some(362_602),
+                Some(4386),
+                Some(0)
+            ]
         );
         // A counter glued to the colon, as old kernels wrote big numbers.
         let (name, c) = parse_line(b"eth1:123 1 0 0 0 0 0 0 456 2 0 0 0 0 0 0").unwrap();
         assert_eq!(
-            (name, c.rbytes, c.tbytes),
+            (name, c.get(RBYTES), c.get(TBYTES)),
             (&b"eth1"[..], Some(123), Some(456))
         );
     }
@@ -335,7 +771,7 @@ mod tests {
         assert!(parse_line(b"eth0: 1 2 3").is_none());
         assert!(parse_line(b": 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16").is_none());
         let (_, c) = parse_line(b"eth0: x 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16").unwrap();
-        assert_eq!(c.rbytes, None);
+        assert_eq!(c.get(RBYTES), None);
     }
 
     #[test]

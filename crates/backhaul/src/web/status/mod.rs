@@ -112,10 +112,15 @@ impl StatusSources {
         let hosts = store
             .hosts()
             .iter()
-            .map(|h| HostReport {
-                hostname: h.hostname().to_string(),
-                localhost: h.hostname() == local,
-                charts: h.chart_count(),
+            .map(|h| {
+                let usage = h.usage();
+                HostReport {
+                    hostname: h.hostname().to_string(),
+                    localhost: h.hostname() == local,
+                    charts: usage.charts,
+                    dimensions: usage.dimensions,
+                    sample_bytes: usage.sample_bytes,
+                }
             })
             .collect();
         StatusReport {
@@ -166,7 +171,7 @@ pub struct ExporterReport {
     pub update_every: u32,
     pub ring: RingReport,
     /// Age in seconds of the oldest undelivered point (0 with nothing
-    /// buffered).
+    /// buffered), in the ring or, while replaying, still in the store.
     pub lag_seconds: i64,
     pub oldest_undelivered_time: Option<i64>,
     pub last_success_time: Option<i64>,
@@ -175,9 +180,15 @@ pub struct ExporterReport {
     pub sent_bytes: u64,
     pub failures: u64,
     pub reconnects: u64,
-    /// Lost (ring overflow) plus rejected (refused by the receiver).
+    /// Lost (ring overflow) plus rejected (refused by the receiver) plus
+    /// expired (fell out of the store before a replay sent them).
     pub dropped_metrics: u64,
     pub lost_metrics: u64,
+    /// Stored points that fell out of the store before a replay could send
+    /// them.
+    pub expired_metrics: u64,
+    /// Intervals sent from the store after an outage (replay).
+    pub replayed_windows: u64,
     pub lost_bytes: u64,
     pub rejected_metrics: u64,
     pub rejected_bytes: u64,
@@ -228,6 +239,10 @@ pub struct HostReport {
     pub hostname: String,
     pub localhost: bool,
     pub charts: usize,
+    /// Dimensions in those charts.
+    pub dimensions: usize,
+    /// Bytes of the dimensions' rings.
+    pub sample_bytes: usize,
 }
 
 impl ExporterReport {
@@ -256,8 +271,12 @@ impl ExporterReport {
             sent_bytes: get(&t.sent_bytes),
             failures: get(&t.failures),
             reconnects: get(&t.reconnects),
-            dropped_metrics: get(&t.lost_metrics) + get(&t.rejected_metrics),
+            dropped_metrics: get(&t.lost_metrics)
+                + get(&t.rejected_metrics)
+                + get(&t.expired_metrics),
             lost_metrics: get(&t.lost_metrics),
+            expired_metrics: get(&t.expired_metrics),
+            replayed_windows: get(&t.replayed_windows),
             lost_bytes: get(&t.lost_bytes),
             rejected_metrics: get(&t.rejected_metrics),
             rejected_bytes: get(&t.rejected_bytes),

@@ -1,0 +1,337 @@
+//! `/proc/net/sockstat` and `/proc/net/sockstat6`: sockets in use per
+//! protocol and the memory they hold (`ipv4.sockstat_*`,
+//! `ipv6.sockstat6_*`), each file under its own netdata switch and module
+//! name. Charts follow netdata's `auto` rule (created once a counter is not
+//! zero); socket memory is counted by the kernel in pages and shown in KiB.
+
+use std::path::Path;
+
+use rrd::{ChartType, Host};
+
+use super::chart_handle::{ChartSpec, Cycle, DimSpec, RefusedRounds};
+use super::counter_table::{CounterTable, TableChart, TableCharts, TableDim};
+use super::module_file::ModuleFile;
+use super::PROC_PLUGIN;
+use crate::collectors::Collector;
+
+const SOCKSTAT: &str = "/proc/net/sockstat";
+const SOCKSTAT6: &str = "/proc/net/sockstat6";
+
+#[allow(clippy::too_many_arguments)]
+const fn chart(
+    module: &'static str,
+    type_: &'static str,
+    id: &'static str,
+    family: &'static str,
+    title: &'static str,
+    units: &'static str,
+    chart_type: ChartType,
+    priority: i64,
+) -> ChartSpec {
+    ChartSpec {
+        type_,
+        id,
+        family,
+        context: None,
+        title,
+        units,
+        chart_type,
+        priority,
+        plugin: PROC_PLUGIN,
+        module,
+    }
+}
+
+const fn gauge(source: &'static str, id: &'static str) -> TableDim {
+    TableDim::new(source, DimSpec::absolute(id, 1, 1))
+}
+
+/// netdata 1.37's `/proc/net/sockstat` charts.
+static SOCKSTAT_CHARTS: &[TableChart] = &[
+    TableChart {
+        spec: chart(
+            SOCKSTAT,
+            "ipv4",
+            "sockstat_sockets",
+            "sockets",
+            "IPv4 Sockets Used",
+            "sockets",
+            ChartType::Line,
+            5100,
+        ),
+        dims: &[gauge("sockets:used", "used")],
+        auto_sources: None,
+    },
+    TableChart {
+        spec: chart(
+            SOCKSTAT,
+            "ipv4",
+            "sockstat_tcp_sockets",
+            "tcp",
+            "IPv4 TCP Sockets",
+            "sockets",
+            ChartType::Line,
+            5201,
+        ),
+        dims: &[
+            gauge("TCP:alloc", "alloc"),
+            gauge("TCP:orphan", "orphan"),
+            gauge("TCP:inuse", "inuse"),
+            gauge("TCP:tw", "timewait"),
+        ],
+        auto_sources: None,
+    },
+    TableChart {
+        spec: chart(
+            SOCKSTAT,
+            "ipv4",
+            "sockstat_tcp_mem",
+            "tcp",
+            "IPv4 TCP Sockets Memory",
+            "KiB",
+            ChartType::Area,
+            5290,
+        ),
+        dims: &[TableDim::new("TCP:mem", DimSpec::absolute("mem", 1, 1024)).in_pages()],
+        auto_sources: None,
+    },
+    TableChart {
+        spec: chart(
+            SOCKSTAT,
+            "ipv4",
+            "sockstat_udp_sockets",
+            "udp",
+            "IPv4 UDP Sockets",
+            "sockets",
+            ChartType::Line,
+            5300,
+        ),
+        dims: &[gauge("UDP:inuse", "inuse")],
+        auto_sources: None,
+    },
+    TableChart {
+        spec: chart(
+            SOCKSTAT,
+            "ipv4",
+            "sockstat_udp_mem",
+            "udp",
+            "IPv4 UDP Sockets Memory",
+            "KiB",
+            ChartType::Area,
+            5390,
+        ),
+        dims: &[TableDim::new("UDP:mem", DimSpec::absolute("mem", 1, 1024)).in_pages()],
+        auto_sources: None,
+    },
+    TableChart {
+        spec: chart(
+            SOCKSTAT,
+            "ipv4",
+            "sockstat_udplite_sockets",
+            "udplite",
+            "IPv4 UDPLITE Sockets",
+            "sockets",
+            ChartType::Line,
+            5400,
+        ),
+        dims: &[gauge("UDPLITE:inuse", "inuse")],
+        auto_sources: None,
+    },
+    TableChart {
+        spec: chart(
+            SOCKSTAT,
+            "ipv4",
+            "sockstat_raw_sockets",
+            "raw",
+            "IPv4 RAW Sockets",
+            "sockets",
+            ChartType::Line,
+            5450,
+        ),
+        dims: &[gauge("RAW:inuse", "inuse")],
+        auto_sources: None,
+    },
+    TableChart {
+        spec: chart(
+            SOCKSTAT,
+            "ipv4",
+            "sockstat_frag_sockets",
+            "fragments",
+            "IPv4 FRAG Sockets",
+            "fragments",
+            ChartType::Line,
+            5460,
+        ),
+        dims: &[gauge("FRAG:inuse", "inuse")],
+        auto_sources: None,
+    },
+    TableChart {
+        spec: chart(
+            SOCKSTAT,
+            "ipv4",
+            "sockstat_frag_mem",
+            "fragments",
+            "IPv4 FRAG Sockets Memory",
+            "KiB",
+            ChartType::Area,
+            5470,
+        ),
+        dims: &[TableDim::new(
+            "FRAG:memory",
+            DimSpec::absolute("mem", 1, 1024),
+        )],
+        auto_sources: None,
+    },
+];
+
+/// netdata 1.37's `/proc/net/sockstat6` charts.
+static SOCKSTAT6_CHARTS: &[TableChart] = &[
+    TableChart {
+        spec: chart(
+            SOCKSTAT6,
+            "ipv6",
+            "sockstat6_tcp_sockets",
+            "tcp6",
+            "IPv6 TCP Sockets",
+            "sockets",
+            ChartType::Line,
+            6500,
+        ),
+        dims: &[gauge("TCP6:inuse", "inuse")],
+        auto_sources: None,
+    },
+    TableChart {
+        spec: chart(
+            SOCKSTAT6,
+            "ipv6",
+            "sockstat6_udp_sockets",
+            "udp6",
+            "IPv6 UDP Sockets",
+            "sockets",
+            ChartType::Line,
+            6600,
+        ),
+        dims: &[gauge("UDP6:inuse", "inuse")],
+        auto_sources: None,
+    },
+    TableChart {
+        spec: chart(
+            SOCKSTAT6,
+            "ipv6",
+            "sockstat6_udplite_sockets",
+            "udplite6",
+            "IPv6 UDPLITE Sockets",
+            "sockets",
+            ChartType::Line,
+            6700,
+        ),
+        dims: &[gauge("UDPLITE6:inuse", "inuse")],
+        auto_sources: None,
+    },
+    TableChart {
+        spec: chart(
+            SOCKSTAT6,
+            "ipv6",
+            "sockstat6_raw_sockets",
+            "raw6",
+            "IPv6 RAW Sockets",
+            "sockets",
+            ChartType::Line,
+            6800,
+        ),
+        dims: &[gauge("RAW6:inuse", "inuse")],
+        auto_sources: None,
+    },
+    TableChart {
+        spec: chart(
+            SOCKSTAT6,
+            "ipv6",
+            "sockstat6_frag_sockets",
+            "fragments6",
+            "IPv6 FRAG Sockets",
+            "fragments",
+            ChartType::Line,
+            6400,
+        ),
+        dims: &[gauge("FRAG6:inuse", "inuse")],
+        auto_sources: None,
+    },
+];
+
+/// Collects `/proc/net/sockstat` or `/proc/net/sockstat6`.
+pub struct SockstatCollector {
+    name: &'static str,
+    file: ModuleFile,
+    update_every: u32,
+    counters: CounterTable,
+    charts: TableCharts,
+    refused: RefusedRounds,
+}
+
+impl SockstatCollector {
+    /// The IPv4 one, `/proc/net/sockstat`.
+    pub fn ipv4(root: &Path, update_every: u32) -> SockstatCollector {
+        SockstatCollector::new(
+            "proc:sockstat",
+            SOCKSTAT,
+            SOCKSTAT_CHARTS,
+            root,
+            update_every,
+        )
+    }
+
+    /// The IPv6 one, `/proc/net/sockstat6`.
+    pub fn ipv6(root: &Path, update_every: u32) -> SockstatCollector {
+        SockstatCollector::new(
+            "proc:sockstat6",
+            SOCKSTAT6,
+            SOCKSTAT6_CHARTS,
+            root,
+            update_every,
+        )
+    }
+
+    fn new(
+        name: &'static str,
+        path: &str,
+        charts: &'static [TableChart],
+        root: &Path,
+        update_every: u32,
+    ) -> SockstatCollector {
+        let mut counters = CounterTable::default();
+        let page_size = i64::try_from(crate::sys::page_size()).unwrap_or(4096);
+        let charts = TableCharts::new(&mut counters, charts).page_size(page_size);
+        SockstatCollector {
+            name,
+            file: ModuleFile::new(root, path),
+            update_every: update_every.max(1),
+            counters,
+            charts,
+            refused: RefusedRounds::default(),
+        }
+    }
+}
+
+impl Collector for SockstatCollector {
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    fn update_every(&self) -> u32 {
+        self.update_every
+    }
+
+    fn collect(&mut self, host: &Host, now_ut: u64) -> anyhow::Result<()> {
+        self.counters.clear();
+        let Some(data) = self.file.read(self.name) else {
+            self.charts.mark_all_obsolete();
+            return Ok(());
+        };
+        self.counters.parse_section_pairs(data);
+        let mut cycle = Cycle::new(now_ut);
+        self.charts
+            .update(host, &self.counters, &mut cycle, self.update_every);
+        self.refused.settle(self.name, cycle);
+        Ok(())
+    }
+}

@@ -1,0 +1,622 @@
+//! The spool: an exporting instance's undelivered batches kept in a file,
+//! so that a restart (or a crash, up to the last write) loses nothing the
+//! receiver had not acknowledged.
+//!
+//! One file per instance, `DIR/NAME.spool`, written whole each time: into
+//! `NAME.spool.tmp`, synced, then renamed over the old one, so the file on
+//! disk is always a complete earlier spool or a complete new one, never half
+//! of each. A write that fails (a full or read-only disk) leaves the old file
+//! as it was and says why.
+//!
+//! # Format (version 1)
+//!
+//! ```text
+//! "BACKHAUL-SPOOL\n"        15 bytes
+//! version                   u32 little-endian (1)
+//! identity length, identity u16 LE, bytes: the instance's connector type
+//!                           (batches of another format cannot be sent)
+//! then records, newest first:
+//!   length                  u32 LE: bytes of the batch
+//!   crc32                   u32 LE: of the 16 bytes below and the batch
+//!   at_s                    i64 LE: the interval end the batch was built for
+//!   metrics                 u64 LE: metric lines in it
+//!   batch                   `length` bytes
+//! ```
+//!
+//! Records go newest first so that a write cut short by its deadline keeps
+//! the newest batches, and a file damaged at its end loses the oldest: the
+//! reader keeps every record before the first one that does not check out.
+//!
+//! Limits: at most `max_bytes` of batches are written (the oldest beyond
+//! that are dropped and counted) and at most `max_bytes` are read back,
+//! whatever the file's size, so a foreign or damaged file cannot make the
+//! agent allocate without bound. A file that is not a spool, is from a newer
+//! version, or belongs to another connector type is renamed aside (kept for
+//! inspection, `NAME.spool.unreadable`) and the instance starts afresh.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use super::batch::Batch;
+
+const MAGIC: &[u8; 15] = b"BACKHAUL-SPOOL\n";
+/// The format this build writes and reads.
+pub const SPOOL_VERSION: u32 = 1;
+const RECORD_HEADER: usize = 4 + 4 + 8 + 8;
+
+/// Why a spool could not be read or written. Every variant names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum SpoolError {
+    #[error("spool {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("spool {path}: not a backhaul spool file")]
+    NotASpool { path: PathBuf },
+    #[error("spool {path}: written by a newer backhaul (format {version}; this one reads {SPOOL_VERSION})")]
+    FutureVersion { path: PathBuf, version: u32 },
+    #[error(
+        "spool {path}: holds batches of connector type '{found}', this instance is '{expected}'"
+    )]
+    OtherConnector {
+        path: PathBuf,
+        found: String,
+        expected: String,
+    },
+    #[error("spool {path}: damaged at byte {offset} ({reason}); the {kept} newer batches before it are kept")]
+    Damaged {
+        path: PathBuf,
+        offset: u64,
+        reason: &'static str,
+        kept: usize,
+    },
+}
+
+/// Where and how much an instance spools.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpoolSettings {
+    /// The directory of every instance's spool file.
+    pub dir: PathBuf,
+    /// At most this many bytes of batches are kept.
+    pub max_bytes: u64,
+}
+
+/// What [`Spool::load`] found.
+#[derive(Debug, Default)]
+pub struct LoadedSpool {
+    /// The batches, oldest first.
+    pub batches: Vec<Batch>,
+    /// Why some or all of the file could not be used (already handled: the
+    /// file was renamed aside or only its good part kept); for the log.
+    pub problem: Option<SpoolError>,
+    /// Batches beyond the read limit, not loaded.
+    pub skipped: usize,
+}
+
+/// What [`Spool::store`] wrote.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct StoredSpool {
+    pub batches: usize,
+    pub bytes: u64,
+    /// Oldest batches left out: beyond `max bytes`, or not reached before
+    /// the deadline.
+    pub dropped_batches: usize,
+    pub dropped_metrics: u64,
+}
+
+/// One instance's spool file.
+#[derive(Debug, Clone)]
+pub struct Spool {
+    path: PathBuf,
+    tmp_path: PathBuf,
+    identity: String,
+    max_bytes: u64,
+}
+
+impl Spool {
+    /// The spool of instance `instance` (any text: it is made a safe file
+    /// name) whose batches are in the format of `connector_type`.
+    pub fn new(settings: &SpoolSettings, instance: &str, connector_type: &str) -> Spool {
+        let name = file_name(instance);
+        Spool {
+            path: settings.dir.join(format!("{name}.spool")),
+            tmp_path: settings.dir.join(format!("{name}.spool.tmp")),
+            identity: connector_type.to_string(),
+            max_bytes: settings.max_bytes,
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// At most this many bytes of batches are kept.
+    pub fn max_bytes(&self) -> u64 {
+        self.max_bytes
+    }
+
+    /// Reads the spool back, oldest batch first. Never fails: a missing file
+    /// is an empty spool; an unusable one is renamed aside and reported in
+    /// [`LoadedSpool::problem`]; a damaged one gives its good records.
+    pub fn load(&self) -> LoadedSpool {
+        let file = match File::open(&self.path) {
+            Ok(file) => file,
+            Err(error) if error.kind() == io::ErrorKind::NotFound => return LoadedSpool::default(),
+            Err(source) => {
+                return LoadedSpool {
+                    problem: Some(self.io_error(source)),
+                    ..LoadedSpool::default()
+                }
+            }
+        };
+        // Never more than the header and `max_bytes` of records, plus one
+        // record header to see whether more followed.
+        let limit = 15 + 4 + 2 + u64::from(u16::MAX) + self.max_bytes + RECORD_HEADER as u64;
+        let mut bytes = Vec::new();
+        if let Err(source) = file.take(limit).read_to_end(&mut bytes) {
+            return LoadedSpool {
+                problem: Some(self.io_error(source)),
+                ..LoadedSpool::default()
+            };
+        }
+        let mut loaded = match self.parse(&bytes) {
+            Ok(loaded) => loaded,
+            Err(problem) => {
+                let aside = self.path.with_extension("spool.unreadable");
+                let _ = fs::rename(&self.path, aside);
+                return LoadedSpool {
+                    problem: Some(problem),
+                    ..LoadedSpool::default()
+                };
+            }
+        };
+        loaded.batches.reverse();
+        loaded
+    }
+
+    /// Header checks, then records newest first until the end, the first
+    /// damaged one, or the read limit.
+    fn parse(&self, bytes: &[u8]) -> Result<LoadedSpool, SpoolError> {
+        let path = || self.path.clone();
+        let rest = bytes
+            .strip_prefix(MAGIC.as_slice())
+            .ok_or_else(|| SpoolError::NotASpool { path: path() })?;
+        let (version, rest) =
+            take_u32(rest).ok_or_else(|| SpoolError::NotASpool { path: path() })?;
+        if version > SPOOL_VERSION {
+            return Err(SpoolError::FutureVersion {
+                path: path(),
+                version,
+            });
+        }
+        if version == 0 {
+            return Err(SpoolError::NotASpool { path: path() });
+        }
+        let (identity, mut rest) = take_u16(rest)
+            .and_then(|(len, rest)| {
+                let len = usize::from(len);
+                (rest.len() >= len).then(|| rest.split_at(len))
+            })
+            .ok_or_else(|| SpoolError::NotASpool { path: path() })?;
+        if identity != self.identity.as_bytes() {
+            return Err(SpoolError::OtherConnector {
+                path: path(),
+                found: String::from_utf8_lossy(identity).into_owned(),
+                expected: self.identity.clone(),
+            });
+        }
+        let mut loaded = LoadedSpool::default();
+        let mut total: u64 = 0;
+        while !rest.is_empty() {
+            let offset = (bytes.len() - rest.len()) as u64;
+            let damaged = |reason| SpoolError::Damaged {
+                path: path(),
+                offset,
+                reason,
+                kept: 0,
+            };
+            let Some(header) = rest.get(..RECORD_HEADER) else {
+                loaded.problem = Some(damaged("a record cut short"));
+                break;
+            };
+            let len = u32::from_le_bytes(header[0..4].try_into().unwrap_or_default()) as usize;
+            let crc = u32::from_le_bytes(header[4..8].try_into().unwrap_or_default());
+            let at_s = i64::from_le_bytes(header[8..16].try_into().unwrap_or_default());
+            let metrics = u64::from_le_bytes(header[16..24].try_into().unwrap_or_default());
+            if total + len as u64 > self.max_bytes {
+                // The file was written under a larger limit: the newest
+                // batches that fit are kept.
+                loaded.skipped += 1;
+                break;
+            }
+            let Some(batch) = rest.get(RECORD_HEADER..RECORD_HEADER + len) else {
+                loaded.problem = Some(damaged("a record cut short"));
+                break;
+            };
+            if checksum(&header[8..24], batch) != crc {
+                loaded.problem = Some(damaged("checksum mismatch"));
+                break;
+            }
+            total += len as u64;
+            let metrics = usize::try_from(metrics).unwrap_or(usize::MAX);
+            loaded
+                .batches
+                .push(Batch::new(batch.to_vec(), metrics).at(at_s));
+            rest = &rest[RECORD_HEADER + len..];
+        }
+        if let Some(SpoolError::Damaged { kept, .. }) = &mut loaded.problem {
+            *kept = loaded.batches.len();
+        }
+        Ok(loaded)
+    }
+
+    /// Replaces the spool with `batches` (oldest first), newest first in the
+    /// file, keeping at most `max_bytes` of them and stopping at `deadline`;
+    /// what was left out is counted. No batches: the file is removed. On an
+    /// error the previous file stays as it was.
+    pub fn store(&self, batches: &[&Batch], deadline: Instant) -> Result<StoredSpool, SpoolError> {
+        if batches.is_empty() {
+            self.clear()?;
+            return Ok(StoredSpool::default());
+        }
+        let mut stored = StoredSpool::default();
+        let result = self.write_tmp(batches, deadline, &mut stored);
+        if let Err(error) = result {
+            let _ = fs::remove_file(&self.tmp_path);
+            return Err(error);
+        }
+        fs::rename(&self.tmp_path, &self.path).map_err(|source| self.io_error(source))?;
+        if let Some(dir) = self.path.parent() {
+            // The rename itself is durable once the directory is synced.
+            if let Ok(dir) = File::open(dir) {
+                let _ = dir.sync_all();
+            }
+        }
+        Ok(stored)
+    }
+
+    fn write_tmp(
+        &self,
+        batches: &[&Batch],
+        deadline: Instant,
+        stored: &mut StoredSpool,
+    ) -> Result<(), SpoolError> {
+        let tmp_error = |source| SpoolError::Io {
+            path: self.tmp_path.clone(),
+            source,
+        };
+        let file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&self.tmp_path)
+            .map_err(tmp_error)?;
+        let mut out = BufWriter::with_capacity(256 * 1024, file);
+        let identity = self.identity.as_bytes();
+        let identity = &identity[..identity.len().min(usize::from(u16::MAX))];
+        out.write_all(MAGIC).map_err(tmp_error)?;
+        out.write_all(&SPOOL_VERSION.to_le_bytes())
+            .map_err(tmp_error)?;
+        out.write_all(&(identity.len() as u16).to_le_bytes())
+            .map_err(tmp_error)?;
+        out.write_all(identity).map_err(tmp_error)?;
+        let mut written = 0;
+        for batch in batches.iter().rev() {
+            let len = batch.bytes.len() as u64;
+            if stored.bytes + len > self.max_bytes || len > u64::from(u32::MAX) {
+                break;
+            }
+            if Instant::now() >= deadline {
+                break;
+            }
+            let mut fields = [0u8; 16];
+            fields[..8].copy_from_slice(&batch.at_s.to_le_bytes());
+            fields[8..].copy_from_slice(&(batch.metrics as u64).to_le_bytes());
+            out.write_all(&(len as u32).to_le_bytes())
+                .map_err(tmp_error)?;
+            out.write_all(&checksum(&fields, &batch.bytes).to_le_bytes())
+                .map_err(tmp_error)?;
+            out.write_all(&fields).map_err(tmp_error)?;
+            out.write_all(&batch.bytes).map_err(tmp_error)?;
+            stored.bytes += len;
+            written += 1;
+        }
+        stored.batches = written;
+        stored.dropped_batches = batches.len() - written;
+        stored.dropped_metrics = batches[..batches.len() - written]
+            .iter()
+            .map(|b| b.metrics as u64)
+            .sum();
+        let file = out.into_inner().map_err(|e| tmp_error(e.into_error()))?;
+        file.sync_all().map_err(tmp_error)?;
+        Ok(())
+    }
+
+    /// Removes the spool file (everything in it was delivered).
+    pub fn clear(&self) -> Result<(), SpoolError> {
+        match fs::remove_file(&self.path) {
+            Ok(()) => Ok(()),
+            Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(source) => Err(self.io_error(source)),
+        }
+    }
+
+    fn io_error(&self, source: io::Error) -> SpoolError {
+        SpoolError::Io {
+            path: self.path.clone(),
+            source,
+        }
+    }
+}
+
+fn checksum(fields: &[u8], batch: &[u8]) -> u32 {
+    let mut hasher = crc32fast::Hasher::new();
+    hasher.update(fields);
+    hasher.update(batch);
+    hasher.finalize()
+}
+
+fn take_u32(bytes: &[u8]) -> Option<(u32, &[u8])> {
+    let (head, rest) = bytes.split_first_chunk::<4>()?;
+    Some((u32::from_le_bytes(*head), rest))
+}
+
+fn take_u16(bytes: &[u8]) -> Option<(u16, &[u8])> {
+    let (head, rest) = bytes.split_first_chunk::<2>()?;
+    Some((u16::from_le_bytes(*head), rest))
+}
+
+/// An instance name as a file name: letters, digits, `-`, `_` and `.` kept,
+/// anything else (and a leading dot) as `%` and its byte in hex, so
+/// different names stay different files; never empty.
+fn file_name(instance: &str) -> String {
+    let mut name = String::with_capacity(instance.len());
+    for b in instance.bytes() {
+        if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || (b == b'.' && !name.is_empty()) {
+            name.push(char::from(b));
+        } else {
+            name.push_str(&format!("%{b:02x}"));
+        }
+    }
+    if name.is_empty() {
+        name.push('%');
+    }
+    name
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    struct Dir(PathBuf);
+    impl Dir {
+        fn new(tag: &str) -> Dir {
+            static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+            let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let path = std::env::temp_dir()
+                .join(format!("backhaul-spool-{tag}-{}-{n}", std::process::id()));
+            fs::create_dir_all(&path).unwrap();
+            Dir(path)
+        }
+    }
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn spool(dir: &Dir, max_bytes: u64) -> Spool {
+        let settings = SpoolSettings {
+            dir: dir.0.clone(),
+            max_bytes,
+        };
+        Spool::new(&settings, "graphite:main", "graphite")
+    }
+
+    fn batch(i: i64) -> Batch {
+        Batch::new(
+            format!("a.b {i} {}\nc.d {i} {}\n", 1000 + i, 1000 + i).into_bytes(),
+            2,
+        )
+        .at(1000 + i)
+    }
+
+    fn later() -> Instant {
+        Instant::now() + Duration::from_secs(60)
+    }
+
+    fn summary(batches: &[Batch]) -> Vec<(i64, usize, String)> {
+        batches
+            .iter()
+            .map(|b| {
+                (
+                    b.at_s,
+                    b.metrics,
+                    String::from_utf8_lossy(&b.bytes).into_owned(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn batches_come_back_oldest_first_and_the_file_goes_when_empty() {
+        let dir = Dir::new("roundtrip");
+        let spool = spool(&dir, 1 << 20);
+        assert!(spool.load().batches.is_empty(), "no file yet");
+        let batches: Vec<Batch> = (0..5).map(batch).collect();
+        let refs: Vec<&Batch> = batches.iter().collect();
+        let stored = spool.store(&refs, later()).unwrap();
+        assert_eq!((stored.batches, stored.dropped_batches), (5, 0));
+        assert!(spool.path().ends_with("graphite%3amain.spool"));
+        let loaded = spool.load();
+        assert!(loaded.problem.is_none());
+        assert_eq!(summary(&loaded.batches), summary(&batches));
+        spool.store(&[], later()).unwrap();
+        assert!(!spool.path().exists());
+        assert!(!dir.0.join("graphite%3amain.spool.tmp").exists());
+    }
+
+    #[test]
+    fn beyond_max_bytes_the_oldest_are_dropped_and_counted() {
+        let dir = Dir::new("limit");
+        let batches: Vec<Batch> = (0..10).map(batch).collect();
+        let one = batches[0].bytes.len() as u64;
+        let spool = spool(&dir, 3 * one);
+        let refs: Vec<&Batch> = batches.iter().collect();
+        let stored = spool.store(&refs, later()).unwrap();
+        assert_eq!(stored.batches, 3);
+        assert_eq!((stored.dropped_batches, stored.dropped_metrics), (7, 14));
+        assert_eq!(summary(&spool.load().batches), summary(&batches[7..]));
+    }
+
+    #[test]
+    fn a_write_past_its_deadline_keeps_what_it_wrote_and_never_blocks() {
+        let dir = Dir::new("deadline");
+        let spool = spool(&dir, 1 << 20);
+        let batches: Vec<Batch> = (0..3).map(batch).collect();
+        let refs: Vec<&Batch> = batches.iter().collect();
+        let stored = spool.store(&refs, Instant::now()).unwrap();
+        assert_eq!((stored.batches, stored.dropped_batches), (0, 3));
+        assert!(spool.load().batches.is_empty());
+    }
+
+    #[test]
+    fn a_damaged_file_keeps_its_newer_good_records() {
+        let dir = Dir::new("damaged");
+        let spool = spool(&dir, 1 << 20);
+        let batches: Vec<Batch> = (0..4).map(batch).collect();
+        let refs: Vec<&Batch> = batches.iter().collect();
+        spool.store(&refs, later()).unwrap();
+        let mut bytes = fs::read(spool.path()).unwrap();
+        // The last byte belongs to the oldest batch (records go newest first).
+        let last = bytes.len() - 2;
+        bytes[last] ^= 0x55;
+        fs::write(spool.path(), &bytes).unwrap();
+        let loaded = spool.load();
+        assert_eq!(summary(&loaded.batches), summary(&batches[1..]));
+        let problem = loaded.problem.expect("reported").to_string();
+        assert!(
+            problem.contains("checksum mismatch") && problem.contains("3 newer"),
+            "{problem}"
+        );
+
+        // Cut short in the middle of the newest record: nothing usable, but
+        // still no panic and a reason.
+        fs::write(spool.path(), &bytes[..40]).unwrap();
+        let loaded = spool.load();
+        assert!(loaded.batches.is_empty());
+        assert!(loaded.problem.unwrap().to_string().contains("cut short"));
+    }
+
+    #[test]
+    fn foreign_future_and_other_connector_files_are_set_aside() {
+        let dir = Dir::new("aside");
+        let spool = spool(&dir, 1 << 20);
+        let aside = dir.0.join("graphite%3amain.spool.unreadable");
+        for (content, expect) in [
+            (b"hello, world\n".to_vec(), "not a backhaul spool"),
+            (
+                [MAGIC.as_slice(), &2u32.to_le_bytes(), &[0, 0]].concat(),
+                "written by a newer backhaul (format 2",
+            ),
+            (
+                [
+                    MAGIC.as_slice(),
+                    &1u32.to_le_bytes(),
+                    &4u16.to_le_bytes(),
+                    b"json",
+                ]
+                .concat(),
+                "connector type 'json', this instance is 'graphite'",
+            ),
+        ] {
+            fs::write(spool.path(), &content).unwrap();
+            let loaded = spool.load();
+            assert!(loaded.batches.is_empty());
+            let problem = loaded.problem.expect("reported").to_string();
+            assert!(problem.contains(expect), "{problem}");
+            assert!(
+                problem.contains("graphite%3amain.spool"),
+                "names the file: {problem}"
+            );
+            assert!(!spool.path().exists(), "moved aside");
+            assert_eq!(fs::read(&aside).unwrap(), content, "kept for inspection");
+        }
+    }
+
+    #[test]
+    fn reading_is_bounded_by_max_bytes() {
+        let dir = Dir::new("readlimit");
+        let batches: Vec<Batch> = (0..10).map(batch).collect();
+        let refs: Vec<&Batch> = batches.iter().collect();
+        spool(&dir, 1 << 20).store(&refs, later()).unwrap();
+        let one = batches[0].bytes.len() as u64;
+        let loaded = spool(&dir, 2 * one).load();
+        assert_eq!(summary(&loaded.batches), summary(&batches[8..]));
+        assert_eq!(loaded.skipped, 1);
+    }
+
+    #[test]
+    fn a_failed_write_leaves_the_previous_spool() {
+        let dir = Dir::new("failed");
+        let spool = spool(&dir, 1 << 20);
+        let batches: Vec<Batch> = (0..2).map(batch).collect();
+        let refs: Vec<&Batch> = batches.iter().collect();
+        spool.store(&refs, later()).unwrap();
+        // The temporary file's name is taken by a directory: the write fails.
+        fs::create_dir(dir.0.join("graphite%3amain.spool.tmp")).unwrap();
+        let more: Vec<Batch> = (0..5).map(batch).collect();
+        let refs: Vec<&Batch> = more.iter().collect();
+        let error = spool.store(&refs, later()).unwrap_err().to_string();
+        assert!(error.contains("graphite%3amain.spool.tmp"), "{error}");
+        assert_eq!(summary(&spool.load().batches), summary(&batches));
+    }
+
+    #[test]
+    fn file_names_are_safe_and_distinct() {
+        assert_eq!(file_name("graphite:main"), "graphite%3amain");
+        assert_eq!(file_name("../x"), "%2e.%2fx");
+        assert_eq!(file_name(""), "%");
+        assert_ne!(file_name("a:b"), file_name("a%3ab"));
+        assert_ne!(file_name("a:b"), file_name("a_b"));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_batches_round_trip(contents in proptest::collection::vec(
+            (proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200), proptest::prelude::any::<i64>(), 0usize..1000),
+            0..20,
+        )) {
+            let dir = Dir::new("prop");
+            let spool = spool(&dir, 1 << 20);
+            let batches: Vec<Batch> = contents
+                .into_iter()
+                .map(|(bytes, at, metrics)| Batch::new(bytes, metrics).at(at))
+                .collect();
+            let refs: Vec<&Batch> = batches.iter().collect();
+            spool.store(&refs, later()).unwrap();
+            let loaded = spool.load();
+            proptest::prop_assert!(loaded.problem.is_none());
+            proptest::prop_assert_eq!(summary(&loaded.batches), summary(&batches));
+        }
+
+        #[test]
+        fn any_file_loads_without_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)) {
+            let dir = Dir::new("fuzz");
+            let spool = spool(&dir, 1 << 10);
+            let mut file = MAGIC.to_vec();
+            file.extend_from_slice(&1u32.to_le_bytes());
+            file.extend_from_slice(&8u16.to_le_bytes());
+            file.extend_from_slice(b"graphite");
+            file.extend_from_slice(&bytes);
+            fs::write(spool.path(), &file).unwrap();
+            let loaded = spool.load();
+            proptest::prop_assert!(loaded.batches.iter().map(|b| b.bytes.len()).sum::<usize>() <= 1 << 10);
+        }
+    }
+}
