@@ -188,6 +188,25 @@ impl ChartHandle {
         }
     }
 
+    /// Adds a dimension discovered after the chart was created (or renames
+    /// the one with the same id) and returns its position in the order
+    /// [`Self::update`] takes values in.
+    pub(crate) fn add_dimension(&mut self, def: DimensionDef) -> usize {
+        let index = self.chart.write().add_dimension(def);
+        match self.dims.iter().position(|&d| d == index) {
+            Some(position) => position,
+            None => {
+                self.dims.push(index);
+                self.dims.len() - 1
+            }
+        }
+    }
+
+    /// How many dimensions [`Self::update`] takes values for.
+    pub(crate) fn dimension_count(&self) -> usize {
+        self.dims.len()
+    }
+
     /// Sets the raw values of the dimensions, in declaration order (`None`
     /// leaves a dimension uncollected this round), and completes the round.
     /// An obsolete chart is revived first.
