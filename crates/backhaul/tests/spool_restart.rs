@@ -242,7 +242,11 @@ fn sigterm_during_an_outage_spools_the_backlog_and_the_next_start_sends_it_first
     let line = agent.wait_log("the undelivered backlog is in the spool");
     // The default spool directory is under `[directories] lib`.
     let spool = spool_dir.with_file_name("exporting-spool");
-    assert!(!spool_files(&spool).is_empty(), "{line}\n{}", spool.display());
+    assert!(
+        !spool_files(&spool).is_empty(),
+        "{line}\n{}",
+        spool.display()
+    );
     drop(agent);
 
     // Run 2: the receiver is back.
@@ -342,17 +346,27 @@ fn sigkill_during_an_outage_loses_at_most_the_spool_interval() {
         .filter(|&t| (t as f64) < killed)
         .collect();
     let first = run1.first().copied().unwrap_or(i64::MAX);
-    assert!(first <= started + 2, "run 1's first points are missing: {run1:?}");
+    assert!(
+        first <= started + 2,
+        "run 1's first points are missing: {run1:?}"
+    );
     // Every point older than the kill minus the interval arrived.
     let must: Vec<i64> = (first..)
         .take_while(|&t| (t as f64) < killed - INTERVAL as f64)
         .collect();
-    let missing: Vec<i64> = must.iter().copied().filter(|t| !seen.contains_key(t)).collect();
+    let missing: Vec<i64> = must
+        .iter()
+        .copied()
+        .filter(|t| !seen.contains_key(t))
+        .collect();
     assert!(
         missing.is_empty(),
         "lost more than {INTERVAL} s before the kill at {killed}: missing {missing:?}, run 1 {run1:?}"
     );
-    assert!(must.len() >= 5, "the outage was too short to show anything: {must:?}");
+    assert!(
+        must.len() >= 5,
+        "the outage was too short to show anything: {must:?}"
+    );
     assert!(
         spool_files(&spool).is_empty(),
         "delivered segments are removed: {:?}",
@@ -423,12 +437,18 @@ fn spool_on_a_bad_file_system(tag: &str, options: &str, expect: &str) {
     configure(
         &dir,
         addr,
-        &format!("    spool directory = {}\n    spool every secs = 1\n", spool.display()),
+        &format!(
+            "    spool directory = {}\n    spool every secs = 1\n",
+            spool.display()
+        ),
     );
     let mut agent = Agent::start(&dir);
     let started = now_s();
     let line = agent.wait_log(expect);
-    assert!(line.contains(&spool.display().to_string()), "names the directory: {line}");
+    assert!(
+        line.contains(&spool.display().to_string()),
+        "names the directory: {line}"
+    );
     std::thread::sleep(Duration::from_secs(3));
     let rss = |pid: u32| -> u64 {
         std::fs::read_to_string(format!("/proc/{pid}/status"))
@@ -440,7 +460,10 @@ fn spool_on_a_bad_file_system(tag: &str, options: &str, expect: &str) {
     };
     let rss_kib = rss(agent.child.id());
     assert!(rss_kib < 200 * 1024, "RSS {rss_kib} KiB");
-    assert!(agent.child.try_wait().unwrap().is_none(), "the agent exited");
+    assert!(
+        agent.child.try_wait().unwrap().is_none(),
+        "the agent exited"
+    );
 
     // The receiver comes back: the store replays what the spool could not
     // keep.
@@ -456,7 +479,10 @@ fn spool_on_a_bad_file_system(tag: &str, options: &str, expect: &str) {
     // is live again, a late interval may leave a gap in the chart itself).
     let last = back - 1;
     assert_eq!(
-        seen.keys().copied().filter(|&t| t <= last).collect::<Vec<_>>(),
+        seen.keys()
+            .copied()
+            .filter(|&t| t <= last)
+            .collect::<Vec<_>>(),
         (first..=last).collect::<Vec<_>>(),
         "a second is missing; log:\n{}",
         agent.lines.join("\n")
@@ -474,4 +500,33 @@ fn a_full_spool_file_system_is_logged_and_the_agent_runs_on() {
 #[test]
 fn a_read_only_spool_file_system_is_logged_and_the_agent_runs_on() {
     spool_on_a_bad_file_system("readonly", "ro,size=64k", "cannot write the spool");
+}
+
+#[test]
+fn a_spool_from_a_future_version_or_corrupt_is_set_aside_and_the_agent_starts_afresh() {
+    let dir = std::env::temp_dir().join(format!("backhaul-spool-bad-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let spool = dir.join("exporting-spool");
+    std::fs::create_dir_all(&spool).unwrap();
+    // Format 2 (a newer backhaul), and a segment that is not a spool.
+    let mut future = b"BACKHAUL-SPOOL\n".to_vec();
+    future.extend_from_slice(&2u32.to_le_bytes());
+    future.extend_from_slice(&0u16.to_le_bytes());
+    std::fs::write(spool.join("g.spool"), &future).unwrap();
+    std::fs::write(spool.join("g~0000000001.spool"), b"garbage\n").unwrap();
+    let rx = FakeReceiver::start(Behaviour::Normal);
+    configure(&dir, rx.addr, "");
+    let mut agent = Agent::start(&dir);
+    let line = agent.wait_log("written by a newer backhaul");
+    assert!(line.contains("g.spool"), "names the file: {line}");
+    let line = agent.wait_log("not a backhaul spool file");
+    assert!(
+        line.contains("g~0000000001.spool"),
+        "names the file: {line}"
+    );
+    wait_for_point(&mut agent, &rx, now_s() + 2);
+    agent.stop();
+    assert!(spool.join("g.spool.unreadable").exists(), "kept aside");
+    assert!(spool_files(&spool).is_empty(), "{:?}", spool_files(&spool));
+    let _ = std::fs::remove_dir_all(&dir);
 }
