@@ -162,6 +162,9 @@ const SPOOL_WRITE_BOUND: Duration = Duration::from_millis(500);
 /// How long a periodic spool write may take (what is new since the last
 /// one); past it the write is given up and tried again next time.
 const SPOOL_PERIODIC_BOUND: Duration = Duration::from_secs(2);
+/// A periodic spool write is cut into segments of at most this many bytes
+/// (a batch larger than that is one segment).
+const SPOOL_SEGMENT_BYTES: usize = 16 * 1024 * 1024;
 
 /// The undelivered batches gathered when an instance stops, oldest first,
 /// kept within the spool's byte bound by dropping the oldest (so building
@@ -744,19 +747,41 @@ impl Instance {
         if batches.is_empty() {
             return;
         }
+        // Segments of at most SPOOL_SEGMENT_BYTES (one batch at least), so
+        // a slow disk still gets the oldest part on disk by the deadline;
+        // the rest waits for the next write.
         let deadline = Instant::now() + SPOOL_PERIODIC_BOUND;
-        match spooler.append(&batches, deadline) {
+        let ring_count = batches.len() - from_overflow;
+        let mut done = 0;
+        let mut result = Ok(());
+        while done < batches.len() && Instant::now() < deadline {
+            let mut end = done + 1;
+            let mut bytes = batches[done].bytes.len();
+            while end < batches.len() && bytes + batches[end].bytes.len() <= SPOOL_SEGMENT_BYTES {
+                bytes += batches[end].bytes.len();
+                end += 1;
+            }
+            result = spooler.append(&batches[done..end], deadline);
+            if result.is_err() {
+                break;
+            }
+            done = end;
+        }
+        let total = batches.len();
+        drop(batches);
+        let written_overflow = done.saturating_sub(ring_count);
+        for _ in 0..written_overflow {
+            if let Some(batch) = self.overflow.pop_front() {
+                self.overflow_bytes -= batch.bytes.len();
+            }
+        }
+        match result {
             Ok(()) => {
                 if spooler.failing {
                     tracing::info!(instance = %self.name, dir = %spooler.dir().display(), "the spool can be written again");
                 }
                 spooler.failing = false;
-                tracing::debug!(instance = %self.name, batches = batches.len(), segments = spooler.segment_count(), disk_bytes = spooler.disk_bytes(), "the backlog's new batches are in the spool");
-                for _ in 0..from_overflow {
-                    if let Some(batch) = self.overflow.pop_front() {
-                        self.overflow_bytes -= batch.bytes.len();
-                    }
-                }
+                tracing::debug!(instance = %self.name, batches = done, left_for_next_time = total - done, segments = spooler.segment_count(), disk_bytes = spooler.disk_bytes(), "the backlog's new batches are in the spool");
             }
             Err(error) => {
                 if !spooler.failing {
