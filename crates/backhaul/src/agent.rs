@@ -10,6 +10,7 @@ use anyhow::Context as _;
 use rrd::{Host, Label, LabelSource, Store};
 
 use crate::collectors::pluginsd::{self, PluginsdRunner, PluginsdSettings};
+use crate::collectors::statsd::{self, StatsdServer, StatsdSettings};
 use crate::collectors::{self, Collector};
 use crate::config::{LoadedConfig, MainConfig};
 use crate::exporting::{self, RunningInstance};
@@ -96,6 +97,9 @@ pub struct Agent {
     pub plugins: Option<PluginsdRunner>,
     /// The web server, unless `[web] mode = none`.
     pub web: Option<WebServer>,
+    /// The statsd server, unless `[plugins] statsd = no` or none of its
+    /// sockets could be bound.
+    pub statsd: Option<StatsdServer>,
     collectors: Vec<JoinHandle<()>>,
     shutdown: Shutdown,
 }
@@ -107,9 +111,25 @@ impl Agent {
     pub fn start(config: &LoadedConfig, shutdown: Shutdown) -> anyhow::Result<Agent> {
         let store = build_store(config);
         let status = Arc::new(StatusSources::default());
+        let receiver_options = crate::stream::ReceiverOptions::from_config(config);
+        let receiver = if receiver_options.accepts_children() {
+            Some(
+                crate::stream::StreamReceiver::start(
+                    store.clone(),
+                    receiver_options,
+                    shutdown.clone(),
+                )
+                .context("starting the stream receiver")?,
+            )
+        } else {
+            None
+        };
         let hooks = Hooks {
             status: status.clone(),
-            ..Hooks::default()
+            stream_handler: receiver.clone().map(|r| {
+                let handler: Arc<dyn crate::web::StreamHandler> = Arc::new(r);
+                handler
+            }),
         };
         let web = WebServer::start(config, store.clone(), shutdown.clone(), hooks)?;
         let mut collectors = Vec::new();
@@ -139,6 +159,15 @@ impl Agent {
                 .context("starting the store cleanup thread")?;
             collectors.push(handle);
         }
+        let statsd = statsd::start(
+            &StatsdSettings::from_main(&config.main),
+            store.localhost().clone(),
+            shutdown.clone(),
+        )?;
+        if statsd.is_some() {
+            // Shown on the status page; it runs until the agent stops.
+            status.add_collector("statsd");
+        }
         let instances = exporting::start(config.enabled_instances(), &store, &shutdown)
             .context("starting exporting instances")?;
         for instance in &instances {
@@ -162,6 +191,7 @@ impl Agent {
             instances,
             plugins,
             web,
+            statsd,
             collectors,
             shutdown,
         })
@@ -175,6 +205,9 @@ impl Agent {
         }
         if let Some(plugins) = self.plugins {
             plugins.join();
+        }
+        if let Some(statsd) = self.statsd {
+            statsd.join();
         }
         for i in self.instances {
             let _ = i.thread.join();
@@ -198,6 +231,8 @@ mod tests {
             warnings: Vec::new(),
             main_file: None,
             exporting_file: None,
+            stream: Default::default(),
+            stream_file: None,
         };
         internal_collectors(&config)
             .iter()

@@ -13,5 +13,6 @@ pub mod logging;
 pub mod once;
 pub mod shutdown;
 pub mod store_cleanup;
+pub mod stream;
 pub mod sys;
 pub mod web;

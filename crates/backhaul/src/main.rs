@@ -224,6 +224,45 @@ fn check_config(files: &ConfigFiles) -> anyhow::Result<ExitCode> {
     } else {
         eprintln!("web server: off ([web] mode = {})", web.mode);
     }
+    // Parent mode: which API keys accept children.
+    let stream = &loaded.stream;
+    let keys: Vec<String> = stream
+        .enabled_api_keys()
+        .map(|section| {
+            let settings = stream
+                .resolve(&section.name, "", loaded.main.history, |_| true)
+                .ok();
+            match settings {
+                Some(s) => format!(
+                    "{} (history {}, compression {}, replication {})",
+                    section.name,
+                    s.history,
+                    if s.enable_compression { "yes" } else { "no" },
+                    if s.enable_replication {
+                        format!(
+                            "yes: {} s in steps of {} s",
+                            s.seconds_to_replicate, s.seconds_per_replication_step
+                        )
+                    } else {
+                        "no".to_string()
+                    }
+                ),
+                None => section.name.clone(),
+            }
+        })
+        .collect();
+    // Said only when there is a stream.conf: without one nothing changed.
+    match (&loaded.stream_file, keys.is_empty()) {
+        (None, _) => {}
+        (Some(file), true) => eprintln!(
+            "streaming: no API key enabled in {}, no child accepted",
+            file.display()
+        ),
+        (Some(_), false) => eprintln!(
+            "streaming: children accepted with API key {}",
+            keys.join(", ")
+        ),
+    }
     if errors > 0 {
         return Ok(ExitCode::from(EXIT_CONFIG_ERROR));
     }

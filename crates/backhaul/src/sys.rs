@@ -447,6 +447,15 @@ pub fn reset_on_close(stream: &TcpStream) -> io::Result<()> {
     Ok(())
 }
 
+/// Asks for a kernel receive buffer of about `bytes` on `socket`
+/// (`SO_RCVBUF`; the kernel caps it at `net.core.rmem_max`). Returns the
+/// size the kernel granted.
+pub fn set_receive_buffer(socket: &std::net::UdpSocket, bytes: usize) -> io::Result<usize> {
+    let bytes = bytes.min(i32::MAX as usize);
+    rustix::net::sockopt::set_socket_recv_buffer_size(socket, bytes)?;
+    Ok(rustix::net::sockopt::socket_recv_buffer_size(socket)?)
+}
+
 /// A TCP connection attempt under way: [`Connecting::start`] does not
 /// block; wait for the socket with [`wait_writable`], then
 /// [`Connecting::finish`] tells how the attempt ended.

@@ -418,3 +418,59 @@ fn check_config_says_where_the_web_server_listens_or_that_it_is_off() {
         assert!(stderr.contains(want), "{stderr}");
     }
 }
+
+/// stream.conf beside netdata.conf: check-config says which API keys accept
+/// children, and a bad value stops it naming file, line and key.
+#[test]
+fn check_config_reads_stream_conf_next_to_netdata_conf() {
+    let dir = std::env::temp_dir().join(format!("backhaul-cli-{}-stream", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let netdata_conf = dir.join("netdata.conf");
+    std::fs::write(
+        &netdata_conf,
+        format!("[directories]\n    config = {}\n", dir.display()),
+    )
+    .unwrap();
+    let stream_conf = dir.join("stream.conf");
+    std::fs::write(
+        &stream_conf,
+        "[11111111-2222-3333-4444-555555555555]\n    enabled = yes\n    default history = 600\n    enable compression = no\n\
+         [22222222-2222-3333-4444-555555555555]\n    enabled = no\n",
+    )
+    .unwrap();
+    let run = || {
+        let out = bin()
+            .args(["check-config", "--config"])
+            .arg(&netdata_conf)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, stderr) = run();
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains(
+            "streaming: children accepted with API key 11111111-2222-3333-4444-555555555555 \
+             (history 600, compression no, replication yes: 86400 s in steps of 600 s)"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("22222222"),
+        "a disabled key is not listed: {stderr}"
+    );
+
+    std::fs::write(
+        &stream_conf,
+        "[11111111-2222-3333-4444-555555555555]\n    enabled = yes\n    seconds to replicate = soon\n",
+    )
+    .unwrap();
+    let (code, stderr) = run();
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("stream.conf:3"), "{stderr}");
+    assert!(stderr.contains("seconds to replicate"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

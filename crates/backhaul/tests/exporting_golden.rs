@@ -241,14 +241,20 @@ fn each_point_is_exported_at_most_once() {
         .filter(|l| l.contains(".dim.with.dots "))
         .collect();
     // The first window starts one interval back, (T0+2, T0+3]; then the
-    // points (T0+3, T0+7] and (T0+7, T0+10] (values equal to i); repeated
+    // points (T0+3, T0+7] and (T0+7, T0+10] (values equal to i), built
+    // late: one line per 1 s interval at its own time, as live; repeated
     // or older boundaries and a window past the data send nothing.
     assert_eq!(
         dots,
         [
             "netdata.vm.lab.weird_chart.dim.with.dots 3.0000000 1795688383",
-            "netdata.vm.lab.weird_chart.dim.with.dots 22.0000000 1795688387",
-            "netdata.vm.lab.weird_chart.dim.with.dots 27.0000000 1795688390",
+            "netdata.vm.lab.weird_chart.dim.with.dots 4.0000000 1795688384",
+            "netdata.vm.lab.weird_chart.dim.with.dots 5.0000000 1795688385",
+            "netdata.vm.lab.weird_chart.dim.with.dots 6.0000000 1795688386",
+            "netdata.vm.lab.weird_chart.dim.with.dots 7.0000000 1795688387",
+            "netdata.vm.lab.weird_chart.dim.with.dots 8.0000000 1795688388",
+            "netdata.vm.lab.weird_chart.dim.with.dots 9.0000000 1795688389",
+            "netdata.vm.lab.weird_chart.dim.with.dots 10.0000000 1795688390",
         ]
     );
 }
@@ -415,4 +421,89 @@ fn hostile_input_cannot_inject() {
             }
         }
     }
+}
+
+/// A child host (as the stream receiver adds it): one chart `c.g` with one
+/// gauge `d` collected over `T0..=T0+10`, and a label.
+fn add_child(store: &Store, hostname: &str, guid: &str, value: i64) -> Arc<Host> {
+    let host = Host::new(hostname, 100).with_machine_guid(guid);
+    host.set_labels(vec![Label::new("role", hostname, LabelSource::Configured)]);
+    let host = store.add_host_by_guid(host);
+    let chart = host.create_chart(ChartDef::new("c", "g"));
+    let mut w = chart.write();
+    let d = w.add_dimension(DimensionDef::new("d"));
+    for i in 0..=10i64 {
+        w.set(d, value);
+        w.done((T0 + i) as u64 * S).unwrap();
+    }
+    drop(w);
+    host
+}
+
+fn graphite_text(builder: &mut BatchBuilder, store: &Store, now: i64) -> String {
+    let mut out = Vec::new();
+    builder.build(store, now, &mut out);
+    String::from_utf8(out).unwrap()
+}
+
+#[test]
+fn every_host_is_exported_under_its_own_hostname_and_labels() {
+    let store = lab_store();
+    add_child(&store, "child-a", "00000000-0000-0000-0000-00000000000a", 7);
+    add_child(&store, "child-b", "00000000-0000-0000-0000-00000000000b", 9);
+    let mut builder = BatchBuilder::new(settings(DataSource::Average, true), Format::Graphite);
+    let text = graphite_text(&mut builder, &store, T0 + 10);
+    assert!(
+        text.contains("\nnetdata.child-a.c.g.d;role=child-a 7.0000000 1795688390\n"),
+        "{text}"
+    );
+    assert!(text.contains("\nnetdata.child-b.c.g.d;role=child-b 9.0000000 1795688390\n"));
+    assert!(text
+        .lines()
+        .any(|l| l.starts_with("netdata.vm.") && l.contains(";env=lab")));
+    assert!(!text
+        .lines()
+        .any(|l| l.starts_with("netdata.child-a.") && l.contains("env=lab")));
+
+    // `send hosts matching` names children by hostname; the local host is
+    // also `localhost`.
+    let hosts_in = |pattern: &str| {
+        let mut s = settings(DataSource::Average, true);
+        s.send_hosts_matching = pattern.into();
+        let mut b = BatchBuilder::new(s, Format::Graphite);
+        let text = graphite_text(&mut b, &store, T0 + 10);
+        let mut hosts: Vec<String> = text
+            .lines()
+            .map(|l| l.split('.').nth(1).unwrap().to_string())
+            .collect();
+        hosts.dedup();
+        hosts
+    };
+    assert_eq!(hosts_in("child-a"), ["child-a"]);
+    assert_eq!(hosts_in("localhost"), ["vm"]);
+    assert_eq!(hosts_in("!child-a *"), ["vm", "child-b"]);
+    assert_eq!(hosts_in("child-*"), ["child-a", "child-b"]);
+}
+
+#[test]
+fn hosts_removed_and_added_between_batches_are_followed() {
+    let store = lab_store();
+    let a = add_child(&store, "child-a", "00000000-0000-0000-0000-00000000000a", 7);
+    let mut builder = BatchBuilder::new(settings(DataSource::Average, true), Format::Graphite);
+    let first = graphite_text(&mut builder, &store, T0 + 4);
+    assert!(first.contains("\nnetdata.child-a.c.g.d;"));
+    // child-a's host is cleaned up, child-c connects: the host count is the
+    // same, the hosts are not.
+    assert!(store.remove_host(&a));
+    add_child(&store, "child-c", "00000000-0000-0000-0000-00000000000c", 3);
+    let second = graphite_text(&mut builder, &store, T0 + 10);
+    assert!(!second.contains("netdata.child-a."), "{second}");
+    assert!(
+        second.contains("\nnetdata.child-c.c.g.d;role=child-c 3.0000000 1795688390\n"),
+        "{second}"
+    );
+    assert!(
+        second.starts_with("netdata.vm."),
+        "the local host keeps its position"
+    );
 }

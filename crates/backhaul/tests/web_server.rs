@@ -34,6 +34,8 @@ fn loaded(netdata_conf: &str) -> LoadedConfig {
         warnings,
         main_file: None,
         exporting_file: None,
+        stream: Default::default(),
+        stream_file: None,
     }
 }
 
@@ -434,7 +436,9 @@ fn stream_requests_are_refused_until_a_handler_takes_them() {
     let reply = read_reply(&mut stream, false);
     assert_eq!(reply.status, 401);
     assert!(
-        reply.text().contains("does not accept streaming"),
+        reply
+            .text()
+            .contains("does not accept streaming: no API key is enabled"),
         "{}",
         reply.text()
     );

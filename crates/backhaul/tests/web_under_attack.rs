@@ -167,6 +167,8 @@ fn exporting_keeps_its_schedule_and_a_scrape_succeeds_while_the_web_port_is_atta
         warnings,
         main_file: None,
         exporting_file: None,
+        stream: Default::default(),
+        stream_file: None,
     };
     let shutdown = Shutdown::new();
     let agent = Agent::start(&loaded, shutdown.clone()).expect("agent starts");

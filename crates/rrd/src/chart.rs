@@ -546,6 +546,33 @@ impl ChartWriter<'_> {
         }
     }
 
+    /// Stores a point computed elsewhere (a streaming child's replicated
+    /// `RSET` values) at grid time `t` (seconds; rounded down to the
+    /// chart's grid). After the newest point it is appended (the slots in
+    /// between stay empty, the oldest points make room); inside the held
+    /// range it fills only samples that are empty (what was collected here
+    /// stays); older than the held range it is dropped. NaN values, and
+    /// dimensions not given, leave their sample as it was. Collection state
+    /// (for the next `done`) is not changed.
+    pub fn store_point(&mut self, t: i64, values: &[(DimIndex, f64)]) -> StoredAs {
+        self.state.store_point(t, values)
+    }
+
+    /// Sets a dimension's last collected raw value and its time (µs), as a
+    /// streaming child reports them after replication (`RDSTATE`), so the
+    /// next collection of an incremental dimension has its base.
+    pub fn set_last_collected(&mut self, dim: DimIndex, raw: i64, collected_ut: u64) {
+        if let Some(d) = self.state.dims.get_mut(dim) {
+            d.last_collected_value = raw;
+            d.last_collected_ut = collected_ut;
+            d.has_base = collected_ut != 0;
+            d.last_calculated = None;
+        }
+        if collected_ut > self.state.last_collected_ut {
+            self.state.last_collected_ut = collected_ut;
+        }
+    }
+
     /// Completes the round at `now_ut` (µs since the epoch): computes and
     /// stores the points for every grid time up to `now_ut`. See the module
     /// documentation for the math.
@@ -559,7 +586,80 @@ impl ChartWriter<'_> {
     }
 }
 
+/// What [`ChartWriter::store_point`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoredAs {
+    /// A new newest point.
+    Appended,
+    /// Empty samples inside the held range filled (how many).
+    Filled(usize),
+    /// Older than the oldest held point (or no dimension): dropped.
+    Dropped,
+}
+
 impl ChartState {
+    fn store_point(&mut self, t: i64, values: &[(DimIndex, f64)]) -> StoredAs {
+        let width = self.dims.len();
+        if width == 0 {
+            return StoredAs::Dropped;
+        }
+        if self.samples.capacity() > self.samples.len() {
+            self.samples.shrink_to_fit();
+        }
+        let ue = i64::from(self.def.update_every);
+        let t = t.div_euclid(ue) * ue;
+        let write = |samples: &mut [PackedSample], slot: usize, only_empty: bool| {
+            let mut written = 0;
+            for &(dim, value) in values {
+                if dim >= width || value.is_nan() {
+                    continue;
+                }
+                let sample = &mut samples[slot * width + dim];
+                if only_empty && sample.exists() {
+                    continue;
+                }
+                *sample = PackedSample::pack(value);
+                written += 1;
+            }
+            written
+        };
+        if self.filled == 0 || t > self.last_stored_t {
+            let steps = if self.filled == 0 {
+                1
+            } else {
+                ((t - self.last_stored_t) / ue) as usize
+            };
+            if steps >= self.history || self.filled == 0 {
+                self.samples.fill(PackedSample::EMPTY);
+                self.filled = 0;
+                self.head = self.history - 1;
+            }
+            let advance = steps.min(self.history);
+            for k in 1..=advance {
+                let slot = (self.head + k) % self.history;
+                self.samples[slot * width..(slot + 1) * width].fill(PackedSample::EMPTY);
+            }
+            self.head = (self.head + advance) % self.history;
+            self.filled = (self.filled + advance).min(self.history);
+            self.last_stored_t = t;
+            let head = self.head;
+            write(&mut self.samples, head, false);
+            for d in &mut self.dims {
+                d.last_stored_value = f64::NAN;
+            }
+            for &(dim, value) in values {
+                if let Some(d) = self.dims.get_mut(dim) {
+                    d.last_stored_value = value;
+                }
+            }
+            return StoredAs::Appended;
+        }
+        match self.time_to_slot(t) {
+            Some(slot) => StoredAs::Filled(write(&mut self.samples, slot, true)),
+            None => StoredAs::Dropped,
+        }
+    }
+
     /// Makes room for one more column after dimension `old_width - 1`.
     fn widen_rows(&mut self, old_width: usize) {
         let new_width = old_width + 1;

@@ -675,3 +675,72 @@ fn last_stored_value_is_the_newest_point_unpacked() {
     }
     assert_eq!(value(big), Some(7.0));
 }
+
+#[test]
+fn stored_points_append_fill_gaps_and_keep_collected_values() {
+    let c = chart(1, 10);
+    let (a, b) = {
+        let mut w = c.write();
+        let a = w.add_dimension(DimensionDef::new("a"));
+        let b = w.add_dimension(DimensionDef::new("b"));
+        (a, b)
+    };
+    let point = |t: i64, dim: DimIndex| {
+        let c = c.read();
+        c.time_to_slot(t)
+            .and_then(|slot| c.sample(slot, dim))
+            .and_then(|s| s.unpack())
+    };
+    // Into an empty chart, then a gap of two seconds.
+    assert_eq!(
+        c.write().store_point(100, &[(a, 1.5), (b, 2.0)]),
+        StoredAs::Appended
+    );
+    assert_eq!(
+        c.write().store_point(103, &[(a, 4.0), (b, f64::NAN)]),
+        StoredAs::Appended
+    );
+    let state = c.read();
+    assert_eq!(state.first_entry_t(), Some(100));
+    assert_eq!(state.last_entry_t(), Some(103));
+    drop(state);
+    assert_eq!(point(100, a), Some(1.5));
+    assert_eq!(point(103, a), Some(4.0));
+    assert_eq!(point(103, b), None, "NaN stores nothing");
+    assert_eq!(point(101, a), None, "the gap stays empty");
+    assert_eq!(
+        c.read().dimension(a).unwrap().last_stored_value(),
+        Some(4.0)
+    );
+
+    // A late point fills the gap; collected (non-empty) samples stay.
+    assert_eq!(
+        c.write().store_point(101, &[(a, 2.0), (b, 3.0)]),
+        StoredAs::Filled(2)
+    );
+    assert_eq!(c.write().store_point(100, &[(a, 9.0)]), StoredAs::Filled(0));
+    assert_eq!(point(101, a), Some(2.0));
+    assert_eq!(point(100, a), Some(1.5));
+    // Off-grid times round down (update every 1: no change); older than
+    // the ring: dropped.
+    assert_eq!(c.write().store_point(50, &[(a, 1.0)]), StoredAs::Dropped);
+
+    // A jump past the whole history keeps only the new point.
+    assert_eq!(c.write().store_point(200, &[(a, 7.0)]), StoredAs::Appended);
+    assert_eq!(point(200, a), Some(7.0));
+    assert_eq!(point(103, a), None);
+
+    // Live collection goes on after replayed points, from the state the
+    // child reported.
+    let r = {
+        let mut w = c.write();
+        w.add_dimension(DimensionDef::new("r").algorithm(Algorithm::Incremental))
+    };
+    {
+        let mut w = c.write();
+        w.set_last_collected(r, 1_000, 200 * S);
+        w.set(r, 1_500);
+        w.done(201 * S).unwrap();
+    }
+    assert_eq!(point(201, r), Some(500.0), "a rate from the reported base");
+}

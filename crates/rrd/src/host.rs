@@ -110,6 +110,8 @@ impl std::ops::AddAssign for StoreUsage {
 /// A host: hostname, labels, and its charts.
 pub struct Host {
     hostname: String,
+    machine_guid: Option<String>,
+    reachable: std::sync::atomic::AtomicBool,
     history: usize,
     labels: RwLock<Arc<Vec<Label>>>,
     charts: Arc<RwLock<ChartIndex>>,
@@ -120,14 +122,38 @@ impl Host {
     pub fn new(hostname: impl Into<String>, history: usize) -> Host {
         Host {
             hostname: hostname.into(),
+            machine_guid: None,
+            reachable: std::sync::atomic::AtomicBool::new(true),
             history: history.max(2),
             labels: RwLock::new(Arc::new(Vec::new())),
             charts: Arc::new(RwLock::new(ChartIndex::default())),
         }
     }
 
+    /// The same host with a machine GUID (a child streaming to this agent).
+    pub fn with_machine_guid(mut self, machine_guid: impl Into<String>) -> Host {
+        self.machine_guid = Some(machine_guid.into());
+        self
+    }
+
     pub fn hostname(&self) -> &str {
         &self.hostname
+    }
+
+    /// Whether the host is collecting now (a child: connected).
+    pub fn is_reachable(&self) -> bool {
+        self.reachable.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Marks the host connected or not (set by the stream receiver).
+    pub fn set_reachable(&self, reachable: bool) {
+        self.reachable
+            .store(reachable, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The machine GUID, for hosts that have one (children).
+    pub fn machine_guid(&self) -> Option<&str> {
+        self.machine_guid.as_deref()
     }
 
     pub fn history(&self) -> usize {
@@ -274,6 +300,43 @@ impl Store {
         self.hosts.read().clone()
     }
 
+    /// The host with `machine_guid`, if any.
+    pub fn host_by_guid(&self, machine_guid: &str) -> Option<Arc<Host>> {
+        self.hosts
+            .read()
+            .iter()
+            .find(|h| h.machine_guid() == Some(machine_guid))
+            .cloned()
+    }
+
+    /// Adds a host known by its machine GUID (a streaming child), or returns
+    /// the one with that GUID. Hostnames may repeat (two machines may share
+    /// one, as in netdata); a host without a GUID is added as is.
+    pub fn add_host_by_guid(&self, host: Host) -> Arc<Host> {
+        let mut hosts = self.hosts.write();
+        if let Some(guid) = host.machine_guid() {
+            if let Some(h) = hosts.iter().find(|h| h.machine_guid() == Some(guid)) {
+                return h.clone();
+            }
+        }
+        let host = Arc::new(host);
+        hosts.push(host.clone());
+        host
+    }
+
+    /// Removes `host` (never the local host); whoever still holds its
+    /// `Arc` keeps a working host that is no longer listed. Returns whether
+    /// it was listed.
+    pub fn remove_host(&self, host: &Arc<Host>) -> bool {
+        if Arc::ptr_eq(host, &self.localhost) {
+            return false;
+        }
+        let mut hosts = self.hosts.write();
+        let before = hosts.len();
+        hosts.retain(|h| !Arc::ptr_eq(h, host));
+        hosts.len() != before
+    }
+
     /// What every host holds together.
     pub fn usage(&self) -> StoreUsage {
         let mut usage = StoreUsage::default();
@@ -312,6 +375,26 @@ mod tests {
         h.set_labels(second.clone());
         assert_eq!(*h.labels(), second);
         assert_eq!(*snapshot, first);
+    }
+
+    #[test]
+    fn hosts_by_guid_are_kept_apart_and_removable() {
+        let store = Store::new(Host::new("box", 10));
+        let a = store.add_host_by_guid(Host::new("box", 10).with_machine_guid("g-a"));
+        assert!(
+            !Arc::ptr_eq(&a, store.localhost()),
+            "same hostname, other machine"
+        );
+        let again = store.add_host_by_guid(Host::new("renamed", 10).with_machine_guid("g-a"));
+        assert!(Arc::ptr_eq(&a, &again));
+        assert_eq!(store.hosts().len(), 2);
+        assert!(Arc::ptr_eq(&store.host_by_guid("g-a").unwrap(), &a));
+        assert!(store.host_by_guid("g-b").is_none());
+        assert!(!store.remove_host(&store.localhost().clone()));
+        assert!(store.remove_host(&a));
+        assert!(!store.remove_host(&a));
+        assert_eq!(store.hosts().len(), 1);
+        assert!(store.host_by_guid("g-a").is_none());
     }
 
     #[test]

@@ -27,7 +27,9 @@ pub mod host;
 pub mod packed;
 pub mod query;
 
-pub use chart::{Chart, ChartState, ChartWriter, CollectError, DimIndex, Dimension, GAP_FACTOR};
+pub use chart::{
+    Chart, ChartState, ChartWriter, CollectError, DimIndex, Dimension, StoredAs, GAP_FACTOR,
+};
 pub use def::{Algorithm, ChartDef, ChartType, DimensionDef, Label, LabelSource};
 pub use host::{Host, Store, StoreUsage, DEFAULT_HISTORY};
 pub use packed::{PackedSample, ABSOLUTE_ERROR, RELATIVE_ERROR};

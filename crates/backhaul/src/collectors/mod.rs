@@ -1,6 +1,7 @@
 //! Collectors: what puts metrics into the store. Internal collectors read
 //! the host's kernel interfaces (`proc`); external plugins speak the
-//! plugins.d protocol (`pluginsd`).
+//! plugins.d protocol (`pluginsd`); applications push theirs to the statsd
+//! server (`statsd`).
 //!
 //! Every collector runs on its own thread, driven by [`run_collector`]: it
 //! wakes on its update-every grid, calls [`Collector::collect`] with the
@@ -8,6 +9,7 @@
 
 pub mod pluginsd;
 pub mod proc;
+pub mod statsd;
 
 use std::time::Duration;
 

@@ -4,14 +4,15 @@
 //! Read by backhaul: `[global]`, `[db]` (`update every`, `retention` only),
 //! `[directories]`, `[plugins]`, `[web]` (the web server's settings; see
 //! [`WebConfig`]), `[logs]` (see `logs_conf`), `[host labels]`, `[health]`
-//! (`is ephemeral`, `has unstable connection` only), `[backend]`.
+//! (`is ephemeral`, `has unstable connection` only), `[backend]`, `[statsd]`
+//! (see `statsd_conf`).
 //!
 //! Everything else a netdata.conf may hold loads without error:
 //! - a netdata setting backhaul does not use (`run as user`, `memory mode`,
 //!   ...) gets one [`WarningKind::NotUsed`] warning ("not used by
 //!   backhaul");
 //! - a setting neither knows gets one [`WarningKind::Unknown`] warning;
-//! - every other section (`[statsd]`, `[registry]`, `[cloud]`,
+//! - every other section (`[registry]`, `[cloud]`,
 //!   `[ml]`, `[plugin:*]`, ...) gets one warning for the whole section, none
 //!   for its settings.
 //!
@@ -29,6 +30,7 @@ use super::exporting::{parse_count, parse_destination_value, parse_non_empty, SE
 use super::ini::{invalid_value, IniDocument, IniEntry, IniSection, SectionChain};
 use super::instance::{ConnectorExtras, InstanceConfig};
 use super::logs_conf::{logs_from_document, LogsConfig, GLOBAL_LOGS_ALIASES};
+use super::statsd_conf::{statsd_from_section, StatsdConfig};
 use super::value::{parse_bool, parse_u32, parse_whole_number, split_quoted_words, DataSource};
 
 /// Name of the legacy exporting section, and of the instance made from it.
@@ -77,6 +79,12 @@ pub struct MainConfig {
     /// The legacy `[backend]` instance, when netdata.conf has that section
     /// (enabled or not).
     pub backend: Option<InstanceConfig>,
+    /// `[db] cleanup orphan hosts after secs` (default 3600; `[global]
+    /// cleanup orphan hosts after seconds` before 1.37): how long a child
+    /// host that stopped streaming is kept.
+    pub cleanup_orphan_hosts_after_secs: u32,
+    /// `[statsd]`: the statsd server (run when `[plugins] statsd` is on).
+    pub statsd: StatsdConfig,
 }
 
 /// `[directories]`, with Debian's netdata package layout as defaults.
@@ -198,6 +206,10 @@ pub struct WebConfig {
     pub ssl_certificate: Option<PathBuf>,
     /// The `allow ... from` access lists.
     pub access: WebAccess,
+    /// `accept a streaming request every seconds` (default 0, no limit):
+    /// a `STREAM` request sooner than this after the last accepted one is
+    /// answered 503, as netdata does.
+    pub stream_accept_every_secs: u32,
     /// Other `[web]` settings, verbatim and in file order (each also gets a
     /// "not used" or "unknown" warning).
     pub other: Vec<(String, String)>,
@@ -328,12 +340,15 @@ impl MainConfig {
                 ssl_key: None,
                 ssl_certificate: None,
                 access: WebAccess::default(),
+                stream_accept_every_secs: 0,
                 other: Vec::new(),
             },
             logs: LogsConfig::default(),
             host_labels: Vec::new(),
             health: HealthConfig::default(),
             backend: None,
+            cleanup_orphan_hosts_after_secs: 3600,
+            statsd: StatsdConfig::default(),
         }
     }
 
@@ -380,6 +395,7 @@ pub fn system_hostname() -> String {
 
 /// `[global]` settings backhaul reads.
 const GLOBAL_USED: &[&str] = &[
+    "cleanup orphan hosts after seconds",
     "hostname",
     "update every",
     "history",
@@ -424,7 +440,6 @@ const GLOBAL_NOT_USED: &[&str] = &[
     "cpu cores",
     "profile",
     "gap when lost iterations above",
-    "cleanup orphan hosts after seconds",
     "delete obsolete charts files",
     "delete orphan hosts files",
     "enable zero metrics",
@@ -496,6 +511,7 @@ const WEB_USED: &[&str] = &[
     "allow streaming from",
     "allow netdata.conf from",
     "allow management from",
+    "accept a streaming request every seconds",
 ];
 
 /// The default `bind to`: loopback only, on `default port`.
@@ -512,7 +528,6 @@ const WEB_NOT_USED: &[&str] = &[
     "des max window",
     "web files owner",
     "web files group",
-    "accept a streaming request every seconds",
     "respect do not track policy",
     "x-frame-options response header",
     "allow connections by dns",
@@ -531,6 +546,7 @@ const WEB_NOT_USED: &[&str] = &[
 const DB_USED: &[&str] = &[
     "update every",
     "retention",
+    "cleanup orphan hosts after secs",
     "cleanup obsolete charts after secs",
 ];
 
@@ -577,7 +593,6 @@ const SECTIONS_NOT_USED: &[&str] = &[
     "ml",
     "registry",
     "global statistics",
-    "statsd",
     "stream",
     "exporting",
     "cgroups",
@@ -595,6 +610,7 @@ const HANDLED_SECTIONS: &[&str] = &[
     "logs",
     "host labels",
     "health",
+    "statsd",
     BACKEND_SECTION,
 ];
 
@@ -700,6 +716,15 @@ pub fn main_from_document(
         Some(history) => history,
         None => history_from_retention(db, config.update_every)?.unwrap_or(3600),
     };
+    config.cleanup_orphan_hosts_after_secs = match SectionChain::new([db])
+        .parsed("cleanup orphan hosts after secs", |value| {
+            parse_u32(value, 0, "must be a whole number of seconds")
+        })? {
+        Some(seconds) => seconds,
+        None => global_chain.parsed_or("cleanup orphan hosts after seconds", 3600, |value| {
+            parse_u32(value, 0, "must be a whole number of seconds")
+        })?,
+    };
     let seconds = |value: &str| parse_u32(value, 1, SECONDS_REASON);
     config.cleanup_obsolete_charts_after_secs =
         match SectionChain::new([db]).parsed("cleanup obsolete charts after secs", seconds)? {
@@ -739,6 +764,7 @@ pub fn main_from_document(
     if let Some(backend) = document.section(BACKEND_SECTION) {
         config.backend = Some(legacy_backend(backend, &config, warnings)?);
     }
+    config.statsd = statsd_from_section(document.section("statsd"), config.update_every, warnings)?;
     Ok(config)
 }
 
@@ -1097,6 +1123,7 @@ fn web_config(
             netdata_conf: pattern("allow netdata.conf from", &access.netdata_conf),
             management: pattern("allow management from", &access.management),
         },
+        stream_accept_every_secs: seconds("accept a streaming request every seconds", 0)?,
         other: section
             .map(|section| {
                 section

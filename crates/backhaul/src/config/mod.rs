@@ -5,7 +5,9 @@
 //!   directories, plugins, web, logs, host labels, the `[health]` keys netdata
 //!   sends as host labels, and the legacy `[backend]` exporting section;
 //! - exporting.conf ([`ExportingConfig`]): one `[TYPE:NAME]` section per
-//!   exporting instance, with `[TYPE]` and `[exporting:global]` defaults.
+//!   exporting instance, with `[TYPE]` and `[exporting:global]` defaults;
+//! - stream.conf ([`StreamConfig`]): the API keys and machine GUIDs that
+//!   may stream to this agent (parent mode).
 //!
 //! [`load`] reads both and returns a [`LoadedConfig`]: the resolved values
 //! and every [`Warning`] (unknown or unused settings, duplicates, ...). A
@@ -24,6 +26,8 @@ mod ini;
 mod instance;
 mod logs_conf;
 mod main_conf;
+mod statsd_conf;
+mod stream_conf;
 mod value;
 
 use std::path::{Path, PathBuf};
@@ -44,6 +48,11 @@ pub use main_conf::{
     PluginsConfig, WebAccess, WebConfig, BACKEND_SECTION, DEFAULT_BIND_TO, DEFAULT_WEB_PORT,
     PROC_SWITCHES,
 };
+pub use statsd_conf::{StatsdBind, StatsdConfig, DEFAULT_STATSD_BIND_TO, DEFAULT_STATSD_PORT};
+pub use stream_conf::{
+    is_uuid, ReceiverSettings, StreamConfig, StreamRefusal, StreamSection,
+    DEFAULT_SECONDS_PER_REPLICATION_STEP, DEFAULT_SECONDS_TO_REPLICATE, STREAM_FILE_NAME,
+};
 pub use value::{DataSource, Secret};
 
 /// The name of the exporting file looked for in `[directories] config`.
@@ -62,6 +71,10 @@ pub struct LoadedConfig {
     pub main_file: Option<PathBuf>,
     /// The exporting.conf read, if any.
     pub exporting_file: Option<PathBuf>,
+    /// stream.conf, resolved (no API keys without one: no child accepted).
+    pub stream: StreamConfig,
+    /// The stream.conf read, if any.
+    pub stream_file: Option<PathBuf>,
 }
 
 impl LoadedConfig {
@@ -84,6 +97,8 @@ impl LoadedConfig {
 ///
 /// - `main`: the netdata.conf to read; `None` uses built-in defaults and
 ///   reads no file.
+/// - stream.conf is read from `[directories] config` when a netdata.conf
+///   was given and that file exists.
 /// - `exporting`: the exporting.conf to read; `None` reads
 ///   `[directories] config`/exporting.conf (default
 ///   `/etc/netdata/exporting.conf`) if a netdata.conf was given and that
@@ -135,12 +150,27 @@ pub fn load(main: Option<&Path>, exporting: Option<&Path>) -> Result<LoadedConfi
         }
     }
 
+    let stream_file = main
+        .map(|_| main_config.directories.config.join(STREAM_FILE_NAME))
+        .filter(|candidate| candidate.is_file());
+    let stream_config = match &stream_file {
+        Some(path) => parse_text(
+            &read_text(path)?,
+            &path.display().to_string(),
+            &mut warnings,
+            stream_conf::stream_from_document,
+        )?,
+        None => StreamConfig::default(),
+    };
+
     Ok(LoadedConfig {
         main: main_config,
         exporting: exporting_config,
         warnings,
         main_file: main.map(Path::to_path_buf),
         exporting_file,
+        stream: stream_config,
+        stream_file,
     })
 }
 
@@ -171,6 +201,21 @@ pub fn parse_exporting_str(
     let config = parse_text(text, file_label, &mut warnings, |document, warnings| {
         exporting::exporting_from_document(document, main, warnings)
     })?;
+    Ok((config, warnings))
+}
+
+/// Parses stream.conf text, naming it `file_label` in messages.
+pub fn parse_stream_str(
+    text: &str,
+    file_label: &str,
+) -> Result<(StreamConfig, Vec<Warning>), ConfigError> {
+    let mut warnings = Vec::new();
+    let config = parse_text(
+        text,
+        file_label,
+        &mut warnings,
+        stream_conf::stream_from_document,
+    )?;
     Ok((config, warnings))
 }
 

@@ -183,13 +183,23 @@ impl BatchBuilder {
         metrics
     }
 
+    /// Follows the store's host list: new hosts (children that connected)
+    /// are added, removed ones (orphans cleaned up) dropped; a host kept
+    /// keeps its per-chart export positions.
     fn sync_hosts(&mut self, store: &Store) {
         let hosts = store.hosts();
-        if hosts.len() == self.hosts.len() {
+        if hosts.len() == self.hosts.len()
+            && hosts
+                .iter()
+                .zip(&self.hosts)
+                .all(|(host, export)| Arc::ptr_eq(host, &export.host))
+        {
             return;
         }
+        let mut old = std::mem::take(&mut self.hosts);
         for (i, host) in hosts.into_iter().enumerate() {
-            if i < self.hosts.len() {
+            if let Some(position) = old.iter().position(|h| Arc::ptr_eq(&h.host, &host)) {
+                self.hosts.push(old.swap_remove(position));
                 continue;
             }
             let is_local = i == 0;
@@ -362,46 +372,91 @@ fn export_chart(
         }
         DataSource::Average | DataSource::Sum => {
             progress.expired += expire_lost_points(&mut ce.last_exported_t, &st);
-            let window = st.window(ce.last_exported_t, before);
-            if let Some(w) = &window {
-                ce.last_exported_t = w.last_t();
+            let sum = settings.data_source == DataSource::Sum;
+            let ue = i64::from(settings.update_every.max(1));
+            if before - ce.last_exported_t > ue {
+                // More than one interval pending: points that arrived late
+                // (replicated from a streaming child, a collector that
+                // caught up, a late wake-up). One line per interval, at its
+                // own end, as they would have gone out live, instead of one
+                // average over all of them.
+                let mut end = before - (before - ce.last_exported_t - 1) / ue * ue;
+                while end < before {
+                    let end_ts = RenderedTimestamp::new(end);
+                    lines += export_window(
+                        &mut ce.last_exported_t,
+                        &ce.names,
+                        &st,
+                        host,
+                        sum,
+                        &end_ts,
+                        out,
+                        aggregates,
+                    );
+                    end += ue;
+                }
             }
+            lines += export_window(
+                &mut ce.last_exported_t,
+                &ce.names,
+                &st,
+                host,
+                sum,
+                before_ts,
+                out,
+                aggregates,
+            );
             if let Some(next) = next_pending_t(ce.last_exported_t, &st) {
                 progress.next_pending = Some(progress.next_pending.map_or(next, |p| p.min(next)));
             }
-            let Some(window) = window else {
-                return 0;
-            };
-            let sum = settings.data_source == DataSource::Sum;
-            lines += if window.count == 1 {
-                // One point (the instance as fast as the chart): its value is
-                // the average and the sum, straight from the row.
-                let values = st
-                    .row(window.first_slot)
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, sample)| sample.exists())
-                    .map(|(i, sample)| (i, MetricValue::Stored(sample.summand())));
-                ce.names.write_lines(out, host, before_ts, values)
-            } else {
-                st.aggregate_all(&window, aggregates);
-                let values = aggregates
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, agg)| agg.count > 0)
-                    .map(|(i, agg)| {
-                        let value = if sum || agg.count == 1 {
-                            agg.sum
-                        } else {
-                            agg.sum / agg.count as f64
-                        };
-                        (i, MetricValue::Stored(value))
-                    });
-                ce.names.write_lines(out, host, before_ts, values)
-            };
         }
     }
     lines
+}
+
+/// Writes the lines of the chart's points in `(last exported, before]`,
+/// stamped `before`, and moves the chart's position past them.
+#[allow(clippy::too_many_arguments)]
+fn export_window(
+    last_exported_t: &mut i64,
+    names: &ChartNames,
+    st: &rrd::ChartState,
+    host: &HostContext,
+    sum: bool,
+    before_ts: &RenderedTimestamp,
+    out: &mut Vec<u8>,
+    aggregates: &mut Vec<WindowAggregate>,
+) -> usize {
+    let Some(window) = st.window(*last_exported_t, before_ts.value()) else {
+        return 0;
+    };
+    *last_exported_t = window.last_t();
+    if window.count == 1 {
+        // One point (the instance as fast as the chart): its value is
+        // the average and the sum, straight from the row.
+        let values = st
+            .row(window.first_slot)
+            .iter()
+            .enumerate()
+            .filter(|(_, sample)| sample.exists())
+            .map(|(i, sample)| (i, MetricValue::Stored(sample.summand())));
+        names.write_lines(out, host, before_ts, values)
+    } else {
+        st.aggregate_all(&window, aggregates);
+        let values = aggregates
+            .iter()
+            .enumerate()
+            .filter(|(_, agg)| agg.count > 0)
+            .map(|(i, agg)| {
+                let value = if sum || agg.count == 1 {
+                    agg.sum
+                } else {
+                    agg.sum / agg.count as f64
+                };
+                (i, MetricValue::Stored(value))
+            });
+        names.write_lines(out, host, before_ts, values)
+    }
 }
 
 /// When the chart's ring is full and its oldest point is newer than the

@@ -245,10 +245,10 @@ pub fn render(ctx: &Context, host: &Host) -> Vec<u8> {
                     guid: if is_local {
                         local_guid.map(str::to_string)
                     } else {
-                        None
+                        h.machine_guid().map(str::to_string)
                     },
                     hostname: h.hostname().to_string(),
-                    reachable: true,
+                    reachable: is_local || h.is_reachable(),
                     hops: u32::from(!is_local),
                     claim_id: None,
                     node_id: None,

@@ -3,7 +3,7 @@
 //!
 //! * `STREAM ...` (a netdata child): `allow streaming from`, then the
 //!   registered [`StreamHandler`] takes the connection; without one, 401
-//!   and a line saying backhaul does not accept streaming yet.
+//!   and a line saying no API key is enabled in stream.conf.
 //! * Only `GET` and `HEAD` otherwise (405 with `Allow: GET, HEAD`).
 //! * The path is percent-decoded; a `.` or `..` segment is a 400 (no file
 //!   is ever read: there are no static files yet), a `/host/NAME/` prefix
@@ -62,9 +62,10 @@ pub struct Context {
 /// netdata's answer to a client an access list refuses.
 pub const DENIED_TEXT: &str = "You are not allowed to access this resource.";
 
-/// The answer to `STREAM` while backhaul has no stream receiver.
+/// The answer to `STREAM` when no stream receiver runs (stream.conf
+/// enables no API key).
 pub const STREAM_REFUSED_TEXT: &str =
-    "This agent (backhaul) does not accept streaming from netdata children yet.";
+    "This agent (backhaul) does not accept streaming: no API key is enabled in its stream.conf.";
 
 fn denied() -> Response {
     Response::text(403, DENIED_TEXT)

@@ -19,13 +19,17 @@
 //!   asked for more input, and its buffer never grows;
 //! - the `SET`/`BEGIN`/`END` fast paths agree with the general parser
 //!   whenever they answer;
-//! - the framer yields the same lines however the input is cut.
+//! - the framer yields the same lines however the input is cut;
+//! - the stream decompressor (netdata's LZ4 blocks) never panics, gives the
+//!   same bytes however its input is cut, and its output parses as lines
+//!   (stream commands included) without panicking.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use wire::pluginsd::command::parse_line_slow_path;
 use wire::pluginsd::fast_path::try_parse_fast;
 use wire::pluginsd::{parse_line, LineFramer, WordArray};
+use wire::stream_compression::StreamDecompressor;
 
 /// Frames `input` cut into pieces of the given sizes (cycled) and returns a
 /// fingerprint of every frame, checking invariants on the way.
@@ -81,4 +85,29 @@ fuzz_target!(|data: &[u8]| {
     }
     // Whole input as one line, too (parse_line accepts embedded newlines).
     let _ = parse_line(input);
+
+    // The same input as a compressed stream, whole and cut.
+    let decompress = |cut: usize| {
+        let mut decoder = StreamDecompressor::new();
+        let mut out = Vec::new();
+        let mut failed = false;
+        for piece in input.chunks(cut.max(1)) {
+            if decoder
+                .feed(piece, |bytes| out.extend_from_slice(bytes))
+                .is_err()
+            {
+                failed = true;
+                break;
+            }
+        }
+        (out, failed)
+    };
+    let (whole, whole_failed) = decompress(input.len());
+    let cut = usize::from(settings.get(2).copied().unwrap_or(7)) + 1;
+    let (pieces, pieces_failed) = decompress(cut);
+    assert_eq!(whole_failed, pieces_failed);
+    assert_eq!(whole, pieces, "decompression must not depend on how input is cut");
+    for line in whole.split(|&b| b == b'\n') {
+        let _ = parse_line(line).map(|command| command.verb());
+    }
 });

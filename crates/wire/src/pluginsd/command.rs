@@ -21,6 +21,19 @@
 //! FUNCTION [GLOBAL] name timeout help [tags [access [priority [version]]]]
 //! FUNCTION_RESULT_BEGIN transaction status format expires
 //! ```
+//!
+//! Stream-only commands (a netdata child to its parent, and back):
+//!
+//! ```text
+//! CLAIMED_ID machine_guid claim_id                  (claim_id NULL: not claimed)
+//! CHART_DEFINITION_END first_entry last_entry wall_clock
+//! REPLAY_CHART type.id start_streaming after before (parent → child)
+//! RBEGIN [type.id] [start end wall_clock]           (type.id '' keeps the chart)
+//! RSET id value flags                               (a stored value of the range)
+//! RDSTATE id last_collected_ut collected calculated last_calculated
+//! RSSTATE last_collected_ut last_updated_ut
+//! REND update_every first_entry last_entry start_streaming after before wall_clock
+//! ```
 
 use std::fmt;
 
@@ -65,11 +78,28 @@ pub enum Verb {
     FunctionResultBegin,
     /// `FUNCTION_RESULT_END`: end of a function's result.
     FunctionResultEnd,
+    /// `CLAIMED_ID` (stream): the child's cloud claim.
+    ClaimedId,
+    /// `CHART_DEFINITION_END` (stream): a chart's definition is complete;
+    /// the parent answers with `REPLAY_CHART`.
+    ChartDefinitionEnd,
+    /// `REPLAY_CHART` (stream, parent → child): ask for a chart's past.
+    ReplayChart,
+    /// `RBEGIN` (stream): a replicated range of a chart starts.
+    ReplayBegin,
+    /// `RSET` (stream): one replicated stored value.
+    ReplaySet,
+    /// `RDSTATE` (stream): a dimension's collection state after replication.
+    ReplayDimensionState,
+    /// `RSSTATE` (stream): the chart's collection state after replication.
+    ReplayChartState,
+    /// `REND` (stream): a replication step is complete.
+    ReplayEnd,
 }
 
 impl Verb {
     /// Every verb, in declaration order.
-    pub const ALL: [Verb; 15] = [
+    pub const ALL: [Verb; 23] = [
         Verb::Chart,
         Verb::Dimension,
         Verb::Begin,
@@ -85,6 +115,14 @@ impl Verb {
         Verb::Function,
         Verb::FunctionResultBegin,
         Verb::FunctionResultEnd,
+        Verb::ClaimedId,
+        Verb::ChartDefinitionEnd,
+        Verb::ReplayChart,
+        Verb::ReplayBegin,
+        Verb::ReplaySet,
+        Verb::ReplayDimensionState,
+        Verb::ReplayChartState,
+        Verb::ReplayEnd,
     ];
 
     /// The keyword as it appears on the wire.
@@ -105,6 +143,14 @@ impl Verb {
             Verb::Function => "FUNCTION",
             Verb::FunctionResultBegin => "FUNCTION_RESULT_BEGIN",
             Verb::FunctionResultEnd => "FUNCTION_RESULT_END",
+            Verb::ClaimedId => "CLAIMED_ID",
+            Verb::ChartDefinitionEnd => "CHART_DEFINITION_END",
+            Verb::ReplayChart => "REPLAY_CHART",
+            Verb::ReplayBegin => "RBEGIN",
+            Verb::ReplaySet => "RSET",
+            Verb::ReplayDimensionState => "RDSTATE",
+            Verb::ReplayChartState => "RSSTATE",
+            Verb::ReplayEnd => "REND",
         }
     }
 
@@ -132,6 +178,14 @@ impl Verb {
             b"FUNCTION" => Verb::Function,
             b"FUNCTION_RESULT_BEGIN" => Verb::FunctionResultBegin,
             b"FUNCTION_RESULT_END" => Verb::FunctionResultEnd,
+            b"CLAIMED_ID" => Verb::ClaimedId,
+            b"CHART_DEFINITION_END" => Verb::ChartDefinitionEnd,
+            b"REPLAY_CHART" => Verb::ReplayChart,
+            b"RBEGIN" => Verb::ReplayBegin,
+            b"RSET" => Verb::ReplaySet,
+            b"RDSTATE" => Verb::ReplayDimensionState,
+            b"RSSTATE" => Verb::ReplayChartState,
+            b"REND" => Verb::ReplayEnd,
             _ => return None,
         })
     }
@@ -389,6 +443,17 @@ pub enum VariableScope {
     Local,
 }
 
+/// The points an `RBEGIN` announces (seconds since the epoch).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ReplayRange {
+    /// Start of the point's interval.
+    pub start: i64,
+    /// End of the point's interval: the point's time.
+    pub end: i64,
+    /// The child's wall clock.
+    pub wall_clock: i64,
+}
+
 /// `LABEL`'s value: every word after the source, which netdata joins with
 /// single spaces. Kept as the borrowed rest of the line, re-split on demand
 /// (so equality compares that raw text, spacing included).
@@ -523,6 +588,97 @@ pub enum Command<'a> {
     },
     /// `FUNCTION_RESULT_END`.
     FunctionResultEnd,
+    /// `CLAIMED_ID machine_guid claim_id` (stream).
+    ClaimedId {
+        /// The machine GUID the claim is for.
+        machine_guid: &'a [u8],
+        /// The claim id; `None` for `NULL` (not claimed) or empty.
+        claim_id: Option<&'a [u8]>,
+    },
+    /// `CHART_DEFINITION_END first_entry last_entry wall_clock` (stream):
+    /// what the child holds of the chart just defined (seconds since the
+    /// epoch, 0 when it holds nothing) and the child's clock.
+    ChartDefinitionEnd {
+        /// The child's oldest stored point of the chart.
+        first_entry: i64,
+        /// The child's newest stored point of the chart.
+        last_entry: i64,
+        /// The child's wall clock.
+        wall_clock: i64,
+    },
+    /// `REPLAY_CHART type.id start_streaming after before` (stream, parent →
+    /// child).
+    ReplayChart {
+        /// The chart (never empty).
+        chart_id: &'a [u8],
+        /// `true`: after this step the child streams the chart live.
+        start_streaming: bool,
+        /// Oldest point asked for (seconds; 0 with `before` 0: nothing).
+        after: i64,
+        /// Newest point asked for.
+        before: i64,
+    },
+    /// `RBEGIN [type.id] [start end wall_clock]` (stream).
+    ReplayBegin {
+        /// The chart; `None` when missing or empty (the chart of the
+        /// previous `RBEGIN`).
+        chart_id: Option<&'a [u8]>,
+        /// The range's points, as `(start, end, wall_clock)` seconds, when
+        /// given: the `RSET`s that follow are the point ending at `end`.
+        range: Option<ReplayRange>,
+    },
+    /// `RSET id value flags` (stream): a stored value (already calculated),
+    /// for the range of the last `RBEGIN`.
+    ReplaySet {
+        /// The dimension id (never empty).
+        dimension_id: &'a [u8],
+        /// The value; NaN for a gap (`NAN`, or missing).
+        value: f64,
+        /// The storage flags as netdata writes them (`""`: none; `E`: empty
+        /// point; `R`: counter reset).
+        flags: &'a [u8],
+    },
+    /// `RDSTATE id last_collected_ut collected calculated last_calculated`
+    /// (stream): a dimension's collection state, so incremental dimensions
+    /// go on without a gap after replication.
+    ReplayDimensionState {
+        /// The dimension id (never empty).
+        dimension_id: &'a [u8],
+        /// When it was last collected (µs since the epoch).
+        last_collected_ut: u64,
+        /// The last collected raw value.
+        collected: i64,
+        /// The last calculated value.
+        calculated: f64,
+        /// The calculated value before it.
+        last_calculated: f64,
+    },
+    /// `RSSTATE last_collected_ut last_updated_ut` (stream): the chart's
+    /// collection state.
+    ReplayChartState {
+        /// When the chart was last collected (µs).
+        last_collected_ut: u64,
+        /// When it last stored a point (µs).
+        last_updated_ut: u64,
+    },
+    /// `REND update_every first_entry last_entry start_streaming after
+    /// before wall_clock` (stream): the end of a replication step.
+    ReplayEnd {
+        /// The chart's update every (seconds).
+        update_every: i64,
+        /// The child's oldest stored point of the chart.
+        first_entry: i64,
+        /// The child's newest stored point of the chart.
+        last_entry: i64,
+        /// Whether the child now streams the chart live.
+        start_streaming: bool,
+        /// The step's oldest point, as asked.
+        after: i64,
+        /// The step's newest point, as asked.
+        before: i64,
+        /// The child's wall clock.
+        wall_clock: i64,
+    },
     /// A verb this parser does not know (netdata 1.37 stops a plugin for
     /// it; the caller decides).
     Unknown {
@@ -552,6 +708,14 @@ impl Command<'_> {
             Command::Function { .. } => Verb::Function,
             Command::FunctionResultBegin { .. } => Verb::FunctionResultBegin,
             Command::FunctionResultEnd => Verb::FunctionResultEnd,
+            Command::ClaimedId { .. } => Verb::ClaimedId,
+            Command::ChartDefinitionEnd { .. } => Verb::ChartDefinitionEnd,
+            Command::ReplayChart { .. } => Verb::ReplayChart,
+            Command::ReplayBegin { .. } => Verb::ReplayBegin,
+            Command::ReplaySet { .. } => Verb::ReplaySet,
+            Command::ReplayDimensionState { .. } => Verb::ReplayDimensionState,
+            Command::ReplayChartState { .. } => Verb::ReplayChartState,
+            Command::ReplayEnd { .. } => Verb::ReplayEnd,
         })
     }
 }
@@ -610,6 +774,14 @@ pub fn parse_line_slow_path(line: &[u8]) -> Result<Command<'_>, ParseError> {
             transaction: words.next().unwrap_or_default(),
         },
         Verb::FunctionResultEnd => Command::FunctionResultEnd,
+        Verb::ClaimedId => parse_claimed_id(words)?,
+        Verb::ChartDefinitionEnd => parse_chart_definition_end(words)?,
+        Verb::ReplayChart => parse_replay_chart(words)?,
+        Verb::ReplayBegin => parse_replay_begin(words),
+        Verb::ReplaySet => parse_replay_set(words)?,
+        Verb::ReplayDimensionState => parse_replay_dimension_state(words)?,
+        Verb::ReplayChartState => parse_replay_chart_state(words)?,
+        Verb::ReplayEnd => parse_replay_end(words)?,
     })
 }
 
@@ -846,5 +1018,161 @@ fn parse_function(mut words: Words<'_>) -> Result<Command<'_>, ParseError> {
         name,
         timeout_seconds,
         help,
+    })
+}
+
+/// A whole-seconds timestamp or count field of a stream command: a decimal
+/// integer (netdata writes them with `%llu`/`%d`); anything else is an
+/// error naming the field.
+fn integer_field(
+    words: &mut Words<'_>,
+    verb: Verb,
+    field: &'static str,
+) -> Result<i64, ParseError> {
+    let text = words
+        .next()
+        .ok_or(ParseError::MissingField { verb, field })?;
+    let digits = text.strip_prefix(b"-").unwrap_or(text);
+    if digits.is_empty() || digits.len() > 19 || !digits.iter().all(u8::is_ascii_digit) {
+        return Err(ParseError::InvalidNumber {
+            verb,
+            field,
+            text: TextPreview::new(text),
+        });
+    }
+    Ok(parse_decimal_prefix(text))
+}
+
+/// An unsigned microseconds field (see [`integer_field`]).
+fn unsigned_field(
+    words: &mut Words<'_>,
+    verb: Verb,
+    field: &'static str,
+) -> Result<u64, ParseError> {
+    let value = integer_field(words, verb, field)?;
+    Ok(u64::try_from(value).unwrap_or(0))
+}
+
+/// A floating point field as netdata writes it (`%0.7Lf`, `NAN`, `inf`).
+fn float_field(words: &mut Words<'_>, verb: Verb, field: &'static str) -> Result<f64, ParseError> {
+    let text = words
+        .next()
+        .ok_or(ParseError::MissingField { verb, field })?;
+    parse_float(text).ok_or(ParseError::InvalidNumber {
+        verb,
+        field,
+        text: TextPreview::new(text),
+    })
+}
+
+/// Reads a float the way netdata prints them; `NAN`/`nan`/`-nan` are NaN.
+fn parse_float(text: &[u8]) -> Option<f64> {
+    let text = std::str::from_utf8(text).ok()?;
+    text.parse::<f64>().ok()
+}
+
+/// `true`/`false` as netdata writes booleans in stream commands (`true`,
+/// or any non-zero number, is true).
+fn bool_field(words: &mut Words<'_>, verb: Verb, field: &'static str) -> Result<bool, ParseError> {
+    let text = words
+        .next()
+        .ok_or(ParseError::MissingField { verb, field })?;
+    Ok(match text {
+        b"true" | b"yes" | b"on" => true,
+        b"false" | b"no" | b"off" | b"" => false,
+        other => parse_decimal_prefix(other) != 0,
+    })
+}
+
+fn parse_claimed_id(mut words: Words<'_>) -> Result<Command<'_>, ParseError> {
+    let machine_guid = required(&mut words, Verb::ClaimedId, "machine_guid")?;
+    let claim_id = required(&mut words, Verb::ClaimedId, "claim_id")?;
+    Ok(Command::ClaimedId {
+        machine_guid,
+        claim_id: (claim_id != b"NULL").then_some(claim_id),
+    })
+}
+
+fn parse_chart_definition_end(mut words: Words<'_>) -> Result<Command<'_>, ParseError> {
+    let verb = Verb::ChartDefinitionEnd;
+    Ok(Command::ChartDefinitionEnd {
+        first_entry: integer_field(&mut words, verb, "first_entry")?,
+        last_entry: integer_field(&mut words, verb, "last_entry")?,
+        wall_clock: integer_field(&mut words, verb, "wall_clock")?,
+    })
+}
+
+fn parse_replay_chart(mut words: Words<'_>) -> Result<Command<'_>, ParseError> {
+    let verb = Verb::ReplayChart;
+    Ok(Command::ReplayChart {
+        chart_id: required(&mut words, verb, "type.id")?,
+        start_streaming: bool_field(&mut words, verb, "start_streaming")?,
+        after: integer_field(&mut words, verb, "after")?,
+        before: integer_field(&mut words, verb, "before")?,
+    })
+}
+
+fn parse_replay_begin(mut words: Words<'_>) -> Command<'_> {
+    let chart_id = non_empty(words.next());
+    let verb = Verb::ReplayBegin;
+    let mut times = || integer_field(&mut words, verb, "start");
+    let range = match (times(), times(), times()) {
+        (Ok(start), Ok(end), Ok(wall_clock)) => Some(ReplayRange {
+            start,
+            end,
+            wall_clock,
+        }),
+        _ => None,
+    };
+    Command::ReplayBegin { chart_id, range }
+}
+
+fn parse_replay_set(mut words: Words<'_>) -> Result<Command<'_>, ParseError> {
+    let verb = Verb::ReplaySet;
+    let dimension_id = required(&mut words, verb, "dimension id")?;
+    let value = match non_empty(words.next()) {
+        None => f64::NAN,
+        Some(text) => parse_float(text).ok_or(ParseError::InvalidNumber {
+            verb,
+            field: "value",
+            text: TextPreview::new(text),
+        })?,
+    };
+    Ok(Command::ReplaySet {
+        dimension_id,
+        value,
+        flags: words.next().unwrap_or_default(),
+    })
+}
+
+fn parse_replay_dimension_state(mut words: Words<'_>) -> Result<Command<'_>, ParseError> {
+    let verb = Verb::ReplayDimensionState;
+    Ok(Command::ReplayDimensionState {
+        dimension_id: required(&mut words, verb, "dimension id")?,
+        last_collected_ut: unsigned_field(&mut words, verb, "last_collected_ut")?,
+        collected: integer_field(&mut words, verb, "collected")?,
+        calculated: float_field(&mut words, verb, "calculated")?,
+        last_calculated: float_field(&mut words, verb, "last_calculated")?,
+    })
+}
+
+fn parse_replay_chart_state(mut words: Words<'_>) -> Result<Command<'_>, ParseError> {
+    let verb = Verb::ReplayChartState;
+    Ok(Command::ReplayChartState {
+        last_collected_ut: unsigned_field(&mut words, verb, "last_collected_ut")?,
+        last_updated_ut: unsigned_field(&mut words, verb, "last_updated_ut")?,
+    })
+}
+
+fn parse_replay_end(mut words: Words<'_>) -> Result<Command<'_>, ParseError> {
+    let verb = Verb::ReplayEnd;
+    Ok(Command::ReplayEnd {
+        update_every: integer_field(&mut words, verb, "update_every")?,
+        first_entry: integer_field(&mut words, verb, "first_entry")?,
+        last_entry: integer_field(&mut words, verb, "last_entry")?,
+        start_streaming: bool_field(&mut words, verb, "start_streaming")?,
+        after: integer_field(&mut words, verb, "after")?,
+        before: integer_field(&mut words, verb, "before")?,
+        wall_clock: integer_field(&mut words, verb, "wall_clock")?,
     })
 }

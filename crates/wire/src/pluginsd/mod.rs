@@ -39,7 +39,7 @@ pub mod words;
 
 pub use command::{
     parse_line, Chart, ChartOptions, ChartType, Command, Dimension, DimensionAlgorithm,
-    DimensionOptions, LabelValue, VariableScope, Verb,
+    DimensionOptions, LabelValue, ReplayRange, VariableScope, Verb,
 };
 pub use error::{FrameError, ParseError, TextPreview};
 pub use framer::{LineFramer, DEFAULT_MAX_LINE_LEN, DEFAULT_READ_CHUNK};

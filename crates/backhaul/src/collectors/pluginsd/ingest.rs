@@ -415,23 +415,53 @@ impl Ingest {
             return Flow::Continue;
         }
         match parse_line(line) {
-            Ok(Command::Set {
+            Ok(command) => self.apply_command(command, clock),
+            Err(error) => {
+                self.on_parse_error(&error);
+                Flow::Continue
+            }
+        }
+    }
+
+    /// Applies one line the caller parsed itself (the stream receiver, which
+    /// handles the stream-only commands and hands over the rest).
+    pub fn apply_parsed(
+        &mut self,
+        parsed: Result<Command<'_>, ParseError>,
+        clock: &mut dyn FnMut() -> u64,
+    ) -> Flow {
+        self.line_no += 1;
+        self.counters.lines += 1;
+        match parsed {
+            Ok(command) => self.apply_command(command, clock),
+            Err(error) => {
+                self.on_parse_error(&error);
+                Flow::Continue
+            }
+        }
+    }
+
+    /// Applies one parsed command. Stream-only commands are counted as
+    /// unknown verbs here.
+    fn apply_command(&mut self, command: Command<'_>, clock: &mut dyn FnMut() -> u64) -> Flow {
+        match command {
+            Command::Set {
                 dimension_id,
                 value,
-            }) => self.on_set(dimension_id, value),
-            Ok(Command::Begin {
+            } => self.on_set(dimension_id, value),
+            Command::Begin {
                 chart_id,
                 microseconds,
-            }) => self.on_begin(chart_id, microseconds),
-            Ok(Command::End) => self.on_end(clock),
-            Ok(Command::Chart(chart)) => self.on_chart(&chart),
-            Ok(Command::Dimension(dimension)) => self.on_dimension(&dimension),
-            Ok(Command::Flush) => {
+            } => self.on_begin(chart_id, microseconds),
+            Command::End => self.on_end(clock),
+            Command::Chart(chart) => self.on_chart(&chart),
+            Command::Dimension(dimension) => self.on_dimension(&dimension),
+            Command::Flush => {
                 self.pending.clear();
                 self.block = None;
                 self.current = None;
             }
-            Ok(Command::Disable) => {
+            Command::Disable => {
                 tracing::info!(
                     plugin = %self.settings.plugin,
                     line = self.line_no,
@@ -439,42 +469,54 @@ impl Ingest {
                 );
                 return Flow::Disable;
             }
-            Ok(Command::Variable { .. }) => self.counters.variables += 1,
-            Ok(Command::Label {
+            Command::Variable { .. } => self.counters.variables += 1,
+            Command::Label {
                 name,
                 value,
                 source,
-            }) => {
+            } => {
                 let mut joined = Vec::new();
                 value.join_into(&mut joined);
                 self.on_label(name, &joined, source, LabelKind::Host);
             }
-            Ok(Command::Overwrite) => self.on_overwrite(),
-            Ok(Command::Clabel {
+            Command::Overwrite => self.on_overwrite(),
+            Command::Clabel {
                 name,
                 value,
                 source,
-            }) => self.on_label(name, value, source, LabelKind::Chart),
-            Ok(Command::ClabelCommit) => self.on_clabel_commit(),
-            Ok(Command::Function { .. }) => self.counters.functions += 1,
-            Ok(Command::FunctionResultBegin { .. }) => self.in_function_result = true,
-            Ok(Command::FunctionResultEnd) => {}
-            Ok(Command::Empty) => {}
-            Ok(Command::Unknown { verb }) => {
-                self.counters.unknown_verbs += 1;
-                if let Some(suppressed) = self.complaints.unknown_verbs.check_now() {
-                    tracing::warn!(
-                        plugin = %self.settings.plugin,
-                        line = self.line_no,
-                        suppressed,
-                        verb = %pluginsd::TextPreview::new(verb),
-                        "unknown plugins.d command ignored"
-                    );
-                }
+            } => self.on_label(name, value, source, LabelKind::Chart),
+            Command::ClabelCommit => self.on_clabel_commit(),
+            Command::Function { .. } => self.counters.functions += 1,
+            Command::FunctionResultBegin { .. } => self.in_function_result = true,
+            Command::FunctionResultEnd => {}
+            Command::Empty => {}
+            command @ (Command::ClaimedId { .. }
+            | Command::ChartDefinitionEnd { .. }
+            | Command::ReplayChart { .. }
+            | Command::ReplayBegin { .. }
+            | Command::ReplaySet { .. }
+            | Command::ReplayDimensionState { .. }
+            | Command::ReplayChartState { .. }
+            | Command::ReplayEnd { .. }) => {
+                let verb = command.verb().map_or("", |verb| verb.as_str());
+                self.unknown_verb(verb.as_bytes());
             }
-            Err(error) => self.on_parse_error(&error),
+            Command::Unknown { verb } => self.unknown_verb(verb),
         }
         Flow::Continue
+    }
+
+    fn unknown_verb(&mut self, verb: &[u8]) {
+        self.counters.unknown_verbs += 1;
+        if let Some(suppressed) = self.complaints.unknown_verbs.check_now() {
+            tracing::warn!(
+                plugin = %self.settings.plugin,
+                line = self.line_no,
+                suppressed,
+                verb = %pluginsd::TextPreview::new(verb),
+                "unknown plugins.d command ignored"
+            );
+        }
     }
 
     fn skip_function_result_line(&mut self, line: &[u8]) {

@@ -1,0 +1,534 @@
+//! One child's connection, on its own thread: netdata's checks, the
+//! answer, then the stream into the child's host until it ends.
+//!
+//! The checks, in netdata 1.37's order: the request names a key, a
+//! hostname and a machine GUID, both UUIDs (else 401); the GUID is not this
+//! agent's own (401, "Don't hit me baby..."); stream.conf accepts the key
+//! and the GUID from the child's address (else 401); the rate limit
+//! (`accept a streaming request every seconds`) and the bound on children
+//! (503); the GUID is not streaming already (409). Each refusal is an HTTP
+//! response with netdata's text and a log line naming the peer.
+//!
+//! After the answer, everything the child sends is plugins.d lines
+//! (through LZ4 when compression was agreed). Commands plugins also send go
+//! to the child's `Ingest`; the stream-only ones are handled here. The
+//! connection is closed, with a log line naming the child, on: end of
+//! stream, `idle timeout` of silence, a line longer than netdata's 16 KiB
+//! limit, a verb that is not netdata's (garbage), a corrupt compressed
+//! block, or shutdown.
+
+use std::io::{self, Read, Write};
+use std::net::TcpStream;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rrd::{Chart, DimIndex, Host, StoredAs};
+use wire::pluginsd::{
+    parse_line, Command, FrameError, LineFramer, TextPreview, DEFAULT_MAX_LINE_LEN,
+};
+use wire::stream_compression::StreamDecompressor;
+
+use super::handshake::{
+    negotiate, Negotiated, StreamRequest, CAP_COMPRESSION, CAP_REPLICATION,
+    REFUSED_ALREADY_STREAMING, REFUSED_BUSY, REFUSED_NOT_PERMITTED, REFUSED_SAME_LOCALHOST,
+};
+use super::replication::{ReplayRequest, ReplicationPolicy};
+use super::{Child, Peer, Shared};
+use crate::collectors::pluginsd::ingest::{Ingest, IngestSettings};
+use crate::web::{Upgraded, UpgradedStream};
+
+/// How long one blocking read waits before checking the stop request.
+const READ_SLICE: Duration = Duration::from_millis(500);
+
+/// The most read from the socket at once.
+const READ_LEN: usize = 16 * 1024;
+
+/// How long a write to the child may block.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Runs one connection to its end.
+pub(super) fn run(shared: &Arc<Shared>, connection: Upgraded) {
+    let Upgraded {
+        request,
+        mut stream,
+        leftover,
+    } = connection;
+    let addr = request.peer;
+    let mut peer = Peer {
+        addr,
+        hostname: String::new(),
+        machine_guid: String::new(),
+    };
+    let _ = socket(&stream).set_write_timeout(Some(WRITE_TIMEOUT));
+
+    let child = match StreamRequest::parse(&request.target) {
+        Ok(child) => child,
+        Err(error) => {
+            tracing::warn!(%peer, %error, "STREAM request refused (401)");
+            refuse(shared, &mut stream, 401, REFUSED_NOT_PERMITTED);
+            return;
+        }
+    };
+    peer.hostname = child.hostname.clone();
+    peer.machine_guid = child.machine_guid.clone();
+
+    let options = &shared.options;
+    if options.local_machine_guid.as_deref() == Some(child.machine_guid.as_str()) {
+        tracing::warn!(%peer, "STREAM request with this agent's own machine GUID refused (401)");
+        refuse(shared, &mut stream, 401, REFUSED_SAME_LOCALHOST);
+        return;
+    }
+    let client_ip = request.client_ip();
+    // As `[web] allow ... from`: the address, and loopback also as
+    // `localhost`; a negative match refuses.
+    let allowed = |pattern: &str| {
+        let pattern = wire::simple_pattern::SimplePattern::new(pattern);
+        let verdict = pattern.match_result(&client_ip.to_string()).or_else(|| {
+            client_ip
+                .is_loopback()
+                .then(|| pattern.match_result("localhost"))
+                .flatten()
+        });
+        verdict == Some(true)
+    };
+    let settings = match options.stream.resolve(
+        &child.key,
+        &child.machine_guid,
+        options.default_history,
+        allowed,
+    ) {
+        Ok(settings) => settings,
+        Err(refusal) => {
+            tracing::warn!(%peer, reason = %refusal, "STREAM request refused (401)");
+            refuse(shared, &mut stream, 401, REFUSED_NOT_PERMITTED);
+            return;
+        }
+    };
+    if !options.accept_every.is_zero() {
+        let now = Instant::now();
+        let mut last = shared.last_accepted.lock();
+        if last.is_some_and(|at| now.duration_since(at) < options.accept_every) {
+            drop(last);
+            tracing::warn!(%peer, "STREAM request refused by the rate limit (503)");
+            refuse(shared, &mut stream, 503, REFUSED_BUSY);
+            return;
+        }
+        *last = Some(now);
+    }
+
+    // Claim the GUID.
+    let (host, ingest) = {
+        let mut children = shared.children.lock();
+        let connected = children.values().filter(|c| c.connected).count();
+        if let Some(existing) = children.get(&child.machine_guid) {
+            if existing.connected {
+                drop(children);
+                tracing::warn!(%peer, "STREAM request for a machine GUID already streaming refused (409)");
+                refuse(shared, &mut stream, 409, REFUSED_ALREADY_STREAMING);
+                return;
+            }
+        } else if connected >= options.max_children {
+            drop(children);
+            tracing::warn!(%peer, limit = options.max_children, "STREAM request refused: too many children (503)");
+            refuse(shared, &mut stream, 503, REFUSED_BUSY);
+            return;
+        }
+        let entry = children
+            .entry(child.machine_guid.clone())
+            .or_insert_with(|| {
+                let host = shared.store.add_host_by_guid(
+                    Host::new(child.hostname.clone(), settings.history as usize)
+                        .with_machine_guid(child.machine_guid.clone()),
+                );
+                let ingest = Ingest::new(
+                    IngestSettings {
+                        plugin: Arc::from(format!("stream:{}", child.hostname)),
+                        plugin_file: "streaming".to_string(),
+                        update_every: child.update_every,
+                        limits: options.limits,
+                    },
+                    host.clone(),
+                );
+                Child {
+                    host,
+                    ingest: Some(ingest),
+                    connected: false,
+                    disconnected_at: None,
+                }
+            });
+        entry.connected = true;
+        let ingest = entry.ingest.take();
+        (entry.host.clone(), ingest)
+    };
+    let Some(mut ingest) = ingest else {
+        // Cannot happen: the cache is returned before `connected` is cleared.
+        release(shared, &child.machine_guid, None);
+        return;
+    };
+
+    let negotiated = negotiate(child.version, settings.enable_compression);
+    let answer = negotiated.to_string();
+    if let Err(error) = stream
+        .write_all(answer.as_bytes())
+        .and_then(|()| stream.flush())
+    {
+        tracing::warn!(%peer, %error, "cannot answer the child's STREAM request");
+        release(shared, &child.machine_guid, Some(ingest));
+        return;
+    }
+    shared.counters.accepted.fetch_add(1, Ordering::Relaxed);
+    tracing::info!(
+        %peer,
+        capabilities = negotiated.capabilities,
+        compression = negotiated.has(CAP_COMPRESSION),
+        replication = negotiated.has(CAP_REPLICATION),
+        history = settings.history,
+        "child connected"
+    );
+
+    ingest.start_run();
+    host.set_reachable(true);
+    let policy = ReplicationPolicy {
+        enabled: settings.enable_replication && negotiated.has(CAP_REPLICATION),
+        seconds_to_replicate: settings.seconds_to_replicate,
+        seconds_per_step: settings.seconds_per_replication_step,
+    };
+    let mut session = Session {
+        shared,
+        host: &host,
+        ingest: &mut ingest,
+        policy,
+        negotiated,
+        current_chart: Vec::new(),
+        replay_chart: Vec::new(),
+        replay_target: None,
+        replay_point: None,
+        outgoing: Vec::new(),
+        closing: None,
+    };
+    let reason = session.read_loop(&mut stream, leftover);
+    ingest.end_run();
+    host.set_reachable(false);
+    tracing::info!(%peer, %reason, "child disconnected; its charts are obsolete");
+    release(shared, &child.machine_guid, Some(ingest));
+    shared.counters.disconnected.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Gives the GUID back: not connected any more, the chart cache kept.
+fn release(shared: &Shared, machine_guid: &str, ingest: Option<Ingest>) {
+    let mut children = shared.children.lock();
+    if let Some(child) = children.get_mut(machine_guid) {
+        child.connected = false;
+        child.disconnected_at = Some(Instant::now());
+        if ingest.is_some() {
+            child.ingest = ingest;
+        }
+    }
+}
+
+/// Answers an HTTP error with netdata's text and closes.
+fn refuse(shared: &Shared, stream: &mut UpgradedStream, status: u16, text: &str) {
+    shared.counters.refused.fetch_add(1, Ordering::Relaxed);
+    let reason = match status {
+        401 => "Unauthorized",
+        409 => "Conflict",
+        _ => "Service Unavailable",
+    };
+    let response = format!(
+        "HTTP/1.1 {status} {reason}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\n\
+         Content-Length: {}\r\n\r\n{text}",
+        text.len()
+    );
+    let _ = stream.write_all(response.as_bytes());
+    let _ = stream.flush();
+    let _ = socket(stream).shutdown(std::net::Shutdown::Both);
+}
+
+/// The TCP socket under a stream.
+fn socket(stream: &UpgradedStream) -> &TcpStream {
+    match stream {
+        UpgradedStream::Plain(socket) => socket,
+        UpgradedStream::Tls(tls) => tls.get_ref(),
+    }
+}
+
+/// Why a connection ended.
+#[derive(Debug)]
+enum Ending {
+    Closed,
+    Idle(Duration),
+    Shutdown,
+    Io(io::Error),
+    Overlong(FrameError),
+    Garbage(TextPreview),
+    Compression(wire::stream_compression::StreamCompressionError),
+}
+
+impl std::fmt::Display for Ending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Ending::Closed => f.write_str("the child closed the connection"),
+            Ending::Idle(after) => write!(f, "nothing received for {} s", after.as_secs()),
+            Ending::Shutdown => f.write_str("the agent is stopping"),
+            Ending::Io(error) => write!(f, "connection error: {error}"),
+            Ending::Overlong(error) => write!(f, "{error}; connection closed"),
+            Ending::Garbage(verb) => {
+                write!(
+                    f,
+                    "'{verb}' is not a netdata streaming command; connection closed"
+                )
+            }
+            Ending::Compression(error) => write!(f, "compressed stream broken: {error}"),
+        }
+    }
+}
+
+/// One connection's reading state.
+struct Session<'a> {
+    shared: &'a Shared,
+    host: &'a Arc<Host>,
+    ingest: &'a mut Ingest,
+    policy: ReplicationPolicy,
+    negotiated: Negotiated,
+    /// The chart of the last `CHART` (for `CHART_DEFINITION_END`).
+    current_chart: Vec<u8>,
+    /// The chart of the last `RBEGIN` with an id.
+    replay_chart: Vec<u8>,
+    /// That chart in the store, if it is there.
+    replay_target: Option<Arc<Chart>>,
+    /// The replicated point being received: its time and `RSET` values.
+    replay_point: Option<(i64, Vec<(DimIndex, f64)>)>,
+    /// Lines for the child (`REPLAY_CHART`), written after each read.
+    outgoing: Vec<u8>,
+    /// Set when a line ends the connection.
+    closing: Option<Ending>,
+}
+
+impl Session<'_> {
+    fn read_loop(&mut self, stream: &mut UpgradedStream, leftover: Vec<u8>) -> Ending {
+        let _ = socket(stream).set_read_timeout(Some(READ_SLICE));
+        // netdata's 16 KiB line limit; reads of at most 16 KiB (a child sends
+        // a few KiB a second): the connection's buffers stay small.
+        let mut framer = LineFramer::with_limits(DEFAULT_MAX_LINE_LEN, READ_LEN);
+        let mut decompressor = self
+            .negotiated
+            .has(CAP_COMPRESSION)
+            .then(StreamDecompressor::new);
+        let mut buffer = vec![0u8; READ_LEN];
+        let mut last_data = Instant::now();
+        let idle_timeout = self.shared.options.idle_timeout;
+        let mut pending = leftover;
+        loop {
+            if !pending.is_empty() {
+                let bytes = std::mem::take(&mut pending);
+                if let Some(ending) = self.consume(&bytes, &mut framer, decompressor.as_mut()) {
+                    return ending;
+                }
+                if let Some(ending) = self.flush(stream) {
+                    return ending;
+                }
+            }
+            if self.shared.shutdown.is_triggered() {
+                return Ending::Shutdown;
+            }
+            match stream.read(&mut buffer) {
+                Ok(0) => return Ending::Closed,
+                Ok(n) => {
+                    last_data = Instant::now();
+                    pending.extend_from_slice(&buffer[..n]);
+                }
+                Err(error)
+                    if matches!(
+                        error.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    if last_data.elapsed() >= idle_timeout {
+                        return Ending::Idle(idle_timeout);
+                    }
+                }
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => return Ending::Io(error),
+            }
+        }
+    }
+
+    /// Writes the lines queued for the child.
+    fn flush(&mut self, stream: &mut UpgradedStream) -> Option<Ending> {
+        if self.outgoing.is_empty() {
+            return None;
+        }
+        let result = stream
+            .write_all(&self.outgoing)
+            .and_then(|()| stream.flush());
+        self.outgoing.clear();
+        result.err().map(Ending::Io)
+    }
+
+    /// Feeds received bytes through decompression and framing.
+    fn consume(
+        &mut self,
+        bytes: &[u8],
+        framer: &mut LineFramer,
+        decompressor: Option<&mut StreamDecompressor>,
+    ) -> Option<Ending> {
+        match decompressor {
+            Some(decompressor) => {
+                let mut plain = Vec::new();
+                if let Err(error) = decompressor.feed(bytes, |block| plain.extend_from_slice(block))
+                {
+                    return Some(Ending::Compression(error));
+                }
+                self.frame(&plain, framer)
+            }
+            None => self.frame(bytes, framer),
+        }
+    }
+
+    fn frame(&mut self, bytes: &[u8], framer: &mut LineFramer) -> Option<Ending> {
+        framer.feed(bytes, |frame| {
+            if self.closing.is_some() {
+                return;
+            }
+            match frame {
+                Ok(line) => self.on_line(line),
+                Err(error) => self.closing = Some(Ending::Overlong(error)),
+            }
+        });
+        self.closing.take()
+    }
+
+    fn on_line(&mut self, line: &[u8]) {
+        let mut clock = crate::sys::now_realtime_ut;
+        let parsed = parse_line(line);
+        match parsed {
+            Ok(Command::Chart(chart)) => {
+                self.current_chart.clear();
+                self.current_chart.extend_from_slice(chart.type_id);
+                self.ingest.apply_parsed(parsed, &mut clock);
+            }
+            Ok(Command::ChartDefinitionEnd {
+                first_entry,
+                last_entry,
+                wall_clock,
+            }) => {
+                let parent_last = self
+                    .host
+                    .chart_by_id(&String::from_utf8_lossy(&self.current_chart))
+                    .and_then(|chart| chart.read().last_entry_t());
+                let request =
+                    self.policy
+                        .first_request(first_entry, last_entry, wall_clock, parent_last);
+                self.request(request);
+            }
+            Ok(Command::ReplayBegin { chart_id, range }) => {
+                self.flush_replayed_point();
+                if let Some(chart_id) = chart_id {
+                    self.replay_chart.clear();
+                    self.replay_chart.extend_from_slice(chart_id);
+                    self.replay_target = self.host.chart_by_id(&String::from_utf8_lossy(chart_id));
+                }
+                if let Some(range) = range {
+                    self.replay_point = Some((range.end, Vec::new()));
+                }
+            }
+            Ok(Command::ReplaySet {
+                dimension_id,
+                value,
+                ..
+            }) => {
+                self.shared
+                    .counters
+                    .replicated_values
+                    .fetch_add(1, Ordering::Relaxed);
+                if let (Some(chart), Some((_, values))) =
+                    (&self.replay_target, self.replay_point.as_mut())
+                {
+                    let dim = chart
+                        .read()
+                        .dimension_index(&String::from_utf8_lossy(dimension_id));
+                    if let Some(dim) = dim {
+                        values.push((dim, value));
+                    }
+                }
+            }
+            Ok(Command::ReplayDimensionState {
+                dimension_id,
+                last_collected_ut,
+                collected,
+                ..
+            }) => {
+                self.flush_replayed_point();
+                if let Some(chart) = &self.replay_target {
+                    let mut writer = chart.write();
+                    if let Some(dim) =
+                        writer.dimension_index(&String::from_utf8_lossy(dimension_id))
+                    {
+                        writer.set_last_collected(dim, collected, last_collected_ut);
+                    }
+                }
+            }
+            Ok(Command::ReplayChartState { .. }) => self.flush_replayed_point(),
+            Ok(Command::ReplayEnd {
+                last_entry,
+                start_streaming,
+                before,
+                ..
+            }) => {
+                self.flush_replayed_point();
+                if !start_streaming {
+                    let request = self.policy.next_request(before, last_entry);
+                    let chart = std::mem::take(&mut self.replay_chart);
+                    request.write_line(&chart, &mut self.outgoing);
+                    self.replay_chart = chart;
+                }
+            }
+            Ok(Command::ClaimedId { .. } | Command::Empty) => {}
+            Ok(Command::ReplayChart { .. }) => {
+                self.closing = Some(Ending::Garbage(TextPreview::new(b"REPLAY_CHART")));
+            }
+            Ok(Command::Unknown { verb }) => {
+                self.closing = Some(Ending::Garbage(TextPreview::new(verb)));
+            }
+            Ok(
+                Command::Function { .. }
+                | Command::FunctionResultBegin { .. }
+                | Command::FunctionResultEnd
+                | Command::Disable,
+            ) => {
+                // Functions were declined; DISABLE means nothing from a child.
+            }
+            _ => {
+                self.ingest.apply_parsed(parsed, &mut clock);
+            }
+        }
+    }
+
+    /// Stores the replicated point received so far, if any.
+    fn flush_replayed_point(&mut self) {
+        let Some((t, values)) = self.replay_point.take() else {
+            return;
+        };
+        let Some(chart) = &self.replay_target else {
+            return;
+        };
+        if values.is_empty() {
+            return;
+        }
+        let stored = chart.write().store_point(t, &values);
+        if stored != StoredAs::Dropped {
+            self.shared
+                .counters
+                .replicated_points
+                .fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Queues a `REPLAY_CHART` for the current chart.
+    fn request(&mut self, request: ReplayRequest) {
+        let chart = std::mem::take(&mut self.current_chart);
+        request.write_line(&chart, &mut self.outgoing);
+        self.current_chart = chart;
+    }
+}

@@ -1,0 +1,246 @@
+//! Parent mode: netdata children stream their hosts to this agent.
+//!
+//! The web server hands a `STREAM` request's connection to the
+//! [`StreamReceiver`] (a `web::StreamHandler`), which runs it on a thread of
+//! its own:
+//!
+//! | file | owns |
+//! | --- | --- |
+//! | [`handshake`] | the request's fields, capability negotiation, netdata's answer and refusal texts |
+//! | `connection` | one child's connection: the checks, the answer, then reading the stream (LZ4 or plain) into the child's host |
+//! | [`replication`] | what to ask for with `REPLAY_CHART` (the points that come back are stored with `rrd`'s `ChartWriter::store_point`) |
+//!
+//! The receiver keeps one entry per machine GUID: the child's `Host` in the
+//! store and the `Ingest` holding its chart cache, both kept across
+//! reconnects. When a child goes, its charts are marked obsolete; a host
+//! whose child stayed away `[db] cleanup orphan hosts after secs` is
+//! removed from the store by the receiver's janitor thread.
+
+pub mod handshake;
+pub mod replication;
+
+mod connection;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+use rrd::{Host, Store};
+
+use crate::collectors::pluginsd::ingest::{Ingest, IngestLimits};
+use crate::config::{LoadedConfig, StreamConfig};
+use crate::shutdown::Shutdown;
+use crate::web::{StreamHandler, Upgraded};
+
+/// How the receiver runs; from the configuration by
+/// [`ReceiverOptions::from_config`].
+#[derive(Debug, Clone)]
+pub struct ReceiverOptions {
+    /// stream.conf.
+    pub stream: StreamConfig,
+    /// netdata.conf's history: the default of `default history`.
+    pub default_history: u32,
+    /// `[db] cleanup orphan hosts after secs` (0: never).
+    pub cleanup_orphan_hosts_after: Duration,
+    /// `[web] accept a streaming request every seconds` (0: no limit).
+    pub accept_every: Duration,
+    /// This agent's machine GUID, if it has one: a child claiming it is
+    /// refused.
+    pub local_machine_guid: Option<String>,
+    /// A child silent this long is disconnected.
+    pub idle_timeout: Duration,
+    /// Bounds on what one child may define.
+    pub limits: IngestLimits,
+    /// The most children connected at once; more are answered 503.
+    pub max_children: usize,
+}
+
+impl ReceiverOptions {
+    /// The options the configuration gives.
+    pub fn from_config(config: &LoadedConfig) -> ReceiverOptions {
+        let main = &config.main;
+        let local_machine_guid = std::fs::read_to_string(
+            main.directories
+                .lib
+                .join("registry/netdata.public.unique.id"),
+        )
+        .ok()
+        .map(|text| text.trim().to_ascii_lowercase())
+        .filter(|guid| crate::config::is_uuid(guid));
+        ReceiverOptions {
+            stream: config.stream.clone(),
+            default_history: main.history,
+            cleanup_orphan_hosts_after: Duration::from_secs(u64::from(
+                main.cleanup_orphan_hosts_after_secs,
+            )),
+            accept_every: Duration::from_secs(u64::from(main.web.stream_accept_every_secs)),
+            local_machine_guid,
+            idle_timeout: Duration::from_secs(60),
+            limits: IngestLimits::default(),
+            max_children: 10_000,
+        }
+    }
+
+    /// Whether any API key accepts children (else no receiver is needed).
+    pub fn accepts_children(&self) -> bool {
+        self.stream.enabled_api_keys().next().is_some()
+    }
+}
+
+/// One machine GUID the receiver has seen.
+struct Child {
+    host: Arc<Host>,
+    /// The chart cache, `None` while a connection holds it.
+    ingest: Option<Ingest>,
+    connected: bool,
+    /// When the last connection ended.
+    disconnected_at: Option<Instant>,
+}
+
+/// Counters for tests and the status page.
+#[derive(Debug, Default)]
+pub struct ReceiverCounters {
+    /// Connections accepted (the answer sent).
+    pub accepted: AtomicU64,
+    /// Requests refused (401, 409, 503).
+    pub refused: AtomicU64,
+    /// Connections ended, for whatever reason.
+    pub disconnected: AtomicU64,
+    /// Hosts removed by the janitor.
+    pub hosts_removed: AtomicU64,
+    /// Replicated values received (`RSET`).
+    pub replicated_values: AtomicU64,
+    /// Replicated points stored (appended, or filling a gap).
+    pub replicated_points: AtomicU64,
+}
+
+/// What the connection threads share.
+struct Shared {
+    store: Arc<Store>,
+    options: ReceiverOptions,
+    shutdown: Shutdown,
+    children: Mutex<HashMap<String, Child>>,
+    last_accepted: Mutex<Option<Instant>>,
+    counters: ReceiverCounters,
+}
+
+/// The parent side of netdata's streaming (see the [module docs](self)).
+#[derive(Clone)]
+pub struct StreamReceiver {
+    shared: Arc<Shared>,
+}
+
+impl StreamReceiver {
+    /// A receiver writing children's hosts into `store`; starts its janitor
+    /// thread (which ends with `shutdown`).
+    pub fn start(
+        store: Arc<Store>,
+        options: ReceiverOptions,
+        shutdown: Shutdown,
+    ) -> std::io::Result<StreamReceiver> {
+        let shared = Arc::new(Shared {
+            store,
+            options,
+            shutdown,
+            children: Mutex::new(HashMap::new()),
+            last_accepted: Mutex::new(None),
+            counters: ReceiverCounters::default(),
+        });
+        let janitor = shared.clone();
+        std::thread::Builder::new()
+            .name("stream-janitor".into())
+            .spawn(move || janitor_loop(&janitor))?;
+        Ok(StreamReceiver { shared })
+    }
+
+    /// The counters.
+    pub fn counters(&self) -> &ReceiverCounters {
+        &self.shared.counters
+    }
+
+    /// Children connected now.
+    pub fn connected_children(&self) -> usize {
+        self.shared
+            .children
+            .lock()
+            .values()
+            .filter(|child| child.connected)
+            .count()
+    }
+}
+
+impl StreamHandler for StreamReceiver {
+    fn accept(&self, connection: Upgraded) {
+        let shared = self.shared.clone();
+        let peer = connection.request.peer;
+        let spawned = std::thread::Builder::new()
+            .name("stream-rx".into())
+            .spawn(move || connection::run(&shared, connection));
+        if let Err(error) = spawned {
+            tracing::error!(%peer, %error, "cannot start a stream receiver thread; connection dropped");
+        }
+    }
+}
+
+/// Removes hosts whose child stayed away longer than the cleanup delay.
+fn janitor_loop(shared: &Shared) {
+    let delay = shared.options.cleanup_orphan_hosts_after;
+    let tick = (delay / 4).clamp(Duration::from_millis(100), Duration::from_secs(60));
+    while !shared.shutdown.sleep(tick) {
+        if delay.is_zero() {
+            continue;
+        }
+        let now = Instant::now();
+        let mut children = shared.children.lock();
+        let expired: Vec<String> = children
+            .iter()
+            .filter(|(_, child)| {
+                !child.connected
+                    && child
+                        .disconnected_at
+                        .is_some_and(|at| now.duration_since(at) >= delay)
+            })
+            .map(|(guid, _)| guid.clone())
+            .collect();
+        for guid in expired {
+            if let Some(child) = children.remove(&guid) {
+                shared.store.remove_host(&child.host);
+                shared
+                    .counters
+                    .hosts_removed
+                    .fetch_add(1, Ordering::Relaxed);
+                tracing::info!(
+                    host = child.host.hostname(),
+                    machine_guid = %guid,
+                    after_secs = delay.as_secs(),
+                    "orphan child host removed"
+                );
+            }
+        }
+    }
+}
+
+/// Who a connection is, for log lines.
+#[derive(Debug, Clone)]
+struct Peer {
+    addr: SocketAddr,
+    hostname: String,
+    machine_guid: String,
+}
+
+impl std::fmt::Display for Peer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.hostname.is_empty() {
+            write!(f, "{}", self.addr)
+        } else {
+            write!(
+                f,
+                "{} ({}, {})",
+                self.hostname, self.machine_guid, self.addr
+            )
+        }
+    }
+}
