@@ -162,9 +162,6 @@ const SPOOL_WRITE_BOUND: Duration = Duration::from_millis(500);
 /// How long a periodic spool write may take (what is new since the last
 /// one); past it the write is given up and tried again next time.
 const SPOOL_PERIODIC_BOUND: Duration = Duration::from_secs(2);
-/// A periodic spool write is cut into segments of at most this many bytes
-/// (a batch larger than that is one segment).
-const SPOOL_SEGMENT_BYTES: usize = 16 * 1024 * 1024;
 
 /// The undelivered batches gathered when an instance stops, oldest first,
 /// kept within the spool's byte bound by dropping the oldest (so building
@@ -747,26 +744,9 @@ impl Instance {
         if batches.is_empty() {
             return;
         }
-        // Segments of at most SPOOL_SEGMENT_BYTES (one batch at least), so
-        // a slow disk still gets the oldest part on disk by the deadline;
-        // the rest waits for the next write.
         let deadline = Instant::now() + SPOOL_PERIODIC_BOUND;
         let ring_count = batches.len() - from_overflow;
-        let mut done = 0;
-        let mut result = Ok(());
-        while done < batches.len() && Instant::now() < deadline {
-            let mut end = done + 1;
-            let mut bytes = batches[done].bytes.len();
-            while end < batches.len() && bytes + batches[end].bytes.len() <= SPOOL_SEGMENT_BYTES {
-                bytes += batches[end].bytes.len();
-                end += 1;
-            }
-            result = spooler.append(&batches[done..end], deadline);
-            if result.is_err() {
-                break;
-            }
-            done = end;
-        }
+        let (done, result) = spooler.append_all(&batches, deadline);
         let total = batches.len();
         drop(batches);
         let written_overflow = done.saturating_sub(ring_count);
@@ -830,7 +810,7 @@ impl Instance {
             if batch.at_s > on_disk {
                 rest.push(batch);
             } else if i == 0 {
-                if let Err(error) = spooler.trim_to(&batch, deadline) {
+                if let Err(error) = spooler.trim_to(&batch) {
                     tracing::warn!(instance = %self.name, %error, "stopping: cannot rewrite the oldest spool segment; lines the receiver took may be sent again");
                 }
             }
@@ -855,10 +835,14 @@ impl Instance {
         }
         let dropped_segments = spooler.make_room(rest.bytes);
         let batches: Vec<&Batch> = rest.batches.iter().collect();
-        let written = spooler.append(&batches, deadline + SPOOL_WRITE_BOUND);
+        let (written, result) = spooler.append_all(&batches, deadline + SPOOL_WRITE_BOUND);
+        let not_in_time: u64 = batches[written..].iter().map(|b| b.metrics as u64).sum();
         let dropped = rest.dropped_metrics + dropped_segments;
-        match written {
+        match result {
             Ok(()) => {
+                if not_in_time > 0 {
+                    tracing::warn!(instance = %self.name, lost_metrics = not_in_time, "stopping: the newest part of the backlog was not written in time and is lost");
+                }
                 if spooler.segment_count() > 0 {
                     tracing::info!(instance = %self.name, dir = %spooler.dir().display(), segments = spooler.segment_count(), bytes = spooler.disk_bytes(), new_batches = batches.len(), "stopping: the undelivered backlog is in the spool");
                 }
@@ -867,7 +851,7 @@ impl Instance {
                 }
             }
             Err(error) => {
-                let metrics: u64 = rest.batches.iter().map(|b| b.metrics as u64).sum();
+                let metrics = not_in_time;
                 tracing::error!(instance = %self.name, %error, lost_metrics = metrics + dropped, segments_kept = spooler.segment_count(), "stopping: cannot write the spool; the undelivered backlog not already in it is lost");
             }
         }

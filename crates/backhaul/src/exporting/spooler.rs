@@ -15,6 +15,12 @@ use std::time::Instant;
 use super::batch::Batch;
 use super::spool::{Spool, SpoolError};
 
+/// A write is cut into segments of at most this many bytes of batches (a
+/// batch larger than that is a segment of its own): a slow disk still gets
+/// the oldest part on disk by the deadline, and reading a segment back, or
+/// rewriting it at stop, holds at most that in memory.
+pub const SEGMENT_BYTES: u64 = 16 * 1024 * 1024;
+
 /// One segment file on disk.
 #[derive(Debug, Clone)]
 struct Segment {
@@ -193,7 +199,32 @@ impl Spooler {
     }
 
     /// Writes `batches` (oldest first, all newer than what is on disk) as
-    /// a new segment, all or nothing, by `deadline`.
+    /// new segments of at most [`SEGMENT_BYTES`], oldest first, until
+    /// `deadline`; returns how many were written (a prefix: the rest waits
+    /// for the next write), or the error that stopped it.
+    pub fn append_all(
+        &mut self,
+        batches: &[&Batch],
+        deadline: Instant,
+    ) -> (usize, Result<(), SpoolError>) {
+        let mut done = 0;
+        while done < batches.len() && Instant::now() < deadline {
+            let mut end = done + 1;
+            let mut bytes = batches[done].bytes.len() as u64;
+            while end < batches.len() && bytes + batches[end].bytes.len() as u64 <= SEGMENT_BYTES {
+                bytes += batches[end].bytes.len() as u64;
+                end += 1;
+            }
+            if let Err(error) = self.append(&batches[done..end], deadline) {
+                return (done, Err(error));
+            }
+            done = end;
+        }
+        (done, Ok(()))
+    }
+
+    /// Writes `batches` (oldest first, all newer than what is on disk) as
+    /// one new segment, all or nothing, by `deadline`.
     pub fn append(&mut self, batches: &[&Batch], deadline: Instant) -> Result<(), SpoolError> {
         let (Some(first), Some(last)) = (batches.first(), batches.last()) else {
             return Ok(());
@@ -258,8 +289,9 @@ impl Spooler {
     /// Rewrites the segment holding `front.at_s` (the oldest batch not
     /// acknowledged whole, `front` its unacknowledged part) so that it
     /// starts with `front`: what the receiver has is not sent again after
-    /// a clean restart. Bounded: one segment.
-    pub fn trim_to(&mut self, front: &Batch, deadline: Instant) -> Result<(), SpoolError> {
+    /// a clean restart. Bounded: one segment of at most [`SEGMENT_BYTES`]
+    /// (a larger one, of the first format, is left as it is).
+    pub fn trim_to(&mut self, front: &Batch) -> Result<(), SpoolError> {
         let Some(index) = self
             .segments
             .iter()
@@ -268,6 +300,11 @@ impl Spooler {
             return Ok(());
         };
         let segment = self.segments[index].clone();
+        if segment.bytes > SEGMENT_BYTES {
+            // A segment of the first format (one file): not rewritten, so
+            // stopping stays bounded; its delivered lines may be sent again.
+            return Ok(());
+        }
         let spool = self.base.segment(segment.seq);
         let loaded = spool.load();
         let mut kept: Vec<Batch> = loaded
@@ -280,7 +317,9 @@ impl Spooler {
             Batch::new(front.bytes.clone(), front.metrics).at(front.at_s),
         );
         let refs: Vec<&Batch> = kept.iter().collect();
-        let stored = spool.store(&refs, deadline)?;
+        // No deadline: a segment cut at its oldest records would lose the
+        // batch being trimmed; it is at most SEGMENT_BYTES.
+        let stored = spool.store(&refs, Instant::now() + std::time::Duration::from_secs(3600))?;
         let entry = &mut self.segments[index];
         self.disk_bytes = self.disk_bytes - entry.bytes + stored.bytes;
         entry.bytes = stored.bytes;
@@ -378,13 +417,37 @@ mod tests {
             .append(&batches.iter().collect::<Vec<_>>(), later())
             .unwrap();
         let half = Batch::new(b"x\n".to_vec(), 1).at(2);
-        spooler.trim_to(&half, later()).unwrap();
+        spooler.trim_to(&half).unwrap();
         let (mut again, _) = Spooler::open(base(&dir, 4 * one), 5, "g");
         let read = again.read_next(i64::MIN, "g").unwrap();
         assert_eq!(times(&read), vec![2, 3]);
         assert_eq!(read[0].bytes, b"x\n");
         assert_eq!(again.make_room(4 * one), 2);
         assert_eq!(again.segment_count(), 0);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_write_is_cut_into_segments_of_bounded_size_and_stops_at_its_deadline() {
+        let dir = std::env::temp_dir().join(format!("backhaul-spooler-{}", rand::random::<u32>()));
+        let (mut spooler, _) = Spooler::open(base(&dir, 1 << 30), 5, "g");
+        let third = (SEGMENT_BYTES / 3 + 1) as usize;
+        let batches: Vec<Batch> = (1..=4)
+            .map(|at| Batch::new(vec![b'\n'; third], third).at(at))
+            .collect();
+        let refs: Vec<&Batch> = batches.iter().collect();
+        // Past its deadline: nothing written, nothing lost from memory.
+        let (done, result) = spooler.append_all(&refs, Instant::now());
+        assert_eq!((done, result.is_ok()), (0, true));
+        let (done, result) = spooler.append_all(&refs, later());
+        assert_eq!(done, 4);
+        result.unwrap();
+        // Two of a third of SEGMENT_BYTES fit a segment, three do not.
+        assert_eq!(base(&dir, 1 << 30).segments().unwrap(), vec![1, 2]);
+        let (mut again, summary) = Spooler::open(base(&dir, 1 << 30), 5, "g");
+        assert_eq!(summary.segments, 2);
+        assert_eq!(times(&again.read_next(i64::MIN, "g").unwrap()), vec![1, 2]);
+        assert_eq!(times(&again.read_next(2, "g").unwrap()), vec![3, 4]);
         let _ = std::fs::remove_dir_all(dir);
     }
 }
