@@ -1500,6 +1500,7 @@ fn legacy_backend(
         replay_windows_per_second: super::exporting::DEFAULT_REPLAY_WINDOWS_PER_SECOND,
         spool_directory: super::exporting::spool_directory(None, main),
         spool_max_bytes: super::exporting::DEFAULT_SPOOL_MAX_BYTES,
+        spool_every_secs: super::exporting::DEFAULT_SPOOL_EVERY_SECS,
         timeout_ms,
         send_names_instead_of_ids: chain.parsed_or(
             "send names instead of ids",
