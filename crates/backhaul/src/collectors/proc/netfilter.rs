@@ -22,7 +22,7 @@ use std::path::Path;
 use rrd::{ChartType, Host};
 
 use super::chart_handle::{ChartSpec, Cycle, DimSpec, RefusedRounds};
-use super::counter_table::{CounterTable, SectionIndex, TableChart, TableCharts, TableDim};
+use super::counter_table::{CounterTable, TableChart, TableCharts, TableDim};
 use super::module_file::ModuleFile;
 use super::parse::{lines, parse_u64, words};
 use super::PROC_PLUGIN;
@@ -225,7 +225,10 @@ fn parse_hex(word: &[u8]) -> Option<u64> {
 
 /// Sums the per-CPU lines of a header-and-hex-columns file into section
 /// "" of `table`, by column name; `entries` is the first non-zero value.
-fn sum_columns(table: &mut CounterTable, section: SectionIndex, data: &[u8]) {
+fn sum_columns(table: &mut CounterTable, data: &[u8]) {
+    let Some(section) = table.section(b"") else {
+        return;
+    };
     let mut all = lines(data);
     let Some(header) = all.next() else {
         return;
@@ -292,9 +295,7 @@ impl Collector for ConntrackCollector {
     fn collect(&mut self, host: &Host, now_ut: u64) -> anyhow::Result<()> {
         self.counters.clear();
         if let Some(data) = self.file.read(CONNTRACK_COLLECTOR) {
-            if let Some(section) = self.counters.section(b"") {
-                sum_columns(&mut self.counters, section, data);
-            }
+            sum_columns(&mut self.counters, data);
         } else if self.file.is_absent() {
             // The connection count alone, as netdata without the stats file.
             if let Some(data) = self.count_file.read(CONNTRACK_COLLECTOR) {
@@ -347,9 +348,7 @@ impl Collector for SynproxyCollector {
     fn collect(&mut self, host: &Host, now_ut: u64) -> anyhow::Result<()> {
         self.counters.clear();
         if let Some(data) = self.file.read(SYNPROXY_COLLECTOR) {
-            if let Some(section) = self.counters.section(b"") {
-                sum_columns(&mut self.counters, section, data);
-            }
+            sum_columns(&mut self.counters, data);
         }
         let mut cycle = Cycle::new(now_ut);
         self.charts
@@ -369,10 +368,8 @@ mod tests {
         let entries = table.register("entries");
         let found = table.register("found");
         let searched = table.register("searched");
-        let section = table.section(b"").unwrap();
         sum_columns(
             &mut table,
-            section,
             b"entries  clashres found new\n00000000  00000001 0000000a 1\n00000005  00000000 00000010 x\n00000007 0 1 0\n",
         );
         assert_eq!(table.get(entries), Some(5));
