@@ -25,13 +25,11 @@ use super::chart_handle::{ChartSpec, Cycle, DimSpec, RefusedRounds};
 use super::counter_table::{CounterTable, TableChart, TableCharts, TableDim};
 use super::module_file::ModuleFile;
 use super::parse::{lines, parse_u64, words};
-use super::PROC_PLUGIN;
 use crate::collectors::Collector;
 
 const CONNTRACK: &str = "/proc/net/stat/nf_conntrack";
 const SYNPROXY: &str = "/proc/net/stat/synproxy";
 
-#[allow(clippy::too_many_arguments)]
 const fn chart(
     module: &'static str,
     id: &'static str,
@@ -40,18 +38,16 @@ const fn chart(
     units: &'static str,
     priority: i64,
 ) -> ChartSpec {
-    ChartSpec {
-        type_: "netfilter",
+    ChartSpec::proc(
+        module,
+        "netfilter",
         id,
         family,
-        context: None,
         title,
         units,
-        chart_type: ChartType::Line,
+        ChartType::Line,
         priority,
-        plugin: PROC_PLUGIN,
-        module,
-    }
+    )
 }
 
 const fn rate(source: &'static str, id: &'static str, multiplier: i64) -> TableDim {
