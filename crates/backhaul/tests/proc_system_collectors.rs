@@ -10,177 +10,26 @@
 //! definitions against netdata 1.37.1's on this machine kind
 //! (`charts_default_internal_plugins.json` of the reference samples).
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
+mod proc_support;
+
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::path::Path;
 
 use backhaul::collectors::proc::default_collectors;
 use backhaul::collectors::Collector;
+use proc_support::{
+    assert_collections_do_not_allocate, assert_values, capture_logs, collect,
+    collect_two_snapshots, only, stored, ut, Root, T,
+};
 use rrd::{ChartType, Host};
 
-/// Counts the heap allocations of the current thread, to check that a
-/// steady-state collection allocates nothing.
-struct CountingAllocator;
+/// The fixture set: `tests/fixtures/proc`, shared with `proc_collectors.rs`.
+const FIXTURES: &str = "proc";
 
-thread_local! {
-    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
-}
-
-fn count_allocation() {
-    let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
-}
-
-// SAFETY: every call is forwarded to the system allocator unchanged; the
-// counter is a const-initialised thread local that never allocates.
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count_allocation();
-        // SAFETY: our caller upholds `GlobalAlloc::alloc`'s contract, which
-        // is the system allocator's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        count_allocation();
-        // SAFETY: as for `alloc`.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count_allocation();
-        // SAFETY: `ptr` was allocated by this allocator, that is by
-        // `System`, with `layout`; the caller upholds the rest.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` was allocated by `System` with `layout`.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: CountingAllocator = CountingAllocator;
-
-fn allocations() -> usize {
-    ALLOCATIONS.with(Cell::get)
-}
-
-/// A collection time (seconds) on every chart's grid, 5-s ones included.
-const T: i64 = 1_700_000_000;
-
-fn ut(seconds: i64) -> u64 {
-    seconds as u64 * 1_000_000
-}
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/proc")
-}
-
-/// A scratch host root, removed when dropped.
-struct Root {
-    path: PathBuf,
-}
-
-impl Root {
-    fn new(test: &str) -> Root {
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "backhaul-proc-{test}-{}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = fs::remove_dir_all(&path);
-        fs::create_dir_all(&path).unwrap();
-        Root { path }
-    }
-
-    /// Copies snapshot `name` (`t0`, `t1`) over the root.
-    fn load(&self, name: &str) {
-        copy_tree(&fixtures().join(name), &self.path);
-    }
-
-    fn file(&self, relative: &str) -> PathBuf {
-        self.path.join(relative)
-    }
-
-    fn write(&self, relative: &str, content: &str) {
-        let path = self.file(relative);
-        fs::create_dir_all(path.parent().unwrap()).unwrap();
-        fs::write(path, content).unwrap();
-    }
-}
-
-impl Drop for Root {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.path);
-    }
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for entry in fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
-/// Every collector but idlejitter (which measures for most of each
-/// interval; tested on its own).
-fn all_collectors(root: &Root) -> Vec<Box<dyn Collector>> {
-    default_collectors(&root.path, 1, &|s| s != "idlejitter")
-}
-
-/// The collector of one switch alone.
-fn only(root: &Root, switch: &str) -> Vec<Box<dyn Collector>> {
-    default_collectors(&root.path, 1, &|s| s == switch)
-}
-
-fn collect(collectors: &mut [Box<dyn Collector>], host: &Host, seconds: i64) {
-    for c in collectors.iter_mut() {
-        c.collect(host, ut(seconds))
-            .unwrap_or_else(|e| panic!("{}: {e}", c.name()));
-    }
-}
-
-/// Collects `t0` at `T` and `t1` at `T + 1` with every collector.
+/// Collects `t0` at `T` and `t1` at `T + 1` with every collector but
+/// idlejitter (which measures for most of each interval; tested on its own).
 fn two_snapshots(test: &str) -> (Root, Host) {
-    let root = Root::new(test);
-    let host = Host::new("test", 100);
-    let mut collectors = all_collectors(&root);
-    root.load("t0");
-    collect(&mut collectors, &host, T);
-    root.load("t1");
-    collect(&mut collectors, &host, T + 1);
-    (root, host)
-}
-
-/// The value stored for `chart`'s dimension `dim` (an id) at grid time `t`.
-fn stored(host: &Host, chart: &str, dim: &str, t: i64) -> Option<f64> {
-    let chart = host
-        .chart_by_id(chart)
-        .unwrap_or_else(|| panic!("no chart {chart}"));
-    let c = chart.read();
-    let index = c
-        .dimension_index(dim)
-        .unwrap_or_else(|| panic!("no dimension {dim} in {}", c.id()));
-    c.aggregate_between(index, t - 1, t).average()
-}
-
-#[track_caller]
-fn assert_values(host: &Host, chart: &str, t: i64, expected: &[(&str, f64)]) {
-    for &(dim, value) in expected {
-        let actual = stored(host, chart, dim, t);
-        let tolerance = 1e-6 * value.abs().max(1.0);
-        assert!(
-            actual.is_some_and(|a| (a - value).abs() <= tolerance),
-            "{chart}.{dim} at {t}: stored {actual:?}, expected {value}"
-        );
-    }
+    collect_two_snapshots(FIXTURES, test, 1, &|s| s != "idlejitter")
 }
 
 // ---------------------------------------------------------------------------
@@ -239,7 +88,7 @@ fn meminfo_kernel_writeback_and_slab() {
 
 #[test]
 fn meminfo_auto_charts_appear_once_non_zero() {
-    let root = Root::new("meminfo-auto");
+    let root = Root::new(FIXTURES, "meminfo-auto");
     let host = Host::new("test", 100);
     let mut collectors = only(&root, "/proc/meminfo");
     let base = "MemTotal: 1000 kB\nMemFree: 500 kB\nSwapTotal: 0 kB\nSwapFree: 0 kB\n\
@@ -297,7 +146,7 @@ fn vmstat_oom_kills_and_swap_io() {
     assert!(host.chart_by_id("system.swapio").is_none());
     assert!(host.chart_by_id("mem.numa").is_none());
 
-    let root = Root::new("swapio");
+    let root = Root::new(FIXTURES, "swapio");
     let host = Host::new("test", 100);
     let mut collectors = only(&root, "/proc/vmstat");
     root.write("proc/vmstat", "pswpin 10\npswpout 20\n");
@@ -315,7 +164,7 @@ fn vmstat_oom_kills_and_swap_io() {
 
 #[test]
 fn vmstat_numa_needs_two_nodes() {
-    let root = Root::new("numa");
+    let root = Root::new(FIXTURES, "numa");
     fs::create_dir_all(root.file("sys/devices/system/node/node0")).unwrap();
     fs::create_dir_all(root.file("sys/devices/system/node/node1")).unwrap();
     let host = Host::new("test", 100);
@@ -507,7 +356,7 @@ fn disk_extended_charts() {
 
 #[test]
 fn disk_queued_operations_appear_when_in_flight() {
-    let root = Root::new("qops");
+    let root = Root::new(FIXTURES, "qops");
     root.load("t0");
     let host = Host::new("test", 100);
     let mut collectors = only(&root, "/proc/diskstats");
@@ -522,7 +371,7 @@ fn disk_queued_operations_appear_when_in_flight() {
 }
 #[test]
 fn pressure_every_two_seconds() {
-    let root = Root::new("pressure");
+    let root = Root::new(FIXTURES, "pressure");
     let host = Host::new("test", 100);
     let mut collectors = only(&root, "/proc/pressure");
     assert_eq!(collectors[0].update_every(), 2);
@@ -637,7 +486,7 @@ fn entropy_ipc_zram_and_ksm() {
 
 #[test]
 fn zram_and_ksm_values() {
-    let root = Root::new("zram-ksm");
+    let root = Root::new(FIXTURES, "zram-ksm");
     let host = Host::new("test", 100);
     fs::create_dir_all(root.file("sys/block/zram1")).unwrap();
     root.write(
@@ -1522,14 +1371,7 @@ const NETDATA_137: &[Def] = &[
 /// for most of a second; tested on its own) and pressure (every 2 s, also
 /// tested on its own) at `T` and `T + 2`.
 fn two_snapshots_every_two_seconds(test: &str) -> (Root, Host) {
-    let root = Root::new(test);
-    let host = Host::new("test", 100);
-    let mut collectors = default_collectors(&root.path, 1, &|s| s != "idlejitter");
-    root.load("t0");
-    collect(&mut collectors, &host, T);
-    root.load("t1");
-    collect(&mut collectors, &host, T + 2);
-    (root, host)
+    collect_two_snapshots(FIXTURES, test, 2, &|s| s != "idlejitter")
 }
 
 #[test]
@@ -1614,7 +1456,7 @@ fn only_netdata_137_charts_are_created() {
 
 #[test]
 fn steady_state_collection_does_not_allocate() {
-    let root = Root::new("alloc");
+    let root = Root::new(FIXTURES, "alloc");
     root.load("t0");
     let host = Host::new("test", 100);
     let mut collectors = default_collectors(&root.path, 1, &|s| s != "idlejitter");
@@ -1622,16 +1464,7 @@ fn steady_state_collection_does_not_allocate() {
     root.load("t1");
     collect(&mut collectors, &host, T + 2);
     collect(&mut collectors, &host, T + 4);
-    for t in [T + 6, T + 8, T + 20] {
-        let before = allocations();
-        collect(&mut collectors, &host, t);
-        assert_eq!(
-            allocations() - before,
-            0,
-            "allocations in the cycle at T + {}",
-            t - T
-        );
-    }
+    assert_collections_do_not_allocate(&mut collectors, &host, &[T + 6, T + 8, T + 20]);
 }
 
 #[test]
@@ -1690,33 +1523,9 @@ fn timex_reads_the_clock_every_ten_seconds() {
 // ---------------------------------------------------------------------------
 // Failures.
 
-fn capture_logs(f: impl FnOnce()) -> String {
-    #[derive(Clone, Default)]
-    struct Buffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-    impl std::io::Write for Buffer {
-        fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(data);
-            Ok(data.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let buffer = Buffer::default();
-    let writer = buffer.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .with_max_level(tracing::Level::INFO)
-        .finish();
-    tracing::subscriber::with_default(subscriber, f);
-    let bytes = buffer.0.lock().unwrap().clone();
-    String::from_utf8(bytes).unwrap()
-}
-
 #[test]
 fn missing_files_are_logged_once_and_make_no_charts() {
-    let root = Root::new("missing");
+    let root = Root::new(FIXTURES, "missing");
     let host = Host::new("test", 100);
     let switches = [
         "/proc/interrupts",
@@ -1764,7 +1573,7 @@ fn missing_files_are_logged_once_and_make_no_charts() {
 
 #[test]
 fn odd_content_is_survived() {
-    let root = Root::new("odd");
+    let root = Root::new(FIXTURES, "odd");
     let host = Host::new("test", 100);
     for (file, content) in [
         ("proc/interrupts", "garbage\n\n:::\n 5: x y z\n"),
@@ -1808,7 +1617,7 @@ fn chart_switches_follow_netdata() {
         ("/proc/stat", "per cpu core utilization") => Some(ChartSwitch::No),
         _ => None,
     };
-    let root = Root::new("switches");
+    let root = Root::new(FIXTURES, "switches");
     let host = Host::new("test", 100);
     let mut collectors = configured_collectors(&root.path, 1, &|s| s != "idlejitter", &switches);
     root.load("t0");
@@ -1892,7 +1701,7 @@ unused devices: <none>
 
 #[test]
 fn mdstat_arrays() {
-    let root = Root::new("mdstat");
+    let root = Root::new(FIXTURES, "mdstat");
     let host = Host::new("test", 100);
     let mut collectors = only(&root, "/proc/mdstat");
     root.write("proc/mdstat", MDSTAT_RECOVERING);
@@ -1964,9 +1773,7 @@ fn mdstat_arrays() {
 
     // Steady: nothing allocated.
     collect(&mut collectors, &host, T + 2);
-    let before = allocations();
-    collect(&mut collectors, &host, T + 3);
-    assert_eq!(allocations() - before, 0);
+    assert_collections_do_not_allocate(&mut collectors, &host, &[T + 3]);
 }
 // ---------------------------------------------------------------------------
 // Throttling and frequency (not on the reference machine kind: the files
@@ -1974,7 +1781,7 @@ fn mdstat_arrays() {
 
 #[test]
 fn cpu_throttling_and_frequency() {
-    let root = Root::new("cpufreq");
+    let root = Root::new(FIXTURES, "cpufreq");
     let host = Host::new("test", 100);
     root.load("t0");
     let cpu = |n: usize, file: &str, value: &str| {
@@ -2035,7 +1842,7 @@ fn partitions_get_charts_only_when_switched_on() {
         )
     };
     for (switch, charted) in [(None, false), (Some(ChartSwitch::Auto), true)] {
-        let root = Root::new("partitions");
+        let root = Root::new(FIXTURES, "partitions");
         fs::create_dir_all(root.file("sys/dev/block/254:1/partition")).unwrap();
         let host = Host::new("test", 100);
         let switches = move |module: &str, key: &str| {

@@ -92,6 +92,33 @@ pub(crate) struct ChartSpec {
 }
 
 impl ChartSpec {
+    /// A `proc.plugin` chart of netdata module `module`, with no context of
+    /// its own (the chart's default).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) const fn proc(
+        module: &'static str,
+        type_: &'static str,
+        id: &'static str,
+        family: &'static str,
+        title: &'static str,
+        units: &'static str,
+        chart_type: ChartType,
+        priority: i64,
+    ) -> ChartSpec {
+        ChartSpec {
+            type_,
+            id,
+            family,
+            context: None,
+            title,
+            units,
+            chart_type,
+            priority,
+            plugin: super::PROC_PLUGIN,
+            module,
+        }
+    }
+
     pub(crate) fn def(&self, update_every: u32) -> ChartDef {
         let def = ChartDef::new(self.type_, self.id)
             .family(self.family)

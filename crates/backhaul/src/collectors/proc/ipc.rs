@@ -22,7 +22,6 @@ use super::chart_handle::{
 use super::ondemand::{enabled, ChartSwitches};
 use super::parse::{lines, parse_i64, parse_u64, words};
 use super::source::SourceFile;
-use super::PROC_PLUGIN;
 use crate::collectors::Collector;
 
 const MODULE: &str = "ipc";
@@ -38,18 +37,9 @@ const fn spec(
     chart_type: ChartType,
     priority: i64,
 ) -> ChartSpec {
-    ChartSpec {
-        type_: "system",
-        id,
-        family,
-        context: None,
-        title,
-        units,
-        chart_type,
-        priority,
-        plugin: PROC_PLUGIN,
-        module: MODULE,
-    }
+    ChartSpec::proc(
+        MODULE, "system", id, family, title, units, chart_type, priority,
+    )
 }
 
 const SEMAPHORES: ChartSpec = spec(

@@ -14,7 +14,6 @@ use super::chart_handle::{
 };
 use super::parse::{parse_u64, words};
 use super::source::SourceFile;
-use super::PROC_PLUGIN;
 use crate::collectors::Collector;
 
 const MODULE: &str = "/sys/kernel/mm/ksm";
@@ -26,18 +25,7 @@ const fn spec(
     chart_type: ChartType,
     priority: i64,
 ) -> ChartSpec {
-    ChartSpec {
-        type_: "mem",
-        id,
-        family: "ksm",
-        context: None,
-        title,
-        units,
-        chart_type,
-        priority,
-        plugin: PROC_PLUGIN,
-        module: MODULE,
-    }
+    ChartSpec::proc(MODULE, "mem", id, "ksm", title, units, chart_type, priority)
 }
 
 const MEM_KSM: ChartSpec = spec(

@@ -65,6 +65,7 @@ mod net_dev;
 mod netfilter;
 mod netstat;
 mod ondemand;
+mod one_value;
 mod parse;
 mod pressure;
 mod sockstat;
@@ -92,7 +93,6 @@ pub use sockstat::SockstatCollector;
 pub use softnet::SoftnetCollector;
 pub use stat::StatCollector;
 pub use timex::{ClockSource, TimexCollector};
-pub use uptime::UptimeCollector;
 pub use vmstat::VmstatCollector;
 
 /// The plugin name netdata gives the charts of its /proc collectors.
@@ -134,7 +134,7 @@ pub fn configured_collectors(
         }
         let collector: Box<dyn Collector> = match switch {
             "/proc/stat" => Box::new(StatCollector::configured(root, update_every, switches)),
-            "/proc/uptime" => Box::new(UptimeCollector::new(root, update_every)),
+            "/proc/uptime" => Box::new(uptime::collector(root, update_every)),
             "/proc/loadavg" => Box::new(LoadavgCollector::new(root, update_every)),
             "/proc/vmstat" => Box::new(VmstatCollector::configured(root, update_every, switches)),
             "/proc/meminfo" => Box::new(MeminfoCollector::configured(root, update_every, switches)),
@@ -159,7 +159,7 @@ pub fn configured_collectors(
                 switches,
             )),
             "/proc/sys/kernel/random/entropy_avail" => {
-                Box::new(entropy::EntropyCollector::new(root, update_every))
+                Box::new(entropy::collector(root, update_every))
             }
             "ipc" => Box::new(ipc::IpcCollector::configured(root, update_every, switches)),
             "/proc/mdstat" => Box::new(mdstat::MdstatCollector::new(root, update_every)),
