@@ -1368,8 +1368,8 @@ const NETDATA_137: &[Def] = &[
 ];
 
 /// The snapshots, collected by every module but idlejitter (which measures
-/// for most of a second; tested on its own) and pressure (every 2 s, also
-/// tested on its own) at `T` and `T + 2`.
+/// for most of a second; tested on its own) at `T` and `T + 2` (two seconds
+/// apart, so modules that run every 2 s, like pressure, collect twice).
 fn two_snapshots_every_two_seconds(test: &str) -> (Root, Host) {
     collect_two_snapshots(FIXTURES, test, 2, &|s| s != "idlejitter")
 }
