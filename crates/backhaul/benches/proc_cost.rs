@@ -6,7 +6,11 @@
 //! ```sh
 //! cargo bench -p backhaul --bench proc_cost            # 300 cycles
 //! cargo bench -p backhaul --bench proc_cost -- 1000
+//! cargo bench -p backhaul --bench proc_cost -- 30 --pause-ms 1000  # cold caches
 //! ```
+//!
+//! `--pause-ms` sleeps between cycles, as the agent does: caches and branch
+//! predictors go cold, which is what a collection once a second costs.
 
 use std::path::Path;
 
@@ -15,12 +19,22 @@ use backhaul::sys::thread_cpu_ns;
 use rrd::{Host, Store};
 
 fn main() {
-    let cycles: u64 = std::env::args()
-        .skip(1)
-        .find_map(|a| a.parse().ok())
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let pause_ms: u64 = args
+        .iter()
+        .position(|a| a == "--pause-ms")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    // The first number that is not `--pause-ms`'s value.
+    let cycles: u64 = args
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i == 0 || args[i - 1] != "--pause-ms")
+        .find_map(|(_, a)| a.parse().ok())
         .unwrap_or(300);
     let store = Store::new(Host::new("bench", 3600));
-    let mut collectors = default_collectors(Path::new("/"), 1, &|_| true);
+    let mut collectors = default_collectors(Path::new("/"), 1, &|s| s != "idlejitter");
     let names: Vec<String> = collectors.iter().map(|c| c.name().to_string()).collect();
     let mut per_collector = vec![0u64; collectors.len()];
     // Collection times one second apart, as the scheduler would give.
@@ -29,8 +43,13 @@ fn main() {
     for c in &mut collectors {
         let _ = c.collect(store.localhost(), t0);
     }
-    let start = thread_cpu_ns();
+    let mut start = thread_cpu_ns();
     for i in 1..=cycles {
+        if pause_ms > 0 {
+            let before = thread_cpu_ns();
+            std::thread::sleep(std::time::Duration::from_millis(pause_ms));
+            start += thread_cpu_ns() - before;
+        }
         for (k, c) in collectors.iter_mut().enumerate() {
             let before = thread_cpu_ns();
             let _ = c.collect(store.localhost(), t0 + i * 1_000_000);
@@ -40,7 +59,7 @@ fn main() {
     let total = thread_cpu_ns() - start;
     let per_cycle_us = total as f64 / cycles as f64 / 1000.0;
     println!(
-        "proc_cost cycles={cycles} collectors={} cpu/cycle={per_cycle_us:.1} us = {:.3}% of one core at update every 1s",
+        "proc_cost cycles={cycles} pause={pause_ms}ms collectors={} cpu/cycle={per_cycle_us:.1} us = {:.3}% of one core at update every 1s",
         collectors.len(),
         per_cycle_us / 1e6 * 100.0
     );

@@ -10,6 +10,7 @@ use anyhow::Context as _;
 use rrd::{Host, Label, LabelSource, Store};
 
 use crate::collectors::pluginsd::{self, PluginsdRunner, PluginsdSettings};
+use crate::collectors::statsd::{self, StatsdServer, StatsdSettings};
 use crate::collectors::{self, Collector};
 use crate::config::{LoadedConfig, MainConfig};
 use crate::exporting::{self, RunningInstance};
@@ -73,19 +74,25 @@ pub fn host_labels(main: &MainConfig) -> Vec<Label> {
 ///
 /// As in netdata, `[plugins] proc = no` switches off every `/proc` module,
 /// `[plugin:proc]` `/proc/net/dev = no` (and so on) one module, and
-/// `[plugins] diskspace = no` the disk space charts.
+/// `[plugins] diskspace = no` the disk space charts (and `timex`,
+/// `idlejitter` theirs).
 pub fn internal_collectors(config: &LoadedConfig) -> Vec<Box<dyn Collector>> {
     let main = &config.main;
     let proc_on = main.plugin_enabled("proc");
-    let diskspace_on = main.plugin_enabled("diskspace");
     let enabled = |switch: &str| {
-        if switch == "diskspace" {
-            diskspace_on
+        if crate::config::PLUGIN_SWITCHES.contains(&switch) {
+            main.plugin_enabled(switch)
         } else {
             proc_on && main.proc_module_enabled(switch)
         }
     };
-    collectors::proc::default_collectors(std::path::Path::new("/"), main.update_every, &enabled)
+    let switches = |module: &str, key: &str| main.proc_chart_switch(module, key);
+    collectors::proc::configured_collectors(
+        std::path::Path::new("/"),
+        main.update_every,
+        &enabled,
+        &switches,
+    )
 }
 
 /// A running agent.
@@ -102,6 +109,9 @@ pub struct Agent {
     /// Proxy mode: the senders forwarding children's hosts, on a parent
     /// with `[stream] enabled = yes`.
     pub proxies: Option<crate::stream::sender::ProxySenders>,
+    /// The statsd server, unless `[plugins] statsd = no` or none of its
+    /// sockets could be bound.
+    pub statsd: Option<StatsdServer>,
     collectors: Vec<JoinHandle<()>>,
     shutdown: Shutdown,
 }
@@ -135,9 +145,24 @@ impl Agent {
         };
         let web = WebServer::start(config, store.clone(), shutdown.clone(), hooks)?;
         let mut collectors = Vec::new();
-        for collector in internal_collectors(config) {
-            let collector_status = status.add_collector(collector.name());
-            let name = format!("col:{}", collector.name());
+        // The /proc modules share one thread, as in netdata's proc.plugin;
+        // the other internal collectors (disk space, timex, idlejitter) have
+        // a thread each.
+        let (proc_group, others): (Vec<_>, Vec<_>) = internal_collectors(config)
+            .into_iter()
+            .partition(|c| c.name().starts_with("proc:"));
+        let groups = std::iter::once(("col:proc".to_string(), proc_group))
+            .filter(|(_, group)| !group.is_empty())
+            .chain(
+                others
+                    .into_iter()
+                    .map(|c| (format!("col:{}", c.name()), vec![c])),
+            );
+        for (name, group) in groups {
+            let statuses: Vec<_> = group
+                .iter()
+                .map(|c| status.add_collector(c.name()))
+                .collect();
             let store = store.clone();
             let shutdown = shutdown.clone();
             let mut thread_name = name.clone();
@@ -145,8 +170,10 @@ impl Agent {
             let handle = std::thread::Builder::new()
                 .name(thread_name)
                 .spawn(move || {
-                    collectors::run_collector(collector, store.localhost(), &shutdown);
-                    collector_status.stopped();
+                    collectors::run_collectors(group, store.localhost(), &shutdown);
+                    for status in statuses {
+                        status.stopped();
+                    }
                 })
                 .with_context(|| format!("starting collector thread {name}"))?;
             collectors.push(handle);
@@ -160,6 +187,15 @@ impl Agent {
                 .spawn(move || crate::store_cleanup::run(store, after, shutdown))
                 .context("starting the store cleanup thread")?;
             collectors.push(handle);
+        }
+        let statsd = statsd::start(
+            &StatsdSettings::from_main(&config.main),
+            store.localhost().clone(),
+            shutdown.clone(),
+        )?;
+        if statsd.is_some() {
+            // Shown on the status page; it runs until the agent stops.
+            status.add_collector("statsd");
         }
         let instances = exporting::start(config.enabled_instances(), &store, &shutdown)
             .context("starting exporting instances")?;
@@ -227,6 +263,7 @@ impl Agent {
             instances,
             plugins,
             web,
+            statsd,
             collectors,
             shutdown,
         })
@@ -240,6 +277,9 @@ impl Agent {
         }
         if let Some(plugins) = self.plugins {
             plugins.join();
+        }
+        if let Some(statsd) = self.statsd {
+            statsd.join();
         }
         for i in self.instances {
             let _ = i.thread.join();
@@ -340,6 +380,12 @@ mod tests {
         // `[plugins] proc = no` wins over a module switched on.
         let none =
             collectors_for("[plugins]\n    proc = no\n[plugin:proc]\n    /proc/stat = yes\n");
-        assert_eq!(none, ["diskspace"]);
+        assert_eq!(none, ["diskspace", "timex", "idlejitter"]);
+        // The other internal plugins have their `[plugins]` switch.
+        let fewer = collectors_for("[plugins]\n    timex = no\n    idlejitter = no\n");
+        assert!(fewer.contains(&"diskspace".to_string()));
+        assert!(!fewer.contains(&"timex".to_string()));
+        assert!(!fewer.contains(&"idlejitter".to_string()));
+        assert_eq!(fewer.len(), all.len() - 2);
     }
 }

@@ -118,6 +118,48 @@ pub fn kernel_names() -> KernelNames {
     }
 }
 
+/// The kernel clock's synchronization state, as `adjtimex(2)` reads it
+/// (changing nothing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClockSync {
+    /// The call did not answer `TIME_ERROR`: the clock is synchronized.
+    pub synchronized: bool,
+    /// `STA_UNSYNC` is set.
+    pub unsync: bool,
+    /// `STA_CLOCKERR` is set.
+    pub clockerr: bool,
+    /// The offset from the reference clock, in `offset_per_ms` units per
+    /// millisecond.
+    pub offset: i64,
+    /// 1000 (µs) or 1000000 (ns, with `STA_NANO`).
+    pub offset_per_ms: i64,
+}
+
+/// Reads the kernel clock's synchronization state (`adjtimex` with no
+/// modes).
+pub fn clock_sync() -> io::Result<ClockSync> {
+    // SAFETY: an all-zero `timex` is a valid value (integers and padding).
+    let mut buf: libc::timex = unsafe { std::mem::zeroed() };
+    buf.modes = 0;
+    // SAFETY: `buf` is a valid, writable `timex` for the whole call; with
+    // `modes` 0 the kernel only reads the clock into it.
+    let rc = unsafe { libc::adjtimex(&mut buf) };
+    if rc == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(ClockSync {
+        synchronized: rc != libc::TIME_ERROR,
+        unsync: buf.status & libc::STA_UNSYNC != 0,
+        clockerr: buf.status & libc::STA_CLOCKERR != 0,
+        offset: buf.offset,
+        offset_per_ms: if buf.status & libc::STA_NANO != 0 {
+            1_000_000
+        } else {
+            1000
+        },
+    })
+}
+
 /// Raises the soft limit on open files to the hard limit (a server with
 /// thousands of connections needs them; netdata does the same) and returns
 /// the soft limit now in force (`None`: unlimited or unknown).
@@ -445,6 +487,15 @@ pub fn set_send_buffer(stream: &TcpStream, bytes: usize) -> io::Result<()> {
 pub fn reset_on_close(stream: &TcpStream) -> io::Result<()> {
     rustix::net::sockopt::set_socket_linger(stream, Some(Duration::ZERO))?;
     Ok(())
+}
+
+/// Asks for a kernel receive buffer of about `bytes` on `socket`
+/// (`SO_RCVBUF`; the kernel caps it at `net.core.rmem_max`). Returns the
+/// size the kernel granted.
+pub fn set_receive_buffer(socket: &std::net::UdpSocket, bytes: usize) -> io::Result<usize> {
+    let bytes = bytes.min(i32::MAX as usize);
+    rustix::net::sockopt::set_socket_recv_buffer_size(socket, bytes)?;
+    Ok(rustix::net::sockopt::socket_recv_buffer_size(socket)?)
 }
 
 /// A TCP connection attempt under way: [`Connecting::start`] does not

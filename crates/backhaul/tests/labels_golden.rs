@@ -29,6 +29,8 @@ const ONE_CHART: &str = "\
     hostname = labhost
 [plugins]
     diskspace = no
+    timex = no
+    idlejitter = no
     plugins.d = no
 [plugin:proc]
     /proc/stat = no
@@ -43,6 +45,14 @@ const ONE_CHART: &str = "\
     /proc/net/stat/conntrack = no
     /proc/net/stat/synproxy = no
     /proc/diskstats = no
+    /proc/interrupts = no
+    /proc/softirqs = no
+    /proc/pressure = no
+    /proc/sys/kernel/random/entropy_avail = no
+    ipc = no
+    /proc/mdstat = no
+    /sys/block/zram = no
+    /sys/kernel/mm/ksm = no
 ";
 
 /// One instance per format, on exporting.conf's defaults.

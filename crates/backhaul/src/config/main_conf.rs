@@ -4,14 +4,15 @@
 //! Read by backhaul: `[global]`, `[db]` (`update every`, `retention` only),
 //! `[directories]`, `[plugins]`, `[web]` (the web server's settings; see
 //! [`WebConfig`]), `[logs]` (see `logs_conf`), `[host labels]`, `[health]`
-//! (`is ephemeral`, `has unstable connection` only), `[backend]`.
+//! (`is ephemeral`, `has unstable connection` only), `[backend]`, `[statsd]`
+//! (see `statsd_conf`).
 //!
 //! Everything else a netdata.conf may hold loads without error:
 //! - a netdata setting backhaul does not use (`run as user`, `memory mode`,
 //!   ...) gets one [`WarningKind::NotUsed`] warning ("not used by
 //!   backhaul");
 //! - a setting neither knows gets one [`WarningKind::Unknown`] warning;
-//! - every other section (`[statsd]`, `[registry]`, `[cloud]`,
+//! - every other section (`[registry]`, `[cloud]`,
 //!   `[ml]`, `[plugin:*]`, ...) gets one warning for the whole section, none
 //!   for its settings.
 //!
@@ -29,6 +30,7 @@ use super::exporting::{parse_count, parse_destination_value, parse_non_empty, SE
 use super::ini::{invalid_value, IniDocument, IniEntry, IniSection, SectionChain};
 use super::instance::{ConnectorExtras, InstanceConfig};
 use super::logs_conf::{logs_from_document, LogsConfig, GLOBAL_LOGS_ALIASES};
+use super::statsd_conf::{statsd_from_section, StatsdConfig};
 use super::value::{parse_bool, parse_u32, parse_whole_number, split_quoted_words, DataSource};
 
 /// Name of the legacy exporting section, and of the instance made from it.
@@ -66,6 +68,9 @@ pub struct MainConfig {
     /// `[plugin:proc]`: the `/proc` modules switched in this file
     /// (`/proc/net/dev = no`, ...), in file order; a module not named is on.
     pub proc_modules: Vec<(String, bool)>,
+    /// `[plugin:proc:MODULE]`: the per-chart switches set in this file
+    /// (module, key, value), in file order; see [`PROC_CHART_SWITCHES`].
+    pub proc_chart_switches: Vec<(String, String, ChartSwitch)>,
     /// `[web]`.
     pub web: WebConfig,
     /// `[logs]`.
@@ -81,6 +86,8 @@ pub struct MainConfig {
     /// cleanup orphan hosts after seconds` before 1.37): how long a child
     /// host that stopped streaming is kept.
     pub cleanup_orphan_hosts_after_secs: u32,
+    /// `[statsd]`: the statsd server (run when `[plugins] statsd` is on).
+    pub statsd: StatsdConfig,
 }
 
 /// `[directories]`, with Debian's netdata package layout as defaults.
@@ -319,6 +326,7 @@ impl MainConfig {
             },
             plugins: PluginsConfig::builtin(),
             proc_modules: Vec::new(),
+            proc_chart_switches: Vec::new(),
             web: WebConfig {
                 bind_to: DEFAULT_BIND_TO.to_string(),
                 bind: vec![BindAddress {
@@ -344,6 +352,7 @@ impl MainConfig {
             health: HealthConfig::default(),
             backend: None,
             cleanup_orphan_hosts_after_secs: 3600,
+            statsd: StatsdConfig::default(),
         }
     }
 
@@ -370,6 +379,17 @@ impl MainConfig {
             .rev()
             .find(|(m, _)| m == module)
             .is_none_or(|(_, enabled)| *enabled)
+    }
+
+    /// The per-chart switch `key` of `[plugin:proc:MODULE]` (the last
+    /// setting wins), or `None` when not set: the collector then uses
+    /// netdata's default.
+    pub fn proc_chart_switch(&self, module: &str, key: &str) -> Option<ChartSwitch> {
+        self.proc_chart_switches
+            .iter()
+            .rev()
+            .find(|(m, k, _)| m == module && k == key)
+            .map(|(_, _, switch)| *switch)
     }
 }
 
@@ -588,7 +608,6 @@ const SECTIONS_NOT_USED: &[&str] = &[
     "ml",
     "registry",
     "global statistics",
-    "statsd",
     "stream",
     "exporting",
     "cgroups",
@@ -606,6 +625,7 @@ const HANDLED_SECTIONS: &[&str] = &[
     "logs",
     "host labels",
     "health",
+    "statsd",
     BACKEND_SECTION,
 ];
 
@@ -653,7 +673,10 @@ pub fn main_from_document(
 ) -> Result<MainConfig, ConfigError> {
     for section in &document.sections {
         let name = section.name.as_str();
-        if HANDLED_SECTIONS.contains(&name) || name == PROC_PLUGIN_SECTION {
+        if HANDLED_SECTIONS.contains(&name)
+            || name == PROC_PLUGIN_SECTION
+            || proc_chart_module(name).is_some()
+        {
             continue;
         }
         let known = SECTIONS_NOT_USED.contains(&name)
@@ -744,6 +767,13 @@ pub fn main_from_document(
     {
         config.proc_modules.extend(proc_modules(section, warnings));
     }
+    for section in &document.sections {
+        if let Some((module, keys)) = proc_chart_module(&section.name) {
+            config
+                .proc_chart_switches
+                .extend(proc_chart_switches(section, module, keys, warnings));
+        }
+    }
     config.web = web_config(document.section("web"), global, warnings)?;
     config.logs = logs_from_document(document, warnings)?;
     if let Some(labels) = document.section("host labels") {
@@ -759,6 +789,7 @@ pub fn main_from_document(
     if let Some(backend) = document.section(BACKEND_SECTION) {
         config.backend = Some(legacy_backend(backend, &config, warnings)?);
     }
+    config.statsd = statsd_from_section(document.section("statsd"), config.update_every, warnings)?;
     Ok(config)
 }
 
@@ -919,7 +950,156 @@ pub const PROC_SWITCHES: &[&str] = &[
     "/proc/net/stat/synproxy",
     "/proc/diskstats",
     "diskspace",
+    "/proc/interrupts",
+    "/proc/softirqs",
+    "/proc/pressure",
+    "/proc/sys/kernel/random/entropy_avail",
+    "ipc",
+    "/proc/mdstat",
+    "/sys/block/zram",
+    "/sys/kernel/mm/ksm",
+    "timex",
+    "idlejitter",
 ];
+
+/// A per-chart switch of `[plugin:proc:MODULE]`, as netdata reads one:
+/// `yes`, `no`, or `auto` (netdata's "on demand": the chart appears once
+/// its values are not all zero).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChartSwitch {
+    Yes,
+    No,
+    Auto,
+}
+
+/// The per-chart switches backhaul reads, by module: the keys of
+/// `[plugin:proc:MODULE]` sections. Other keys of those sections get a
+/// "not used" warning.
+pub const PROC_CHART_SWITCHES: &[(&str, &[&str])] = &[
+    (
+        "/proc/stat",
+        &[
+            "core_throttle_count",
+            "package_throttle_count",
+            "cpu frequency",
+        ],
+    ),
+    (
+        "/proc/meminfo",
+        &[
+            "system ram",
+            "system swap",
+            "hardware corrupted ECC",
+            "committed memory",
+            "writeback memory",
+            "kernel memory",
+            "slab memory",
+            "hugepages",
+            "transparent hugepages",
+        ],
+    ),
+    (
+        "/proc/vmstat",
+        &[
+            "swap i/o",
+            "disk i/o",
+            "memory page faults",
+            "out of memory kills",
+            "system-wide numa metric summary",
+        ],
+    ),
+    (
+        "/proc/diskstats",
+        &[
+            "bandwidth for all disks",
+            "operations for all disks",
+            "merged operations for all disks",
+            "i/o time for all disks",
+            "queued operations for all disks",
+            "utilization percentage for all disks",
+            "extended operations for all disks",
+            "backlog for all disks",
+            "performance metrics for physical disks",
+            "performance metrics for virtual disks",
+            "performance metrics for partitions",
+        ],
+    ),
+    ("/proc/interrupts", &["interrupts per core"]),
+    ("/proc/softirqs", &["softirqs per core"]),
+    (
+        "/proc/pressure",
+        &[
+            "enable cpu some pressure",
+            "enable cpu full pressure",
+            "enable memory some pressure",
+            "enable memory full pressure",
+            "enable io some pressure",
+            "enable io full pressure",
+        ],
+    ),
+    (
+        "ipc",
+        &["message queues", "semaphore totals", "shared memory totals"],
+    ),
+];
+
+/// The module and known keys of a `[plugin:proc:MODULE]` section name.
+fn proc_chart_module(section: &str) -> Option<(&'static str, &'static [&'static str])> {
+    let module = section.strip_prefix("plugin:proc:")?;
+    PROC_CHART_SWITCHES
+        .iter()
+        .find(|(m, _)| *m == module)
+        .copied()
+}
+
+/// The per-chart switches of one `[plugin:proc:MODULE]` section. A value
+/// netdata would not read as yes or auto is no, with a warning (as for the
+/// module switches); keys backhaul does not read get a "not used" warning.
+fn proc_chart_switches(
+    section: &IniSection,
+    module: &str,
+    keys: &[&str],
+    warnings: &mut Vec<Warning>,
+) -> Vec<(String, String, ChartSwitch)> {
+    let mut switches = Vec::new();
+    for entry in &section.entries {
+        let key = entry.key.as_str();
+        if !keys.contains(&key) {
+            warnings.push(Warning::about_key(
+                &entry.at,
+                &section.name,
+                key,
+                WarningKind::NotUsed,
+                "netdata setting not used by backhaul; ignored",
+            ));
+            continue;
+        }
+        let switch = match entry.value.to_ascii_lowercase().as_str() {
+            "auto" | "on demand" => ChartSwitch::Auto,
+            "yes" | "true" | "on" | "1" => ChartSwitch::Yes,
+            "no" | "false" | "off" | "0" => ChartSwitch::No,
+            _ => {
+                warnings.push(Warning::about_key(
+                    &entry.at,
+                    &section.name,
+                    key,
+                    WarningKind::Suspicious,
+                    format!(
+                        "'{}' is not yes, no or auto; taken as no, as netdata does",
+                        entry.value
+                    ),
+                ));
+                ChartSwitch::No
+            }
+        };
+        switches.push((module.to_string(), key.to_string(), switch));
+    }
+    switches
+}
+
+/// The entries of [`PROC_SWITCHES`] that are `[plugins]` switches (internal
+/// plugins of their own in netdata), not `[plugin:proc]` keys.
+pub const PLUGIN_SWITCHES: &[&str] = &["diskspace", "timex", "idlejitter"];
 
 /// The `/proc` module switches of `[plugin:proc]` that backhaul has a
 /// collector for; the section's other settings (modules backhaul does not
@@ -928,7 +1108,7 @@ fn proc_modules(section: &IniSection, warnings: &mut Vec<Warning>) -> Vec<(Strin
     let mut modules = Vec::new();
     for entry in &section.entries {
         let key = entry.key.as_str();
-        if key == "diskspace" || !PROC_SWITCHES.contains(&key) {
+        if PLUGIN_SWITCHES.contains(&key) || !PROC_SWITCHES.contains(&key) {
             warnings.push(Warning::about_key(
                 &entry.at,
                 &section.name,
@@ -1320,6 +1500,7 @@ fn legacy_backend(
         replay_windows_per_second: super::exporting::DEFAULT_REPLAY_WINDOWS_PER_SECOND,
         spool_directory: super::exporting::spool_directory(None, main),
         spool_max_bytes: super::exporting::DEFAULT_SPOOL_MAX_BYTES,
+        spool_every_secs: super::exporting::DEFAULT_SPOOL_EVERY_SECS,
         timeout_ms,
         send_names_instead_of_ids: chain.parsed_or(
             "send names instead of ids",
@@ -1351,6 +1532,45 @@ mod tests {
     #[test]
     fn system_hostname_is_not_empty() {
         assert!(!system_hostname().is_empty());
+    }
+
+    #[test]
+    fn proc_chart_switches_are_read_per_module() {
+        let text = "[plugin:proc:/proc/meminfo]\n\tsystem swap = yes\n\thugepages = no\n\t\
+                    transparent hugepages = auto\n\tkernel memory = maybe\n\t\
+                    filename to monitor = /x\n[plugin:proc:/proc/net/snmp]\n\tipv4 packets = no\n";
+        let mut warnings = Vec::new();
+        let document = super::super::ini::parse(text, "netdata.conf", &mut warnings).unwrap();
+        let config = main_from_document(&document, &mut warnings).unwrap();
+        assert_eq!(
+            config.proc_chart_switch("/proc/meminfo", "system swap"),
+            Some(ChartSwitch::Yes)
+        );
+        assert_eq!(
+            config.proc_chart_switch("/proc/meminfo", "hugepages"),
+            Some(ChartSwitch::No)
+        );
+        assert_eq!(
+            config.proc_chart_switch("/proc/meminfo", "transparent hugepages"),
+            Some(ChartSwitch::Auto)
+        );
+        assert_eq!(
+            config.proc_chart_switch("/proc/meminfo", "kernel memory"),
+            Some(ChartSwitch::No)
+        );
+        assert_eq!(
+            config.proc_chart_switch("/proc/meminfo", "slab memory"),
+            None
+        );
+        let about: Vec<(Option<String>, WarningKind)> =
+            warnings.iter().map(|w| (w.key.clone(), w.kind)).collect();
+        assert!(about.contains(&(Some("kernel memory".to_string()), WarningKind::Suspicious)));
+        assert!(about.contains(&(
+            Some("filename to monitor".to_string()),
+            WarningKind::NotUsed
+        )));
+        // A module backhaul has no per-chart switches for: the whole section.
+        assert!(about.contains(&(None, WarningKind::NotUsed)));
     }
 
     #[test]

@@ -26,6 +26,7 @@ mod ini;
 mod instance;
 mod logs_conf;
 mod main_conf;
+mod statsd_conf;
 mod stream_conf;
 mod value;
 
@@ -43,10 +44,11 @@ pub use exporting::{
 pub use instance::{ConnectorExtras, HttpOptions, InstanceConfig, TlsOptions};
 pub use logs_conf::{LogOutput, LogsConfig, SYSLOG_FACILITIES};
 pub use main_conf::{
-    parse_bind_to, system_hostname, BindAddress, Directories, HealthConfig, MainConfig,
-    PluginsConfig, WebAccess, WebConfig, BACKEND_SECTION, DEFAULT_BIND_TO, DEFAULT_WEB_PORT,
-    PROC_SWITCHES,
+    parse_bind_to, system_hostname, BindAddress, ChartSwitch, Directories, HealthConfig,
+    MainConfig, PluginsConfig, WebAccess, WebConfig, BACKEND_SECTION, DEFAULT_BIND_TO,
+    DEFAULT_WEB_PORT, PLUGIN_SWITCHES, PROC_CHART_SWITCHES, PROC_SWITCHES,
 };
+pub use statsd_conf::{StatsdBind, StatsdConfig, DEFAULT_STATSD_BIND_TO, DEFAULT_STATSD_PORT};
 pub use stream_conf::{
     is_uuid, parse_stream_destinations, ReceiverSettings, SenderConfig, StreamConfig,
     StreamDestination, StreamRefusal, StreamSection, DEFAULT_RECONNECT_DELAY_SECONDS,

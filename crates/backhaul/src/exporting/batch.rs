@@ -186,6 +186,12 @@ impl BatchRing {
         self.batches.front().map(|b| b.at_s)
     }
 
+    /// The batches held, oldest first (the first may be partly
+    /// acknowledged).
+    pub fn batches(&self) -> impl Iterator<Item = &Batch> {
+        self.batches.iter()
+    }
+
     /// Bytes held and not yet acknowledged.
     pub fn buffered_bytes(&self) -> usize {
         self.total_bytes() - self.acked

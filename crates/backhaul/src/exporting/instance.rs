@@ -25,10 +25,26 @@
 //!
 //! # Spool
 //!
-//! With a [`Spool`], the instance writes its undelivered backlog (the
-//! ring's unacknowledged batches, then the windows not built yet) to disk
-//! when it stops, and at start sends what it finds there before anything
-//! else (see `spool.rs`).
+//! With a [`Spool`], the instance keeps its undelivered backlog on disk as
+//! segments (see `spooler.rs`), each batch written once:
+//!
+//! * while a receiver is down (a batch older than one interval is not
+//!   acknowledged), every `spool every secs` it appends the batches built
+//!   since the last write: the ring's and, once the ring is full, the
+//!   windows it builds beyond it (the overflow, held in memory only until
+//!   the next write, within `buffer on failures max bytes`). So after a
+//!   SIGKILL at most the last `spool every secs` (plus the interval being
+//!   built) is missing from disk. When `spool max bytes` is reached, or a
+//!   write fails, it stops building beyond the ring and keeps positions in
+//!   the store instead (as without a spool);
+//! * when it stops, it appends the rest: the ring's batches not on disk
+//!   yet, the overflow, and the windows not built yet (within a time
+//!   bound); the segment holding the oldest batch is rewritten from its
+//!   unacknowledged part, so nothing the receiver took is sent again;
+//! * once the ring has room, it moves the batches of the segments back
+//!   into the ring, oldest first, then the overflow, then goes on with the
+//!   store; a segment is removed once all of it is acknowledged;
+//! * at start it sends what the segments hold before anything else.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -44,6 +60,7 @@ use super::exporter::BatchBuilder;
 use super::monitoring::{InstanceCharts, IntervalCounters};
 use super::schedule::Schedule;
 use super::spool::Spool;
+use super::spooler::Spooler;
 use super::status::InstanceStatus;
 use crate::shutdown::Shutdown;
 use crate::sys::{now_realtime_ut, thread_cpu_ns, ThreadCpu};
@@ -142,6 +159,9 @@ const REPLAY_ACK_POLL: Duration = Duration::from_millis(20);
 /// How long an instance may spend building the windows of its backlog when
 /// it stops, and then writing its spool: stopping stays prompt.
 const SPOOL_WRITE_BOUND: Duration = Duration::from_millis(500);
+/// How long a periodic spool write may take (what is new since the last
+/// one); past it the write is given up and tried again next time.
+const SPOOL_PERIODIC_BOUND: Duration = Duration::from_secs(2);
 
 /// The undelivered batches gathered when an instance stops, oldest first,
 /// kept within the spool's byte bound by dropping the oldest (so building
@@ -263,11 +283,14 @@ pub struct Instance {
     /// Size of the previous batch, to size the next one's buffer.
     last_batch_len: usize,
     replay: Replay,
-    spool: Option<Spool>,
-    /// Batches read from the spool at start, not yet in the ring.
+    spooler: Option<Spooler>,
+    /// Batches read back from the spool, not yet in the ring.
     spooled: VecDeque<Batch>,
-    /// The spool file still holds batches not yet moved into the ring.
-    spool_pending: bool,
+    /// Windows built beyond a full ring for the spool, not on disk yet.
+    overflow: VecDeque<Batch>,
+    overflow_bytes: usize,
+    /// The newest `at_s` moved into the ring.
+    ring_through: i64,
 }
 
 impl Instance {
@@ -313,31 +336,39 @@ impl Instance {
             status,
             last_batch_len: 0,
             replay: Replay::new(crate::config::DEFAULT_REPLAY_WINDOWS_PER_SECOND),
-            spool: None,
+            spooler: None,
             spooled: VecDeque::new(),
-            spool_pending: false,
+            overflow: VecDeque::new(),
+            overflow_bytes: 0,
+            ring_through: i64::MIN,
         }
     }
 
-    /// Keeps the undelivered backlog in `spool` across a restart, and
-    /// sends what it holds now before anything else. A spool that cannot
-    /// be read is logged and removed: a fresh start.
-    pub fn set_spool(&mut self, spool: Spool) {
-        let loaded = spool.load();
-        if let Some(problem) = &loaded.problem {
-            tracing::error!(instance = %self.name, error = %problem, "the spool cannot be used whole; starting with what could be read");
+    /// Keeps the undelivered backlog in `spool` across a restart (written
+    /// every `every_s` seconds while a receiver is down, 0: only when the
+    /// instance stops), and sends what it holds now before anything else.
+    /// A spool that cannot be read is logged and set aside: a fresh start.
+    pub fn set_spool(&mut self, spool: Spool, every_s: u32) {
+        let (mut spooler, summary) = Spooler::open(spool, every_s, &self.name);
+        if summary.segments > 0 {
+            tracing::info!(instance = %self.name, dir = %spooler.dir().display(), segments = summary.segments, metrics = summary.metrics, bytes = summary.bytes, "the spool holds what was not delivered before the last stop: sending it first");
         }
-        if loaded.skipped > 0 {
-            tracing::warn!(instance = %self.name, path = %spool.path().display(), skipped_batches = loaded.skipped, "the spool holds more than spool max bytes: its oldest batches are left out");
-        }
-        if !loaded.batches.is_empty() {
-            let metrics: u64 = loaded.batches.iter().map(|b| b.metrics as u64).sum();
-            let bytes: usize = loaded.batches.iter().map(|b| b.bytes.len()).sum();
-            tracing::info!(instance = %self.name, path = %spool.path().display(), batches = loaded.batches.len(), metrics, bytes, "the spool holds what was not delivered before the last stop: sending it first");
-        }
-        self.spool_pending = !loaded.batches.is_empty();
-        self.spooled = loaded.batches.into();
-        self.spool = Some(spool);
+        self.spooled = spooler
+            .read_next(i64::MIN, &self.name)
+            .unwrap_or_default()
+            .into();
+        self.spooler = Some(spooler);
+    }
+
+    /// Whether batches wait outside the ring: read back from the spool, in
+    /// the spool not read yet, or built beyond the ring.
+    fn backlog_outside_ring(&self) -> bool {
+        !self.spooled.is_empty()
+            || !self.overflow.is_empty()
+            || self
+                .spooler
+                .as_ref()
+                .is_some_and(|s| s.unread_since(self.ring_through).is_some())
     }
 
     /// Replays missed windows from the store at most `windows_per_second`
@@ -362,6 +393,16 @@ impl Instance {
         if let Some(front) = self.spooled.front() {
             return Some(front.at_s - self.update_every_s());
         }
+        if let Some(at) = self
+            .spooler
+            .as_ref()
+            .and_then(|s| s.unread_since(self.ring_through))
+        {
+            return Some(at - self.update_every_s());
+        }
+        if let Some(front) = self.overflow.front() {
+            return Some(front.at_s - self.update_every_s());
+        }
         if !self.replays() {
             return None;
         }
@@ -373,7 +414,7 @@ impl Instance {
     /// interval: a window of the backlog may be built (room in the ring, a
     /// token), or a full ring waits for acknowledgements.
     fn catch_up_at(&self) -> Option<Instant> {
-        if self.spooled.is_empty() {
+        if !self.backlog_outside_ring() {
             if !self.replays() {
                 return None;
             }
@@ -470,10 +511,12 @@ impl Instance {
             self.deliver(&mut counters);
             self.catch_up(store, &mut counters);
         } else {
-            self.feed_spooled(&mut counters);
+            self.feed_backlog(&mut counters);
             self.export_interval(store, before, &mut counters);
             self.deliver(&mut counters);
         }
+        self.spool_periodically(before);
+        self.remove_delivered();
         counters.buffered_metrics = self.ring.buffered_metrics() as u64;
         counters.buffered_bytes = self.ring.buffered_bytes() as u64;
         if let Some(charts) = &self.charts {
@@ -500,6 +543,9 @@ impl Instance {
         );
         add(&self.totals.built_metrics, metrics as u64);
         add(&self.totals.batches, 1);
+        if !bytes.is_empty() {
+            self.ring_through = before;
+        }
         if let Some(loss) = self.ring.push(Batch::new(bytes, metrics).at(before)) {
             let mut lost = IntervalCounters {
                 lost_metrics: loss.metrics as u64,
@@ -524,7 +570,7 @@ impl Instance {
     /// outage otherwise (see the module documentation).
     pub fn catch_up(&mut self, store: &Store, counters: &mut IntervalCounters) {
         let ue = self.update_every_s();
-        if !self.spooled.is_empty()
+        if self.backlog_outside_ring()
             && self.replay.built_before.is_none()
             && self.replay.due_before != i64::MIN
         {
@@ -532,11 +578,13 @@ impl Instance {
             // behind the spool, however long sending it takes.
             self.replay.built_before = Some(self.replay.due_before - ue);
         }
-        if !self.feed_spooled(counters) {
+        if !self.feed_backlog(counters) && !self.may_overflow() {
             return;
         }
         while let Some(before) = self.replay.next_due(ue) {
-            if !self.ring.has_room() {
+            // Behind a full ring or a backlog outside it: only beyond it.
+            let overflow = !self.ring.has_room() || self.backlog_outside_ring();
+            if overflow && !self.may_overflow() {
                 if self.replay.episode.is_none() {
                     self.replay.episode = Some(Episode {
                         from_before: before,
@@ -555,65 +603,224 @@ impl Instance {
                 }
                 self.replay.tokens -= 1.0;
             }
+            if overflow {
+                if self.replay.episode.is_none() {
+                    self.replay.episode = Some(Episode {
+                        from_before: before,
+                        windows: 0,
+                        expired: 0,
+                    });
+                    tracing::warn!(instance = %self.name, buffered_batches = self.ring.len(), buffered_bytes = self.ring.buffered_bytes(), since = before - ue, "buffer on failures is full: the backlog goes to the spool");
+                }
+                let batch = self.build_batch(store, before, counters);
+                if !batch.bytes.is_empty() {
+                    self.overflow_bytes += batch.bytes.len();
+                    self.overflow.push_back(batch);
+                }
+                continue;
+            }
             self.build_window(store, before, counters);
             self.deliver(counters);
         }
-        if self.replay.next_due(ue).is_none() {
+        if self.replay.next_due(ue).is_none() && !self.backlog_outside_ring() {
             if let Some(episode) = self.replay.episode.take() {
                 tracing::info!(instance = %self.name, replayed_windows = episode.windows, from = episode.from_before - ue, expired_points = episode.expired, "caught up: the missed intervals were sent from the store");
             }
         }
     }
 
-    /// Moves the batches read from the spool into the ring as far as it
-    /// has room and the replay rate allows, delivering after each; true
-    /// when none is left. Removes the spool file once all are moved.
-    fn feed_spooled(&mut self, counters: &mut IntervalCounters) -> bool {
-        while !self.spooled.is_empty() && self.ring.has_room() {
-            self.replay.refill(Instant::now());
-            if self.replay.tokens < 1.0 {
-                break;
+    /// Moves the batches waiting outside the ring (read back from the
+    /// spool, then built beyond the ring) into the ring, oldest first, as
+    /// far as it has room and the replay rate allows, delivering after
+    /// each; true when none is left.
+    fn feed_backlog(&mut self, counters: &mut IntervalCounters) -> bool {
+        loop {
+            if self.spooled.is_empty() {
+                let name = &self.name;
+                let Some(batches) = self
+                    .spooler
+                    .as_mut()
+                    .and_then(|s| s.read_next(self.ring_through, name))
+                else {
+                    break;
+                };
+                self.spooled = batches.into();
             }
-            self.replay.tokens -= 1.0;
+            if !self.ring.has_room() || !self.take_token() {
+                return false;
+            }
             if let Some(batch) = self.spooled.pop_front() {
+                self.ring_through = self.ring_through.max(batch.at_s);
                 self.ring.append(batch);
             }
             self.deliver(counters);
         }
-        if self.spooled.is_empty() && self.spool_pending {
-            self.spool_pending = false;
-            if let Some(spool) = &self.spool {
-                match spool.clear() {
-                    Ok(()) => {
-                        tracing::info!(instance = %self.name, "the spool is sent (or in the ring): removed")
-                    }
-                    Err(error) => {
-                        tracing::error!(instance = %self.name, %error, "cannot remove the spool; it may be sent again at the next start")
-                    }
-                }
+        while !self.overflow.is_empty() {
+            if !self.ring.has_room() || !self.take_token() {
+                return false;
             }
+            if let Some(batch) = self.overflow.pop_front() {
+                self.overflow_bytes -= batch.bytes.len();
+                self.ring_through = self.ring_through.max(batch.at_s);
+                self.ring.append(batch);
+            }
+            self.deliver(counters);
         }
-        self.spooled.is_empty()
+        true
     }
 
-    /// Writes the undelivered backlog to the spool (the instance stops):
-    /// the ring's unacknowledged batches, the batches of the spool not sent
-    /// yet, and the windows not built yet, oldest first, within `spool max
-    /// bytes` and a time bound. Nothing to keep removes the spool.
-    pub fn spool_on_stop(&mut self, store: &Store) {
-        let Some(spool) = self.spool.clone() else {
+    /// One token of the replay rate, if there is one.
+    fn take_token(&mut self) -> bool {
+        self.replay.refill(Instant::now());
+        if self.replay.tokens < 1.0 {
+            return false;
+        }
+        self.replay.tokens -= 1.0;
+        true
+    }
+
+    /// Whether the next window may be built beyond a full ring, for the
+    /// spool: periodic spooling is on, the last write did not fail, and
+    /// what waits for the next write stays within `spool max bytes` and
+    /// `buffer on failures max bytes`.
+    fn may_overflow(&self) -> bool {
+        let Some(spooler) = &self.spooler else {
+            return false;
+        };
+        let next = self.last_batch_len.max(1) as u64;
+        let waiting = self.overflow_bytes as u64 + self.ring.buffered_bytes() as u64;
+        spooler.every_s() > 0
+            && !spooler.failing
+            && self.replays()
+            && waiting + next <= spooler.room()
+            && (self.overflow_bytes + self.last_batch_len) <= self.ring.max_bytes()
+    }
+
+    /// Every `spool every secs` while a receiver is down (a batch older
+    /// than one interval is not acknowledged, or windows wait beyond the
+    /// ring), appends what is not on disk yet as a new segment: the ring's
+    /// batches newer than the spool's newest, then the overflow, within
+    /// `spool max bytes`.
+    fn spool_periodically(&mut self, before: i64) {
+        let ue = self.update_every_s();
+        let Some(spooler) = &mut self.spooler else {
             return;
         };
+        let every = spooler.every_s();
+        if every == 0 || spooler.last_write.is_some_and(|last| before < last + every) {
+            return;
+        }
+        let down =
+            self.ring.oldest_time().is_some_and(|t| t < before - ue) || !self.overflow.is_empty();
+        if !down {
+            return;
+        }
+        spooler.last_write = Some(before);
+        let on_disk = spooler.on_disk_through();
+        let mut room = spooler.room();
+        let mut batches: Vec<&Batch> = Vec::new();
+        let mut from_overflow = 0;
+        let mut left_out = false;
+        let ring = self.ring.batches().filter(|b| b.at_s > on_disk);
+        for (batch, overflow) in ring
+            .map(|b| (b, false))
+            .chain(self.overflow.iter().map(|b| (b, true)))
+        {
+            let len = batch.bytes.len() as u64;
+            if len > room {
+                left_out = true;
+                break;
+            }
+            room -= len;
+            batches.push(batch);
+            from_overflow += usize::from(overflow);
+        }
+        if left_out && !spooler.full_logged {
+            spooler.full_logged = true;
+            tracing::warn!(instance = %self.name, dir = %spooler.dir().display(), max_bytes = spooler.max_bytes(), "the spool is full (spool max bytes): the newer backlog stays in memory and in the store only, and is lost if the agent is killed");
+        } else if !left_out {
+            spooler.full_logged = false;
+        }
+        if batches.is_empty() {
+            return;
+        }
+        let deadline = Instant::now() + SPOOL_PERIODIC_BOUND;
+        let ring_count = batches.len() - from_overflow;
+        let (done, result) = spooler.append_all(&batches, deadline);
+        let total = batches.len();
+        drop(batches);
+        let written_overflow = done.saturating_sub(ring_count);
+        for _ in 0..written_overflow {
+            if let Some(batch) = self.overflow.pop_front() {
+                self.overflow_bytes -= batch.bytes.len();
+            }
+        }
+        match result {
+            Ok(()) => {
+                if spooler.failing {
+                    tracing::info!(instance = %self.name, dir = %spooler.dir().display(), "the spool can be written again");
+                }
+                spooler.failing = false;
+                tracing::debug!(instance = %self.name, batches = done, left_for_next_time = total - done, segments = spooler.segment_count(), disk_bytes = spooler.disk_bytes(), "the backlog's new batches are in the spool");
+            }
+            Err(error) => {
+                if !spooler.failing {
+                    tracing::error!(instance = %self.name, dir = %spooler.dir().display(), %error, "cannot write the spool: the backlog stays in memory and in the store only (bounded as without a spool), and is lost if the agent is killed; trying again every spool every secs");
+                }
+                spooler.failing = true;
+            }
+        }
+    }
+
+    /// Removes the spool segments the receiver has acknowledged whole.
+    fn remove_delivered(&mut self) {
+        let through = match self.ring.oldest_time() {
+            Some(t) => t - 1,
+            None => self.ring_through,
+        };
+        let Some(spooler) = &mut self.spooler else {
+            return;
+        };
+        if spooler.remove_delivered(through, &self.name) && spooler.segment_count() == 0 {
+            tracing::info!(instance = %self.name, "the spool is delivered: its segments are removed");
+        }
+    }
+
+    /// Writes the rest of the undelivered backlog to the spool (the
+    /// instance stops): the ring's unacknowledged batches not on disk yet,
+    /// the windows built beyond the ring, and the windows not built yet,
+    /// oldest first, as one more segment, within `spool max bytes` (the
+    /// oldest segments make room) and a time bound. The segment holding
+    /// the oldest unacknowledged batch is rewritten from its
+    /// unacknowledged part. Nothing left to deliver leaves no segment.
+    pub fn spool_on_stop(&mut self, store: &Store) {
+        if self.spooler.is_none() {
+            return;
+        }
         let deadline = Instant::now() + SPOOL_WRITE_BOUND;
         let mut counters = IntervalCounters::default();
         self.delivery.poll(&mut self.ring, &mut counters);
-        let mut backlog = StopBacklog::new(spool.max_bytes());
-        for batch in self.ring.take_unacknowledged() {
-            backlog.push(batch);
+        self.remove_delivered();
+        let Some(mut spooler) = self.spooler.take() else {
+            return;
+        };
+        let on_disk = spooler.on_disk_through();
+        let mut rest = StopBacklog::new(spooler.max_bytes());
+        for (i, batch) in self.ring.take_unacknowledged().into_iter().enumerate() {
+            if batch.at_s > on_disk {
+                rest.push(batch);
+            } else if i == 0 {
+                if let Err(error) = spooler.trim_to(&batch) {
+                    tracing::warn!(instance = %self.name, %error, "stopping: cannot rewrite the oldest spool segment; lines the receiver took may be sent again");
+                }
+            }
         }
-        for batch in self.spooled.drain(..) {
-            backlog.push(batch);
+        for batch in self.overflow.drain(..) {
+            rest.push(batch);
         }
+        self.overflow_bytes = 0;
+        // `spooled` came from the spool and is still there.
+        self.spooled.clear();
         let ue = self.update_every_s();
         let mut unbuilt = 0u64;
         if self.replays() {
@@ -623,31 +830,29 @@ impl Instance {
                     break;
                 }
                 let batch = self.build_batch(store, before, &mut counters);
-                backlog.push(batch);
+                rest.push(batch);
             }
         }
-        if !backlog.batches.is_empty() {
-            if let Some(dir) = spool.path().parent() {
-                if let Err(error) = std::fs::create_dir_all(dir) {
-                    tracing::error!(instance = %self.name, dir = %dir.display(), %error, "stopping: cannot create the spool directory; the undelivered backlog is lost");
-                    return;
+        let dropped_segments = spooler.make_room(rest.bytes);
+        let batches: Vec<&Batch> = rest.batches.iter().collect();
+        let (written, result) = spooler.append_all(&batches, deadline + SPOOL_WRITE_BOUND);
+        let not_in_time: u64 = batches[written..].iter().map(|b| b.metrics as u64).sum();
+        let dropped = rest.dropped_metrics + dropped_segments;
+        match result {
+            Ok(()) => {
+                if not_in_time > 0 {
+                    tracing::warn!(instance = %self.name, lost_metrics = not_in_time, "stopping: the newest part of the backlog was not written in time and is lost");
                 }
-            }
-        }
-        let batches: Vec<&Batch> = backlog.batches.iter().collect();
-        match spool.store(&batches, deadline + SPOOL_WRITE_BOUND) {
-            Ok(stored) => {
-                if stored.batches > 0 {
-                    tracing::info!(instance = %self.name, path = %spool.path().display(), batches = stored.batches, bytes = stored.bytes, "stopping: the undelivered backlog is in the spool");
+                if spooler.segment_count() > 0 {
+                    tracing::info!(instance = %self.name, dir = %spooler.dir().display(), segments = spooler.segment_count(), bytes = spooler.disk_bytes(), new_batches = batches.len(), "stopping: the undelivered backlog is in the spool");
                 }
-                let dropped = backlog.dropped_metrics + stored.dropped_metrics;
                 if dropped > 0 || unbuilt > 0 {
-                    tracing::warn!(instance = %self.name, lost_metrics = dropped, windows_not_built_in_time = unbuilt, max_bytes = spool.max_bytes(), "stopping: part of the backlog did not fit in the spool (its oldest) and is lost");
+                    tracing::warn!(instance = %self.name, lost_metrics = dropped, windows_not_built_in_time = unbuilt, max_bytes = spooler.max_bytes(), "stopping: part of the backlog did not fit in the spool (its oldest) and is lost");
                 }
             }
             Err(error) => {
-                let metrics: u64 = backlog.batches.iter().map(|b| b.metrics as u64).sum();
-                tracing::error!(instance = %self.name, %error, lost_metrics = metrics, "stopping: cannot write the spool; the undelivered backlog is lost");
+                let metrics = not_in_time;
+                tracing::error!(instance = %self.name, %error, lost_metrics = metrics + dropped, segments_kept = spooler.segment_count(), "stopping: cannot write the spool; the undelivered backlog not already in it is lost");
             }
         }
     }
@@ -656,6 +861,9 @@ impl Instance {
     /// and moves the replay position past it.
     fn build_window(&mut self, store: &Store, before: i64, counters: &mut IntervalCounters) {
         let batch = self.build_batch(store, before, counters);
+        if !batch.bytes.is_empty() {
+            self.ring_through = self.ring_through.max(batch.at_s);
+        }
         self.ring.append(batch);
     }
 
@@ -1027,6 +1235,20 @@ mod tests {
         Spool::new(&settings, "t", "graphite")
     }
 
+    /// The spool's files in `dir`, sorted.
+    fn spool_files(dir: &std::path::Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
+    }
+
     fn spool_dir(tag: &str) -> std::path::PathBuf {
         std::env::temp_dir().join(format!(
             "backhaul-instance-spool-{tag}-{}-{}",
@@ -1039,26 +1261,25 @@ mod tests {
     fn a_stop_during_an_outage_spools_the_backlog_and_the_next_start_sends_it_first() {
         let dir = spool_dir("stop");
         let mut f = Fixture::new(100, 3, DataSource::Average);
-        f.inst.set_spool(test_spool(&dir, 1 << 20));
+        f.inst.set_spool(test_spool(&dir, 1 << 20), 0);
         // Down from second 3: the ring holds 3..=5, the store 6..=10.
         for k in 1..=10 {
             f.second(k, k <= 2);
         }
         f.inst.spool_on_stop(&f.store);
-        let path = dir.join("t.spool");
-        assert!(path.exists());
+        assert_eq!(spool_files(&dir), vec!["t~0000000001.spool"]);
         // A new process: a fresh store, the same receiver, up.
         let mut g = Fixture::with_receiver(100, 3, DataSource::Average, f.rx.clone());
-        g.inst.set_spool(test_spool(&dir, 1 << 20));
+        g.inst.set_spool(test_spool(&dir, 1 << 20), 0);
         assert_eq!(g.inst.backlog_since(), Some(T0 + 2));
         for k in 11..=15 {
             g.second(k, true);
         }
         g.expect_once(1..=15);
-        assert!(!path.exists(), "sent: removed");
+        assert!(spool_files(&dir).is_empty(), "sent: removed");
         // Nothing undelivered at the next stop: no spool.
         g.inst.spool_on_stop(&g.store);
-        assert!(!path.exists());
+        assert!(spool_files(&dir).is_empty());
         let _ = std::fs::remove_dir_all(dir);
     }
 
@@ -1067,13 +1288,13 @@ mod tests {
         let dir = spool_dir("bound");
         let mut f = Fixture::new(100, 3, DataSource::Average);
         // One second of both dimensions is about 50 bytes here.
-        f.inst.set_spool(test_spool(&dir, 4 * 52));
+        f.inst.set_spool(test_spool(&dir, 4 * 52), 0);
         for k in 1..=10 {
             f.second(k, k <= 2);
         }
         f.inst.spool_on_stop(&f.store);
         let mut g = Fixture::with_receiver(100, 3, DataSource::Average, f.rx.clone());
-        g.inst.set_spool(test_spool(&dir, 4 * 52));
+        g.inst.set_spool(test_spool(&dir, 4 * 52), 0);
         assert_eq!(InstanceTotals::get(&g.inst.totals.lost_metrics), 0);
         for k in 11..=12 {
             g.second(k, true);
@@ -1097,7 +1318,7 @@ mod tests {
         let path = dir.join("t.spool");
         std::fs::write(&path, b"BHSPOOL\n\x07\0\0\0").unwrap();
         let mut f = Fixture::new(100, 3, DataSource::Average);
-        f.inst.set_spool(test_spool(&dir, 1 << 20));
+        f.inst.set_spool(test_spool(&dir, 1 << 20), 0);
         assert!(!path.exists(), "removed");
         assert!(f.inst.backlog_since().is_none());
         for k in 1..=3 {
@@ -1105,5 +1326,105 @@ mod tests {
         }
         f.expect_once(1..=3);
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// Seconds `1..=20`, down from 3 on, spooling every 2 s: what a kill
+    /// after second 20 leaves on disk.
+    fn outage_then_kill(dir: &std::path::Path) -> Fixture {
+        let mut f = Fixture::new(100, 3, DataSource::Average);
+        f.inst.set_spool(test_spool(dir, 1 << 20), 2);
+        for k in 1..=20 {
+            f.second(k, k <= 2);
+            assert!(f.inst.ring.len() <= 3);
+            assert!(f.inst.overflow.len() <= 3, "only until the next write");
+        }
+        f
+    }
+
+    #[test]
+    fn after_a_kill_during_an_outage_at_most_the_spool_interval_is_missing() {
+        let dir = spool_dir("kill");
+        let f = outage_then_kill(&dir);
+        assert!(!spool_files(&dir).is_empty(), "written while down");
+        // SIGKILL: no spool_on_stop. A new process, the receiver back.
+        let mut g = Fixture::with_receiver(100, 3, DataSource::Average, f.rx.clone());
+        drop(f);
+        g.inst.set_spool(test_spool(&dir, 1 << 20), 2);
+        for k in 21..=26 {
+            g.second(k, true);
+        }
+        let (map, ordered) = g.received();
+        assert!(ordered);
+        let last_on_disk = (3..=20)
+            .rev()
+            .find(|k| map.contains_key(&("d0".to_string(), *k)))
+            .expect("the backlog came back");
+        assert!(
+            last_on_disk >= 20 - 2,
+            "more than the interval lost: {last_on_disk}"
+        );
+        g.expect_once((1..=last_on_disk).chain(21..=26));
+        assert!(spool_files(&dir).is_empty(), "delivered: removed");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn with_periodic_spooling_an_outage_and_a_clean_stop_lose_and_repeat_nothing() {
+        let dir = spool_dir("periodic");
+        let mut f = outage_then_kill(&dir);
+        // The receiver comes back without a restart: everything once.
+        for k in 21..=30 {
+            f.second(k, true);
+        }
+        let mut counters = IntervalCounters::default();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while f.inst.backlog_since().is_some() && Instant::now() < deadline {
+            f.inst.catch_up(&f.store, &mut counters);
+        }
+        f.second(31, true);
+        f.expect_once(1..=31);
+        assert!(spool_files(&dir).is_empty(), "delivered: removed");
+
+        // Down again, a clean stop after periodic writes, a restart.
+        for k in 32..=40 {
+            f.second(k, false);
+        }
+        f.inst.spool_on_stop(&f.store);
+        let mut g = Fixture::with_receiver(100, 3, DataSource::Average, f.rx.clone());
+        drop(f);
+        g.inst.set_spool(test_spool(&dir, 1 << 20), 2);
+        for k in 41..=46 {
+            g.second(k, true);
+        }
+        g.expect_once(1..=46);
+        assert!(spool_files(&dir).is_empty());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_spool_that_cannot_be_written_keeps_memory_bounded_and_the_store_replays() {
+        // The spool directory's place is taken by a file: nothing can be
+        // created there.
+        let dir = spool_dir("unwritable");
+        std::fs::write(&dir, b"not a directory").unwrap();
+        let mut f = Fixture::new(100, 3, DataSource::Average);
+        f.inst.set_spool(test_spool(&dir, 1 << 20), 1);
+        for k in 1..=20 {
+            f.second(k, k <= 2);
+            assert!(f.inst.ring.len() <= 3);
+            assert!(f.inst.overflow.len() <= 2, "{}", f.inst.overflow.len());
+        }
+        assert!(f.inst.spooler.as_ref().is_some_and(|s| s.failing));
+        for k in 21..=22 {
+            f.second(k, true);
+        }
+        let mut counters = IntervalCounters::default();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while f.inst.backlog_since().is_some() && Instant::now() < deadline {
+            f.inst.catch_up(&f.store, &mut counters);
+        }
+        f.second(23, true);
+        f.expect_once(1..=23);
+        let _ = std::fs::remove_file(dir);
     }
 }

@@ -13,6 +13,7 @@
 //! * `backoff`, `schedule`: pacing of retries, logs and wake-ups;
 //! * `monitoring`: the instance's own charts;
 //! * `spool`: the undelivered backlog on disk across a restart;
+//! * `spooler`: an instance's spool segments, appended and removed;
 //! * `instance`: the thread that ties them together.
 
 pub mod backoff;
@@ -25,6 +26,7 @@ pub mod monitoring;
 pub mod registry;
 pub mod schedule;
 pub mod spool;
+pub mod spooler;
 pub mod status;
 pub mod transport;
 
@@ -256,11 +258,10 @@ pub fn start<'a>(
                 dir: dir.clone(),
                 max_bytes: cfg.spool_max_bytes as u64,
             };
-            instance.set_spool(spool::Spool::new(
-                &settings,
-                &cfg.name,
-                cfg.connector.as_str(),
-            ));
+            instance.set_spool(
+                spool::Spool::new(&settings, &cfg.name, cfg.connector.as_str()),
+                cfg.spool_every_secs,
+            );
         }
         running.push(spawn(instance, store.clone(), shutdown.clone())?);
     }

@@ -2,11 +2,15 @@
 //! so that a restart (or a crash, up to the last write) loses nothing the
 //! receiver had not acknowledged.
 //!
-//! One file per instance, `DIR/NAME.spool`, written whole each time: into
-//! `NAME.spool.tmp`, synced, then renamed over the old one, so the file on
-//! disk is always a complete earlier spool or a complete new one, never half
-//! of each. A write that fails (a full or read-only disk) leaves the old file
-//! as it was and says why.
+//! An instance's spool is a series of segment files, `DIR/NAME~SEQ.spool`
+//! (`SEQ`: ten digits, growing), each written once and whole: into
+//! `NAME~SEQ.spool.tmp`, synced, then renamed into place, so a segment on
+//! disk is always complete, never half written. A write that fails (a full
+//! or read-only disk) leaves no segment and says why. The instance appends a
+//! segment with what is new every `spool every secs` while a receiver is
+//! down, and one more when it stops; it removes a segment once the receiver
+//! has acknowledged all of it (see `instance.rs`). `DIR/NAME.spool`, the one
+//! file of the first spool format, is read as the oldest segment.
 //!
 //! # Format (version 1)
 //!
@@ -45,6 +49,9 @@ const MAGIC: &[u8; 15] = b"BACKHAUL-SPOOL\n";
 /// The format this build writes and reads.
 pub const SPOOL_VERSION: u32 = 1;
 const RECORD_HEADER: usize = 4 + 4 + 8 + 8;
+/// Between an instance's file name and a segment's number: never in a
+/// name made by `file_name` (it would be escaped there).
+const SEGMENT_MARK: char = '~';
 
 /// Why a spool could not be read or written. Every variant names the file.
 #[derive(Debug, thiserror::Error)]
@@ -119,7 +126,8 @@ pub struct Spool {
 
 impl Spool {
     /// The spool of instance `instance` (any text: it is made a safe file
-    /// name) whose batches are in the format of `connector_type`.
+    /// name) whose batches are in the format of `connector_type`: its
+    /// segment 0 (`NAME.spool`); [`Self::segment`] names the others.
     pub fn new(settings: &SpoolSettings, instance: &str, connector_type: &str) -> Spool {
         let name = file_name(instance);
         Spool {
@@ -128,6 +136,75 @@ impl Spool {
             identity: connector_type.to_string(),
             max_bytes: settings.max_bytes,
         }
+    }
+
+    /// Segment `seq` of the same spool (0 is the spool's own file).
+    pub fn segment(&self, seq: u64) -> Spool {
+        if seq == 0 {
+            return self.clone();
+        }
+        let name = format!("{}{SEGMENT_MARK}{seq:010}", self.stem());
+        let dir = self.dir();
+        Spool {
+            path: dir.join(format!("{name}.spool")),
+            tmp_path: dir.join(format!("{name}.spool.tmp")),
+            identity: self.identity.clone(),
+            max_bytes: self.max_bytes,
+        }
+    }
+
+    /// The directory the segments are in.
+    pub fn dir(&self) -> PathBuf {
+        self.path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default()
+    }
+
+    /// The instance's part of the file names.
+    fn stem(&self) -> String {
+        let file = self
+            .path
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let file = file.strip_suffix(".spool").unwrap_or(&file);
+        file.split(SEGMENT_MARK)
+            .next()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// The sequence numbers of the segments on disk, oldest first (0: the
+    /// spool's own file). A missing directory has none.
+    pub fn segments(&self) -> Result<Vec<u64>, SpoolError> {
+        let dir = self.dir();
+        let entries = match fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(source) => return Err(SpoolError::Io { path: dir, source }),
+        };
+        let stem = self.stem();
+        let prefix = format!("{stem}{SEGMENT_MARK}");
+        let mut seqs = Vec::new();
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            let Some(base) = name.strip_suffix(".spool") else {
+                continue;
+            };
+            if base == stem {
+                seqs.push(0);
+            } else if let Some(seq) = base.strip_prefix(&prefix) {
+                // Only the names `segment` makes (ten digits, from 1).
+                match seq.parse::<u64>() {
+                    Ok(n) if n > 0 && format!("{n:010}") == seq => seqs.push(n),
+                    _ => {}
+                }
+            }
+        }
+        seqs.sort_unstable();
+        Ok(seqs)
     }
 
     pub fn path(&self) -> &Path {

@@ -92,6 +92,33 @@ pub(crate) struct ChartSpec {
 }
 
 impl ChartSpec {
+    /// A `proc.plugin` chart of netdata module `module`, with no context of
+    /// its own (the chart's default).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) const fn proc(
+        module: &'static str,
+        type_: &'static str,
+        id: &'static str,
+        family: &'static str,
+        title: &'static str,
+        units: &'static str,
+        chart_type: ChartType,
+        priority: i64,
+    ) -> ChartSpec {
+        ChartSpec {
+            type_,
+            id,
+            family,
+            context: None,
+            title,
+            units,
+            chart_type,
+            priority,
+            plugin: super::PROC_PLUGIN,
+            module,
+        }
+    }
+
     pub(crate) fn def(&self, update_every: u32) -> ChartDef {
         let def = ChartDef::new(self.type_, self.id)
             .family(self.family)
@@ -186,6 +213,25 @@ impl ChartHandle {
             dims: indexes,
             obsolete: false,
         }
+    }
+
+    /// Adds a dimension discovered after the chart was created (or renames
+    /// the one with the same id) and returns its position in the order
+    /// [`Self::update`] takes values in.
+    pub(crate) fn add_dimension(&mut self, def: DimensionDef) -> usize {
+        let index = self.chart.write().add_dimension(def);
+        match self.dims.iter().position(|&d| d == index) {
+            Some(position) => position,
+            None => {
+                self.dims.push(index);
+                self.dims.len() - 1
+            }
+        }
+    }
+
+    /// How many dimensions [`Self::update`] takes values for.
+    pub(crate) fn dimension_count(&self) -> usize {
+        self.dims.len()
     }
 
     /// Sets the raw values of the dimensions, in declaration order (`None`

@@ -1,6 +1,11 @@
-//! `/proc/diskstats`: per disk bandwidth (`disk.DEV`, KiB/s) and completed
-//! operations (`disk_ops.DEV`), and the bandwidth of all physical disks
-//! together (`system.io`).
+//! `/proc/diskstats`: per disk bandwidth (`disk.DEV`, KiB/s), completed
+//! operations (`disk_ops.DEV`), and netdata's other per-disk charts:
+//! operations in flight (`disk_qops`), backlog, busy time and utilization
+//! (`disk_backlog`, `disk_busy`, `disk_util`), merged operations
+//! (`disk_mops`), time spent (`disk_iotime`), the per-operation averages
+//! (`disk_await`, `disk_avgsz`, `disk_svctm`), and their discard/flush
+//! counterparts (`disk_ext.DEV`, `disk_ext_*`); and the bandwidth of all
+//! physical disks together (`system.io`).
 //!
 //! As in netdata:
 //! * a disk is physical when `/sys/block/DEV` exists, a partition when
@@ -28,6 +33,7 @@ use wire::simple_pattern::SimplePattern;
 
 use super::chart_handle::{auto_label, ChartHandle, ChartSpec, Cycle, DimSpec, RefusedRounds};
 use super::mountinfo::{parse_mountinfo, Mount};
+use super::ondemand::{no_chart_switches, on_demand, ChartSwitches, OnDemand};
 use super::parse::{lines, netdata_chart_id, parse_u64, words};
 use super::source::{host_path, SourceFile};
 use super::PROC_PLUGIN;
@@ -70,6 +76,252 @@ const OPS_DIMS: [DimSpec; 2] = [
 ];
 const OPS_PRIORITY: i64 = 2010;
 
+/// A per-disk chart beyond bandwidth and operations.
+struct ExtChart {
+    type_: &'static str,
+    context: &'static str,
+    title: &'static str,
+    units: &'static str,
+    chart_type: ChartType,
+    priority: i64,
+    dims: &'static [DimSpec],
+}
+
+/// Indexes into [`EXT_CHARTS`].
+#[derive(Clone, Copy)]
+enum Ext {
+    Io,
+    Ops,
+    Qops,
+    Backlog,
+    Busy,
+    Util,
+    Mops,
+    DiscardMops,
+    Iotime,
+    DiscardIotime,
+    Await,
+    DiscardAwait,
+    Avgsz,
+    DiscardAvgsz,
+    Svctm,
+}
+
+const fn ext(
+    type_: &'static str,
+    context: &'static str,
+    title: &'static str,
+    units: &'static str,
+    chart_type: ChartType,
+    priority: i64,
+    dims: &'static [DimSpec],
+) -> ExtChart {
+    ExtChart {
+        type_,
+        context,
+        title,
+        units,
+        chart_type,
+        priority,
+        dims,
+    }
+}
+
+const EXT_CHARTS: [ExtChart; 15] = [
+    ext(
+        "disk_ext",
+        "disk_ext.io",
+        "Amount of Discarded Data",
+        "KiB/s",
+        ChartType::Area,
+        2001,
+        &[DimSpec::incremental("discards", SECTOR_SIZE, 1024)],
+    ),
+    ext(
+        "disk_ext_ops",
+        "disk_ext.ops",
+        "Disk Completed Extended I/O Operations",
+        "operations/s",
+        ChartType::Line,
+        2011,
+        &[
+            DimSpec::incremental("discards", 1, 1),
+            DimSpec::incremental("flushes", 1, 1),
+        ],
+    ),
+    ext(
+        "disk_qops",
+        "disk.qops",
+        "Disk Current I/O Operations",
+        "operations",
+        ChartType::Line,
+        2015,
+        &[DimSpec::absolute("operations", 1, 1)],
+    ),
+    ext(
+        "disk_backlog",
+        "disk.backlog",
+        "Disk Backlog",
+        "milliseconds",
+        ChartType::Area,
+        2020,
+        &[DimSpec::incremental("backlog", 1, 1)],
+    ),
+    ext(
+        "disk_busy",
+        "disk.busy",
+        "Disk Busy Time",
+        "milliseconds",
+        ChartType::Area,
+        2030,
+        &[DimSpec::incremental("busy", 1, 1)],
+    ),
+    ext(
+        "disk_util",
+        "disk.util",
+        "Disk Utilization Time",
+        "% of time working",
+        ChartType::Area,
+        2040,
+        &[DimSpec::absolute("utilization", 1, 1)],
+    ),
+    ext(
+        "disk_mops",
+        "disk.mops",
+        "Disk Merged Operations",
+        "merged operations/s",
+        ChartType::Line,
+        2080,
+        &[
+            DimSpec::incremental("reads", 1, 1),
+            DimSpec::incremental("writes", -1, 1),
+        ],
+    ),
+    ext(
+        "disk_ext_mops",
+        "disk_ext.mops",
+        "Disk Merged Discard Operations",
+        "merged operations/s",
+        ChartType::Line,
+        2081,
+        &[DimSpec::incremental("discards", 1, 1)],
+    ),
+    ext(
+        "disk_iotime",
+        "disk.iotime",
+        "Disk Total I/O Time",
+        "milliseconds/s",
+        ChartType::Line,
+        2090,
+        &[
+            DimSpec::incremental("reads", 1, 1),
+            DimSpec::incremental("writes", -1, 1),
+        ],
+    ),
+    ext(
+        "disk_ext_iotime",
+        "disk_ext.iotime",
+        "Disk Total I/O Time for Extended Operations",
+        "milliseconds/s",
+        ChartType::Line,
+        2091,
+        &[
+            DimSpec::incremental("discards", 1, 1),
+            DimSpec::incremental("flushes", 1, 1),
+        ],
+    ),
+    ext(
+        "disk_await",
+        "disk.await",
+        "Average Completed I/O Operation Time",
+        "milliseconds/operation",
+        ChartType::Line,
+        2050,
+        &[
+            DimSpec::absolute("reads", 1, 1),
+            DimSpec::absolute("writes", -1, 1),
+        ],
+    ),
+    ext(
+        "disk_ext_await",
+        "disk_ext.await",
+        "Average Completed Extended I/O Operation Time",
+        "milliseconds/operation",
+        ChartType::Line,
+        2051,
+        &[
+            DimSpec::absolute("discards", 1, 1),
+            DimSpec::absolute("flushes", 1, 1),
+        ],
+    ),
+    ext(
+        "disk_avgsz",
+        "disk.avgsz",
+        "Average Completed I/O Operation Bandwidth",
+        "KiB/operation",
+        ChartType::Area,
+        2060,
+        &[
+            DimSpec::absolute("reads", SECTOR_SIZE, 1024),
+            DimSpec::absolute("writes", -SECTOR_SIZE, 1024),
+        ],
+    ),
+    ext(
+        "disk_ext_avgsz",
+        "disk_ext.avgsz",
+        "Average Amount of Discarded Data",
+        "KiB/operation",
+        ChartType::Area,
+        2060,
+        &[DimSpec::absolute("discards", SECTOR_SIZE, 1024)],
+    ),
+    ext(
+        "disk_svctm",
+        "disk.svctm",
+        "Average Service Time",
+        "milliseconds/operation",
+        ChartType::Line,
+        2070,
+        &[DimSpec::absolute("svctm", 1, 1)],
+    ),
+];
+
+/// netdata's per-disk chart switches, in the order of
+/// [`GLOBAL_SWITCH_KEYS`]: bandwidth, operations, merged operations, i/o
+/// time, queued operations, utilization, extended operations, backlog.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct DiskSwitches([OnDemand; 8]);
+
+const IO: usize = 0;
+const OPS: usize = 1;
+const MOPS: usize = 2;
+const IOTIME: usize = 3;
+const QOPS: usize = 4;
+const UTIL: usize = 5;
+const EXT: usize = 6;
+const BACKLOG: usize = 7;
+
+/// The `[plugin:proc:/proc/diskstats]` keys of [`DiskSwitches`] (all
+/// `auto` by default).
+pub(crate) const GLOBAL_SWITCH_KEYS: [&str; 8] = [
+    "bandwidth for all disks",
+    "operations for all disks",
+    "merged operations for all disks",
+    "i/o time for all disks",
+    "queued operations for all disks",
+    "utilization percentage for all disks",
+    "extended operations for all disks",
+    "backlog for all disks",
+];
+
+/// The `[plugin:proc:/proc/diskstats]` keys for performance charts by
+/// kind of disk, and netdata's defaults.
+const PERFORMANCE_KEYS: [(&str, OnDemand); 3] = [
+    ("performance metrics for physical disks", OnDemand::Auto),
+    ("performance metrics for virtual disks", OnDemand::Auto),
+    ("performance metrics for partitions", OnDemand::No),
+];
+
 /// What kind of block device a disk is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum DiskKind {
@@ -103,6 +355,34 @@ struct DiskLine<'a> {
     discards: Option<u64>,
     discard_sectors: Option<u64>,
     flushes: Option<u64>,
+    /// The counters of the extended charts.
+    more: Counters,
+    /// The kernel reports discards (4.18 and later) and flushes (5.5).
+    has_discards: bool,
+    has_flushes: bool,
+}
+
+/// Every counter of a diskstats line, zero when missing (as netdata reads
+/// them), for the charts derived from two reads.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Counters {
+    reads: u64,
+    merged_reads: u64,
+    read_sectors: u64,
+    read_ms: u64,
+    writes: u64,
+    merged_writes: u64,
+    write_sectors: u64,
+    write_ms: u64,
+    in_flight: u64,
+    busy_ms: u64,
+    backlog_ms: u64,
+    discards: u64,
+    merged_discards: u64,
+    discard_sectors: u64,
+    discard_ms: u64,
+    flushes: u64,
+    flush_ms: u64,
 }
 
 /// A diskstats line, or `None` when it has fewer than 14 fields or no
@@ -119,7 +399,30 @@ fn parse_line(line: &[u8]) -> Option<DiskLine<'_>> {
     }
     let number = |i: usize| parse_u64(fields[i]);
     let optional = |i: usize| if i < count { number(i) } else { Some(0) };
+    let zero = |i: usize| optional(i).unwrap_or(0);
+    let more = Counters {
+        reads: zero(3),
+        merged_reads: zero(4),
+        read_sectors: zero(5),
+        read_ms: zero(6),
+        writes: zero(7),
+        merged_writes: zero(8),
+        write_sectors: zero(9),
+        write_ms: zero(10),
+        in_flight: zero(11),
+        busy_ms: zero(12),
+        backlog_ms: zero(13),
+        discards: zero(14),
+        merged_discards: zero(15),
+        discard_sectors: zero(16),
+        discard_ms: zero(17),
+        flushes: zero(18),
+        flush_ms: zero(19),
+    };
     Some(DiskLine {
+        more,
+        has_discards: count > 17,
+        has_flushes: count > 19,
         major: u32::try_from(number(0)?).ok()?,
         minor: u32::try_from(number(1)?).ok()?,
         device: fields[2],
@@ -185,11 +488,16 @@ struct Disk {
     chart_id: String,
     kind: DiskKind,
     mount_point: Option<String>,
-    /// Neither excluded nor a partition.
-    performance: bool,
+    /// Its chart switches (all `no` for an excluded disk, or when
+    /// performance metrics are off for its kind: partitions by default).
+    switches: DiskSwitches,
     seen: bool,
     io: Option<ChartHandle>,
     ops: Option<ChartHandle>,
+    /// The other performance charts, by [`Ext`].
+    ext: [Option<ChartHandle>; EXT_CHARTS.len()],
+    /// The counters of the previous read (netdata's `last_*`).
+    previous: Option<Counters>,
 }
 
 impl Disk {
@@ -214,6 +522,202 @@ impl Disk {
 
     fn mark_obsolete(&mut self) {
         super::chart_handle::mark_all_obsolete([&mut self.io, &mut self.ops]);
+        super::chart_handle::mark_all_obsolete(self.ext.iter_mut());
+    }
+
+    /// Completes a round of chart `which`, creating it first.
+    fn ext_update(
+        &mut self,
+        which: Ext,
+        host: &Host,
+        update_every: u32,
+        cycle: &mut Cycle,
+        values: &[Option<i64>],
+    ) {
+        let spec = &EXT_CHARTS[which as usize];
+        if self.ext[which as usize].is_none() {
+            let def = self
+                .chart(spec.type_, spec.context, spec.title, spec.units)
+                .chart_type(spec.chart_type)
+                .priority(spec.priority)
+                .update_every(update_every);
+            let dims = &spec.dims[..values.len().min(spec.dims.len())];
+            self.ext[which as usize] = Some(ChartHandle::create(host, def, dims));
+        }
+        if let Some(chart) = &mut self.ext[which as usize] {
+            chart.update(cycle, values);
+        }
+    }
+
+    /// Whether switch `which` is on this round, given whether its values
+    /// are not all zero (`auto` latches on).
+    fn wants(&mut self, which: usize, nonzero: bool) -> bool {
+        self.switches.0[which].wants(nonzero)
+    }
+
+    /// Whether switch `which` is on (`yes`, or `auto` latched).
+    fn on(&self, which: usize) -> bool {
+        self.switches.0[which] == OnDemand::Yes
+    }
+
+    /// Whether the discard/flush charts may follow their base chart.
+    fn ext_allowed(&self) -> bool {
+        self.switches.0[EXT] != OnDemand::No
+    }
+
+    /// The charts beyond bandwidth and operations, with netdata 1.37's
+    /// rules: each appears once its counters are not all zero; the
+    /// discard/flush ones (`disk_ext*`) with their base chart, when the
+    /// kernel counts discards; the per-operation averages (await, avgsz,
+    /// svctm) and utilization from the second read on, as differences
+    /// between two reads divided in integers.
+    fn extended(&mut self, line: &DiskLine<'_>, host: &Host, update_every: u32, cycle: &mut Cycle) {
+        let now = line.more;
+        let dc = line.has_discards;
+        let fl = line.has_flushes;
+        let n = |v: u64| i64::try_from(v).ok();
+        let io_on = self.on(IO);
+        let ops_on = self.on(OPS);
+        let ext = dc && self.ext_allowed();
+
+        if ext && io_on {
+            self.ext_update(
+                Ext::Io,
+                host,
+                update_every,
+                cycle,
+                &[n(now.discard_sectors)],
+            );
+        }
+        if ext && ops_on {
+            let values = [n(now.discards), n(now.flushes)];
+            let values = if fl { &values[..] } else { &values[..1] };
+            self.ext_update(Ext::Ops, host, update_every, cycle, values);
+        }
+        if self.wants(QOPS, now.in_flight != 0) {
+            self.ext_update(Ext::Qops, host, update_every, cycle, &[n(now.in_flight)]);
+        }
+        if self.wants(BACKLOG, now.backlog_ms != 0) {
+            self.ext_update(
+                Ext::Backlog,
+                host,
+                update_every,
+                cycle,
+                &[n(now.backlog_ms)],
+            );
+        }
+        let previous = self.previous.replace(now);
+        let delta = |f: fn(&Counters) -> u64| previous.map(|p| f(&now).wrapping_sub(f(&p)));
+        if self.wants(UTIL, now.busy_ms != 0) {
+            self.ext_update(Ext::Busy, host, update_every, cycle, &[n(now.busy_ms)]);
+            let utilization =
+                delta(|c| c.busy_ms).map(|busy| (busy / (10 * u64::from(update_every))).min(100));
+            self.ext_update(
+                Ext::Util,
+                host,
+                update_every,
+                cycle,
+                &[utilization.and_then(n)],
+            );
+        }
+        let merged = now.merged_reads != 0 || now.merged_writes != 0 || now.merged_discards != 0;
+        if self.wants(MOPS, merged) {
+            self.ext_update(
+                Ext::Mops,
+                host,
+                update_every,
+                cycle,
+                &[n(now.merged_reads), n(now.merged_writes)],
+            );
+            if ext {
+                self.ext_update(
+                    Ext::DiscardMops,
+                    host,
+                    update_every,
+                    cycle,
+                    &[n(now.merged_discards)],
+                );
+            }
+        }
+        let time =
+            now.read_ms != 0 || now.write_ms != 0 || now.discard_ms != 0 || now.flush_ms != 0;
+        if self.wants(IOTIME, time) {
+            self.ext_update(
+                Ext::Iotime,
+                host,
+                update_every,
+                cycle,
+                &[n(now.read_ms), n(now.write_ms)],
+            );
+            if ext {
+                let values = [n(now.discard_ms), n(now.flush_ms)];
+                let values = if fl { &values[..] } else { &values[..1] };
+                self.ext_update(Ext::DiscardIotime, host, update_every, cycle, values);
+            }
+        }
+        if previous.is_none() {
+            return;
+        }
+        // Per completed operation: `Δtime / Δops`, 0 without operations.
+        let per = |amount: Option<u64>, ops: Option<u64>| -> Option<i64> {
+            let (amount, ops) = (amount?, ops?);
+            n(amount.checked_div(ops).unwrap_or(0))
+        };
+        let reads = delta(|c| c.reads);
+        let writes = delta(|c| c.writes);
+        let discards = delta(|c| c.discards);
+        let flushes = delta(|c| c.flushes);
+        if self.on(IOTIME) && ops_on {
+            self.ext_update(
+                Ext::Await,
+                host,
+                update_every,
+                cycle,
+                &[
+                    per(delta(|c| c.read_ms), reads),
+                    per(delta(|c| c.write_ms), writes),
+                ],
+            );
+            if ext {
+                let values = [
+                    per(delta(|c| c.discard_ms), discards),
+                    per(delta(|c| c.flush_ms), flushes),
+                ];
+                let values = if fl { &values[..] } else { &values[..1] };
+                self.ext_update(Ext::DiscardAwait, host, update_every, cycle, values);
+            }
+        }
+        if io_on && ops_on {
+            self.ext_update(
+                Ext::Avgsz,
+                host,
+                update_every,
+                cycle,
+                &[
+                    per(delta(|c| c.read_sectors), reads),
+                    per(delta(|c| c.write_sectors), writes),
+                ],
+            );
+            if ext {
+                self.ext_update(
+                    Ext::DiscardAvgsz,
+                    host,
+                    update_every,
+                    cycle,
+                    &[per(delta(|c| c.discard_sectors), discards)],
+                );
+            }
+        }
+        if self.on(UTIL) && ops_on {
+            let operations = reads.zip(writes).map(|(r, w)| r.wrapping_add(w));
+            self.ext_update(
+                Ext::Svctm,
+                host,
+                update_every,
+                cycle,
+                &[per(delta(|c| c.busy_ms), operations)],
+            );
+        }
     }
 }
 
@@ -291,10 +795,26 @@ struct DiskstatsState {
     /// By kernel device name.
     disks: HashMap<Vec<u8>, Disk>,
     system_io: Option<ChartHandle>,
+    /// The `... for all disks` switches.
+    globals: DiskSwitches,
+    /// The performance switches of physical disks, virtual disks,
+    /// partitions.
+    performance: [OnDemand; 3],
 }
 
 impl DiskstatsCollector {
     pub fn new(root: &Path, update_every: u32) -> DiskstatsCollector {
+        DiskstatsCollector::configured(root, update_every, &no_chart_switches)
+    }
+
+    /// With the switches of `[plugin:proc:/proc/diskstats]` (the `... for
+    /// all disks` and `performance metrics for ...` keys; not the per-disk
+    /// sections).
+    pub fn configured(
+        root: &Path,
+        update_every: u32,
+        switches: ChartSwitches<'_>,
+    ) -> DiskstatsCollector {
         DiskstatsCollector {
             file: SourceFile::new(root, "/proc/diskstats"),
             update_every: update_every.max(1),
@@ -303,6 +823,11 @@ impl DiskstatsCollector {
                 excluded: SimplePattern::new(EXCLUDED_DISKS),
                 disks: HashMap::new(),
                 system_io: None,
+                globals: DiskSwitches(
+                    GLOBAL_SWITCH_KEYS.map(|key| on_demand(switches, MODULE, key, OnDemand::Auto)),
+                ),
+                performance: PERFORMANCE_KEYS
+                    .map(|(key, default)| on_demand(switches, MODULE, key, default)),
             },
             refused: RefusedRounds::default(),
         }
@@ -341,6 +866,22 @@ impl DiskstatsState {
         }
     }
 
+    /// A new disk's switches: none for an excluded one, none when
+    /// performance metrics are off for its kind, else the global ones.
+    fn switches_for(&self, excluded: bool, kind: DiskKind) -> DiskSwitches {
+        let performance = match kind {
+            DiskKind::Physical => self.performance[0],
+            DiskKind::Virtual => self.performance[1],
+            DiskKind::Partition => self.performance[2],
+            DiskKind::Unknown => OnDemand::Auto,
+        };
+        if excluded || performance == OnDemand::No {
+            DiskSwitches([OnDemand::No; 8])
+        } else {
+            self.globals
+        }
+    }
+
     fn new_disk(&self, line: &DiskLine<'_>, mounts: &mut Option<Vec<Mount>>) -> Disk {
         let device = String::from_utf8_lossy(line.device).into_owned();
         let kind = self.paths.kind(&device, line.major, line.minor);
@@ -359,7 +900,7 @@ impl DiskstatsState {
             major: line.major,
             minor: line.minor,
             chart_id: self.paths.chart_id(&device),
-            performance: !excluded && kind != DiskKind::Partition,
+            switches: self.switches_for(excluded, kind),
             device,
             name,
             kind,
@@ -367,6 +908,8 @@ impl DiskstatsState {
             seen: false,
             io: None,
             ops: None,
+            ext: Default::default(),
+            previous: None,
         }
     }
 
@@ -400,17 +943,12 @@ impl DiskstatsState {
                 system_write_kib = system_write_kib.wrapping_add(kib(stats.write_sectors));
             }
 
-            if !disk.performance {
-                continue;
-            }
-
-            if disk.io.is_none()
-                && nonzero(&[
-                    stats.read_sectors,
-                    stats.write_sectors,
-                    stats.discard_sectors,
-                ])
-            {
+            let bandwidth = nonzero(&[
+                stats.read_sectors,
+                stats.write_sectors,
+                stats.discard_sectors,
+            ]);
+            if disk.wants(IO, bandwidth) && disk.io.is_none() {
                 let def = disk
                     .chart("disk", "disk.io", "Disk I/O Bandwidth", "KiB/s")
                     .chart_type(ChartType::Area)
@@ -428,9 +966,8 @@ impl DiskstatsState {
                 );
             }
 
-            if disk.ops.is_none()
-                && nonzero(&[stats.reads, stats.writes, stats.discards, stats.flushes])
-            {
+            let operations = nonzero(&[stats.reads, stats.writes, stats.discards, stats.flushes]);
+            if disk.wants(OPS, operations) && disk.ops.is_none() {
                 let def = disk
                     .chart(
                         "disk_ops",
@@ -449,6 +986,7 @@ impl DiskstatsState {
                     &[as_collected(stats.reads), as_collected(stats.writes)],
                 );
             }
+            disk.extended(&stats, host, update_every, cycle);
         }
 
         // Disks that left the file.

@@ -22,16 +22,14 @@ use std::path::Path;
 use rrd::{ChartType, Host};
 
 use super::chart_handle::{ChartSpec, Cycle, DimSpec, RefusedRounds};
-use super::counter_table::{CounterTable, SectionIndex, TableChart, TableCharts, TableDim};
+use super::counter_table::{CounterTable, TableChart, TableCharts, TableDim};
 use super::module_file::ModuleFile;
 use super::parse::{lines, parse_u64, words};
-use super::PROC_PLUGIN;
 use crate::collectors::Collector;
 
 const CONNTRACK: &str = "/proc/net/stat/nf_conntrack";
 const SYNPROXY: &str = "/proc/net/stat/synproxy";
 
-#[allow(clippy::too_many_arguments)]
 const fn chart(
     module: &'static str,
     id: &'static str,
@@ -40,18 +38,16 @@ const fn chart(
     units: &'static str,
     priority: i64,
 ) -> ChartSpec {
-    ChartSpec {
-        type_: "netfilter",
+    ChartSpec::proc(
+        module,
+        "netfilter",
         id,
         family,
-        context: None,
         title,
         units,
-        chart_type: ChartType::Line,
+        ChartType::Line,
         priority,
-        plugin: PROC_PLUGIN,
-        module,
-    }
+    )
 }
 
 const fn rate(source: &'static str, id: &'static str, multiplier: i64) -> TableDim {
@@ -225,7 +221,10 @@ fn parse_hex(word: &[u8]) -> Option<u64> {
 
 /// Sums the per-CPU lines of a header-and-hex-columns file into section
 /// "" of `table`, by column name; `entries` is the first non-zero value.
-fn sum_columns(table: &mut CounterTable, section: SectionIndex, data: &[u8]) {
+fn sum_columns(table: &mut CounterTable, data: &[u8]) {
+    let Some(section) = table.section(b"") else {
+        return;
+    };
     let mut all = lines(data);
     let Some(header) = all.next() else {
         return;
@@ -292,9 +291,7 @@ impl Collector for ConntrackCollector {
     fn collect(&mut self, host: &Host, now_ut: u64) -> anyhow::Result<()> {
         self.counters.clear();
         if let Some(data) = self.file.read(CONNTRACK_COLLECTOR) {
-            if let Some(section) = self.counters.section(b"") {
-                sum_columns(&mut self.counters, section, data);
-            }
+            sum_columns(&mut self.counters, data);
         } else if self.file.is_absent() {
             // The connection count alone, as netdata without the stats file.
             if let Some(data) = self.count_file.read(CONNTRACK_COLLECTOR) {
@@ -347,9 +344,7 @@ impl Collector for SynproxyCollector {
     fn collect(&mut self, host: &Host, now_ut: u64) -> anyhow::Result<()> {
         self.counters.clear();
         if let Some(data) = self.file.read(SYNPROXY_COLLECTOR) {
-            if let Some(section) = self.counters.section(b"") {
-                sum_columns(&mut self.counters, section, data);
-            }
+            sum_columns(&mut self.counters, data);
         }
         let mut cycle = Cycle::new(now_ut);
         self.charts
@@ -369,10 +364,8 @@ mod tests {
         let entries = table.register("entries");
         let found = table.register("found");
         let searched = table.register("searched");
-        let section = table.section(b"").unwrap();
         sum_columns(
             &mut table,
-            section,
             b"entries  clashres found new\n00000000  00000001 0000000a 1\n00000005  00000000 00000010 x\n00000007 0 1 0\n",
         );
         assert_eq!(table.get(entries), Some(5));

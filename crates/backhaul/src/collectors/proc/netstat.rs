@@ -16,7 +16,6 @@ use rrd::{ChartType, Host};
 use super::chart_handle::{ChartSpec, Cycle, DimSpec, RefusedRounds};
 use super::counter_table::{CounterTable, TableChart, TableCharts, TableDim};
 use super::module_file::ModuleFile;
-use super::PROC_PLUGIN;
 use crate::collectors::Collector;
 
 const MODULE: &str = "/proc/net/netstat";
@@ -34,18 +33,9 @@ const fn chart(
     chart_type: ChartType,
     priority: i64,
 ) -> ChartSpec {
-    ChartSpec {
-        type_,
-        id,
-        family,
-        context: None,
-        title,
-        units,
-        chart_type,
-        priority,
-        plugin: PROC_PLUGIN,
-        module: MODULE,
-    }
+    ChartSpec::proc(
+        MODULE, type_, id, family, title, units, chart_type, priority,
+    )
 }
 
 /// netdata 1.37's charts of the three files, in its order; the comment

@@ -11,36 +11,10 @@ use rrd::{ChartType, Host};
 use super::chart_handle::{ChartSpec, Cycle, DimSpec, RefusedRounds};
 use super::counter_table::{CounterTable, TableChart, TableCharts, TableDim};
 use super::module_file::ModuleFile;
-use super::PROC_PLUGIN;
 use crate::collectors::Collector;
 
 const SOCKSTAT: &str = "/proc/net/sockstat";
 const SOCKSTAT6: &str = "/proc/net/sockstat6";
-
-#[allow(clippy::too_many_arguments)]
-const fn chart(
-    module: &'static str,
-    type_: &'static str,
-    id: &'static str,
-    family: &'static str,
-    title: &'static str,
-    units: &'static str,
-    chart_type: ChartType,
-    priority: i64,
-) -> ChartSpec {
-    ChartSpec {
-        type_,
-        id,
-        family,
-        context: None,
-        title,
-        units,
-        chart_type,
-        priority,
-        plugin: PROC_PLUGIN,
-        module,
-    }
-}
 
 const fn gauge(source: &'static str, id: &'static str) -> TableDim {
     TableDim::new(source, DimSpec::absolute(id, 1, 1))
@@ -49,7 +23,7 @@ const fn gauge(source: &'static str, id: &'static str) -> TableDim {
 /// netdata 1.37's `/proc/net/sockstat` charts.
 static SOCKSTAT_CHARTS: &[TableChart] = &[
     TableChart {
-        spec: chart(
+        spec: ChartSpec::proc(
             SOCKSTAT,
             "ipv4",
             "sockstat_sockets",
@@ -63,7 +37,7 @@ static SOCKSTAT_CHARTS: &[TableChart] = &[
         auto_sources: None,
     },
     TableChart {
-        spec: chart(
+        spec: ChartSpec::proc(
             SOCKSTAT,
             "ipv4",
             "sockstat_tcp_sockets",
@@ -82,7 +56,7 @@ static SOCKSTAT_CHARTS: &[TableChart] = &[
         auto_sources: None,
     },
     TableChart {
-        spec: chart(
+        spec: ChartSpec::proc(
             SOCKSTAT,
             "ipv4",
             "sockstat_tcp_mem",
@@ -96,7 +70,7 @@ static SOCKSTAT_CHARTS: &[TableChart] = &[
         auto_sources: None,
     },
     TableChart {
-        spec: chart(
+        spec: ChartSpec::proc(
             SOCKSTAT,
             "ipv4",
             "sockstat_udp_sockets",
@@ -110,7 +84,7 @@ static SOCKSTAT_CHARTS: &[TableChart] = &[
         auto_sources: None,
     },
     TableChart {
-        spec: chart(
+        spec: ChartSpec::proc(
             SOCKSTAT,
             "ipv4",
             "sockstat_udp_mem",
@@ -124,7 +98,7 @@ static SOCKSTAT_CHARTS: &[TableChart] = &[
         auto_sources: None,
     },
     TableChart {
-        spec: chart(
+        spec: ChartSpec::proc(
             SOCKSTAT,
             "ipv4",
             "sockstat_udplite_sockets",
@@ -138,7 +112,7 @@ static SOCKSTAT_CHARTS: &[TableChart] = &[
         auto_sources: None,
     },
     TableChart {
-        spec: chart(
+        spec: ChartSpec::proc(
             SOCKSTAT,
             "ipv4",
             "sockstat_raw_sockets",
@@ -152,7 +126,7 @@ static SOCKSTAT_CHARTS: &[TableChart] = &[
         auto_sources: None,
     },
     TableChart {
-        spec: chart(
+        spec: ChartSpec::proc(
             SOCKSTAT,
             "ipv4",
             "sockstat_frag_sockets",
@@ -166,7 +140,7 @@ static SOCKSTAT_CHARTS: &[TableChart] = &[
         auto_sources: None,
     },
     TableChart {
-        spec: chart(
+        spec: ChartSpec::proc(
             SOCKSTAT,
             "ipv4",
             "sockstat_frag_mem",
@@ -187,7 +161,7 @@ static SOCKSTAT_CHARTS: &[TableChart] = &[
 /// netdata 1.37's `/proc/net/sockstat6` charts.
 static SOCKSTAT6_CHARTS: &[TableChart] = &[
     TableChart {
-        spec: chart(
+        spec: ChartSpec::proc(
             SOCKSTAT6,
             "ipv6",
             "sockstat6_tcp_sockets",
@@ -201,7 +175,7 @@ static SOCKSTAT6_CHARTS: &[TableChart] = &[
         auto_sources: None,
     },
     TableChart {
-        spec: chart(
+        spec: ChartSpec::proc(
             SOCKSTAT6,
             "ipv6",
             "sockstat6_udp_sockets",
@@ -215,7 +189,7 @@ static SOCKSTAT6_CHARTS: &[TableChart] = &[
         auto_sources: None,
     },
     TableChart {
-        spec: chart(
+        spec: ChartSpec::proc(
             SOCKSTAT6,
             "ipv6",
             "sockstat6_udplite_sockets",
@@ -229,7 +203,7 @@ static SOCKSTAT6_CHARTS: &[TableChart] = &[
         auto_sources: None,
     },
     TableChart {
-        spec: chart(
+        spec: ChartSpec::proc(
             SOCKSTAT6,
             "ipv6",
             "sockstat6_raw_sockets",
@@ -243,7 +217,7 @@ static SOCKSTAT6_CHARTS: &[TableChart] = &[
         auto_sources: None,
     },
     TableChart {
-        spec: chart(
+        spec: ChartSpec::proc(
             SOCKSTAT6,
             "ipv6",
             "sockstat6_frag_sockets",

@@ -1,7 +1,9 @@
 //! `/proc/stat`: CPU time (`system.cpu` and one `cpu.cpuN` per core),
 //! interrupts (`system.intr`), context switches (`system.ctxt`), process
 //! creation (`system.forks`) and running/blocked processes
-//! (`system.processes`).
+//! (`system.processes`); with `cpu_sysfs.rs`, thermal throttling and CPU
+//! frequency (`cpu.core_throttling`, `cpu.package_throttling`,
+//! `cpu.cpufreq`) where the machine has them.
 //!
 //! CPU charts use netdata's dimension order and math: ten
 //! `percentage-of-incremental-row` dimensions with `idle` hidden, `user`
@@ -13,6 +15,8 @@ use std::path::Path;
 use rrd::{Algorithm, ChartType, Host};
 
 use super::chart_handle::{ChartHandle, ChartSpec, Cycle, DimSpec, RefusedRounds};
+use super::cpu_sysfs::CoreFiles;
+use super::ondemand::{enabled, no_chart_switches, ChartSwitches};
 use super::parse::{lines, parse_i64, parse_u64, words};
 use super::source::SourceFile;
 use super::PROC_PLUGIN;
@@ -162,10 +166,11 @@ pub struct StatCollector {
     file: SourceFile,
     update_every: u32,
     charts: StatCharts,
+    /// Throttling and frequency, from `/sys/devices/system/cpu`.
+    core_files: CoreFiles,
     refused: RefusedRounds,
 }
 
-#[derive(Default)]
 struct StatCharts {
     total: Option<ChartHandle>,
     /// Per core, by core number.
@@ -176,6 +181,36 @@ struct StatCharts {
     ctxt: Option<ChartHandle>,
     forks: Option<ChartHandle>,
     processes: Option<ChartHandle>,
+    /// The `[plugin:proc:/proc/stat]` switches, in the order of
+    /// [`CHART_KEYS`] (all on unless set to `no`).
+    enabled: [bool; 6],
+}
+
+/// netdata's switches of the `/proc/stat` charts: `system.cpu`,
+/// `cpu.cpuN`, `system.intr`, `system.ctxt`, `system.forks`,
+/// `system.processes`.
+const CHART_KEYS: [&str; 6] = [
+    "cpu utilization",
+    "per cpu core utilization",
+    "cpu interrupts",
+    "context switches",
+    "processes started",
+    "processes running",
+];
+
+impl Default for StatCharts {
+    fn default() -> StatCharts {
+        StatCharts {
+            total: None,
+            cores: Vec::new(),
+            cores_seen: Vec::new(),
+            intr: None,
+            ctxt: None,
+            forks: None,
+            processes: None,
+            enabled: [true; 6],
+        }
+    }
 }
 
 impl StatCharts {
@@ -202,7 +237,7 @@ impl StatCharts {
             match key {
                 b"intr" => {
                     let value = w.next().and_then(parse_i64);
-                    if value.is_some() {
+                    if value.is_some() && self.enabled[2] {
                         let chart = self.intr.get_or_insert_with(|| {
                             ChartHandle::create(host, SYSTEM_INTR.def(update_every), &INTR_DIMS)
                         });
@@ -211,7 +246,7 @@ impl StatCharts {
                 }
                 b"ctxt" => {
                     let value = w.next().and_then(parse_i64);
-                    if value.is_some() {
+                    if value.is_some() && self.enabled[3] {
                         let chart = self.ctxt.get_or_insert_with(|| {
                             ChartHandle::create(host, SYSTEM_CTXT.def(update_every), &CTXT_DIMS)
                         });
@@ -228,6 +263,7 @@ impl StatCharts {
                     };
                     let values = cpu_values(&fields);
                     match which {
+                        CpuKey::Total if !self.enabled[0] => {}
                         CpuKey::Total => {
                             let chart = self.total.get_or_insert_with(|| {
                                 ChartHandle::create(host, SYSTEM_CPU.def(update_every), &CPU_DIMS)
@@ -240,6 +276,9 @@ impl StatCharts {
                                 self.cores_seen.resize(core + 1, false);
                             }
                             self.cores_seen[core] = true;
+                            if !self.enabled[1] {
+                                continue;
+                            }
                             let chart = self.cores[core].get_or_insert_with(|| {
                                 ChartHandle::create(host, core_chart(core, update_every), &CPU_DIMS)
                             });
@@ -258,13 +297,13 @@ impl StatCharts {
             }
         }
 
-        if forks.is_some() {
+        if forks.is_some() && self.enabled[4] {
             let chart = self.forks.get_or_insert_with(|| {
                 ChartHandle::create(host, SYSTEM_FORKS.def(update_every), &FORKS_DIMS)
             });
             chart.update(cycle, &[forks]);
         }
-        if running.is_some() || blocked.is_some() {
+        if (running.is_some() || blocked.is_some()) && self.enabled[5] {
             let chart = self.processes.get_or_insert_with(|| {
                 ChartHandle::create(host, SYSTEM_PROCESSES.def(update_every), &PROCESSES_DIMS)
             });
@@ -290,10 +329,24 @@ fn core_chart(core: usize, update_every: u32) -> rrd::ChartDef {
 
 impl StatCollector {
     pub fn new(root: &Path, update_every: u32) -> StatCollector {
+        StatCollector::configured(root, update_every, &no_chart_switches)
+    }
+
+    /// With the per-chart switches of `[plugin:proc:/proc/stat]`
+    /// (`core_throttle_count`, `package_throttle_count`, `cpu frequency`).
+    pub fn configured(
+        root: &Path,
+        update_every: u32,
+        switches: ChartSwitches<'_>,
+    ) -> StatCollector {
         StatCollector {
             file: SourceFile::new(root, "/proc/stat"),
             update_every: update_every.max(1),
-            charts: StatCharts::default(),
+            charts: StatCharts {
+                enabled: CHART_KEYS.map(|key| enabled(switches, MODULE, key)),
+                ..StatCharts::default()
+            },
+            core_files: CoreFiles::new(root, switches),
             refused: RefusedRounds::default(),
         }
     }
@@ -311,11 +364,15 @@ impl Collector for StatCollector {
     fn collect(&mut self, host: &Host, now_ut: u64) -> anyhow::Result<()> {
         let Some(data) = self.file.read() else {
             self.charts.mark_all_obsolete();
+            self.core_files.mark_all_obsolete();
             return Ok(());
         };
         let mut cycle = Cycle::new(now_ut);
         self.charts
             .process(data, host, self.update_every, &mut cycle);
+        let cores = self.charts.cores_seen.len();
+        self.core_files
+            .collect(cores, host, self.update_every, &mut cycle);
         self.refused.settle("proc:stat", cycle);
         Ok(())
     }

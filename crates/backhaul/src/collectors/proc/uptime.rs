@@ -7,27 +7,31 @@
 
 use std::path::Path;
 
-use rrd::{ChartType, Host};
+use rrd::ChartType;
 
-use super::chart_handle::{ChartHandle, ChartSpec, Cycle, DimSpec, RefusedRounds};
+use super::chart_handle::{ChartSpec, DimSpec};
+use super::one_value::{OneValue, OneValueCollector};
 use super::parse::{lines, parse_f64, thousandths, words};
-use super::source::SourceFile;
 use super::PROC_PLUGIN;
-use crate::collectors::Collector;
 
-const SYSTEM_UPTIME: ChartSpec = ChartSpec {
-    type_: "system",
-    id: "uptime",
-    family: "uptime",
-    context: None,
-    title: "System Uptime",
-    units: "seconds",
-    chart_type: ChartType::Line,
-    priority: 1000,
-    plugin: PROC_PLUGIN,
-    module: "/proc/uptime",
+static UPTIME: OneValue = OneValue {
+    collector: "proc:uptime",
+    path: "/proc/uptime",
+    chart: ChartSpec {
+        type_: "system",
+        id: "uptime",
+        family: "uptime",
+        context: None,
+        title: "System Uptime",
+        units: "seconds",
+        chart_type: ChartType::Line,
+        priority: 1000,
+        plugin: PROC_PLUGIN,
+        module: "/proc/uptime",
+    },
+    dims: [DimSpec::absolute("uptime", 1, 1000)],
+    parse: uptime_ms,
 };
-const UPTIME_DIMS: [DimSpec; 1] = [DimSpec::absolute("uptime", 1, 1000)];
 
 /// The uptime in milliseconds: the first number of the file, times 1000.
 fn uptime_ms(data: &[u8]) -> Option<i64> {
@@ -39,52 +43,8 @@ fn uptime_ms(data: &[u8]) -> Option<i64> {
 }
 
 /// Collects `/proc/uptime`.
-pub struct UptimeCollector {
-    file: SourceFile,
-    update_every: u32,
-    chart: Option<ChartHandle>,
-    refused: RefusedRounds,
-}
-
-impl UptimeCollector {
-    pub fn new(root: &Path, update_every: u32) -> UptimeCollector {
-        UptimeCollector {
-            file: SourceFile::new(root, "/proc/uptime"),
-            update_every: update_every.max(1),
-            chart: None,
-            refused: RefusedRounds::default(),
-        }
-    }
-}
-
-impl Collector for UptimeCollector {
-    fn name(&self) -> &str {
-        "proc:uptime"
-    }
-
-    fn update_every(&self) -> u32 {
-        self.update_every
-    }
-
-    fn collect(&mut self, host: &Host, now_ut: u64) -> anyhow::Result<()> {
-        let Some(data) = self.file.read() else {
-            if let Some(chart) = &mut self.chart {
-                chart.mark_obsolete();
-            }
-            return Ok(());
-        };
-        let Some(uptime) = uptime_ms(data) else {
-            return Ok(());
-        };
-        let update_every = self.update_every;
-        let chart = self.chart.get_or_insert_with(|| {
-            ChartHandle::create(host, SYSTEM_UPTIME.def(update_every), &UPTIME_DIMS)
-        });
-        let mut cycle = Cycle::new(now_ut);
-        chart.update(&mut cycle, &[Some(uptime)]);
-        self.refused.settle("proc:uptime", cycle);
-        Ok(())
-    }
+pub(crate) fn collector(root: &Path, update_every: u32) -> OneValueCollector {
+    OneValueCollector::new(root, update_every, &UPTIME)
 }
 
 #[cfg(test)]
