@@ -23,7 +23,6 @@ mod real;
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::process::Command;
@@ -32,37 +31,11 @@ use std::time::{Duration, Instant};
 use backhaul::agent::Agent;
 use backhaul::config;
 use backhaul::shutdown::Shutdown;
-use real::{free_ports, local, require, Server, TempDir};
+use real::{free_ports, http_get_ok, local, require, Server, TempDir};
 use support::{Behaviour, FakeReceiver};
 
 const KEY: &str = "11111111-2222-3333-4444-555555555555";
 const SYSTEM_INFO: &str = "/usr/lib/netdata/plugins.d/system-info.sh";
-
-/// One GET; the body, or an error.
-fn http_get(addr: SocketAddr, path: &str) -> Result<String, String> {
-    let mut socket =
-        TcpStream::connect_timeout(&addr, Duration::from_secs(2)).map_err(|e| e.to_string())?;
-    socket
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .map_err(|e| e.to_string())?;
-    socket
-        .write_all(
-            format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
-        )
-        .map_err(|e| e.to_string())?;
-    let mut response = Vec::new();
-    socket
-        .read_to_end(&mut response)
-        .map_err(|e| e.to_string())?;
-    let text = String::from_utf8_lossy(&response).into_owned();
-    match text.split_once("\r\n\r\n") {
-        Some((head, body)) if head.starts_with("HTTP/1.1 200") => Ok(body.to_string()),
-        _ => Err(format!(
-            "unexpected response: {}",
-            text.chars().take(200).collect::<String>()
-        )),
-    }
-}
 
 /// A netdata child streaming to `parent`.
 fn start_child(dir: &Path, hostname: &str, web_port: u16, parent: SocketAddr) -> Server {
@@ -254,7 +227,7 @@ fn two_netdata_children_stream_to_backhaul_which_exports_each_under_its_own_host
     let mut own: Vec<BTreeMap<(String, String), String>> = Vec::new();
     for (child, port) in children.iter_mut().zip(&ports) {
         let body = child.wait_for("its own allmetrics", || {
-            http_get(
+            http_get_ok(
                 local(*port),
                 "/api/v1/allmetrics?format=prometheus&source=as-collected&names=no",
             )

@@ -14,8 +14,6 @@
 
 mod real;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::Ordering;
@@ -24,37 +22,11 @@ use std::time::{Duration, Instant};
 use backhaul::agent::Agent;
 use backhaul::config;
 use backhaul::shutdown::Shutdown;
-use real::{free_ports, local, require, Server, TempDir};
+use real::{free_ports, http_get_ok, local, require, Server, TempDir};
 use rrd::{Algorithm, ChartDef, DimensionDef};
 
 const KEY: &str = "11111111-2222-3333-4444-555555555555";
 const SYSTEM_INFO: &str = "/usr/lib/netdata/plugins.d/system-info.sh";
-
-/// One GET; the body, or an error.
-fn http_get(addr: SocketAddr, path: &str) -> Result<String, String> {
-    let mut socket =
-        TcpStream::connect_timeout(&addr, Duration::from_secs(2)).map_err(|e| e.to_string())?;
-    socket
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .map_err(|e| e.to_string())?;
-    socket
-        .write_all(
-            format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
-        )
-        .map_err(|e| e.to_string())?;
-    let mut response = Vec::new();
-    socket
-        .read_to_end(&mut response)
-        .map_err(|e| e.to_string())?;
-    let text = String::from_utf8_lossy(&response).into_owned();
-    match text.split_once("\r\n\r\n") {
-        Some((head, body)) if head.starts_with("HTTP/1.1 200") => Ok(body.to_string()),
-        _ => Err(format!(
-            "unexpected response: {}",
-            text.chars().take(200).collect::<String>()
-        )),
-    }
-}
 
 /// A netdata parent accepting `KEY`, on `web_port`.
 fn start_parent(dir: &Path, web_port: u16) -> Server {
@@ -211,7 +183,7 @@ fn a_real_netdata_parent_serves_backhauls_charts_with_backhauls_values() {
 
     let started = Instant::now();
     let body = parent.wait_for("backhaul's chart on the parent", || {
-        let body = http_get(
+        let body = http_get_ok(
             local(port),
             "/host/backhaul-child/api/v1/allmetrics?format=shell",
         )?;
@@ -237,7 +209,7 @@ fn a_real_netdata_parent_serves_backhauls_charts_with_backhauls_values() {
 
     // The host is known to the parent, with its labels.
     let info = parent.wait_for("the child in the parent's info", || {
-        let info = http_get(local(port), "/host/backhaul-child/api/v1/info")?;
+        let info = http_get_ok(local(port), "/host/backhaul-child/api/v1/info")?;
         if info.contains("\"role\"") {
             Ok(info)
         } else {
@@ -260,7 +232,7 @@ fn a_real_netdata_parent_serves_backhauls_charts_with_backhauls_values() {
         before_parent - 30
     );
     let replicated = parent.wait_for("replicated points before the parent started", || {
-        let body = http_get(local(port), &path)?;
+        let body = http_get_ok(local(port), &path)?;
         let json: serde_json::Value =
             serde_json::from_str(&body).map_err(|e| format!("{e}: {body}"))?;
         let points: Vec<(i64, f64)> = json["data"]

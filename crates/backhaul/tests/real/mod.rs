@@ -669,6 +669,19 @@ pub fn http_get(
     http_request(addr, "GET", path, accept)
 }
 
+/// [`http_get`] that wants a 200: its body, or the status and the start of
+/// the answer (or the connection error) as text.
+pub fn http_get_ok(addr: SocketAddr, path: &str) -> Result<String, String> {
+    match http_get(addr, path, None) {
+        Ok((200, body)) => Ok(body),
+        Ok((status, body)) => Err(format!(
+            "HTTP {status}: {}",
+            body.chars().take(200).collect::<String>()
+        )),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 /// A bounded HTTP/1.0 request without a body: returns the status code and
 /// the body of the answer.
 pub fn http_request(
