@@ -224,6 +224,24 @@ fn check_config(files: &ConfigFiles) -> anyhow::Result<ExitCode> {
     } else {
         eprintln!("web server: off ([web] mode = {})", web.mode);
     }
+    // Where the statsd server will listen ([plugins] statsd, [statsd] bind to).
+    if !loaded.main.plugin_enabled("statsd") {
+        eprintln!("statsd server: off ([plugins] statsd = no)");
+    } else {
+        match loaded.main.statsd.binds() {
+            Ok(binds) => {
+                let addresses: Vec<String> = binds
+                    .iter()
+                    .map(|b| {
+                        let proto = if b.udp { "udp" } else { "tcp" };
+                        format!("{proto}:{}:{}", b.host, b.port)
+                    })
+                    .collect();
+                eprintln!("statsd server: on {}", addresses.join(", "));
+            }
+            Err(error) => eprintln!("statsd server: [statsd] bind to: {error}"),
+        }
+    }
     // Parent mode: which API keys accept children.
     let stream = &loaded.stream;
     let keys: Vec<String> = stream

@@ -419,6 +419,31 @@ fn check_config_says_where_the_web_server_listens_or_that_it_is_off() {
     }
 }
 
+#[test]
+fn check_config_says_where_the_statsd_server_listens_or_that_it_is_off() {
+    let on = temp_file(
+        "statsd-on.conf",
+        "[statsd]\n    bind to = udp:127.0.0.3 tcp:127.0.0.3:9125\n",
+    );
+    let off = temp_file("statsd-off.conf", "[plugins]\n    statsd = no\n");
+    for (path, want) in [
+        (
+            on,
+            "statsd server: on udp:127.0.0.3:8125, tcp:127.0.0.3:9125",
+        ),
+        (off, "statsd server: off ([plugins] statsd = no)"),
+    ] {
+        let out = bin()
+            .args(["check-config", "--config"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        assert!(stderr.contains(want), "{stderr}");
+    }
+}
+
 /// stream.conf beside netdata.conf: check-config says which API keys accept
 /// children, and a bad value stops it naming file, line and key.
 #[test]
