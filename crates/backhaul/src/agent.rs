@@ -15,13 +15,28 @@ use crate::collectors::{self, Collector};
 use crate::config::{LoadedConfig, MainConfig};
 use crate::exporting::{self, RunningInstance};
 use crate::shutdown::Shutdown;
+use crate::system_facts::SystemFacts;
 use crate::web::{Hooks, StatusSources, WebServer};
 
 /// The store for a configuration: the local host with its labels.
 pub fn build_store(config: &LoadedConfig) -> Arc<Store> {
     let main = &config.main;
     let host = Host::new(main.hostname.clone(), main.history as usize);
-    host.set_labels(host_labels(main));
+    let streams_to = config.stream.sender_enabled.then(|| {
+        let parents: Vec<String> = config
+            .stream
+            .sender
+            .destinations
+            .iter()
+            .map(|d| d.to_string())
+            .collect();
+        parents.join(" ")
+    });
+    host.set_labels(host_labels(
+        main,
+        crate::system_facts::SystemFacts::get(),
+        streams_to.as_deref(),
+    ));
     Arc::new(Store::new(host))
 }
 
@@ -30,22 +45,32 @@ pub const HEALTH_LABEL_KEYS: [&str; 2] = ["_is_ephemeral", "_has_unstable_connec
 
 /// The local host's labels, in the order netdata 1.37 sends them: the
 /// `[host labels]` of netdata.conf (keys and values after netdata's label
-/// rules), then `_is_ephemeral` and `_has_unstable_connection` from
-/// `[health] is ephemeral` and `has unstable connection` (`true`/`false`).
+/// rules), the automatic labels of the machine's facts (`_cloud_provider_type`
+/// ... `_aclk_available`, see [`SystemFacts::automatic_labels`]), then
+/// `_is_ephemeral` and `_has_unstable_connection` from `[health] is
+/// ephemeral` and `has unstable connection` (`true`/`false`), `_is_parent`
+/// (`false`; [`crate::stream`] sets it while children stream here) and,
+/// when this host streams to a parent, `_streams_to` (the `[stream]
+/// destination`).
 ///
-/// All of them are configured labels, as netdata files them (label source
-/// 2 in its streaming protocol): with the default `send configured labels =
-/// yes` and `send automatic labels = no` every graphite, opentsdb and json
-/// line carries `...;env=lab;_is_ephemeral=false;_has_unstable_connection=false`.
-/// A `[host labels]` entry with one of those two keys is replaced by the
-/// `[health]` value, so a key is never sent twice.
-pub fn host_labels(main: &MainConfig) -> Vec<Label> {
+/// The `[host labels]` and the two `[health]` ones are configured labels,
+/// as netdata files them (label source 2 in its streaming protocol): with
+/// the default `send configured labels = yes` and `send automatic labels =
+/// no` every graphite, opentsdb and json line carries
+/// `...;env=lab;_is_ephemeral=false;_has_unstable_connection=false`. A
+/// `[host labels]` entry with the key of a `[health]` or automatic label
+/// gives way to it, so a key is never sent twice.
+pub fn host_labels(main: &MainConfig, facts: &SystemFacts, streams_to: Option<&str>) -> Vec<Label> {
+    let automatic = facts.automatic_labels();
     let mut labels: Vec<Label> = main
         .host_labels
         .iter()
         .filter_map(|(k, v)| {
             let key = wire::sanitize::sanitize_label_key(k)?;
-            if HEALTH_LABEL_KEYS.contains(&key.as_str()) {
+            if HEALTH_LABEL_KEYS.contains(&key.as_str())
+                || AUTOMATIC_LATE_KEYS.contains(&key.as_str())
+                || automatic.iter().any(|(a, _)| *a == key)
+            {
                 return None;
             }
             Some(Label::new(
@@ -55,6 +80,14 @@ pub fn host_labels(main: &MainConfig) -> Vec<Label> {
             ))
         })
         .collect();
+    let auto = |key: &str, value: &str| {
+        Label::new(
+            key,
+            wire::sanitize::sanitize_label_value(value),
+            LabelSource::Automatic,
+        )
+    };
+    labels.extend(automatic.iter().map(|(k, v)| auto(k, v)));
     let flag = |on: bool| if on { "true" } else { "false" };
     let [ephemeral, unstable] = HEALTH_LABEL_KEYS;
     labels.push(Label::new(
@@ -67,8 +100,18 @@ pub fn host_labels(main: &MainConfig) -> Vec<Label> {
         flag(main.health.has_unstable_connection),
         LabelSource::Configured,
     ));
+    labels.push(auto(IS_PARENT_LABEL, "false"));
+    if let Some(parents) = streams_to {
+        labels.push(auto("_streams_to", parents));
+    }
     labels
 }
+
+/// The automatic label that says whether children stream to this agent.
+pub const IS_PARENT_LABEL: &str = "_is_parent";
+
+/// Automatic labels netdata adds after the `[health]` ones.
+const AUTOMATIC_LATE_KEYS: [&str; 2] = [IS_PARENT_LABEL, "_streams_to"];
 
 /// The internal collectors the configuration enables.
 ///
@@ -320,8 +363,9 @@ mod tests {
 
     fn labels_for(netdata_conf: &str) -> Vec<(String, String, LabelSource)> {
         let (main, _) = parse_main_str(netdata_conf, "netdata.conf").expect("valid");
-        host_labels(&main)
+        host_labels(&main, SystemFacts::get(), None)
             .into_iter()
+            .filter(|l| l.source == LabelSource::Configured)
             .map(|l| (l.key, l.value, l.source))
             .collect()
     }
@@ -352,6 +396,60 @@ mod tests {
                 ("_is_ephemeral", "false"),
                 ("_has_unstable_connection", "true"),
             ])
+        );
+    }
+
+    #[test]
+    fn automatic_labels_sit_between_the_configured_and_the_health_labels() {
+        let (main, _) = parse_main_str(
+            "[host labels]\n    env = lab\n    _os_name = mine\n",
+            "netdata.conf",
+        )
+        .expect("valid");
+        let labels = host_labels(&main, SystemFacts::get(), Some("10.0.0.1:19999"));
+        let keys: Vec<&str> = labels.iter().map(|l| l.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "env",
+                "_cloud_provider_type",
+                "_cloud_instance_type",
+                "_cloud_instance_region",
+                "_os_name",
+                "_os_version",
+                "_kernel_version",
+                "_system_cores",
+                "_system_cpu_freq",
+                "_system_ram_total",
+                "_system_disk_space",
+                "_architecture",
+                "_virtualization",
+                "_container",
+                "_container_detection",
+                "_virt_detection",
+                "_is_k8s_node",
+                "_aclk_available",
+                "_is_ephemeral",
+                "_has_unstable_connection",
+                "_is_parent",
+                "_streams_to",
+            ]
+        );
+        let source = |key: &str| labels.iter().find(|l| l.key == key).map(|l| l.source);
+        assert_eq!(source("env"), Some(LabelSource::Configured));
+        assert_eq!(source("_os_name"), Some(LabelSource::Automatic));
+        assert_eq!(source("_is_ephemeral"), Some(LabelSource::Configured));
+        assert_eq!(source("_streams_to"), Some(LabelSource::Automatic));
+        assert_eq!(
+            labels.last().map(|l| l.value.as_str()),
+            Some("10.0.0.1:19999")
+        );
+        assert_eq!(
+            labels
+                .iter()
+                .find(|l| l.key == "_kernel_version")
+                .map(|l| l.value.clone()),
+            Some(crate::sys::kernel_names().release)
         );
     }
 

@@ -15,4 +15,5 @@ pub mod shutdown;
 pub mod store_cleanup;
 pub mod stream;
 pub mod sys;
+pub mod system_facts;
 pub mod web;

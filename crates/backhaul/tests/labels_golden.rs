@@ -12,8 +12,11 @@
 //! * `[health] is ephemeral = yes`, `has unstable connection = yes`: the
 //!   same labels with `true`;
 //! * `send configured labels = no`: no labels at all;
-//! * only `send automatic labels = yes`: no labels either (backhaul has no
-//!   automatic host labels, and the two `[health]` ones are not automatic).
+//! * only `send automatic labels = yes`: the machine's automatic labels
+//!   (`_cloud_provider_type` ... `_aclk_available`, then `_is_parent`), as
+//!   `backhaul::system_facts` reads them on this machine (checked against
+//!   netdata's own `system-info.sh` in tests/system_facts_real.rs), and
+//!   not the two `[health]` ones (configured labels in netdata).
 //!
 //! Only `/proc/uptime` is collected, so each run prints the one line of
 //! `system.uptime`; values and timestamps are checked for their shape only.
@@ -308,16 +311,46 @@ fn automatic_labels_alone_do_not_include_the_health_labels() {
     let exporting = format!(
         "[exporting:global]\n    send configured labels = no\n    send automatic labels = yes\n{INSTANCES}"
     );
+    let mut automatic = backhaul::system_facts::SystemFacts::get().automatic_labels();
+    automatic.push(("_is_parent", "false".to_string()));
+    let (mut graphite, mut opentsdb, mut json) = (Vec::new(), Vec::new(), Vec::new());
+    json.extend_from_slice(b",\"labels\":{");
+    for (i, (key, value)) in automatic.iter().enumerate() {
+        let value = wire::sanitize::sanitize_label_value(value);
+        graphite.push(b';');
+        wire::sanitize::write_graphite_tag_key(&mut graphite, key);
+        graphite.push(b'=');
+        wire::sanitize::write_graphite_tag_value(&mut graphite, &value);
+        opentsdb.push(b' ');
+        wire::sanitize::write_opentsdb_tag(&mut opentsdb, key);
+        opentsdb.push(b'=');
+        wire::sanitize::write_opentsdb_tag(&mut opentsdb, &value);
+        if i > 0 {
+            json.push(b',');
+        }
+        json.push(b'"');
+        wire::sanitize::write_json_escaped(&mut json, key);
+        json.extend_from_slice(b"\":\"");
+        wire::sanitize::write_json_escaped(&mut json, &value);
+        json.push(b'"');
+    }
+    json.push(b'}');
+    let text = |bytes: Vec<u8>| String::from_utf8(bytes).expect("UTF-8");
+    let expected = Expected {
+        graphite: text(graphite),
+        opentsdb: text(opentsdb),
+        json: text(json),
+    };
+    assert!(expected
+        .graphite
+        .starts_with(";_cloud_provider_type=unknown;"));
+    assert!(expected
+        .graphite
+        .ends_with(";_aclk_available=false;_is_parent=false"));
     check_case(
         "automatic-only",
         &format!("{ONE_CHART}{HOST_LABELS}"),
         &exporting,
-        &Expected {
-            // Label sending is on and every label is filtered out: no tag
-            // separator (see docs/compatibility.md), JSON keeps `{}`.
-            graphite: String::new(),
-            opentsdb: String::new(),
-            json: r#","labels":{}"#.into(),
-        },
+        &expected,
     );
 }

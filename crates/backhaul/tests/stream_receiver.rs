@@ -638,3 +638,40 @@ fn a_reconnecting_child_is_asked_only_for_the_gap() {
     assert_eq!(points.len(), 85);
     assert!(points.iter().all(|p| p.value == (p.time % 1000) as f64));
 }
+
+#[test]
+fn the_local_host_is_a_parent_while_a_child_streams() {
+    let parent = start_parent(|_| {});
+    let localhost = parent.store.localhost();
+    localhost.set_labels(vec![
+        rrd::Label::new("env", "lab", rrd::LabelSource::Configured),
+        rrd::Label::new("_is_parent", "false", rrd::LabelSource::Automatic),
+    ]);
+    let is_parent = || {
+        localhost
+            .labels()
+            .iter()
+            .find(|l| l.key == "_is_parent")
+            .map(|l| l.value.clone())
+    };
+    let mut first = Child::connect(&parent, KEY, "first", &guid(11), 15352);
+    first.send(b"CHART f.c '' t u\nDIMENSION d\nCHART_DEFINITION_END 0 0 0\n");
+    wait_until("_is_parent is true", || {
+        is_parent().as_deref() == Some("true")
+    });
+    let second = Child::connect(&parent, KEY, "second", &guid(12), 15352);
+    drop(first);
+    wait_until("the first child gone", || {
+        parent.receiver.connected_children() == 1
+    });
+    assert_eq!(
+        is_parent().as_deref(),
+        Some("true"),
+        "one child still streams"
+    );
+    drop(second);
+    wait_until("_is_parent is false again", || {
+        is_parent().as_deref() == Some("false")
+    });
+    assert_eq!(localhost.labels()[0].key, "env", "the other labels stay");
+}

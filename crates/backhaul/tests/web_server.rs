@@ -506,6 +506,13 @@ fn info_and_charts() {
     assert_eq!(info["host_labels"], serde_json::json!({"env": "lab"}));
     assert_eq!(info["kernel_name"], "Linux");
     assert!(info["os_name"].is_string());
+    let facts = backhaul::system_facts::SystemFacts::get();
+    assert_eq!(info["cores_total"], facts.cores_text());
+    assert_eq!(info["cpu_freq"], facts.cpu_freq_text());
+    assert_eq!(info["total_disk_space"], facts.disk_space_text());
+    assert_eq!(info["virtualization"], facts.virtualization.as_str());
+    assert_eq!(info["container_os_name"], facts.container_os.name.as_str());
+    assert_eq!(info["cloud_provider_type"], "unknown");
     let collectors = info["collectors"].as_array().unwrap();
     assert!(collectors.contains(&serde_json::json!({"plugin": "lab.plugin", "module": ""})));
     assert!(collectors.contains(&serde_json::json!({"plugin": "netdata", "module": "stats"})));

@@ -159,7 +159,9 @@ pub(super) fn run(shared: &Arc<Shared>, connection: Upgraded) {
             });
         entry.connected = true;
         let ingest = entry.ingest.take();
-        (entry.host.clone(), ingest)
+        let taken = (entry.host.clone(), ingest);
+        super::update_is_parent_label(shared, connected + 1);
+        taken
     };
     let Some(mut ingest) = ingest else {
         // Cannot happen: the cache is returned before `connected` is cleared.
@@ -225,6 +227,8 @@ fn release(shared: &Shared, machine_guid: &str, ingest: Option<Ingest>) {
             child.ingest = ingest;
         }
     }
+    let connected = children.values().filter(|c| c.connected).count();
+    super::update_is_parent_label(shared, connected);
 }
 
 /// Answers an HTTP error with netdata's text and closes.

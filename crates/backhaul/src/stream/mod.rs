@@ -189,6 +189,27 @@ impl StreamHandler for StreamReceiver {
     }
 }
 
+/// netdata's automatic `_is_parent` label of the local host: `true` while
+/// at least one child streams here, `false` again when the last one goes
+/// (with `send automatic labels = yes` the exported series change with it,
+/// as netdata's do). Called with the children's lock held.
+fn update_is_parent_label(shared: &Shared, connected: usize) {
+    let localhost = shared.store.localhost();
+    let labels = localhost.labels();
+    let value = if connected > 0 { "true" } else { "false" };
+    let Some(pos) = labels
+        .iter()
+        .position(|l| l.key == crate::agent::IS_PARENT_LABEL)
+    else {
+        return;
+    };
+    if labels[pos].value != value {
+        let mut updated = (*labels).clone();
+        updated[pos].value = value.to_string();
+        localhost.set_labels(updated);
+    }
+}
+
 /// Removes hosts whose child stayed away longer than the cleanup delay.
 fn janitor_loop(shared: &Shared) {
     let delay = shared.options.cleanup_orphan_hosts_after;

@@ -444,30 +444,9 @@ impl Sender {
     }
 
     fn request_head(&self) -> Vec<u8> {
-        let labels = self.host.labels();
-        let label = |key: &str| {
-            labels
-                .iter()
-                .find(|l| l.key == key)
-                .map_or("unknown", |l| l.value.as_str())
-                .to_string()
-        };
-        let kernel = crate::sys::kernel_names();
-        let system_info: Vec<(String, String)> = vec![
-            ("NETDATA_SYSTEM_OS_NAME".into(), label("_os_name")),
-            ("NETDATA_SYSTEM_OS_VERSION".into(), label("_os_version")),
-            ("NETDATA_SYSTEM_KERNEL_NAME".into(), kernel.name.clone()),
-            (
-                "NETDATA_SYSTEM_KERNEL_VERSION".into(),
-                kernel.release.clone(),
-            ),
-            ("NETDATA_SYSTEM_ARCHITECTURE".into(), kernel.machine.clone()),
-            ("NETDATA_PROTOCOL_VERSION".into(), "1.1".into()),
-        ];
-        let system_info: Vec<(&str, &str)> = system_info
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
+        let facts = crate::system_facts::SystemFacts::get();
+        let fields = facts.stream_request_fields();
+        let system_info: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let user_agent = format!("backhaul/{}", env!("CARGO_PKG_VERSION"));
         let mut head = Vec::new();
         enc::write_stream_request(
@@ -479,9 +458,9 @@ impl Sender {
                 machine_guid: &self.options.machine_guid,
                 update_every: self.options.update_every.max(1),
                 os: "linux",
-                timezone: "Etc/UTC",
-                abbrev_timezone: "UTC",
-                utc_offset: 0,
+                timezone: &facts.time_zone.name,
+                abbrev_timezone: &facts.time_zone.abbreviation,
+                utc_offset: i64::from(facts.time_zone.utc_offset),
                 hops: self.options.hops,
                 ml_capable: false,
                 ml_enabled: false,

@@ -28,11 +28,11 @@ use rrd::{Host, Store};
 
 use super::access::{Access, Area};
 use super::allmetrics::{self, AllmetricsState};
-use super::info::SystemFacts;
 use super::response::{GzipCounts, Response};
 use super::server::StreamHandler;
 use super::Request;
 use crate::config::PrometheusExporterConfig;
+use crate::system_facts::SystemFacts;
 
 /// What the router decided.
 pub enum Outcome {
@@ -50,7 +50,9 @@ pub struct Context {
     /// The gzip level, when `enable gzip compression` is on.
     pub gzip_level: Option<u32>,
     pub gzip_counts: GzipCounts,
-    pub facts: SystemFacts,
+    pub facts: &'static SystemFacts,
+    /// The machine GUID for `/api/v1/info` (see [`super::info::read_machine_guid`]).
+    pub machine_guid: Option<String>,
     pub stream_handler: Option<Arc<dyn StreamHandler>>,
     /// The exporting instances, collectors and plugins to report.
     pub status: Arc<super::StatusSources>,
@@ -235,10 +237,8 @@ mod tests {
             access: Access::new(&access),
             gzip_level: None,
             gzip_counts: GzipCounts::default(),
-            facts: SystemFacts::detect(
-                std::path::Path::new("/"),
-                std::path::Path::new("/nonexistent"),
-            ),
+            facts: SystemFacts::get(),
+            machine_guid: None,
             stream_handler: None,
             status: Arc::default(),
             tls_enabled: false,

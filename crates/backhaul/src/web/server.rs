@@ -29,7 +29,6 @@ use wire::http_request::{parse_complete_head, HeadError};
 use super::access::{Access, Area};
 use super::allmetrics::AllmetricsState;
 use super::conn::{Conn, Phase};
-use super::info::SystemFacts;
 use super::monitoring::{Sample, WebCharts};
 use super::pool::{Done, Job, Pool};
 use super::response::{encode, Encoding, GzipCounts, Response};
@@ -243,8 +242,7 @@ impl WebServer {
         let listeners = bind_all(&web.bind)?;
         let addrs: Vec<SocketAddr> = listeners.iter().map(|(_, addr)| *addr).collect();
 
-        let facts = SystemFacts::detect(
-            std::path::Path::new("/"),
+        let machine_guid = super::info::read_machine_guid(
             &config
                 .main
                 .directories
@@ -258,7 +256,8 @@ impl WebServer {
             access: Access::new(&web.access),
             gzip_level: web.gzip.then_some(web.gzip_level),
             gzip_counts: GzipCounts::default(),
-            facts,
+            facts: crate::system_facts::SystemFacts::get(),
+            machine_guid,
             stream_handler: hooks.stream_handler,
             status: hooks.status,
             tls_enabled: tls.is_some(),
