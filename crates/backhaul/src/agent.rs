@@ -186,6 +186,9 @@ impl Agent {
                 handler
             }),
         };
+        if let Some(receiver) = &receiver {
+            status.set_stream_receiver(receiver.clone());
+        }
         let web = WebServer::start(config, store.clone(), shutdown.clone(), hooks)?;
         let mut collectors = Vec::new();
         // The /proc modules share one thread, as in netdata's proc.plugin;
@@ -288,14 +291,21 @@ impl Agent {
                     .context("starting the stream proxy")?,
                 );
             }
-            Some(
-                crate::stream::sender::StreamSender::start(
-                    store.localhost().clone(),
-                    options,
-                    shutdown.clone(),
-                )
-                .context("starting the stream sender")?,
+            let sender = crate::stream::sender::StreamSender::start(
+                store.localhost().clone(),
+                options,
+                shutdown.clone(),
             )
+            .context("starting the stream sender")?;
+            let destinations: Vec<String> = config
+                .stream
+                .sender
+                .destinations
+                .iter()
+                .map(|d| d.to_string())
+                .collect();
+            status.set_stream_sender(sender.status(destinations.join(" ")));
+            Some(sender)
         } else {
             None
         };

@@ -66,8 +66,16 @@ impl Drop for Running {
 /// closed port, with a password and token headers), a small plugin, and
 /// its web server on a free port of 127.0.0.1.
 fn start(tag: &str, web_extra: &str) -> Running {
+    start_with_stream(tag, web_extra, None)
+}
+
+/// [`start`], with `stream_conf` written as the agent's stream.conf.
+fn start_with_stream(tag: &str, web_extra: &str, stream_conf: Option<&str>) -> Running {
     let dir = TempDir::new(tag);
     let d = dir.0.display().to_string();
+    if let Some(text) = stream_conf {
+        std::fs::write(dir.0.join("stream.conf"), text).expect("write stream.conf");
+    }
     let plugin = dir.0.join("plugins.d/lab.plugin");
     std::fs::write(
         &plugin,
@@ -245,6 +253,50 @@ fn exporters_json_shows_each_instance_and_no_secret() {
         );
         assert!(!page.contains(secret), "{secret} shown on the status page");
     }
+}
+
+#[test]
+fn streaming_is_shown_both_ways() {
+    let parent = dead_addr();
+    let stream_conf = format!(
+        "[stream]\n    enabled = yes\n    destination = {parent}\n    api key = 11111111-2222-3333-4444-555555555555\n\
+         \x20   reconnect delay seconds = 1\n\
+         [22222222-2222-3333-4444-555555555555]\n    enabled = yes\n"
+    );
+    let run = start_with_stream("stream", "", Some(&stream_conf));
+    let v = wait_for(run.web, "the sender to fail", |v| {
+        v["streaming"]["sender"]["connect_failures"].as_u64() >= Some(1)
+    });
+    let sender = &v["streaming"]["sender"];
+    assert_eq!(sender["destination"], parent.to_string());
+    assert_eq!(sender["state"], "failing");
+    assert!(sender["parent"].is_null());
+    let receiver = &v["streaming"]["receiver"];
+    assert_eq!(receiver["children_connected"], 0);
+    assert_eq!(receiver["accepted"], 0);
+    let (status, page) = get(run.web, "/");
+    assert_eq!(status, 200);
+    assert!(page.contains("<h2>Streaming</h2>"), "{page}");
+    assert!(
+        page.contains("id=\"stream-sender\" data-state=\"failing\""),
+        "{page}"
+    );
+    assert!(page.contains("id=\"stream-receiver\""), "{page}");
+    assert!(
+        page.contains(&format!("<dt>destination</dt><dd>{parent}</dd>")),
+        "{page}"
+    );
+    // The API keys are not shown.
+    for key in ["11111111-2222", "22222222-2222"] {
+        assert!(!page.contains(key), "an API key on the status page");
+        assert!(!serde_json::to_string(&v).unwrap().contains(key));
+    }
+
+    // Without stream.conf there is no streaming section.
+    let plain = start("nostream", "");
+    let v = exporters(plain.web);
+    assert!(v["streaming"]["sender"].is_null() && v["streaming"]["receiver"].is_null());
+    assert!(!get(plain.web, "/").1.contains("<h2>Streaming</h2>"));
 }
 
 #[test]

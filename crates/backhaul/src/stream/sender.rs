@@ -102,6 +102,22 @@ pub struct SenderCounters {
     pub is_connected: AtomicBool,
 }
 
+/// A sender as the status page sees it.
+#[derive(Clone)]
+pub struct SenderStatus {
+    /// The configured `[stream] destination`s.
+    pub destination: String,
+    pub counters: Arc<SenderCounters>,
+    parent: Arc<Mutex<Option<String>>>,
+}
+
+impl SenderStatus {
+    /// The parent connected now, if any.
+    pub fn parent(&self) -> Option<String> {
+        self.parent.lock().clone()
+    }
+}
+
 /// A running sender.
 pub struct StreamSender {
     counters: Arc<SenderCounters>,
@@ -156,6 +172,15 @@ impl StreamSender {
     /// The parent connected now, if any.
     pub fn parent(&self) -> Option<String> {
         self.parent.lock().clone()
+    }
+
+    /// What the status page reads: the counters and the parent, shared.
+    pub fn status(&self, destination: String) -> SenderStatus {
+        SenderStatus {
+            destination,
+            counters: self.counters.clone(),
+            parent: self.parent.clone(),
+        }
     }
 
     /// Waits for the thread (after the shutdown fired).

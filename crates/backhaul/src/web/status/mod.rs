@@ -1,5 +1,6 @@
 //! What the status page (`/`) and `/api/v1/exporters` show: the running
-//! exporting instances (their [`InstanceStatus`]), the internal collectors,
+//! exporting instances (their [`InstanceStatus`]), streaming (this host's
+//! sender to a parent, the receiver of children), the internal collectors,
 //! the external plugins and the hosts of the store.
 //!
 //! The agent starts the web server first (so a port already taken stops the
@@ -21,6 +22,8 @@ use serde::Serialize;
 
 use crate::collectors::pluginsd::{PluginState, SharedPlugins};
 use crate::exporting::{InstanceStatus, InstanceTotals};
+use crate::stream::sender::SenderStatus;
+use crate::stream::StreamReceiver;
 
 /// Where the status data comes from; filled by the agent as it starts
 /// things.
@@ -29,9 +32,21 @@ pub struct StatusSources {
     instances: RwLock<Vec<Arc<InstanceStatus>>>,
     collectors: RwLock<Vec<Arc<CollectorStatus>>>,
     plugins: RwLock<Option<SharedPlugins>>,
+    sender: RwLock<Option<SenderStatus>>,
+    receiver: RwLock<Option<StreamReceiver>>,
 }
 
 impl StatusSources {
+    /// Shows this host's sender to a parent (`[stream] enabled = yes`).
+    pub fn set_stream_sender(&self, sender: SenderStatus) {
+        *self.sender.write() = Some(sender);
+    }
+
+    /// Shows the receiver of children (an API key enabled in stream.conf).
+    pub fn set_stream_receiver(&self, receiver: StreamReceiver) {
+        *self.receiver.write() = Some(receiver);
+    }
+
     pub fn add_instance(&self, status: Arc<InstanceStatus>) {
         self.instances.write().push(status);
     }
@@ -123,10 +138,48 @@ impl StatusSources {
                 }
             })
             .collect();
+        let load = |v: &std::sync::atomic::AtomicU64| v.load(Ordering::Relaxed);
+        let sender = self.sender.read().as_ref().map(|s| {
+            let c = &s.counters;
+            let parent = s.parent();
+            StreamSenderReport {
+                destination: s.destination.clone(),
+                state: if parent.is_some() {
+                    "connected"
+                } else if load(&c.refused) + load(&c.connect_failures) + load(&c.disconnected) == 0
+                {
+                    "connecting"
+                } else {
+                    "failing"
+                },
+                parent,
+                connections: load(&c.connected),
+                refused: load(&c.refused),
+                connect_failures: load(&c.connect_failures),
+                overflows: load(&c.overflows),
+                charts_sent: load(&c.charts_sent),
+                rounds_sent: load(&c.rounds_sent),
+                replay_requests: load(&c.replay_requests),
+                replayed_points: load(&c.replayed_points),
+                bytes_sent: load(&c.bytes_sent),
+            }
+        });
+        let receiver = self.receiver.read().as_ref().map(|r| {
+            let c = r.counters();
+            StreamReceiverReport {
+                children_connected: r.connected_children(),
+                accepted: load(&c.accepted),
+                refused: load(&c.refused),
+                disconnected: load(&c.disconnected),
+                hosts_removed: load(&c.hosts_removed),
+                replicated_points: load(&c.replicated_points),
+            }
+        });
         StatusReport {
             hostname: local,
             now: now_s,
             exporters,
+            streaming: StreamingReport { sender, receiver },
             collectors,
             plugins,
             hosts,
@@ -154,9 +207,51 @@ pub struct StatusReport {
     pub hostname: String,
     pub now: i64,
     pub exporters: Vec<ExporterReport>,
+    pub streaming: StreamingReport,
     pub collectors: Vec<CollectorReport>,
     pub plugins: Vec<PluginReport>,
     pub hosts: Vec<HostReport>,
+}
+
+/// Streaming: `null` parts are not configured.
+#[derive(Debug, Serialize)]
+pub struct StreamingReport {
+    pub sender: Option<StreamSenderReport>,
+    pub receiver: Option<StreamReceiverReport>,
+}
+
+/// This host's sender to a parent.
+#[derive(Debug, Serialize)]
+pub struct StreamSenderReport {
+    /// The configured destinations (`[stream] destination`).
+    pub destination: String,
+    /// The parent connected now.
+    pub parent: Option<String>,
+    /// `connected`; `connecting` (nothing failed yet); `failing` (not
+    /// connected after a refusal, a failed connect or a lost connection).
+    pub state: &'static str,
+    /// Connections a parent accepted.
+    pub connections: u64,
+    pub refused: u64,
+    pub connect_failures: u64,
+    /// Connections dropped because `buffer size bytes` overflowed.
+    pub overflows: u64,
+    pub charts_sent: u64,
+    pub rounds_sent: u64,
+    pub replay_requests: u64,
+    pub replayed_points: u64,
+    pub bytes_sent: u64,
+}
+
+/// The receiver of children.
+#[derive(Debug, Serialize)]
+pub struct StreamReceiverReport {
+    pub children_connected: usize,
+    pub accepted: u64,
+    pub refused: u64,
+    pub disconnected: u64,
+    pub hosts_removed: u64,
+    pub replicated_points: u64,
 }
 
 #[derive(Debug, Serialize)]

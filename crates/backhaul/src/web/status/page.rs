@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 
 use rrd::{Host, Store};
 
-use super::{ExporterReport, StatusReport};
+use super::{ExporterReport, StatusReport, StreamingReport};
 
 const FRAME: &str = include_str!("page.html");
 
@@ -43,6 +43,7 @@ pub fn render(report: &StatusReport, store: &Store, version: &str) -> String {
     for e in &report.exporters {
         exporter(&mut c, e, host, report.now);
     }
+    streaming(&mut c, &report.streaming);
     let _ = writeln!(c, "<h2>Collectors and plugins</h2>");
     let _ = writeln!(
         c,
@@ -108,6 +109,68 @@ pub fn render(report: &StatusReport, store: &Store, version: &str) -> String {
         .replace("{{TITLE}}", &title)
         .replace("{{SUBTITLE}}", &subtitle)
         .replace("{{CONTENT}}", &c)
+}
+
+/// The streaming section, when this agent streams to a parent or accepts
+/// children.
+fn streaming(c: &mut String, report: &StreamingReport) {
+    if report.sender.is_none() && report.receiver.is_none() {
+        return;
+    }
+    let _ = writeln!(c, "<h2>Streaming</h2>");
+    if let Some(s) = &report.sender {
+        let _ = writeln!(
+            c,
+            "<section class=\"exporter\" id=\"stream-sender\" data-state=\"{}\">\n<h3>to a parent {}</h3>",
+            s.state,
+            state_badge(s.state)
+        );
+        let facts = [
+            ("destination", s.destination.clone()),
+            ("parent", s.parent.clone().unwrap_or_else(|| "-".into())),
+            ("connections", s.connections.to_string()),
+            ("refused", s.refused.to_string()),
+            ("connect failures", s.connect_failures.to_string()),
+            ("buffer overflows", s.overflows.to_string()),
+            ("charts sent", s.charts_sent.to_string()),
+            ("rounds sent", s.rounds_sent.to_string()),
+            ("replication requests", s.replay_requests.to_string()),
+            ("points replicated", s.replayed_points.to_string()),
+            ("bytes sent", s.bytes_sent.to_string()),
+        ];
+        fact_list(c, &facts);
+        let _ = writeln!(c, "</section>");
+    }
+    if let Some(r) = &report.receiver {
+        let state = if r.children_connected > 0 {
+            "connected"
+        } else {
+            "connecting"
+        };
+        let _ = writeln!(
+            c,
+            "<section class=\"exporter\" id=\"stream-receiver\" data-state=\"{state}\">\n<h3>from children {}</h3>",
+            state_badge(state)
+        );
+        let facts = [
+            ("children connected", r.children_connected.to_string()),
+            ("connections accepted", r.accepted.to_string()),
+            ("refused", r.refused.to_string()),
+            ("disconnections", r.disconnected.to_string()),
+            ("orphan hosts removed", r.hosts_removed.to_string()),
+            ("points replicated", r.replicated_points.to_string()),
+        ];
+        fact_list(c, &facts);
+        let _ = writeln!(c, "</section>");
+    }
+}
+
+fn fact_list(c: &mut String, facts: &[(&str, String)]) {
+    let _ = write!(c, "<dl class=\"facts\">");
+    for (name, value) in facts {
+        let _ = write!(c, "<dt>{}</dt><dd>{}</dd>", esc(name), esc(value));
+    }
+    let _ = writeln!(c, "</dl>");
 }
 
 fn state_badge(state: &str) -> String {
