@@ -261,9 +261,39 @@ impl Agent {
         if let Some(runner) = &plugins {
             status.set_plugins(runner.shared());
         }
-        let mut proxies = None;
+        let main = &config.main;
+        let template = crate::stream::sender::SenderOptions {
+            config: config.stream.sender.clone(),
+            hostname: main.hostname.clone(),
+            machine_guid: String::new(),
+            update_every: main.update_every,
+            hops: 1,
+            enable_compression: config.stream.enable_compression,
+        };
+        // A parent forwards its children as netdata's do (proxy mode): by
+        // default when [stream] is on, per API key and machine GUID as
+        // their `proxy` keys say.
+        let proxies = match receiver.as_ref().filter(|_| config.stream.may_proxy()) {
+            Some(receiver) => {
+                let stream = config.stream.clone();
+                let receiver = receiver.clone();
+                let resolve: crate::stream::sender::ProxyResolver = Box::new(move |guid| {
+                    let key = receiver.api_key_of(guid)?;
+                    Some(stream.proxy_for(&key, guid))
+                });
+                Some(
+                    crate::stream::sender::ProxySenders::start(
+                        store.clone(),
+                        template.clone(),
+                        resolve,
+                        shutdown.clone(),
+                    )
+                    .context("starting the stream proxy")?,
+                )
+            }
+            None => None,
+        };
         let sender = if config.stream.sender_enabled {
-            let main = &config.main;
             let machine_guid = crate::stream::sender::local_machine_guid(&main.directories.lib)
                 .with_context(|| {
                     format!(
@@ -272,25 +302,9 @@ impl Agent {
                     )
                 })?;
             let options = crate::stream::sender::SenderOptions {
-                config: config.stream.sender.clone(),
-                hostname: main.hostname.clone(),
                 machine_guid,
-                update_every: main.update_every,
-                hops: 1,
-                enable_compression: config.stream.enable_compression,
+                ..template
             };
-            // A parent with [stream] on forwards its children too, as
-            // netdata's do by default (proxy mode).
-            if receiver.is_some() {
-                proxies = Some(
-                    crate::stream::sender::ProxySenders::start(
-                        store.clone(),
-                        options.clone(),
-                        shutdown.clone(),
-                    )
-                    .context("starting the stream proxy")?,
-                );
-            }
             let sender = crate::stream::sender::StreamSender::start(
                 store.localhost().clone(),
                 options,

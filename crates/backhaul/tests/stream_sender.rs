@@ -763,3 +763,109 @@ fn check_config_says_where_the_host_streams_and_names_a_missing_key() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The proxy keys of stream.conf: with `[stream] enabled = no` a parent
+/// still forwards the children its API key's `default proxy enabled = yes`
+/// names, to `default proxy destination` with `default proxy api key`,
+/// except a machine GUID whose own `proxy enabled = no` says otherwise; its
+/// own host is not streamed.
+#[test]
+fn per_key_and_per_guid_proxy_settings_decide_what_is_forwarded() {
+    const OTHER_GUID: &str = "0c0ffee0-0000-4000-8000-000000000002";
+    let grandparent = start_parent();
+    let dir =
+        std::env::temp_dir().join(format!("backhaul-sender-proxy-keys-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let base = dir.display();
+    std::fs::write(
+        dir.join("netdata.conf"),
+        format!(
+            "[global]\n hostname = proxy\n[directories]\n config = {base}\n lib = {base}\n\
+             [plugins]\n enable running new plugins = no\n proc = no\n diskspace = no\n\
+             [web]\n bind to = 127.0.0.1:0\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("stream.conf"),
+        format!(
+            "[stream]\n enabled = no\n reconnect delay seconds = 1\n\
+             [{KEY}]\n enabled = yes\n default proxy enabled = yes\n\
+             \x20default proxy destination = {}\n default proxy api key = {KEY}\n\
+             [{OTHER_GUID}]\n proxy enabled = no\n",
+            grandparent.addr
+        ),
+    )
+    .unwrap();
+    let loaded = config::load(Some(&dir.join("netdata.conf")), None).expect("config");
+    assert!(!loaded.stream.sender_enabled);
+    let proxy_shutdown = Shutdown::new();
+    let proxy = backhaul::agent::Agent::start(&loaded, proxy_shutdown.clone()).expect("proxy");
+    let proxy_addr = proxy.web.as_ref().expect("web").local_addrs()[0];
+    assert!(
+        proxy.sender.is_none(),
+        "[stream] enabled = no: no sender of its own"
+    );
+
+    let (store, last) = child_store(5);
+    let (other_store, _) = child_store(5);
+    let shutdown = Shutdown::new();
+    let sender = start_sender(&store, sender_config(&[proxy_addr]), &shutdown);
+    let other = StreamSender::start(
+        other_store.localhost().clone(),
+        SenderOptions {
+            config: sender_config(&[proxy_addr]),
+            hostname: "child-c".into(),
+            machine_guid: OTHER_GUID.into(),
+            update_every: 1,
+            hops: 1,
+            enable_compression: false,
+        },
+        shutdown.clone(),
+    )
+    .unwrap();
+    wait_until("both children connected to the proxy", || {
+        sender.counters().is_connected.load(Ordering::Relaxed)
+            && other.counters().is_connected.load(Ordering::Relaxed)
+    });
+    let hostnames = || -> Vec<String> {
+        grandparent
+            .store
+            .hosts()
+            .iter()
+            .map(|h| h.hostname().to_string())
+            .collect()
+    };
+    wait_until("child-b forwarded to the grandparent", || {
+        grandparent
+            .store
+            .hosts()
+            .into_iter()
+            .find(|h| h.hostname() == "child-b")
+            .and_then(|h| h.chart_by_id("test.gauge"))
+            .is_some_and(|c| c.read().last_entry_t().is_some_and(|t| t >= last - 1))
+    });
+    let proxies = proxy.proxies.as_ref().expect("proxy mode on");
+    wait_until("the proxy decided to keep child-c back", || {
+        proxies.keeps_back(OTHER_GUID)
+    });
+    assert!(proxies.counters(OTHER_GUID).is_none(), "child-c forwarded");
+    assert!(!proxies.keeps_back(GUID));
+    assert!(
+        !hostnames().contains(&"child-c".to_string()),
+        "{:?}",
+        hostnames()
+    );
+    assert!(
+        !hostnames().contains(&"proxy".to_string()),
+        "{:?}",
+        hostnames()
+    );
+    assert!(proxies.counters(GUID).is_some());
+    shutdown.trigger();
+    sender.join();
+    other.join();
+    proxy_shutdown.trigger();
+    proxy.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -50,11 +50,11 @@ pub use main_conf::{
 };
 pub use statsd_conf::{StatsdBind, StatsdConfig, DEFAULT_STATSD_BIND_TO, DEFAULT_STATSD_PORT};
 pub use stream_conf::{
-    is_uuid, parse_stream_destinations, ReceiverSettings, SenderConfig, StreamConfig,
-    StreamDestination, StreamRefusal, StreamSection, DEFAULT_RECONNECT_DELAY_SECONDS,
-    DEFAULT_SECONDS_PER_REPLICATION_STEP, DEFAULT_SECONDS_TO_REPLICATE,
-    DEFAULT_SENDER_BUFFER_BYTES, DEFAULT_SENDER_TIMEOUT_SECONDS, DEFAULT_STREAM_PORT,
-    STREAM_FILE_NAME,
+    is_uuid, parse_stream_destinations, ProxyOverride, ProxySettings, ReceiverSettings,
+    SenderConfig, StreamConfig, StreamDestination, StreamRefusal, StreamSection,
+    DEFAULT_RECONNECT_DELAY_SECONDS, DEFAULT_SECONDS_PER_REPLICATION_STEP,
+    DEFAULT_SECONDS_TO_REPLICATE, DEFAULT_SENDER_BUFFER_BYTES, DEFAULT_SENDER_TIMEOUT_SECONDS,
+    DEFAULT_STREAM_PORT, STREAM_FILE_NAME,
 };
 pub use value::{DataSource, Secret};
 

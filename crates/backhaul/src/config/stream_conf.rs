@@ -178,6 +178,14 @@ const KEY_USED: &[&str] = &[
     "enable replication",
     "seconds to replicate",
     "seconds per replication step",
+    "default proxy enabled",
+    "proxy enabled",
+    "default proxy destination",
+    "proxy destination",
+    "default proxy api key",
+    "proxy api key",
+    "default proxy send charts matching",
+    "proxy send charts matching",
 ];
 
 /// netdata keys of API key and machine GUID sections backhaul ignores.
@@ -189,14 +197,6 @@ const KEY_NOT_USED: &[&str] = &[
     "default postpone alarms on connect seconds",
     "postpone alarms on connect seconds",
     "multiple connections",
-    "default proxy enabled",
-    "proxy enabled",
-    "default proxy destination",
-    "proxy destination",
-    "default proxy api key",
-    "proxy api key",
-    "default proxy send charts matching",
-    "proxy send charts matching",
     "is ephemeral node",
     "allow from by dns",
 ];
@@ -229,8 +229,33 @@ pub struct StreamSection {
     pub seconds_to_replicate: Option<u32>,
     /// `seconds per replication step`.
     pub seconds_per_replication_step: Option<u32>,
+    /// `default proxy enabled`, `... destination`, `... api key`, `... send
+    /// charts matching` (read when the section is the child's API key).
+    pub default_proxy: ProxyOverride,
+    /// `proxy enabled`, ... (read when the section is the child's machine
+    /// GUID).
+    pub proxy: ProxyOverride,
     /// Where the section starts, for messages.
     pub at: super::Location,
+}
+
+/// A section's proxy keys: how a parent forwards one child's host (unset
+/// keys fall back to the API key's section, then to `[stream]`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProxyOverride {
+    pub enabled: Option<bool>,
+    pub destinations: Option<Vec<StreamDestination>>,
+    pub api_key: Option<String>,
+    pub send_charts_matching: Option<String>,
+}
+
+/// How one child's host is forwarded (proxy mode), resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProxySettings {
+    pub enabled: bool,
+    pub destinations: Vec<StreamDestination>,
+    pub api_key: String,
+    pub send_charts_matching: String,
 }
 
 /// Everything backhaul reads from stream.conf.
@@ -399,6 +424,49 @@ impl StreamConfig {
         Ok(settings)
     }
 
+    /// How the child that came with API key `key` and `machine_guid` is
+    /// forwarded, as netdata 1.37 decides: `[stream]`'s `enabled`,
+    /// `destination`, `api key` and `send charts matching`, overridden by
+    /// the API key section's `default proxy ...` keys, then by the machine
+    /// GUID section's `proxy ...` keys.
+    pub fn proxy_for(&self, key: &str, machine_guid: &str) -> ProxySettings {
+        let mut settings = ProxySettings {
+            enabled: self.sender_enabled,
+            destinations: self.sender.destinations.clone(),
+            api_key: self.sender.api_key.clone(),
+            send_charts_matching: self.sender.send_charts_matching.clone(),
+        };
+        let layers = [
+            self.section(key).map(|s| &s.default_proxy),
+            self.section(machine_guid).map(|s| &s.proxy),
+        ];
+        for layer in layers.into_iter().flatten() {
+            if let Some(enabled) = layer.enabled {
+                settings.enabled = enabled;
+            }
+            if let Some(destinations) = &layer.destinations {
+                settings.destinations = destinations.clone();
+            }
+            if let Some(api_key) = &layer.api_key {
+                settings.api_key = api_key.clone();
+            }
+            if let Some(pattern) = &layer.send_charts_matching {
+                settings.send_charts_matching = pattern.clone();
+            }
+        }
+        settings
+    }
+
+    /// Whether some child could be forwarded: `[stream] enabled`, or a
+    /// section that turns proxying on.
+    pub fn may_proxy(&self) -> bool {
+        self.sender_enabled
+            || self
+                .sections
+                .iter()
+                .any(|s| s.default_proxy.enabled == Some(true) || s.proxy.enabled == Some(true))
+    }
+
     /// The API keys that accept children (for `check-config`).
     pub fn enabled_api_keys(&self) -> impl Iterator<Item = &StreamSection> + '_ {
         self.sections.iter().filter(|section| {
@@ -538,6 +606,18 @@ pub fn stream_from_document(
     warnings: &mut Vec<Warning>,
 ) -> Result<StreamConfig, ConfigError> {
     let mut config = StreamConfig::default();
+    let default_port = match document
+        .sections
+        .iter()
+        .find(|section| section.name == "stream")
+        .and_then(|section| section.get("default port"))
+    {
+        Some(entry) => parse_u32(&entry.value, 1, "must be a TCP port, 1 to 65535")
+            .ok()
+            .and_then(|port| u16::try_from(port).ok())
+            .unwrap_or(DEFAULT_STREAM_PORT),
+        None => DEFAULT_STREAM_PORT,
+    };
     for section in &document.sections {
         if section.name == "stream" {
             warn_keys(section, STREAM_USED, STREAM_NOT_USED, warnings);
@@ -593,10 +673,76 @@ pub fn stream_from_document(
                 1,
                 STEP_REASON,
             )?,
+            default_proxy: proxy_override(section, "default proxy", default_port)?,
+            proxy: proxy_override(section, "proxy", default_port)?,
             at: section.at.clone(),
         });
     }
+    for section in &config.sections {
+        for (prefix, layer) in [
+            ("default proxy", &section.default_proxy),
+            ("proxy", &section.proxy),
+        ] {
+            if layer.enabled == Some(true)
+                && layer.destinations.is_none()
+                && config.sender.destinations.is_empty()
+            {
+                let at = document
+                    .sections
+                    .iter()
+                    .find(|s| s.name.eq_ignore_ascii_case(&section.name))
+                    .and_then(|s| s.get(&format!("{prefix} enabled")))
+                    .map_or(&section.at, |e| &e.at);
+                return Err(ConfigError::MissingSetting {
+                    at: Box::new(at.clone()),
+                    section: section.name.clone(),
+                    key: format!("{prefix} destination"),
+                    reason: format!(
+                        "{prefix} enabled = yes forwards this child to a parent, and [stream] has no destination either"
+                    ),
+                });
+            }
+        }
+    }
     Ok(config)
+}
+
+/// The `PREFIX enabled`, `PREFIX destination`, `PREFIX api key` and
+/// `PREFIX send charts matching` keys of a section.
+fn proxy_override(
+    section: &IniSection,
+    prefix: &str,
+    default_port: u16,
+) -> Result<ProxyOverride, ConfigError> {
+    let destinations = match section.get(&format!("{prefix} destination")) {
+        Some(entry) if !entry.value.trim().is_empty() => Some(
+            parse_stream_destinations(&entry.value, default_port)
+                .map_err(|r| invalid_value(section, entry, r))?,
+        ),
+        _ => None,
+    };
+    let api_key = match section.get(&format!("{prefix} api key")) {
+        Some(entry) => {
+            let key = entry.value.trim().to_string();
+            if !is_uuid(&key) {
+                return Err(invalid_value(
+                    section,
+                    entry,
+                    "must be a UUID the parent's stream.conf enables".to_string(),
+                ));
+            }
+            Some(key)
+        }
+        None => None,
+    };
+    Ok(ProxyOverride {
+        enabled: flag(section, &format!("{prefix} enabled"))?,
+        destinations,
+        api_key,
+        send_charts_matching: section
+            .get(&format!("{prefix} send charts matching"))
+            .map(|entry| entry.value.clone()),
+    })
 }
 
 #[cfg(test)]
@@ -779,5 +925,55 @@ mod tests {
             Some(std::path::Path::new("/x.pem"))
         );
         assert!(config.sender.ssl_skip_certificate_verification);
+    }
+
+    #[test]
+    fn proxy_settings_chain_stream_then_api_key_then_machine_guid() {
+        const OTHER: &str = "22222222-2222-3333-4444-555555555555";
+        let (config, warnings) = parse(&format!(
+            "[stream]\n enabled = yes\n destination = 10.0.0.1:19999\n api key = {KEY}\n\
+             \x20send charts matching = system.*\n default port = 20000\n\
+             [{KEY}]\n enabled = yes\n default proxy destination = 10.0.0.2\n\
+             [{GUID}]\n proxy enabled = no\n\
+             [{OTHER}]\n proxy api key = {OTHER}\n proxy send charts matching = *\n"
+        ))
+        .unwrap();
+        assert!(
+            !warnings.iter().any(|w| w.to_string().contains("proxy")),
+            "{warnings:?}"
+        );
+        let plain = config.proxy_for(KEY, "33333333-2222-3333-4444-555555555555");
+        assert!(plain.enabled);
+        assert_eq!(plain.destinations.len(), 1);
+        assert_eq!(plain.destinations[0].to_string(), "10.0.0.2:20000");
+        assert_eq!(plain.api_key, KEY);
+        assert_eq!(plain.send_charts_matching, "system.*");
+        assert!(!config.proxy_for(KEY, GUID).enabled);
+        let other = config.proxy_for(KEY, OTHER);
+        assert!(other.enabled);
+        assert_eq!(other.api_key, OTHER);
+        assert_eq!(other.send_charts_matching, "*");
+        assert!(config.may_proxy());
+
+        let (off, _) = parse(&format!("[{KEY}]\n enabled = yes\n")).unwrap();
+        assert!(!off.may_proxy());
+        assert!(!off.proxy_for(KEY, GUID).enabled);
+    }
+
+    #[test]
+    fn proxying_without_a_destination_is_an_error() {
+        let error = parse(&format!(
+            "[{KEY}]\n enabled = yes\n default proxy enabled = yes\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("default proxy destination"), "{error}");
+        assert!(error.contains("stream.conf:3"), "{error}");
+        let error = parse(&format!(
+            "[{GUID}]\n proxy enabled = yes\n proxy destination = 10.0.0.1\n proxy api key = nope\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("proxy api key"), "{error}");
     }
 }

@@ -155,9 +155,11 @@ pub(super) fn run(shared: &Arc<Shared>, connection: Upgraded) {
                     ingest: Some(ingest),
                     connected: false,
                     disconnected_at: None,
+                    api_key: String::new(),
                 }
             });
         entry.connected = true;
+        entry.api_key.clone_from(&child.key);
         let ingest = entry.ingest.take();
         let taken = (entry.host.clone(), ingest);
         super::update_is_parent_label(shared, connected + 1);

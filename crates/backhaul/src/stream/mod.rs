@@ -102,6 +102,8 @@ struct Child {
     connected: bool,
     /// When the last connection ended.
     disconnected_at: Option<Instant>,
+    /// The API key of its last accepted connection (for its proxy settings).
+    api_key: String,
 }
 
 /// Counters for tests and the status page.
@@ -163,6 +165,15 @@ impl StreamReceiver {
     /// The counters.
     pub fn counters(&self) -> &ReceiverCounters {
         &self.shared.counters
+    }
+
+    /// The API key the child with `machine_guid` last connected with.
+    pub fn api_key_of(&self, machine_guid: &str) -> Option<String> {
+        self.shared
+            .children
+            .lock()
+            .get(machine_guid)
+            .map(|child| child.api_key.clone())
     }
 
     /// Children connected now.

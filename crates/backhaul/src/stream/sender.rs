@@ -44,6 +44,7 @@ use super::handshake::{
     capabilities_of_version, ANSWER_PREFIX, ANSWER_V1, ANSWER_V2, CAP_CLABELS, CAP_CLAIM,
     CAP_COMPRESSION, CAP_HLABELS, CAP_REPLICATION, CAP_V1, CAP_V2, CAP_VCAPS, CAP_VN,
 };
+use crate::config::ProxySettings;
 use crate::config::{SenderConfig, StreamDestination};
 use crate::exporting::delivery::dial::{self, Deadline, Endpoint};
 use crate::exporting::delivery::tls::{self, TlsSettings, TlsStream};
@@ -1048,38 +1049,53 @@ fn answer_replay(
     points
 }
 
-/// Proxy mode: on a parent with `[stream] enabled = yes`, every child host
-/// in the store is streamed on with a sender of its own (its hostname and
-/// machine GUID, `hops` 2), as netdata's parents forward their children by
-/// default. A thread looks at the store every second: a new child host
-/// gets a sender, a removed one has its sender stopped.
+/// Proxy mode: on a parent, every child host in the store whose proxy
+/// settings say so (stream.conf: `[stream] enabled`, overridden per API key
+/// by `default proxy enabled` and per machine GUID by `proxy enabled`, with
+/// the matching `destination`, `api key` and `send charts matching`, as
+/// netdata 1.37 resolves them) is streamed on with a sender of its own (its
+/// hostname and machine GUID, `hops` 2). A thread looks at the store every
+/// second: a new child host gets a sender, a removed one has its sender
+/// stopped.
 pub struct ProxySenders {
     thread: std::thread::JoinHandle<()>,
     senders: Arc<ProxyCounters>,
 }
 
-/// The counters of the proxy's senders, by machine GUID.
-type ProxyCounters = Mutex<HashMap<String, Arc<SenderCounters>>>;
+/// What the proxy thread decided, by machine GUID: the counters of the
+/// forwarded hosts' senders, `None` for a host its settings keep here.
+type ProxyCounters = Mutex<HashMap<String, Option<Arc<SenderCounters>>>>;
+
+/// A child host's proxy settings, by machine GUID (`None`: not known yet).
+pub type ProxyResolver = Box<dyn Fn(&str) -> Option<ProxySettings> + Send>;
 
 impl ProxySenders {
     /// Starts the thread; `template` gives the `[stream]` settings (its
-    /// hostname and GUID are replaced per host).
+    /// hostname, GUID, destinations, API key and chart pattern are replaced
+    /// per host by what `resolve` says).
     pub fn start(
         store: Arc<rrd::Store>,
         template: SenderOptions,
+        resolve: ProxyResolver,
         shutdown: Shutdown,
     ) -> io::Result<ProxySenders> {
         let senders: Arc<ProxyCounters> = Arc::default();
         let shared = senders.clone();
         let thread = std::thread::Builder::new()
             .name("stream-proxy".into())
-            .spawn(move || proxy_loop(&store, &template, &shutdown, &shared))?;
+            .spawn(move || proxy_loop(&store, &template, &resolve, &shutdown, &shared))?;
         Ok(ProxySenders { thread, senders })
     }
 
     /// The counters of the sender of the host with `machine_guid`.
     pub fn counters(&self, machine_guid: &str) -> Option<Arc<SenderCounters>> {
-        self.senders.lock().get(machine_guid).cloned()
+        self.senders.lock().get(machine_guid).cloned().flatten()
+    }
+
+    /// Whether the host with `machine_guid` is known and, by its proxy
+    /// settings, not forwarded.
+    pub fn keeps_back(&self, machine_guid: &str) -> bool {
+        matches!(self.senders.lock().get(machine_guid), Some(None))
     }
 
     /// Waits for the thread and the senders (after the shutdown fired).
@@ -1091,10 +1107,13 @@ impl ProxySenders {
 fn proxy_loop(
     store: &rrd::Store,
     template: &SenderOptions,
+    resolve: &ProxyResolver,
     shutdown: &Shutdown,
     shared: &ProxyCounters,
 ) {
     let mut running: HashMap<String, (Arc<Host>, Shutdown, StreamSender)> = HashMap::new();
+    // Hosts whose settings say not to forward them (decided once per host).
+    let mut not_forwarded: HashMap<String, Arc<Host>> = HashMap::new();
     loop {
         let hosts = store.hosts();
         let local = store.localhost();
@@ -1105,6 +1124,9 @@ fn proxy_loop(
             if running
                 .get(guid)
                 .is_some_and(|(known, _, _)| Arc::ptr_eq(known, host))
+                || not_forwarded
+                    .get(guid)
+                    .is_some_and(|known| Arc::ptr_eq(known, host))
             {
                 continue;
             }
@@ -1112,7 +1134,27 @@ fn proxy_loop(
                 stop.trigger();
                 sender.join();
             }
+            let Some(settings) = resolve(guid) else {
+                continue;
+            };
+            if !settings.enabled || settings.destinations.is_empty() {
+                tracing::info!(
+                    host = host.hostname(),
+                    machine_guid = guid,
+                    "stream proxy: this child host is not forwarded (proxy enabled = no)"
+                );
+                not_forwarded.insert(guid.to_string(), host.clone());
+                shared.lock().insert(guid.to_string(), None);
+                continue;
+            }
+            not_forwarded.remove(guid);
+            let mut config = template.config.clone();
+            config.enabled = true;
+            config.destinations = settings.destinations;
+            config.api_key = settings.api_key;
+            config.send_charts_matching = settings.send_charts_matching;
             let options = SenderOptions {
+                config,
                 hostname: host.hostname().to_string(),
                 machine_guid: guid.to_string(),
                 hops: template.hops + 1,
@@ -1128,7 +1170,7 @@ fn proxy_loop(
                     );
                     shared
                         .lock()
-                        .insert(guid.to_string(), sender.counters.clone());
+                        .insert(guid.to_string(), Some(sender.counters.clone()));
                     running.insert(guid.to_string(), (host.clone(), stop, sender));
                 }
                 Err(error) => {
@@ -1136,6 +1178,13 @@ fn proxy_loop(
                 }
             }
         }
+        not_forwarded.retain(|guid, host| {
+            let kept = hosts.iter().any(|h| Arc::ptr_eq(h, host));
+            if !kept {
+                shared.lock().remove(guid);
+            }
+            kept
+        });
         let gone: Vec<String> = running
             .iter()
             .filter(|(_, (host, _, _))| !hosts.iter().any(|h| Arc::ptr_eq(h, host)))
