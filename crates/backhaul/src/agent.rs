@@ -130,11 +130,15 @@ pub fn internal_collectors(config: &LoadedConfig) -> Vec<Box<dyn Collector>> {
         }
     };
     let switches = |module: &str, key: &str| main.proc_chart_switch(module, key);
+    let owned = main.clone();
+    let disk_sections: collectors::proc::DiskSectionSwitches =
+        Arc::new(move |device: &str, key: &str| owned.proc_disk_switch(device, key));
     collectors::proc::configured_collectors(
         std::path::Path::new("/"),
         main.update_every,
         &enabled,
         &switches,
+        disk_sections,
     )
 }
 

@@ -1619,7 +1619,13 @@ fn chart_switches_follow_netdata() {
     };
     let root = Root::new(FIXTURES, "switches");
     let host = Host::new("test", 100);
-    let mut collectors = configured_collectors(&root.path, 1, &|s| s != "idlejitter", &switches);
+    let mut collectors = configured_collectors(
+        &root.path,
+        1,
+        &|s| s != "idlejitter",
+        &switches,
+        backhaul::collectors::proc::no_disk_sections(),
+    );
     root.load("t0");
     collect(&mut collectors, &host, T);
     root.load("t1");
@@ -1672,6 +1678,97 @@ fn chart_switches_follow_netdata() {
     );
     assert_values(&host, "cpu.cpu0_softirqs", T + 1, &[("BLOCK", 0.0)]);
 }
+/// A disk's own section `[plugin:proc:/proc/diskstats:DEV]`: `enable = no`
+/// drops the disk, `enable performance metrics = no` its charts unless one
+/// is switched on by name, a chart key wins over `... for all disks`, and
+/// `enable = yes` brings back a disk `exclude disks` names (loop0).
+#[test]
+fn a_disks_own_section_overrides_the_module_switches() {
+    use backhaul::collectors::proc::{configured_collectors, DiskSectionSwitches};
+    use backhaul::config::ChartSwitch;
+    let switches = |module: &str, key: &str| match (module, key) {
+        ("/proc/diskstats", "backlog for all disks") => Some(ChartSwitch::No),
+        _ => None,
+    };
+    let disks: DiskSectionSwitches =
+        std::sync::Arc::new(|device: &str, key: &str| match (device, key) {
+            ("zram0", "enable") => Some(ChartSwitch::No),
+            ("vda", "backlog") => Some(ChartSwitch::Yes),
+            ("vda", "operations") => Some(ChartSwitch::No),
+            ("loop0", "enable") => Some(ChartSwitch::Yes),
+            ("loop0", "enable performance metrics") => Some(ChartSwitch::No),
+            ("loop0", "bandwidth") => Some(ChartSwitch::Yes),
+            _ => None,
+        });
+    let root = Root::new(FIXTURES, "disk-sections");
+    let host = Host::new("test", 100);
+    let mut collectors =
+        configured_collectors(&root.path, 1, &|s| s == "/proc/diskstats", &switches, disks);
+    root.load("t0");
+    collect(&mut collectors, &host, T);
+    root.load("t1");
+    collect(&mut collectors, &host, T + 1);
+    assert!(
+        host.chart_by_id("disk.zram0").is_none(),
+        "zram0: enable = no"
+    );
+    assert!(
+        host.chart_by_id("disk_backlog.vda").is_some(),
+        "vda: backlog = yes wins"
+    );
+    assert!(
+        host.chart_by_id("disk_ops.vda").is_none(),
+        "vda: operations = no"
+    );
+    assert!(
+        host.chart_by_id("disk.vda").is_some(),
+        "vda: bandwidth as by default"
+    );
+    assert!(
+        host.chart_by_id("disk.loop0").is_some(),
+        "loop0: enabled, bandwidth = yes"
+    );
+    assert!(
+        host.chart_by_id("disk_ops.loop0").is_none(),
+        "loop0: no performance metrics"
+    );
+    assert!(
+        host.chart_by_id("disk.loop1").is_none(),
+        "loop1: still excluded"
+    );
+}
+
+/// The same keys read from netdata.conf.
+#[test]
+fn disk_sections_are_read_from_netdata_conf() {
+    let (main, warnings) = backhaul::config::parse_main_str(
+        "[plugin:proc:/proc/diskstats]\n    enable new disks detected at runtime = no\n\
+         [plugin:proc:/proc/diskstats:vda]\n    enable = yes\n    backlog = no\n    bcache = yes\n",
+        "netdata.conf",
+    )
+    .expect("valid");
+    use backhaul::config::ChartSwitch;
+    assert_eq!(
+        main.proc_disk_switch("vda", "enable"),
+        Some(ChartSwitch::Yes)
+    );
+    assert_eq!(
+        main.proc_disk_switch("vda", "backlog"),
+        Some(ChartSwitch::No)
+    );
+    assert_eq!(main.proc_disk_switch("sda", "backlog"), None);
+    assert_eq!(
+        main.proc_chart_switch("/proc/diskstats", "enable new disks detected at runtime"),
+        Some(ChartSwitch::No)
+    );
+    let texts: Vec<String> = warnings.iter().map(|w| w.to_string()).collect();
+    assert_eq!(texts.len(), 1, "{texts:?}");
+    assert!(
+        texts[0].contains("bcache") && texts[0].contains("not used"),
+        "{texts:?}"
+    );
+}
+
 // ---------------------------------------------------------------------------
 // /proc/mdstat (no md arrays on the reference machine: the file is the
 // kernel's documented layout, written by the test).
@@ -1850,8 +1947,13 @@ fn partitions_get_charts_only_when_switched_on() {
                 .then_some(switch)
                 .flatten()
         };
-        let mut collectors =
-            configured_collectors(&root.path, 1, &|s| s == "/proc/diskstats", &switches);
+        let mut collectors = configured_collectors(
+            &root.path,
+            1,
+            &|s| s == "/proc/diskstats",
+            &switches,
+            backhaul::collectors::proc::no_disk_sections(),
+        );
         root.write("proc/diskstats", &partition_line(100));
         collect(&mut collectors, &host, T);
         root.write("proc/diskstats", &partition_line(150));

@@ -381,6 +381,16 @@ impl MainConfig {
             .is_none_or(|(_, enabled)| *enabled)
     }
 
+    /// The switch `key` of disk `device`'s own section
+    /// `[plugin:proc:/proc/diskstats:DEVICE]`, or `None` when not set.
+    pub fn proc_disk_switch(&self, device: &str, key: &str) -> Option<ChartSwitch> {
+        self.proc_chart_switches
+            .iter()
+            .rev()
+            .find(|(m, k, _)| k == key && m.strip_prefix("/proc/diskstats:") == Some(device))
+            .map(|(_, _, switch)| *switch)
+    }
+
     /// The per-chart switch `key` of `[plugin:proc:MODULE]` (the last
     /// setting wins), or `None` when not set: the collector then uses
     /// netdata's default.
@@ -1022,6 +1032,7 @@ pub const PROC_CHART_SWITCHES: &[(&str, &[&str])] = &[
             "performance metrics for physical disks",
             "performance metrics for virtual disks",
             "performance metrics for partitions",
+            "enable new disks detected at runtime",
         ],
     ),
     ("/proc/interrupts", &["interrupts per core"]),
@@ -1043,9 +1054,30 @@ pub const PROC_CHART_SWITCHES: &[(&str, &[&str])] = &[
     ),
 ];
 
-/// The module and known keys of a `[plugin:proc:MODULE]` section name.
-fn proc_chart_module(section: &str) -> Option<(&'static str, &'static [&'static str])> {
+/// The keys of a disk's own `[plugin:proc:/proc/diskstats:DEV]` section.
+pub const PROC_DISK_SWITCHES: &[&str] = &[
+    "enable",
+    "enable performance metrics",
+    "bandwidth",
+    "operations",
+    "merged operations",
+    "i/o time",
+    "queued operations",
+    "utilization percentage",
+    "extended operations",
+    "backlog",
+];
+
+/// The module and known keys of a `[plugin:proc:MODULE]` section name; a
+/// disk's own section is the module `/proc/diskstats:DEV`.
+fn proc_chart_module(section: &str) -> Option<(&str, &'static [&'static str])> {
     let module = section.strip_prefix("plugin:proc:")?;
+    if module
+        .strip_prefix("/proc/diskstats:")
+        .is_some_and(|disk| !disk.is_empty())
+    {
+        return Some((module, PROC_DISK_SWITCHES));
+    }
     PROC_CHART_SWITCHES
         .iter()
         .find(|(m, _)| *m == module)

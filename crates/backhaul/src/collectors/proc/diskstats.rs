@@ -22,6 +22,14 @@
 //! * writes are negative.
 //!
 //! A disk that leaves the file has its charts marked obsolete.
+//!
+//! The switches: `[plugin:proc:/proc/diskstats]`'s `enable new disks
+//! detected at runtime`, `performance metrics for ...` and `... for all
+//! disks`, then each disk's own section `[plugin:proc:/proc/diskstats:DEV]`
+//! (its kernel name): `enable`, `enable performance metrics`, `bandwidth`,
+//! `operations`, `merged operations`, `i/o time`, `queued operations`,
+//! `utilization percentage`, `extended operations`, `backlog`, with
+//! netdata's defaults and precedence.
 
 use std::collections::HashMap;
 use std::fs;
@@ -313,6 +321,29 @@ pub(crate) const GLOBAL_SWITCH_KEYS: [&str; 8] = [
     "extended operations for all disks",
     "backlog for all disks",
 ];
+
+/// The keys of a disk's own `[plugin:proc:/proc/diskstats:DEV]` section for
+/// its chart switches, in the order of [`GLOBAL_SWITCH_KEYS`].
+pub(crate) const DISK_SWITCH_KEYS: [&str; 8] = [
+    "bandwidth",
+    "operations",
+    "merged operations",
+    "i/o time",
+    "queued operations",
+    "utilization percentage",
+    "extended operations",
+    "backlog",
+];
+
+/// A disk's own switches: `(kernel name, key)` → the value set in its
+/// `[plugin:proc:/proc/diskstats:DEV]` section. Kept by the collector, since
+/// disks come and go while it runs.
+pub type DiskSectionSwitches = std::sync::Arc<dyn Fn(&str, &str) -> Option<OnDemand> + Send + Sync>;
+
+/// No disk has a section of its own.
+pub fn no_disk_sections() -> DiskSectionSwitches {
+    std::sync::Arc::new(|_, _| None)
+}
 
 /// The `[plugin:proc:/proc/diskstats]` keys for performance charts by
 /// kind of disk, and netdata's defaults.
@@ -800,6 +831,10 @@ struct DiskstatsState {
     /// The performance switches of physical disks, virtual disks,
     /// partitions.
     performance: [OnDemand; 3],
+    /// `enable new disks detected at runtime` (yes).
+    enable_new_disks: bool,
+    /// The disks' own sections.
+    disk_sections: DiskSectionSwitches,
 }
 
 impl DiskstatsCollector {
@@ -815,6 +850,16 @@ impl DiskstatsCollector {
         update_every: u32,
         switches: ChartSwitches<'_>,
     ) -> DiskstatsCollector {
+        DiskstatsCollector::with_disk_sections(root, update_every, switches, no_disk_sections())
+    }
+
+    /// [`DiskstatsCollector::configured`], with the disks' own sections.
+    pub fn with_disk_sections(
+        root: &Path,
+        update_every: u32,
+        switches: ChartSwitches<'_>,
+        disk_sections: DiskSectionSwitches,
+    ) -> DiskstatsCollector {
         DiskstatsCollector {
             file: SourceFile::new(root, "/proc/diskstats"),
             update_every: update_every.max(1),
@@ -828,6 +873,9 @@ impl DiskstatsCollector {
                 ),
                 performance: PERFORMANCE_KEYS
                     .map(|(key, default)| on_demand(switches, MODULE, key, default)),
+                enable_new_disks: switches(MODULE, "enable new disks detected at runtime")
+                    != Some(OnDemand::No),
+                disk_sections,
             },
             refused: RefusedRounds::default(),
         }
@@ -866,20 +914,39 @@ impl DiskstatsState {
         }
     }
 
-    /// A new disk's switches: none for an excluded one, none when
-    /// performance metrics are off for its kind, else the global ones.
-    fn switches_for(&self, excluded: bool, kind: DiskKind) -> DiskSwitches {
-        let performance = match kind {
+    /// A new disk's switches, as netdata decides them: none when the disk
+    /// is not enabled (its section's `enable`, by default `enable new disks
+    /// detected at runtime`, and no for an excluded disk); else each chart's
+    /// from its section, by default the `... for all disks` one, or none
+    /// when performance metrics are off for the disk (its section's `enable
+    /// performance metrics`, by default its kind's).
+    fn switches_for(&self, device: &str, excluded: bool, kind: DiskKind) -> DiskSwitches {
+        let own = |key: &str| (self.disk_sections)(device, key);
+        let enable_default = if self.enable_new_disks && !excluded {
+            OnDemand::Yes
+        } else {
+            OnDemand::No
+        };
+        if own("enable").unwrap_or(enable_default) == OnDemand::No {
+            return DiskSwitches([OnDemand::No; 8]);
+        }
+        let kind_performance = match kind {
             DiskKind::Physical => self.performance[0],
             DiskKind::Virtual => self.performance[1],
             DiskKind::Partition => self.performance[2],
             DiskKind::Unknown => OnDemand::Auto,
         };
-        if excluded || performance == OnDemand::No {
-            DiskSwitches([OnDemand::No; 8])
-        } else {
-            self.globals
+        let performance = own("enable performance metrics").unwrap_or(kind_performance);
+        let mut switches = DiskSwitches([OnDemand::No; 8]);
+        for (i, key) in DISK_SWITCH_KEYS.iter().enumerate() {
+            let default = if performance == OnDemand::No {
+                OnDemand::No
+            } else {
+                self.globals.0[i]
+            };
+            switches.0[i] = own(key).unwrap_or(default);
         }
+        switches
     }
 
     fn new_disk(&self, line: &DiskLine<'_>, mounts: &mut Option<Vec<Mount>>) -> Disk {
@@ -900,7 +967,7 @@ impl DiskstatsState {
             major: line.major,
             minor: line.minor,
             chart_id: self.paths.chart_id(&device),
-            switches: self.switches_for(excluded, kind),
+            switches: self.switches_for(&device, excluded, kind),
             device,
             name,
             kind,

@@ -83,7 +83,7 @@ use crate::collectors::Collector;
 pub use ondemand::{no_chart_switches, ChartSwitches};
 
 pub use diskspace::DiskspaceCollector;
-pub use diskstats::DiskstatsCollector;
+pub use diskstats::{no_disk_sections, DiskSectionSwitches, DiskstatsCollector};
 pub use loadavg::LoadavgCollector;
 pub use meminfo::MeminfoCollector;
 pub use net_dev::NetDevCollector;
@@ -115,16 +115,24 @@ pub fn default_collectors(
     update_every: u32,
     enabled: &dyn Fn(&str) -> bool,
 ) -> Vec<Box<dyn Collector>> {
-    configured_collectors(root, update_every, enabled, &no_chart_switches)
+    configured_collectors(
+        root,
+        update_every,
+        enabled,
+        &no_chart_switches,
+        diskstats::no_disk_sections(),
+    )
 }
 
 /// [`default_collectors`] with the per-chart switches `switches` (the
-/// `[plugin:proc:MODULE]` sections).
+/// `[plugin:proc:MODULE]` sections) and the disks' own sections
+/// (`[plugin:proc:/proc/diskstats:DEV]`).
 pub fn configured_collectors(
     root: &Path,
     update_every: u32,
     enabled: &dyn Fn(&str) -> bool,
     switches: ChartSwitches<'_>,
+    disk_sections: DiskSectionSwitches,
 ) -> Vec<Box<dyn Collector>> {
     let update_every = update_every.max(1);
     let mut collectors: Vec<Box<dyn Collector>> = Vec::new();
@@ -145,9 +153,12 @@ pub fn configured_collectors(
             "/proc/net/softnet_stat" => Box::new(SoftnetCollector::new(root, update_every)),
             "/proc/net/stat/conntrack" => Box::new(ConntrackCollector::new(root, update_every)),
             "/proc/net/stat/synproxy" => Box::new(SynproxyCollector::new(root, update_every)),
-            "/proc/diskstats" => {
-                Box::new(DiskstatsCollector::configured(root, update_every, switches))
-            }
+            "/proc/diskstats" => Box::new(DiskstatsCollector::with_disk_sections(
+                root,
+                update_every,
+                switches,
+                disk_sections.clone(),
+            )),
             "diskspace" => Box::new(DiskspaceCollector::new(root, update_every)),
             "/proc/interrupts" => {
                 Box::new(irqs::interrupts_collector(root, update_every, switches))
