@@ -1872,6 +1872,80 @@ fn mdstat_arrays() {
     collect(&mut collectors, &host, T + 2);
     assert_collections_do_not_allocate(&mut collectors, &host, &[T + 3]);
 }
+/// `[plugin:proc:/proc/mdstat]`: each chart group switched off by its key,
+/// and `make charts obsolete = no` keeps a gone array's charts.
+#[test]
+fn mdstat_keys_switch_chart_groups() {
+    use backhaul::collectors::proc::configured_collectors;
+    use backhaul::config::ChartSwitch;
+    let switches = |module: &str, key: &str| match (module, key) {
+        ("/proc/mdstat", "faulty devices") => Some(ChartSwitch::No),
+        ("/proc/mdstat", "mismatch count") => Some(ChartSwitch::No),
+        ("/proc/mdstat", "operation status") => Some(ChartSwitch::No),
+        ("/proc/mdstat", "make charts obsolete") => Some(ChartSwitch::No),
+        _ => None,
+    };
+    let root = Root::new(FIXTURES, "mdstat-keys");
+    let host = Host::new("test", 100);
+    let mut collectors = configured_collectors(
+        &root.path,
+        1,
+        &|s| s == "/proc/mdstat",
+        &switches,
+        backhaul::collectors::proc::no_disk_sections(),
+    );
+    root.write("proc/mdstat", MDSTAT_RECOVERING);
+    root.write("sys/block/md1/md/mismatch_cnt", "8\n");
+    collect(&mut collectors, &host, T);
+    assert_values(
+        &host,
+        "mdstat.md1_disks",
+        T,
+        &[("inuse", 1.0), ("down", 1.0)],
+    );
+    assert_values(&host, "mdstat.md0_availability", T, &[("available", 1.0)]);
+    for id in [
+        "mdstat.mdstat_health",
+        "mdstat.md1_mismatch",
+        "mdstat.md1_operation",
+        "mdstat.md1_finish",
+        "mdstat.md1_speed",
+    ] {
+        assert!(host.chart_by_id(id).is_none(), "{id}");
+    }
+    root.write("proc/mdstat", MDSTAT_CLEAN);
+    collect(&mut collectors, &host, T + 1);
+    assert!(
+        !host
+            .chart_by_id("mdstat.md0_availability")
+            .unwrap()
+            .read()
+            .def()
+            .obsolete,
+        "make charts obsolete = no"
+    );
+
+    let off = |module: &str, key: &str| match (module, key) {
+        ("/proc/mdstat", "disk stats" | "nonredundant arrays availability") => {
+            Some(ChartSwitch::No)
+        }
+        _ => None,
+    };
+    let host = Host::new("test", 100);
+    let mut collectors = configured_collectors(
+        &root.path,
+        1,
+        &|s| s == "/proc/mdstat",
+        &off,
+        backhaul::collectors::proc::no_disk_sections(),
+    );
+    root.write("proc/mdstat", MDSTAT_RECOVERING);
+    collect(&mut collectors, &host, T);
+    assert!(host.chart_by_id("mdstat.md1_disks").is_none());
+    assert!(host.chart_by_id("mdstat.md0_availability").is_none());
+    assert!(host.chart_by_id("mdstat.mdstat_health").is_some());
+    assert!(host.chart_by_id("mdstat.md1_operation").is_some());
+}
 // ---------------------------------------------------------------------------
 // Throttling and frequency (not on the reference machine kind: the files
 // are written by the test, in the kernel's format).

@@ -1035,6 +1035,17 @@ pub const PROC_CHART_SWITCHES: &[(&str, &[&str])] = &[
             "enable new disks detected at runtime",
         ],
     ),
+    (
+        "/proc/mdstat",
+        &[
+            "faulty devices",
+            "nonredundant arrays availability",
+            "mismatch count",
+            "disk stats",
+            "operation status",
+            "make charts obsolete",
+        ],
+    ),
     ("/proc/interrupts", &["interrupts per core"]),
     ("/proc/softirqs", &["softirqs per core"]),
     (

@@ -18,6 +18,7 @@ use rrd::{ChartDef, ChartType, Host};
 use super::chart_handle::{
     auto_label, mark_all_obsolete, ChartHandle, Cycle, DimSpec, RefusedRounds,
 };
+use super::ondemand::{enabled, on_demand, ChartSwitches, OnDemand};
 use super::parse::{lines, parse_f64, parse_u64, words};
 use super::source::{host_path, SourceFile};
 use super::PROC_PLUGIN;
@@ -235,20 +236,41 @@ pub struct MdstatCollector {
     arrays: Vec<Array>,
     arrays_seen: i64,
     do_mismatch: bool,
+    /// `mismatch count` (auto: only with at most 50 arrays, as netdata).
+    mismatch_switch: OnDemand,
+    /// `faulty devices`, `nonredundant arrays availability`, `disk stats`,
+    /// `operation status`, `make charts obsolete` (all yes by default).
+    do_health: bool,
+    do_nonredundant: bool,
+    do_disks: bool,
+    do_operations: bool,
+    make_obsolete: bool,
     health: Option<ChartHandle>,
     values: Vec<Option<i64>>,
     refused: RefusedRounds,
 }
 
 impl MdstatCollector {
-    pub fn new(root: &Path, update_every: u32) -> MdstatCollector {
+    /// With the keys of `[plugin:proc:/proc/mdstat]`.
+    pub fn configured(
+        root: &Path,
+        update_every: u32,
+        switches: ChartSwitches<'_>,
+    ) -> MdstatCollector {
+        let mismatch_switch = on_demand(switches, MODULE, "mismatch count", OnDemand::Auto);
         MdstatCollector {
             root: root.to_path_buf(),
             file: SourceFile::new(root, MODULE),
             update_every: update_every.max(1),
             arrays: Vec::new(),
             arrays_seen: 0,
-            do_mismatch: true,
+            do_mismatch: mismatch_switch != OnDemand::No,
+            mismatch_switch,
+            do_health: enabled(switches, MODULE, "faulty devices"),
+            do_nonredundant: enabled(switches, MODULE, "nonredundant arrays availability"),
+            do_disks: enabled(switches, MODULE, "disk stats"),
+            do_operations: enabled(switches, MODULE, "operation status"),
+            make_obsolete: enabled(switches, MODULE, "make charts obsolete"),
             health: None,
             values: Vec::new(),
             refused: RefusedRounds::default(),
@@ -343,19 +365,22 @@ impl Collector for MdstatCollector {
 
     fn collect(&mut self, host: &Host, now_ut: u64) -> anyhow::Result<()> {
         let Some(data) = self.file.read() else {
-            if let Some(chart) = &mut self.health {
-                chart.mark_obsolete();
-            }
-            for array in &mut self.arrays {
-                mark_all_obsolete(array.charts.iter_mut());
+            if self.make_obsolete {
+                if let Some(chart) = &mut self.health {
+                    chart.mark_obsolete();
+                }
+                for array in &mut self.arrays {
+                    mark_all_obsolete(array.charts.iter_mut());
+                }
             }
             return Ok(());
         };
         parse_arrays(&mut self.arrays, &mut self.arrays_seen, data);
 
         // Arrays that left the file.
+        let make_obsolete = self.make_obsolete;
         self.arrays.retain_mut(|array| {
-            if !array.present {
+            if !array.present && make_obsolete {
                 tracing::info!(array = %array.name, "md array gone; its charts are obsolete");
                 mark_all_obsolete(array.charts.iter_mut());
             }
@@ -364,7 +389,9 @@ impl Collector for MdstatCollector {
 
         let ue = self.update_every;
         let mut cycle = Cycle::new(now_ut);
-        if self.do_mismatch && self.arrays.len() <= MAX_MISMATCH_ARRAYS {
+        let mismatch_allowed =
+            self.mismatch_switch == OnDemand::Yes || self.arrays.len() <= MAX_MISMATCH_ARRAYS;
+        if self.do_mismatch && mismatch_allowed {
             for array in self.arrays.iter_mut().filter(|a| a.status.redundant) {
                 let root = &self.root;
                 let file = array.mismatch.get_or_insert_with(|| {
@@ -390,7 +417,7 @@ impl Collector for MdstatCollector {
             }
         }
 
-        let redundant = self.arrays.iter().any(|a| a.status.redundant);
+        let redundant = self.do_health && self.arrays.iter().any(|a| a.status.redundant);
         if redundant {
             let health = self.health.get_or_insert_with(|| {
                 let mut def = ChartDef::new("mdstat", "mdstat_health")
@@ -421,7 +448,7 @@ impl Collector for MdstatCollector {
                 }
             }
             health.update(&mut cycle, &self.values);
-        } else if let Some(health) = &mut self.health {
+        } else if let Some(health) = self.health.as_mut().filter(|_| self.make_obsolete) {
             health.mark_obsolete();
         }
 
@@ -429,17 +456,21 @@ impl Collector for MdstatCollector {
             let s = array.status;
             if s.redundant {
                 let failed = s.total_disks - s.inuse_disks;
-                array.update(
-                    DISKS,
-                    host,
-                    ue,
-                    &mut cycle,
-                    &[Some(s.inuse_disks), Some(failed)],
-                );
-                array.update(OPERATION, host, ue, &mut cycle, &s.operations.map(Some));
-                array.update(FINISH, host, ue, &mut cycle, &[Some(s.finish_in_s)]);
-                array.update(SPEED, host, ue, &mut cycle, &[Some(s.speed_kib)]);
-            } else {
+                if self.do_disks {
+                    array.update(
+                        DISKS,
+                        host,
+                        ue,
+                        &mut cycle,
+                        &[Some(s.inuse_disks), Some(failed)],
+                    );
+                }
+                if self.do_operations {
+                    array.update(OPERATION, host, ue, &mut cycle, &s.operations.map(Some));
+                    array.update(FINISH, host, ue, &mut cycle, &[Some(s.finish_in_s)]);
+                    array.update(SPEED, host, ue, &mut cycle, &[Some(s.speed_kib)]);
+                }
+            } else if self.do_nonredundant {
                 array.update(AVAILABILITY, host, ue, &mut cycle, &[Some(1)]);
             }
         }

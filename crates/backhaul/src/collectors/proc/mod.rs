@@ -173,7 +173,11 @@ pub fn configured_collectors(
                 Box::new(entropy::collector(root, update_every))
             }
             "ipc" => Box::new(ipc::IpcCollector::configured(root, update_every, switches)),
-            "/proc/mdstat" => Box::new(mdstat::MdstatCollector::new(root, update_every)),
+            "/proc/mdstat" => Box::new(mdstat::MdstatCollector::configured(
+                root,
+                update_every,
+                switches,
+            )),
             "/sys/block/zram" => Box::new(zram::ZramCollector::new(root, update_every)),
             "/sys/kernel/mm/ksm" => Box::new(ksm::KsmCollector::new(root, update_every)),
             "timex" => Box::new(TimexCollector::new(update_every)),
