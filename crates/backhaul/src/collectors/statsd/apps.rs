@@ -405,29 +405,53 @@ fn parse_dimension(value: &str, dictionary: Option<&HashMap<String, String>>) ->
     })
 }
 
+/// The `*.conf` files below `dir` (subfolders up to three levels below
+/// `base`), as paths relative to `base`.
+fn conf_files_below(base: &Path, dir: &Path, depth: usize, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.filter_map(Result::ok) {
+        let path = entry.path();
+        if path.is_dir() {
+            if depth < 3 {
+                conf_files_below(base, &path, depth + 1, out);
+            } else {
+                tracing::warn!(folder = %path.display(), "statsd: statsd.d folders nested deeper than 3 levels are not read");
+            }
+        } else if path.extension().is_some_and(|e| e == "conf") && path.is_file() {
+            if let Ok(relative) = path.strip_prefix(base) {
+                out.push(relative.to_path_buf());
+            }
+        }
+    }
+}
+
 impl AppCharts {
-    /// Reads `statsd.d/*.conf` from the user folder, then the stock folder
-    /// for the names the user has not overridden.
+    /// Reads `statsd.d/*.conf` (and the `*.conf` of its subfolders, three
+    /// levels deep, as netdata does) from the user folder, then the stock
+    /// folder for the paths the user has not overridden.
     pub fn load(user_dir: &Path, stock_dir: &Path) -> AppCharts {
         let mut apps = Vec::new();
         let list = |dir: &Path| -> Vec<PathBuf> {
-            let mut files: Vec<PathBuf> = std::fs::read_dir(dir.join("statsd.d"))
-                .map(|entries| {
-                    entries
-                        .filter_map(Result::ok)
-                        .map(|e| e.path())
-                        .filter(|p| p.extension().is_some_and(|e| e == "conf") && p.is_file())
-                        .collect()
-                })
-                .unwrap_or_default();
+            let base = dir.join("statsd.d");
+            let mut files = Vec::new();
+            conf_files_below(&base, &base, 0, &mut files);
             files.sort();
             files
         };
         let user = list(user_dir);
-        let user_names: Vec<_> = user.iter().filter_map(|p| p.file_name()).collect();
         let stock: Vec<PathBuf> = list(stock_dir)
             .into_iter()
-            .filter(|p| p.file_name().is_none_or(|n| !user_names.contains(&n)))
+            .filter(|relative| !user.contains(relative))
+            .collect();
+        let user: Vec<PathBuf> = user
+            .into_iter()
+            .map(|relative| user_dir.join("statsd.d").join(relative))
+            .collect();
+        let stock: Vec<PathBuf> = stock
+            .into_iter()
+            .map(|relative| stock_dir.join("statsd.d").join(relative))
             .collect();
         let mut reader = Reader {
             apps: &mut apps,
@@ -675,6 +699,51 @@ mod tests {
         [mychart]\n  title = My chart\n  family = fam\n  units = things\n  type = area\n\
         \x20 dimension = myapp.m1 m1 last 1 1\n  dimension = myapp.t t average 1 1\n\
         \x20 dimension = myapp.t '' max 2 1\n  dimension = pattern 'myapp.p.*' 'p_' last 1 1\n";
+
+    #[test]
+    fn subfolders_are_read_and_overridden_by_relative_path() {
+        let dir = tempdir("subfolders");
+        let stock = dir.join("stock/statsd.d");
+        let user = dir.join("user/statsd.d");
+        std::fs::create_dir_all(stock.join("team/a")).unwrap();
+        std::fs::create_dir_all(user.join("team")).unwrap();
+        std::fs::create_dir_all(user.join("1/2/3/4")).unwrap();
+        write(
+            &stock.join("team/a"),
+            "deep.conf",
+            "[app]\n name = deep\n metrics = d\n",
+        );
+        write(
+            &stock.join("team"),
+            "t.conf",
+            "[app]\n name = stockteam\n metrics = s\n",
+        );
+        write(
+            &user.join("team"),
+            "t.conf",
+            "[app]\n name = userteam\n metrics = u\n",
+        );
+        write(
+            &user.join("1/2/3"),
+            "three.conf",
+            "[app]\n name = three\n metrics = x\n",
+        );
+        write(
+            &user.join("1/2/3/4"),
+            "four.conf",
+            "[app]\n name = four\n metrics = y\n",
+        );
+        write(
+            &user.join("team"),
+            "notes.txt",
+            "[app]\n name = txt\n metrics = z\n",
+        );
+        let apps = AppCharts::load(&dir.join("user"), &dir.join("stock"));
+        let mut names: Vec<&str> = apps.apps.iter().map(|a| a.name.as_str()).collect();
+        names.sort_unstable();
+        assert_eq!(names, ["deep", "three", "userteam"]);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn files_sections_and_override() {
