@@ -202,16 +202,14 @@ fn labels(chart: &Value) -> BTreeMap<String, String> {
         .unwrap_or_default()
 }
 
-/// (id, name) of the dimensions, in order; the hidden `idle` of the CPU
-/// charts left out (netdata's `/api/v1/charts` does not list hidden
-/// dimensions).
+/// (id, name) of the dimensions, in order (neither agent lists hidden
+/// dimensions such as the CPU charts' `idle`).
 fn dimensions(chart: &Value) -> Vec<(String, String)> {
     chart["dimensions"]
         .as_object()
         .map(|o| {
             o.iter()
                 .map(|(k, v)| (k.clone(), v["name"].as_str().unwrap_or("").to_string()))
-                .filter(|(k, _)| k != "idle")
                 .collect()
         })
         .unwrap_or_default()

@@ -587,6 +587,21 @@ fn allmetrics_is_routed_with_the_host_and_the_client_address() {
 }
 
 #[test]
+fn netdata_monitoring_no_makes_no_web_charts() {
+    let server = Server::start("[plugins]\n    netdata monitoring = no\n");
+    assert_eq!(get(server.addr, "/").status, 200);
+    server.wait_for("the request counted", |s| s.responses >= 1);
+    let host = server.store.localhost().clone();
+    for id in [
+        "netdata.clients",
+        "netdata.requests",
+        "netdata.compression_ratio",
+    ] {
+        assert!(host.chart_by_id(id).is_none(), "{id}");
+    }
+}
+
+#[test]
 fn self_monitoring_charts_count_requests() {
     let server = Server::start("");
     let host = server.store.localhost().clone();

@@ -107,7 +107,10 @@ pub fn render(ctx: &Context, host: &Host) -> Vec<u8> {
         };
         labels.push(("_collect_plugin".to_string(), or_none(&def.plugin)));
         labels.push(("_collect_module".to_string(), or_none(&def.module)));
-        dimensions_count += state.dimensions().len();
+        // netdata lists and counts only the visible dimensions (a CPU
+        // chart's hidden `idle` is left out).
+        let visible = || state.dimensions().iter().filter(|d| !d.def().hidden);
+        dimensions_count += visible().count();
         charts.push((
             state.id().to_string(),
             ChartJson {
@@ -127,9 +130,7 @@ pub fn render(ctx: &Context, host: &Host) -> Vec<u8> {
                 last_entry,
                 update_every,
                 dimensions: Ordered(
-                    state
-                        .dimensions()
-                        .iter()
+                    visible()
                         .map(|d| {
                             (
                                 d.id().to_string(),

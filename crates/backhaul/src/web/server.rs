@@ -295,7 +295,12 @@ impl WebServer {
             stats: stats.clone(),
             accept_paused_until: None,
             interval: Interval::default(),
-            charts: WebCharts::new(store.localhost(), config.main.update_every),
+            // netdata's web charts belong to its global statistics, off
+            // with `[plugins] netdata monitoring = no`.
+            charts: config
+                .main
+                .plugin_enabled("netdata monitoring")
+                .then(|| WebCharts::new(store.localhost(), config.main.update_every)),
             update_every: Duration::from_secs(u64::from(config.main.update_every.max(1))),
             shutdown,
             scratch: vec![0; 16 * 1024],
@@ -425,7 +430,7 @@ struct EventLoop {
     stats: Arc<WebStats>,
     accept_paused_until: Option<Instant>,
     interval: Interval,
-    charts: WebCharts,
+    charts: Option<WebCharts>,
     update_every: Duration,
     shutdown: Shutdown,
     scratch: Vec<u8>,
@@ -857,7 +862,9 @@ impl EventLoop {
             response_time_max_us: self.interval.max_us,
             compression_savings_milli: savings,
         };
-        self.charts.update(&sample, crate::sys::now_realtime_ut());
+        if let Some(charts) = &mut self.charts {
+            charts.update(&sample, crate::sys::now_realtime_ut());
+        }
         self.interval = Interval {
             gzip_before,
             gzip_after,
