@@ -22,6 +22,7 @@ WEB=19101
 STATSD=18191
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+sys_ticks() { awk '{print $15}' "/proc/$1/stat"; }
 
 events() {
     curl -s "http://127.0.0.1:$WEB/api/v1/allmetrics?format=prometheus&data=as-collected&timestamps=no" |
@@ -97,11 +98,13 @@ CONF
     python3 bench/statsd/load.py "$STATSD" "$PPS" "$((WARMUP + DURATION))" "$LINES" >"$WORK/$agent/load" &
     local load=$!
     sleep "$WARMUP"
-    local before after e0 e1
+    local before after e0 e1 sys0 sys1
     before=$(cpu_ticks "$pid")
+    sys0=$(sys_ticks "$pid")
     e0=$(events)
     sleep "$DURATION"
     after=$(cpu_ticks "$pid")
+    sys1=$(sys_ticks "$pid")
     e1=$(events)
     wait "$load"
     sleep 2
@@ -109,9 +112,9 @@ CONF
     total=$(events)
     kill "$pid"
     wait "$pid" 2>/dev/null || true
-    awk -v a="$agent" -v t=$((after - before)) -v hz="$TICK" -v d="$DURATION" -v e=$((e1 - e0)) -v tot="$total" -v sent="$(cat "$WORK/$agent/load")" 'BEGIN {
-        printf "%-9s process CPU %6.2f %% of a core (%d ticks in %d s); lines counted in the window %d (%.0f/s); %s; lines counted in all %d\n",
-            a, 100 * t / hz / d, t, d, e, e / d, sent, tot }'
+    awk -v a="$agent" -v t=$((after - before)) -v s=$((sys1 - sys0)) -v hz="$TICK" -v d="$DURATION" -v e=$((e1 - e0)) -v tot="$total" -v sent="$(cat "$WORK/$agent/load")" 'BEGIN {
+        printf "%-9s process CPU %6.2f %% of a core (%d ticks in %d s, %.2f %% of a core in the kernel); lines counted in the window %d (%.0f/s); %s; lines counted in all %d\n",
+            a, 100 * t / hz / d, t, d, 100 * s / hz / d, e, e / d, sent, tot }'
 }
 
 for agent in $AGENTS; do
