@@ -545,6 +545,22 @@ fn info_and_charts() {
     assert_eq!(chart["chart_labels"]["_collect_module"], "[none]");
     assert!(charts["charts"]["netdata.requests"].is_object());
 
+    // A hidden chart is for exporting: not listed here, served by allmetrics.
+    let mut def = ChartDef::new("lab", "hidden_chart").context("lab.hidden");
+    def.hidden = true;
+    let hidden = server.store.localhost().create_chart(def);
+    {
+        let mut w = hidden.write();
+        w.add_dimension(DimensionDef::new("h"));
+        w.set(0, 7);
+        w.done(1_700_000_000_000_000).unwrap();
+    }
+    let charts = get(server.addr, "/api/v1/charts").json();
+    assert!(charts["charts"]["lab.hidden_chart"].is_null());
+    assert!(charts["charts"]["lab.weird_chart"].is_object());
+    let shell = get(server.addr, "/api/v1/allmetrics?format=shell").text();
+    assert!(shell.contains("NETDATA_LAB_HIDDEN_CHART_H="), "{shell}");
+
     let child = get(server.addr, "/host/child-1/api/v1/charts").json();
     assert_eq!(child["hostname"], "child-1");
     assert_eq!(child["charts_count"], 0);

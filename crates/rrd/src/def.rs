@@ -139,6 +139,9 @@ pub struct ChartDef {
     pub update_every: u32,
     pub labels: Vec<Label>,
     pub obsolete: bool,
+    /// netdata's `hidden` option: collected and exported, not listed for
+    /// dashboards (`/api/v1/charts`).
+    pub hidden: bool,
     /// Which plugin and module created the chart (informational).
     pub plugin: String,
     pub module: String,
@@ -163,6 +166,7 @@ impl ChartDef {
             update_every: 1,
             labels: Vec::new(),
             obsolete: false,
+            hidden: false,
             plugin: String::new(),
             module: String::new(),
         }

@@ -923,7 +923,7 @@ fn write_definition(
             priority: def.priority,
             update_every: state.update_every(),
             obsolete: state.is_obsolete(),
-            hidden: false,
+            hidden: def.hidden,
             plugin: &def.plugin,
             module: &def.module,
         },

@@ -7,7 +7,7 @@
 //! `dimensions_count`, `hosts_count`, `hosts`).
 //!
 //! As netdata does, the title ends with the chart's name in parentheses,
-//! obsolete charts are left out, and `chart_labels` ends with the automatic
+//! obsolete and hidden charts are left out, and `chart_labels` ends with the automatic
 //! `_collect_plugin` and `_collect_module` (`[none]` when empty) labels.
 //! Charts come in the order they were created. Left out: `data_url` (there
 //! is no `/api/v1/data`), alarms, chart variables, `green`/`red`,
@@ -72,7 +72,8 @@ pub fn render(ctx: &Context, host: &Host) -> Vec<u8> {
     let mut dimensions_count = 0;
     for chart in host.charts() {
         let state = chart.read();
-        if state.is_obsolete() {
+        // Hidden charts are for exporting, not dashboards (netdata).
+        if state.is_obsolete() || state.def().hidden {
             continue;
         }
         let def = state.def();

@@ -16,8 +16,10 @@
 //! * `CHART type.id name title units [family [context [charttype [priority
 //!   [update_every [options [plugin [module]]]]]]]]`: creates the chart, or
 //!   redefines it when anything changed. A missing update every is the
-//!   plugin's. Option `obsolete` marks it obsolete; `hidden`, `detail` and
-//!   `store_first` have no meaning in the store and are ignored.
+//!   plugin's. Option `obsolete` marks it obsolete; `hidden` keeps it out
+//!   of `/api/v1/charts` (it is still exported and streamed, as netdata);
+//!   `detail` and `store_first` have no meaning in the store and are
+//!   ignored.
 //! * `DIMENSION id [name [algorithm [multiplier [divisor [options]]]]]`:
 //!   adds or updates a dimension of the current chart (the last `CHART` or
 //!   `BEGIN`); option `hidden` is kept, `obsolete`, `noreset`, `nooverflow`
@@ -751,6 +753,7 @@ impl Ingest {
         }
         def.labels = labels;
         def.obsolete = chart.options.obsolete;
+        def.hidden = chart.options.hidden;
         def.plugin = chart
             .plugin
             .map(lossy)

@@ -46,6 +46,9 @@ pub struct MetricsSettings {
     pub max_metrics: usize,
     pub private_charts_matching: SimplePattern,
     pub max_private_charts: usize,
+    /// `private charts hidden`: private charts are exported but left out
+    /// of `/api/v1/charts`.
+    pub private_charts_hidden: bool,
 }
 
 impl Default for MetricsSettings {
@@ -60,6 +63,7 @@ impl Default for MetricsSettings {
             max_metrics: 100_000,
             private_charts_matching: SimplePattern::new("*"),
             max_private_charts: 1000,
+            private_charts_hidden: false,
         }
     }
 }
@@ -747,6 +751,7 @@ fn private_chart_def(m: &Metric, settings: &MetricsSettings) -> ChartDef {
         .update_every(settings.update_every);
     def.plugin = STATSD_PLUGIN.to_string();
     def.module = "private_chart".to_string();
+    def.hidden = settings.private_charts_hidden;
     def
 }
 

@@ -106,6 +106,31 @@ fn flush_keeps_gauges_and_counters_zeroes_sets_and_timers() {
 }
 
 #[test]
+fn private_charts_hidden_marks_them_hidden() {
+    let host = Host::new("t", 10);
+    let mut m = metrics(MetricsSettings {
+        private_charts_hidden: true,
+        ..MetricsSettings::default()
+    });
+    feed(&mut m, "g:1|g");
+    m.flush(&host, 100 * SECOND);
+    let chart = host.chart_by_id("statsd_g.gauge").expect("chart");
+    assert!(chart.read().def().hidden);
+    let host = Host::new("t", 10);
+    let mut m = metrics(MetricsSettings::default());
+    feed(&mut m, "g:1|g");
+    m.flush(&host, 100 * SECOND);
+    assert!(
+        !host
+            .chart_by_id("statsd_g.gauge")
+            .expect("chart")
+            .read()
+            .def()
+            .hidden
+    );
+}
+
+#[test]
 fn gaps_leave_uncollected_intervals_empty() {
     let host = Host::new("t", 10);
     let mut m = metrics(MetricsSettings {

@@ -79,6 +79,7 @@ impl StatsdSettings {
             max_metrics: c.max_metrics,
             private_charts_matching: SimplePattern::new(&c.private_charts_matching),
             max_private_charts: c.max_private_charts,
+            private_charts_hidden: c.private_charts_hidden,
         }
     }
 }
