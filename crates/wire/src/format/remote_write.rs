@@ -398,6 +398,8 @@ pub struct BodyEncoder {
     scratch: Vec<u8>,
     /// The last timestamp parsed: its text and value.
     last_timestamp: Option<(usize, [u8; 24], i64)>,
+    /// Its text and a newline, little-endian, when shorter than 16 bytes.
+    last_timestamp_line: u128,
     series: SeriesCache,
     snappy: snap::raw::Encoder,
 }
@@ -530,6 +532,7 @@ impl BodyEncoder {
             labels: Vec::new(),
             scratch: Vec::new(),
             last_timestamp: None,
+            last_timestamp_line: 0,
             series: SeriesCache::default(),
             snappy: snap::raw::Encoder::new(),
         }
@@ -544,10 +547,22 @@ impl BodyEncoder {
     /// time series per record, snappy-compressed; and how many samples it
     /// holds.
     pub fn encode(&mut self, records: &[u8]) -> Result<(&[u8], usize), RecordError> {
+        let (_, samples) = self.encode_at_most(records, usize::MAX)?;
+        Ok((self.body(), samples))
+    }
+
+    /// The body ([`Self::body`]) for the first `max_samples` records of
+    /// `records` (whole records), or all of them if fewer; returns how many
+    /// bytes of `records` it took, and how many samples.
+    pub fn encode_at_most(
+        &mut self,
+        records: &[u8],
+        max_samples: usize,
+    ) -> Result<(usize, usize), RecordError> {
         self.protobuf.clear();
         let mut samples = 0;
         let mut at = 0;
-        while at < records.len() {
+        while at < records.len() && samples < max_samples {
             let rest = &records[at..];
             let used = match rest.first() {
                 Some(b'#') => self.encode_keyed(rest),
@@ -574,7 +589,7 @@ impl BodyEncoder {
                 line: 0,
                 reason: "snappy refused the request",
             })?;
-        Ok((self.body(), samples))
+        Ok((at, samples))
     }
 
     /// Appends the `TimeSeries` of the record at the start of `rest`, one
@@ -656,10 +671,16 @@ impl BodyEncoder {
         }
         let bits = parse_hex16(&tail[..16]).ok_or("bad value")?;
         let ts_and_rest = &tail[17..];
-        // The records of a batch mostly share their timestamp.
-        if let Some((len, text, ts)) = self.last_timestamp {
-            if ts_and_rest.get(len) == Some(&b'\n') && ts_and_rest[..len] == text[..len] {
-                return Ok((f64::from_bits(bits), ts, at + 17 + len + 1));
+        // The records of a batch mostly share their timestamp: compare its
+        // text and newline as one masked 16-byte word.
+        if let (Some((len, _, ts)), Some(word)) = (self.last_timestamp, ts_and_rest.get(..16)) {
+            if len < 16 {
+                let mut bytes = [0u8; 16];
+                bytes.copy_from_slice(word);
+                let mask = u128::MAX >> (8 * (15 - len));
+                if u128::from_le_bytes(bytes) & mask == self.last_timestamp_line {
+                    return Ok((f64::from_bits(bits), ts, at + 17 + len + 1));
+                }
             }
         }
         let end = memchr::memchr(b'\n', ts_and_rest).ok_or("no newline")?;
@@ -686,6 +707,14 @@ impl BodyEncoder {
                     let mut text = [0u8; 24];
                     text[..ts_text.len()].copy_from_slice(ts_text);
                     self.last_timestamp = Some((ts_text.len(), text, ts));
+                    let mut line = [0u8; 16];
+                    if let Some(prefix) = line.get_mut(..ts_text.len()) {
+                        prefix.copy_from_slice(ts_text);
+                        if let Some(newline) = line.get_mut(ts_text.len()) {
+                            *newline = b'\n';
+                        }
+                    }
+                    self.last_timestamp_line = u128::from_le_bytes(line);
                 }
                 Ok(ts)
             }
@@ -1156,7 +1185,7 @@ mod tests {
                 ("[a-z_][a-z0-9_]{0,20}", proptest::collection::vec(("[a-z_][a-z0-9_]{0,8}", "\\PC{0,12}|[\\\\\"\n]{0,3}"), 0..5)),
                 1..6,
             ),
-            records in proptest::collection::vec((0usize..6, -1e12f64..1e12, 0i64..4), 0..40),
+            records in proptest::collection::vec((0usize..6, -1e12f64..1e12, 0usize..6), 0..40),
         ) {
             let series: Vec<SeriesName> = series
                 .iter()
@@ -1164,7 +1193,8 @@ mod tests {
                 .collect();
             let mut keyed = Vec::new();
             for &(which, value, t) in &records {
-                series[which % series.len()].write_record(&mut keyed, MetricValue::Stored(value), 1_700_000_000_000 + t * 1000);
+                const TIMES: [i64; 6] = [0, 7, 123_456, 1_700_000_000_000, 1_700_000_001_000, i64::MAX];
+                series[which % series.len()].write_record(&mut keyed, MetricValue::Stored(value), TIMES[t]);
             }
             let plain = unkeyed(&keyed);
             prop_assert!(plain.len() < keyed.len() || records.is_empty());
@@ -1178,11 +1208,21 @@ mod tests {
             // Unkeyed records through a warm encoder, and keyed again.
             prop_assert_eq!(warm.encode(&plain).unwrap().0, reference.as_slice());
             prop_assert_eq!(warm.encode(&keyed).unwrap().0, reference.as_slice());
-            // And the protobuf is prost's.
+            // And the protobuf is prost's (which leaves out a sample's
+            // zero value or time; the encoder writes both, as before).
             let raw = snap::raw::Decoder::new().decompress_vec(&reference).unwrap();
             let request = WriteRequest::decode(raw.as_slice()).unwrap();
             prop_assert_eq!(request.timeseries.len(), records.len());
-            prop_assert_eq!(raw, request.encode_to_vec());
+            if request.timeseries.iter().flat_map(|t| &t.samples).all(|s| s.value != 0.0 && s.timestamp != 0) {
+                prop_assert_eq!(raw, request.encode_to_vec());
+            }
+            // At most n records: the first n, the same bytes as those alone.
+            let n = records.len() / 2;
+            let (taken, samples) = warm.encode_at_most(&keyed, n.max(1)).unwrap();
+            prop_assert_eq!(samples, n.max(1).min(records.len()));
+            let alone = BodyEncoder::new().encode(&keyed[..taken]).unwrap().0.to_vec();
+            prop_assert_eq!(warm.body(), alone.as_slice());
+            prop_assert_eq!(keyed[..taken].iter().filter(|&&b| b == b'\n').count(), samples);
         }
 
         #[test]
