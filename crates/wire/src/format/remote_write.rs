@@ -150,9 +150,7 @@ impl SeriesId {
     fn key(self) -> [u8; KEY_LEN] {
         let mut key = [b' '; KEY_LEN];
         key[0] = b'#';
-        for (pair, byte) in key[1..17].chunks_exact_mut(2).zip(self.0.to_be_bytes()) {
-            pair.copy_from_slice(&HEX_PAIRS[usize::from(byte)]);
-        }
+        key[1..17].copy_from_slice(&hex16(self.0));
         key
     }
 }
@@ -234,29 +232,6 @@ fn timestamp_suffix(timestamp_ms: i64) -> ([u8; 24], usize) {
     (suffix, len)
 }
 
-/// Two hex digits for every byte value.
-const HEX_PAIRS: [[u8; 2]; 256] = {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut pairs = [[0u8; 2]; 256];
-    let mut i = 0;
-    while i < 256 {
-        pairs[i] = [HEX[i >> 4], HEX[i & 0xf]];
-        i += 1;
-    }
-    pairs
-};
-
-/// The value of each lower-case hex digit; `0xff` for other bytes.
-const HEX_VALUES: [u8; 256] = {
-    let mut values = [0xffu8; 256];
-    let mut i = 0;
-    while i < 16 {
-        values[b"0123456789abcdef"[i] as usize] = i as u8;
-        i += 1;
-    }
-    values
-};
-
 /// Appends `head`, the value's bits and `suffix`; nothing for a value that
 /// is not finite.
 #[inline]
@@ -266,13 +241,7 @@ fn write_record(buf: &mut Vec<u8>, head: &[u8], value: MetricValue, suffix: &[u8
         MetricValue::Stored(_) => return false,
         MetricValue::Collected(v) => v as f64,
     };
-    let mut digits = [0u8; 16];
-    for (pair, byte) in digits
-        .chunks_exact_mut(2)
-        .zip(value.to_bits().to_be_bytes())
-    {
-        pair.copy_from_slice(&HEX_PAIRS[usize::from(byte)]);
-    }
+    let digits = hex16(value.to_bits());
     buf.reserve(head.len() + digits.len() + suffix.len());
     buf.extend_from_slice(head);
     buf.extend_from_slice(&digits);
@@ -838,14 +807,60 @@ fn put_series(out: &mut Vec<u8>, labels: &[u8], value: f64, timestamp: i64) {
 #[inline]
 fn parse_hex16(digits: &[u8]) -> Option<u64> {
     let digits: &[u8; 16] = digits.try_into().ok()?;
-    let mut bits = 0u64;
-    let mut bad = 0u8;
-    for &digit in digits {
-        let nibble = HEX_VALUES[usize::from(digit)];
-        bad |= nibble;
-        bits = bits << 4 | u64::from(nibble & 0xf);
+    let (high, low) = digits.split_at(8);
+    let word = |half: &[u8]| {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(half);
+        u64::from_le_bytes(bytes)
+    };
+    Some(u64::from(parse_hex8(word(high))?) << 32 | u64::from(parse_hex8(word(low))?))
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+
+/// 8 lower-case hex digits loaded little-endian (the first digit in the
+/// lowest byte, the most significant), all at once; `None` if any byte is
+/// not one.
+#[inline]
+fn parse_hex8(word: u64) -> Option<u32> {
+    // Per byte: the low nibble, plus 9 for letters (bit 6 set).
+    let nibbles = (word & (ONES * 0x0f)) + ((word >> 6) & ONES) * 9;
+    // Valid: every nibble below 16, and writing it back gives the input.
+    let too_big = (nibbles + ONES * 0x70) & (ONES * 0x80);
+    if too_big != 0 || hex8_from_nibbles(nibbles) != word {
+        return None;
     }
-    (bad & 0xf0 == 0).then_some(bits)
+    // Pairs of nibbles into bytes, bytes into halves, halves into the word.
+    let x = ((nibbles & 0x0f00_0f00_0f00_0f00) >> 8) | ((nibbles & 0x000f_000f_000f_000f) << 4);
+    let x = ((x & 0x00ff_0000_00ff_0000) >> 16) | ((x & 0x0000_00ff_0000_00ff) << 8);
+    let x = ((x & 0x0000_ffff_0000_0000) >> 32) | ((x & 0x0000_0000_0000_ffff) << 16);
+    Some(x as u32)
+}
+
+/// The digits of 8 nibbles (one per byte, each below 16), little-endian.
+#[inline]
+fn hex8_from_nibbles(nibbles: u64) -> u64 {
+    let letters = ((nibbles + ONES * 0x76) >> 7) & ONES;
+    nibbles + ONES * b'0' as u64 + letters * (b'a' - b'0' - 10) as u64
+}
+
+/// The 8 hex digits of `value`, little-endian (the first digit in the
+/// lowest byte).
+#[inline]
+fn hex8(value: u32) -> u64 {
+    let x = u64::from(value >> 16) | (u64::from(value & 0xffff) << 32);
+    let x = ((x & 0x0000_ff00_0000_ff00) >> 8) | ((x & 0x0000_00ff_0000_00ff) << 16);
+    let x = ((x & 0x00f0_00f0_00f0_00f0) >> 4) | ((x & 0x000f_000f_000f_000f) << 8);
+    hex8_from_nibbles(x)
+}
+
+/// The 16 hex digits of `value`.
+#[inline]
+fn hex16(value: u64) -> [u8; 16] {
+    let mut digits = [0u8; 16];
+    digits[..8].copy_from_slice(&hex8((value >> 32) as u32).to_le_bytes());
+    digits[8..].copy_from_slice(&hex8(value as u32).to_le_bytes());
+    digits
 }
 
 /// Where a label name or value of the current record is.
@@ -1139,6 +1154,24 @@ mod tests {
     }
 
     #[test]
+    fn near_hex_bytes_are_not_digits() {
+        for byte in [
+            b'g', b'o', b'w', b'G', b'A', b'F', b'/', b':', b'`', b' ', 0x80, 0xe6, 0xb0, 0,
+        ] {
+            for at in [0, 7, 8, 15] {
+                let mut digits = *b"0123456789abcdef";
+                digits[at] = byte;
+                assert_eq!(parse_hex16(&digits), None, "{byte:#x} at {at}");
+            }
+        }
+        assert_eq!(
+            parse_hex16(b"0123456789abcdef"),
+            Some(0x0123_4567_89ab_cdef)
+        );
+        assert_eq!(parse_hex16(b"0123456789abcde"), None);
+    }
+
+    #[test]
     fn unused_series_are_swept_and_come_back_parsed() {
         let mut encoder = BodyEncoder::new();
         let old: Vec<SeriesName> = (0..2000)
@@ -1173,6 +1206,27 @@ mod tests {
         let cold = BodyEncoder::new().encode(&batch).unwrap().0.to_vec();
         assert_eq!(encoder.encode(&batch).unwrap().0, cold.as_slice());
         assert_eq!(encoder.encode(&batch).unwrap().0, cold.as_slice());
+    }
+
+    proptest! {
+        #[test]
+        fn hex_digits_round_trip(value: u64) {
+            let digits = hex16(value);
+            let expected = format!("{value:016x}");
+            prop_assert_eq!(&digits[..], expected.as_bytes());
+            prop_assert_eq!(parse_hex16(&digits), Some(value));
+        }
+
+        #[test]
+        fn only_lower_case_hex_digits_parse(text in "[0-9a-f]{16}", at in 0usize..16, byte: u8) {
+            let mut digits = text.into_bytes();
+            digits[at] = byte;
+            let valid = digits.iter().all(|b| b"0123456789abcdef".contains(b));
+            let expected = valid
+                .then(|| u64::from_str_radix(std::str::from_utf8(&digits).ok()?, 16).ok())
+                .flatten();
+            prop_assert_eq!(parse_hex16(&digits), expected);
+        }
     }
 
     proptest! {
