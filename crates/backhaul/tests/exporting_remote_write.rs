@@ -1,8 +1,9 @@
 //! `prometheus_remote_write` against the scripted receiver of
 //! `support/http_receiver.rs` on 127.0.0.1: the request heads, the exact
 //! series in the snappy-compressed protobuf bodies (decoded with prost),
-//! requests cut at `max samples per request`, and the delivery layer's
-//! answers to 400, 429, 500 and 503.
+//! requests cut at `max samples per request`, the delivery layer's
+//! answers to 400, 429, 500 and 503, and a spool of the first record
+//! format (records without their series key) sent after an upgrade.
 //!
 //! Each instance is built from exporting.conf text and driven by hand
 //! (`tick`, then `deliver` until the receiver saw what it waits for, with a
@@ -282,4 +283,64 @@ fn a_body_over_the_limit_is_split_before_it_is_sent() {
     assert_eq!(InstanceTotals::get(&t.rejected_metrics), 1);
     assert_eq!(InstanceTotals::get(&t.sent_metrics), 2);
     assert!(InstanceTotals::get(&t.splits) >= 1);
+}
+
+/// A spool holding records of the first format (no series key in front:
+/// what an earlier version wrote before an upgrade) is read back and sent
+/// with the same series, before the instance's own batches.
+#[test]
+fn a_spool_of_records_without_keys_is_sent_after_an_upgrade() {
+    use backhaul::exporting::batch::Batch;
+    use backhaul::exporting::spool::{Spool, SpoolSettings};
+    use wire::format::remote_write::SeriesName;
+    use wire::format::MetricValue;
+
+    let dir = std::env::temp_dir().join(format!("backhaul-rw-spool-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("spool dir");
+    let (name_labels, value, t) = sample("old", 7.5, T0 + 1);
+    let series = SeriesName::new(
+        name_labels["__name__"].as_bytes(),
+        name_labels
+            .iter()
+            .filter(|(k, _)| *k != "__name__")
+            .map(|(k, v)| (k.as_str(), v.as_str())),
+    );
+    let mut keyed = Vec::new();
+    assert!(series.write_record(&mut keyed, MetricValue::Stored(value), t));
+    // `#` + 16 hex digits + ` `: the key this version puts in front.
+    assert_eq!(keyed[0], b'#');
+    let first_format = keyed[18..].to_vec();
+    assert!(first_format.starts_with(b"netdata_test_rw_ctx_requests_persec_average{chart="));
+    let settings = SpoolSettings {
+        dir: dir.clone(),
+        max_bytes: 1 << 20,
+    };
+    let spool = Spool::new(&settings, "prw", "prometheus_remote_write");
+    spool
+        .store(
+            &[&Batch::new(first_format, 1).at(T0 + 1)],
+            Instant::now() + WAIT,
+        )
+        .expect("spool written");
+
+    let store = store();
+    let receiver = HttpReceiver::start(support::http_receiver::always(Action::status(204)));
+    let mut inst = instance(&store, receiver.addr.port(), "");
+    inst.set_spool(spool, 0);
+    inst.tick(&store, T0 + 2, IntervalCounters::default());
+    deliver_until(&mut inst, &receiver, |r| {
+        r.iter().map(|r| decode(r).len()).sum::<usize>() >= 4
+    });
+    let got: Vec<Series> = receiver.requests().iter().flat_map(decode).collect();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(
+        got,
+        vec![
+            sample("old", 7.5, T0 + 1),
+            info(T0 + 2),
+            sample("a", 21.0, T0 + 2),
+            sample("B dim", 0.5, T0 + 2)
+        ]
+    );
 }

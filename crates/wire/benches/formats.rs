@@ -1,5 +1,5 @@
 //! Per-line cost of the encoders (graphite, opentsdb, json; stored and
-//! as-collected values), of the number formatting, and of the cached pieces
+//! as-collected values; remote write bodies), of the number formatting, and of the cached pieces
 //! the engine builds once per chart, dimension or batch.
 //!
 //! Run: `cargo bench -p wire --bench formats -- --warm-up-time 1 --measurement-time 3`
@@ -205,9 +205,71 @@ fn graphite_chart(c: &mut Criterion) {
     group.finish();
 }
 
+/// Remote write: a part of 10 000 records (100 charts of 100 dimensions,
+/// the bench export's names) into a request body, by an encoder that has
+/// seen the series (the steady state: label bytes from its table) and one
+/// that has not (every head parsed), records without their series key
+/// (the first format) alike; and snappy alone on the same protobuf.
+fn remote_write(c: &mut Criterion) {
+    use wire::format::remote_write::{BodyEncoder, ChartSeries, SeriesName};
+    let mut group = c.benchmark_group("remote_write");
+    let mut batch = Vec::new();
+    for chart in 0..100 {
+        let mut series = ChartSeries::new();
+        for dim in 0..100 {
+            series.push(&SeriesName::new(
+                format!("netdata_bench_chart_{chart}_value_average").as_bytes(),
+                [
+                    ("chart", format!("bench.chart_name_{chart}").as_str()),
+                    ("family", "bench"),
+                    ("dimension", format!("dim_{dim}").as_str()),
+                    ("instance", "benchhost"),
+                ],
+            ));
+        }
+        series.write_lines(
+            &mut batch,
+            TIMESTAMP * 1000,
+            (0..100).map(|d| (d, MetricValue::Stored(d as f64 * 1.5 + 0.25))),
+        );
+    }
+    let unkeyed: Vec<u8> = batch
+        .split_inclusive(|&b| b == b'\n')
+        .flat_map(|line| line.get(18..).unwrap_or_default())
+        .copied()
+        .collect();
+    group.throughput(Throughput::Elements(10_000));
+    let mut warm = BodyEncoder::new();
+    warm.encode(&batch).expect("records");
+    group.bench_function("encode_seen_10k", |b| {
+        b.iter(|| black_box(warm.encode(black_box(&batch)).expect("records").0.len()))
+    });
+    group.bench_function("encode_unseen_10k", |b| {
+        b.iter_batched(
+            BodyEncoder::new,
+            |mut encoder| black_box(encoder.encode(black_box(&batch)).expect("records").0.len()),
+            criterion::BatchSize::LargeInput,
+        )
+    });
+    let mut plain = BodyEncoder::new();
+    group.bench_function("encode_without_keys_10k", |b| {
+        b.iter(|| black_box(plain.encode(black_box(&unkeyed)).expect("records").0.len()))
+    });
+    let raw = snap::raw::Decoder::new()
+        .decompress_vec(warm.encode(&batch).expect("records").0)
+        .expect("snappy");
+    let mut snappy = snap::raw::Encoder::new();
+    let mut out = vec![0u8; snap::raw::max_compress_len(raw.len())];
+    group.bench_function("snappy_only_10k", |b| {
+        b.iter(|| black_box(snappy.compress(black_box(&raw), &mut out).expect("snappy")))
+    });
+    group.finish();
+}
+
 criterion_group!(
     benches,
     numbers,
+    remote_write,
     graphite_lines,
     graphite_chart,
     opentsdb_lines,

@@ -5,16 +5,25 @@
 //! holds one *record* per sample, a line in the text format's syntax:
 //!
 //! ```text
-//! NAME{label="value",...} VALUEBITS TIMESTAMP_MS\n
+//! #SERIESID NAME{label="value",...} VALUEBITS TIMESTAMP_MS\n
 //! ```
 //!
 //! with the labels sorted by name (`__name__` first, always), values
 //! escaped as in the text format (so a record never holds a newline but its
 //! last byte), the value as the 16 hex digits of its IEEE 754 bits (exact,
-//! and cheap both ways) and the timestamp in milliseconds. A record is
-//! rendered once per chart and dimension ([`ChartSeries`]) and per line
+//! and cheap both ways) and the timestamp in milliseconds. A record's head
+//! is rendered once per chart and dimension ([`ChartSeries`]) and per line
 //! only gets its value and timestamp. [`BodyEncoder`] turns any run of
 //! whole records into a request body when it is sent.
+//!
+//! The key `#SERIESID ` (16 hex digits, [`SeriesId`]) names the series
+//! within the process: an encoder keeps the protobuf label bytes of each
+//! series it has parsed once by that id, so a series it has seen costs it a
+//! table look-up and the sample, not a parse of its labels. The head stays
+//! in the record, so a record means the same without the table: one read
+//! back from a spool that an earlier process wrote (whose ids this one did
+//! not make), or one of the first format, which had no key, is parsed.
+//! Both paths give the same bytes (a property test holds them to it).
 //!
 //! Names and labels are those of the text format
 //! ([`super::prometheus`]): `PREFIX_CONTEXT_UNITS_average{chart, dimension,
@@ -45,6 +54,9 @@
 //! assert_eq!(request.timeseries[0].labels[0].value, "netdata_system_load_load_average");
 //! assert_eq!(request.timeseries[0].samples[0].value, 0.25);
 //! ```
+
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::prometheus::InfoLabels;
 use super::MetricValue;
@@ -92,9 +104,55 @@ pub const NAME_LABEL: &str = "__name__";
 /// `NAME{k="v",...} `, labels sorted by name, the first of equal names
 /// kept; names starting with `__` (reserved by Prometheus), empty names and
 /// empty values (the same as no label, to Prometheus) left out.
+///
+/// Every `SeriesName` gets a process-wide [`SeriesId`] when it is made; its
+/// records carry it in front of the head (`#ID NAME{...} ...`), so that a
+/// [`BodyEncoder`] that has seen the series once reuses the label bytes it
+/// encoded then instead of parsing the head again.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SeriesName {
-    head: Vec<u8>,
+    /// `#ID ` then the head.
+    keyed: Vec<u8>,
+}
+
+/// `#`, 16 hex digits and a space: the key in front of a record's head.
+const KEY_LEN: usize = 18;
+
+/// A series' id: unique within the process: a counter from a random start,
+/// so that an id in a record a previous process spooled to disk is, with
+/// overwhelming probability, outside the range this one made, and parsed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SeriesId(u64);
+
+/// Where this process' series ids start, and how many it has made.
+static SERIES_ID_START: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+static SERIES_IDS_MADE: AtomicU64 = AtomicU64::new(0);
+
+fn series_id_start() -> u64 {
+    *SERIES_ID_START.get_or_init(|| std::hash::RandomState::new().hash_one(0x5e7e5_u64))
+}
+
+impl SeriesId {
+    fn next() -> SeriesId {
+        let start = series_id_start();
+        SeriesId(start.wrapping_add(SERIES_IDS_MADE.fetch_add(1, Ordering::Relaxed)))
+    }
+
+    /// Which series of this process `id` is (0 for the first one made),
+    /// or `None` for an id this process did not make (one read back from
+    /// a previous process' spool).
+    fn ordinal(id: u64) -> Option<u64> {
+        let ordinal = id.wrapping_sub(series_id_start());
+        (ordinal < SERIES_IDS_MADE.load(Ordering::Relaxed)).then_some(ordinal)
+    }
+
+    /// `#` + 16 hex digits + ` `.
+    fn key(self) -> [u8; KEY_LEN] {
+        let mut key = [b' '; KEY_LEN];
+        key[0] = b'#';
+        key[1..17].copy_from_slice(&hex16(self.0));
+        key
+    }
 }
 
 impl SeriesName {
@@ -117,7 +175,8 @@ impl SeriesName {
             kept.push((key, value));
         }
         kept.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-        let mut head = Vec::with_capacity(name.len() + 64);
+        let mut head = Vec::with_capacity(KEY_LEN + name.len() + 64);
+        head.extend_from_slice(&SeriesId::next().key());
         head.extend_from_slice(name);
         head.push(b'{');
         for (i, (key, value)) in kept.iter().enumerate() {
@@ -130,7 +189,7 @@ impl SeriesName {
             head.push(b'"');
         }
         head.extend_from_slice(b"} ");
-        SeriesName { head }
+        SeriesName { keyed: head }
     }
 
     /// The `netdata_info` series of a host.
@@ -144,15 +203,20 @@ impl SeriesName {
         )
     }
 
-    /// The rendered head.
+    /// The rendered head (without its key).
     pub fn as_bytes(&self) -> &[u8] {
-        &self.head
+        self.keyed.get(KEY_LEN..).unwrap_or_default()
+    }
+
+    /// The head with its key, as records start.
+    fn keyed_head(&self) -> &[u8] {
+        &self.keyed
     }
 
     /// Appends one record of this series.
     pub fn write_record(&self, buf: &mut Vec<u8>, value: MetricValue, timestamp_ms: i64) -> bool {
         let (suffix, len) = timestamp_suffix(timestamp_ms);
-        write_record(buf, &self.head, value, &suffix[..len])
+        write_record(buf, &self.keyed, value, &suffix[..len])
     }
 }
 
@@ -168,29 +232,6 @@ fn timestamp_suffix(timestamp_ms: i64) -> ([u8; 24], usize) {
     (suffix, len)
 }
 
-/// Two hex digits for every byte value.
-const HEX_PAIRS: [[u8; 2]; 256] = {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut pairs = [[0u8; 2]; 256];
-    let mut i = 0;
-    while i < 256 {
-        pairs[i] = [HEX[i >> 4], HEX[i & 0xf]];
-        i += 1;
-    }
-    pairs
-};
-
-/// The value of each lower-case hex digit; `0xff` for other bytes.
-const HEX_VALUES: [u8; 256] = {
-    let mut values = [0xffu8; 256];
-    let mut i = 0;
-    while i < 16 {
-        values[b"0123456789abcdef"[i] as usize] = i as u8;
-        i += 1;
-    }
-    values
-};
-
 /// Appends `head`, the value's bits and `suffix`; nothing for a value that
 /// is not finite.
 #[inline]
@@ -200,13 +241,7 @@ fn write_record(buf: &mut Vec<u8>, head: &[u8], value: MetricValue, suffix: &[u8
         MetricValue::Stored(_) => return false,
         MetricValue::Collected(v) => v as f64,
     };
-    let mut digits = [0u8; 16];
-    for (pair, byte) in digits
-        .chunks_exact_mut(2)
-        .zip(value.to_bits().to_be_bytes())
-    {
-        pair.copy_from_slice(&HEX_PAIRS[usize::from(byte)]);
-    }
+    let digits = hex16(value.to_bits());
     buf.reserve(head.len() + digits.len() + suffix.len());
     buf.extend_from_slice(head);
     buf.extend_from_slice(&digits);
@@ -260,7 +295,7 @@ impl ChartSeries {
 
     /// Adds the next dimension's series.
     pub fn push(&mut self, series: &SeriesName) {
-        self.heads.extend_from_slice(series.as_bytes());
+        self.heads.extend_from_slice(series.keyed_head());
         self.ends.push(self.heads.len());
     }
 
@@ -312,6 +347,13 @@ pub struct RecordError {
 
 /// Encodes parts of a batch of records into request bodies, reusing its
 /// buffers.
+///
+/// A record with a key (`#ID ...`, see [`SeriesName`]) whose series this
+/// encoder has seen costs a table look-up: the `TimeSeries`' label bytes
+/// are kept per id from the first time, and only the sample is encoded. A
+/// record without a key, or with one it has not seen (the first batch of a
+/// series, batches read back from a spool a previous process wrote), is
+/// parsed. Both give the same bytes.
 pub struct BodyEncoder {
     protobuf: Vec<u8>,
     /// The last body is `body[..body_len]`.
@@ -321,9 +363,126 @@ pub struct BodyEncoder {
     text: Vec<u8>,
     /// The current record's labels, `__name__` first.
     labels: Vec<(Piece, Piece)>,
+    /// The label bytes of a record parsed without a key.
+    scratch: Vec<u8>,
     /// The last timestamp parsed: its text and value.
     last_timestamp: Option<(usize, [u8; 24], i64)>,
+    /// Its text and a newline, little-endian, when shorter than 16 bytes.
+    last_timestamp_line: u128,
+    series: SeriesCache,
     snappy: snap::raw::Encoder,
+}
+
+/// The encoded label bytes of the series an encoder has seen, by the
+/// ordinal of their id ([`SeriesId::ordinal`]) in pages of [`PAGE`] slots:
+/// a chart's series have consecutive ids, so the look-ups of a batch walk
+/// memory in order (a hash table's random probes cost a cache miss each).
+/// An entry not used while [`SWEEP_AFTER`] times as many samples as there
+/// are entries went by is dropped (its series is gone, or comes back
+/// parsed), and a page left empty is freed.
+#[derive(Default)]
+struct SeriesCache {
+    pages: Vec<Option<Box<[CachedSeries; PAGE]>>>,
+    entries: usize,
+    /// Every entry's label bytes, one after the other.
+    arena: Vec<u8>,
+    /// Bumped at each sweep; entries used since the last one carry it.
+    epoch: u32,
+    samples_since_sweep: usize,
+}
+
+/// Slots per page of [`SeriesCache`].
+const PAGE: usize = 1024;
+
+/// See [`SeriesCache`].
+const SWEEP_AFTER: usize = 4;
+
+/// A slot of [`SeriesCache`]; `len == 0` is an empty one (every series has
+/// its `__name__` label).
+#[derive(Clone, Copy, Default)]
+struct CachedSeries {
+    /// The labels' bytes: `arena[start..start + len]`.
+    start: usize,
+    len: u32,
+    /// Bytes of the record's head after the key (`NAME{...} `).
+    head_len: u32,
+    epoch: u32,
+}
+
+impl SeriesCache {
+    fn get_mut(&mut self, ordinal: u64) -> Option<&mut CachedSeries> {
+        let page = usize::try_from(ordinal / PAGE as u64).ok()?;
+        let slot = self
+            .pages
+            .get_mut(page)?
+            .as_mut()?
+            .get_mut(ordinal as usize % PAGE)?;
+        (slot.len != 0).then_some(slot)
+    }
+
+    fn insert(&mut self, ordinal: u64, entry: CachedSeries) {
+        let Ok(page) = usize::try_from(ordinal / PAGE as u64) else {
+            return;
+        };
+        if self.pages.len() <= page {
+            self.pages.resize_with(page + 1, || None);
+        }
+        let page =
+            self.pages[page].get_or_insert_with(|| Box::new([CachedSeries::default(); PAGE]));
+        let slot = &mut page[ordinal as usize % PAGE];
+        if slot.len == 0 {
+            self.entries += 1;
+        }
+        *slot = entry;
+    }
+
+    /// Drops the entries unused since the last sweep, once enough samples
+    /// went by for every live series to have been seen; the label bytes
+    /// are moved together once the dropped ones are as many as the kept.
+    fn maybe_sweep(&mut self) {
+        if self.samples_since_sweep < SWEEP_AFTER * self.entries.max(1024) {
+            return;
+        }
+        let epoch = self.epoch;
+        self.epoch = epoch.wrapping_add(1);
+        self.samples_since_sweep = 0;
+        let mut live_bytes = 0;
+        for page in &mut self.pages {
+            let Some(slots) = page else { continue };
+            let mut live = false;
+            for slot in slots.iter_mut().filter(|slot| slot.len != 0) {
+                if slot.epoch == epoch {
+                    live_bytes += slot.len as usize;
+                    live = true;
+                } else {
+                    *slot = CachedSeries::default();
+                    self.entries -= 1;
+                }
+            }
+            if !live {
+                *page = None;
+            }
+        }
+        while self.pages.last().is_some_and(|page| page.is_none()) {
+            self.pages.pop();
+        }
+        if self.arena.len() < 2 * live_bytes.max(1 << 16) {
+            return;
+        }
+        let mut arena = Vec::with_capacity(live_bytes);
+        for slot in self
+            .pages
+            .iter_mut()
+            .flatten()
+            .flat_map(|slots| slots.iter_mut())
+            .filter(|slot| slot.len != 0)
+        {
+            let start = arena.len();
+            arena.extend_from_slice(&self.arena[slot.start..slot.start + slot.len as usize]);
+            slot.start = start;
+        }
+        self.arena = arena;
+    }
 }
 
 impl Default for BodyEncoder {
@@ -340,7 +499,10 @@ impl BodyEncoder {
             body_len: 0,
             text: Vec::new(),
             labels: Vec::new(),
+            scratch: Vec::new(),
             last_timestamp: None,
+            last_timestamp_line: 0,
+            series: SeriesCache::default(),
             snappy: snap::raw::Encoder::new(),
         }
     }
@@ -354,23 +516,36 @@ impl BodyEncoder {
     /// time series per record, snappy-compressed; and how many samples it
     /// holds.
     pub fn encode(&mut self, records: &[u8]) -> Result<(&[u8], usize), RecordError> {
+        let (_, samples) = self.encode_at_most(records, usize::MAX)?;
+        Ok((self.body(), samples))
+    }
+
+    /// The body ([`Self::body`]) for the first `max_samples` records of
+    /// `records` (whole records), or all of them if fewer; returns how many
+    /// bytes of `records` it took, and how many samples.
+    pub fn encode_at_most(
+        &mut self,
+        records: &[u8],
+        max_samples: usize,
+    ) -> Result<(usize, usize), RecordError> {
         self.protobuf.clear();
         let mut samples = 0;
-        let mut start = 0;
-        let ends = memchr::memchr_iter(b'\n', records)
-            .map(|end| end + 1)
-            .chain(
-                (records.last() != Some(&b'\n') && !records.is_empty()).then_some(records.len()),
-            );
-        for (n, end) in ends.enumerate() {
-            let record = &records[start..end];
-            start = end;
-            self.encode_record(record).map_err(|reason| RecordError {
-                line: n + 1,
+        let mut at = 0;
+        while at < records.len() && samples < max_samples {
+            let rest = &records[at..];
+            let used = match rest.first() {
+                Some(b'#') => self.encode_keyed(rest),
+                _ => self.encode_unkeyed(rest),
+            }
+            .map_err(|reason| RecordError {
+                line: samples + 1,
                 reason,
             })?;
+            at += used;
             samples += 1;
         }
+        self.series.samples_since_sweep += samples;
+        self.series.maybe_sweep();
         // The buffer only grows (no zeroing of its whole length each time).
         let need = snap::raw::max_compress_len(self.protobuf.len());
         if self.body.len() < need {
@@ -383,12 +558,141 @@ impl BodyEncoder {
                 line: 0,
                 reason: "snappy refused the request",
             })?;
-        Ok((self.body(), samples))
+        Ok((at, samples))
     }
 
-    /// Appends the `TimeSeries` of one record to `self.protobuf`.
-    fn encode_record(&mut self, record: &[u8]) -> Result<(), &'static str> {
-        let record = record.strip_suffix(b"\n").ok_or("no newline")?;
+    /// Appends the `TimeSeries` of the record at the start of `rest`, one
+    /// without a key; returns the record's length.
+    fn encode_unkeyed(&mut self, rest: &[u8]) -> Result<usize, &'static str> {
+        let end = memchr::memchr(b'\n', rest).ok_or("no newline")?;
+        let record = &rest[..end];
+        let value_at = self.parse_head(record)?;
+        let (value, timestamp) = self.parse_sample(&record[value_at..])?;
+        let mut labels = std::mem::take(&mut self.scratch);
+        labels.clear();
+        self.write_labels(record, &mut labels);
+        put_series(&mut self.protobuf, &labels, value, timestamp);
+        self.scratch = labels;
+        Ok(end + 1)
+    }
+
+    /// Appends the `TimeSeries` of the record at the start of `rest`, one
+    /// with a key; returns the record's length.
+    fn encode_keyed(&mut self, rest: &[u8]) -> Result<usize, &'static str> {
+        let id = rest
+            .get(1..17)
+            .and_then(parse_hex16)
+            .filter(|_| rest.get(17) == Some(&b' '))
+            .ok_or("bad key")?;
+        let ordinal = SeriesId::ordinal(id);
+        let epoch = self.series.epoch;
+        if let Some(entry) = ordinal.and_then(|o| self.series.get_mut(o)) {
+            let head_end = KEY_LEN + entry.head_len as usize;
+            // The head ends in `} `; anything else is not the series the
+            // id was seen with.
+            if rest.get(head_end - 2..head_end) == Some(b"} ") {
+                entry.epoch = epoch;
+                let entry = *entry;
+                let (value, timestamp, len) = self.parse_sample_at(rest, head_end)?;
+                let labels = &self.series.arena[entry.start..entry.start + entry.len as usize];
+                put_series(&mut self.protobuf, labels, value, timestamp);
+                return Ok(len);
+            }
+        }
+        // First sight: parse it, and keep its label bytes.
+        let end = memchr::memchr(b'\n', rest).ok_or("no newline")?;
+        let record = &rest[KEY_LEN.min(end)..end];
+        let value_at = self.parse_head(record)?;
+        let (value, timestamp) = self.parse_sample(&record[value_at..])?;
+        let mut arena = std::mem::take(&mut self.series.arena);
+        let start = arena.len();
+        self.write_labels(record, &mut arena);
+        let len = arena.len() - start;
+        put_series(&mut self.protobuf, &arena[start..], value, timestamp);
+        self.series.arena = arena;
+        if let (Some(ordinal), Ok(len), Ok(head_len)) =
+            (ordinal, u32::try_from(len), u32::try_from(value_at))
+        {
+            self.series.insert(
+                ordinal,
+                CachedSeries {
+                    start,
+                    len,
+                    head_len,
+                    epoch,
+                },
+            );
+        }
+        Ok(end + 1)
+    }
+
+    /// The sample of a record whose value starts at `rest[at..]`: value,
+    /// timestamp, and the record's length with its newline.
+    #[inline]
+    fn parse_sample_at(
+        &mut self,
+        rest: &[u8],
+        at: usize,
+    ) -> Result<(f64, i64, usize), &'static str> {
+        let tail = rest.get(at..).ok_or("truncated")?;
+        if tail.len() < 18 || tail[16] != b' ' {
+            return Err("bad value");
+        }
+        let bits = parse_hex16(&tail[..16]).ok_or("bad value")?;
+        let ts_and_rest = &tail[17..];
+        // The records of a batch mostly share their timestamp: compare its
+        // text and newline as one masked 16-byte word.
+        if let (Some((len, _, ts)), Some(word)) = (self.last_timestamp, ts_and_rest.get(..16)) {
+            if len < 16 {
+                let mut bytes = [0u8; 16];
+                bytes.copy_from_slice(word);
+                let mask = u128::MAX >> (8 * (15 - len));
+                if u128::from_le_bytes(bytes) & mask == self.last_timestamp_line {
+                    return Ok((f64::from_bits(bits), ts, at + 17 + len + 1));
+                }
+            }
+        }
+        let end = memchr::memchr(b'\n', ts_and_rest).ok_or("no newline")?;
+        let ts = self.parse_timestamp_cached(&ts_and_rest[..end])?;
+        Ok((f64::from_bits(bits), ts, at + 17 + end + 1))
+    }
+
+    /// Value and timestamp of `VALUEBITS TIMESTAMP` (no newline).
+    fn parse_sample(&mut self, rest: &[u8]) -> Result<(f64, i64), &'static str> {
+        if rest.len() < 18 || rest[16] != b' ' {
+            return Err("bad value");
+        }
+        let bits = parse_hex16(&rest[..16]).ok_or("bad value")?;
+        let ts = self.parse_timestamp_cached(&rest[17..])?;
+        Ok((f64::from_bits(bits), ts))
+    }
+
+    fn parse_timestamp_cached(&mut self, ts_text: &[u8]) -> Result<i64, &'static str> {
+        match self.last_timestamp {
+            Some((len, text, ts)) if ts_text.len() == len && text[..len] == *ts_text => Ok(ts),
+            _ => {
+                let ts = parse_timestamp(ts_text).ok_or("bad timestamp")?;
+                if ts_text.len() <= 24 {
+                    let mut text = [0u8; 24];
+                    text[..ts_text.len()].copy_from_slice(ts_text);
+                    self.last_timestamp = Some((ts_text.len(), text, ts));
+                    let mut line = [0u8; 16];
+                    if let Some(prefix) = line.get_mut(..ts_text.len()) {
+                        prefix.copy_from_slice(ts_text);
+                        if let Some(newline) = line.get_mut(ts_text.len()) {
+                            *newline = b'\n';
+                        }
+                    }
+                    self.last_timestamp_line = u128::from_le_bytes(line);
+                }
+                Ok(ts)
+            }
+        }
+    }
+
+    /// Reads the head `NAME{k="v",...} ` of `record` (no key, no newline)
+    /// into `self.labels` and `self.text`; returns where the value starts.
+    fn parse_head(&mut self, record: &[u8]) -> Result<usize, &'static str> {
         self.text.clear();
         self.labels.clear();
         let open = memchr::memchr(b'{', record).ok_or("no '{'")?;
@@ -450,38 +754,15 @@ impl BodyEncoder {
                 }
             }
         }
-        let rest = record.get(at..).ok_or("truncated")?;
-        let rest = rest.strip_prefix(b" ").ok_or("no value")?;
-        if rest.len() < 18 || rest[16] != b' ' {
-            return Err("bad value");
+        if record.get(at) != Some(&b' ') {
+            return Err("no value");
         }
-        let mut bits = 0u64;
-        let mut bad = 0u8;
-        for &digit in &rest[..16] {
-            let nibble = HEX_VALUES[usize::from(digit)];
-            bad |= nibble;
-            bits = bits << 4 | u64::from(nibble & 0xf);
-        }
-        if bad & 0xf0 != 0 {
-            return Err("bad value");
-        }
-        let value = f64::from_bits(bits);
-        // The records of a batch mostly share their timestamp.
-        let ts_text = &rest[17..];
-        let timestamp = match self.last_timestamp {
-            Some((len, text, ts)) if ts_text.len() == len && text[..len] == *ts_text => ts,
-            _ => {
-                let ts = parse_timestamp(ts_text).ok_or("bad timestamp")?;
-                if ts_text.len() <= 24 {
-                    let mut text = [0u8; 24];
-                    text[..ts_text.len()].copy_from_slice(ts_text);
-                    self.last_timestamp = Some((ts_text.len(), text, ts));
-                }
-                ts
-            }
-        };
+        Ok(at + 1)
+    }
 
-        // TimeSeries { labels: 1, samples: 2 } as field 1 of WriteRequest.
+    /// Appends the protobuf of the labels [`Self::parse_head`] read from
+    /// `record`: a `Label` message (field 1 of `TimeSeries`) each.
+    fn write_labels(&self, record: &[u8], out: &mut Vec<u8>) {
         let text = &self.text;
         let bytes = |piece: Piece| -> &[u8] {
             match piece {
@@ -490,15 +771,6 @@ impl BodyEncoder {
                 Piece::Text(a, b) => &text[a..b],
             }
         };
-        let label_len =
-            |(k, v): (Piece, Piece)| field_len(bytes(k).len()) + field_len(bytes(v).len());
-        let labels_len: usize = self.labels.iter().map(|&l| field_len(label_len(l))).sum();
-        let sample_len = 9 + 1 + varint_len(timestamp as u64);
-        let series_len = labels_len + field_len(sample_len);
-        let out = &mut self.protobuf;
-        out.reserve(series_len + 10);
-        out.push(0x0a);
-        put_varint(out, series_len as u64);
         for &(k, v) in &self.labels {
             let (key, value) = (bytes(k), bytes(v));
             out.push(0x0a);
@@ -510,14 +782,85 @@ impl BodyEncoder {
             put_varint(out, value.len() as u64);
             out.extend_from_slice(value);
         }
-        out.push(0x12);
-        put_varint(out, sample_len as u64);
-        out.push(0x09);
-        out.extend_from_slice(&value.to_le_bytes());
-        out.push(0x10);
-        put_varint(out, timestamp as u64);
-        Ok(())
     }
+}
+
+/// Appends one `TimeSeries` (field 1 of `WriteRequest`): `labels` (its
+/// encoded `Label` fields) and one sample.
+#[inline]
+fn put_series(out: &mut Vec<u8>, labels: &[u8], value: f64, timestamp: i64) {
+    let sample_len = 9 + 1 + varint_len(timestamp as u64);
+    let series_len = labels.len() + field_len(sample_len);
+    out.reserve(series_len + 10);
+    out.push(0x0a);
+    put_varint(out, series_len as u64);
+    out.extend_from_slice(labels);
+    out.push(0x12);
+    put_varint(out, sample_len as u64);
+    out.push(0x09);
+    out.extend_from_slice(&value.to_le_bytes());
+    out.push(0x10);
+    put_varint(out, timestamp as u64);
+}
+
+/// 16 lower-case hex digits, or `None`.
+#[inline]
+fn parse_hex16(digits: &[u8]) -> Option<u64> {
+    let digits: &[u8; 16] = digits.try_into().ok()?;
+    let (high, low) = digits.split_at(8);
+    let word = |half: &[u8]| {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(half);
+        u64::from_le_bytes(bytes)
+    };
+    Some(u64::from(parse_hex8(word(high))?) << 32 | u64::from(parse_hex8(word(low))?))
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+
+/// 8 lower-case hex digits loaded little-endian (the first digit in the
+/// lowest byte, the most significant), all at once; `None` if any byte is
+/// not one.
+#[inline]
+fn parse_hex8(word: u64) -> Option<u32> {
+    // Per byte: the low nibble, plus 9 for letters (bit 6 set).
+    let nibbles = (word & (ONES * 0x0f)) + ((word >> 6) & ONES) * 9;
+    // Valid: every nibble below 16, and writing it back gives the input.
+    let too_big = (nibbles + ONES * 0x70) & (ONES * 0x80);
+    if too_big != 0 || hex8_from_nibbles(nibbles) != word {
+        return None;
+    }
+    // Pairs of nibbles into bytes, bytes into halves, halves into the word.
+    let x = ((nibbles & 0x0f00_0f00_0f00_0f00) >> 8) | ((nibbles & 0x000f_000f_000f_000f) << 4);
+    let x = ((x & 0x00ff_0000_00ff_0000) >> 16) | ((x & 0x0000_00ff_0000_00ff) << 8);
+    let x = ((x & 0x0000_ffff_0000_0000) >> 32) | ((x & 0x0000_0000_0000_ffff) << 16);
+    Some(x as u32)
+}
+
+/// The digits of 8 nibbles (one per byte, each below 16), little-endian.
+#[inline]
+fn hex8_from_nibbles(nibbles: u64) -> u64 {
+    let letters = ((nibbles + ONES * 0x76) >> 7) & ONES;
+    nibbles + ONES * b'0' as u64 + letters * (b'a' - b'0' - 10) as u64
+}
+
+/// The 8 hex digits of `value`, little-endian (the first digit in the
+/// lowest byte).
+#[inline]
+fn hex8(value: u32) -> u64 {
+    let x = u64::from(value >> 16) | (u64::from(value & 0xffff) << 32);
+    let x = ((x & 0x0000_ff00_0000_ff00) >> 8) | ((x & 0x0000_00ff_0000_00ff) << 16);
+    let x = ((x & 0x00f0_00f0_00f0_00f0) >> 4) | ((x & 0x000f_000f_000f_000f) << 8);
+    hex8_from_nibbles(x)
+}
+
+/// The 16 hex digits of `value`.
+#[inline]
+fn hex16(value: u64) -> [u8; 16] {
+    let mut digits = [0u8; 16];
+    digits[..8].copy_from_slice(&hex8((value >> 32) as u32).to_le_bytes());
+    digits[8..].copy_from_slice(&hex8(value as u32).to_le_bytes());
+    digits
 }
 
 /// Where a label name or value of the current record is.
@@ -578,6 +921,27 @@ mod tests {
             .decompress_vec(body)
             .expect("snappy");
         WriteRequest::decode(raw.as_slice()).expect("protobuf")
+    }
+
+    /// The batch without the records' keys: what the records of the first
+    /// format (and of a spool written by it) look like.
+    fn unkeyed(batch: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for line in batch.split_inclusive(|&b| b == b'\n') {
+            let line = match line.first() {
+                Some(b'#') => &line[KEY_LEN..],
+                _ => line,
+            };
+            out.extend_from_slice(line);
+        }
+        out
+    }
+
+    /// The key of each of a chart's series.
+    fn chart_keys(chart: &ChartSeries) -> Vec<Vec<u8>> {
+        (0..chart.len())
+            .map(|i| chart.head(i).unwrap()[..KEY_LEN].to_vec())
+            .collect()
     }
 
     fn label(name: &str, value: &str) -> Label {
@@ -733,6 +1097,36 @@ mod tests {
         }
         let (body, samples) = encoder.encode(b"").unwrap();
         assert_eq!((decode(body), samples), (WriteRequest::default(), 0));
+
+        // Keyed records, their series unseen and then seen.
+        let series = SeriesName::new(b"x", [("a", "b")]);
+        let key = String::from_utf8(series.keyed_head()[..KEY_LEN].to_vec()).unwrap();
+        let bad_ones = [
+            format!("{key}x{{a=\"b\"}} 3ff000000000000 1\n"),
+            format!("{key}x{{a=\"b\"}} 3ff0000000000000 1"),
+            format!("{key}x{{a=\"b\"}} 3ff0000000000000 \n"),
+            format!("{key}x{{a=\"b\"}} 3ff0000000000000 1x\n"),
+            format!("{key}x{{a=\"b\"}} 3ff0000000000000"),
+            format!("{key}x{{a=\"b\"}} "),
+            format!("{key}x{{a=\"b\"}}"),
+            key.clone(),
+            key.replace('#', "#z"),
+            "#0123".to_owned(),
+            "#0123456789abcdefx\n".to_owned(),
+        ];
+        for warm in [false, true] {
+            if warm {
+                let mut good = Vec::new();
+                series.write_record(&mut good, MetricValue::Collected(1), 1);
+                encoder.encode(&good).unwrap();
+            }
+            for bad in &bad_ones {
+                assert!(
+                    encoder.encode(bad.as_bytes()).is_err(),
+                    "{bad} (warm: {warm})"
+                );
+            }
+        }
     }
 
     #[test]
@@ -752,13 +1146,139 @@ mod tests {
             ],
         );
         assert_eq!(written, 2);
+        assert!(batch.starts_with(&chart_keys(&chart)[1]));
         assert_eq!(
-            String::from_utf8_lossy(&batch),
+            String::from_utf8_lossy(&unkeyed(&batch)),
             "m{dimension=\"b\"} 4000000000000000 5000\nm{dimension=\"a\"} c008000000000000 5000\n"
         );
     }
 
+    #[test]
+    fn near_hex_bytes_are_not_digits() {
+        for byte in [
+            b'g', b'o', b'w', b'G', b'A', b'F', b'/', b':', b'`', b' ', 0x80, 0xe6, 0xb0, 0,
+        ] {
+            for at in [0, 7, 8, 15] {
+                let mut digits = *b"0123456789abcdef";
+                digits[at] = byte;
+                assert_eq!(parse_hex16(&digits), None, "{byte:#x} at {at}");
+            }
+        }
+        assert_eq!(
+            parse_hex16(b"0123456789abcdef"),
+            Some(0x0123_4567_89ab_cdef)
+        );
+        assert_eq!(parse_hex16(b"0123456789abcde"), None);
+    }
+
+    #[test]
+    fn unused_series_are_swept_and_come_back_parsed() {
+        let mut encoder = BodyEncoder::new();
+        let old: Vec<SeriesName> = (0..2000)
+            .map(|i| SeriesName::new(b"old", [("dimension", format!("{i:0>100}").as_str())]))
+            .collect();
+        let new = SeriesName::new(b"new", [("dimension", "x")]);
+        let mut batch = Vec::new();
+        for series in &old {
+            series.write_record(&mut batch, MetricValue::Collected(1), 1000);
+        }
+        encoder.encode(&batch).unwrap();
+        assert_eq!(encoder.series.entries, 2000);
+        // Only `new` from now on: after a sweep or two the old ones are gone.
+        let mut only_new = Vec::new();
+        new.write_record(&mut only_new, MetricValue::Collected(2), 2000);
+        let expected = BodyEncoder::new().encode(&only_new).unwrap().0.to_vec();
+        for _ in 0..(3 * SWEEP_AFTER * 2000) {
+            assert_eq!(encoder.encode(&only_new).unwrap().0, expected.as_slice());
+        }
+        assert_eq!(encoder.series.entries, 1);
+        assert_eq!(encoder.series.pages.iter().flatten().count(), 1);
+        let kept: usize = encoder
+            .series
+            .pages
+            .iter()
+            .flatten()
+            .flat_map(|p| p.iter())
+            .map(|e| e.len as usize)
+            .sum();
+        assert_eq!(encoder.series.arena.len(), kept);
+        // An old series comes back: parsed again, the same bytes as ever.
+        let cold = BodyEncoder::new().encode(&batch).unwrap().0.to_vec();
+        assert_eq!(encoder.encode(&batch).unwrap().0, cold.as_slice());
+        assert_eq!(encoder.encode(&batch).unwrap().0, cold.as_slice());
+    }
+
     proptest! {
+        #[test]
+        fn hex_digits_round_trip(value: u64) {
+            let digits = hex16(value);
+            let expected = format!("{value:016x}");
+            prop_assert_eq!(&digits[..], expected.as_bytes());
+            prop_assert_eq!(parse_hex16(&digits), Some(value));
+        }
+
+        #[test]
+        fn only_lower_case_hex_digits_parse(text in "[0-9a-f]{16}", at in 0usize..16, byte: u8) {
+            let mut digits = text.into_bytes();
+            digits[at] = byte;
+            let valid = digits.iter().all(|b| b"0123456789abcdef".contains(b));
+            let expected = valid
+                .then(|| u64::from_str_radix(std::str::from_utf8(&digits).ok()?, 16).ok())
+                .flatten();
+            prop_assert_eq!(parse_hex16(&digits), expected);
+        }
+    }
+
+    proptest! {
+        /// The keyed path (a series seen before: its label bytes from the
+        /// table) gives the very bytes of the parsing path (records without
+        /// keys, the first format), which are prost's own encoding.
+        #[test]
+        fn keyed_and_unkeyed_records_encode_the_same(
+            series in proptest::collection::vec(
+                ("[a-z_][a-z0-9_]{0,20}", proptest::collection::vec(("[a-z_][a-z0-9_]{0,8}", "\\PC{0,12}|[\\\\\"\n]{0,3}"), 0..5)),
+                1..6,
+            ),
+            records in proptest::collection::vec((0usize..6, -1e12f64..1e12, 0usize..6), 0..40),
+        ) {
+            let series: Vec<SeriesName> = series
+                .iter()
+                .map(|(name, labels)| SeriesName::new(name.as_bytes(), labels.iter().map(|(k, v)| (k.as_str(), v.as_str()))))
+                .collect();
+            let mut keyed = Vec::new();
+            for &(which, value, t) in &records {
+                const TIMES: [i64; 6] = [0, 7, 123_456, 1_700_000_000_000, 1_700_000_001_000, i64::MAX];
+                series[which % series.len()].write_record(&mut keyed, MetricValue::Stored(value), TIMES[t]);
+            }
+            let plain = unkeyed(&keyed);
+            prop_assert!(plain.len() < keyed.len() || records.is_empty());
+
+            let reference = BodyEncoder::new().encode(&plain).unwrap().0.to_vec();
+            let mut warm = BodyEncoder::new();
+            let cold = warm.encode(&keyed).unwrap().0.to_vec();
+            let hot = warm.encode(&keyed).unwrap().0.to_vec();
+            prop_assert_eq!(&cold, &reference);
+            prop_assert_eq!(&hot, &reference);
+            // Unkeyed records through a warm encoder, and keyed again.
+            prop_assert_eq!(warm.encode(&plain).unwrap().0, reference.as_slice());
+            prop_assert_eq!(warm.encode(&keyed).unwrap().0, reference.as_slice());
+            // And the protobuf is prost's (which leaves out a sample's
+            // zero value or time; the encoder writes both, as before).
+            let raw = snap::raw::Decoder::new().decompress_vec(&reference).unwrap();
+            let request = WriteRequest::decode(raw.as_slice()).unwrap();
+            prop_assert_eq!(request.timeseries.len(), records.len());
+            if request.timeseries.iter().flat_map(|t| &t.samples).all(|s| s.value != 0.0 && s.timestamp != 0) {
+                prop_assert_eq!(raw, request.encode_to_vec());
+            }
+            // At most n records: the first n, the same bytes as those alone.
+            let n = records.len() / 2;
+            let (taken, samples) = warm.encode_at_most(&keyed, n.max(1)).unwrap();
+            prop_assert_eq!(samples, n.max(1).min(records.len()));
+            let alone = BodyEncoder::new().encode(&keyed[..taken]).unwrap().0.to_vec();
+            prop_assert_eq!(warm.body(), alone.as_slice());
+            prop_assert_eq!(keyed[..taken].iter().filter(|&&b| b == b'\n').count(), samples);
+        }
+
         #[test]
         fn any_labels_and_values_round_trip(
             name in "[a-z_][a-z0-9_]{0,20}",

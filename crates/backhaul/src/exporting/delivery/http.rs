@@ -508,7 +508,9 @@ impl Delivery for HttpDelivery {
                 self.split_limit = None;
                 break;
             };
-            if let Some(max_lines) = self.settings.max_lines {
+            let remote_write = self.settings.framing == BodyFraming::RemoteWrite;
+            // Remote write: the encoder stops at the limit itself.
+            if let Some(max_lines) = self.settings.max_lines.filter(|_| !remote_write) {
                 if let Some(end) = memchr::memchr_iter(b'\n', bytes).nth(max_lines.max(1) - 1) {
                     if end + 1 < bytes.len() {
                         bytes = &bytes[..=end];
@@ -516,7 +518,7 @@ impl Delivery for HttpDelivery {
                     }
                 }
             }
-            let part_len = bytes.len();
+            let mut part_len = bytes.len();
             if oversize {
                 let lines = count_lines(bytes).max(1);
                 if let Some(suppressed) = self.status_log.check(Instant::now()) {
@@ -526,11 +528,23 @@ impl Delivery for HttpDelivery {
                 continue;
             }
             let mut body_len = self.settings.framing.body_len(part_len);
-            if self.settings.framing == BodyFraming::RemoteWrite {
-                match self.encoder.encode(bytes) {
-                    Ok((body, _)) => body_len = body.len(),
+            if remote_write {
+                let max_samples = self.settings.max_lines.unwrap_or(usize::MAX).max(1);
+                match self.encoder.encode_at_most(bytes, max_samples) {
+                    Ok((taken, _)) => {
+                        if taken < bytes.len() {
+                            bytes = &bytes[..taken];
+                            part_len = taken;
+                            batch_end = false;
+                        }
+                        body_len = self.encoder.body().len();
+                    }
                     Err(error) => {
                         tracing::error!(instance = %self.name, %error, "cannot encode a remote write request; its samples are dropped");
+                        if let Some(end) = memchr::memchr_iter(b'\n', bytes).nth(max_samples - 1) {
+                            bytes = &bytes[..=end];
+                            part_len = bytes.len();
+                        }
                         let lines = count_lines(bytes).max(1);
                         self.reject(ring, part_len, lines, counters);
                         continue;
