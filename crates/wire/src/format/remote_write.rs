@@ -61,6 +61,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use super::prometheus::InfoLabels;
 use super::MetricValue;
 use crate::number::write_timestamp;
+use crate::room::{Room, PADDING};
 use crate::sanitize::write_prometheus_label_value;
 
 /// `prometheus.WriteRequest` (field 1 only: the time series).
@@ -236,10 +237,8 @@ fn timestamp_suffix(timestamp_ms: i64) -> ([u8; 24], usize) {
 /// is not finite.
 #[inline]
 fn write_record(buf: &mut Vec<u8>, head: &[u8], value: MetricValue, suffix: &[u8]) -> bool {
-    let value = match value {
-        MetricValue::Stored(v) if v.is_finite() => without_noise(v),
-        MetricValue::Stored(_) => return false,
-        MetricValue::Collected(v) => v as f64,
+    let Some(value) = record_value(value) else {
+        return false;
     };
     let digits = hex16(value.to_bits());
     buf.reserve(head.len() + digits.len() + suffix.len());
@@ -247,6 +246,16 @@ fn write_record(buf: &mut Vec<u8>, head: &[u8], value: MetricValue, suffix: &[u8
     buf.extend_from_slice(&digits);
     buf.extend_from_slice(suffix);
     true
+}
+
+/// The value a record carries; `None` for one that is not finite.
+#[inline]
+fn record_value(value: MetricValue) -> Option<f64> {
+    match value {
+        MetricValue::Stored(v) if v.is_finite() => Some(without_noise(v)),
+        MetricValue::Stored(_) => None,
+        MetricValue::Collected(v) => Some(v as f64),
+    }
 }
 
 /// `value` rounded to 15 or 16 significant digits. Values computed from
@@ -284,6 +293,9 @@ fn without_noise(value: f64) -> f64 {
 /// The record heads of a chart's dimensions, rendered once per chart.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ChartSeries {
+    /// The heads one after the other, then [`PADDING`] bytes once there is
+    /// one (so a head is copied in fixed-size stores: see
+    /// `Room::put_padded`).
     heads: Vec<u8>,
     ends: Vec<usize>,
 }
@@ -295,8 +307,10 @@ impl ChartSeries {
 
     /// Adds the next dimension's series.
     pub fn push(&mut self, series: &SeriesName) {
+        self.heads.truncate(self.ends.last().copied().unwrap_or(0));
         self.heads.extend_from_slice(series.keyed_head());
         self.ends.push(self.heads.len());
+        self.heads.resize(self.heads.len() + PADDING, 0);
     }
 
     /// How many series.
@@ -308,12 +322,20 @@ impl ChartSeries {
         self.ends.is_empty()
     }
 
-    fn head(&self, index: usize) -> Option<&[u8]> {
+    /// Where head `index` is in `heads`.
+    #[inline]
+    fn span(&self, index: usize) -> Option<(usize, usize)> {
         let end = *self.ends.get(index)?;
         let start = match index {
             0 => 0,
             _ => *self.ends.get(index - 1)?,
         };
+        Some((start, end))
+    }
+
+    #[cfg(test)]
+    fn head(&self, index: usize) -> Option<&[u8]> {
+        let (start, end) = self.span(index)?;
         self.heads.get(start..end)
     }
 
@@ -323,16 +345,33 @@ impl ChartSeries {
     where
         I: IntoIterator<Item = (usize, MetricValue)>,
     {
-        let (suffix, len) = timestamp_suffix(timestamp_ms);
-        let suffix = &suffix[..len];
-        lines
-            .into_iter()
-            .map(|(index, value)| {
-                self.head(index)
-                    .is_some_and(|head| write_record(buf, head, value, suffix))
-            })
-            .filter(|written| *written)
-            .count()
+        let (suffix, suffix_len) = timestamp_suffix(timestamp_ms);
+        let mut room = Room::new(buf);
+        let mut written = 0;
+        for (index, value) in lines {
+            let Some((start, end)) = self.span(index) else {
+                continue;
+            };
+            let Some(bits) = record_value(value).map(f64::to_bits) else {
+                continue;
+            };
+            let (Some(padded), head_len) = (self.heads.get(start..), end - start) else {
+                continue;
+            };
+            // One reservation for the line's stores: the head (its length
+            // + PADDING, padded), the value's digits (16) and the suffix (24).
+            room.reserve(head_len + PADDING + 16 + 24);
+            // SAFETY: within that reservation; `padded` holds the head and
+            // the PADDING bytes after the last one (see `push`), so
+            // `head_len + PADDING` bytes.
+            unsafe {
+                room.put_padded_unchecked(padded, head_len);
+                room.put_array_unchecked(hex16(bits), 16);
+                room.put_array_unchecked(suffix, suffix_len);
+            }
+            written += 1;
+        }
+        written
     }
 }
 
@@ -1209,6 +1248,35 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn chart_lines_are_the_series_records(
+            dims in proptest::collection::vec("\\PC{0,90}", 1..6),
+            lines in proptest::collection::vec((0usize..8, -1e9f64..1e9, any::<bool>()), 0..20),
+            ts in 0i64..=i64::MAX,
+        ) {
+            let names: Vec<SeriesName> = dims
+                .iter()
+                .map(|d| SeriesName::new(b"netdata_some_context_average", [("dimension", d.as_str()), ("chart", "c.x")]))
+                .collect();
+            let mut chart = ChartSeries::new();
+            names.iter().for_each(|n| chart.push(n));
+            let values: Vec<(usize, MetricValue)> = lines
+                .iter()
+                .map(|&(i, v, nan)| (i, MetricValue::Stored(if nan { f64::NAN } else { v })))
+                .collect();
+            let mut got = b"before ".to_vec();
+            let written = chart.write_lines(&mut got, ts, values.iter().copied());
+            let mut expected = b"before ".to_vec();
+            let mut count = 0;
+            for &(i, value) in &values {
+                if let Some(series) = names.get(i) {
+                    count += usize::from(series.write_record(&mut expected, value, ts));
+                }
+            }
+            prop_assert_eq!(written, count);
+            prop_assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(&expected));
+        }
+
         #[test]
         fn hex_digits_round_trip(value: u64) {
             let digits = hex16(value);
