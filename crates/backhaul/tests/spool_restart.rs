@@ -508,9 +508,9 @@ fn a_spool_from_a_future_version_or_corrupt_is_set_aside_and_the_agent_starts_af
     let _ = std::fs::remove_dir_all(&dir);
     let spool = dir.join("exporting-spool");
     std::fs::create_dir_all(&spool).unwrap();
-    // Format 2 (a newer backhaul), and a segment that is not a spool.
+    // Format 3 (a newer backhaul), and a segment that is not a spool.
     let mut future = b"BACKHAUL-SPOOL\n".to_vec();
-    future.extend_from_slice(&2u32.to_le_bytes());
+    future.extend_from_slice(&3u32.to_le_bytes());
     future.extend_from_slice(&0u16.to_le_bytes());
     std::fs::write(spool.join("g.spool"), &future).unwrap();
     std::fs::write(spool.join("g~0000000001.spool"), b"garbage\n").unwrap();

@@ -12,11 +12,11 @@
 //! has acknowledged all of it (see `instance.rs`). `DIR/NAME.spool`, the one
 //! file of the first spool format, is read as the oldest segment.
 //!
-//! # Format (version 1)
+//! # Format (versions 1 and 2)
 //!
 //! ```text
 //! "BACKHAUL-SPOOL\n"        15 bytes
-//! version                   u32 little-endian (1)
+//! version                   u32 little-endian: 2 for remote write, 1 else
 //! identity length, identity u16 LE, bytes: the instance's connector type
 //!                           (batches of another format cannot be sent)
 //! then records, newest first:
@@ -26,6 +26,12 @@
 //!   metrics                 u64 LE: metric lines in it
 //!   batch                   `length` bytes
 //! ```
+//!
+//! Version 2 is version 1 whose remote-write records may start with a
+//! series key (`#` and 16 hex digits, see `wire::format::remote_write`):
+//! a backhaul that reads only version 1 would send that key as part of the
+//! metric name, so it sets such a file aside instead (a newer version).
+//! This build reads both.
 //!
 //! Records go newest first so that a write cut short by its deadline keeps
 //! the newest batches, and a file damaged at its end loses the oldest: the
@@ -46,8 +52,8 @@ use std::time::Instant;
 use super::batch::Batch;
 
 const MAGIC: &[u8; 15] = b"BACKHAUL-SPOOL\n";
-/// The format this build writes and reads.
-pub const SPOOL_VERSION: u32 = 1;
+/// The newest format this build reads (and writes for remote write).
+pub const SPOOL_VERSION: u32 = 2;
 const RECORD_HEADER: usize = 4 + 4 + 8 + 8;
 /// Between an instance's file name and a segment's number: never in a
 /// name made by `file_name` (it would be escaped there).
@@ -219,6 +225,17 @@ impl Spool {
     /// Reads the spool back, oldest batch first. Never fails: a missing file
     /// is an empty spool; an unusable one is renamed aside and reported in
     /// [`LoadedSpool::problem`]; a damaged one gives its good records.
+    /// The version this spool's files are written in: 2 for remote write
+    /// (records with series keys), 1 for the line formats, which an older
+    /// backhaul still reads.
+    fn format_version(&self) -> u32 {
+        if self.identity.starts_with("prometheus_remote_write") {
+            2
+        } else {
+            1
+        }
+    }
+
     pub fn load(&self) -> LoadedSpool {
         let file = match File::open(&self.path) {
             Ok(file) => file,
@@ -376,7 +393,7 @@ impl Spool {
         let identity = self.identity.as_bytes();
         let identity = &identity[..identity.len().min(usize::from(u16::MAX))];
         out.write_all(MAGIC).map_err(tmp_error)?;
-        out.write_all(&SPOOL_VERSION.to_le_bytes())
+        out.write_all(&self.format_version().to_le_bytes())
             .map_err(tmp_error)?;
         out.write_all(&(identity.len() as u16).to_le_bytes())
             .map_err(tmp_error)?;
@@ -539,6 +556,32 @@ mod tests {
     }
 
     #[test]
+    fn remote_write_spools_are_version_2_the_line_formats_stay_version_1() {
+        let dir = Dir::new("versions");
+        let settings = SpoolSettings {
+            dir: dir.0.clone(),
+            max_bytes: 1 << 20,
+        };
+        let batches: Vec<Batch> = (0..2).map(batch).collect();
+        let refs: Vec<&Batch> = batches.iter().collect();
+        for (connector, version) in [
+            ("graphite", 1u32),
+            ("prometheus_remote_write", 2),
+            ("prometheus_remote_write:https", 2),
+        ] {
+            let spool = Spool::new(&settings, &format!("{connector}:x"), connector);
+            spool.store(&refs, later()).unwrap();
+            let bytes = fs::read(spool.path()).unwrap();
+            assert_eq!(bytes[15..19], version.to_le_bytes(), "{connector}");
+            assert_eq!(
+                summary(&spool.load().batches),
+                summary(&batches),
+                "{connector}"
+            );
+        }
+    }
+
+    #[test]
     fn beyond_max_bytes_the_oldest_are_dropped_and_counted() {
         let dir = Dir::new("limit");
         let batches: Vec<Batch> = (0..10).map(batch).collect();
@@ -598,8 +641,8 @@ mod tests {
         for (content, expect) in [
             (b"hello, world\n".to_vec(), "not a backhaul spool"),
             (
-                [MAGIC.as_slice(), &2u32.to_le_bytes(), &[0, 0]].concat(),
-                "written by a newer backhaul (format 2",
+                [MAGIC.as_slice(), &3u32.to_le_bytes(), &[0, 0]].concat(),
+                "written by a newer backhaul (format 3",
             ),
             (
                 [
