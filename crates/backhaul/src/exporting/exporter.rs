@@ -168,9 +168,22 @@ impl BatchBuilder {
             refresh_host_context(h, &self.settings, self.connector);
             metrics += h.context.write_host_lines(out, &before_ts);
             sync_charts(h, start_after);
-            for ce in &mut h.charts {
+            let stored = self.settings.data_source != DataSource::AsCollected;
+            for i in 0..h.charts.len() {
+                // The collector's core last wrote the next charts' locks,
+                // states and rows: ask for them while this one is formatted.
+                if let Some(ahead) = h.charts.get(i + 2) {
+                    ahead.chart.prefetch();
+                }
+                if let Some(next) = h.charts.get(i + 1) {
+                    if stored && next.selected {
+                        if let Some(st) = next.chart.try_read() {
+                            st.prefetch_row_after(next.last_exported_t);
+                        }
+                    }
+                }
                 metrics += export_chart(
-                    ce,
+                    &mut h.charts[i],
                     &h.context,
                     &self.settings,
                     &self.charts_pattern,
