@@ -112,7 +112,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-if pgrep -x netdata >/dev/null; then
+if [[ " $AGENTS " == *" netdata "* ]] && pgrep -x netdata >/dev/null; then
     echo "a netdata daemon is already running; stop it first" >&2
     exit 1
 fi

@@ -199,6 +199,7 @@ fn write_record(buf: &mut Vec<u8>, head: &[u8], value: MetricValue, suffix: &[u8
         MetricValue::Stored(v) if v.is_finite() => without_noise(v),
         MetricValue::Stored(_) => return false,
         MetricValue::Collected(v) => v as f64,
+        MetricValue::Exact(v) => without_noise(v.to_f64()),
     };
     let mut digits = [0u8; 16];
     for (pair, byte) in digits
