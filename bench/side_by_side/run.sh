@@ -6,6 +6,8 @@
 #   AGENTS=backhaul bench/side_by_side/run.sh   # only one of them
 #   CONNECTOR=json:http bench/side_by_side/run.sh # another connector
 #   SCRAPE=1 WARMUP=10 DURATION=60 bench/side_by_side/run.sh # scrape mode
+#   BACKHAUL_BIN=target/profiling/backhaul bench/side_by_side/run.sh # another
+#                                   build (not rebuilt), e.g. to attach perf
 #
 # Load: synthetic.plugin, 250 charts x 200 absolute dimensions, every second
 # (50 000 values/s), run by each agent as an external plugins.d plugin. Each
@@ -45,6 +47,7 @@ WARMUP=${WARMUP:-20}
 DURATION=${DURATION:-60}
 AGENTS=${AGENTS:-"netdata backhaul"}
 NETDATA=${NETDATA:-/usr/sbin/netdata}
+BACKHAUL_BIN=${BACKHAUL_BIN:-}
 NETDATA_THREADS=${NETDATA_THREADS:-'^EXPORTING'}
 BACKHAUL_THREADS=${BACKHAUL_THREADS:-'^exp:bench$'}
 SCRAPE=${SCRAPE:-0}
@@ -109,7 +112,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-if pgrep -x netdata >/dev/null; then
+if [[ " $AGENTS " == *" netdata "* ]] && pgrep -x netdata >/dev/null; then
     echo "a netdata daemon is already running; stop it first" >&2
     exit 1
 fi
@@ -277,8 +280,11 @@ for agent in $AGENTS; do
         run_agent netdata "$NETDATA_THREADS" "$NETDATA" -D -c @D@/etc/netdata.conf
         ;;
     backhaul)
-        (cd "$ROOT" && cargo build --release -q -p backhaul)
-        run_agent backhaul "$BACKHAUL_THREADS" "$ROOT/target/release/backhaul" \
+        if [[ -z "$BACKHAUL_BIN" ]]; then
+            (cd "$ROOT" && cargo build --release -q -p backhaul)
+            BACKHAUL_BIN="$ROOT/target/release/backhaul"
+        fi
+        run_agent backhaul "$BACKHAUL_THREADS" "$(realpath "$BACKHAUL_BIN")" \
             --config @D@/etc/netdata.conf --exporting-config @D@/etc/exporting.conf
         ;;
     *)

@@ -59,6 +59,26 @@ use crate::def::{Algorithm, ChartDef, DimensionDef};
 use crate::packed::PackedSample;
 use crate::query::{SlotWindow, StoredPoint, WindowAggregate};
 
+/// The most of a row [`ChartState::prefetch_row_after`] asks for (the
+/// first 1,024 dimensions).
+pub const PREFETCH_ROW_MAX: usize = 4096;
+
+const CACHE_LINE: usize = 64;
+
+/// Hints the CPU to bring the cache line holding `at` into its caches.
+/// Only a hint: it reads nothing, and cannot fault whatever the address.
+#[inline(always)]
+fn prefetch(at: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch has no effect on memory and cannot fault, whatever
+    // the address.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(at.cast::<i8>())
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = at;
+}
+
 /// A collection interval longer than this many grid steps is a gap.
 pub const GAP_FACTOR: f64 = 1.5;
 
@@ -250,6 +270,30 @@ impl Chart {
         self.state.read()
     }
 
+    /// Locks the chart for reading if no writer holds it, without waiting.
+    pub fn try_read(&self) -> Option<RwLockReadGuard<'_, ChartState>> {
+        self.state.try_read()
+    }
+
+    /// Hints the CPU to fetch the chart's lock and the state fields a
+    /// window read looks at, without locking or reading anything: a reader
+    /// that walks many charts calls it a chart or two ahead, so that the
+    /// cache lines the collector's core last wrote are on their way while
+    /// it works on the current chart.
+    #[inline]
+    pub fn prefetch(&self) {
+        let state = self.state.data_ptr().cast_const().cast::<u8>();
+        prefetch(std::ptr::from_ref(&self.state).cast::<u8>());
+        for offset in [
+            std::mem::offset_of!(ChartState, samples),
+            std::mem::offset_of!(ChartState, head),
+            std::mem::offset_of!(ChartState, dims),
+            std::mem::offset_of!(ChartState, generation),
+        ] {
+            prefetch(state.wrapping_add(offset));
+        }
+    }
+
     /// Locks the chart for a collection round or a definition change.
     pub fn write(&self) -> ChartWriter<'_> {
         ChartWriter {
@@ -334,6 +378,27 @@ impl ChartState {
             return None;
         }
         self.samples.get(slot * self.dims.len() + dim).copied()
+    }
+
+    /// Hints the CPU to fetch the row of the oldest held grid time after
+    /// `after` (at most [`PREFETCH_ROW_MAX`] bytes of it): what a window
+    /// starting there reads first. Reads no sample.
+    #[inline]
+    pub fn prefetch_row_after(&self, after: i64) {
+        let Some(first) = self.first_entry_t() else {
+            return;
+        };
+        let ue = i64::from(self.def.update_every.max(1));
+        let t = ((after.div_euclid(ue) + 1) * ue).max(first);
+        let Some(slot) = self.time_to_slot(t) else {
+            return;
+        };
+        let row = self.row(slot);
+        let bytes = std::mem::size_of_val(row).min(PREFETCH_ROW_MAX);
+        let start = row.as_ptr().cast::<u8>();
+        for offset in (0..bytes).step_by(CACHE_LINE) {
+            prefetch(start.wrapping_add(offset));
+        }
     }
 
     /// Ring slot `slot` of every dimension, in dimension order.

@@ -163,6 +163,42 @@ impl PackedSample {
         mantissa * SUMMAND_SCALE[(self.0 >> EXP_SHIFT) as usize]
     }
 
+    /// The value exactly, as a sign and a whole number of ten-millionths
+    /// (10^-7 units), when it is below 10^8 in magnitude (15 digits in
+    /// all); `None` for larger values and the empty slot. Every packed
+    /// value is its mantissa times a power of ten from 10^-7 to 10^7, so
+    /// this is the decimal a `%0.7f` of the value prints, with no binary
+    /// rounding on the way.
+    ///
+    /// ```
+    /// use rrd::PackedSample;
+    /// assert_eq!(PackedSample::pack(-1234.567).ten_millionths(), Some((true, 12_345_670_000)));
+    /// assert_eq!(PackedSample::pack(1e9).ten_millionths(), None);
+    /// assert_eq!(PackedSample::EMPTY.ten_millionths(), None);
+    /// ```
+    #[inline]
+    pub fn ten_millionths(self) -> Option<(bool, u64)> {
+        if !self.exists() {
+            return None;
+        }
+        const LIMIT: u64 = 1_000_000_000_000_000;
+        const UNITS: [u64; 8] = [10_000_000, 1_000_000, 100_000, 10_000, 1_000, 100, 10, 1];
+        let mantissa = u64::from(self.0 & MANTISSA_MASK);
+        let exponent = ((self.0 & EXP_MASK) >> EXP_SHIFT) as usize;
+        let units = if self.0 & MUL != 0 {
+            // mantissa × 10^exponent is at most 2^24 × 10^7: no overflow,
+            // nor once it is known to be below 10^8.
+            let whole = mantissa * UNITS[7 - exponent];
+            if whole >= LIMIT / UNITS[0] {
+                return None;
+            }
+            whole * UNITS[0]
+        } else {
+            mantissa * UNITS[exponent]
+        };
+        Some((self.0 & SIGN != 0, units))
+    }
+
     /// 1 if the slot holds a value, else 0.
     #[inline]
     pub fn exists_count(self) -> usize {
@@ -315,6 +351,21 @@ mod tests {
             prop_assert_eq!(p.exists_count(), 1);
             prop_assert_eq!(PackedSample::EMPTY.summand(), 0.0);
             prop_assert_eq!(PackedSample::EMPTY.exists_count(), 0);
+        }
+
+        #[test]
+        fn ten_millionths_are_the_unpacked_value(bits in any::<u32>()) {
+            let p = PackedSample::from_bits(bits & !(0b11 << 25));
+            match (p.unpack(), p.ten_millionths()) {
+                (None, units) => prop_assert_eq!(units, None),
+                (Some(v), None) => prop_assert!(v.abs() >= 1e8, "{v}"),
+                (Some(v), Some((negative, units))) => {
+                    prop_assert!(units < 1_000_000_000_000_000);
+                    prop_assert_eq!(negative, v.is_sign_negative());
+                    let exact = units as f64 / 1e7;
+                    prop_assert!((exact - v.abs()).abs() <= v.abs() * 2.0 * f64::EPSILON, "{exact} vs {v}");
+                }
+            }
         }
 
         #[test]

@@ -65,6 +65,59 @@ pub(crate) fn put_stored_value(room: &mut Room<'_>, lead: Option<u8>, value: f64
     }
 }
 
+/// A stored value known exactly as a whole number of 10^-7 units, below
+/// 10^8 in magnitude: what one packed point is (its mantissa times a power
+/// of ten). Written as [`write_stored_value`] writes the same value, without
+/// the conversion from binary floating point and its rounding checks.
+///
+/// ```
+/// use wire::number::{write_stored_value, SevenDecimalUnits};
+/// use wire::format::MetricValue;
+///
+/// let mut exact = Vec::new();
+/// MetricValue::Exact(SevenDecimalUnits::new(true, 12_345_670_000).unwrap()).write(&mut exact);
+/// assert_eq!(exact, b"-1234.5670000");
+/// let mut float = Vec::new();
+/// write_stored_value(&mut float, -1234.567);
+/// assert_eq!(exact, float);
+/// assert_eq!(SevenDecimalUnits::new(false, 1_000_000_000_000_000), None);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SevenDecimalUnits {
+    negative: bool,
+    /// The magnitude in 10^-7 units, below 10^15.
+    units: u64,
+}
+
+impl SevenDecimalUnits {
+    /// The value `units` × 10^-7, negated when `negative`; `None` from
+    /// 10^8 (10^15 units) on. A zero is never negative.
+    #[inline]
+    pub fn new(negative: bool, units: u64) -> Option<SevenDecimalUnits> {
+        (units < DECIMAL_SCALE * 100_000_000).then_some(SevenDecimalUnits {
+            negative: negative && units != 0,
+            units,
+        })
+    }
+
+    /// The nearest double.
+    #[inline]
+    pub fn to_f64(self) -> f64 {
+        let magnitude = self.units as f64 / DECIMAL_SCALE as f64;
+        if self.negative {
+            -magnitude
+        } else {
+            magnitude
+        }
+    }
+
+    /// The text, after the byte `lead` if any, as [`NumberWords`].
+    #[inline(always)]
+    pub(crate) fn words(self, lead: Option<u8>) -> NumberWords {
+        scaled_words(lead, self.negative, self.units)
+    }
+}
+
 /// A number laid out as two little-endian words: the first `head_len`
 /// bytes of `head`, then the first `tail_len` bytes of `tail`.
 #[derive(Clone, Copy, Debug)]

@@ -142,6 +142,24 @@ impl<'a> Room<'a> {
             len <= source.len().saturating_sub(PADDING),
             "put_padded: source is not padded"
         );
+        // Short pieces (a dimension's part, a chart's head) with as few
+        // stores as cover them: every store costs, and more so across a
+        // cache line.
+        if len <= CHUNK {
+            // SAFETY: `source` holds at least `PADDING >= CHUNK` bytes.
+            let block = unsafe { std::ptr::read_unaligned(source.as_ptr().cast::<[u8; CHUNK]>()) };
+            // SAFETY: the caller reserved `len + PADDING >= CHUNK` bytes.
+            unsafe { self.put_array_unchecked(block, len) };
+            return;
+        }
+        if len <= 2 * CHUNK {
+            // SAFETY: `source` holds at least `PADDING >= 2 * CHUNK` bytes.
+            let block =
+                unsafe { std::ptr::read_unaligned(source.as_ptr().cast::<[u8; 2 * CHUNK]>()) };
+            // SAFETY: the caller reserved `len + PADDING >= 2 * CHUNK` bytes.
+            unsafe { self.put_array_unchecked(block, len) };
+            return;
+        }
         if len <= PADDING {
             // SAFETY: `source` holds at least `PADDING` bytes.
             let block =

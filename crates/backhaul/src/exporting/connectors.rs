@@ -249,6 +249,13 @@ impl ChartNames {
         }
     }
 
+    /// Whether the lines are text (every format but remote write, whose
+    /// records carry doubles): text takes a value's exact decimal
+    /// ([`MetricValue::Exact`]) to the same bytes as its double.
+    pub fn writes_text(&self) -> bool {
+        !matches!(self, ChartNames::RemoteWrite(_))
+    }
+
     /// Writes the line of dimension `dim`; false if nothing was written (a
     /// non-finite value, or names rendered for another format).
     #[inline]

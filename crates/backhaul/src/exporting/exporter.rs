@@ -42,7 +42,7 @@ use rrd::{Chart, Host, LabelSource, Store, WindowAggregate};
 use wire::simple_pattern::SimplePattern;
 
 use wire::format::MetricValue;
-use wire::number::RenderedTimestamp;
+use wire::number::{RenderedTimestamp, SevenDecimalUnits};
 
 use super::connectors::{ChartNames, Format, HostContext};
 use crate::config::DataSource;
@@ -168,9 +168,22 @@ impl BatchBuilder {
             refresh_host_context(h, &self.settings, self.connector);
             metrics += h.context.write_host_lines(out, &before_ts);
             sync_charts(h, start_after);
-            for ce in &mut h.charts {
+            let stored = self.settings.data_source != DataSource::AsCollected;
+            for i in 0..h.charts.len() {
+                // The collector's core last wrote the next charts' locks,
+                // states and rows: ask for them while this one is formatted.
+                if let Some(ahead) = h.charts.get(i + 2) {
+                    ahead.chart.prefetch();
+                }
+                if let Some(next) = h.charts.get(i + 1) {
+                    if stored && next.selected {
+                        if let Some(st) = next.chart.try_read() {
+                            st.prefetch_row_after(next.last_exported_t);
+                        }
+                    }
+                }
                 metrics += export_chart(
-                    ce,
+                    &mut h.charts[i],
                     &h.context,
                     &self.settings,
                     &self.charts_pattern,
@@ -433,13 +446,15 @@ fn export_window(
     *last_exported_t = window.last_t();
     if window.count == 1 {
         // One point (the instance as fast as the chart): its value is
-        // the average and the sum, straight from the row.
+        // the average and the sum, straight from the row; text formats
+        // take its exact decimal (the same text as from the double).
+        let exact = names.writes_text();
         let values = st
             .row(window.first_slot)
             .iter()
             .enumerate()
             .filter(|(_, sample)| sample.exists())
-            .map(|(i, sample)| (i, MetricValue::Stored(sample.summand())));
+            .map(|(i, &sample)| (i, one_point_value(sample, exact)));
         names.write_lines(out, host, before_ts, values)
     } else {
         st.aggregate_all(&window, aggregates);
@@ -457,6 +472,21 @@ fn export_window(
             });
         names.write_lines(out, host, before_ts, values)
     }
+}
+
+/// The value of a one-point window: the stored point's exact decimal when
+/// `exact` and it has one (below 10^8), else its double.
+#[inline(always)]
+fn one_point_value(sample: rrd::PackedSample, exact: bool) -> MetricValue {
+    if exact {
+        if let Some(units) = sample
+            .ten_millionths()
+            .and_then(|(negative, units)| SevenDecimalUnits::new(negative, units))
+        {
+            return MetricValue::Exact(units);
+        }
+    }
+    MetricValue::Stored(sample.summand())
 }
 
 /// When the chart's ring is full and its oldest point is newer than the
@@ -484,4 +514,66 @@ fn next_pending_t(after: i64, st: &rrd::ChartState) -> Option<i64> {
     let ue = i64::from(st.update_every().max(1));
     let next = ((after.div_euclid(ue) + 1) * ue).max(first);
     (next <= last).then_some(next)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use rrd::PackedSample;
+
+    /// The text of `value` as netdata writes a stored value.
+    fn text(value: MetricValue) -> Vec<u8> {
+        let mut buf = Vec::new();
+        value.write(&mut buf);
+        buf
+    }
+
+    /// Checks that a one-point window's exact decimal writes the bytes its
+    /// double writes.
+    fn check(bits: u32) -> Result<(), TestCaseError> {
+        let sample = PackedSample::from_bits(bits);
+        prop_assume!(sample.exists());
+        let float = text(MetricValue::Stored(sample.summand()));
+        let exact = text(one_point_value(sample, true));
+        prop_assert_eq!(
+            String::from_utf8_lossy(&exact),
+            String::from_utf8_lossy(&float),
+            "bits {:#010x}",
+            bits
+        );
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(20_000))]
+
+        #[test]
+        fn a_point_writes_the_same_text_exactly_as_from_its_double(bits in any::<u32>()) {
+            check(bits | (1 << 24))?;
+        }
+
+        #[test]
+        fn packed_values_write_the_same_text_exactly_as_from_their_double(
+            value in prop_oneof![
+                -2e8f64..2e8,
+                -1.0f64..1.0,
+                (-100_000_000i64..100_000_000).prop_map(|v| v as f64 / 1000.0),
+                (0u32..24).prop_map(|e| 10f64.powi(e as i32 - 8)),
+                (0u32..24).prop_map(|e| 10f64.powi(e as i32 - 8) - 1e-7),
+            ]
+        ) {
+            check(PackedSample::pack(value).to_bits())?;
+        }
+    }
+
+    #[test]
+    fn every_mantissa_of_some_exponents_writes_the_same_text() {
+        // Every mantissa near the exponents' edges, all signs and scales.
+        for top in 0u32..32 {
+            for mantissa in (0u32..4096).chain((1 << 24) - 4096..1 << 24) {
+                check((top << 27) | (1 << 24) | mantissa).unwrap();
+            }
+        }
+    }
 }

@@ -210,7 +210,15 @@ fn put_line(
             // SAFETY: within the reservation above.
             unsafe {
                 number.put_unchecked(room);
-                room.put_array_unchecked(framed, spaced_len + 1);
+                if spaced_len < 16 {
+                    // ` DIGITS\n` in one 16-byte store (timestamps up to
+                    // 14 digits).
+                    let mut short = [0u8; 16];
+                    short.copy_from_slice(&framed[..16]);
+                    room.put_array_unchecked(short, spaced_len + 1);
+                } else {
+                    room.put_array_unchecked(framed, spaced_len + 1);
+                }
             }
         }
         None => {

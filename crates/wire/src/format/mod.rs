@@ -51,6 +51,7 @@ pub mod remote_write;
 
 use crate::number::{
     integer_words, put_integer, put_stored_value, stored_value_words, write_timestamp, NumberWords,
+    SevenDecimalUnits,
 };
 use crate::room::{Room, PADDING};
 use crate::sanitize::EMPTY_LABEL_VALUE;
@@ -270,6 +271,9 @@ pub enum MetricValue {
     Stored(f64),
     /// The raw integer last collected (`as collected`): written as an integer.
     Collected(i64),
+    /// A stored value known exactly in decimal (one stored point): written
+    /// as `Stored` of the same value is.
+    Exact(SevenDecimalUnits),
 }
 
 impl MetricValue {
@@ -279,7 +283,7 @@ impl MetricValue {
     pub fn is_writable(self) -> bool {
         match self {
             MetricValue::Stored(value) => value.is_finite(),
-            MetricValue::Collected(_) => true,
+            MetricValue::Collected(_) | MetricValue::Exact(_) => true,
         }
     }
 
@@ -296,6 +300,7 @@ impl MetricValue {
         match self {
             MetricValue::Stored(value) => stored_value_words(lead, value),
             MetricValue::Collected(value) => integer_words(lead, value),
+            MetricValue::Exact(value) => Some(value.words(lead)),
         }
     }
 
@@ -305,6 +310,7 @@ impl MetricValue {
         match self {
             MetricValue::Stored(value) => put_stored_value(room, lead, value),
             MetricValue::Collected(value) => put_integer(room, lead, value),
+            MetricValue::Exact(value) => value.words(lead).put(room),
         }
     }
 
@@ -312,7 +318,7 @@ impl MetricValue {
     /// spaces its keys differently for those.
     #[inline]
     fn is_stored(self) -> bool {
-        matches!(self, MetricValue::Stored(_))
+        matches!(self, MetricValue::Stored(_) | MetricValue::Exact(_))
     }
 }
 

@@ -255,6 +255,7 @@ fn record_value(value: MetricValue) -> Option<f64> {
         MetricValue::Stored(v) if v.is_finite() => Some(without_noise(v)),
         MetricValue::Stored(_) => None,
         MetricValue::Collected(v) => Some(v as f64),
+        MetricValue::Exact(v) => Some(without_noise(v.to_f64())),
     }
 }
 
