@@ -315,28 +315,57 @@ impl Session<'_> {
             .negotiated
             .has(CAP_COMPRESSION)
             .then(StreamDecompressor::new);
-        let mut buffer = vec![0u8; READ_LEN];
+        // Compressed bytes are read here and decompressed into `plain`;
+        // plain bytes are read straight into the framer.
+        let mut compressed = if decompressor.is_some() {
+            vec![0u8; READ_LEN]
+        } else {
+            Vec::new()
+        };
+        let mut plain = Vec::new();
         let mut last_data = Instant::now();
         let idle_timeout = self.shared.options.idle_timeout;
-        let mut pending = leftover;
-        loop {
-            if !pending.is_empty() {
-                let bytes = std::mem::take(&mut pending);
-                if let Some(ending) = self.consume(&bytes, &mut framer, decompressor.as_mut()) {
-                    return ending;
-                }
-                if let Some(ending) = self.flush(stream) {
-                    return ending;
-                }
+        if !leftover.is_empty() {
+            if let Some(ending) =
+                self.consume(&leftover, &mut framer, decompressor.as_mut(), &mut plain)
+            {
+                return ending;
             }
+            if let Some(ending) = self.flush(stream) {
+                return ending;
+            }
+        }
+        loop {
             if self.shared.shutdown.is_triggered() {
                 return Ending::Shutdown;
             }
-            match stream.read(&mut buffer) {
+            let read = match decompressor {
+                Some(_) => stream.read(&mut compressed),
+                None => {
+                    let room = framer.read_buf();
+                    let len = room.len().min(READ_LEN);
+                    stream.read(&mut room[..len])
+                }
+            };
+            match read {
                 Ok(0) => return Ending::Closed,
                 Ok(n) => {
                     last_data = Instant::now();
-                    pending.extend_from_slice(&buffer[..n]);
+                    let ending = match decompressor.as_mut() {
+                        Some(decompressor) => self.consume(
+                            &compressed[..n],
+                            &mut framer,
+                            Some(decompressor),
+                            &mut plain,
+                        ),
+                        None => {
+                            framer.commit(n);
+                            self.drain(&mut framer)
+                        }
+                    };
+                    if let Some(ending) = ending.or_else(|| self.flush(stream)) {
+                        return ending;
+                    }
                 }
                 Err(error)
                     if matches!(
@@ -366,21 +395,23 @@ impl Session<'_> {
         result.err().map(Ending::Io)
     }
 
-    /// Feeds received bytes through decompression and framing.
+    /// Feeds received bytes through decompression (into `plain`, a buffer
+    /// kept between calls) and framing.
     fn consume(
         &mut self,
         bytes: &[u8],
         framer: &mut LineFramer,
         decompressor: Option<&mut StreamDecompressor>,
+        plain: &mut Vec<u8>,
     ) -> Option<Ending> {
         match decompressor {
             Some(decompressor) => {
-                let mut plain = Vec::new();
+                plain.clear();
                 if let Err(error) = decompressor.feed(bytes, |block| plain.extend_from_slice(block))
                 {
                     return Some(Ending::Compression(error));
                 }
-                self.frame(&plain, framer)
+                self.frame(plain, framer)
             }
             None => self.frame(bytes, framer),
         }
@@ -396,6 +427,21 @@ impl Session<'_> {
                 Err(error) => self.closing = Some(Ending::Overlong(error)),
             }
         });
+        self.closing.take()
+    }
+
+    /// Handles the complete lines the framer holds (bytes were read into
+    /// it directly).
+    fn drain(&mut self, framer: &mut LineFramer) -> Option<Ending> {
+        while let Some(frame) = framer.next_line() {
+            match frame {
+                Ok(line) => self.on_line(line),
+                Err(error) => self.closing = Some(Ending::Overlong(error)),
+            }
+            if self.closing.is_some() {
+                break;
+            }
+        }
         self.closing.take()
     }
 

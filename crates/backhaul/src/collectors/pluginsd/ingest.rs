@@ -68,6 +68,7 @@ use wire::pluginsd::{
     self, parse_line, Command, DimensionAlgorithm, FrameError, LineFramer, ParseError, Words,
 };
 
+use super::dimension_ids::DimensionIds;
 use crate::log_limit::LogLimiter;
 
 /// Microseconds in a second.
@@ -164,10 +165,9 @@ pub struct IngestCounters {
     pub time_errors: u64,
 }
 
-/// One dimension of a cached chart.
+/// One dimension of a cached chart (its id and store index are in the
+/// chart's [`DimensionIds`], at the same position).
 struct DimSlot {
-    id: Box<[u8]>,
-    index: DimIndex,
     def: DimensionDef,
 }
 
@@ -179,7 +179,8 @@ struct ChartSlot {
     def: ChartDef,
     /// In `DIMENSION` order.
     dims: Vec<DimSlot>,
-    dim_by_id: HashMap<Box<[u8]>, usize>,
+    /// The dimensions' ids and store indexes, in the same order.
+    dim_ids: DimensionIds,
     dims_limit_logged: bool,
 }
 
@@ -562,21 +563,16 @@ impl Ingest {
             // A block of an unknown chart: already reported at BEGIN.
             return;
         };
-        let slot = &self.slots[slot_index];
-        let guess = block.next_guess;
-        let position = match slot.dims.get(guess) {
-            Some(dim) if *dim.id == *dimension_id => guess,
-            _ => match slot.dim_by_id.get(dimension_id) {
-                Some(&position) => position,
-                None => {
-                    self.set_error("SET for an unknown dimension ignored", dimension_id);
-                    return;
-                }
-            },
+        let Some((position, index)) = self.slots[slot_index]
+            .dim_ids
+            .find(dimension_id, block.next_guess)
+        else {
+            self.set_error("SET for an unknown dimension ignored", dimension_id);
+            return;
         };
         block.next_guess = position + 1;
         if let Some(value) = value {
-            self.pending.push((slot.dims[position].index, value));
+            self.pending.push((index, value));
         }
     }
 
@@ -723,7 +719,7 @@ impl Ingest {
                     chart: chart_arc,
                     def,
                     dims: Vec::new(),
-                    dim_by_id: HashMap::new(),
+                    dim_ids: DimensionIds::default(),
                     dims_limit_logged: false,
                 });
                 self.current = Some(index);
@@ -779,10 +775,11 @@ impl Ingest {
             .hidden(dimension.options.hidden);
         let limits = self.settings.limits;
         let slot = &mut self.slots[index];
-        if let Some(&position) = slot.dim_by_id.get(dimension.id) {
+        if let Some(position) = slot.dim_ids.position(dimension.id) {
             let dim = &mut slot.dims[position];
             if dim.def != def {
-                dim.index = slot.chart.write().add_dimension(def.clone());
+                let index = slot.chart.write().add_dimension(def.clone());
+                slot.dim_ids.set_index(position, index);
                 dim.def = def;
             }
             return;
@@ -815,13 +812,8 @@ impl Ingest {
             return;
         }
         let dim_index = slot.chart.write().add_dimension(def.clone());
-        let id: Box<[u8]> = dimension.id.into();
-        slot.dim_by_id.insert(id.clone(), slot.dims.len());
-        slot.dims.push(DimSlot {
-            id,
-            index: dim_index,
-            def,
-        });
+        slot.dim_ids.push(dimension.id, dim_index);
+        slot.dims.push(DimSlot { def });
         self.total_dimensions += 1;
     }
 
