@@ -744,3 +744,9 @@ fn stored_points_append_fill_gaps_and_keep_collected_values() {
     }
     assert_eq!(point(201, r), Some(500.0), "a rate from the reported base");
 }
+
+#[test]
+fn what_a_round_touches_per_dimension_stays_small() {
+    // The inline part of a dimension is what every collection round walks.
+    assert!(std::mem::size_of::<Dimension>() <= 72);
+}

@@ -101,8 +101,8 @@ impl PackedSample {
             while exponent < 7 && magnitude / POW10[exponent] > MANTISSA_MAX + 0.5 {
                 exponent += 1;
             }
-            let mantissa = (magnitude / POW10[exponent]).round().min(MANTISSA_MAX);
-            bits |= MUL | ((exponent as u32) << EXP_SHIFT) | mantissa as u32;
+            let mantissa = rounded_mantissa(magnitude / POW10[exponent]);
+            bits |= MUL | ((exponent as u32) << EXP_SHIFT) | mantissa;
         } else {
             // Fits: multiply by powers of ten while that keeps it in range,
             // so that the mantissa carries at least 7 significant digits.
@@ -110,8 +110,8 @@ impl PackedSample {
             while exponent < 7 && magnitude * POW10[exponent + 1] <= MANTISSA_MAX {
                 exponent += 1;
             }
-            let mantissa = (magnitude * POW10[exponent]).round().min(MANTISSA_MAX);
-            bits |= ((exponent as u32) << EXP_SHIFT) | mantissa as u32;
+            let mantissa = rounded_mantissa(magnitude * POW10[exponent]);
+            bits |= ((exponent as u32) << EXP_SHIFT) | mantissa;
         }
         if bits & MANTISSA_MASK == 0 {
             // Zero has one representation, without sign or exponent.
@@ -180,6 +180,21 @@ impl PackedSample {
     pub fn from_bits(bits: u32) -> PackedSample {
         PackedSample(bits)
     }
+}
+
+/// `x.round().min(MANTISSA_MAX)` for a finite `x >= 0`, as an integer,
+/// without `round` (a library call on x86-64's baseline instruction set):
+/// truncate, then add one when the fraction is at least a half (the
+/// subtraction is exact below 2^24). Equality with `f64::round` is
+/// property-tested.
+#[inline(always)]
+fn rounded_mantissa(x: f64) -> u32 {
+    if x >= MANTISSA_MAX {
+        return MANTISSA_MASK;
+    }
+    let whole = x as u32;
+    let fraction = x - f64::from(whole);
+    whole + u32::from(fraction >= 0.5)
 }
 
 impl std::fmt::Debug for PackedSample {
@@ -275,7 +290,43 @@ mod tests {
         }
     }
 
+    /// What `pack` computed before [`rounded_mantissa`].
+    fn rounded_mantissa_by_round(x: f64) -> u32 {
+        x.round().min(MANTISSA_MAX) as u32
+    }
+
+    #[test]
+    fn rounded_mantissa_at_halves_and_edges() {
+        for x in [
+            0.0,
+            0.49999999999999994,
+            0.5,
+            1.5,
+            2.5,
+            2.4999999999999996,
+            16_777_214.5,
+            16_777_214.499999998,
+            16_777_215.0,
+            16_777_215.5,
+            1e300,
+            f64::MIN_POSITIVE,
+        ] {
+            assert_eq!(rounded_mantissa(x), rounded_mantissa_by_round(x), "{x}");
+        }
+    }
+
     proptest! {
+        #[test]
+        fn rounded_mantissa_is_round(x in 0.0f64..2e7, y in any::<f64>()) {
+            prop_assert_eq!(rounded_mantissa(x), rounded_mantissa_by_round(x));
+            let half = x.trunc() + 0.5;
+            prop_assert_eq!(rounded_mantissa(half), rounded_mantissa_by_round(half));
+            let y = y.abs();
+            if y.is_finite() {
+                prop_assert_eq!(rounded_mantissa(y), rounded_mantissa_by_round(y));
+            }
+        }
+
         #[test]
         fn error_bound_holds_over_magnitudes(mantissa in -1.0f64..1.0, exp in -12i32..16) {
             let x = mantissa * 10f64.powi(exp);
