@@ -133,6 +133,7 @@ fn main() {
         format!(
             "[global]\n hostname = parent\n[directories]\n config = {0}\n lib = {0}\n\
              [plugins]\n enable running new plugins = no\n proc = no\n diskspace = no\n\
+             \x20timex = no\n idlejitter = no\n statsd = no\n\
              [web]\n bind to = 127.0.0.1:0\n",
             dir.display()
         ),

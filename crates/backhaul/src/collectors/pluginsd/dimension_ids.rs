@@ -87,7 +87,7 @@ fn bytes_equal(a: &[u8], b: &[u8]) -> bool {
     let mut a_words = a.chunks_exact(8);
     let mut b_words = b.chunks_exact(8);
     for (x, y) in (&mut a_words).zip(&mut b_words) {
-        if x != y {
+        if word(x) != word(y) {
             return false;
         }
     }
@@ -96,6 +96,14 @@ fn bytes_equal(a: &[u8], b: &[u8]) -> bool {
         .iter()
         .zip(b_words.remainder())
         .all(|(x, y)| x == y)
+}
+
+/// Eight bytes (the caller's chunk has exactly eight) as one word.
+#[inline(always)]
+fn word(chunk: &[u8]) -> u64 {
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(chunk);
+    u64::from_ne_bytes(bytes)
 }
 
 #[cfg(test)]
