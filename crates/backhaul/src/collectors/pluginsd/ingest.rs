@@ -416,6 +416,14 @@ impl Ingest {
             return Flow::Continue;
         }
         match parse_line(line) {
+            // The line of most rounds, without moving a whole `Command`.
+            Ok(Command::Set {
+                dimension_id,
+                value,
+            }) => {
+                self.on_set(dimension_id, value);
+                Flow::Continue
+            }
             Ok(command) => self.apply_command(command, clock),
             Err(error) => {
                 self.on_parse_error(&error);
@@ -426,6 +434,7 @@ impl Ingest {
 
     /// Applies one line the caller parsed itself (the stream receiver, which
     /// handles the stream-only commands and hands over the rest).
+    #[inline]
     pub fn apply_parsed(
         &mut self,
         parsed: Result<Command<'_>, ParseError>,
@@ -434,6 +443,13 @@ impl Ingest {
         self.line_no += 1;
         self.counters.lines += 1;
         match parsed {
+            Ok(Command::Set {
+                dimension_id,
+                value,
+            }) => {
+                self.on_set(dimension_id, value);
+                Flow::Continue
+            }
             Ok(command) => self.apply_command(command, clock),
             Err(error) => {
                 self.on_parse_error(&error);
