@@ -5,7 +5,8 @@
 //! on the plugin's own thread. It keeps a cache of the charts the plugin
 //! defined: chart id → (`Arc<Chart>`, dimension id → [`DimIndex`]), so a
 //! `SET` costs a byte comparison (plugins send a chart's `SET`s in the order
-//! of its `DIMENSION`s, so the next dimension is guessed first) or one hash
+//! of its `DIMENSION`s, so the next dimension is guessed first; a chart's
+//! ids sit end to end in one block, [`DimensionIds`]) or one hash
 //! lookup, and a push onto a buffer kept between blocks: no allocation and
 //! no lock per `SET`. The chart's write lock is taken once per
 //! `BEGIN`..`END` block, at `END`, to apply the buffered values and
