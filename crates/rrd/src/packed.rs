@@ -327,9 +327,13 @@ mod tests {
     #[test]
     fn pack_equals_the_reference_at_edges() {
         let mut edges = vec![0.0, -0.0, 0.5, 1.0, 1e-7, 5e-8, 16_777_215.5, 16_777_216.0];
-        for k in 0..8 {
-            let boundary = MANTISSA_MAX / POW10[k];
-            for x in [boundary, boundary * (1.0 + f64::EPSILON), boundary * (1.0 - f64::EPSILON)] {
+        for power in POW10 {
+            let boundary = MANTISSA_MAX / power;
+            for x in [
+                boundary,
+                boundary * (1.0 + f64::EPSILON),
+                boundary * (1.0 - f64::EPSILON),
+            ] {
                 edges.push(x);
                 edges.push(-x);
             }
