@@ -44,6 +44,13 @@ impl DimensionIds {
         position
     }
 
+    /// Hints that `SET`s for this chart are coming (see
+    /// [`crate::sys::prefetch`]).
+    pub(super) fn prefetch(&self) {
+        crate::sys::prefetch(&self.entries);
+        crate::sys::prefetch(&self.bytes);
+    }
+
     /// The position of the dimension with this id, by hash.
     pub(super) fn position(&self, id: &[u8]) -> Option<usize> {
         self.by_id.get(id).copied()

@@ -178,6 +178,10 @@ struct ChartSlot {
     chart: Arc<Chart>,
     /// The definition last applied to the store.
     def: ChartDef,
+    /// The chart whose `BEGIN` followed this one's last time (a hint:
+    /// plugins and children send their charts in the same order every
+    /// round).
+    begun_next: Option<usize>,
     /// In `DIMENSION` order.
     dims: Vec<DimSlot>,
     /// The dimensions' ids and store indexes, in the same order.
@@ -229,6 +233,8 @@ pub struct Ingest {
     total_dimensions: usize,
     /// The chart `DIMENSION`, `CLABEL_COMMIT` apply to.
     current: Option<usize>,
+    /// The slot of the last `BEGIN` (for [`ChartSlot::begun_next`]).
+    last_begun: Option<usize>,
     block: Option<Block>,
     /// Values of the open block, applied at `END`.
     pending: Vec<(DimIndex, i64)>,
@@ -258,6 +264,7 @@ impl Ingest {
             slot_by_id: HashMap::new(),
             total_dimensions: 0,
             current: None,
+            last_begun: None,
             block: None,
             pending: Vec::new(),
             pending_host_labels: Vec::new(),
@@ -311,6 +318,11 @@ impl Ingest {
             .map(|(i, slot)| (slot.id.clone(), i))
             .collect();
         self.current = current.and_then(|id| self.slot_by_id.get(&id).copied());
+        // Slot positions moved: the hints start over.
+        self.last_begun = None;
+        for slot in &mut self.slots {
+            slot.begun_next = None;
+        }
         if self.slots.len() < self.settings.limits.max_charts {
             self.charts_limit_logged = false;
         }
@@ -344,6 +356,7 @@ impl Ingest {
     /// (open block, pending labels, line numbers); keeps the chart cache.
     pub fn start_run(&mut self) {
         self.current = None;
+        self.last_begun = None;
         self.block = None;
         self.pending.clear();
         self.pending_host_labels.clear();
@@ -618,8 +631,10 @@ impl Ingest {
             self.sequence_error("BEGIN before the previous block's END: its values are dropped");
         }
         let slot = self.slot_by_id.get(chart_id).copied();
-        if slot.is_none() {
-            self.sequence_error_with_chart("BEGIN of a chart this plugin did not define", chart_id);
+        match slot {
+            Some(index) => self.prepare_round(index),
+            None => self
+                .sequence_error_with_chart("BEGIN of a chart this plugin did not define", chart_id),
         }
         self.block = Some(Block {
             slot,
@@ -627,6 +642,24 @@ impl Ingest {
             next_guess: 0,
         });
         self.current = slot;
+    }
+
+    /// Cache hints at the `BEGIN` of slot `index`: its dimension ids and
+    /// the chart's state for the coming `SET`s and `END`, and the chart
+    /// that came next last round, for its own `BEGIN`.
+    fn prepare_round(&mut self, index: usize) {
+        if let Some(previous) = self.last_begun.replace(index) {
+            if let Some(previous) = self.slots.get_mut(previous) {
+                previous.begun_next = Some(index);
+            }
+        }
+        let slot = &self.slots[index];
+        slot.dim_ids.prefetch();
+        slot.chart.prefetch_round();
+        if let Some(next) = slot.begun_next.and_then(|next| self.slots.get(next)) {
+            crate::sys::prefetch(std::slice::from_ref(next));
+            next.chart.prefetch_chart();
+        }
     }
 
     fn sequence_error_with_chart(&mut self, what: &str, chart_id: &[u8]) {
@@ -735,6 +768,7 @@ impl Ingest {
                     id,
                     chart: chart_arc,
                     def,
+                    begun_next: None,
                     dims: Vec::new(),
                     dim_ids: DimensionIds::default(),
                     dims_limit_logged: false,
