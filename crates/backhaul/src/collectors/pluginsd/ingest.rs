@@ -630,7 +630,18 @@ impl Ingest {
             self.pending.clear();
             self.sequence_error("BEGIN before the previous block's END: its values are dropped");
         }
-        let slot = self.slot_by_id.get(chart_id).copied();
+        // The chart that followed the previous one last round, if this is
+        // it; else by hash.
+        let guess = self
+            .last_begun
+            .and_then(|previous| self.slots.get(previous))
+            .and_then(|previous| previous.begun_next)
+            .filter(|&next| {
+                self.slots
+                    .get(next)
+                    .is_some_and(|slot| *slot.id == *chart_id)
+            });
+        let slot = guess.or_else(|| self.slot_by_id.get(chart_id).copied());
         match slot {
             Some(index) => self.prepare_round(index),
             None => self
@@ -658,6 +669,7 @@ impl Ingest {
         slot.chart.prefetch_round();
         if let Some(next) = slot.begun_next.and_then(|next| self.slots.get(next)) {
             crate::sys::prefetch(std::slice::from_ref(next));
+            crate::sys::prefetch(&next.id);
             next.chart.prefetch_chart();
         }
     }
