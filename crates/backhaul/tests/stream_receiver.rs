@@ -638,3 +638,33 @@ fn a_reconnecting_child_is_asked_only_for_the_gap() {
     assert_eq!(points.len(), 85);
     assert!(points.iter().all(|p| p.value == (p.time % 1000) as f64));
 }
+
+#[test]
+fn shutdown_ends_a_silent_childs_connection_at_once() {
+    // The connection's read waits up to 2 s for data; shutdown must not
+    // wait for it: the janitor shuts the socket down.
+    let parent = start_parent(|_| {});
+    let mut child = steady_child(&parent);
+    steady_collects(&parent, &mut child);
+    wait_until("the child's thread is reading", || {
+        parent.receiver.connected_children() == 1
+    });
+    // Silent long enough for the connection to sit in a blocking read.
+    std::thread::sleep(Duration::from_millis(300));
+    let triggered = Instant::now();
+    parent.shutdown.trigger();
+    wait_until("the connection ended", || {
+        parent
+            .receiver
+            .counters()
+            .disconnected
+            .load(Ordering::Relaxed)
+            == 1
+    });
+    assert!(
+        triggered.elapsed() < Duration::from_millis(1500),
+        "the connection ended {:?} after shutdown",
+        triggered.elapsed()
+    );
+    assert!(child.closed_by_parent());
+}

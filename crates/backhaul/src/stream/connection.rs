@@ -38,8 +38,11 @@ use super::{Child, Peer, Shared};
 use crate::collectors::pluginsd::ingest::{Ingest, IngestSettings};
 use crate::web::{Upgraded, UpgradedStream};
 
-/// How long one blocking read waits before checking the stop request.
-const READ_SLICE: Duration = Duration::from_millis(500);
+/// How long one blocking read waits before checking the idle timeout
+/// (shorter when that is): children send every second, so a read mostly
+/// wakes for data. Shutdown does not wait for it: the janitor shuts the
+/// socket down.
+const READ_SLICE: Duration = Duration::from_secs(2);
 
 /// The most read from the socket at once.
 const READ_LEN: usize = 16 * 1024;
@@ -307,7 +310,16 @@ struct Session<'a> {
 
 impl Session<'_> {
     fn read_loop(&mut self, stream: &mut UpgradedStream, leftover: Vec<u8>) -> Ending {
-        let _ = socket(stream).set_read_timeout(Some(READ_SLICE));
+        let reading = self.shared.register_reading(socket(stream));
+        let ending = self.read_until_end(stream, leftover);
+        self.shared.unregister_reading(reading);
+        ending
+    }
+
+    fn read_until_end(&mut self, stream: &mut UpgradedStream, leftover: Vec<u8>) -> Ending {
+        let idle_timeout = self.shared.options.idle_timeout;
+        let slice = READ_SLICE.min(idle_timeout).max(Duration::from_millis(1));
+        let _ = socket(stream).set_read_timeout(Some(slice));
         // netdata's 16 KiB line limit; reads of at most 16 KiB (a child sends
         // a few KiB a second): the connection's buffers stay small.
         let mut framer = LineFramer::with_limits(DEFAULT_MAX_LINE_LEN, READ_LEN);
@@ -324,7 +336,6 @@ impl Session<'_> {
         };
         let mut plain = Vec::new();
         let mut last_data = Instant::now();
-        let idle_timeout = self.shared.options.idle_timeout;
         if !leftover.is_empty() {
             if let Some(ending) =
                 self.consume(&leftover, &mut framer, decompressor.as_mut(), &mut plain)
@@ -348,6 +359,8 @@ impl Session<'_> {
                 }
             };
             match read {
+                // The janitor shut the socket down.
+                _ if self.shared.shutdown.is_triggered() => return Ending::Shutdown,
                 Ok(0) => return Ending::Closed,
                 Ok(n) => {
                     last_data = Instant::now();
