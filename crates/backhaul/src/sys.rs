@@ -86,6 +86,30 @@ impl ThreadCpu {
 }
 
 // ----------------------------------------------------------------------------
+// cache hints
+
+/// Asks the CPU to load `items`' memory into its caches, one request per
+/// 64-byte line: a hint (no effect on results) for memory that will be
+/// read soon, such as a chart's dimension ids when its `BEGIN` arrives.
+#[inline]
+pub fn prefetch<T>(items: &[T]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        let start = items.as_ptr().cast::<i8>();
+        for offset in (0..std::mem::size_of_val(items)).step_by(64) {
+            // SAFETY: `offset` is inside `items`, so the address is in
+            // bounds; a prefetch is a hint that reads nothing into the
+            // program and cannot fault; SSE, its target feature, is part
+            // of the x86-64 baseline.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(start.wrapping_add(offset)) };
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = items;
+}
+
+// ----------------------------------------------------------------------------
 // the host
 
 /// The machine's host name (`uname`'s node name, which is what

@@ -675,3 +675,33 @@ fn the_local_host_is_a_parent_while_a_child_streams() {
     });
     assert_eq!(localhost.labels()[0].key, "env", "the other labels stay");
 }
+
+#[test]
+fn shutdown_ends_a_silent_childs_connection_at_once() {
+    // The connection's read waits up to 2 s for data; shutdown must not
+    // wait for it: the janitor shuts the socket down.
+    let parent = start_parent(|_| {});
+    let mut child = steady_child(&parent);
+    steady_collects(&parent, &mut child);
+    wait_until("the child's thread is reading", || {
+        parent.receiver.connected_children() == 1
+    });
+    // Silent long enough for the connection to sit in a blocking read.
+    std::thread::sleep(Duration::from_millis(300));
+    let triggered = Instant::now();
+    parent.shutdown.trigger();
+    wait_until("the connection ended", || {
+        parent
+            .receiver
+            .counters()
+            .disconnected
+            .load(Ordering::Relaxed)
+            == 1
+    });
+    assert!(
+        triggered.elapsed() < Duration::from_millis(1500),
+        "the connection ended {:?} after shutdown",
+        triggered.elapsed()
+    );
+    assert!(child.closed_by_parent());
+}

@@ -744,3 +744,28 @@ fn stored_points_append_fill_gaps_and_keep_collected_values() {
     }
     assert_eq!(point(201, r), Some(500.0), "a rate from the reported base");
 }
+
+#[test]
+fn what_a_round_touches_per_dimension_stays_small() {
+    // The inline part of a dimension is what every collection round walks.
+    assert!(std::mem::size_of::<Dimension>() <= 72);
+}
+
+#[test]
+fn prefetch_hints_change_nothing_and_never_wait() {
+    let (c, d) = filled_chart(5, 12);
+    let before: Vec<_> = (0..5).map(|slot| c.read().sample(slot, d)).collect();
+    c.prefetch_chart();
+    c.prefetch_round();
+    {
+        // A writer holds the chart: the hint returns at once.
+        let _writer = c.write();
+        c.prefetch_round();
+        c.prefetch_chart();
+    }
+    let after: Vec<_> = (0..5).map(|slot| c.read().sample(slot, d)).collect();
+    assert_eq!(before, after);
+    // An empty chart, no dimensions, no ring.
+    let empty = chart(1, 3);
+    empty.prefetch_round();
+}

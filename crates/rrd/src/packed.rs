@@ -85,6 +85,7 @@ impl PackedSample {
 
     /// Packs `value`, rounding to the nearest representable number and
     /// saturating at ±[`Self::MAX`]. NaN and infinities give [`Self::EMPTY`].
+    #[inline]
     pub fn pack(value: f64) -> PackedSample {
         if !value.is_finite() {
             return Self::EMPTY;
@@ -101,8 +102,8 @@ impl PackedSample {
             while exponent < 7 && magnitude / POW10[exponent] > MANTISSA_MAX + 0.5 {
                 exponent += 1;
             }
-            let mantissa = (magnitude / POW10[exponent]).round().min(MANTISSA_MAX);
-            bits |= MUL | ((exponent as u32) << EXP_SHIFT) | mantissa as u32;
+            let mantissa = rounded_mantissa(magnitude / POW10[exponent]);
+            bits |= MUL | ((exponent as u32) << EXP_SHIFT) | mantissa;
         } else {
             // Fits: multiply by powers of ten while that keeps it in range,
             // so that the mantissa carries at least 7 significant digits.
@@ -110,8 +111,8 @@ impl PackedSample {
             while exponent < 7 && magnitude * POW10[exponent + 1] <= MANTISSA_MAX {
                 exponent += 1;
             }
-            let mantissa = (magnitude * POW10[exponent]).round().min(MANTISSA_MAX);
-            bits |= ((exponent as u32) << EXP_SHIFT) | mantissa as u32;
+            let mantissa = rounded_mantissa(magnitude * POW10[exponent]);
+            bits |= ((exponent as u32) << EXP_SHIFT) | mantissa;
         }
         if bits & MANTISSA_MASK == 0 {
             // Zero has one representation, without sign or exponent.
@@ -218,6 +219,21 @@ impl PackedSample {
     }
 }
 
+/// `x.round().min(MANTISSA_MAX)` for a finite `x >= 0`, as an integer,
+/// without `round` (a library call on x86-64's baseline instruction set):
+/// truncate, then add one when the fraction is at least a half (the
+/// subtraction is exact below 2^24). Equality with `f64::round` is
+/// property-tested.
+#[inline(always)]
+fn rounded_mantissa(x: f64) -> u32 {
+    if x >= MANTISSA_MAX {
+        return MANTISSA_MASK;
+    }
+    let whole = x as u32;
+    let fraction = x - f64::from(whole);
+    whole + u32::from(fraction >= 0.5)
+}
+
 impl std::fmt::Debug for PackedSample {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.unpack() {
@@ -311,7 +327,108 @@ mod tests {
         }
     }
 
+    /// `pack` as it was written first (with `f64::round`): the reference
+    /// the faster one must equal bit for bit.
+    fn pack_by_loops(value: f64) -> PackedSample {
+        if !value.is_finite() {
+            return PackedSample::EMPTY;
+        }
+        let mut bits = EXISTS;
+        let mut magnitude = value;
+        if magnitude < 0.0 {
+            bits |= SIGN;
+            magnitude = -magnitude;
+        }
+        if magnitude > MANTISSA_MAX + 0.5 {
+            let mut exponent = 0usize;
+            while exponent < 7 && magnitude / POW10[exponent] > MANTISSA_MAX + 0.5 {
+                exponent += 1;
+            }
+            let mantissa = (magnitude / POW10[exponent]).round().min(MANTISSA_MAX);
+            bits |= MUL | ((exponent as u32) << EXP_SHIFT) | mantissa as u32;
+        } else {
+            let mut exponent = 0usize;
+            while exponent < 7 && magnitude * POW10[exponent + 1] <= MANTISSA_MAX {
+                exponent += 1;
+            }
+            let mantissa = (magnitude * POW10[exponent]).round().min(MANTISSA_MAX);
+            bits |= ((exponent as u32) << EXP_SHIFT) | mantissa as u32;
+        }
+        if bits & MANTISSA_MASK == 0 {
+            bits = EXISTS;
+        }
+        PackedSample(bits)
+    }
+
+    #[test]
+    fn pack_equals_the_reference_at_edges() {
+        let mut edges = vec![0.0, -0.0, 0.5, 1.0, 1e-7, 5e-8, 16_777_215.5, 16_777_216.0];
+        for power in POW10 {
+            let boundary = MANTISSA_MAX / power;
+            for x in [
+                boundary,
+                boundary * (1.0 + f64::EPSILON),
+                boundary * (1.0 - f64::EPSILON),
+            ] {
+                edges.push(x);
+                edges.push(-x);
+            }
+        }
+        for x in edges {
+            assert_eq!(PackedSample::pack(x), pack_by_loops(x), "{x}");
+        }
+    }
+
+    /// What `pack` computed before [`rounded_mantissa`].
+    fn rounded_mantissa_by_round(x: f64) -> u32 {
+        x.round().min(MANTISSA_MAX) as u32
+    }
+
+    #[test]
+    fn rounded_mantissa_at_halves_and_edges() {
+        for x in [
+            0.0,
+            0.49999999999999994,
+            0.5,
+            1.5,
+            2.5,
+            2.4999999999999996,
+            16_777_214.5,
+            16_777_214.499999998,
+            16_777_215.0,
+            16_777_215.5,
+            1e300,
+            f64::MIN_POSITIVE,
+        ] {
+            assert_eq!(rounded_mantissa(x), rounded_mantissa_by_round(x), "{x}");
+        }
+    }
+
     proptest! {
+        #[test]
+        fn pack_equals_the_reference(
+            any_value in any::<f64>(),
+            mantissa in -1.0f64..1.0,
+            exp in -12i32..16,
+            integer in any::<i64>(),
+        ) {
+            let scaled = mantissa * 10f64.powi(exp);
+            for x in [any_value, scaled, integer as f64, (integer % 100_000_000) as f64 / 7.0] {
+                prop_assert_eq!(PackedSample::pack(x), pack_by_loops(x), "{}", x);
+            }
+        }
+
+        #[test]
+        fn rounded_mantissa_is_round(x in 0.0f64..2e7, y in any::<f64>()) {
+            prop_assert_eq!(rounded_mantissa(x), rounded_mantissa_by_round(x));
+            let half = x.trunc() + 0.5;
+            prop_assert_eq!(rounded_mantissa(half), rounded_mantissa_by_round(half));
+            let y = y.abs();
+            if y.is_finite() {
+                prop_assert_eq!(rounded_mantissa(y), rounded_mantissa_by_round(y));
+            }
+        }
+
         #[test]
         fn error_bound_holds_over_magnitudes(mantissa in -1.0f64..1.0, exp in -12i32..16) {
             let x = mantissa * 10f64.powi(exp);

@@ -38,8 +38,11 @@ use super::{Child, Peer, Shared};
 use crate::collectors::pluginsd::ingest::{Ingest, IngestSettings};
 use crate::web::{Upgraded, UpgradedStream};
 
-/// How long one blocking read waits before checking the stop request.
-const READ_SLICE: Duration = Duration::from_millis(500);
+/// How long one blocking read waits before checking the idle timeout
+/// (shorter when that is): children send every second, so a read mostly
+/// wakes for data. Shutdown does not wait for it: the janitor shuts the
+/// socket down.
+const READ_SLICE: Duration = Duration::from_secs(2);
 
 /// The most read from the socket at once.
 const READ_LEN: usize = 16 * 1024;
@@ -313,7 +316,16 @@ struct Session<'a> {
 
 impl Session<'_> {
     fn read_loop(&mut self, stream: &mut UpgradedStream, leftover: Vec<u8>) -> Ending {
-        let _ = socket(stream).set_read_timeout(Some(READ_SLICE));
+        let reading = self.shared.register_reading(socket(stream));
+        let ending = self.read_until_end(stream, leftover);
+        self.shared.unregister_reading(reading);
+        ending
+    }
+
+    fn read_until_end(&mut self, stream: &mut UpgradedStream, leftover: Vec<u8>) -> Ending {
+        let idle_timeout = self.shared.options.idle_timeout;
+        let slice = READ_SLICE.min(idle_timeout).max(Duration::from_millis(1));
+        let _ = socket(stream).set_read_timeout(Some(slice));
         // netdata's 16 KiB line limit; reads of at most 16 KiB (a child sends
         // a few KiB a second): the connection's buffers stay small.
         let mut framer = LineFramer::with_limits(DEFAULT_MAX_LINE_LEN, READ_LEN);
@@ -321,28 +333,58 @@ impl Session<'_> {
             .negotiated
             .has(CAP_COMPRESSION)
             .then(StreamDecompressor::new);
-        let mut buffer = vec![0u8; READ_LEN];
+        // Compressed bytes are read here and decompressed into `plain`;
+        // plain bytes are read straight into the framer.
+        let mut compressed = if decompressor.is_some() {
+            vec![0u8; READ_LEN]
+        } else {
+            Vec::new()
+        };
+        let mut plain = Vec::new();
         let mut last_data = Instant::now();
-        let idle_timeout = self.shared.options.idle_timeout;
-        let mut pending = leftover;
-        loop {
-            if !pending.is_empty() {
-                let bytes = std::mem::take(&mut pending);
-                if let Some(ending) = self.consume(&bytes, &mut framer, decompressor.as_mut()) {
-                    return ending;
-                }
-                if let Some(ending) = self.flush(stream) {
-                    return ending;
-                }
+        if !leftover.is_empty() {
+            if let Some(ending) =
+                self.consume(&leftover, &mut framer, decompressor.as_mut(), &mut plain)
+            {
+                return ending;
             }
+            if let Some(ending) = self.flush(stream) {
+                return ending;
+            }
+        }
+        loop {
             if self.shared.shutdown.is_triggered() {
                 return Ending::Shutdown;
             }
-            match stream.read(&mut buffer) {
+            let read = match decompressor {
+                Some(_) => stream.read(&mut compressed),
+                None => {
+                    let room = framer.read_buf();
+                    let len = room.len().min(READ_LEN);
+                    stream.read(&mut room[..len])
+                }
+            };
+            match read {
+                // The janitor shut the socket down.
+                _ if self.shared.shutdown.is_triggered() => return Ending::Shutdown,
                 Ok(0) => return Ending::Closed,
                 Ok(n) => {
                     last_data = Instant::now();
-                    pending.extend_from_slice(&buffer[..n]);
+                    let ending = match decompressor.as_mut() {
+                        Some(decompressor) => self.consume(
+                            &compressed[..n],
+                            &mut framer,
+                            Some(decompressor),
+                            &mut plain,
+                        ),
+                        None => {
+                            framer.commit(n);
+                            self.drain(&mut framer)
+                        }
+                    };
+                    if let Some(ending) = ending.or_else(|| self.flush(stream)) {
+                        return ending;
+                    }
                 }
                 Err(error)
                     if matches!(
@@ -372,21 +414,23 @@ impl Session<'_> {
         result.err().map(Ending::Io)
     }
 
-    /// Feeds received bytes through decompression and framing.
+    /// Feeds received bytes through decompression (into `plain`, a buffer
+    /// kept between calls) and framing.
     fn consume(
         &mut self,
         bytes: &[u8],
         framer: &mut LineFramer,
         decompressor: Option<&mut StreamDecompressor>,
+        plain: &mut Vec<u8>,
     ) -> Option<Ending> {
         match decompressor {
             Some(decompressor) => {
-                let mut plain = Vec::new();
+                plain.clear();
                 if let Err(error) = decompressor.feed(bytes, |block| plain.extend_from_slice(block))
                 {
                     return Some(Ending::Compression(error));
                 }
-                self.frame(&plain, framer)
+                self.frame(plain, framer)
             }
             None => self.frame(bytes, framer),
         }
@@ -402,6 +446,21 @@ impl Session<'_> {
                 Err(error) => self.closing = Some(Ending::Overlong(error)),
             }
         });
+        self.closing.take()
+    }
+
+    /// Handles the complete lines the framer holds (bytes were read into
+    /// it directly).
+    fn drain(&mut self, framer: &mut LineFramer) -> Option<Ending> {
+        while let Some(frame) = framer.next_line() {
+            match frame {
+                Ok(line) => self.on_line(line),
+                Err(error) => self.closing = Some(Ending::Overlong(error)),
+            }
+            if self.closing.is_some() {
+                break;
+            }
+        }
         self.closing.take()
     }
 

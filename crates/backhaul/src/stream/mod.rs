@@ -18,6 +18,11 @@
 //! reconnects. When a child goes, its charts are marked obsolete; a host
 //! whose child stayed away `[db] cleanup orphan hosts after secs` is
 //! removed from the store by the receiver's janitor thread.
+//!
+//! A connection thread blocks in its socket's read for up to two seconds
+//! at a time (a child sends every second, so it mostly wakes for data, not
+//! for the clock). On shutdown the janitor shuts every registered
+//! connection's socket down, which ends those reads at once.
 
 pub mod handshake;
 pub mod replication;
@@ -26,7 +31,7 @@ pub mod sender;
 mod connection;
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -131,6 +136,34 @@ struct Shared {
     children: Mutex<HashMap<String, Child>>,
     last_accepted: Mutex<Option<Instant>>,
     counters: ReceiverCounters,
+    /// The sockets of the connections reading now (clones, by a number of
+    /// their own), shut down on shutdown to end their blocking reads.
+    reading: Mutex<HashMap<u64, TcpStream>>,
+    next_reading: AtomicU64,
+}
+
+impl Shared {
+    /// Registers a connection's socket for [`Shared::end_reads`]; returns
+    /// the number to unregister it with.
+    fn register_reading(&self, socket: &TcpStream) -> Option<u64> {
+        let clone = socket.try_clone().ok()?;
+        let key = self.next_reading.fetch_add(1, Ordering::Relaxed);
+        self.reading.lock().insert(key, clone);
+        Some(key)
+    }
+
+    fn unregister_reading(&self, key: Option<u64>) {
+        if let Some(key) = key {
+            self.reading.lock().remove(&key);
+        }
+    }
+
+    /// Ends every registered connection's blocking read (on shutdown).
+    fn end_reads(&self) {
+        for socket in self.reading.lock().values() {
+            let _ = socket.shutdown(std::net::Shutdown::Both);
+        }
+    }
 }
 
 /// The parent side of netdata's streaming (see the [module docs](self)).
@@ -154,6 +187,8 @@ impl StreamReceiver {
             children: Mutex::new(HashMap::new()),
             last_accepted: Mutex::new(None),
             counters: ReceiverCounters::default(),
+            reading: Mutex::new(HashMap::new()),
+            next_reading: AtomicU64::new(0),
         });
         let janitor = shared.clone();
         std::thread::Builder::new()
@@ -221,11 +256,16 @@ fn update_is_parent_label(shared: &Shared, connected: usize) {
     }
 }
 
-/// Removes hosts whose child stayed away longer than the cleanup delay.
+/// Removes hosts whose child stayed away longer than the cleanup delay;
+/// on shutdown, ends the connections' blocking reads.
 fn janitor_loop(shared: &Shared) {
     let delay = shared.options.cleanup_orphan_hosts_after;
     let tick = (delay / 4).clamp(Duration::from_millis(100), Duration::from_secs(60));
-    while !shared.shutdown.sleep(tick) {
+    loop {
+        if shared.shutdown.sleep(tick) {
+            shared.end_reads();
+            return;
+        }
         if delay.is_zero() {
             continue;
         }

@@ -5,7 +5,8 @@
 //! on the plugin's own thread. It keeps a cache of the charts the plugin
 //! defined: chart id → (`Arc<Chart>`, dimension id → [`DimIndex`]), so a
 //! `SET` costs a byte comparison (plugins send a chart's `SET`s in the order
-//! of its `DIMENSION`s, so the next dimension is guessed first) or one hash
+//! of its `DIMENSION`s, so the next dimension is guessed first; a chart's
+//! ids sit end to end in one block, [`DimensionIds`]) or one hash
 //! lookup, and a push onto a buffer kept between blocks: no allocation and
 //! no lock per `SET`. The chart's write lock is taken once per
 //! `BEGIN`..`END` block, at `END`, to apply the buffered values and
@@ -70,6 +71,7 @@ use wire::pluginsd::{
     self, parse_line, Command, DimensionAlgorithm, FrameError, LineFramer, ParseError, Words,
 };
 
+use super::dimension_ids::DimensionIds;
 use crate::log_limit::LogLimiter;
 
 /// Microseconds in a second.
@@ -166,10 +168,9 @@ pub struct IngestCounters {
     pub time_errors: u64,
 }
 
-/// One dimension of a cached chart.
+/// One dimension of a cached chart (its id and store index are in the
+/// chart's [`DimensionIds`], at the same position).
 struct DimSlot {
-    id: Box<[u8]>,
-    index: DimIndex,
     def: DimensionDef,
 }
 
@@ -179,9 +180,14 @@ struct ChartSlot {
     chart: Arc<Chart>,
     /// The definition last applied to the store.
     def: ChartDef,
+    /// The chart whose `BEGIN` followed this one's last time (a hint:
+    /// plugins and children send their charts in the same order every
+    /// round).
+    begun_next: Option<usize>,
     /// In `DIMENSION` order.
     dims: Vec<DimSlot>,
-    dim_by_id: HashMap<Box<[u8]>, usize>,
+    /// The dimensions' ids and store indexes, in the same order.
+    dim_ids: DimensionIds,
     dims_limit_logged: bool,
 }
 
@@ -229,6 +235,8 @@ pub struct Ingest {
     total_dimensions: usize,
     /// The chart `DIMENSION`, `CLABEL_COMMIT` apply to.
     current: Option<usize>,
+    /// The slot of the last `BEGIN` (for [`ChartSlot::begun_next`]).
+    last_begun: Option<usize>,
     block: Option<Block>,
     /// Values of the open block, applied at `END`.
     pending: Vec<(DimIndex, i64)>,
@@ -258,6 +266,7 @@ impl Ingest {
             slot_by_id: HashMap::new(),
             total_dimensions: 0,
             current: None,
+            last_begun: None,
             block: None,
             pending: Vec::new(),
             pending_host_labels: Vec::new(),
@@ -311,6 +320,11 @@ impl Ingest {
             .map(|(i, slot)| (slot.id.clone(), i))
             .collect();
         self.current = current.and_then(|id| self.slot_by_id.get(&id).copied());
+        // Slot positions moved: the hints start over.
+        self.last_begun = None;
+        for slot in &mut self.slots {
+            slot.begun_next = None;
+        }
         if self.slots.len() < self.settings.limits.max_charts {
             self.charts_limit_logged = false;
         }
@@ -344,6 +358,7 @@ impl Ingest {
     /// (open block, pending labels, line numbers); keeps the chart cache.
     pub fn start_run(&mut self) {
         self.current = None;
+        self.last_begun = None;
         self.block = None;
         self.pending.clear();
         self.pending_host_labels.clear();
@@ -417,6 +432,14 @@ impl Ingest {
             return Flow::Continue;
         }
         match parse_line(line) {
+            // The line of most rounds, without moving a whole `Command`.
+            Ok(Command::Set {
+                dimension_id,
+                value,
+            }) => {
+                self.on_set(dimension_id, value);
+                Flow::Continue
+            }
             Ok(command) => self.apply_command(command, clock),
             Err(error) => {
                 self.on_parse_error(&error);
@@ -427,6 +450,7 @@ impl Ingest {
 
     /// Applies one line the caller parsed itself (the stream receiver, which
     /// handles the stream-only commands and hands over the rest).
+    #[inline]
     pub fn apply_parsed(
         &mut self,
         parsed: Result<Command<'_>, ParseError>,
@@ -435,6 +459,13 @@ impl Ingest {
         self.line_no += 1;
         self.counters.lines += 1;
         match parsed {
+            Ok(Command::Set {
+                dimension_id,
+                value,
+            }) => {
+                self.on_set(dimension_id, value);
+                Flow::Continue
+            }
             Ok(command) => self.apply_command(command, clock),
             Err(error) => {
                 self.on_parse_error(&error);
@@ -564,21 +595,16 @@ impl Ingest {
             // A block of an unknown chart: already reported at BEGIN.
             return;
         };
-        let slot = &self.slots[slot_index];
-        let guess = block.next_guess;
-        let position = match slot.dims.get(guess) {
-            Some(dim) if *dim.id == *dimension_id => guess,
-            _ => match slot.dim_by_id.get(dimension_id) {
-                Some(&position) => position,
-                None => {
-                    self.set_error("SET for an unknown dimension ignored", dimension_id);
-                    return;
-                }
-            },
+        let Some((position, index)) = self.slots[slot_index]
+            .dim_ids
+            .find(dimension_id, block.next_guess)
+        else {
+            self.set_error("SET for an unknown dimension ignored", dimension_id);
+            return;
         };
         block.next_guess = position + 1;
         if let Some(value) = value {
-            self.pending.push((slot.dims[position].index, value));
+            self.pending.push((index, value));
         }
     }
 
@@ -606,9 +632,22 @@ impl Ingest {
             self.pending.clear();
             self.sequence_error("BEGIN before the previous block's END: its values are dropped");
         }
-        let slot = self.slot_by_id.get(chart_id).copied();
-        if slot.is_none() {
-            self.sequence_error_with_chart("BEGIN of a chart this plugin did not define", chart_id);
+        // The chart that followed the previous one last round, if this is
+        // it; else by hash.
+        let guess = self
+            .last_begun
+            .and_then(|previous| self.slots.get(previous))
+            .and_then(|previous| previous.begun_next)
+            .filter(|&next| {
+                self.slots
+                    .get(next)
+                    .is_some_and(|slot| *slot.id == *chart_id)
+            });
+        let slot = guess.or_else(|| self.slot_by_id.get(chart_id).copied());
+        match slot {
+            Some(index) => self.prepare_round(index),
+            None => self
+                .sequence_error_with_chart("BEGIN of a chart this plugin did not define", chart_id),
         }
         self.block = Some(Block {
             slot,
@@ -616,6 +655,25 @@ impl Ingest {
             next_guess: 0,
         });
         self.current = slot;
+    }
+
+    /// Cache hints at the `BEGIN` of slot `index`: its dimension ids and
+    /// the chart's state for the coming `SET`s and `END`, and the chart
+    /// that came next last round, for its own `BEGIN`.
+    fn prepare_round(&mut self, index: usize) {
+        if let Some(previous) = self.last_begun.replace(index) {
+            if let Some(previous) = self.slots.get_mut(previous) {
+                previous.begun_next = Some(index);
+            }
+        }
+        let slot = &self.slots[index];
+        slot.dim_ids.prefetch();
+        slot.chart.prefetch_round();
+        if let Some(next) = slot.begun_next.and_then(|next| self.slots.get(next)) {
+            crate::sys::prefetch(std::slice::from_ref(next));
+            crate::sys::prefetch(&next.id);
+            next.chart.prefetch_chart();
+        }
     }
 
     fn sequence_error_with_chart(&mut self, what: &str, chart_id: &[u8]) {
@@ -724,8 +782,9 @@ impl Ingest {
                     id,
                     chart: chart_arc,
                     def,
+                    begun_next: None,
                     dims: Vec::new(),
-                    dim_by_id: HashMap::new(),
+                    dim_ids: DimensionIds::default(),
                     dims_limit_logged: false,
                 });
                 self.current = Some(index);
@@ -782,10 +841,11 @@ impl Ingest {
             .hidden(dimension.options.hidden);
         let limits = self.settings.limits;
         let slot = &mut self.slots[index];
-        if let Some(&position) = slot.dim_by_id.get(dimension.id) {
+        if let Some(position) = slot.dim_ids.position(dimension.id) {
             let dim = &mut slot.dims[position];
             if dim.def != def {
-                dim.index = slot.chart.write().add_dimension(def.clone());
+                let index = slot.chart.write().add_dimension(def.clone());
+                slot.dim_ids.set_index(position, index);
                 dim.def = def;
             }
             return;
@@ -818,13 +878,8 @@ impl Ingest {
             return;
         }
         let dim_index = slot.chart.write().add_dimension(def.clone());
-        let id: Box<[u8]> = dimension.id.into();
-        slot.dim_by_id.insert(id.clone(), slot.dims.len());
-        slot.dims.push(DimSlot {
-            id,
-            index: dim_index,
-            def,
-        });
+        slot.dim_ids.push(dimension.id, dim_index);
+        slot.dims.push(DimSlot { def });
         self.total_dimensions += 1;
     }
 

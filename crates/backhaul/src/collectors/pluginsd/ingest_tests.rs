@@ -656,3 +656,64 @@ fn charts_the_store_removed_no_longer_count_toward_the_limits() {
     );
     assert_eq!(ingest.counters().charts, 2);
 }
+
+#[test]
+fn charts_begun_in_a_changing_order_get_their_own_values() {
+    // The BEGIN look-up guesses the chart that came next last round; the
+    // guess is checked, so any order lands in the right chart.
+    let (store, mut ingest) = new_ingest(IngestLimits::default());
+    let host = store.localhost();
+    let mut text = String::new();
+    for chart in ["a", "b", "c"] {
+        text.push_str(&format!(
+            "CHART t.{chart} '' t u\nDIMENSION x\nDIMENSION y\n"
+        ));
+    }
+    feed(&mut ingest, &text, T0 * S);
+    let orders: [[&str; 3]; 5] = [
+        ["a", "b", "c"],
+        ["a", "b", "c"],
+        ["c", "a", "b"],
+        ["b", "c", "a"],
+        ["a", "c", "b"],
+    ];
+    for (round, order) in orders.iter().enumerate() {
+        let t = T0 + 1 + round as u64;
+        let mut text = String::new();
+        for (n, chart) in order.iter().enumerate() {
+            let value = (round * 100 + n) as i64;
+            let base = match *chart {
+                "a" => 1000,
+                "b" => 2000,
+                _ => 3000,
+            };
+            text.push_str(&format!(
+                "BEGIN t.{chart}\nSET y = {}\nSET x = {}\nEND\n",
+                base + value,
+                base + value + 1
+            ));
+        }
+        feed(&mut ingest, &text, t * S);
+        for (n, chart) in order.iter().enumerate() {
+            let base = match *chart {
+                "a" => 1000.0,
+                "b" => 2000.0,
+                _ => 3000.0,
+            };
+            let value = (round * 100 + n) as f64;
+            let id = format!("t.{chart}");
+            assert_eq!(
+                value_at(host, &id, "y", t),
+                Some(base + value),
+                "{id} round {round}"
+            );
+            assert_eq!(
+                value_at(host, &id, "x", t),
+                Some(base + value + 1.0),
+                "{id} round {round}"
+            );
+        }
+    }
+    assert_eq!(ingest.counters().sequence_errors, 0);
+    assert_eq!(ingest.counters().set_errors, 0);
+}

@@ -7,6 +7,7 @@
 //! | [`supervisor`] | one plugin's thread: run, read, restart policy, [`PluginStatus`] |
 //! | [`process`] | spawning, stderr logging, stopping and reaping a plugin process |
 //! | [`ingest`] | plugins.d commands → the store, with per-plugin caches and limits |
+//! | `dimension_ids.rs` | a cached chart's dimension ids laid out for the `SET` path |
 //!
 //! Repeated log messages (a plugin's stderr, its bad lines) are rate-limited
 //! per plugin and kind by [`crate::log_limit::LogLimiter`].
@@ -51,6 +52,7 @@
 //! [`MainConfig::plugin_enabled`]: crate::config::MainConfig::plugin_enabled
 //! [`PluginsConfig::explicit`]: crate::config::PluginsConfig::explicit
 
+mod dimension_ids;
 pub mod ingest;
 pub mod process;
 pub mod supervisor;
