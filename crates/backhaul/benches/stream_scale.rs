@@ -96,6 +96,15 @@ fn main() {
     let receiver_counts = counts.clone();
     std::thread::spawn(move || {
         for socket in listener.incoming().flatten() {
+            // More than one connection would explain repeated lines (a
+            // batch sent again after a reconnect): say when each came.
+            eprintln!(
+                "receiver: connection from {:?} at {:?}",
+                socket.peer_addr(),
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap_or_default()
+            );
             let counts = receiver_counts.clone();
             std::thread::spawn(move || {
                 let start_cpu = thread_cpu_ns();
