@@ -598,10 +598,19 @@ fn backhaul_parent_receives(compression: bool) {
     sender.join();
 }
 
-#[test]
-fn a_backhaul_proxy_forwards_its_childs_host_to_the_grandparent() {
-    let grandparent = start_parent();
-    let dir = std::env::temp_dir().join(format!("backhaul-sender-proxy-{}", std::process::id()));
+/// A whole backhaul agent named `proxy` with `stream_conf` as its
+/// stream.conf and its web server on a free port, in a folder of its own
+/// (`tag`): the agent, its address, its shutdown and its folder.
+fn start_proxy(
+    tag: &str,
+    stream_conf: &str,
+) -> (
+    backhaul::agent::Agent,
+    SocketAddr,
+    Shutdown,
+    std::path::PathBuf,
+) {
+    let dir = std::env::temp_dir().join(format!("backhaul-sender-{tag}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let base = dir.display();
     std::fs::write(
@@ -613,19 +622,25 @@ fn a_backhaul_proxy_forwards_its_childs_host_to_the_grandparent() {
         ),
     )
     .unwrap();
-    std::fs::write(
-        dir.join("stream.conf"),
-        format!(
+    std::fs::write(dir.join("stream.conf"), stream_conf).unwrap();
+    let loaded = config::load(Some(&dir.join("netdata.conf")), None).expect("config");
+    let shutdown = Shutdown::new();
+    let proxy = backhaul::agent::Agent::start(&loaded, shutdown.clone()).expect("proxy");
+    let addr = proxy.web.as_ref().expect("web").local_addrs()[0];
+    (proxy, addr, shutdown, dir)
+}
+
+#[test]
+fn a_backhaul_proxy_forwards_its_childs_host_to_the_grandparent() {
+    let grandparent = start_parent();
+    let (proxy, proxy_addr, proxy_shutdown, dir) = start_proxy(
+        "proxy",
+        &format!(
             "[stream]\n enabled = yes\n destination = {}\n api key = {KEY}\n\
              \x20reconnect delay seconds = 1\n[{KEY}]\n enabled = yes\n",
             grandparent.addr
         ),
-    )
-    .unwrap();
-    let loaded = config::load(Some(&dir.join("netdata.conf")), None).expect("config");
-    let proxy_shutdown = Shutdown::new();
-    let proxy = backhaul::agent::Agent::start(&loaded, proxy_shutdown.clone()).expect("proxy");
-    let proxy_addr = proxy.web.as_ref().expect("web").local_addrs()[0];
+    );
 
     let (store, last) = child_store(10);
     let shutdown = Shutdown::new();
@@ -773,35 +788,16 @@ fn check_config_says_where_the_host_streams_and_names_a_missing_key() {
 fn per_key_and_per_guid_proxy_settings_decide_what_is_forwarded() {
     const OTHER_GUID: &str = "0c0ffee0-0000-4000-8000-000000000002";
     let grandparent = start_parent();
-    let dir =
-        std::env::temp_dir().join(format!("backhaul-sender-proxy-keys-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let base = dir.display();
-    std::fs::write(
-        dir.join("netdata.conf"),
-        format!(
-            "[global]\n hostname = proxy\n[directories]\n config = {base}\n lib = {base}\n\
-             [plugins]\n enable running new plugins = no\n proc = no\n diskspace = no\n\
-             [web]\n bind to = 127.0.0.1:0\n"
-        ),
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("stream.conf"),
-        format!(
+    let (proxy, proxy_addr, proxy_shutdown, dir) = start_proxy(
+        "proxy-keys",
+        &format!(
             "[stream]\n enabled = no\n reconnect delay seconds = 1\n\
              [{KEY}]\n enabled = yes\n default proxy enabled = yes\n\
              \x20default proxy destination = {}\n default proxy api key = {KEY}\n\
              [{OTHER_GUID}]\n proxy enabled = no\n",
             grandparent.addr
         ),
-    )
-    .unwrap();
-    let loaded = config::load(Some(&dir.join("netdata.conf")), None).expect("config");
-    assert!(!loaded.stream.sender_enabled);
-    let proxy_shutdown = Shutdown::new();
-    let proxy = backhaul::agent::Agent::start(&loaded, proxy_shutdown.clone()).expect("proxy");
-    let proxy_addr = proxy.web.as_ref().expect("web").local_addrs()[0];
+    );
     assert!(
         proxy.sender.is_none(),
         "[stream] enabled = no: no sender of its own"
