@@ -507,3 +507,44 @@ fn hosts_removed_and_added_between_batches_are_followed() {
         "the local host keeps its position"
     );
 }
+
+/// A point stored just after its interval went out (a streaming child's
+/// round that arrives a moment after the instance woke) joins the next
+/// interval's line: never a second line with a timestamp already sent,
+/// which a receiver would take as a new value for that time (graphite) or
+/// reject (remote write), and no point is lost.
+#[test]
+fn a_point_stored_after_its_interval_went_out_joins_the_next_one() {
+    let store = Arc::new(Store::new(Host::new("vm", 100)));
+    let chart = store
+        .localhost()
+        .create_chart(ChartDef::new("lab", "late").units("u"));
+    chart.write().add_dimension(DimensionDef::new("g"));
+    let store_points = |from: i64, to: i64| {
+        for t in from..=to {
+            let mut w = chart.write();
+            w.set(0, t - T0);
+            w.done(t as u64 * 1_000_000).unwrap();
+        }
+    };
+    let mut s = settings(DataSource::Average, false);
+    s.update_every = 10;
+    s.send_configured_labels = false;
+    let mut builder = BatchBuilder::new(s, Format::Graphite);
+    let mut out = Vec::new();
+    // The interval ending at T0+20 goes out before its last point.
+    store_points(T0 + 10, T0 + 19);
+    builder.build(&store, T0 + 20, &mut out);
+    store_points(T0 + 20, T0 + 30);
+    builder.build(&store, T0 + 30, &mut out);
+    let text = String::from_utf8(out).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    // (T0+10, T0+19]: 11..19 → 15; then 20..30 → 25.
+    assert_eq!(
+        lines,
+        [
+            "netdata.vm.lab.late.g 15.0000000 1795688400",
+            "netdata.vm.lab.late.g 25.0000000 1795688410",
+        ]
+    );
+}

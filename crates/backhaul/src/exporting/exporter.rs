@@ -10,7 +10,11 @@
 //! point is exported at most once, a chart slower than the instance is sent
 //! only when it has a new point, and a point stored late (a collector that
 //! finished after the instance woke) goes out with the next batch instead of
-//! being lost. A window without stored points sends nothing.
+//! being lost. A window without stored points sends nothing. A chart's lines
+//! never repeat a timestamp: a point stored after its interval's line went
+//! out (a streaming child's round arriving just after the instance woke) is
+//! averaged into the next interval, not sent as a second line for a time
+//! already sent.
 //!
 //! * `average`: mean of the window's points, timestamp `before`.
 //! * `sum`: sum of the window's points, timestamp `before`.
@@ -71,6 +75,10 @@ struct ChartExport {
     names: ChartNames,
     /// Grid time of the newest point exported (stored sources).
     last_exported_t: i64,
+    /// The newest timestamp (interval end) lines of this chart went out
+    /// with: a point stored after its interval was sent goes into a later
+    /// interval's line, never in a second line with the same timestamp.
+    last_stamped_t: i64,
     /// Collection time (µs) of the newest collection exported (as collected).
     last_collected_ut: u64,
 }
@@ -301,6 +309,7 @@ fn sync_charts(h: &mut HostExport, start_after: i64) {
         selected: false,
         names: ChartNames::None,
         last_exported_t: start_after,
+        last_stamped_t: start_after,
         last_collected_ut: (start_after.max(0) as u64) * 1_000_000,
     };
     let only_added = charts.len() >= h.charts.len()
@@ -387,16 +396,25 @@ fn export_chart(
             progress.expired += expire_lost_points(&mut ce.last_exported_t, &st);
             let sum = settings.data_source == DataSource::Sum;
             let ue = i64::from(settings.update_every.max(1));
-            if before - ce.last_exported_t > ue {
+            // The first interval end this chart has not been sent with:
+            // points stored after their interval went out (a child's
+            // round that arrived just after the instance woke) are
+            // averaged into the next interval, never sent as a second
+            // line with a timestamp already sent.
+            let from = ce.last_exported_t.max(ce.last_stamped_t);
+            if before <= ce.last_stamped_t {
+                return lines;
+            }
+            if before - from > ue {
                 // More than one interval pending: points that arrived late
                 // (replicated from a streaming child, a collector that
                 // caught up, a late wake-up). One line per interval, at its
                 // own end, as they would have gone out live, instead of one
                 // average over all of them.
-                let mut end = before - (before - ce.last_exported_t - 1) / ue * ue;
+                let mut end = before - (before - from - 1) / ue * ue;
                 while end < before {
                     let end_ts = RenderedTimestamp::new(end);
-                    lines += export_window(
+                    let written = export_window(
                         &mut ce.last_exported_t,
                         &ce.names,
                         &st,
@@ -406,10 +424,14 @@ fn export_chart(
                         out,
                         aggregates,
                     );
+                    if written > 0 {
+                        ce.last_stamped_t = end;
+                    }
+                    lines += written;
                     end += ue;
                 }
             }
-            lines += export_window(
+            let written = export_window(
                 &mut ce.last_exported_t,
                 &ce.names,
                 &st,
@@ -419,6 +441,10 @@ fn export_chart(
                 out,
                 aggregates,
             );
+            if written > 0 {
+                ce.last_stamped_t = before;
+            }
+            lines += written;
             if let Some(next) = next_pending_t(ce.last_exported_t, &st) {
                 progress.next_pending = Some(progress.next_pending.map_or(next, |p| p.min(next)));
             }
