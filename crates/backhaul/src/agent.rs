@@ -22,16 +22,10 @@ use crate::web::{Hooks, StatusSources, WebServer};
 pub fn build_store(config: &LoadedConfig) -> Arc<Store> {
     let main = &config.main;
     let host = Host::new(main.hostname.clone(), main.history as usize);
-    let streams_to = config.stream.sender_enabled.then(|| {
-        let parents: Vec<String> = config
-            .stream
-            .sender
-            .destinations
-            .iter()
-            .map(|d| d.to_string())
-            .collect();
-        parents.join(" ")
-    });
+    let streams_to = config
+        .stream
+        .sender_enabled
+        .then(|| config.stream.sender.destinations_text());
     host.set_labels(host_labels(
         main,
         crate::system_facts::SystemFacts::get(),
@@ -315,14 +309,7 @@ impl Agent {
                 shutdown.clone(),
             )
             .context("starting the stream sender")?;
-            let destinations: Vec<String> = config
-                .stream
-                .sender
-                .destinations
-                .iter()
-                .map(|d| d.to_string())
-                .collect();
-            status.set_stream_sender(sender.status(destinations.join(" ")));
+            status.set_stream_sender(sender.status(config.stream.sender.destinations_text()));
             Some(sender)
         } else {
             None

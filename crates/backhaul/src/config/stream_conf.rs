@@ -119,6 +119,15 @@ pub struct SenderConfig {
     pub at: Option<super::Location>,
 }
 
+impl SenderConfig {
+    /// The destinations as one line (`HOST:PORT[:SSL] ...`), for the
+    /// `_streams_to` label and the status page.
+    pub fn destinations_text(&self) -> String {
+        let parents: Vec<String> = self.destinations.iter().map(|d| d.to_string()).collect();
+        parents.join(" ")
+    }
+}
+
 impl Default for SenderConfig {
     fn default() -> Self {
         SenderConfig {
