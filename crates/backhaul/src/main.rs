@@ -281,17 +281,27 @@ fn check_config(files: &ConfigFiles) -> anyhow::Result<ExitCode> {
             keys.join(", ")
         ),
     }
+    // Proxy mode: where each API key's children are forwarded (a machine
+    // GUID section can still say otherwise for one child).
+    for section in stream.enabled_api_keys() {
+        let proxy = stream.proxy_for(&section.name, "");
+        if proxy.enabled && !proxy.destinations.is_empty() {
+            let destinations: Vec<String> =
+                proxy.destinations.iter().map(ToString::to_string).collect();
+            eprintln!(
+                "streaming: children of API key {} forwarded to {} (proxy; send charts matching {})",
+                section.name,
+                destinations.join(" "),
+                proxy.send_charts_matching
+            );
+        }
+    }
     if stream.sender_enabled {
         let sender = &stream.sender;
-        let destinations: Vec<String> = sender
-            .destinations
-            .iter()
-            .map(ToString::to_string)
-            .collect();
         eprintln!(
             "streaming: this host to {} (first reachable; send charts matching {}, buffer {} bytes, \
              reconnect after {} s)",
-            destinations.join(" "),
+            sender.destinations_text(),
             sender.send_charts_matching,
             sender.buffer_size_bytes,
             sender.reconnect_delay_seconds

@@ -487,6 +487,26 @@ fn check_config_reads_stream_conf_next_to_netdata_conf() {
         !stderr.contains("22222222"),
         "a disabled key is not listed: {stderr}"
     );
+    assert!(!stderr.contains("forwarded"), "no proxying: {stderr}");
+
+    // Proxying by the API key's `default proxy ...` keys is said too.
+    std::fs::write(
+        &stream_conf,
+        "[stream]\n    enabled = no\n\
+         [11111111-2222-3333-4444-555555555555]\n    enabled = yes\n    default proxy enabled = yes\n\
+         \x20   default proxy destination = 10.0.0.1\n\
+         \x20   default proxy api key = 11111111-2222-3333-4444-555555555555\n",
+    )
+    .unwrap();
+    let (code, stderr) = run();
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains(
+            "streaming: children of API key 11111111-2222-3333-4444-555555555555 forwarded to 10.0.0.1:19999 (proxy; send charts matching *)"
+        ),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("this host to"), "{stderr}");
 
     std::fs::write(
         &stream_conf,
