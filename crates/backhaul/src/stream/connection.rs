@@ -213,6 +213,7 @@ pub(super) fn run(shared: &Arc<Shared>, connection: Upgraded) {
         replay_point: None,
         outgoing: Vec::new(),
         closing: None,
+        received_ut: crate::sys::now_realtime_ut(),
     };
     let reason = session.read_loop(&mut stream, leftover);
     ingest.end_run();
@@ -312,6 +313,11 @@ struct Session<'a> {
     outgoing: Vec<u8>,
     /// Set when a line ends the connection.
     closing: Option<Ending>,
+    /// When the bytes being handled arrived (wall clock, µs): the
+    /// collection time `END` goes by. Read once per read from the socket,
+    /// not once per `END` (a child's second of charts comes in one read or
+    /// a few; on a virtual machine a clock read is not free).
+    received_ut: u64,
 }
 
 impl Session<'_> {
@@ -341,7 +347,7 @@ impl Session<'_> {
             Vec::new()
         };
         let mut plain = Vec::new();
-        let mut last_data = Instant::now();
+        let mut last_data = crate::sys::coarse_monotonic();
         if !leftover.is_empty() {
             if let Some(ending) =
                 self.consume(&leftover, &mut framer, decompressor.as_mut(), &mut plain)
@@ -369,7 +375,8 @@ impl Session<'_> {
                 _ if self.shared.shutdown.is_triggered() => return Ending::Shutdown,
                 Ok(0) => return Ending::Closed,
                 Ok(n) => {
-                    last_data = Instant::now();
+                    self.received_ut = crate::sys::now_realtime_ut();
+                    last_data = crate::sys::coarse_monotonic();
                     let ending = match decompressor.as_mut() {
                         Some(decompressor) => self.consume(
                             &compressed[..n],
@@ -392,7 +399,7 @@ impl Session<'_> {
                         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
                     ) =>
                 {
-                    if last_data.elapsed() >= idle_timeout {
+                    if crate::sys::coarse_monotonic().saturating_sub(last_data) >= idle_timeout {
                         return Ending::Idle(idle_timeout);
                     }
                 }
@@ -465,7 +472,11 @@ impl Session<'_> {
     }
 
     fn on_line(&mut self, line: &[u8]) {
-        let mut clock = crate::sys::now_realtime_ut;
+        if self.ingest.try_apply_set(line) {
+            return;
+        }
+        let received_ut = self.received_ut;
+        let mut clock = || received_ut;
         let parsed = parse_line(line);
         match parsed {
             Ok(Command::Chart(chart)) => {
