@@ -1,5 +1,7 @@
-//! One child's connection, on its own thread: netdata's checks, the
-//! answer, then the stream into the child's host until it ends.
+//! One child's connection: netdata's checks and the answer (on a short
+//! thread of its own), then the stream into the child's host until it
+//! ends, read by a [`Reader`]: on the shared reading loop for a plain
+//! stream (`reading_loop.rs`), on this thread for TLS.
 //!
 //! The checks, in netdata 1.37's order: the request names a key, a
 //! hostname and a machine GUID, both UUIDs (else 401); the GUID is not this
