@@ -928,10 +928,20 @@ impl ChartState {
                 self.samples[slot * width..(slot + 1) * width].fill(PackedSample::EMPTY);
             }
         }
-        let base_slot = |k: usize, head: usize, history: usize| (head + 1 + k) % history;
+        // The slot of the first new grid time, then the next ones in order
+        // (fewer than `history` of them: no integer division per value).
+        let first_slot = (self.head + 1) % self.history;
+        let history_len = self.history;
+        let base_slot = move |j: usize| {
+            let slot = first_slot + j;
+            if slot >= history_len {
+                slot - history_len
+            } else {
+                slot
+            }
+        };
         let skip = steps.saturating_sub(self.history);
 
-        let history = self.history;
         let width = self.dims.len();
         for (col, d) in self.dims.iter_mut().enumerate() {
             let Some(raw) = d.take_pending() else {
@@ -975,7 +985,7 @@ impl ChartState {
                             None if k + 1 == steps => current,
                             None => continue,
                         };
-                        let slot = base_slot(k - skip, self.head, history);
+                        let slot = base_slot(k - skip);
                         self.samples[slot * width + col] = PackedSample::pack(value);
                         if k + 1 == steps {
                             d.last_stored_value = value;
@@ -999,7 +1009,7 @@ impl ChartState {
                         };
                         let packed = PackedSample::pack(value);
                         for k in skip..steps {
-                            let slot = base_slot(k - skip, self.head, history);
+                            let slot = base_slot(k - skip);
                             self.samples[slot * width + col] = packed;
                         }
                         if steps > 0 {
