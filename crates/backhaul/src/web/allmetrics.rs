@@ -49,16 +49,18 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use parking_lot::Mutex;
-use rrd::{Algorithm, ChartState, Host, LabelSource, Store, WindowAggregate};
+use rrd::{Algorithm, Chart, ChartState, Host, LabelSource, Store, WindowAggregate};
 use wire::format::allmetrics_json as json;
 use wire::format::allmetrics_shell as shell;
 use wire::format::prometheus::{
-    self, ChartComment, CollectedComment, InfoLabels, ScrapeComment, SeriesHead, Suffix, UnitsPart,
+    self, ChartComment, ChartSamples, CollectedComment, InfoLabels, ScrapeComment, SeriesHead,
+    Suffix, UnitsPart,
 };
 use wire::format::MetricValue;
+use wire::number::RenderedTimestamp;
 use wire::simple_pattern::SimplePattern;
 
 use crate::config::{DataSource, PrometheusExporterConfig};
@@ -83,12 +85,19 @@ pub const FORGET_SCRAPER_AFTER_S: i64 = 3600;
 pub const MAX_SCRAPERS: usize = 4096;
 /// A `server` name is cut to this many bytes (it is a key kept in memory).
 pub const MAX_SERVER_NAME_BYTES: usize = 256;
+/// At most this many (host, options) series caches are kept (see
+/// [`AllmetricsState`]).
+pub const MAX_SERIES_CACHES: usize = 16;
 
 /// What the Prometheus formats remember between requests: each (scraper,
 /// host) pair's last scrape time, and the `application` and `version`
 /// labels of `netdata_info`.
 pub struct AllmetricsState {
     scrapers: Mutex<HashMap<(String, String), i64>>,
+    /// What the common scrapes (`average` or `sum`, no `help`, no
+    /// `types`) rendered, per host and options: at most
+    /// [`MAX_SERIES_CACHES`], the one used longest ago making room.
+    series_caches: Mutex<Vec<SeriesCache>>,
     application: String,
     version: String,
 }
@@ -111,6 +120,7 @@ impl AllmetricsState {
     pub fn with_identity(application: &str, version: &str) -> AllmetricsState {
         AllmetricsState {
             scrapers: Mutex::new(HashMap::new()),
+            series_caches: Mutex::new(Vec::new()),
             application: application.to_owned(),
             version: version.to_owned(),
         }
@@ -119,6 +129,49 @@ impl AllmetricsState {
     /// How many (scraper, host) pairs are remembered.
     pub fn scrapers(&self) -> usize {
         self.scrapers.lock().len()
+    }
+
+    /// How many (host, options) series caches are kept.
+    pub fn series_caches(&self) -> usize {
+        self.series_caches.lock().len()
+    }
+
+    /// The series cache of `host` with `shape`, taken out of the state
+    /// (an empty one if none is kept): a request uses it without a lock
+    /// and gives it back with [`Self::give_back`]. A concurrent request of
+    /// the same shape renders its own.
+    fn take_cache(&self, host: &Arc<Host>, shape: &CacheShape) -> SeriesCache {
+        let mut caches = self.series_caches.lock();
+        let found = caches
+            .iter()
+            .position(|c| c.host.as_ptr() == Arc::as_ptr(host) && c.shape == *shape);
+        match found {
+            Some(at) => caches.swap_remove(at),
+            None => SeriesCache::new(host, shape.clone()),
+        }
+    }
+
+    /// Keeps `cache` for the next request of its shape; forgets caches
+    /// not used for [`FORGET_SCRAPER_AFTER_S`] and, beyond
+    /// [`MAX_SERIES_CACHES`], the one used longest ago.
+    fn give_back(&self, mut cache: SeriesCache, now: i64) {
+        cache.last_used = now;
+        let mut caches = self.series_caches.lock();
+        caches.retain(|c| {
+            now - c.last_used <= FORGET_SCRAPER_AFTER_S
+                && !(c.host.as_ptr() == cache.host.as_ptr() && c.shape == cache.shape)
+        });
+        if caches.len() >= MAX_SERIES_CACHES {
+            if let Some(oldest) = caches
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, c)| c.last_used)
+                .map(|(at, _)| at)
+            {
+                caches.swap_remove(oldest);
+            }
+        }
+        caches.push(cache);
     }
 
     /// Records that `server` scrapes `host` at `now`; returns its previous
@@ -542,6 +595,8 @@ impl Lines {
 struct Request<'a> {
     params: &'a Params,
     pattern: SimplePattern,
+    /// The text `pattern` was made from.
+    pattern_text: String,
     /// Start of the scraper's window (seconds).
     after: i64,
     /// End of the window: the request's time (seconds).
@@ -592,14 +647,15 @@ fn serve_prometheus(
         );
     }
 
+    let pattern_text = params
+        .filter
+        .as_deref()
+        .unwrap_or(&cfg.send_charts_matching)
+        .to_owned();
     let mut request = Request {
         params,
-        pattern: SimplePattern::new(
-            params
-                .filter
-                .as_deref()
-                .unwrap_or(&cfg.send_charts_matching),
-        ),
+        pattern: SimplePattern::new(&pattern_text),
+        pattern_text,
         after,
         before: now,
         instance: Vec::new(),
@@ -637,7 +693,7 @@ fn serve_prometheus(
 }
 
 fn write_host(
-    host: &Host,
+    host: &Arc<Host>,
     cfg: &PrometheusExporterConfig,
     state: &AllmetricsState,
     request: &mut Request<'_>,
@@ -660,6 +716,18 @@ fn write_host(
         |_| {},
         |out| prometheus::write_info_line(out, &info, timestamp),
     );
+    let params = request.params;
+    if let (Lines::Direct(out), false, false) = (
+        &mut *lines,
+        params.help,
+        params.data_source == DataSource::AsCollected,
+    ) {
+        let shape = CacheShape::new(request);
+        let mut cache = state.take_cache(host, &shape);
+        write_host_cached(host, request, &mut cache, out);
+        state.give_back(cache, now);
+        return;
+    }
     for chart in host.charts() {
         let st = chart.read();
         if st.is_obsolete() || !chart_matches(&request.pattern, &st) {
@@ -667,6 +735,199 @@ fn write_host(
         }
         write_chart(&st, request, lines);
     }
+}
+
+/// Everything of a request that the rendered sample lines depend on,
+/// besides the host and the chart: what a [`SeriesCache`] is kept for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct CacheShape {
+    prefix: String,
+    names: bool,
+    /// `data=sum` (else `average`).
+    sum: bool,
+    hideunits: bool,
+    oldunits: bool,
+    /// The chart filter's text.
+    pattern: String,
+    /// `,instance="HOST"` (`prometheus_all_hosts`) or empty.
+    instance: Vec<u8>,
+}
+
+impl CacheShape {
+    fn new(request: &Request<'_>) -> CacheShape {
+        let params = request.params;
+        CacheShape {
+            prefix: params.prefix.clone(),
+            names: params.names,
+            sum: params.data_source == DataSource::Sum,
+            hideunits: params.hideunits,
+            oldunits: params.oldunits,
+            pattern: request.pattern_text.clone(),
+            instance: request.instance.clone(),
+        }
+    }
+
+    /// The units part and suffix of the metric names.
+    fn units_and_suffix<'a>(&self, units: &'a str) -> (UnitsPart<'a>, Suffix) {
+        if self.sum {
+            (UnitsPart::Hidden, Suffix::Sum)
+        } else if self.hideunits {
+            (UnitsPart::Hidden, Suffix::Average)
+        } else if self.oldunits {
+            (UnitsPart::Old(units), Suffix::Average)
+        } else {
+            (UnitsPart::Current(units), Suffix::Average)
+        }
+    }
+}
+
+/// One host's charts as a scrape of one [`CacheShape`] renders them, in
+/// the host's chart order: whether the filter takes each chart, and its
+/// sample lines ([`ChartSamples`]), rebuilt when the chart's generation
+/// changes. Holds the charts weakly: a removed chart is not kept alive.
+struct SeriesCache {
+    host: Weak<Host>,
+    shape: CacheShape,
+    /// The host's chart list generation `charts` follows.
+    charts_generation: u64,
+    charts: Vec<CachedChart>,
+    /// Bytes the previous scrape of this shape wrote for this host: the
+    /// next one reserves that much (and a little more) at once.
+    last_len: usize,
+    /// When it was last used (seconds).
+    last_used: i64,
+}
+
+struct CachedChart {
+    chart: Weak<Chart>,
+    /// The chart generation `selected` and `samples` are of (0: none).
+    generation: u64,
+    selected: bool,
+    /// Rendered at the chart's first sample after a change.
+    samples: Option<ChartSamples>,
+}
+
+impl CachedChart {
+    fn new(chart: &Arc<Chart>) -> CachedChart {
+        CachedChart {
+            chart: Arc::downgrade(chart),
+            generation: 0,
+            selected: false,
+            samples: None,
+        }
+    }
+}
+
+impl SeriesCache {
+    fn new(host: &Arc<Host>, shape: CacheShape) -> SeriesCache {
+        SeriesCache {
+            host: Arc::downgrade(host),
+            shape,
+            charts_generation: 0,
+            charts: Vec::new(),
+            last_len: 0,
+            last_used: 0,
+        }
+    }
+
+    /// Makes `self.charts` follow `charts` (the host's list now), keeping
+    /// what is known of the charts still there.
+    fn sync(&mut self, charts: &[Arc<Chart>], generation: u64) {
+        let same = generation == self.charts_generation
+            && self.charts.len() == charts.len()
+            && self
+                .charts
+                .iter()
+                .zip(charts)
+                .all(|(known, now)| known.chart.as_ptr() == Arc::as_ptr(now));
+        if same {
+            return;
+        }
+        self.charts_generation = generation;
+        let mut known: HashMap<*const Chart, CachedChart> = self
+            .charts
+            .drain(..)
+            .map(|c| (c.chart.as_ptr(), c))
+            .collect();
+        self.charts = charts
+            .iter()
+            .map(|chart| {
+                known
+                    .remove(&Arc::as_ptr(chart))
+                    .unwrap_or_else(|| CachedChart::new(chart))
+            })
+            .collect();
+    }
+}
+
+/// The sample lines of `st` for `shape`.
+fn render_samples(st: &ChartState, shape: &CacheShape) -> ChartSamples {
+    let def = st.def();
+    let chart = if shape.names { st.name() } else { st.id() };
+    let (units, suffix) = shape.units_and_suffix(&def.units);
+    let name = prometheus::metric_name(&shape.prefix, &def.context, units, suffix);
+    let mut samples = ChartSamples::new(&SeriesHead::new(&name, chart, &def.family));
+    for d in st.dimensions() {
+        samples.push(dimension_shown(d, shape.names), &shape.instance);
+    }
+    samples
+}
+
+/// The common scrape (`average` or `sum`, no comments, netdata's line
+/// order) of one host's charts into `out`, from and into `cache`: the
+/// same bytes as [`write_chart`].
+fn write_host_cached(
+    host: &Host,
+    request: &mut Request<'_>,
+    cache: &mut SeriesCache,
+    out: &mut Vec<u8>,
+) {
+    let charts = host.charts();
+    cache.sync(&charts, host.charts_generation());
+    out.reserve(cache.last_len + cache.last_len / 16);
+    let start = out.len();
+    let timestamps = request.params.timestamps;
+    let sum = cache.shape.sum;
+    for (i, (chart, cached)) in charts.iter().zip(cache.charts.iter_mut()).enumerate() {
+        // The collector's core last wrote the next charts' locks and
+        // states: ask for them while this one is written.
+        if let Some(ahead) = charts.get(i + 2) {
+            ahead.prefetch();
+        }
+        let st = chart.read();
+        if st.generation() != cached.generation {
+            cached.generation = st.generation();
+            cached.selected = chart_matches(&request.pattern, &st);
+            cached.samples = None;
+        }
+        if st.is_obsolete() || !cached.selected {
+            continue;
+        }
+        let Some(window) = netdata_window(&st, request.after, request.before) else {
+            continue;
+        };
+        let samples = cached
+            .samples
+            .get_or_insert_with(|| render_samples(&st, &cache.shape));
+        st.aggregate_all(&window, &mut request.aggregates);
+        let timestamp = RenderedTimestamp::new(window.last_t() * 1000);
+        let values = st
+            .dimensions()
+            .iter()
+            .zip(&request.aggregates)
+            .enumerate()
+            .filter(|(_, (d, agg))| d.last_collected().is_some() && agg.count > 0)
+            .map(|(index, (_, agg))| {
+                let value = if sum || agg.count == 1 {
+                    agg.sum
+                } else {
+                    agg.sum / agg.count as f64
+                };
+                (index, MetricValue::Stored(value))
+            });
+        samples.write_lines(out, timestamps.then_some(&timestamp), values);
+    }
+    cache.last_len = out.len() - start;
 }
 
 fn write_chart(st: &ChartState, request: &mut Request<'_>, lines: &mut Lines) {
