@@ -728,6 +728,11 @@ fn write_host(
         state.give_back(cache, now);
         return;
     }
+    write_host_charts(host, request, lines);
+}
+
+/// Every chart of `host` that the request takes, through [`write_chart`].
+fn write_host_charts(host: &Host, request: &mut Request<'_>, lines: &mut Lines) {
     for chart in host.charts() {
         let st = chart.read();
         if st.is_obsolete() || !chart_matches(&request.pattern, &st) {
@@ -911,21 +916,30 @@ fn write_host_cached(
             .get_or_insert_with(|| render_samples(&st, &cache.shape));
         st.aggregate_all(&window, &mut request.aggregates);
         let timestamp = RenderedTimestamp::new(window.last_t() * 1000);
-        let values = st
-            .dimensions()
-            .iter()
-            .zip(&request.aggregates)
-            .enumerate()
-            .filter(|(_, (d, agg))| d.last_collected().is_some() && agg.count > 0)
-            .map(|(index, (_, agg))| {
+        let timestamp = timestamps.then_some(&timestamp);
+        let value = |(index, agg): (usize, &WindowAggregate)| {
+            (agg.count > 0).then(|| {
                 let value = if sum || agg.count == 1 {
                     agg.sum
                 } else {
                     agg.sum / agg.count as f64
                 };
                 (index, MetricValue::Stored(value))
-            });
-        samples.write_lines(out, timestamps.then_some(&timestamp), values);
+            })
+        };
+        let aggregates = request.aggregates.iter().enumerate();
+        if st.all_dimensions_collected() {
+            // The usual case: no dimension to skip, so none is read (a
+            // scrape every few seconds finds them out of the cache).
+            samples.write_lines(out, timestamp, aggregates.filter_map(value));
+        } else {
+            let collected = st.dimensions().iter().map(|d| d.last_collected().is_some());
+            let values = aggregates
+                .zip(collected)
+                .filter(|&(_, collected)| collected)
+                .filter_map(|(aggregate, _)| value(aggregate));
+            samples.write_lines(out, timestamp, values);
+        }
     }
     cache.last_len = out.len() - start;
 }
@@ -1202,6 +1216,182 @@ mod tests {
             "netdata_info{instance=\"box\",application=\"netdata\",version=\"v1.37.1\",env=\"lab\"} 1\n"
         ));
         assert!(AllmetricsState::new().application == "backhaul");
+    }
+
+    /// A host whose charts exercise what the cached path must get right:
+    /// escapes, an obsolete chart, a chart the filter leaves out, a
+    /// dimension never collected (its points stored from elsewhere), one
+    /// collected late, another update every.
+    fn varied_host() -> Arc<Host> {
+        let host = Arc::new(Host::new("box", 100));
+        let plain = host.create_chart(
+            ChartDef::new("sys", "load")
+                .name("load \"avg\"")
+                .units("load")
+                .family("fam\\ily")
+                .context("sys.load"),
+        );
+        let odd = host.create_chart(
+            ChartDef::new("lab", "odd")
+                .units("KiB/s")
+                .family("lab")
+                .context("lab.odd")
+                .update_every(2),
+        );
+        let gone = host.create_chart(ChartDef::new("lab", "gone").units("u"));
+        let skipped = host.create_chart(ChartDef::new("skip", "me").units("u"));
+        {
+            let mut w = plain.write();
+            w.add_dimension(DimensionDef::new("load1").name("one\nminute"));
+            w.add_dimension(DimensionDef::new("load5"));
+            for t in 100..=130u64 {
+                w.set(0, t as i64);
+                w.set(1, 3 * t as i64);
+                w.done(t * 1_000_000).unwrap();
+            }
+        }
+        {
+            let mut w = odd.write();
+            let a = w.add_dimension(DimensionDef::new("a"));
+            let late = w.add_dimension(DimensionDef::new("late"));
+            let never = w.add_dimension(DimensionDef::new("never"));
+            for t in (100..=130u64).step_by(2) {
+                w.set(a, 7 * t as i64);
+                if t > 120 {
+                    w.set(late, t as i64);
+                }
+                w.done(t * 1_000_000).unwrap();
+                w.store_point(t as i64, &[(never, 5.0)]);
+            }
+        }
+        for chart in [&gone, &skipped] {
+            let mut w = chart.write();
+            w.add_dimension(DimensionDef::new("x"));
+            for t in 100..=130u64 {
+                w.set(0, 1);
+                w.done(t * 1_000_000).unwrap();
+            }
+        }
+        gone.write().set_obsolete(true);
+        host
+    }
+
+    /// The request's lines through the cache (kept in `state`) and
+    /// through `write_chart`, side by side.
+    fn both_paths(
+        host: &Arc<Host>,
+        query: &str,
+        state: &AllmetricsState,
+        now: i64,
+    ) -> (Vec<u8>, Vec<u8>) {
+        let mut cfg = PrometheusExporterConfig::default();
+        cfg.send_charts_matching = "!skip.* *".to_owned();
+        let params = Params::parse(query, CLIENT, &cfg);
+        let pattern_text = cfg.send_charts_matching.clone();
+        let mut request = Request {
+            params: &params,
+            pattern: SimplePattern::new(&pattern_text),
+            pattern_text,
+            after: now - 10,
+            before: now,
+            instance: if query.contains("instance") {
+                prometheus::instance_label("box")
+            } else {
+                Vec::new()
+            },
+            aggregates: Vec::new(),
+        };
+        let mut cached = Lines::Direct(Vec::new());
+        write_host(host, &cfg, state, &mut request, &mut cached, now);
+        let mut plain = Lines::Direct(Vec::new());
+        write_host_charts(host, &mut request, &mut plain);
+        let (Lines::Direct(cached), Lines::Direct(plain)) = (cached, plain) else {
+            unreachable!()
+        };
+        // The cached path wrote `netdata_info` first.
+        let info_end = cached.iter().position(|&b| b == b'\n').unwrap() + 1;
+        (cached[info_end..].to_vec(), plain)
+    }
+
+    #[test]
+    fn cached_lines_are_the_lines_of_write_chart() {
+        let host = varied_host();
+        let state = AllmetricsState::new();
+        let queries = [
+            "format=prometheus",
+            "format=prometheus&names=no",
+            "format=prometheus&data=sum",
+            "format=prometheus&hideunits=yes&timestamps=no",
+            "format=prometheus&oldunits=yes&prefix=p",
+            "format=prometheus&instance",
+        ];
+        for round in 0..3 {
+            for query in queries {
+                let (cached, plain) = both_paths(&host, query, &state, 131 + round);
+                let text = String::from_utf8(cached.clone()).unwrap();
+                assert_eq!(
+                    text,
+                    String::from_utf8(plain).unwrap(),
+                    "{query}, round {round}"
+                );
+                assert!(text.contains("family=\"fam\\\\ily\""), "{text}");
+                assert!(
+                    !text.contains("never") && !text.contains("skip") && !text.contains("gone"),
+                    "{text}"
+                );
+            }
+            // Change what the cache holds between rounds.
+            match round {
+                0 => {
+                    let chart = host.chart_by_id("sys.load").unwrap();
+                    let mut w = chart.write();
+                    w.add_dimension(DimensionDef::new("load5").name("five"));
+                    w.add_dimension(DimensionDef::new("load15"));
+                    w.set(0, 1);
+                    w.set(1, 2);
+                    w.set(2, 3);
+                    w.done(131_000_000).unwrap();
+                }
+                1 => {
+                    host.create_chart(
+                        ChartDef::new("sys", "load")
+                            .name("renamed")
+                            .units("load")
+                            .family("fam\\ily")
+                            .context("sys.load"),
+                    );
+                    let chart = host.create_chart(ChartDef::new("new", "chart").units("u"));
+                    let mut w = chart.write();
+                    w.add_dimension(DimensionDef::new("n"));
+                    for t in 120..=133u64 {
+                        w.set(0, t as i64);
+                        w.done(t * 1_000_000).unwrap();
+                    }
+                }
+                _ => {}
+            }
+        }
+        assert_eq!(state.series_caches(), queries.len());
+    }
+
+    #[test]
+    fn series_caches_are_bounded() {
+        let host = varied_host();
+        let state = AllmetricsState::new();
+        for i in 0..MAX_SERIES_CACHES + 5 {
+            let query = format!("format=prometheus&prefix=p{i}");
+            let (cached, plain) = both_paths(&host, &query, &state, 131 + i as i64);
+            assert_eq!(cached, plain);
+        }
+        assert_eq!(state.series_caches(), MAX_SERIES_CACHES);
+        // Not used for an hour: forgotten at the next request.
+        both_paths(
+            &host,
+            "format=prometheus",
+            &state,
+            140 + 2 * FORGET_SCRAPER_AFTER_S,
+        );
+        assert_eq!(state.series_caches(), 1);
     }
 
     #[test]

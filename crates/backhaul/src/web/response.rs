@@ -123,8 +123,8 @@ pub fn encode(response: &Response, encoding: &Encoding<'_>) -> Vec<u8> {
 /// A scrape's body is megabytes: a new buffer costs its page faults and
 /// the copy.
 pub fn encode_owned(response: Response, encoding: &Encoding<'_>) -> Vec<u8> {
-    let sent_as_is = !encoding.head_only
-        && !(encoding.gzip_level.is_some() && !response.body.is_empty());
+    let sent_as_is =
+        !encoding.head_only && !(encoding.gzip_level.is_some() && !response.body.is_empty());
     if !sent_as_is {
         return encode(&response, encoding);
     }
@@ -283,7 +283,10 @@ mod tests {
             enc.head_only = head_only;
             enc.gzip_counts = Some(&counts);
             let response = Response::new(200, TEXT, body.clone()).header("X-Test: 1");
-            assert_eq!(encode_owned(response.clone(), &enc), encode(&response, &enc));
+            assert_eq!(
+                encode_owned(response.clone(), &enc),
+                encode(&response, &enc)
+            );
         }
         // A body with room for the head keeps its allocation.
         let bytes = encode_owned(Response::new(200, TEXT, body), &encoding(None));
