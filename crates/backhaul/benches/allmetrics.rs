@@ -8,7 +8,12 @@
 //! cargo bench -p backhaul --bench allmetrics -- 200000  # another size
 //! cargo bench -p backhaul --bench allmetrics -- format=prometheus  # one query
 //! BENCH_SCRAPES=200 cargo bench -p backhaul --bench allmetrics  # more scrapes (for perf)
+//! BENCH_COLD=1 cargo bench -p backhaul --bench allmetrics  # caches flushed before each scrape
 //! ```
+//!
+//! `BENCH_COLD=1` writes 64 MiB elsewhere before each scrape (outside the
+//! measured time), so the scrape finds the store out of the CPU's caches,
+//! as a real scrape every 10 s does.
 
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -42,6 +47,9 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(20);
+    let mut flush = std::env::var("BENCH_COLD")
+        .is_ok_and(|v| v == "1")
+        .then(|| vec![0u8; 64 << 20]);
     let until = T0 + EVERY * (scrapes + 1) + 5;
     let store = Store::new(Host::new("benchhost", (until - T0 + 40) as usize));
     let mut charts = Vec::new();
@@ -82,6 +90,12 @@ fn main() {
         let mut bytes = 0usize;
         let mut series = 0usize;
         for i in 1..=scrapes {
+            if let Some(flush) = flush.as_mut() {
+                for (k, b) in flush.iter_mut().enumerate().step_by(64) {
+                    *b = b.wrapping_add(k as u8);
+                }
+                std::hint::black_box(&flush);
+            }
             let c0 = thread_cpu_ns();
             let r = serve(query, client, None, &store, &cfg, &state, T0 + i * EVERY);
             cpu += thread_cpu_ns() - c0;

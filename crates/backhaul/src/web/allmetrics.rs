@@ -911,6 +911,11 @@ fn write_host_cached(
         let Some(window) = netdata_window(&st, request.after, request.before) else {
             continue;
         };
+        // And for the first row of the next chart's window, which its
+        // collector wrote last.
+        if let Some(next) = charts.get(i + 1).and_then(|c| c.try_read()) {
+            next.prefetch_row_after(window_start(&next, request.after) - 1);
+        }
         let samples = cached
             .samples
             .get_or_insert_with(|| render_samples(&st, &cache.shape));
@@ -1093,9 +1098,17 @@ fn netdata_window(st: &ChartState, after: i64, before: i64) -> Option<rrd::SlotW
     let ue = i64::from(st.update_every().max(1));
     let align = |t: i64| t - t.rem_euclid(ue);
     let last = align(before - 2 * ue) - ue;
-    let first = align(after - 2 * ue).min(last);
+    let first = window_start(st, after).min(last);
     // `window` takes `(after, before]`: start just before `first`.
     st.window(first - 1, last)
+}
+
+/// The first grid time of netdata's window starting at `after` (before
+/// the window is clamped to its end; see [`netdata_window`]).
+fn window_start(st: &ChartState, after: i64) -> i64 {
+    let ue = i64::from(st.update_every().max(1));
+    let t = after - 2 * ue;
+    t - t.rem_euclid(ue)
 }
 
 #[cfg(test)]
