@@ -893,12 +893,10 @@ fn write_host_cached(
     let start = out.len();
     let timestamps = request.params.timestamps;
     let sum = cache.shape.sum;
-    for (i, (chart, cached)) in charts.iter().zip(cache.charts.iter_mut()).enumerate() {
-        // The collector's core last wrote the next charts' locks and
-        // states: ask for them while this one is written.
-        if let Some(ahead) = charts.get(i + 2) {
-            ahead.prefetch();
-        }
+    // (Cache hints for the next charts, as the exporter gives, measured
+    // nothing here: alternating runs of `BENCH_COLD=1` were the same within
+    // their noise.)
+    for (chart, cached) in charts.iter().zip(cache.charts.iter_mut()) {
         let st = chart.read();
         if st.generation() != cached.generation {
             cached.generation = st.generation();
@@ -911,11 +909,6 @@ fn write_host_cached(
         let Some(window) = netdata_window(&st, request.after, request.before) else {
             continue;
         };
-        // And for the first row of the next chart's window, which its
-        // collector wrote last.
-        if let Some(next) = charts.get(i + 1).and_then(|c| c.try_read()) {
-            next.prefetch_row_after(window_start(&next, request.after) - 1);
-        }
         let samples = cached
             .samples
             .get_or_insert_with(|| render_samples(&st, &cache.shape));
@@ -1098,17 +1091,9 @@ fn netdata_window(st: &ChartState, after: i64, before: i64) -> Option<rrd::SlotW
     let ue = i64::from(st.update_every().max(1));
     let align = |t: i64| t - t.rem_euclid(ue);
     let last = align(before - 2 * ue) - ue;
-    let first = window_start(st, after).min(last);
+    let first = align(after - 2 * ue).min(last);
     // `window` takes `(after, before]`: start just before `first`.
     st.window(first - 1, last)
-}
-
-/// The first grid time of netdata's window starting at `after` (before
-/// the window is clamped to its end; see [`netdata_window`]).
-fn window_start(st: &ChartState, after: i64) -> i64 {
-    let ue = i64::from(st.update_every().max(1));
-    let t = after - 2 * ue;
-    t - t.rem_euclid(ue)
 }
 
 #[cfg(test)]
