@@ -49,6 +49,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 
 use parking_lot::Mutex;
@@ -98,6 +99,8 @@ pub struct AllmetricsState {
     /// `types`) rendered, per host and options: at most
     /// [`MAX_SERIES_CACHES`], the one used longest ago making room.
     series_caches: Mutex<Vec<SeriesCache>>,
+    /// The length of the last Prometheus body served.
+    last_body_len: AtomicUsize,
     application: String,
     version: String,
 }
@@ -121,6 +124,7 @@ impl AllmetricsState {
         AllmetricsState {
             scrapers: Mutex::new(HashMap::new()),
             series_caches: Mutex::new(Vec::new()),
+            last_body_len: AtomicUsize::new(0),
             application: application.to_owned(),
             version: version.to_owned(),
         }
@@ -129,6 +133,12 @@ impl AllmetricsState {
     /// How many (scraper, host) pairs are remembered.
     pub fn scrapers(&self) -> usize {
         self.scrapers.lock().len()
+    }
+
+    /// The length of the last Prometheus body served: a guess of the
+    /// next one's (for its `Content-Length`).
+    pub fn body_len_guess(&self) -> usize {
+        self.last_body_len.load(Ordering::Relaxed)
     }
 
     /// How many (host, options) series caches are kept.
@@ -206,7 +216,17 @@ impl AllmetricsState {
 pub struct AllmetricsResponse {
     pub status: u16,
     pub content_type: &'static str,
+    /// The body, after `head_room` bytes of room for the HTTP head (see
+    /// [`serve_with_head_room`]).
     pub body: Vec<u8>,
+    pub head_room: usize,
+}
+
+impl AllmetricsResponse {
+    /// The body without its head room.
+    pub fn content(&self) -> &[u8] {
+        self.body.get(self.head_room..).unwrap_or_default()
+    }
 }
 
 /// Serves `/api/v1/allmetrics?QUERY`.
@@ -224,6 +244,25 @@ pub fn serve(
     state: &AllmetricsState,
     now_s: i64,
 ) -> AllmetricsResponse {
+    serve_with_head_room(query, client, host, store, cfg, state, now_s, 0)
+}
+
+/// [`serve`], with a Prometheus body (the megabytes of a scrape) written
+/// after `head_room` bytes left for the HTTP head, so that the head can be
+/// put in front of it without moving it. The web server asks for as many
+/// bytes as the head of a body as long as the previous one
+/// ([`AllmetricsState::body_len_guess`]) takes; other bodies get none.
+#[allow(clippy::too_many_arguments)]
+pub fn serve_with_head_room(
+    query: &str,
+    client: IpAddr,
+    host: Option<&str>,
+    store: &Store,
+    cfg: &PrometheusExporterConfig,
+    state: &AllmetricsState,
+    now_s: i64,
+    head_room: usize,
+) -> AllmetricsResponse {
     let params = Params::parse(query, client, cfg);
     let host = match host {
         None => store.localhost().clone(),
@@ -237,21 +276,33 @@ pub fn serve(
             status: 200,
             content_type: CONTENT_TYPE_TEXT,
             body: serve_shell(&host, &params),
+            head_room: 0,
         },
         Some(OutputFormat::Json) => AllmetricsResponse {
             status: 200,
             content_type: CONTENT_TYPE_JSON,
             body: serve_json(&host, &params),
+            head_room: 0,
         },
-        Some(OutputFormat::Prometheus { all_hosts }) => AllmetricsResponse {
-            status: 200,
-            content_type: CONTENT_TYPE_PROMETHEUS,
-            body: serve_prometheus(&host, all_hosts, store, cfg, state, &params, now_s),
-        },
+        Some(OutputFormat::Prometheus { all_hosts }) => {
+            let body = serve_prometheus(
+                &host, all_hosts, store, cfg, state, &params, now_s, head_room,
+            );
+            state
+                .last_body_len
+                .store(body.len() - head_room, Ordering::Relaxed);
+            AllmetricsResponse {
+                status: 200,
+                content_type: CONTENT_TYPE_PROMETHEUS,
+                body,
+                head_room,
+            }
+        }
         None => AllmetricsResponse {
             status: 400,
             content_type: CONTENT_TYPE_TEXT,
             body: BAD_FORMAT_TEXT.as_bytes().to_vec(),
+            head_room: 0,
         },
     }
 }
@@ -275,6 +326,7 @@ fn unknown_host(name: &str) -> AllmetricsResponse {
         status: 404,
         content_type: CONTENT_TYPE_HTML,
         body,
+        head_room: 0,
     }
 }
 
@@ -615,6 +667,7 @@ fn serve_prometheus(
     state: &AllmetricsState,
     params: &Params,
     now: i64,
+    head_room: usize,
 ) -> Vec<u8> {
     let update_every = i64::from(cfg.update_every.max(1));
     let server = if params.server.is_empty() {
@@ -628,10 +681,14 @@ fn serve_prometheus(
         _ => now - update_every,
     };
 
+    // The body starts with the head room (zeros, overwritten by the head).
     let mut lines = if params.types {
-        Lines::Grouped(Box::default())
+        Lines::Grouped(Box::new(Families {
+            preamble: vec![0; head_room],
+            ..Families::default()
+        }))
     } else {
-        Lines::Direct(Vec::new())
+        Lines::Direct(vec![0; head_room])
     };
     if params.help {
         prometheus::write_scrape_comment(
