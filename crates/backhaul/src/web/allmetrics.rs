@@ -1339,8 +1339,10 @@ mod tests {
         state: &AllmetricsState,
         now: i64,
     ) -> (Vec<u8>, Vec<u8>) {
-        let mut cfg = PrometheusExporterConfig::default();
-        cfg.send_charts_matching = "!skip.* *".to_owned();
+        let cfg = PrometheusExporterConfig {
+            send_charts_matching: "!skip.* *".to_owned(),
+            ..PrometheusExporterConfig::default()
+        };
         let params = Params::parse(query, CLIENT, &cfg);
         let pattern_text = cfg.send_charts_matching.clone();
         let mut request = Request {

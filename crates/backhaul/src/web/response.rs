@@ -145,7 +145,8 @@ pub fn encode(response: &Response, encoding: &Encoding<'_>) -> Vec<u8> {
 /// buffer costs its page faults and the copy.
 pub fn encode_owned(response: Response, encoding: &Encoding<'_>) -> Vec<u8> {
     let content_len = response.content().len();
-    let sent_as_is = !encoding.head_only && !(encoding.gzip_level.is_some() && content_len > 0);
+    let gzipped = encoding.gzip_level.is_some() && content_len > 0;
+    let sent_as_is = !(encoding.head_only || gzipped);
     if !sent_as_is {
         return encode(&response, encoding);
     }
