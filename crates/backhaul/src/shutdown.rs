@@ -10,7 +10,13 @@ use parking_lot::{Condvar, Mutex};
 #[derive(Clone, Default)]
 pub struct Shutdown {
     inner: Arc<(Mutex<bool>, Condvar)>,
+    /// Run once by `trigger`: wake-ups for threads that do not sleep on
+    /// the flag (an event loop blocked in `epoll_wait` with no timeout).
+    on_trigger: Arc<Mutex<Vec<WakeUp>>>,
 }
+
+/// A wake-up registered with [`Shutdown::on_trigger`].
+type WakeUp = Box<dyn Fn() + Send + Sync>;
 
 impl std::fmt::Debug for Shutdown {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -30,6 +36,20 @@ impl Shutdown {
         let (lock, cv) = &*self.inner;
         *lock.lock() = true;
         cv.notify_all();
+        for wake in std::mem::take(&mut *self.on_trigger.lock()) {
+            wake();
+        }
+    }
+
+    /// Runs `wake` when the shutdown fires (at once if it has).
+    pub fn on_trigger(&self, wake: impl Fn() + Send + Sync + 'static) {
+        let mut waiting = self.on_trigger.lock();
+        if self.is_triggered() {
+            drop(waiting);
+            wake();
+        } else {
+            waiting.push(Box::new(wake));
+        }
     }
 
     pub fn is_triggered(&self) -> bool {
@@ -70,6 +90,28 @@ mod tests {
         assert!(t.join().unwrap());
         assert!(s.is_triggered());
         assert!(s.sleep(Duration::from_secs(30)));
+    }
+
+    #[test]
+    fn wake_ups_run_once_at_the_trigger_or_at_once_after_it() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let s = Shutdown::new();
+        let woken = Arc::new(AtomicUsize::new(0));
+        let count = woken.clone();
+        s.clone()
+            .on_trigger(move || _ = count.fetch_add(1, Ordering::SeqCst));
+        assert_eq!(woken.load(Ordering::SeqCst), 0);
+        s.trigger();
+        assert_eq!(woken.load(Ordering::SeqCst), 1);
+        s.trigger();
+        assert_eq!(woken.load(Ordering::SeqCst), 1, "run once");
+        let count = woken.clone();
+        s.on_trigger(move || _ = count.fetch_add(10, Ordering::SeqCst));
+        assert_eq!(
+            woken.load(Ordering::SeqCst),
+            11,
+            "already triggered: at once"
+        );
     }
 
     #[test]

@@ -34,6 +34,17 @@ pub fn now_realtime_ut() -> u64 {
         .unwrap_or(0)
 }
 
+/// Time since boot from the coarse monotonic clock (a few ms of
+/// resolution, read without the time stamp counter: far cheaper than
+/// `Instant::now` on a virtual machine). For timeouts of seconds.
+pub fn coarse_monotonic() -> Duration {
+    let ts = rustix::time::clock_gettime(rustix::time::ClockId::MonotonicCoarse);
+    Duration::new(
+        u64::try_from(ts.tv_sec).unwrap_or(0),
+        u32::try_from(ts.tv_nsec).unwrap_or(0),
+    )
+}
+
 /// CPU time of the calling thread in nanoseconds, from
 /// `clock_gettime(CLOCK_THREAD_CPUTIME_ID)`: precise, where `getrusage` may
 /// count in scheduler ticks.
@@ -428,10 +439,10 @@ impl Poller {
         Ok(())
     }
 
-    /// Waits up to `timeout` for registered descriptors to become ready and
-    /// puts them in `ready` (cleared first; empty on timeout or
-    /// interruption).
-    pub fn wait(&self, timeout: Duration, ready: &mut Vec<Readiness>) -> io::Result<()> {
+    /// Waits up to `timeout` (`None`: until one is) for registered
+    /// descriptors to become ready and puts them in `ready` (cleared first;
+    /// empty on timeout or interruption).
+    pub fn wait(&self, timeout: Option<Duration>, ready: &mut Vec<Readiness>) -> io::Result<()> {
         use rustix::event::epoll::{self, Event, EventData, EventFlags};
         use rustix::event::Timespec;
         ready.clear();
@@ -439,11 +450,13 @@ impl Poller {
             flags: EventFlags::empty(),
             data: EventData::new_u64(0),
         }; POLL_BATCH];
-        let timeout = Timespec::try_from(timeout).unwrap_or(Timespec {
-            tv_sec: i64::MAX,
-            tv_nsec: 0,
+        let timeout = timeout.map(|timeout| {
+            Timespec::try_from(timeout).unwrap_or(Timespec {
+                tv_sec: i64::MAX,
+                tv_nsec: 0,
+            })
         });
-        let count = match epoll::wait(&self.epoll, &mut events[..], Some(&timeout)) {
+        let count = match epoll::wait(&self.epoll, &mut events[..], timeout.as_ref()) {
             Ok(count) => count,
             Err(rustix::io::Errno::INTR) => return Ok(()),
             Err(errno) => return Err(errno.into()),

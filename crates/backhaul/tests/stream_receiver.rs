@@ -705,3 +705,44 @@ fn shutdown_ends_a_silent_childs_connection_at_once() {
     );
     assert!(child.closed_by_parent());
 }
+
+/// Plain connections share one reading loop: a silent child is closed
+/// after `idle timeout` while the others, sending every 200 ms, stay
+/// connected and their rounds land in their own hosts.
+#[test]
+fn the_reading_loop_closes_a_silent_child_and_serves_the_others() {
+    let parent = start_parent(|options| options.idle_timeout = Duration::from_secs(1));
+    let mut silent = Child::connect(&parent, KEY, "silent", &guid(6), 15352);
+    silent.send(b"CHART silent.c '' t u\nDIMENSION d\n");
+    let mut others: Vec<Child> = (0..8)
+        .map(|n| {
+            let mut child =
+                Child::connect(&parent, KEY, &format!("loop{n}"), &guid(100 + n), 15352);
+            child.send(format!("CHART loop.c{n} '' t u\nDIMENSION d\n").as_bytes());
+            child
+        })
+        .collect();
+    let deadline = Instant::now() + WAIT;
+    let mut round = 0u64;
+    while !silent.closed_by_parent_now() {
+        assert!(
+            Instant::now() < deadline,
+            "the silent child was never closed"
+        );
+        for (n, child) in others.iter_mut().enumerate() {
+            child.send(format!("BEGIN loop.c{n}\nSET d = {round}\nEND\n").as_bytes());
+        }
+        round += 1;
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    wait_until("every child's rounds stored", || {
+        (0..8).all(|n| {
+            host(&parent, &format!("loop{n}"))
+                .and_then(|h| h.chart_by_id(&format!("loop.c{n}")))
+                .is_some_and(|c| c.read().rounds() >= 1)
+        })
+    });
+    for child in &mut others {
+        assert!(!child.closed_by_parent_now(), "a sending child stays");
+    }
+}

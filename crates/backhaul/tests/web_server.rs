@@ -807,3 +807,26 @@ fn malformed_requests_get_400_and_a_closed_connection() {
         assert!(closed_by_server(&mut stream));
     }
 }
+
+/// With nothing to time (no connection, no charts: `netdata monitoring =
+/// no`) the event loop waits without a timeout; the shutdown still stops
+/// it at once, through its wake-up.
+#[test]
+fn an_idle_server_with_nothing_to_time_stops_at_once() {
+    let conf = "[plugins]\n    netdata monitoring = no\n[web]\n    bind to = 127.0.0.1:0\n";
+    let shutdown = Shutdown::new();
+    let web = WebServer::start(&loaded(conf), store(), shutdown.clone(), Hooks::default())
+        .expect("web server starts")
+        .expect("web server on");
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let stopper = std::thread::spawn(move || {
+        shutdown.trigger();
+        web.join();
+        let _ = done_tx.send(());
+    });
+    assert!(
+        done_rx.recv_timeout(Duration::from_secs(2)).is_ok(),
+        "the web server did not stop within 2 s of the shutdown"
+    );
+    let _ = stopper.join();
+}

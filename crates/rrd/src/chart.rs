@@ -103,11 +103,13 @@ pub type DimIndex = usize;
 /// One dimension: its definition and its collection state (its ring lives
 /// in the chart's sample block).
 ///
-/// What a collection round reads and writes sits inline (72 bytes: the
-/// state, the algorithm and the multiplier and divisor as floats); the
-/// definition and stored name, which rounds never read, sit behind a box.
-/// A round walks a chart's dimensions in order, so the less of each it
-/// touches, the fewer cache lines a received value costs.
+/// What a collection round reads and writes sits inline (64 bytes, one
+/// cache line: the state, the algorithm, the multiplier and divisor as
+/// 32-bit integers when they fit); the definition and stored name, which
+/// rounds never read, sit behind a box. A round walks a chart's dimensions
+/// in order, so the less of each it touches, the fewer cache lines a
+/// received value costs.
+#[repr(align(64))]
 pub struct Dimension {
     described: Box<Described>,
     /// Raw value set in the current round (when `has_pending`).
@@ -123,9 +125,11 @@ pub struct Dimension {
     /// The value stored at the newest grid time, before packing (NaN when
     /// that slot is empty for this dimension).
     last_stored_value: f64,
-    /// `def.multiplier` and `def.divisor` as floats, `def.algorithm`.
-    multiplier: f64,
-    divisor: f64,
+    /// `def.multiplier` and `def.divisor` when both fit in 32 bits (then
+    /// converted exactly to floats); both 0 when not: then the definition's
+    /// are read (rare: netdata's factors are small). `def.algorithm`.
+    multiplier: i32,
+    divisor: i32,
     algorithm: Algorithm,
     has_pending: bool,
     has_last_calculated: bool,
@@ -141,6 +145,15 @@ struct Described {
     stored_name: Option<Box<str>>,
 }
 
+/// A definition's multiplier and divisor as 32-bit integers, or (0, 0) when
+/// either does not fit (or the divisor is 0): see [`Dimension::factors`].
+fn narrow_factors(def: &DimensionDef) -> (i32, i32) {
+    match (i32::try_from(def.multiplier), i32::try_from(def.divisor)) {
+        (Ok(multiplier), Ok(divisor)) if divisor != 0 => (multiplier, divisor),
+        _ => (0, 0),
+    }
+}
+
 fn stored_name(def: &DimensionDef) -> Option<Box<str>> {
     let fixed = crate::def::fix_dimension_name(def.display_name());
     (fixed != def.display_name()).then(|| fixed.into_boxed_str())
@@ -148,14 +161,15 @@ fn stored_name(def: &DimensionDef) -> Option<Box<str>> {
 
 impl Dimension {
     fn new(def: DimensionDef) -> Dimension {
+        let (multiplier, divisor) = narrow_factors(&def);
         Dimension {
             pending: 0,
             last_collected_value: 0,
             last_collected_ut: 0,
             last_calculated: 0.0,
             last_stored_value: f64::NAN,
-            multiplier: def.multiplier as f64,
-            divisor: def.divisor as f64,
+            multiplier,
+            divisor,
             algorithm: def.algorithm,
             has_pending: false,
             has_last_calculated: false,
@@ -169,11 +183,21 @@ impl Dimension {
 
     /// Takes a new definition (and what rounds read of it).
     fn redefine(&mut self, def: DimensionDef) {
-        self.multiplier = def.multiplier as f64;
-        self.divisor = def.divisor as f64;
+        (self.multiplier, self.divisor) = narrow_factors(&def);
         self.algorithm = def.algorithm;
         self.described.stored_name = stored_name(&def);
         self.described.def = def;
+    }
+
+    /// The multiplier and divisor as the round computes with them.
+    #[inline]
+    fn factors(&self) -> (f64, f64) {
+        if self.divisor != 0 {
+            (f64::from(self.multiplier), f64::from(self.divisor))
+        } else {
+            let def = &self.described.def;
+            (def.multiplier as f64, def.divisor as f64)
+        }
     }
 
     #[inline]
@@ -922,10 +946,20 @@ impl ChartState {
                 self.samples[slot * width..(slot + 1) * width].fill(PackedSample::EMPTY);
             }
         }
-        let base_slot = |k: usize, head: usize, history: usize| (head + 1 + k) % history;
+        // The slot of the first new grid time, then the next ones in order
+        // (fewer than `history` of them: no integer division per value).
+        let first_slot = (self.head + 1) % self.history;
+        let history_len = self.history;
+        let base_slot = move |j: usize| {
+            let slot = first_slot + j;
+            if slot >= history_len {
+                slot - history_len
+            } else {
+                slot
+            }
+        };
         let skip = steps.saturating_sub(self.history);
 
-        let history = self.history;
         let width = self.dims.len();
         for (col, d) in self.dims.iter_mut().enumerate() {
             let Some(raw) = d.take_pending() else {
@@ -937,8 +971,7 @@ impl ChartState {
                 }
                 continue;
             };
-            let mul = d.multiplier;
-            let div = d.divisor;
+            let (mul, div) = d.factors();
             let previous_ut = d.last_collected_ut;
             let is_gap = previous_ut == 0
                 || (now_ut - previous_ut) as f64 > GAP_FACTOR * ue_ut as f64
@@ -970,7 +1003,7 @@ impl ChartState {
                             None if k + 1 == steps => current,
                             None => continue,
                         };
-                        let slot = base_slot(k - skip, self.head, history);
+                        let slot = base_slot(k - skip);
                         self.samples[slot * width + col] = PackedSample::pack(value);
                         if k + 1 == steps {
                             d.last_stored_value = value;
@@ -994,7 +1027,7 @@ impl ChartState {
                         };
                         let packed = PackedSample::pack(value);
                         for k in skip..steps {
-                            let slot = base_slot(k - skip, self.head, history);
+                            let slot = base_slot(k - skip);
                             self.samples[slot * width + col] = packed;
                         }
                         if steps > 0 {

@@ -748,7 +748,7 @@ fn stored_points_append_fill_gaps_and_keep_collected_values() {
 #[test]
 fn what_a_round_touches_per_dimension_stays_small() {
     // The inline part of a dimension is what every collection round walks.
-    assert!(std::mem::size_of::<Dimension>() <= 72);
+    assert_eq!(std::mem::size_of::<Dimension>(), 64);
 }
 
 #[test]
@@ -816,4 +816,19 @@ fn all_dimensions_collected_follows_every_dimension() {
     w.done(102 * S).unwrap();
     drop(w);
     assert!(check(&c));
+}
+
+#[test]
+fn factors_beyond_32_bits_are_used_whole() {
+    // Factors that do not fit the inline 32-bit copies are read from the
+    // definition: the stored values are those of the exact 64-bit factors.
+    let mul = 1i64 << 40;
+    let div = 3i64 << 33;
+    let rounds = [(100 * S, 7), (101 * S, 7)];
+    let got = run(Algorithm::Absolute, mul, div, 1, &rounds);
+    let want = PackedSample::pack(7.0 * mul as f64 / div as f64).unpack();
+    assert_eq!(got.last().map(|&(_, v)| v), want);
+    let small = run(Algorithm::Absolute, 3, 7, 1, &rounds);
+    let want = PackedSample::pack(7.0 * 3.0 / 7.0).unpack();
+    assert_eq!(small.last().map(|&(_, v)| v), want);
 }

@@ -1,5 +1,7 @@
-//! One child's connection, on its own thread: netdata's checks, the
-//! answer, then the stream into the child's host until it ends.
+//! One child's connection: netdata's checks and the answer (on a short
+//! thread of its own), then the stream into the child's host until it
+//! ends, read by a [`Reader`]: on the shared reading loop for a plain
+//! stream (`reading_loop.rs`), on this thread for TLS.
 //!
 //! The checks, in netdata 1.37's order: the request names a key, a
 //! hostname and a machine GUID, both UUIDs (else 401); the GUID is not this
@@ -201,10 +203,10 @@ pub(super) fn run(shared: &Arc<Shared>, connection: Upgraded) {
         seconds_to_replicate: settings.seconds_to_replicate,
         seconds_per_step: settings.seconds_per_replication_step,
     };
-    let mut session = Session {
-        shared,
-        host: &host,
-        ingest: &mut ingest,
+    let session = Session {
+        shared: shared.clone(),
+        host,
+        ingest,
         policy,
         negotiated,
         current_chart: Vec::new(),
@@ -213,13 +215,21 @@ pub(super) fn run(shared: &Arc<Shared>, connection: Upgraded) {
         replay_point: None,
         outgoing: Vec::new(),
         closing: None,
+        received_ut: crate::sys::now_realtime_ut(),
     };
-    let reason = session.read_loop(&mut stream, leftover);
-    ingest.end_run();
-    host.set_reachable(false);
-    tracing::info!(%peer, %reason, "child disconnected; its charts are obsolete");
-    release(shared, &child.machine_guid, Some(ingest));
-    shared.counters.disconnected.fetch_add(1, Ordering::Relaxed);
+    let reader = Reader::new(session, peer, child.machine_guid);
+    match stream {
+        // Plain streams join the shared reading loop: one thread wakes
+        // for every child whose bytes arrived together.
+        UpgradedStream::Plain(socket) => shared.reading_loop.adopt(reader, socket, leftover),
+        // TLS streams keep a thread each, reading through rustls.
+        tls @ UpgradedStream::Tls(_) => {
+            let mut stream = tls;
+            let mut reader = reader;
+            let reason = reader.read_loop(&mut stream, leftover);
+            reader.finish(&reason);
+        }
+    }
 }
 
 /// Gives the GUID back: not connected any more, the chart cache kept.
@@ -264,7 +274,7 @@ fn socket(stream: &UpgradedStream) -> &TcpStream {
 
 /// Why a connection ended.
 #[derive(Debug)]
-enum Ending {
+pub(super) enum Ending {
     Closed,
     Idle(Duration),
     Shutdown,
@@ -272,6 +282,8 @@ enum Ending {
     Overlong(FrameError),
     Garbage(TextPreview),
     Compression(wire::stream_compression::StreamCompressionError),
+    /// The child did not read what was sent to it (bytes waiting).
+    Stalled(usize),
 }
 
 impl std::fmt::Display for Ending {
@@ -289,15 +301,20 @@ impl std::fmt::Display for Ending {
                 )
             }
             Ending::Compression(error) => write!(f, "compressed stream broken: {error}"),
+            Ending::Stalled(bytes) => write!(
+                f,
+                "the child does not read: more than {bytes} bytes for it waiting; connection closed"
+            ),
         }
     }
 }
 
-/// One connection's reading state.
-struct Session<'a> {
-    shared: &'a Shared,
-    host: &'a Arc<Host>,
-    ingest: &'a mut Ingest,
+/// What one connection's lines act on: the child's host and `Ingest`, the
+/// replication exchange, and the lines queued for the child.
+pub(super) struct Session {
+    shared: Arc<Shared>,
+    host: Arc<Host>,
+    ingest: Ingest,
     policy: ReplicationPolicy,
     negotiated: Negotiated,
     /// The chart of the last `CHART` (for `CHART_DEFINITION_END`).
@@ -312,77 +329,157 @@ struct Session<'a> {
     outgoing: Vec<u8>,
     /// Set when a line ends the connection.
     closing: Option<Ending>,
+    /// When the bytes being handled arrived (wall clock, µs): the
+    /// collection time `END` goes by ([`ArrivalTime`]).
+    received_ut: u64,
 }
 
-impl Session<'_> {
-    fn read_loop(&mut self, stream: &mut UpgradedStream, leftover: Vec<u8>) -> Ending {
-        let reading = self.shared.register_reading(socket(stream));
-        let ending = self.read_until_end(stream, leftover);
-        self.shared.unregister_reading(reading);
-        ending
-    }
+/// When received bytes arrived: the wall clock in µs (the collection time
+/// an `END` goes by) and the coarse monotonic clock (the idle timeout). Read
+/// once per read, or once per wake-up of the reading loop for every
+/// connection it reads then, not once per `END`: a child's second of charts
+/// comes in a read or a few, and on a virtual machine a clock read is not
+/// free.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct ArrivalTime {
+    pub(super) wall_ut: u64,
+    pub(super) monotonic: Duration,
+}
 
-    fn read_until_end(&mut self, stream: &mut UpgradedStream, leftover: Vec<u8>) -> Ending {
-        let idle_timeout = self.shared.options.idle_timeout;
-        let slice = READ_SLICE.min(idle_timeout).max(Duration::from_millis(1));
-        let _ = socket(stream).set_read_timeout(Some(slice));
-        // netdata's 16 KiB line limit; reads of at most 16 KiB (a child sends
-        // a few KiB a second): the connection's buffers stay small.
-        let mut framer = LineFramer::with_limits(DEFAULT_MAX_LINE_LEN, READ_LEN);
-        let mut decompressor = self
+impl ArrivalTime {
+    pub(super) fn now() -> ArrivalTime {
+        ArrivalTime {
+            wall_ut: crate::sys::now_realtime_ut(),
+            monotonic: crate::sys::coarse_monotonic(),
+        }
+    }
+}
+
+/// One connection's reading state: its session, the line framer and the
+/// LZ4 decompressor when compression was agreed. Bytes are read into
+/// [`Reader::read_buf`] and handled by [`Reader::received`], by the
+/// connection's own thread (TLS: [`Reader::read_loop`]) or by the shared
+/// reading loop (plain streams).
+pub(super) struct Reader {
+    pub(super) session: Session,
+    pub(super) peer: Peer,
+    machine_guid: String,
+    framer: LineFramer,
+    decompressor: Option<StreamDecompressor>,
+    /// Compressed bytes are read here and decompressed into `plain`; plain
+    /// bytes are read straight into the framer.
+    compressed: Vec<u8>,
+    plain: Vec<u8>,
+    /// When bytes last came (coarse monotonic clock).
+    pub(super) last_data: Duration,
+}
+
+impl Reader {
+    fn new(session: Session, peer: Peer, machine_guid: String) -> Reader {
+        let decompressor = session
             .negotiated
             .has(CAP_COMPRESSION)
             .then(StreamDecompressor::new);
-        // Compressed bytes are read here and decompressed into `plain`;
-        // plain bytes are read straight into the framer.
-        let mut compressed = if decompressor.is_some() {
+        let compressed = if decompressor.is_some() {
             vec![0u8; READ_LEN]
         } else {
             Vec::new()
         };
-        let mut plain = Vec::new();
-        let mut last_data = Instant::now();
-        if !leftover.is_empty() {
-            if let Some(ending) =
-                self.consume(&leftover, &mut framer, decompressor.as_mut(), &mut plain)
-            {
-                return ending;
-            }
-            if let Some(ending) = self.flush(stream) {
-                return ending;
+        Reader {
+            session,
+            peer,
+            machine_guid,
+            // netdata's 16 KiB line limit; reads of at most 16 KiB (a child
+            // sends a few KiB a second): the connection's buffers stay small.
+            framer: LineFramer::with_limits(DEFAULT_MAX_LINE_LEN, READ_LEN),
+            decompressor,
+            compressed,
+            plain: Vec::new(),
+            last_data: crate::sys::coarse_monotonic(),
+        }
+    }
+
+    /// Where the next read from the socket goes.
+    pub(super) fn read_buf(&mut self) -> &mut [u8] {
+        if self.decompressor.is_some() {
+            &mut self.compressed
+        } else {
+            let room = self.framer.read_buf();
+            let len = room.len().min(READ_LEN);
+            &mut room[..len]
+        }
+    }
+
+    /// Handles `n` bytes just read into [`Self::read_buf`], which arrived
+    /// at `at` (see [`ArrivalTime`]).
+    pub(super) fn received(&mut self, n: usize, at: ArrivalTime) -> Option<Ending> {
+        self.session.received_ut = at.wall_ut;
+        self.last_data = at.monotonic;
+        match self.decompressor.as_mut() {
+            Some(decompressor) => self.session.consume(
+                &self.compressed[..n],
+                &mut self.framer,
+                Some(decompressor),
+                &mut self.plain,
+            ),
+            None => {
+                self.framer.commit(n);
+                self.session.drain(&mut self.framer)
             }
         }
+    }
+
+    /// Handles bytes that came with the request (read before the answer).
+    pub(super) fn received_leftover(&mut self, leftover: &[u8]) -> Option<Ending> {
+        if leftover.is_empty() {
+            return None;
+        }
+        self.session.consume(
+            leftover,
+            &mut self.framer,
+            self.decompressor.as_mut(),
+            &mut self.plain,
+        )
+    }
+
+    /// Whether nothing came for the idle timeout.
+    pub(super) fn is_idle(&self, now: Duration) -> bool {
+        now.saturating_sub(self.last_data) >= self.session.shared.options.idle_timeout
+    }
+
+    /// Reads a blocking stream to its end, on the connection's own thread.
+    fn read_loop(&mut self, stream: &mut UpgradedStream, leftover: Vec<u8>) -> Ending {
+        let shared = self.session.shared.clone();
+        let reading = shared.register_reading(socket(stream));
+        let ending = self.read_until_end(stream, &leftover);
+        shared.unregister_reading(reading);
+        ending
+    }
+
+    fn read_until_end(&mut self, stream: &mut UpgradedStream, leftover: &[u8]) -> Ending {
+        let idle_timeout = self.session.shared.options.idle_timeout;
+        let slice = READ_SLICE.min(idle_timeout).max(Duration::from_millis(1));
+        let _ = socket(stream).set_read_timeout(Some(slice));
+        if let Some(ending) = self
+            .received_leftover(leftover)
+            .or_else(|| self.session.flush(stream))
+        {
+            return ending;
+        }
         loop {
-            if self.shared.shutdown.is_triggered() {
+            if self.session.shared.shutdown.is_triggered() {
                 return Ending::Shutdown;
             }
-            let read = match decompressor {
-                Some(_) => stream.read(&mut compressed),
-                None => {
-                    let room = framer.read_buf();
-                    let len = room.len().min(READ_LEN);
-                    stream.read(&mut room[..len])
-                }
-            };
+            let read = stream.read(self.read_buf());
             match read {
                 // The janitor shut the socket down.
-                _ if self.shared.shutdown.is_triggered() => return Ending::Shutdown,
+                _ if self.session.shared.shutdown.is_triggered() => return Ending::Shutdown,
                 Ok(0) => return Ending::Closed,
                 Ok(n) => {
-                    last_data = Instant::now();
-                    let ending = match decompressor.as_mut() {
-                        Some(decompressor) => self.consume(
-                            &compressed[..n],
-                            &mut framer,
-                            Some(decompressor),
-                            &mut plain,
-                        ),
-                        None => {
-                            framer.commit(n);
-                            self.drain(&mut framer)
-                        }
-                    };
-                    if let Some(ending) = ending.or_else(|| self.flush(stream)) {
+                    let at = ArrivalTime::now();
+                    if let Some(ending) =
+                        self.received(n, at).or_else(|| self.session.flush(stream))
+                    {
                         return ending;
                     }
                 }
@@ -392,7 +489,7 @@ impl Session<'_> {
                         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
                     ) =>
                 {
-                    if last_data.elapsed() >= idle_timeout {
+                    if self.is_idle(crate::sys::coarse_monotonic()) {
                         return Ending::Idle(idle_timeout);
                     }
                 }
@@ -402,7 +499,31 @@ impl Session<'_> {
         }
     }
 
-    /// Writes the lines queued for the child.
+    /// The connection ended: the child's charts go obsolete, its GUID is
+    /// given back with its chart cache.
+    pub(super) fn finish(self, reason: &Ending) {
+        let Reader {
+            session,
+            peer,
+            machine_guid,
+            ..
+        } = self;
+        let Session {
+            shared,
+            host,
+            mut ingest,
+            ..
+        } = session;
+        ingest.end_run();
+        host.set_reachable(false);
+        tracing::info!(%peer, %reason, "child disconnected; its charts are obsolete");
+        release(&shared, &machine_guid, Some(ingest));
+        shared.counters.disconnected.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+impl Session {
+    /// Writes the lines queued for the child (a blocking stream).
     fn flush(&mut self, stream: &mut UpgradedStream) -> Option<Ending> {
         if self.outgoing.is_empty() {
             return None;
@@ -412,6 +533,33 @@ impl Session<'_> {
             .and_then(|()| stream.flush());
         self.outgoing.clear();
         result.err().map(Ending::Io)
+    }
+
+    /// Writes what a non-blocking socket takes of the lines queued for the
+    /// child; the rest stays queued. `Ok(true)` when all went out.
+    pub(super) fn flush_nonblocking(&mut self, socket: &mut TcpStream) -> Result<bool, Ending> {
+        while !self.outgoing.is_empty() {
+            match socket.write(&self.outgoing) {
+                Ok(0) => return Err(Ending::Closed),
+                Ok(n) => {
+                    self.outgoing.drain(..n);
+                }
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => return Err(Ending::Io(error)),
+            }
+        }
+        Ok(true)
+    }
+
+    /// `idle timeout`: how long a silent child stays connected.
+    pub(super) fn idle_timeout(&self) -> Duration {
+        self.shared.options.idle_timeout
+    }
+
+    /// Bytes queued for the child.
+    pub(super) fn outgoing_len(&self) -> usize {
+        self.outgoing.len()
     }
 
     /// Feeds received bytes through decompression (into `plain`, a buffer
@@ -465,7 +613,11 @@ impl Session<'_> {
     }
 
     fn on_line(&mut self, line: &[u8]) {
-        let mut clock = crate::sys::now_realtime_ut;
+        if self.ingest.try_apply_set(line) {
+            return;
+        }
+        let received_ut = self.received_ut;
+        let mut clock = || received_ut;
         let parsed = parse_line(line);
         match parsed {
             Ok(Command::Chart(chart)) => {

@@ -29,6 +29,7 @@ pub mod replication;
 pub mod sender;
 
 mod connection;
+mod reading_loop;
 
 use std::collections::HashMap;
 use std::net::{SocketAddr, TcpStream};
@@ -140,6 +141,8 @@ struct Shared {
     /// their own), shut down on shutdown to end their blocking reads.
     reading: Mutex<HashMap<u64, TcpStream>>,
     next_reading: AtomicU64,
+    /// Reads every plain connection after its handshake.
+    reading_loop: Arc<reading_loop::ReadingLoop>,
 }
 
 impl Shared {
@@ -180,7 +183,9 @@ impl StreamReceiver {
         options: ReceiverOptions,
         shutdown: Shutdown,
     ) -> std::io::Result<StreamReceiver> {
+        let reading_loop = reading_loop::ReadingLoop::start(&shutdown)?;
         let shared = Arc::new(Shared {
+            reading_loop,
             store,
             options,
             shutdown,

@@ -201,7 +201,7 @@ const WAKER_TOKEN: u64 = 0;
 const FIRST_LISTENER: u64 = 1;
 /// Connections have tokens from here on (never reused).
 const FIRST_CONNECTION: u64 = 1 << 32;
-/// How often deadlines are checked, and the longest wait.
+/// How often deadlines are checked while a connection has one.
 const TICK: Duration = Duration::from_millis(250);
 /// How long a closing connection is drained, and how much of it.
 const DRAIN_FOR: Duration = Duration::from_secs(2);
@@ -278,6 +278,9 @@ impl WebServer {
         for (i, (listener, _)) in listeners.iter().enumerate() {
             poller.add(listener, FIRST_LISTENER + i as u64, true, false)?;
         }
+        // The loop may wait with no timeout: the shutdown wakes it.
+        let wake = waker.clone();
+        shutdown.on_trigger(move || wake.wake());
         let seconds = |s: u32| (s > 0).then(|| Duration::from_secs(u64::from(s)));
         let event_loop = EventLoop {
             poller,
@@ -440,14 +443,27 @@ impl EventLoop {
     fn run(mut self) {
         let mut ready = Vec::new();
         let mut next_sweep = Instant::now() + TICK;
-        let mut next_charts = next_chart_time(self.update_every);
+        let mut next_charts = self
+            .charts
+            .is_some()
+            .then(|| next_chart_time(self.update_every));
         loop {
             let now = Instant::now();
-            let timeout = next_sweep
-                .min(next_charts)
-                .min(self.accept_paused_until.unwrap_or(next_sweep))
-                .saturating_duration_since(now)
-                .min(TICK);
+            // Wake only for what is due: deadlines while a connection has
+            // one, the charts while there are charts, a paused accept. An
+            // idle agent's web thread then sleeps until its next chart
+            // update (or for good, with `netdata monitoring = no`): on a
+            // virtual machine every timed wake-up costs tens of µs.
+            let has_deadlines = self.conns.values().any(|c| c.deadline.is_some());
+            let due = [
+                has_deadlines.then_some(next_sweep),
+                next_charts,
+                self.accept_paused_until,
+            ]
+            .into_iter()
+            .flatten()
+            .min();
+            let timeout = due.map(|due| due.saturating_duration_since(now));
             if let Err(error) = self.poller.wait(timeout, &mut ready) {
                 tracing::error!(%error, "web server: waiting for sockets failed; stopping");
                 break;
@@ -465,12 +481,14 @@ impl EventLoop {
                 self.watch_listeners(true);
             }
             if now >= next_sweep {
-                self.sweep(now);
+                if has_deadlines {
+                    self.sweep(now);
+                }
                 next_sweep = now + TICK;
             }
-            if now >= next_charts {
+            if next_charts.is_some_and(|at| now >= at) {
                 self.update_charts();
-                next_charts = next_chart_time(self.update_every);
+                next_charts = Some(next_chart_time(self.update_every));
             }
         }
         if let Some(pool) = self.pool.take() {

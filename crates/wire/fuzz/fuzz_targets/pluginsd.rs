@@ -27,7 +27,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use wire::pluginsd::command::parse_line_slow_path;
-use wire::pluginsd::fast_path::try_parse_fast;
+use wire::pluginsd::fast_path::{try_parse_fast, try_parse_set_fields};
 use wire::pluginsd::{parse_line, LineFramer, WordArray};
 use wire::stream_compression::StreamDecompressor;
 
@@ -79,6 +79,15 @@ fuzz_target!(|data: &[u8]| {
         let parsed = parse_line(line);
         if let Some(fast) = try_parse_fast(line) {
             assert_eq!(Ok(fast), parse_line_slow_path(line));
+        }
+        if let Some((dimension_id, value)) = try_parse_set_fields(line) {
+            assert_eq!(
+                Ok(wire::pluginsd::Command::Set {
+                    dimension_id,
+                    value
+                }),
+                parse_line_slow_path(line)
+            );
         }
         let _ = parsed.map(|command| command.verb());
         let _ = WordArray::split(line);

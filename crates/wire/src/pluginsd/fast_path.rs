@@ -157,17 +157,45 @@ pub fn try_parse_fast(line: &[u8]) -> Option<Command<'_>> {
 
 #[inline(always)]
 fn try_parse_set(line: &[u8]) -> Option<Command<'_>> {
-    let at = skip_separators(line, 4);
+    let (dimension_id, value) = set_fields(line, 4)?;
+    Some(Command::Set {
+        dimension_id,
+        value,
+    })
+}
+
+/// The dimension id and value of a `SET` line of a common shape, without
+/// building a [`Command`] (the line of most rounds; a receiver that
+/// dispatches it first moves two words instead of a whole command). `None`
+/// for any other line, and for a `SET` the general parser must read: then
+/// [`parse_line`](super::parse_line) gives the answer.
+///
+/// ```
+/// use wire::pluginsd::fast_path::try_parse_set_fields;
+///
+/// assert_eq!(try_parse_set_fields(b"SET user = 1234"), Some((&b"user"[..], Some(1234))));
+/// assert_eq!(try_parse_set_fields(b"SET user ="), Some((&b"user"[..], None)));
+/// assert_eq!(try_parse_set_fields(b"SET user = 0x10"), None);
+/// assert_eq!(try_parse_set_fields(b"BEGIN a.b"), None);
+/// ```
+#[inline]
+pub fn try_parse_set_fields(line: &[u8]) -> Option<(&[u8], Option<i64>)> {
+    match line {
+        [b'S', b'E', b'T', b' ' | b'\t', ..] => set_fields(line, 4),
+        _ => None,
+    }
+}
+
+#[inline(always)]
+fn set_fields(line: &[u8], after_verb: usize) -> Option<(&[u8], Option<i64>)> {
+    let at = skip_separators(line, after_verb);
     let (dimension_id, at) = plain_word(line, at)?;
     if dimension_id.is_empty() {
         return None;
     }
     let mut at = skip_separators(line, at);
     if at == line.len() {
-        return Some(Command::Set {
-            dimension_id,
-            value: None,
-        });
+        return Some((dimension_id, None));
     }
     let negative = match line[at] {
         b'-' => {
@@ -186,10 +214,10 @@ fn try_parse_set(line: &[u8]) -> Option<Command<'_>> {
         return None;
     }
     let magnitude = magnitude as i64;
-    Some(Command::Set {
+    Some((
         dimension_id,
-        value: Some(if negative { -magnitude } else { magnitude }),
-    })
+        Some(if negative { -magnitude } else { magnitude }),
+    ))
 }
 
 #[inline(always)]
@@ -378,6 +406,12 @@ mod tests {
             if let Some(fast) = try_parse_fast(&line) {
                 prop_assert_eq!(Ok(fast), parse_line_slow_path(&line));
             }
+            if let Some((dimension_id, value)) = try_parse_set_fields(&line) {
+                prop_assert_eq!(
+                    Ok(Command::Set { dimension_id, value }),
+                    parse_line_slow_path(&line)
+                );
+            }
         }
 
         #[test]
@@ -389,6 +423,12 @@ mod tests {
             line.extend_from_slice(&tail);
             if let Some(fast) = try_parse_fast(&line) {
                 prop_assert_eq!(Ok(fast), parse_line_slow_path(&line));
+            }
+            if let Some((dimension_id, value)) = try_parse_set_fields(&line) {
+                prop_assert_eq!(
+                    Ok(Command::Set { dimension_id, value }),
+                    parse_line_slow_path(&line)
+                );
             }
         }
     }

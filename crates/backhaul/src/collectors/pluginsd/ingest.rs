@@ -425,6 +425,9 @@ impl Ingest {
     /// Applies one line (without its newline). `clock` gives the wall clock
     /// in µs since the epoch; it is read only at `END`.
     pub fn apply_line(&mut self, line: &[u8], clock: &mut dyn FnMut() -> u64) -> Flow {
+        if self.try_apply_set(line) {
+            return Flow::Continue;
+        }
         self.line_no += 1;
         self.counters.lines += 1;
         if self.in_function_result {
@@ -432,7 +435,6 @@ impl Ingest {
             return Flow::Continue;
         }
         match parse_line(line) {
-            // The line of most rounds, without moving a whole `Command`.
             Ok(Command::Set {
                 dimension_id,
                 value,
@@ -446,6 +448,24 @@ impl Ingest {
                 Flow::Continue
             }
         }
+    }
+
+    /// Applies `line` if it is a `SET` of a common shape (the line of most
+    /// rounds), without building a whole `Command`; false (and nothing
+    /// done) for any other line, which then goes through [`Self::apply_line`]
+    /// or [`Self::apply_parsed`].
+    #[inline]
+    pub fn try_apply_set(&mut self, line: &[u8]) -> bool {
+        if self.in_function_result {
+            return false;
+        }
+        let Some((dimension_id, value)) = pluginsd::fast_path::try_parse_set_fields(line) else {
+            return false;
+        };
+        self.line_no += 1;
+        self.counters.lines += 1;
+        self.on_set(dimension_id, value);
+        true
     }
 
     /// Applies one line the caller parsed itself (the stream receiver, which

@@ -190,7 +190,7 @@ impl Server {
             } else {
                 TICK
             };
-            if let Err(error) = self.poller.wait(wait, &mut ready) {
+            if let Err(error) = self.poller.wait(Some(wait), &mut ready) {
                 tracing::error!(%error, "statsd: waiting for sockets failed");
                 if shutdown.sleep(TICK) {
                     return;
