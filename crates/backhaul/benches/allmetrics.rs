@@ -6,7 +6,14 @@
 //! ```sh
 //! cargo bench -p backhaul --bench allmetrics            # 50k series
 //! cargo bench -p backhaul --bench allmetrics -- 200000  # another size
+//! cargo bench -p backhaul --bench allmetrics -- format=prometheus  # one query
+//! BENCH_SCRAPES=200 cargo bench -p backhaul --bench allmetrics  # more scrapes (for perf)
+//! BENCH_COLD=1 cargo bench -p backhaul --bench allmetrics  # caches flushed before each scrape
 //! ```
+//!
+//! `BENCH_COLD=1` writes 64 MiB elsewhere before each scrape (outside the
+//! measured time), so the scrape finds the store out of the CPU's caches,
+//! as a real scrape every 10 s does.
 
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -18,8 +25,13 @@ use rrd::{ChartDef, DimensionDef, Host, Store};
 const S: u64 = 1_000_000;
 const T0: i64 = 1_700_000_000;
 const DIMS_PER_CHART: usize = 100;
-const SCRAPES: i64 = 20;
 const EVERY: i64 = 10;
+const QUERIES: [&str; 4] = [
+    "format=prometheus",
+    "format=prometheus&types=yes&help=yes",
+    "format=prometheus&data=as-collected",
+    "format=shell",
+];
 
 fn main() {
     let dims: usize = std::env::args()
@@ -27,7 +39,18 @@ fn main() {
         .filter_map(|a| a.parse().ok())
         .next()
         .unwrap_or(50_000);
-    let until = T0 + EVERY * (SCRAPES + 1) + 5;
+    let only: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a.starts_with("format="))
+        .collect();
+    let scrapes: i64 = std::env::var("BENCH_SCRAPES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20);
+    let mut flush = std::env::var("BENCH_COLD")
+        .is_ok_and(|v| v == "1")
+        .then(|| vec![0u8; 64 << 20]);
+    let until = T0 + EVERY * (scrapes + 1) + 5;
     let store = Store::new(Host::new("benchhost", (until - T0 + 40) as usize));
     let mut charts = Vec::new();
     for c in 0..dims.div_ceil(DIMS_PER_CHART) {
@@ -57,18 +80,22 @@ fn main() {
     }
     let cfg = PrometheusExporterConfig::default();
     let client = IpAddr::V4(Ipv4Addr::LOCALHOST);
-    for query in [
-        "format=prometheus",
-        "format=prometheus&types=yes&help=yes",
-        "format=prometheus&data=as-collected",
-        "format=shell",
-    ] {
+    for query in QUERIES
+        .into_iter()
+        .filter(|q| only.is_empty() || only.iter().any(|o| o == q))
+    {
         let state = AllmetricsState::new();
         let warm = serve(query, client, None, &store, &cfg, &state, T0);
         let mut cpu = 0u64;
         let mut bytes = 0usize;
         let mut series = 0usize;
-        for i in 1..=SCRAPES {
+        for i in 1..=scrapes {
+            if let Some(flush) = flush.as_mut() {
+                for (k, b) in flush.iter_mut().enumerate().step_by(64) {
+                    *b = b.wrapping_add(k as u8);
+                }
+                std::hint::black_box(&flush);
+            }
             let c0 = thread_cpu_ns();
             let r = serve(query, client, None, &store, &cfg, &state, T0 + i * EVERY);
             cpu += thread_cpu_ns() - c0;
@@ -81,10 +108,10 @@ fn main() {
         }
         println!(
             "allmetrics {query:<40} dims={dims:>7} series/scrape={:>7} cpu/series {:>6.1} ns, cpu/scrape {:>7.2} ms, {:>8} bytes/scrape (warm-up {} bytes)",
-            series / SCRAPES as usize,
+            series / scrapes as usize,
             cpu as f64 / series as f64,
-            cpu as f64 / SCRAPES as f64 / 1e6,
-            bytes / SCRAPES as usize,
+            cpu as f64 / scrapes as f64 / 1e6,
+            bytes / scrapes as usize,
             warm.body.len(),
         );
     }

@@ -595,6 +595,34 @@ fn allmetrics_is_routed_with_the_host_and_the_client_address() {
             Some("text/plain; version=0.0.4")
         );
         assert_eq!(child.status, 200);
+        // The body is written after room for the head, sized from the
+        // previous body: whether the head fits that room exactly (the same
+        // request again) or not (another `Connection`, another length),
+        // the client gets the head and then the body, nothing between.
+        let mut stream = connect(server.addr);
+        for extra in [
+            "",
+            "",
+            "Accept-Encoding: gzip\r\n",
+            "",
+            "Connection: close\r\n",
+        ] {
+            let reply = get_on(&mut stream, "/api/v1/allmetrics?format=prometheus", extra);
+            assert_eq!(reply.status, 200);
+            let body = if extra.contains("gzip") {
+                assert_eq!(reply.header("Content-Encoding"), Some("gzip"));
+                let mut plain = Vec::new();
+                flate2::read::GzDecoder::new(&reply.body[..])
+                    .read_to_end(&mut plain)
+                    .unwrap();
+                plain
+            } else {
+                reply.body.clone()
+            };
+            let text = String::from_utf8(body).unwrap();
+            assert!(text.starts_with("netdata_info{"), "{text:?}");
+            assert!(text.ends_with('\n') && !text.contains('\0'), "{text:?}");
+        }
     }
     assert_eq!(
         get(server.addr, "/host/nobody/api/v1/allmetrics").status,

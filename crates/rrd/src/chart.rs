@@ -272,6 +272,10 @@ pub struct ChartState {
     /// readers can cache what they derive from them.
     generation: u64,
     rounds: u64,
+    /// How many dimensions have no collection (`last_collected` is `None`):
+    /// a reader that skips those need not look at any dimension when none
+    /// is left.
+    uncollected_dims: usize,
 }
 
 /// A chart: an immutable id and its state behind a reader-writer lock.
@@ -323,6 +327,7 @@ impl Chart {
                 last_collected_ut: 0,
                 generation: 1,
                 rounds: 0,
+                uncollected_dims: 0,
             }),
         })
     }
@@ -467,6 +472,12 @@ impl ChartState {
     }
     pub fn dimensions(&self) -> &[Dimension] {
         &self.dims
+    }
+    /// Whether every dimension has been collected (none has
+    /// [`Dimension::last_collected`] `None`), without reading them.
+    #[inline]
+    pub fn all_dimensions_collected(&self) -> bool {
+        self.uncollected_dims == 0
     }
     pub fn dimension(&self, index: DimIndex) -> Option<&Dimension> {
         self.dims.get(index)
@@ -689,6 +700,7 @@ impl ChartWriter<'_> {
         let i = s.dims.len();
         s.dim_by_id.insert(def.id.clone(), i);
         s.dims.push(Dimension::new(def));
+        s.uncollected_dims += 1;
         s.widen_rows(i);
         s.generation += 1;
         i
@@ -731,7 +743,13 @@ impl ChartWriter<'_> {
     /// streaming child reports them after replication (`RDSTATE`), so the
     /// next collection of an incremental dimension has its base.
     pub fn set_last_collected(&mut self, dim: DimIndex, raw: i64, collected_ut: u64) {
-        if let Some(d) = self.state.dims.get_mut(dim) {
+        let s = &mut *self.state;
+        if let Some(d) = s.dims.get_mut(dim) {
+            match (d.last_collected_ut == 0, collected_ut == 0) {
+                (true, false) => s.uncollected_dims -= 1,
+                (false, true) => s.uncollected_dims += 1,
+                _ => {}
+            }
             d.last_collected_value = raw;
             d.last_collected_ut = collected_ut;
             d.has_base = collected_ut != 0;
@@ -1020,6 +1038,9 @@ impl ChartState {
                 }
             }
             d.last_collected_value = raw;
+            if previous_ut == 0 && now_ut != 0 {
+                self.uncollected_dims -= 1;
+            }
             d.last_collected_ut = now_ut;
         }
 

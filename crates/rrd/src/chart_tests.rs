@@ -771,6 +771,54 @@ fn prefetch_hints_change_nothing_and_never_wait() {
 }
 
 #[test]
+fn all_dimensions_collected_follows_every_dimension() {
+    let c = chart(1, 10);
+    let check = |c: &Chart| {
+        let st = c.read();
+        let all = st.dimensions().iter().all(|d| d.last_collected().is_some());
+        assert_eq!(st.all_dimensions_collected(), all);
+        all
+    };
+    assert!(check(&c), "no dimension: nothing left to collect");
+    let mut w = c.write();
+    let a = w.add_dimension(DimensionDef::new("a"));
+    let b = w.add_dimension(DimensionDef::new("b"));
+    drop(w);
+    assert!(!check(&c));
+    let mut w = c.write();
+    w.set(a, 1);
+    w.done(100 * S).unwrap();
+    drop(w);
+    assert!(!check(&c), "b not collected yet");
+    let mut w = c.write();
+    w.set(a, 2);
+    w.set(b, 2);
+    w.done(101 * S).unwrap();
+    // Redefining a dimension keeps its collection.
+    w.add_dimension(DimensionDef::new("a").name("renamed"));
+    drop(w);
+    assert!(check(&c));
+    let mut w = c.write();
+    w.set_last_collected(b, 0, 0);
+    drop(w);
+    assert!(!check(&c), "b's collection was cleared");
+    let mut w = c.write();
+    w.set_last_collected(b, 5, 101 * S);
+    w.set_last_collected(b, 6, 101 * S);
+    drop(w);
+    assert!(check(&c));
+    let mut w = c.write();
+    w.add_dimension(DimensionDef::new("c"));
+    drop(w);
+    assert!(!check(&c), "a new dimension");
+    let mut w = c.write();
+    w.set(2, 1);
+    w.done(102 * S).unwrap();
+    drop(w);
+    assert!(check(&c));
+}
+
+#[test]
 fn factors_beyond_32_bits_are_used_whole() {
     // Factors that do not fit the inline 32-bit copies are read from the
     // definition: the stored values are those of the exact 64-bit factors.

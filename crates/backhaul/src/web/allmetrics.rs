@@ -49,16 +49,19 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Weak};
 
 use parking_lot::Mutex;
-use rrd::{Algorithm, ChartState, Host, LabelSource, Store, WindowAggregate};
+use rrd::{Algorithm, Chart, ChartState, Host, LabelSource, Store, WindowAggregate};
 use wire::format::allmetrics_json as json;
 use wire::format::allmetrics_shell as shell;
 use wire::format::prometheus::{
-    self, ChartComment, CollectedComment, InfoLabels, ScrapeComment, SeriesHead, Suffix, UnitsPart,
+    self, ChartComment, ChartSamples, CollectedComment, InfoLabels, ScrapeComment, SeriesHead,
+    Suffix, UnitsPart,
 };
 use wire::format::MetricValue;
+use wire::number::RenderedTimestamp;
 use wire::simple_pattern::SimplePattern;
 
 use crate::config::{DataSource, PrometheusExporterConfig};
@@ -83,12 +86,21 @@ pub const FORGET_SCRAPER_AFTER_S: i64 = 3600;
 pub const MAX_SCRAPERS: usize = 4096;
 /// A `server` name is cut to this many bytes (it is a key kept in memory).
 pub const MAX_SERVER_NAME_BYTES: usize = 256;
+/// At most this many (host, options) series caches are kept (see
+/// [`AllmetricsState`]).
+pub const MAX_SERIES_CACHES: usize = 16;
 
 /// What the Prometheus formats remember between requests: each (scraper,
 /// host) pair's last scrape time, and the `application` and `version`
 /// labels of `netdata_info`.
 pub struct AllmetricsState {
     scrapers: Mutex<HashMap<(String, String), i64>>,
+    /// What the common scrapes (`average` or `sum`, no `help`, no
+    /// `types`) rendered, per host and options: at most
+    /// [`MAX_SERIES_CACHES`], the one used longest ago making room.
+    series_caches: Mutex<Vec<SeriesCache>>,
+    /// The length of the last Prometheus body served.
+    last_body_len: AtomicUsize,
     application: String,
     version: String,
 }
@@ -111,6 +123,8 @@ impl AllmetricsState {
     pub fn with_identity(application: &str, version: &str) -> AllmetricsState {
         AllmetricsState {
             scrapers: Mutex::new(HashMap::new()),
+            series_caches: Mutex::new(Vec::new()),
+            last_body_len: AtomicUsize::new(0),
             application: application.to_owned(),
             version: version.to_owned(),
         }
@@ -119,6 +133,55 @@ impl AllmetricsState {
     /// How many (scraper, host) pairs are remembered.
     pub fn scrapers(&self) -> usize {
         self.scrapers.lock().len()
+    }
+
+    /// The length of the last Prometheus body served: a guess of the
+    /// next one's (for its `Content-Length`).
+    pub fn body_len_guess(&self) -> usize {
+        self.last_body_len.load(Ordering::Relaxed)
+    }
+
+    /// How many (host, options) series caches are kept.
+    pub fn series_caches(&self) -> usize {
+        self.series_caches.lock().len()
+    }
+
+    /// The series cache of `host` with `shape`, taken out of the state
+    /// (an empty one if none is kept): a request uses it without a lock
+    /// and gives it back with [`Self::give_back`]. A concurrent request of
+    /// the same shape renders its own.
+    fn take_cache(&self, host: &Arc<Host>, shape: &CacheShape) -> SeriesCache {
+        let mut caches = self.series_caches.lock();
+        let found = caches
+            .iter()
+            .position(|c| c.host.as_ptr() == Arc::as_ptr(host) && c.shape == *shape);
+        match found {
+            Some(at) => caches.swap_remove(at),
+            None => SeriesCache::new(host, shape.clone()),
+        }
+    }
+
+    /// Keeps `cache` for the next request of its shape; forgets caches
+    /// not used for [`FORGET_SCRAPER_AFTER_S`] and, beyond
+    /// [`MAX_SERIES_CACHES`], the one used longest ago.
+    fn give_back(&self, mut cache: SeriesCache, now: i64) {
+        cache.last_used = now;
+        let mut caches = self.series_caches.lock();
+        caches.retain(|c| {
+            now - c.last_used <= FORGET_SCRAPER_AFTER_S
+                && !(c.host.as_ptr() == cache.host.as_ptr() && c.shape == cache.shape)
+        });
+        if caches.len() >= MAX_SERIES_CACHES {
+            if let Some(oldest) = caches
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, c)| c.last_used)
+                .map(|(at, _)| at)
+            {
+                caches.swap_remove(oldest);
+            }
+        }
+        caches.push(cache);
     }
 
     /// Records that `server` scrapes `host` at `now`; returns its previous
@@ -153,7 +216,17 @@ impl AllmetricsState {
 pub struct AllmetricsResponse {
     pub status: u16,
     pub content_type: &'static str,
+    /// The body, after `head_room` bytes of room for the HTTP head (see
+    /// [`serve_with_head_room`]).
     pub body: Vec<u8>,
+    pub head_room: usize,
+}
+
+impl AllmetricsResponse {
+    /// The body without its head room.
+    pub fn content(&self) -> &[u8] {
+        self.body.get(self.head_room..).unwrap_or_default()
+    }
 }
 
 /// Serves `/api/v1/allmetrics?QUERY`.
@@ -171,6 +244,25 @@ pub fn serve(
     state: &AllmetricsState,
     now_s: i64,
 ) -> AllmetricsResponse {
+    serve_with_head_room(query, client, host, store, cfg, state, now_s, 0)
+}
+
+/// [`serve`], with a Prometheus body (the megabytes of a scrape) written
+/// after `head_room` bytes left for the HTTP head, so that the head can be
+/// put in front of it without moving it. The web server asks for as many
+/// bytes as the head of a body as long as the previous one
+/// ([`AllmetricsState::body_len_guess`]) takes; other bodies get none.
+#[allow(clippy::too_many_arguments)]
+pub fn serve_with_head_room(
+    query: &str,
+    client: IpAddr,
+    host: Option<&str>,
+    store: &Store,
+    cfg: &PrometheusExporterConfig,
+    state: &AllmetricsState,
+    now_s: i64,
+    head_room: usize,
+) -> AllmetricsResponse {
     let params = Params::parse(query, client, cfg);
     let host = match host {
         None => store.localhost().clone(),
@@ -184,21 +276,33 @@ pub fn serve(
             status: 200,
             content_type: CONTENT_TYPE_TEXT,
             body: serve_shell(&host, &params),
+            head_room: 0,
         },
         Some(OutputFormat::Json) => AllmetricsResponse {
             status: 200,
             content_type: CONTENT_TYPE_JSON,
             body: serve_json(&host, &params),
+            head_room: 0,
         },
-        Some(OutputFormat::Prometheus { all_hosts }) => AllmetricsResponse {
-            status: 200,
-            content_type: CONTENT_TYPE_PROMETHEUS,
-            body: serve_prometheus(&host, all_hosts, store, cfg, state, &params, now_s),
-        },
+        Some(OutputFormat::Prometheus { all_hosts }) => {
+            let body = serve_prometheus(
+                &host, all_hosts, store, cfg, state, &params, now_s, head_room,
+            );
+            state
+                .last_body_len
+                .store(body.len() - head_room, Ordering::Relaxed);
+            AllmetricsResponse {
+                status: 200,
+                content_type: CONTENT_TYPE_PROMETHEUS,
+                body,
+                head_room,
+            }
+        }
         None => AllmetricsResponse {
             status: 400,
             content_type: CONTENT_TYPE_TEXT,
             body: BAD_FORMAT_TEXT.as_bytes().to_vec(),
+            head_room: 0,
         },
     }
 }
@@ -222,6 +326,7 @@ fn unknown_host(name: &str) -> AllmetricsResponse {
         status: 404,
         content_type: CONTENT_TYPE_HTML,
         body,
+        head_room: 0,
     }
 }
 
@@ -542,6 +647,8 @@ impl Lines {
 struct Request<'a> {
     params: &'a Params,
     pattern: SimplePattern,
+    /// The text `pattern` was made from.
+    pattern_text: String,
     /// Start of the scraper's window (seconds).
     after: i64,
     /// End of the window: the request's time (seconds).
@@ -560,6 +667,7 @@ fn serve_prometheus(
     state: &AllmetricsState,
     params: &Params,
     now: i64,
+    head_room: usize,
 ) -> Vec<u8> {
     let update_every = i64::from(cfg.update_every.max(1));
     let server = if params.server.is_empty() {
@@ -573,10 +681,14 @@ fn serve_prometheus(
         _ => now - update_every,
     };
 
+    // The body starts with the head room (zeros, overwritten by the head).
     let mut lines = if params.types {
-        Lines::Grouped(Box::default())
+        Lines::Grouped(Box::new(Families {
+            preamble: vec![0; head_room],
+            ..Families::default()
+        }))
     } else {
-        Lines::Direct(Vec::new())
+        Lines::Direct(vec![0; head_room])
     };
     if params.help {
         prometheus::write_scrape_comment(
@@ -592,14 +704,15 @@ fn serve_prometheus(
         );
     }
 
+    let pattern_text = params
+        .filter
+        .as_deref()
+        .unwrap_or(&cfg.send_charts_matching)
+        .to_owned();
     let mut request = Request {
         params,
-        pattern: SimplePattern::new(
-            params
-                .filter
-                .as_deref()
-                .unwrap_or(&cfg.send_charts_matching),
-        ),
+        pattern: SimplePattern::new(&pattern_text),
+        pattern_text,
         after,
         before: now,
         instance: Vec::new(),
@@ -637,7 +750,7 @@ fn serve_prometheus(
 }
 
 fn write_host(
-    host: &Host,
+    host: &Arc<Host>,
     cfg: &PrometheusExporterConfig,
     state: &AllmetricsState,
     request: &mut Request<'_>,
@@ -660,6 +773,23 @@ fn write_host(
         |_| {},
         |out| prometheus::write_info_line(out, &info, timestamp),
     );
+    let params = request.params;
+    if let (Lines::Direct(out), false, false) = (
+        &mut *lines,
+        params.help,
+        params.data_source == DataSource::AsCollected,
+    ) {
+        let shape = CacheShape::new(request);
+        let mut cache = state.take_cache(host, &shape);
+        write_host_cached(host, request, &mut cache, out);
+        state.give_back(cache, now);
+        return;
+    }
+    write_host_charts(host, request, lines);
+}
+
+/// Every chart of `host` that the request takes, through [`write_chart`].
+fn write_host_charts(host: &Host, request: &mut Request<'_>, lines: &mut Lines) {
     for chart in host.charts() {
         let st = chart.read();
         if st.is_obsolete() || !chart_matches(&request.pattern, &st) {
@@ -667,6 +797,206 @@ fn write_host(
         }
         write_chart(&st, request, lines);
     }
+}
+
+/// Everything of a request that the rendered sample lines depend on,
+/// besides the host and the chart: what a [`SeriesCache`] is kept for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct CacheShape {
+    prefix: String,
+    names: bool,
+    /// `data=sum` (else `average`).
+    sum: bool,
+    hideunits: bool,
+    oldunits: bool,
+    /// The chart filter's text.
+    pattern: String,
+    /// `,instance="HOST"` (`prometheus_all_hosts`) or empty.
+    instance: Vec<u8>,
+}
+
+impl CacheShape {
+    fn new(request: &Request<'_>) -> CacheShape {
+        let params = request.params;
+        CacheShape {
+            prefix: params.prefix.clone(),
+            names: params.names,
+            sum: params.data_source == DataSource::Sum,
+            hideunits: params.hideunits,
+            oldunits: params.oldunits,
+            pattern: request.pattern_text.clone(),
+            instance: request.instance.clone(),
+        }
+    }
+
+    /// The units part and suffix of the metric names.
+    fn units_and_suffix<'a>(&self, units: &'a str) -> (UnitsPart<'a>, Suffix) {
+        if self.sum {
+            (UnitsPart::Hidden, Suffix::Sum)
+        } else if self.hideunits {
+            (UnitsPart::Hidden, Suffix::Average)
+        } else if self.oldunits {
+            (UnitsPart::Old(units), Suffix::Average)
+        } else {
+            (UnitsPart::Current(units), Suffix::Average)
+        }
+    }
+}
+
+/// One host's charts as a scrape of one [`CacheShape`] renders them, in
+/// the host's chart order: whether the filter takes each chart, and its
+/// sample lines ([`ChartSamples`]), rebuilt when the chart's generation
+/// changes. Holds the charts weakly: a removed chart is not kept alive.
+struct SeriesCache {
+    host: Weak<Host>,
+    shape: CacheShape,
+    /// The host's chart list generation `charts` follows.
+    charts_generation: u64,
+    charts: Vec<CachedChart>,
+    /// Bytes the previous scrape of this shape wrote for this host: the
+    /// next one reserves that much (and a little more) at once.
+    last_len: usize,
+    /// When it was last used (seconds).
+    last_used: i64,
+}
+
+struct CachedChart {
+    chart: Weak<Chart>,
+    /// The chart generation `selected` and `samples` are of (0: none).
+    generation: u64,
+    selected: bool,
+    /// Rendered at the chart's first sample after a change.
+    samples: Option<ChartSamples>,
+}
+
+impl CachedChart {
+    fn new(chart: &Arc<Chart>) -> CachedChart {
+        CachedChart {
+            chart: Arc::downgrade(chart),
+            generation: 0,
+            selected: false,
+            samples: None,
+        }
+    }
+}
+
+impl SeriesCache {
+    fn new(host: &Arc<Host>, shape: CacheShape) -> SeriesCache {
+        SeriesCache {
+            host: Arc::downgrade(host),
+            shape,
+            charts_generation: 0,
+            charts: Vec::new(),
+            last_len: 0,
+            last_used: 0,
+        }
+    }
+
+    /// Makes `self.charts` follow `charts` (the host's list now), keeping
+    /// what is known of the charts still there.
+    fn sync(&mut self, charts: &[Arc<Chart>], generation: u64) {
+        let same = generation == self.charts_generation
+            && self.charts.len() == charts.len()
+            && self
+                .charts
+                .iter()
+                .zip(charts)
+                .all(|(known, now)| known.chart.as_ptr() == Arc::as_ptr(now));
+        if same {
+            return;
+        }
+        self.charts_generation = generation;
+        let mut known: HashMap<*const Chart, CachedChart> = self
+            .charts
+            .drain(..)
+            .map(|c| (c.chart.as_ptr(), c))
+            .collect();
+        self.charts = charts
+            .iter()
+            .map(|chart| {
+                known
+                    .remove(&Arc::as_ptr(chart))
+                    .unwrap_or_else(|| CachedChart::new(chart))
+            })
+            .collect();
+    }
+}
+
+/// The sample lines of `st` for `shape`.
+fn render_samples(st: &ChartState, shape: &CacheShape) -> ChartSamples {
+    let def = st.def();
+    let chart = if shape.names { st.name() } else { st.id() };
+    let (units, suffix) = shape.units_and_suffix(&def.units);
+    let name = prometheus::metric_name(&shape.prefix, &def.context, units, suffix);
+    let mut samples = ChartSamples::new(&SeriesHead::new(&name, chart, &def.family));
+    for d in st.dimensions() {
+        samples.push(dimension_shown(d, shape.names), &shape.instance);
+    }
+    samples
+}
+
+/// The common scrape (`average` or `sum`, no comments, netdata's line
+/// order) of one host's charts into `out`, from and into `cache`: the
+/// same bytes as [`write_chart`].
+fn write_host_cached(
+    host: &Host,
+    request: &mut Request<'_>,
+    cache: &mut SeriesCache,
+    out: &mut Vec<u8>,
+) {
+    let charts = host.charts();
+    cache.sync(&charts, host.charts_generation());
+    out.reserve(cache.last_len + cache.last_len / 16);
+    let start = out.len();
+    let timestamps = request.params.timestamps;
+    let sum = cache.shape.sum;
+    // (Cache hints for the next charts, as the exporter gives, measured
+    // nothing here: alternating runs of `BENCH_COLD=1` were the same within
+    // their noise.)
+    for (chart, cached) in charts.iter().zip(cache.charts.iter_mut()) {
+        let st = chart.read();
+        if st.generation() != cached.generation {
+            cached.generation = st.generation();
+            cached.selected = chart_matches(&request.pattern, &st);
+            cached.samples = None;
+        }
+        if st.is_obsolete() || !cached.selected {
+            continue;
+        }
+        let Some(window) = netdata_window(&st, request.after, request.before) else {
+            continue;
+        };
+        let samples = cached
+            .samples
+            .get_or_insert_with(|| render_samples(&st, &cache.shape));
+        st.aggregate_all(&window, &mut request.aggregates);
+        let timestamp = RenderedTimestamp::new(window.last_t() * 1000);
+        let timestamp = timestamps.then_some(&timestamp);
+        let value = |(index, agg): (usize, &WindowAggregate)| {
+            (agg.count > 0).then(|| {
+                let value = if sum || agg.count == 1 {
+                    agg.sum
+                } else {
+                    agg.sum / agg.count as f64
+                };
+                (index, MetricValue::Stored(value))
+            })
+        };
+        let aggregates = request.aggregates.iter().enumerate();
+        if st.all_dimensions_collected() {
+            // The usual case: no dimension to skip, so none is read (a
+            // scrape every few seconds finds them out of the cache).
+            samples.write_lines(out, timestamp, aggregates.filter_map(value));
+        } else {
+            let collected = st.dimensions().iter().map(|d| d.last_collected().is_some());
+            let values = aggregates
+                .zip(collected)
+                .filter(|&(_, collected)| collected)
+                .filter_map(|(aggregate, _)| value(aggregate));
+            samples.write_lines(out, timestamp, values);
+        }
+    }
+    cache.last_len = out.len() - start;
 }
 
 fn write_chart(st: &ChartState, request: &mut Request<'_>, lines: &mut Lines) {
@@ -941,6 +1271,184 @@ mod tests {
             "netdata_info{instance=\"box\",application=\"netdata\",version=\"v1.37.1\",env=\"lab\"} 1\n"
         ));
         assert!(AllmetricsState::new().application == "backhaul");
+    }
+
+    /// A host whose charts exercise what the cached path must get right:
+    /// escapes, an obsolete chart, a chart the filter leaves out, a
+    /// dimension never collected (its points stored from elsewhere), one
+    /// collected late, another update every.
+    fn varied_host() -> Arc<Host> {
+        let host = Arc::new(Host::new("box", 100));
+        let plain = host.create_chart(
+            ChartDef::new("sys", "load")
+                .name("load \"avg\"")
+                .units("load")
+                .family("fam\\ily")
+                .context("sys.load"),
+        );
+        let odd = host.create_chart(
+            ChartDef::new("lab", "odd")
+                .units("KiB/s")
+                .family("lab")
+                .context("lab.odd")
+                .update_every(2),
+        );
+        let gone = host.create_chart(ChartDef::new("lab", "gone").units("u"));
+        let skipped = host.create_chart(ChartDef::new("skip", "me").units("u"));
+        {
+            let mut w = plain.write();
+            w.add_dimension(DimensionDef::new("load1").name("one\nminute"));
+            w.add_dimension(DimensionDef::new("load5"));
+            for t in 100..=130u64 {
+                w.set(0, t as i64);
+                w.set(1, 3 * t as i64);
+                w.done(t * 1_000_000).unwrap();
+            }
+        }
+        {
+            let mut w = odd.write();
+            let a = w.add_dimension(DimensionDef::new("a"));
+            let late = w.add_dimension(DimensionDef::new("late"));
+            let never = w.add_dimension(DimensionDef::new("never"));
+            for t in (100..=130u64).step_by(2) {
+                w.set(a, 7 * t as i64);
+                if t > 120 {
+                    w.set(late, t as i64);
+                }
+                w.done(t * 1_000_000).unwrap();
+                w.store_point(t as i64, &[(never, 5.0)]);
+            }
+        }
+        for chart in [&gone, &skipped] {
+            let mut w = chart.write();
+            w.add_dimension(DimensionDef::new("x"));
+            for t in 100..=130u64 {
+                w.set(0, 1);
+                w.done(t * 1_000_000).unwrap();
+            }
+        }
+        gone.write().set_obsolete(true);
+        host
+    }
+
+    /// The request's lines through the cache (kept in `state`) and
+    /// through `write_chart`, side by side.
+    fn both_paths(
+        host: &Arc<Host>,
+        query: &str,
+        state: &AllmetricsState,
+        now: i64,
+    ) -> (Vec<u8>, Vec<u8>) {
+        let cfg = PrometheusExporterConfig {
+            send_charts_matching: "!skip.* *".to_owned(),
+            ..PrometheusExporterConfig::default()
+        };
+        let params = Params::parse(query, CLIENT, &cfg);
+        let pattern_text = cfg.send_charts_matching.clone();
+        let mut request = Request {
+            params: &params,
+            pattern: SimplePattern::new(&pattern_text),
+            pattern_text,
+            after: now - 10,
+            before: now,
+            instance: if query.contains("instance") {
+                prometheus::instance_label("box")
+            } else {
+                Vec::new()
+            },
+            aggregates: Vec::new(),
+        };
+        let mut cached = Lines::Direct(Vec::new());
+        write_host(host, &cfg, state, &mut request, &mut cached, now);
+        let mut plain = Lines::Direct(Vec::new());
+        write_host_charts(host, &mut request, &mut plain);
+        let (Lines::Direct(cached), Lines::Direct(plain)) = (cached, plain) else {
+            unreachable!()
+        };
+        // The cached path wrote `netdata_info` first.
+        let info_end = cached.iter().position(|&b| b == b'\n').unwrap() + 1;
+        (cached[info_end..].to_vec(), plain)
+    }
+
+    #[test]
+    fn cached_lines_are_the_lines_of_write_chart() {
+        let host = varied_host();
+        let state = AllmetricsState::new();
+        let queries = [
+            "format=prometheus",
+            "format=prometheus&names=no",
+            "format=prometheus&data=sum",
+            "format=prometheus&hideunits=yes&timestamps=no",
+            "format=prometheus&oldunits=yes&prefix=p",
+            "format=prometheus&instance",
+        ];
+        for round in 0..3 {
+            for query in queries {
+                let (cached, plain) = both_paths(&host, query, &state, 131 + round);
+                let text = String::from_utf8(cached.clone()).unwrap();
+                assert_eq!(
+                    text,
+                    String::from_utf8(plain).unwrap(),
+                    "{query}, round {round}"
+                );
+                assert!(text.contains("family=\"fam\\\\ily\""), "{text}");
+                assert!(
+                    !text.contains("never") && !text.contains("skip") && !text.contains("gone"),
+                    "{text}"
+                );
+            }
+            // Change what the cache holds between rounds.
+            match round {
+                0 => {
+                    let chart = host.chart_by_id("sys.load").unwrap();
+                    let mut w = chart.write();
+                    w.add_dimension(DimensionDef::new("load5").name("five"));
+                    w.add_dimension(DimensionDef::new("load15"));
+                    w.set(0, 1);
+                    w.set(1, 2);
+                    w.set(2, 3);
+                    w.done(131_000_000).unwrap();
+                }
+                1 => {
+                    host.create_chart(
+                        ChartDef::new("sys", "load")
+                            .name("renamed")
+                            .units("load")
+                            .family("fam\\ily")
+                            .context("sys.load"),
+                    );
+                    let chart = host.create_chart(ChartDef::new("new", "chart").units("u"));
+                    let mut w = chart.write();
+                    w.add_dimension(DimensionDef::new("n"));
+                    for t in 120..=133u64 {
+                        w.set(0, t as i64);
+                        w.done(t * 1_000_000).unwrap();
+                    }
+                }
+                _ => {}
+            }
+        }
+        assert_eq!(state.series_caches(), queries.len());
+    }
+
+    #[test]
+    fn series_caches_are_bounded() {
+        let host = varied_host();
+        let state = AllmetricsState::new();
+        for i in 0..MAX_SERIES_CACHES + 5 {
+            let query = format!("format=prometheus&prefix=p{i}");
+            let (cached, plain) = both_paths(&host, &query, &state, 131 + i as i64);
+            assert_eq!(cached, plain);
+        }
+        assert_eq!(state.series_caches(), MAX_SERIES_CACHES);
+        // Not used for an hour: forgotten at the next request.
+        both_paths(
+            &host,
+            "format=prometheus",
+            &state,
+            140 + 2 * FORGET_SCRAPER_AFTER_S,
+        );
+        assert_eq!(state.series_caches(), 1);
     }
 
     #[test]

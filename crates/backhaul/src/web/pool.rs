@@ -11,7 +11,7 @@ use std::thread::JoinHandle;
 
 use parking_lot::Mutex;
 
-use super::response::{encode, Encoding, Response};
+use super::response::{encode_owned, Encoding, Response};
 use super::routes::{self, Context, Outcome};
 use super::server::StreamHandler;
 use super::Request;
@@ -118,8 +118,9 @@ fn work(receiver: &Mutex<Receiver<Job>>, ctx: &Context, done: &Sender<Done>, wak
         let message = match outcome {
             Outcome::Respond(response) => {
                 let keep_alive = request.keep_alive && !response.close;
-                let bytes = encode(
-                    &response,
+                let status = response.status;
+                let bytes = encode_owned(
+                    response,
                     &Encoding {
                         head_only: request.method == "HEAD",
                         keep_alive,
@@ -132,7 +133,7 @@ fn work(receiver: &Mutex<Receiver<Job>>, ctx: &Context, done: &Sender<Done>, wak
                     id,
                     bytes,
                     keep_alive,
-                    status: response.status,
+                    status,
                 }
             }
             Outcome::Upgrade(handler) => Done::Upgrade {

@@ -24,6 +24,9 @@ pub struct Response {
     pub headers: Vec<String>,
     /// Close the connection after this response, whatever the client asked.
     pub close: bool,
+    /// The first `head_room` bytes of `body` are not content: room a
+    /// handler left for the head ([`Response::with_head_room`]).
+    pub head_room: usize,
 }
 
 impl Response {
@@ -35,7 +38,24 @@ impl Response {
             body: body.into(),
             headers: Vec::new(),
             close: false,
+            head_room: 0,
         }
+    }
+
+    /// The same response, whose body starts with `head_room` bytes that
+    /// are room for the head, not content (at most the body's length).
+    /// When the head turns out to be exactly that long and the body goes
+    /// out as it is, [`encode_owned`] writes the head there and the body
+    /// is not moved at all: a handler of megabyte bodies that can tell the
+    /// head's length in advance ([`plain_head_len`]) leaves that much.
+    pub fn with_head_room(mut self, head_room: usize) -> Response {
+        self.head_room = head_room.min(self.body.len());
+        self
+    }
+
+    /// The body's content (after the head room).
+    pub fn content(&self) -> &[u8] {
+        self.body.get(self.head_room..).unwrap_or_default()
     }
 
     /// A plain-text response; a line end is added if `text` has none.
@@ -106,21 +126,98 @@ pub struct GzipCounts {
 
 /// The response's bytes: head and (unless `head_only`) body.
 pub fn encode(response: &Response, encoding: &Encoding<'_>) -> Vec<u8> {
+    let gzipped = gzip_body(response, encoding);
+    let body = gzipped.as_deref().unwrap_or(response.content());
+    let mut out = Vec::with_capacity(320 + if encoding.head_only { 0 } else { body.len() });
+    write_head(&mut out, response, encoding, gzipped.is_some(), body.len());
+    if !encoding.head_only {
+        out.extend_from_slice(body);
+    }
+    out
+}
+
+/// What [`encode`] returns, made from the response's own body: a body
+/// that is sent as it is keeps its allocation. The head goes into the
+/// body's head room when it is exactly that long (nothing moves), else in
+/// front of the content in place (one move of the body within its
+/// allocation, which a body written with some spare capacity already
+/// has), never into a new buffer: a scrape's body is megabytes, and a new
+/// buffer costs its page faults and the copy.
+pub fn encode_owned(response: Response, encoding: &Encoding<'_>) -> Vec<u8> {
+    let content_len = response.content().len();
+    let gzipped = encoding.gzip_level.is_some() && content_len > 0;
+    let sent_as_is = !(encoding.head_only || gzipped);
+    if !sent_as_is {
+        return encode(&response, encoding);
+    }
+    let mut head = Vec::with_capacity(320);
+    write_head(&mut head, &response, encoding, false, content_len);
+    let room = response.head_room;
+    let mut bytes = response.body;
+    match bytes.get_mut(..room) {
+        Some(space) if space.len() == head.len() => space.copy_from_slice(&head),
+        _ => {
+            bytes.splice(..room, head);
+        }
+    }
+    bytes
+}
+
+/// The length of the head [`encode`] writes for a response of `status`
+/// and `content_type` with no further header, not gzipped, with a body of
+/// `body_len` bytes: the head room a handler leaves
+/// ([`Response::with_head_room`]).
+pub fn plain_head_len(
+    status: u16,
+    content_type: &'static str,
+    keep_alive: bool,
+    body_len: usize,
+) -> usize {
+    let mut head = Vec::with_capacity(320);
+    let encoding = Encoding {
+        head_only: false,
+        keep_alive,
+        gzip_level: None,
+        gzip_counts: None,
+        // Every date has the same length (`Date` is IMF-fixdate).
+        now_s: 0,
+    };
+    write_head(
+        &mut head,
+        &Response::new(status, content_type, Vec::new()),
+        &encoding,
+        false,
+        body_len,
+    );
+    head.len()
+}
+
+/// The body gzipped, when the encoding asks for it (and counted).
+fn gzip_body(response: &Response, encoding: &Encoding<'_>) -> Option<Vec<u8>> {
     let gzipped = match encoding.gzip_level {
-        Some(level) if !response.body.is_empty() => gzip(&response.body, level),
+        Some(level) if !response.content().is_empty() => gzip(response.content(), level),
         _ => None,
     };
-    let body = gzipped.as_deref().unwrap_or(&response.body);
     if let (Some(counts), Some(gzipped)) = (encoding.gzip_counts, &gzipped) {
-        let before = u64::try_from(response.body.len()).unwrap_or(u64::MAX);
+        let before = u64::try_from(response.content().len()).unwrap_or(u64::MAX);
         let after = u64::try_from(gzipped.len()).unwrap_or(u64::MAX);
         counts.before.fetch_add(before, Ordering::Relaxed);
         counts.after.fetch_add(after, Ordering::Relaxed);
     }
+    gzipped
+}
+
+/// Appends the status line and headers, and the blank line after them.
+fn write_head(
+    out: &mut Vec<u8>,
+    response: &Response,
+    encoding: &Encoding<'_>,
+    gzipped: bool,
+    body_len: usize,
+) {
     let date = httpdate::fmt_http_date(
         std::time::UNIX_EPOCH + std::time::Duration::from_secs(encoding.now_s),
     );
-    let mut out = Vec::with_capacity(320 + if encoding.head_only { 0 } else { body.len() });
     let _ = write!(
         out,
         "HTTP/1.1 {} {}\r\n\
@@ -146,14 +243,10 @@ pub fn encode(response: &Response, encoding: &Encoding<'_>) -> Vec<u8> {
         out.extend_from_slice(line.as_bytes());
         out.extend_from_slice(b"\r\n");
     }
-    if gzipped.is_some() {
+    if gzipped {
         out.extend_from_slice(b"Content-Encoding: gzip\r\nVary: Accept-Encoding\r\n");
     }
-    let _ = write!(out, "Content-Length: {}\r\n\r\n", body.len());
-    if !encoding.head_only {
-        out.extend_from_slice(body);
-    }
-    out
+    let _ = write!(out, "Content-Length: {body_len}\r\n\r\n");
 }
 
 /// `body` gzipped at `level` (`None` if compression failed, which writing
@@ -234,5 +327,60 @@ mod tests {
         assert!(head.contains("\r\nConnection: close\r\n"));
         assert!(head.contains("\r\nContent-Length: 6\r\n"));
         assert!(body.is_empty());
+    }
+
+    #[test]
+    fn owned_encoding_gives_the_same_bytes() {
+        let counts = GzipCounts::default();
+        let mut body = b"x 1\n".repeat(1000);
+        body.reserve(400);
+        let owned_ptr = body.as_ptr();
+        for (gzip_level, head_only) in [(None, false), (Some(1), false), (None, true)] {
+            let mut enc = encoding(gzip_level);
+            enc.head_only = head_only;
+            enc.gzip_counts = Some(&counts);
+            let response = Response::new(200, TEXT, body.clone()).header("X-Test: 1");
+            assert_eq!(
+                encode_owned(response.clone(), &enc),
+                encode(&response, &enc)
+            );
+        }
+        // A body with room for the head keeps its allocation.
+        let bytes = encode_owned(Response::new(200, TEXT, body), &encoding(None));
+        assert_eq!(bytes.as_ptr(), owned_ptr);
+        // Head room: the head written into it when it fits exactly, the
+        // content moved when it does not; the same bytes either way.
+        let content = b"x 1\n".repeat(1000);
+        let exact = plain_head_len(200, TEXT, true, content.len());
+        for room in [exact, exact - 1, exact + 1, 0] {
+            let mut body = vec![b'?'; room];
+            body.extend_from_slice(&content);
+            let ptr = body.as_ptr();
+            let response = Response::new(200, TEXT, body).with_head_room(room);
+            assert_eq!(response.content(), &content[..]);
+            let plain = Response::new(200, TEXT, content.clone());
+            for (gzip_level, head_only) in [(Some(1), false), (None, true)] {
+                let mut enc = encoding(gzip_level);
+                enc.head_only = head_only;
+                assert_eq!(encode(&response, &enc), encode(&plain, &enc), "room {room}");
+                assert_eq!(encode_owned(response.clone(), &enc), encode(&plain, &enc));
+            }
+            let bytes = encode_owned(response, &encoding(None));
+            assert_eq!(bytes, encode(&plain, &encoding(None)), "room {room}");
+            if room == exact {
+                assert_eq!(bytes.as_ptr(), ptr, "written in place");
+            }
+        }
+        assert_eq!(
+            Response::new(200, TEXT, b"ab".to_vec())
+                .with_head_room(5)
+                .content(),
+            b""
+        );
+        let empty = Response::new(204, TEXT, Vec::new());
+        assert_eq!(
+            encode_owned(empty.clone(), &encoding(Some(1))),
+            encode(&empty, &encoding(Some(1)))
+        );
     }
 }

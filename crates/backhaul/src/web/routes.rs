@@ -183,7 +183,23 @@ fn route_get(ctx: &Context, request: &Request, client: std::net::IpAddr, now_s: 
             super::json::to_body(&ctx.status.report(&ctx.store, now_s)),
         ),
         ["api", "v1", "allmetrics"] => {
-            let answer = allmetrics::serve(
+            // A Prometheus body that goes out as it is (not gzipped, not
+            // for HEAD) starts with room for the head, as long as the head
+            // of a body as long as the last one: then `encode_owned` puts
+            // the head there and the megabytes are never moved.
+            let as_is =
+                request.method != "HEAD" && !(ctx.gzip_level.is_some() && request.accepts_gzip);
+            let head_room = if as_is {
+                super::response::plain_head_len(
+                    200,
+                    allmetrics::CONTENT_TYPE_PROMETHEUS,
+                    request.keep_alive,
+                    ctx.allmetrics.body_len_guess(),
+                )
+            } else {
+                0
+            };
+            let answer = allmetrics::serve_with_head_room(
                 query,
                 client,
                 host_name,
@@ -191,8 +207,10 @@ fn route_get(ctx: &Context, request: &Request, client: std::net::IpAddr, now_s: 
                 &ctx.prometheus,
                 &ctx.allmetrics,
                 now_s,
+                head_room,
             );
             Response::new(answer.status, answer.content_type, answer.body)
+                .with_head_room(answer.head_room)
         }
         ["api", "v1", "info"] => {
             Response::new(200, super::response::JSON, super::info::render(ctx, &host))
@@ -302,6 +320,9 @@ mod tests {
             assert!(text.contains("query=format=prometheus"), "{text}");
         } else {
             assert_eq!(allmetrics.status, 200);
+            // Room for the head, then the content.
+            assert!(allmetrics.head_room > 0);
+            assert!(allmetrics.content().starts_with(b"netdata_info{"));
         }
         assert_eq!(get(&ctx, "/netdata.conf").status, 404);
         assert_eq!(get(&ctx, "/api/v1/manage/health").status, 404);

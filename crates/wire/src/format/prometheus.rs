@@ -39,8 +39,9 @@
 //! );
 //! ```
 
-use super::MetricValue;
-use crate::number::write_timestamp;
+use super::{MetricList, MetricPieces, MetricValue};
+use crate::number::{write_timestamp, RenderedTimestamp};
+use crate::room::{Room, PADDING};
 use crate::sanitize::{
     write_comment_text, write_prometheus_label_value, write_prometheus_name_head,
     write_prometheus_name_part, write_prometheus_units,
@@ -178,6 +179,152 @@ impl SeriesHead {
         buf.push(b'\n');
         true
     }
+}
+
+/// The sample lines of all of a chart's dimensions under one
+/// [`SeriesHead`], rendered once and kept while the chart and the
+/// request's options stay the same: the head once, and per dimension the
+/// rest of its labels (`D",EXTRA}`). A scrape then writes each line with a
+/// few fixed-size stores: the head, the dimension's part, the value and
+/// the chart's timestamp (the same for all its lines), rendered once.
+/// The bytes are exactly those of [`SeriesHead::write_sample`].
+///
+/// ```
+/// use wire::format::prometheus::{ChartSamples, SeriesHead};
+/// use wire::format::MetricValue;
+/// use wire::number::RenderedTimestamp;
+///
+/// let head = SeriesHead::new(b"netdata_system_load_load_average", "system.load", "load");
+/// let mut samples = ChartSamples::new(&head);
+/// samples.push("load1", b"");
+/// samples.push("load5", b"");
+/// let mut buf = Vec::new();
+/// let ts = RenderedTimestamp::new(1795688426000);
+/// assert_eq!(samples.write_lines(&mut buf, Some(&ts), [(1, MetricValue::Stored(0.5))]), 1);
+/// assert_eq!(
+///     String::from_utf8_lossy(&buf),
+///     "netdata_system_load_load_average{chart=\"system.load\",family=\"load\",dimension=\"load5\"} 0.5000000 1795688426000\n"
+/// );
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChartSamples {
+    list: MetricList,
+}
+
+impl ChartSamples {
+    /// No dimension yet, under `head`.
+    pub fn new(head: &SeriesHead) -> ChartSamples {
+        ChartSamples {
+            list: MetricList::new(&head.bytes),
+        }
+    }
+
+    /// Appends the next dimension (its name or id, escaped here) with the
+    /// labels after it (`extra_labels` as given: [`instance_label`] or
+    /// empty).
+    pub fn push(&mut self, dimension: &str, extra_labels: &[u8]) {
+        let mut part = Vec::with_capacity(dimension.len() + extra_labels.len() + 2);
+        write_prometheus_label_value(&mut part, dimension);
+        part.push(b'"');
+        part.extend_from_slice(extra_labels);
+        part.push(b'}');
+        self.list.push_raw(&part);
+    }
+
+    /// How many dimensions the list holds.
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    /// Whether the list is empty.
+    pub fn is_empty(&self) -> bool {
+        self.list.len() == 0
+    }
+
+    /// Bytes the rendered pieces hold (for accounting).
+    pub fn heap_bytes(&self) -> usize {
+        self.list.head.capacity()
+            + self.list.parts.capacity()
+            + self.list.ends.capacity() * std::mem::size_of::<usize>()
+    }
+
+    /// Appends the sample line of every `(index, value)` of `lines`: what
+    /// [`SeriesHead::write_sample`] writes for dimension `index` (the
+    /// dimension and extra labels given to [`Self::push`]) with
+    /// `timestamp` (milliseconds) or none. An index out of range or a
+    /// value that is not finite writes nothing. Returns the lines written.
+    #[inline]
+    pub fn write_lines<I>(
+        &self,
+        buf: &mut Vec<u8>,
+        timestamp: Option<&RenderedTimestamp>,
+        lines: I,
+    ) -> usize
+    where
+        I: IntoIterator<Item = (usize, MetricValue)>,
+    {
+        match timestamp {
+            Some(timestamp) => self.list.write_lines(buf, lines, |room, metric, value| {
+                put_sample(room, metric, value, Some(timestamp))
+            }),
+            None => self.list.write_lines(buf, lines, |room, metric, value| {
+                put_sample(room, metric, value, None)
+            }),
+        }
+    }
+}
+
+/// One sample line: `HEAD PART VALUE[ TS]\n` (the part ends in `}`; the
+/// value's lead byte is the space).
+#[inline(always)]
+fn put_sample(
+    room: &mut Room<'_>,
+    metric: MetricPieces<'_>,
+    value: MetricValue,
+    timestamp: Option<&RenderedTimestamp>,
+) -> bool {
+    if !value.is_writable() {
+        return false;
+    }
+    // One reservation for every store of the line: the name pieces (at
+    // most their length + 2 PADDING), two number words (16 each) and the
+    // timestamp (32).
+    room.reserve(metric.len().saturating_add(2 * PADDING + 64));
+    // SAFETY: within that reservation.
+    unsafe { metric.put_unchecked(room) };
+    match value.words(Some(b' ')) {
+        Some(number) => {
+            // SAFETY: within the reservation above (the number's 32 bytes,
+            // then at most 32 for the timestamp or 1 for the line end).
+            unsafe {
+                number.put_unchecked(room);
+                match timestamp {
+                    Some(timestamp) => {
+                        let (framed, spaced_len) = timestamp.framed();
+                        if spaced_len < 16 {
+                            // ` DIGITS\n` in one 16-byte store (up to 14
+                            // digits: millisecond timestamps until the year
+                            // 5138).
+                            let mut short = [0u8; 16];
+                            short.copy_from_slice(&framed[..16]);
+                            room.put_array_unchecked(short, spaced_len + 1);
+                        } else {
+                            room.put_array_unchecked(framed, spaced_len + 1);
+                        }
+                    }
+                    None => room.put_array_unchecked([b'\n'], 1),
+                }
+            }
+        }
+        None => {
+            value.put(room, Some(b' '));
+            match timestamp {
+                Some(timestamp) => timestamp.put_spaced(room, true),
+                None => room.put_byte(b'\n'),
+            }
+        }
+    }
+    true
 }
 
 /// `,instance="HOST"`: the label `prometheus_all_hosts` adds to every
@@ -443,6 +590,82 @@ mod tests {
             "_9x_y_a_b_percent_average{chart=\"c\\\"1\\\\\\n\",family=\"f\",dimension=\"d\\n\",instance=\"h\\\"\"} -3\n"
         );
         assert_eq!(head.name(), name.as_slice());
+    }
+
+    use proptest::prelude::*;
+
+    fn hostile_text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            ".{0,30}",
+            "[ \\t\\r\\n;=~\"\\\\a-zé{}]{0,30}",
+            "[a-z \"\\n]{200}",
+        ]
+    }
+
+    fn any_value() -> impl Strategy<Value = MetricValue> {
+        prop_oneof![
+            any::<f64>().prop_map(MetricValue::Stored),
+            (-1e9f64..1e9).prop_map(MetricValue::Stored),
+            (-100_000_000i64..100_000_000).prop_map(|v| MetricValue::Stored(v as f64 / 10.0)),
+            any::<i64>().prop_map(MetricValue::Collected),
+        ]
+    }
+
+    proptest! {
+        /// A chart's rendered samples write exactly what one
+        /// `SeriesHead::write_sample` per line writes.
+        #[test]
+        fn chart_samples_write_what_series_heads_write(
+            name in "[a-z_]{1,80}",
+            chart in hostile_text(),
+            family in hostile_text(),
+            dims in prop::collection::vec(hostile_text(), 1..6),
+            instance in prop::option::of(hostile_text()),
+            values in prop::collection::vec((0usize..8, any_value()), 0..12),
+            timestamp in prop::option::of(any::<i64>()),
+        ) {
+            let head = SeriesHead::new(name.as_bytes(), &chart, &family);
+            let extra = instance.as_deref().map(instance_label).unwrap_or_default();
+            let mut samples = ChartSamples::new(&head);
+            for d in &dims {
+                samples.push(d, &extra);
+            }
+            prop_assert_eq!(samples.len(), dims.len());
+            let mut expected = Vec::new();
+            let mut lines = 0;
+            for &(i, value) in &values {
+                if let Some(d) = dims.get(i) {
+                    lines += usize::from(head.write_sample(&mut expected, d, &extra, value, timestamp));
+                }
+            }
+            let rendered = timestamp.map(RenderedTimestamp::new);
+            let mut buf = b"before\n".to_vec();
+            let written = samples.write_lines(&mut buf, rendered.as_ref(), values.iter().copied());
+            prop_assert_eq!(written, lines);
+            prop_assert_eq!(&buf[..7], b"before\n");
+            prop_assert_eq!(String::from_utf8_lossy(&buf[7..]), String::from_utf8_lossy(&expected));
+        }
+
+        /// With exactly the room a line reserves, no store goes past it
+        /// (the unchecked stores' debug assertions check every one).
+        #[test]
+        fn a_sample_fits_its_own_reservation(
+            chart in "[a-z.]{0,140}",
+            dim in "[a-z]{0,140}",
+            value in any_value(),
+            timestamp in prop::option::of(any::<i64>()),
+        ) {
+            let head = SeriesHead::new(b"n", &chart, "f");
+            let mut samples = ChartSamples::new(&head);
+            samples.push(&dim, b"");
+            let pieces = samples.list.pieces(0).unwrap();
+            let exact = pieces.len() + 2 * PADDING + 64;
+            let mut buf = Vec::with_capacity(exact);
+            prop_assume!(buf.capacity() == exact);
+            let rendered = timestamp.map(RenderedTimestamp::new);
+            let written = samples.write_lines(&mut buf, rendered.as_ref(), [(0, value)]);
+            prop_assert_eq!(written == 1, value.is_writable());
+        }
     }
 
     #[test]
