@@ -345,6 +345,32 @@ pub fn wait_writable(fd: impl AsFd, timeout: Duration) -> io::Result<bool> {
     wait_for(fd, rustix::event::PollFlags::OUT, timeout)
 }
 
+/// Waits until `fd` is readable (or at its end), `waker` was woken, or
+/// `timeout` passed (`None`: no timeout). Returns whether `fd` is readable;
+/// `Ok(false)` on a wake-up, timeout or interruption.
+pub fn wait_readable_or_woken(
+    fd: impl AsFd,
+    waker: &Waker,
+    timeout: Option<Duration>,
+) -> io::Result<bool> {
+    use rustix::event::{poll, PollFd, PollFlags, Timespec};
+    let mut fds = [
+        PollFd::new(&fd, PollFlags::IN),
+        PollFd::new(waker, PollFlags::IN),
+    ];
+    let timeout = timeout.map(|timeout| {
+        Timespec::try_from(timeout).unwrap_or(Timespec {
+            tv_sec: i64::MAX,
+            tv_nsec: 0,
+        })
+    });
+    match poll(&mut fds, timeout.as_ref()) {
+        Ok(_) => Ok(!fds[0].revents().is_empty()),
+        Err(rustix::io::Errno::INTR) => Ok(false),
+        Err(errno) => Err(errno.into()),
+    }
+}
+
 fn wait_for(
     fd: impl AsFd,
     events: rustix::event::PollFlags,

@@ -36,7 +36,9 @@ use wire::pluginsd::LineFramer;
 use parking_lot::Mutex;
 
 use crate::log_limit::LogLimiter;
-use crate::sys::{signal_child_on_parent_death, wait_readable, ProcessGroup, Signal};
+use crate::sys::{
+    signal_child_on_parent_death, wait_readable_or_woken, ProcessGroup, Signal, Waker,
+};
 
 /// How often waits re-check their condition.
 const POLL_STEP: Duration = Duration::from_millis(10);
@@ -271,6 +273,8 @@ fn running_group_of(stat: &[u8]) -> Option<i32> {
 /// The thread that logs a plugin's stderr.
 struct StderrReader {
     stop: Arc<AtomicBool>,
+    /// Wakes the thread to see `stop` (it waits with no timeout).
+    waker: Arc<Waker>,
     thread: JoinHandle<()>,
 }
 
@@ -280,10 +284,16 @@ impl StderrReader {
         let name: Arc<str> = Arc::from(request.name);
         let budget = request.stderr_budget.clone();
         let thread_stop = stop.clone();
+        let waker = Arc::new(Waker::new()?);
+        let thread_waker = waker.clone();
         let thread = std::thread::Builder::new()
             .name(super::thread_name("plgerr:", request.name))
-            .spawn(move || log_stderr(&name, stderr, &thread_stop, budget))?;
-        Ok(StderrReader { stop, thread })
+            .spawn(move || log_stderr(&name, stderr, &thread_stop, &thread_waker, budget))?;
+        Ok(StderrReader {
+            stop,
+            waker,
+            thread,
+        })
     }
 
     /// Lets the thread drain what is left for up to `drain`, then stops and
@@ -294,18 +304,34 @@ impl StderrReader {
             std::thread::sleep(POLL_STEP);
         }
         self.stop.store(true, Ordering::Relaxed);
+        self.waker.wake();
         let _ = self.thread.join();
     }
 }
 
-fn log_stderr(name: &str, mut stderr: ChildStderr, stop: &AtomicBool, budget: StderrBudget) {
+/// Logs the plugin's stderr lines until its end or `stop` (with `waker`
+/// woken). It waits with no timeout unless lines were left out by the
+/// flood protection (then once a second, for their summary): a quiet
+/// plugin's stderr costs no wake-ups.
+fn log_stderr(
+    name: &str,
+    mut stderr: ChildStderr,
+    stop: &AtomicBool,
+    waker: &Waker,
+    budget: StderrBudget,
+) {
     let mut framer = LineFramer::with_limits(STDERR_MAX_LINE, 16 * 1024);
     while !stop.load(Ordering::Relaxed) {
-        let summary = budget.lock().summary_due(Instant::now());
+        let (summary, pending) = {
+            let mut budget = budget.lock();
+            let summary = budget.summary_due(Instant::now());
+            (summary, budget.suppressed() > 0)
+        };
         if let Some(suppressed) = summary {
             log_suppressed(name, suppressed);
         }
-        match wait_readable(&stderr, Duration::from_millis(100)) {
+        let timeout = pending.then_some(Duration::from_secs(1));
+        match wait_readable_or_woken(&stderr, waker, timeout) {
             Ok(true) => {}
             Ok(false) => continue,
             Err(error) => {
@@ -372,6 +398,7 @@ fn log_suppressed(name: &str, suppressed: u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sys::wait_readable;
 
     fn spawn_sh(script: &str) -> PluginProcess {
         let args = vec!["-c".to_string(), script.to_string()];
@@ -424,6 +451,23 @@ mod tests {
             }
         }
         stdout
+    }
+
+    #[test]
+    fn stderr_held_open_by_an_escaped_process_does_not_hold_the_stop() {
+        // `setsid` leaves the plugin's process group, so nothing kills it,
+        // and it keeps the plugin's stderr open for 4 s: the stderr
+        // thread, waiting with no timeout, is woken to stop.
+        let mut process = spawn_sh("setsid sleep 4 & echo started >&2; exit 0");
+        let pid = process.pid();
+        eventually("the plugin exits", || state_of(pid) == Some('Z'));
+        let started = Instant::now();
+        process.stop(Duration::from_secs(1)).expect("stop");
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "stop waited {:?} for a stderr another process holds",
+            started.elapsed()
+        );
     }
 
     #[test]

@@ -15,7 +15,7 @@ use super::metrics::{IngestReport, Metrics, ServerStats};
 use crate::config::{StatsdBind, StatsdConfig};
 use crate::log_limit::LogLimiter;
 use crate::shutdown::Shutdown;
-use crate::sys::{Poller, Readiness};
+use crate::sys::{Poller, Readiness, Waker};
 
 /// netdata's UDP buffer: a datagram is read into 9000 bytes, at most 8999
 /// used. A longer one is dropped and counted (netdata used its first 8999
@@ -144,7 +144,12 @@ pub(super) struct Server {
     spare: Vec<Vec<u8>>,
     /// Counters of reads made without the lock, added when it is taken.
     unlocked: ServerStats,
+    /// Wakes the loop at shutdown (it may wait with no timeout).
+    waker: Arc<Waker>,
 }
+
+/// The poller token of the shutdown wake-up.
+const WAKER_TOKEN: u64 = u64::MAX;
 
 impl Server {
     pub(super) fn new(
@@ -160,6 +165,8 @@ impl Server {
         for (i, s) in sockets.tcp.iter().enumerate() {
             poller.add(s, base + i as u64, true, false)?;
         }
+        let waker = Arc::new(Waker::new()?);
+        poller.add(&*waker, WAKER_TOKEN, true, false)?;
         Ok(Server {
             poller,
             sockets,
@@ -178,19 +185,27 @@ impl Server {
             backlog_bytes: 0,
             spare: Vec::new(),
             unlocked: ServerStats::default(),
+            waker,
         })
     }
 
     pub(super) fn run(mut self, shutdown: &Shutdown) {
+        let wake = self.waker.clone();
+        shutdown.on_trigger(move || wake.wake());
         let mut ready = Vec::new();
         let mut last_sweep = Instant::now();
         while !shutdown.is_triggered() {
+            // Timed waits only while something is due: the backlog, or
+            // TCP connections to close when idle. A server with nothing to
+            // do sleeps until a packet, a connection or the shutdown.
             let wait = if self.has_pending() {
-                BACKLOG_RETRY
+                Some(BACKLOG_RETRY)
+            } else if self.idle_timeout.is_some() && !self.conns.is_empty() {
+                Some(TICK)
             } else {
-                TICK
+                None
             };
-            if let Err(error) = self.poller.wait(Some(wait), &mut ready) {
+            if let Err(error) = self.poller.wait(wait, &mut ready) {
                 tracing::error!(%error, "statsd: waiting for sockets failed");
                 if shutdown.sleep(TICK) {
                     return;
@@ -216,6 +231,10 @@ impl Server {
     }
 
     fn handle(&mut self, r: Readiness) {
+        if r.token == WAKER_TOKEN {
+            self.waker.reset();
+            return;
+        }
         let udp = self.sockets.udp.len() as u64;
         let tcp = self.sockets.tcp.len() as u64;
         if r.token < udp {
