@@ -746,3 +746,40 @@ fn the_reading_loop_closes_a_silent_child_and_serves_the_others() {
         assert!(!child.closed_by_parent_now(), "a sending child stays");
     }
 }
+
+/// A child that sends but never reads what the parent sends it (its
+/// replication requests) is closed once more than `max_unread_bytes` wait
+/// beyond the sockets' buffers; the parent never blocks on it, and another
+/// child goes on.
+#[test]
+fn a_child_that_never_reads_is_closed_and_others_go_on() {
+    let parent = start_parent(|options| options.max_unread_bytes = 64 * 1024);
+    let mut steady = steady_child(&parent);
+    steady_collects(&parent, &mut steady);
+    let deaf = Child::connect(&parent, KEY, "deaf", &guid(7), 15352);
+    // A small receive buffer: the parent's lines soon wait on its side.
+    socket2::SockRef::from(&deaf.socket)
+        .set_recv_buffer_size(4096)
+        .expect("SO_RCVBUF");
+    // Each definition ends with CHART_DEFINITION_END: a REPLAY_CHART for
+    // it (about 40 bytes) goes back; 300,000 of them are 12 MB, more than
+    // the sockets' buffers take (the parent's send buffer grows to 4 MB).
+    let mut text = Vec::new();
+    for i in 0..300_000 {
+        text.extend_from_slice(
+            format!("CHART deaf.c{i} '' t u\nDIMENSION d\nCHART_DEFINITION_END 0 0 0\n").as_bytes(),
+        );
+    }
+    // Written from a thread: the parent may close the connection before
+    // it all went out.
+    let mut writer = deaf.socket.try_clone().expect("clone");
+    let sender = std::thread::spawn(move || {
+        let _ = writer.write_all(&text);
+    });
+    wait_until("the deaf child disconnected", || {
+        parent.receiver.connected_children() == 1
+    });
+    let _ = sender.join();
+    steady_collects(&parent, &mut steady);
+    assert!(!steady.closed_by_parent_now(), "the other child stays");
+}

@@ -557,6 +557,11 @@ impl Session {
         self.shared.options.idle_timeout
     }
 
+    /// How many bytes may wait for a child that does not read them.
+    pub(super) fn max_unread_bytes(&self) -> usize {
+        self.shared.options.max_unread_bytes
+    }
+
     /// Bytes queued for the child.
     pub(super) fn outgoing_len(&self) -> usize {
         self.outgoing.len()

@@ -66,6 +66,9 @@ pub struct ReceiverOptions {
     pub limits: IngestLimits,
     /// The most children connected at once; more are answered 503.
     pub max_children: usize,
+    /// Bytes waiting for a child that does not read them (replication
+    /// requests) before its connection is closed.
+    pub max_unread_bytes: usize,
 }
 
 impl ReceiverOptions {
@@ -91,6 +94,7 @@ impl ReceiverOptions {
             idle_timeout: Duration::from_secs(60),
             limits: IngestLimits::default(),
             max_children: 10_000,
+            max_unread_bytes: 4 << 20,
         }
     }
 

@@ -10,7 +10,7 @@
 //! with more waiting comes back next turn, after the others), and handled by
 //! its [`Reader`] as on a thread of its own. Lines for the child
 //! (`REPLAY_CHART`) are written as the socket takes them; the rest waits for
-//! it to become writable, bounded by [`MAX_OUTGOING`]. Every second while a
+//! it to become writable, bounded by `max_unread_bytes` (4 MiB). Every second while a
 //! child is connected the loop checks the idle timeout; with none it sleeps
 //! until a child comes or the agent stops.
 //!
@@ -33,10 +33,6 @@ use crate::sys::{Poller, Readiness, Waker};
 
 /// Reads of one connection per turn of the loop (16 KiB each).
 const READS_PER_TURN: usize = 4;
-
-/// Bytes queued for a child that does not read them before its connection
-/// is closed.
-const MAX_OUTGOING: usize = 4 << 20;
 
 /// How often the idle timeout is checked while a child is connected.
 const IDLE_CHECK: Duration = Duration::from_secs(1);
@@ -224,8 +220,9 @@ impl LoopState {
                 return;
             }
         };
-        if !all_out && connection.reader.session.outgoing_len() > MAX_OUTGOING {
-            self.end(token, &Ending::Stalled(MAX_OUTGOING));
+        let limit = connection.reader.session.max_unread_bytes();
+        if !all_out && connection.reader.session.outgoing_len() > limit {
+            self.end(token, &Ending::Stalled(limit));
             return;
         }
         if all_out == connection.writing {
