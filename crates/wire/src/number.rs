@@ -334,6 +334,29 @@ impl RenderedTimestamp {
         (self.framed, usize::from(self.len) + 1)
     }
 
+    /// Appends ` DIGITS\n` without a capacity check: in one 16-byte store
+    /// when it fits (up to 14 digits: millisecond timestamps until the year
+    /// 5138), else one of 32 bytes.
+    ///
+    /// # Safety
+    ///
+    /// `room` must have at least 32 bytes reserved beyond its position.
+    #[inline(always)]
+    pub(crate) unsafe fn put_line_end_unchecked(&self, room: &mut Room<'_>) {
+        let (framed, spaced_len) = self.framed();
+        // SAFETY: the caller reserved 32 bytes; both stores write within
+        // them.
+        unsafe {
+            if spaced_len < 16 {
+                let mut short = [0u8; 16];
+                short.copy_from_slice(&framed[..16]);
+                room.put_array_unchecked(short, spaced_len + 1);
+            } else {
+                room.put_array_unchecked(framed, spaced_len + 1);
+            }
+        }
+    }
+
     /// Appends ` DIGITS`, and the `\n` after it when `newline`.
     #[inline]
     pub(crate) fn put_spaced(&self, room: &mut Room<'_>, newline: bool) {

@@ -206,19 +206,10 @@ fn put_line(
     }
     match value.words(Some(b' ')) {
         Some(number) => {
-            let (framed, spaced_len) = timestamp.framed();
             // SAFETY: within the reservation above.
             unsafe {
                 number.put_unchecked(room);
-                if spaced_len < 16 {
-                    // ` DIGITS\n` in one 16-byte store (timestamps up to
-                    // 14 digits).
-                    let mut short = [0u8; 16];
-                    short.copy_from_slice(&framed[..16]);
-                    room.put_array_unchecked(short, spaced_len + 1);
-                } else {
-                    room.put_array_unchecked(framed, spaced_len + 1);
-                }
+                timestamp.put_line_end_unchecked(room);
             }
         }
         None => {

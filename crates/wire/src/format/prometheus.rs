@@ -299,19 +299,7 @@ fn put_sample(
             unsafe {
                 number.put_unchecked(room);
                 match timestamp {
-                    Some(timestamp) => {
-                        let (framed, spaced_len) = timestamp.framed();
-                        if spaced_len < 16 {
-                            // ` DIGITS\n` in one 16-byte store (up to 14
-                            // digits: millisecond timestamps until the year
-                            // 5138).
-                            let mut short = [0u8; 16];
-                            short.copy_from_slice(&framed[..16]);
-                            room.put_array_unchecked(short, spaced_len + 1);
-                        } else {
-                            room.put_array_unchecked(framed, spaced_len + 1);
-                        }
-                    }
+                    Some(timestamp) => timestamp.put_line_end_unchecked(room),
                     None => room.put_array_unchecked([b'\n'], 1),
                 }
             }
