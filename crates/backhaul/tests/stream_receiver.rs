@@ -511,14 +511,15 @@ impl Child {
 /// A child that holds `first..=last` of chart `r.c` (one gauge `g`, value
 /// `t % 1000` at second `t`) and answers the parent's `REPLAY_CHART`s from
 /// it as netdata's child does (the points `after < t <= before`); returns
-/// the requests it got.
+/// the requests it got, and for each whether the parent's chart was
+/// marked as receiving history when it came.
 fn replicating_child(
     parent: &Parent,
     hostname: &str,
     guid: &str,
     first: i64,
     last: i64,
-) -> Vec<String> {
+) -> (Vec<String>, Vec<bool>) {
     let mut child = Child::connect(parent, KEY, hostname, guid, 15352);
     assert!(child.answer.starts_with("Hit me baby"), "{}", child.answer);
     child.send(
@@ -527,11 +528,17 @@ fn replicating_child(
     );
     let mut reader = std::io::BufReader::new(child.socket.try_clone().unwrap());
     let mut requests = Vec::new();
+    let mut receiving = Vec::new();
     loop {
         let mut line = String::new();
         std::io::BufRead::read_line(&mut reader, &mut line).unwrap();
         assert!(!line.is_empty(), "the parent closed the connection");
         requests.push(line.trim_end().to_string());
+        receiving.push(
+            host(parent, hostname)
+                .and_then(|h| h.chart_by_id("r.c"))
+                .is_some_and(|c| c.read().is_receiving_history()),
+        );
         let words: Vec<&str> = line.split_whitespace().collect();
         assert_eq!(words[0], "REPLAY_CHART", "{line}");
         assert_eq!(words[1], "\"r.c\"");
@@ -563,7 +570,7 @@ fn replicating_child(
             break;
         }
     }
-    requests
+    (requests, receiving)
 }
 
 #[test]
@@ -573,7 +580,11 @@ fn replication_fills_the_chart_in_steps_without_holes() {
         options.stream.seconds_to_replicate = 3600;
     });
     let (first, last) = (1_800_000_100, 1_800_000_140);
-    let requests = replicating_child(&parent, "replicated", &guid(7), first, last);
+    let (requests, receiving) = replicating_child(&parent, "replicated", &guid(7), first, last);
+    assert_eq!(
+        receiving, [true; 4],
+        "marked as receiving history while it comes (a proxy waits)"
+    );
     assert_eq!(
         requests,
         [
@@ -593,7 +604,9 @@ fn replication_fills_the_chart_in_steps_without_holes() {
         });
         found.unwrap()
     };
+    wait_until("the history is in", || !chart.read().is_receiving_history());
     let state = chart.read();
+    assert_eq!(state.histories_received(), 1);
     assert_eq!(state.first_entry_t(), Some(first + 1));
     let points = state.points(0, first, last);
     assert_eq!(points.len(), 40, "one point a second, no hole");
@@ -611,6 +624,34 @@ fn replication_fills_the_chart_in_steps_without_holes() {
 }
 
 #[test]
+fn a_child_gone_while_sending_history_leaves_the_chart_whole_as_it_is() {
+    let parent = start_parent(|_| {});
+    let mut child = Child::connect(&parent, KEY, "half-way", &guid(20), 15352);
+    child.send(b"CHART r.c '' t u\nDIMENSION g '' absolute 1 1\nCHART_DEFINITION_END 1800000100 1800000120 1800000120\n");
+    let mut reader = std::io::BufReader::new(child.socket.try_clone().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut reader, &mut line).unwrap();
+    assert!(line.starts_with("REPLAY_CHART \"r.c\" \"true\""), "{line}");
+    let chart = host(&parent, "half-way")
+        .unwrap()
+        .chart_by_id("r.c")
+        .unwrap();
+    assert!(chart.read().is_receiving_history());
+    // One point of the answer, then the child is gone.
+    child.send(
+        b"RBEGIN \"r.c\"\nRBEGIN '' 1800000100 1800000101 1800000120\nRSET \"g\" 1.0000000 \"\"\n",
+    );
+    drop(reader);
+    drop(child);
+    wait_until("the connection ended", || {
+        parent.receiver.connected_children() == 0
+    });
+    // What came is what a proxy forwards: the chart is not held back.
+    assert!(!chart.read().is_receiving_history());
+    assert_eq!(chart.read().histories_received(), 1);
+}
+
+#[test]
 fn a_reconnecting_child_is_asked_only_for_the_gap() {
     let parent = start_parent(|options| options.stream.seconds_per_replication_step = 600);
     let guid = guid(8);
@@ -625,7 +666,7 @@ fn a_reconnecting_child_is_asked_only_for_the_gap() {
         parent.receiver.connected_children() == 0
     });
     // It comes back after a minute away: asked for 121.. only.
-    let requests = replicating_child(&parent, "gappy", &guid, 1_800_000_100, 1_800_000_185);
+    let (requests, _) = replicating_child(&parent, "gappy", &guid, 1_800_000_100, 1_800_000_185);
     assert_eq!(
         requests,
         ["REPLAY_CHART \"r.c\" \"true\" 1800000120 1800000185"]

@@ -309,6 +309,101 @@ fn a_fake_parent_gets_labels_definitions_replication_and_live_rounds() {
 }
 
 #[test]
+fn a_chart_receiving_history_is_forwarded_whole_once_it_is_in() {
+    // A proxy's view of a child host: `test.gauge` is still receiving its
+    // history from the child; `test.other` is complete.
+    let (store, last) = child_store(3);
+    let other = store.localhost().create_chart(
+        ChartDef::new("test", "other")
+            .context("test.other")
+            .update_every(1),
+    );
+    other
+        .write()
+        .add_dimension(DimensionDef::new("o").algorithm(Algorithm::Absolute));
+    let gauge = store.localhost().chart_by_id("test.gauge").unwrap();
+    gauge.write().set_receiving_history(true);
+
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let shutdown = Shutdown::new();
+    let sender = start_sender(
+        &store,
+        sender_config(&[listener.local_addr().unwrap()]),
+        &shutdown,
+    );
+    let mut parent = Accepted::accept(&listener);
+    parent.send(&format!(
+        "Hit me baby, push them over with the version={PARENT_VERSION}"
+    ));
+    let mut seen = parent.lines_until("CHART_DEFINITION_END");
+    parent.send("REPLAY_CHART \"test.other\" \"true\" 0 0\n");
+    seen.extend(parent.lines_until("REND"));
+    // A round of test.other goes out on a later poll than the first
+    // definitions: by then test.gauge would have been defined too.
+    {
+        let mut w = other.write();
+        w.set_by_id("o", 5);
+        w.done((last + 1) as u64 * 1_000_000).unwrap();
+    }
+    seen.extend(parent.lines_until("END"));
+    assert!(
+        !seen.iter().any(|l| l.contains("test.gauge")),
+        "a chart receiving history is not forwarded in part: {seen:?}"
+    );
+    assert_eq!(sender.counters().charts_sent.load(Ordering::Relaxed), 1);
+
+    // The rest of the history comes in (points, not rounds), then it ends:
+    // the chart is defined with all of it, and the parent gets all of it.
+    {
+        let mut w = gauge.write();
+        for t in last + 1..=last + 4 {
+            w.store_point(t, &[(0, (t % 1000) as f64), (1, (2 * (t % 1000)) as f64)]);
+        }
+        w.set_receiving_history(false);
+    }
+    let definition = parent.lines_until("CHART_DEFINITION_END");
+    assert!(
+        definition[0].starts_with("CHART \"test.gauge\""),
+        "{definition:?}"
+    );
+    let end = definition.last().unwrap();
+    assert!(
+        end.starts_with(&format!("CHART_DEFINITION_END {} {} ", last - 2, last + 4)),
+        "{end}"
+    );
+    parent.send(&format!(
+        "REPLAY_CHART \"test.gauge\" \"true\" {} {}\n",
+        last - 3,
+        last + 4
+    ));
+    let answer = parent.lines_until("REND");
+    let points = answer.iter().filter(|l| l.starts_with("RBEGIN ''")).count();
+    assert_eq!(points, 7, "{answer:?}");
+
+    // Forwarded already, the chart receives history again (the child came
+    // back after a gap): once that ends it is defined again, so the parent
+    // asks for the gap.
+    gauge.write().set_receiving_history(true);
+    {
+        let mut w = gauge.write();
+        w.store_point(last + 9, &[(0, 9.0), (1, 18.0)]);
+        w.set_receiving_history(false);
+    }
+    let again = parent.lines_until("CHART_DEFINITION_END");
+    assert!(again[0].starts_with("CHART \"test.gauge\""), "{again:?}");
+    assert!(
+        again.last().unwrap().starts_with(&format!(
+            "CHART_DEFINITION_END {} {} ",
+            last - 2,
+            last + 9
+        )),
+        "{again:?}"
+    );
+    shutdown.trigger();
+    sender.join();
+}
+
+#[test]
 fn refusals_are_logged_and_the_next_parent_or_attempt_is_tried() {
     let (store, _) = child_store(3);
     // The first destination refuses nothing: it is closed.

@@ -276,6 +276,12 @@ pub struct ChartState {
     /// a reader that skips those need not look at any dimension when none
     /// is left.
     uncollected_dims: usize,
+    /// A streaming child is sending this chart's history (replication):
+    /// what the store holds is not yet whole.
+    receiving_history: bool,
+    /// How many times receiving history ended: a reader that forwarded
+    /// the chart sees history it has not sent.
+    histories_received: u32,
 }
 
 /// A chart: an immutable id and its state behind a reader-writer lock.
@@ -328,6 +334,8 @@ impl Chart {
                 generation: 1,
                 rounds: 0,
                 uncollected_dims: 0,
+                receiving_history: false,
+                histories_received: 0,
             }),
         })
     }
@@ -465,6 +473,16 @@ impl ChartState {
     /// Completed collection rounds.
     pub fn rounds(&self) -> u64 {
         self.rounds
+    }
+    /// Whether a streaming child is sending this chart's history now
+    /// ([`ChartWriter::set_receiving_history`]).
+    pub fn is_receiving_history(&self) -> bool {
+        self.receiving_history
+    }
+    /// How many times receiving history ended: when it changes, points
+    /// were stored that no collection round announced.
+    pub fn histories_received(&self) -> u32 {
+        self.histories_received
     }
     /// Time of the last completed collection round (µs), 0 before any.
     pub fn last_collected_ut(&self) -> u64 {
@@ -674,6 +692,18 @@ impl ChartWriter<'_> {
             self.state.def.obsolete = obsolete;
             self.state.generation += 1;
         }
+    }
+
+    /// Marks the chart as receiving a streaming child's history (points
+    /// stored with [`ChartWriter::store_point`], not by rounds), or as done
+    /// with it. Ending it counts in
+    /// [`ChartState::histories_received`].
+    pub fn set_receiving_history(&mut self, receiving: bool) {
+        let s = &mut *self.state;
+        if s.receiving_history && !receiving {
+            s.histories_received = s.histories_received.wrapping_add(1);
+        }
+        s.receiving_history = receiving;
     }
 
     /// Adds a dimension, or updates the one with the same id, and returns its

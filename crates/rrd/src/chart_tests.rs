@@ -746,6 +746,21 @@ fn stored_points_append_fill_gaps_and_keep_collected_values() {
 }
 
 #[test]
+fn receiving_history_is_marked_and_each_end_is_counted() {
+    let c = chart(1, 10);
+    assert!(!c.read().is_receiving_history());
+    assert_eq!(c.read().histories_received(), 0);
+    c.write().set_receiving_history(true);
+    assert!(c.read().is_receiving_history());
+    assert_eq!(c.read().histories_received(), 0, "not ended yet");
+    c.write().set_receiving_history(false);
+    assert!(!c.read().is_receiving_history());
+    assert_eq!(c.read().histories_received(), 1);
+    c.write().set_receiving_history(false);
+    assert_eq!(c.read().histories_received(), 1, "ending twice counts once");
+}
+
+#[test]
 fn what_a_round_touches_per_dimension_stays_small() {
     // The inline part of a dimension is what every collection round walks.
     assert_eq!(std::mem::size_of::<Dimension>(), 64);

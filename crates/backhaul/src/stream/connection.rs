@@ -515,6 +515,11 @@ impl Reader {
             ..
         } = session;
         ingest.end_run();
+        for chart in host.charts() {
+            if chart.read().is_receiving_history() {
+                chart.write().set_receiving_history(false);
+            }
+        }
         host.set_reachable(false);
         tracing::info!(%peer, %reason, "child disconnected; its charts are obsolete");
         release(&shared, &machine_guid, Some(ingest));
@@ -635,13 +640,20 @@ impl Session {
                 last_entry,
                 wall_clock,
             }) => {
-                let parent_last = self
+                let chart = self
                     .host
-                    .chart_by_id(&String::from_utf8_lossy(&self.current_chart))
-                    .and_then(|chart| chart.read().last_entry_t());
+                    .chart_by_id(&String::from_utf8_lossy(&self.current_chart));
+                let parent_last = chart.as_ref().and_then(|chart| chart.read().last_entry_t());
                 let request =
                     self.policy
                         .first_request(first_entry, last_entry, wall_clock, parent_last);
+                if let Some(chart) = chart {
+                    // Until the history is in, a proxy does not forward
+                    // the chart (it would forward a part of it).
+                    chart
+                        .write()
+                        .set_receiving_history(request != ReplayRequest::NOTHING);
+                }
                 self.request(request);
             }
             Ok(Command::ReplayBegin { chart_id, range }) => {
@@ -699,7 +711,11 @@ impl Session {
                 ..
             }) => {
                 self.flush_replayed_point();
-                if !start_streaming {
+                if start_streaming {
+                    if let Some(chart) = &self.replay_target {
+                        chart.write().set_receiving_history(false);
+                    }
+                } else {
                     let request = self.policy.next_request(before, last_entry);
                     let chart = std::mem::take(&mut self.replay_chart);
                     request.write_line(&chart, &mut self.outgoing);

@@ -362,6 +362,10 @@ struct SentChart {
     /// That round's collection time (µs).
     collected_ut: u64,
     obsolete: bool,
+    /// [`rrd::ChartState::histories_received`] when it was defined: when
+    /// that changes, the chart is defined again, so the parent asks for
+    /// the history that came in since.
+    histories: u32,
 }
 
 struct Sender {
@@ -829,12 +833,23 @@ impl Sender {
         }
         for chart in &list {
             let state = chart.read();
+            if state.is_receiving_history() {
+                // A proxy's child is sending this chart's history: it is
+                // forwarded once that is in (defined then, the parent asks
+                // for all of it), not in part. No round comes meanwhile.
+                continue;
+            }
             let generation = state.generation();
             let sent = charts.get(chart.id());
             let obsolete = state.is_obsolete();
+            let histories = state.histories_received();
             let redefine = match sent {
                 None => true,
-                Some(sent) => sent.generation != generation || sent.obsolete != obsolete,
+                Some(sent) => {
+                    sent.generation != generation
+                        || sent.obsolete != obsolete
+                        || sent.histories != histories
+                }
             };
             if redefine {
                 let selected = match sent {
@@ -853,6 +868,7 @@ impl Sender {
                     rounds: previous.as_ref().map_or(state.rounds(), |p| p.rounds),
                     collected_ut: previous.as_ref().map_or(0, |p| p.collected_ut),
                     obsolete,
+                    histories,
                 };
                 if selected {
                     write_definition(&state, capabilities, replication, now_s, out);
