@@ -19,12 +19,37 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-fn temp_file(name: &str, text: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("backhaul-cli-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(name);
+/// A file in a directory of its own, both removed when it is dropped.
+struct TempFile {
+    path: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl std::ops::Deref for TempFile {
+    type Target = std::path::Path;
+    fn deref(&self) -> &std::path::Path {
+        &self.path
+    }
+}
+
+impl AsRef<std::ffi::OsStr> for TempFile {
+    fn as_ref(&self) -> &std::ffi::OsStr {
+        self.path.as_os_str()
+    }
+}
+
+fn temp_dir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("backhaul-cli-")
+        .tempdir()
+        .unwrap()
+}
+
+fn temp_file(name: &str, text: &str) -> TempFile {
+    let dir = temp_dir();
+    let path = dir.path().join(name);
     std::fs::write(&path, text).unwrap();
-    path
+    TempFile { path, _dir: dir }
 }
 
 #[test]
@@ -301,15 +326,16 @@ fn stops_cleanly_on(signal: Signal) {
     // The built-in defaults, except that the web server takes a free port
     // (two of these run at once, and netdata may hold 19999) and no
     // exporting.conf of the machine is read.
-    let name = format!("stop-{signal:?}.conf");
-    let dir = temp_file(&name, "").parent().unwrap().to_path_buf();
-    let main = temp_file(
-        &name,
-        &format!(
+    let dir = temp_dir();
+    let main = dir.path().join("stop.conf");
+    std::fs::write(
+        &main,
+        format!(
             "[web]\n    bind to = 127.0.0.1:0\n[directories]\n    config = {}\n",
-            dir.display()
+            dir.path().display()
         ),
-    );
+    )
+    .unwrap();
     let mut child = bin()
         .arg("--config")
         .arg(&main)

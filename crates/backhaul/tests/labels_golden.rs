@@ -21,7 +21,7 @@
 //! Only `/proc/uptime` is collected, so each run prints the one line of
 //! `system.uptime`; values and timestamps are checked for their shape only.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 const HOST_LABELS: &str = "[host labels]\n    env = lab\n    team name = rust port;semi~tilde\n";
@@ -68,14 +68,12 @@ const INSTANCES: &str = "\
     enabled = yes
 ";
 
-/// A directory of its own for one case's files.
-fn case_dir(case: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "backhaul-labels-golden-{}-{case}",
-        std::process::id()
-    ));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
+/// A directory of its own for one case's files, removed when dropped.
+fn case_dir(case: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("backhaul-labels-golden-{case}-"))
+        .tempdir()
+        .expect("temp dir")
 }
 
 /// Runs `backhaul export --once --instance NAME` with the given files and
@@ -213,7 +211,7 @@ fn check_case(case: &str, netdata_conf: &str, exporting_conf: &str, labels: &Exp
         ),
     ];
     for (instance, template) in &templates {
-        let lines = export_once(&dir, netdata_conf, exporting_conf, instance);
+        let lines = export_once(dir.path(), netdata_conf, exporting_conf, instance);
         assert_eq!(
             lines.len(),
             1,
@@ -221,7 +219,6 @@ fn check_case(case: &str, netdata_conf: &str, exporting_conf: &str, labels: &Exp
         );
         assert_line(&lines[0], template);
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// The label text of the first line netdata 1.37 sent in the lab (host
