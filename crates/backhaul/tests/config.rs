@@ -760,6 +760,14 @@ fn error_destination_port_out_of_range() {
 }
 
 #[test]
+fn error_authorization_header_with_basic_authentication() {
+    check_exporting_error(
+        "[json:http:j]\n    username = u\n    http headers = Authorization: Bearer abc\n",
+        "error: exporting.conf:3: [json:http:j] 'http headers': invalid value 'Authorization: Bearer abc': 'Authorization' would be sent twice: 'username'/'password' already send HTTP basic authentication; set one or the other",
+    );
+}
+
+#[test]
 fn error_destination_port_not_a_number_and_empty_list() {
     check_exporting_error(
         "[graphite:g]\n    destination = carbon:abc\n",

@@ -246,6 +246,12 @@ fn the_captured_child_streams_into_its_own_host_and_is_asked_to_replay() {
     let info = http_get(parent.addr, "/api/v1/info");
     assert!(info.contains("\"child-host\""), "{info}");
     assert!(info.contains(CAPTURE_GUID), "{info}");
+    // The child's own info says whose it is.
+    let child_info = http_get(parent.addr, "/host/child-host/api/v1/info");
+    assert!(
+        child_info.contains(&format!("\"uid\": \"{CAPTURE_GUID}\"")),
+        "{child_info}"
+    );
     let own = http_get(
         parent.addr,
         "/host/child-host/api/v1/allmetrics?format=prometheus&source=as-collected",
@@ -473,6 +479,18 @@ fn bad_peers_are_closed_and_others_go_on() {
 
     steady_collects(&parent, &mut steady);
     assert!(!steady.closed_by_parent_now());
+}
+
+#[test]
+fn a_cleanup_delay_of_0_removes_an_orphan_host_at_once_as_netdata() {
+    let parent = start_parent(|options| options.cleanup_orphan_hosts_after = Duration::ZERO);
+    let mut child = Child::connect(&parent, KEY, "orphan-0", &guid(21), 15352);
+    child.send(b"CHART o.c '' t u\nDIMENSION d\nCHART_DEFINITION_END 0 0 0\n");
+    wait_until("the host exists", || host(&parent, "orphan-0").is_some());
+    drop(child);
+    wait_until("the orphan host removed", || {
+        host(&parent, "orphan-0").is_none()
+    });
 }
 
 #[test]

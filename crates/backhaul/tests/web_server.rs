@@ -491,6 +491,20 @@ fn stream_requests_are_refused_until_a_handler_takes_them() {
 }
 
 #[test]
+fn info_says_when_this_agent_streams_to_a_parent() {
+    let mut config = loaded("[web]\n    bind to = 127.0.0.1:0\n");
+    config.stream.sender_enabled = true;
+    let shutdown = Shutdown::new();
+    let web = WebServer::start(&config, store(), shutdown.clone(), Hooks::default())
+        .expect("web server starts")
+        .expect("web server on");
+    let info = get(web.local_addrs()[0], "/api/v1/info").json();
+    assert_eq!(info["stream-enabled"], true);
+    shutdown.trigger();
+    web.join();
+}
+
+#[test]
 fn info_and_charts() {
     let server = Server::start("");
     let info = get(server.addr, "/api/v1/info");
@@ -518,6 +532,7 @@ fn info_and_charts() {
     assert!(collectors.contains(&serde_json::json!({"plugin": "netdata", "module": "stats"})));
     assert_eq!(info["web-enabled"], true);
     assert_eq!(info["https-enabled"], false);
+    assert_eq!(info["stream-enabled"], false);
 
     let child = get(server.addr, "/host/child-1/api/v1/info").json();
     assert!(child.get("kernel_name").is_none());

@@ -729,6 +729,17 @@ fn resolve_instance(
         http: HttpOptions {
             headers: chain.parsed_or("http headers", Vec::new(), |value| {
                 let headers = parse_http_headers(value)?;
+                let basic_auth = optional_text("username").is_some()
+                    || optional_text("password").is_some();
+                if let Some((name, _)) = headers
+                    .iter()
+                    .find(|(name, _)| basic_auth && name.eq_ignore_ascii_case("authorization"))
+                {
+                    return Err(format!(
+                        "'{name}' would be sent twice: 'username'/'password' already send HTTP \
+                         basic authentication; set one or the other"
+                    ));
+                }
                 match headers.iter().find(|(name, _)| {
                     is_remote_write
                         && REMOTE_WRITE_HEADERS.contains(&name.to_ascii_lowercase().as_str())

@@ -31,7 +31,9 @@ use super::ini::{invalid_value, IniDocument, IniEntry, IniSection, SectionChain}
 use super::instance::{ConnectorExtras, InstanceConfig};
 use super::logs_conf::{logs_from_document, LogsConfig, GLOBAL_LOGS_ALIASES};
 use super::statsd_conf::{statsd_from_section, StatsdConfig};
-use super::value::{parse_bool, parse_u32, parse_whole_number, split_quoted_words, DataSource};
+use super::value::{
+    parse_bool, parse_port, parse_u32, parse_whole_number, split_quoted_words, DataSource,
+};
 
 /// Name of the legacy exporting section, and of the instance made from it.
 pub const BACKEND_SECTION: &str = "backend";
@@ -1238,10 +1240,11 @@ fn web_config(
         }
     };
     let default_port = match parsed("default port", &|value| {
-        parse_whole_number(value, 1, PORT_REASON)
+        parse_port(value, PORT_REASON).map(u64::from)
     })? {
         None => defaults.default_port,
-        Some(port) => u16::try_from(port).unwrap_or(u16::MAX),
+        // parse_port bounds it to 1..=65535.
+        Some(port) => u16::try_from(port).unwrap_or(defaults.default_port),
     };
     let (bind_to, bind) = match find("bind to") {
         None => (
@@ -1738,11 +1741,26 @@ mod tests {
             "web server max sockets = x",
             "timeout for first request = -1",
             "default port = 0",
+            "default port = 65536",
+            "default port = 99999999999",
             "ssl key = /k.pem",
         ] {
             let text = format!("[web]\n    {bad}\n");
             assert!(web_of(&text).0.is_err(), "{bad}");
         }
+        // netdata's old name in [global] is checked the same way.
+        let error = web_of("[global]\n    port = 70000\n")
+            .0
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("1 to 65535"), "{error}");
+        assert_eq!(
+            web_of("[web]\n    default port = 65535\n")
+                .0
+                .unwrap()
+                .default_port,
+            65535
+        );
         let web = web_of("[web]\n    ssl key = /k\n    ssl certificate = /c\n    web server threads = 3\n    web server max sockets = 7\n    allow dashboard from = 10.*\n")
             .0
             .unwrap();

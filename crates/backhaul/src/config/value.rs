@@ -37,6 +37,12 @@ pub fn parse_whole_number(value: &str, minimum: u64, reason: &str) -> Result<u64
     }
 }
 
+/// A TCP or UDP port from 1 to 65535.
+pub fn parse_port(value: &str, reason: &str) -> Result<u16, String> {
+    let number = parse_whole_number(value, 1, reason)?;
+    u16::try_from(number).map_err(|_| reason.to_string())
+}
+
 /// Like [`parse_whole_number`], for values that must fit in a `u32`.
 pub fn parse_u32(value: &str, minimum: u32, reason: &str) -> Result<u32, String> {
     let number = parse_whole_number(value, u64::from(minimum), reason)?;

@@ -3,8 +3,9 @@
 //! parent).
 //!
 //! The web server hands a `STREAM` request's connection to the
-//! [`StreamReceiver`] (a `web::StreamHandler`), which runs it on a thread of
-//! its own:
+//! [`StreamReceiver`] (a `web::StreamHandler`): a plain connection joins
+//! the shared reading loop (`reading_loop`: one thread and one `epoll` set
+//! for every plain child), a TLS one gets a thread of its own:
 //!
 //! | file | owns |
 //! | --- | --- |
@@ -19,10 +20,12 @@
 //! whose child stayed away `[db] cleanup orphan hosts after secs` is
 //! removed from the store by the receiver's janitor thread.
 //!
-//! A connection thread blocks in its socket's read for up to two seconds
-//! at a time (a child sends every second, so it mostly wakes for data, not
-//! for the clock). On shutdown the janitor shuts every registered
-//! connection's socket down, which ends those reads at once.
+//! The reading loop reads without blocking, a bounded slice per child per
+//! turn, and checks the idle timeout once a second while children are
+//! connected; a TLS connection's thread blocks in its socket's read for up
+//! to two seconds at a time. On shutdown the loop is woken through an
+//! `eventfd`, and the janitor shuts every registered connection's socket
+//! down, which ends the TLS threads' reads at once.
 
 pub mod handshake;
 pub mod replication;
@@ -53,7 +56,8 @@ pub struct ReceiverOptions {
     pub stream: StreamConfig,
     /// netdata.conf's history: the default of `default history`.
     pub default_history: u32,
-    /// `[db] cleanup orphan hosts after secs` (0: never).
+    /// `[db] cleanup orphan hosts after secs` (0: at the next look, as
+    /// netdata).
     pub cleanup_orphan_hosts_after: Duration,
     /// `[web] accept a streaming request every seconds` (0: no limit).
     pub accept_every: Duration,
@@ -274,9 +278,6 @@ fn janitor_loop(shared: &Shared) {
         if shared.shutdown.sleep(tick) {
             shared.end_reads();
             return;
-        }
-        if delay.is_zero() {
-            continue;
         }
         let now = Instant::now();
         let mut children = shared.children.lock();

@@ -9,8 +9,10 @@
 //! virtualization: [`crate::system_facts`]; the cloud fields `unknown`),
 //! `host_labels`,
 //! `collectors` (the plugin and module of the host's charts),
-//! `https-enabled`, `web-enabled`, `charts-count` and `metrics-count`, and
-//! `false` for the Netdata Cloud and streaming flags (backhaul has neither).
+//! `stream-enabled` (`[stream] enabled`: this agent streams its host to a
+//! parent), `https-enabled`, `web-enabled`, `charts-count` and
+//! `metrics-count`, and `false` for the Netdata Cloud flags (backhaul has
+//! no cloud link). A child host's info has its machine GUID as `uid`.
 //!
 //! Left out: `alarms` (no health engine), `functions`, `memory-mode` and
 //! the other database settings, `buildinfo`, and the anonymous-statistics
@@ -151,7 +153,11 @@ pub fn render(ctx: &Context, host: &Host) -> Vec<u8> {
     }
     let info = Info {
         version: format!("v{}", env!("CARGO_PKG_VERSION")),
-        uid: if local { local_guid } else { None },
+        uid: if local {
+            local_guid
+        } else {
+            host.machine_guid()
+        },
         mirrored_hosts: hosts.iter().map(|h| h.hostname().to_string()).collect(),
         mirrored_hosts_status: hosts
             .iter()
@@ -214,7 +220,7 @@ pub fn render(ctx: &Context, host: &Host) -> Vec<u8> {
         cloud_available: false,
         agent_claimed: false,
         aclk_available: false,
-        stream_enabled: false,
+        stream_enabled: ctx.stream_enabled,
         https_enabled: ctx.tls_enabled,
         web_enabled: true,
         charts_count,

@@ -1,7 +1,8 @@
 //! The web server: netdata's web port (`[web]`, 19999 by default), with
 //! `/api/v1/allmetrics` (Prometheus and friends), `/api/v1/info`,
 //! `/api/v1/charts`, `/host/NAME/...` for each host in the store, and the
-//! `STREAM` request of netdata children recognised (refused for now).
+//! `STREAM` request of netdata children handed to the stream receiver
+//! (`web::Hooks`; without one, a 401 saying no API key is enabled).
 //!
 //! Its own small server over `std::net`, in three parts:
 //!

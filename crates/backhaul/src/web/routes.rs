@@ -57,6 +57,9 @@ pub struct Context {
     /// The exporting instances, collectors and plugins to report.
     pub status: Arc<super::StatusSources>,
     pub tls_enabled: bool,
+    /// Whether this agent streams its own host to a parent (`[stream]
+    /// enabled`), for `/api/v1/info`.
+    pub stream_enabled: bool,
     /// `[db] update every` of the agent.
     pub update_every: u32,
 }
@@ -224,9 +227,15 @@ fn route_get(ctx: &Context, request: &Request, client: std::net::IpAddr, now_s: 
     }
 }
 
-/// The host of the store named `name`.
+/// The host of the store named `name`, else the one whose machine GUID it
+/// is (as netdata: two children may share a hostname, and the second is
+/// reached by its GUID).
 fn find_host(store: &Store, name: &str) -> Option<Arc<Host>> {
-    store.hosts().into_iter().find(|h| h.hostname() == name)
+    store
+        .hosts()
+        .into_iter()
+        .find(|h| h.hostname() == name)
+        .or_else(|| store.host_by_guid(name))
 }
 
 #[cfg(test)]
@@ -248,6 +257,9 @@ mod tests {
             .add_dimension(DimensionDef::new("user").name("User"));
         let store = Arc::new(Store::new(local));
         store.add_host(Host::new("child-1", 60));
+        store.add_host_by_guid(
+            Host::new("child-1", 60).with_machine_guid("0c0ffee0-0000-4000-8000-00000000000b"),
+        );
         Context {
             store,
             prometheus: PrometheusExporterConfig::default(),
@@ -260,6 +272,7 @@ mod tests {
             stream_handler: None,
             status: Arc::default(),
             tls_enabled: false,
+            stream_enabled: false,
             update_every: 1,
         }
     }
@@ -311,6 +324,17 @@ mod tests {
         assert_eq!(get(&ctx, "/api/v1/info").status, 200);
         assert_eq!(get(&ctx, "/host/child-1/api/v1/charts").status, 200);
         assert_eq!(get(&ctx, "/host/nobody/api/v1/allmetrics").status, 404);
+        // A second child named child-1 is reached by its machine GUID.
+        let info = get(
+            &ctx,
+            "/host/0c0ffee0-0000-4000-8000-00000000000b/api/v1/info",
+        );
+        assert_eq!(info.status, 200);
+        let info = String::from_utf8(info.body).unwrap();
+        assert!(
+            info.contains("0c0ffee0-0000-4000-8000-00000000000b"),
+            "{info}"
+        );
         let allmetrics = get(&ctx, "/host/child-1/api/v1/allmetrics?format=prometheus");
         if allmetrics.status == 501 {
             // The stub names what it was given.

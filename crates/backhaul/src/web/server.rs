@@ -261,6 +261,7 @@ impl WebServer {
             stream_handler: hooks.stream_handler,
             status: hooks.status,
             tls_enabled: tls.is_some(),
+            stream_enabled: config.stream.sender_enabled,
             update_every: config.main.update_every,
         });
         let stats = Arc::new(WebStats::default());
