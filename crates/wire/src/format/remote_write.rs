@@ -8,7 +8,8 @@
 //! #SERIESID NAME{label="value",...} VALUEBITS TIMESTAMP_MS\n
 //! ```
 //!
-//! with the labels sorted by name (`__name__` first, always), values
+//! with the labels sorted by name (the metric name is not one of them; the
+//! protobuf has every label, `__name__` too, sorted by name), values
 //! escaped as in the text format (so a record never holds a newline but its
 //! last byte), the value as the 16 hex digits of its IEEE 754 bits (exact,
 //! and cheap both ways) and the timestamp in milliseconds. A record's head
@@ -401,7 +402,7 @@ pub struct BodyEncoder {
     body_len: usize,
     /// The current record's unescaped values (those that had escapes).
     text: Vec<u8>,
-    /// The current record's labels, `__name__` first.
+    /// The current record's labels, as parsed (`__name__` first).
     labels: Vec<(Piece, Piece)>,
     /// The label bytes of a record parsed without a key.
     scratch: Vec<u8>,
@@ -801,8 +802,12 @@ impl BodyEncoder {
     }
 
     /// Appends the protobuf of the labels [`Self::parse_head`] read from
-    /// `record`: a `Label` message (field 1 of `TimeSeries`) each.
-    fn write_labels(&self, record: &[u8], out: &mut Vec<u8>) {
+    /// `record`: a `Label` message (field 1 of `TimeSeries`) each, sorted
+    /// by name as bytes, `__name__` included (remote write requires it:
+    /// a label such as `Env` or `_2nd` sorts before `__name__`, and Mimir
+    /// or Thanos refuse a request that does not keep to that order). Runs
+    /// once per series an encoder has not seen yet.
+    fn write_labels(&mut self, record: &[u8], out: &mut Vec<u8>) {
         let text = &self.text;
         let bytes = |piece: Piece| -> &[u8] {
             match piece {
@@ -811,6 +816,7 @@ impl BodyEncoder {
                 Piece::Text(a, b) => &text[a..b],
             }
         };
+        self.labels.sort_by(|a, b| bytes(a.0).cmp(bytes(b.0)));
         for &(k, v) in &self.labels {
             let (key, value) = (bytes(k), bytes(v));
             out.push(0x0a);
@@ -1014,7 +1020,7 @@ mod tests {
             "vm",
             "backhaul",
             "v0",
-            [("env", "lab"), ("_is_ephemeral", "false")],
+            [("env", "lab"), ("_is_ephemeral", "false"), ("Zone", "Z1")],
         ));
         let mut batch = Vec::new();
         assert!(series.write_record(&mut batch, MetricValue::Stored(-1.5e-9), 1_000));
@@ -1045,6 +1051,8 @@ mod tests {
                     },
                     TimeSeries {
                         labels: vec![
+                            // Sorted as bytes: `Zone` before `__name__`.
+                            label("Zone", "Z1"),
                             label("__name__", "netdata_info"),
                             label("_is_ephemeral", "false"),
                             label("application", "backhaul"),
@@ -1351,7 +1359,7 @@ mod tests {
         #[test]
         fn any_labels_and_values_round_trip(
             name in "[a-z_][a-z0-9_]{0,20}",
-            labels in proptest::collection::vec(("[a-z_][a-z0-9_]{0,8}", "\\PC{0,20}|[\\\\\"\n]{0,5}"), 0..6),
+            labels in proptest::collection::vec(("[A-Za-z_][A-Za-z0-9_]{0,8}", "\\PC{0,20}|[\\\\\"\n]{0,5}"), 0..6),
             value in proptest::num::f64::NORMAL | proptest::num::f64::ZERO | proptest::num::f64::SUBNORMAL,
             ts in 0i64..=i64::MAX,
         ) {
@@ -1364,15 +1372,15 @@ mod tests {
             prop_assert_eq!(samples, 1);
             let request = decode(body);
             let series = &request.timeseries[0];
-            prop_assert_eq!(&series.labels[0], &label("__name__", &name));
-            let mut expected: Vec<Label> = Vec::new();
+            let mut expected: Vec<Label> = vec![label("__name__", &name)];
             for (k, v) in &labels {
                 if !k.starts_with("__") && !v.is_empty() && !expected.iter().any(|l| &l.name == k) {
                     expected.push(label(k, v));
                 }
             }
-            expected.sort_by(|a, b| a.name.cmp(&b.name));
-            prop_assert_eq!(&series.labels[1..], expected.as_slice());
+            // Every label sorted by name as bytes, `__name__` among them.
+            expected.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
+            prop_assert_eq!(series.labels.as_slice(), expected.as_slice());
             let sent = series.samples[0].value;
             prop_assert!((sent - value).abs() <= value.abs() * 1e-14, "{} vs {}", sent, value);
             prop_assert_eq!(series.samples[0].timestamp, ts);
