@@ -872,6 +872,29 @@ fn plugins_d_limits_are_configurable_and_checked() {
 }
 
 #[test]
+fn db_replication_keys_are_read_where_netdata_reads_them() {
+    let (main, warnings) = backhaul::config::parse_main_str(
+        "[db]\n    enable replication = no\n    seconds to replicate = 3600\n    seconds per replication step = 60\n",
+        "netdata.conf",
+    )
+    .unwrap();
+    assert!(warnings.is_empty(), "read, not 'not used': {warnings:?}");
+    assert!(!main.replication.enabled);
+    assert_eq!(main.replication.seconds_to_replicate, 3600);
+    assert_eq!(main.replication.seconds_per_step, 60);
+    let err = backhaul::config::parse_main_str(
+        "[db]\n    seconds per replication step = 0\n",
+        "netdata.conf",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("netdata.conf:2") && err.contains("seconds per replication step"),
+        "{err}"
+    );
+}
+
+#[test]
 fn error_replay_windows_per_second_not_a_number() {
     check_exporting_error(
         "[graphite:g]\n    replay windows per second = fast\n",

@@ -58,6 +58,11 @@ pub struct MainConfig {
     /// the store after it became obsolete and was last collected. Default
     /// 3600, as netdata.
     pub cleanup_obsolete_charts_after_secs: u32,
+    /// `[db] enable replication`, `seconds to replicate` and `seconds per
+    /// replication step`: what a parent asks its children for, unless
+    /// stream.conf's API key or machine GUID section says otherwise
+    /// (where netdata 1.37 reads them).
+    pub replication: ReplicationDefaults,
     /// `[global] log level`, a backhaul addition (netdata has no such key);
     /// not checked here.
     pub log_level: Option<String>,
@@ -314,6 +319,7 @@ impl MainConfig {
             update_every: 1,
             history: 3600,
             cleanup_obsolete_charts_after_secs: DEFAULT_CLEANUP_OBSOLETE_CHARTS_AFTER_SECS,
+            replication: ReplicationDefaults::default(),
             log_level: None,
             debug_flags: None,
             directories: Directories {
@@ -575,7 +581,32 @@ const DB_USED: &[&str] = &[
     "retention",
     "cleanup orphan hosts after secs",
     "cleanup obsolete charts after secs",
+    "enable replication",
+    "seconds to replicate",
+    "seconds per replication step",
 ];
+
+/// `[db]`'s replication keys, netdata 1.37's defaults for every child a
+/// parent receives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReplicationDefaults {
+    /// `enable replication` (yes).
+    pub enabled: bool,
+    /// `seconds to replicate` (86400).
+    pub seconds_to_replicate: u32,
+    /// `seconds per replication step` (600).
+    pub seconds_per_step: u32,
+}
+
+impl Default for ReplicationDefaults {
+    fn default() -> Self {
+        ReplicationDefaults {
+            enabled: true,
+            seconds_to_replicate: super::stream_conf::DEFAULT_SECONDS_TO_REPLICATE,
+            seconds_per_step: super::stream_conf::DEFAULT_SECONDS_PER_REPLICATION_STEP,
+        }
+    }
+}
 
 /// netdata's default for `[db] cleanup obsolete charts after secs`.
 pub const DEFAULT_CLEANUP_OBSOLETE_CHARTS_AFTER_SECS: u32 = 3600;
@@ -763,6 +794,25 @@ pub fn main_from_document(
                 .parsed("cleanup obsolete charts after seconds", seconds)?
                 .unwrap_or(DEFAULT_CLEANUP_OBSOLETE_CHARTS_AFTER_SECS),
         };
+    let db_chain = SectionChain::new([db]);
+    let replication_defaults = ReplicationDefaults::default();
+    config.replication = ReplicationDefaults {
+        enabled: db_chain.parsed_or(
+            "enable replication",
+            replication_defaults.enabled,
+            parse_bool,
+        )?,
+        seconds_to_replicate: db_chain.parsed_or(
+            "seconds to replicate",
+            replication_defaults.seconds_to_replicate,
+            |value| parse_u32(value, 0, "must be a whole number of seconds"),
+        )?,
+        seconds_per_step: db_chain.parsed_or(
+            "seconds per replication step",
+            replication_defaults.seconds_per_step,
+            |value| parse_u32(value, 1, SECONDS_REASON),
+        )?,
+    };
     config.log_level = global_chain.find("log level").map(|(_, e)| e.value.clone());
     config.debug_flags = global_chain
         .find("debug flags")

@@ -156,7 +156,7 @@ pub fn load(main: Option<&Path>, exporting: Option<&Path>) -> Result<LoadedConfi
     let stream_file = main
         .map(|_| main_config.directories.config.join(STREAM_FILE_NAME))
         .filter(|candidate| candidate.is_file());
-    let stream_config = match &stream_file {
+    let mut stream_config = match &stream_file {
         Some(path) => parse_text(
             &read_text(path)?,
             &path.display().to_string(),
@@ -165,6 +165,7 @@ pub fn load(main: Option<&Path>, exporting: Option<&Path>) -> Result<LoadedConfi
         )?,
         None => StreamConfig::default(),
     };
+    stream_config.take_db_replication(&main_config.replication);
 
     Ok(LoadedConfig {
         main: main_config,

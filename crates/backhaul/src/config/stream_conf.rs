@@ -8,14 +8,17 @@
 //!   `api key`, `send charts matching` (`*`), `buffer size bytes`
 //!   (10485760), `reconnect delay seconds` (5), `timeout seconds` (60),
 //!   `default port` (19999), `ssl skip certificate verification` (no),
-//!   `CAfile`, `CApath`) and the defaults of the receiving side: `enable
-//!   compression` (yes), `enable replication` (yes), `seconds to
-//!   replicate` (86400), `seconds per replication step` (600).
+//!   `CAfile`, `CApath`) and the default of the receiving side's `enable
+//!   compression` (yes). The replication defaults, `enable replication`
+//!   (yes), `seconds to replicate` (86400) and `seconds per replication
+//!   step` (600), are netdata.conf `[db]`'s, as in netdata 1.37
+//!   ([`StreamConfig::take_db_replication`]); set in `[stream]` they are
+//!   used too, with a warning.
 //! - `[API_KEY]` sections (`type = api`, the default when a section is
 //!   looked up as a key): `enabled` (no), `allow from` (`*`),
 //!   `default history` (netdata.conf's history), `enable compression`,
 //!   `enable replication`, `seconds to replicate`, `seconds per replication
-//!   step` (the `[stream]` values).
+//!   step` (the defaults above).
 //! - `[MACHINE_GUID]` sections (`type = machine`, the default when a
 //!   section is looked up as a GUID): `enabled` (yes), `allow from` (`*`),
 //!   `history`, and the same compression and replication keys, which
@@ -56,6 +59,14 @@ const STREAM_USED: &[&str] = &[
     "send charts matching",
     "buffer size bytes",
     "reconnect delay seconds",
+];
+
+/// The replication keys: netdata 1.37 reads their defaults from
+/// netdata.conf `[db]`, and per API key or machine GUID from stream.conf.
+const REPLICATION_KEYS: [&str; 3] = [
+    "enable replication",
+    "seconds to replicate",
+    "seconds per replication step",
 ];
 
 /// `[stream]` keys of netdata's child side that backhaul accepts and does
@@ -276,14 +287,43 @@ pub struct StreamConfig {
     pub sender: SenderConfig,
     /// `[stream] enable compression` (default yes).
     pub enable_compression: bool,
-    /// `[stream] enable replication` (default yes).
+    /// The default of `enable replication` for every API key: netdata.conf
+    /// `[db] enable replication` (yes), see
+    /// [`StreamConfig::take_db_replication`].
     pub enable_replication: bool,
-    /// `[stream] seconds to replicate` (default 86400).
+    /// The default of `seconds to replicate`: `[db]`'s (86400).
     pub seconds_to_replicate: u32,
-    /// `[stream] seconds per replication step` (default 600).
+    /// The default of `seconds per replication step`: `[db]`'s (600).
     pub seconds_per_replication_step: u32,
+    /// The replication keys `[stream]` set itself (not where netdata reads
+    /// them; they win over `[db]`'s, with a warning).
+    stream_sets: StreamSetsReplication,
     /// The other sections, in file order.
     pub sections: Vec<StreamSection>,
+}
+
+/// Which replication keys stream.conf's `[stream]` set.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct StreamSetsReplication {
+    enabled: bool,
+    seconds_to_replicate: bool,
+    seconds_per_step: bool,
+}
+
+impl StreamConfig {
+    /// Takes the replication defaults from netdata.conf's `[db]`, where
+    /// netdata 1.37 reads them, except those `[stream]` set itself.
+    pub fn take_db_replication(&mut self, db: &super::main_conf::ReplicationDefaults) {
+        if !self.stream_sets.enabled {
+            self.enable_replication = db.enabled;
+        }
+        if !self.stream_sets.seconds_to_replicate {
+            self.seconds_to_replicate = db.seconds_to_replicate;
+        }
+        if !self.stream_sets.seconds_per_step {
+            self.seconds_per_replication_step = db.seconds_per_step;
+        }
+    }
 }
 
 impl Default for StreamConfig {
@@ -295,6 +335,7 @@ impl Default for StreamConfig {
             enable_replication: true,
             seconds_to_replicate: DEFAULT_SECONDS_TO_REPLICATE,
             seconds_per_replication_step: DEFAULT_SECONDS_PER_REPLICATION_STEP,
+            stream_sets: StreamSetsReplication::default(),
             sections: Vec::new(),
         }
     }
@@ -637,12 +678,28 @@ pub fn stream_from_document(
             }
             if let Some(value) = flag(section, "enable replication")? {
                 config.enable_replication = value;
+                config.stream_sets.enabled = true;
             }
             if let Some(value) = number(section, "seconds to replicate", 0, SECONDS_REASON)? {
                 config.seconds_to_replicate = value;
+                config.stream_sets.seconds_to_replicate = true;
             }
             if let Some(value) = number(section, "seconds per replication step", 1, STEP_REASON)? {
                 config.seconds_per_replication_step = value;
+                config.stream_sets.seconds_per_step = true;
+            }
+            for key in REPLICATION_KEYS {
+                if let Some(entry) = section.get(key) {
+                    warnings.push(Warning::about_key(
+                        &entry.at,
+                        &section.name,
+                        key,
+                        WarningKind::Suspicious,
+                        "netdata 1.37 reads this from netdata.conf [db], not from stream.conf \
+                         [stream] (where it ignores it); backhaul uses it, over [db]'s: move it \
+                         to netdata.conf [db]",
+                    ));
+                }
             }
             continue;
         }
@@ -799,6 +856,50 @@ mod tests {
         // memory mode and health: netdata's, not used.
         assert_eq!(warnings.len(), 2, "{warnings:?}");
         assert!(warnings.iter().all(|w| w.kind == WarningKind::NotUsed));
+    }
+
+    #[test]
+    fn replication_defaults_are_netdata_conf_db_s_then_the_key_s() {
+        use super::super::main_conf::ReplicationDefaults;
+        let db = ReplicationDefaults {
+            enabled: false,
+            seconds_to_replicate: 600,
+            seconds_per_step: 60,
+        };
+        // [db] gives every key its defaults; a key or GUID section still
+        // overrides them.
+        let (mut config, warnings) = parse(&format!(
+            "[{KEY}]\n enabled = yes\n[{GUID}]\n seconds to replicate = 120\n"
+        ))
+        .unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        config.take_db_replication(&db);
+        let settings = resolve(&config, KEY, GUID).unwrap();
+        assert_eq!(
+            (
+                settings.enable_replication,
+                settings.seconds_to_replicate,
+                settings.seconds_per_replication_step
+            ),
+            (false, 120, 60)
+        );
+        // [stream] is not where netdata reads them: used, over [db]'s,
+        // with a warning naming the right place.
+        let (mut config, warnings) = parse(&format!(
+            "[stream]\n enable replication = yes\n[{KEY}]\n enabled = yes\n"
+        ))
+        .unwrap();
+        config.take_db_replication(&db);
+        let settings = resolve(&config, KEY, GUID).unwrap();
+        assert!(settings.enable_replication);
+        assert_eq!(settings.seconds_to_replicate, 600);
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert_eq!(warnings[0].kind, WarningKind::Suspicious);
+        assert!(
+            warnings[0].to_string().contains("netdata.conf [db]"),
+            "{}",
+            warnings[0]
+        );
     }
 
     #[test]
