@@ -756,13 +756,24 @@ fn a_backhaul_proxy_forwards_its_childs_host_to_the_grandparent() {
     });
     let host = on_grandparent().unwrap();
     assert_eq!(host.machine_guid(), Some(GUID));
+    // hops: the child is 1 away from the proxy, so 2 from the grandparent
+    // (the proxy sends the child's own plus one, as netdata).
+    assert_eq!(host.hops(), 2);
+    let on_proxy = proxy
+        .store
+        .hosts()
+        .into_iter()
+        .find(|h| h.hostname() == "child-b")
+        .unwrap();
+    assert_eq!(on_proxy.hops(), 1);
+    let proxy_host = grandparent
+        .store
+        .hosts()
+        .into_iter()
+        .find(|h| h.hostname() == "proxy");
     assert!(
-        grandparent
-            .store
-            .hosts()
-            .iter()
-            .any(|h| h.hostname() == "proxy"),
-        "the proxy's own host is streamed too"
+        proxy_host.as_ref().is_some_and(|h| h.hops() == 1),
+        "the proxy's own host is streamed too, 1 hop away"
     );
     let chart = host.chart_by_id("test.gauge").unwrap();
     let rounds = chart.read().rounds();

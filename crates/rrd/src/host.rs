@@ -112,6 +112,8 @@ pub struct Host {
     hostname: String,
     machine_guid: Option<String>,
     reachable: std::sync::atomic::AtomicBool,
+    /// How many agents away the host's collector is (0: this one).
+    hops: std::sync::atomic::AtomicU32,
     history: usize,
     labels: RwLock<Arc<Vec<Label>>>,
     charts: Arc<RwLock<ChartIndex>>,
@@ -124,6 +126,7 @@ impl Host {
             hostname: hostname.into(),
             machine_guid: None,
             reachable: std::sync::atomic::AtomicBool::new(true),
+            hops: std::sync::atomic::AtomicU32::new(0),
             history: history.max(2),
             labels: RwLock::new(Arc::new(Vec::new())),
             charts: Arc::new(RwLock::new(ChartIndex::default())),
@@ -149,6 +152,18 @@ impl Host {
     pub fn set_reachable(&self, reachable: bool) {
         self.reachable
             .store(reachable, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// How many agents away the host's collector is: 0 for this agent's
+    /// own host, a streaming child's `hops` (1 for a child, 2 for a
+    /// child's child through a proxy, ...).
+    pub fn hops(&self) -> u32 {
+        self.hops.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Sets [`Host::hops`] (the stream receiver, from the child's request).
+    pub fn set_hops(&self, hops: u32) {
+        self.hops.store(hops, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// The machine GUID, for hosts that have one (children).

@@ -197,6 +197,7 @@ pub(super) fn run(shared: &Arc<Shared>, connection: Upgraded) {
     );
 
     ingest.start_run();
+    host.set_hops(child.hops);
     host.set_reachable(true);
     let policy = ReplicationPolicy {
         enabled: settings.enable_replication && negotiated.has(CAP_REPLICATION),

@@ -96,6 +96,9 @@ pub struct StreamRequest {
     pub update_every: u32,
     /// `ver` (default 1: a child that says nothing speaks version 1).
     pub version: u32,
+    /// `hops`: how many agents away the child's collector is (default 1,
+    /// a child collecting its own host).
+    pub hops: u32,
     /// `tags`, `os`, `timezone`, the `NETDATA_*` system facts and the rest,
     /// in order.
     pub other: Vec<(String, String)>,
@@ -112,6 +115,7 @@ impl StreamRequest {
         let mut machine_guid = None;
         let mut update_every = 1;
         let mut version = 1;
+        let mut hops = 1;
         let mut other = Vec::new();
         for pair in target.split(|&b| b == b'&').filter(|p| !p.is_empty()) {
             let (name, value) = match pair.iter().position(|&b| b == b'=') {
@@ -128,6 +132,7 @@ impl StreamRequest {
                     update_every = value.parse::<u32>().ok().filter(|&n| n > 0).unwrap_or(1)
                 }
                 "ver" => version = value.parse::<u32>().unwrap_or(1),
+                "hops" => hops = value.parse::<u32>().ok().filter(|&n| n > 0).unwrap_or(1),
                 _ => other.push((name, value)),
             }
         }
@@ -156,6 +161,7 @@ impl StreamRequest {
             machine_guid: machine_guid.to_ascii_lowercase(),
             update_every,
             version,
+            hops,
             other,
         })
     }
@@ -286,6 +292,14 @@ mod tests {
             Some("Debian GNU/Linux")
         );
         assert_eq!(request.field("tags"), Some(""));
+        assert_eq!(request.hops, 1, "not given: 1");
+        let through_a_proxy = format!("{}&hops=2", String::from_utf8_lossy(TARGET));
+        assert_eq!(
+            StreamRequest::parse(through_a_proxy.as_bytes())
+                .unwrap()
+                .hops,
+            2
+        );
     }
 
     #[test]

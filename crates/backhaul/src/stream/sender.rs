@@ -1070,7 +1070,7 @@ fn answer_replay(
 /// by `default proxy enabled` and per machine GUID by `proxy enabled`, with
 /// the matching `destination`, `api key` and `send charts matching`, as
 /// netdata 1.37 resolves them) is streamed on with a sender of its own (its
-/// hostname and machine GUID, `hops` 2). A thread looks at the store every
+/// hostname and machine GUID, `hops` one more than the child's). A thread looks at the store every
 /// second: a new child host gets a sender, a removed one has its sender
 /// stopped.
 pub struct ProxySenders {
@@ -1173,7 +1173,8 @@ fn proxy_loop(
                 config,
                 hostname: host.hostname().to_string(),
                 machine_guid: guid.to_string(),
-                hops: template.hops + 1,
+                // One more than the child's own distance, as netdata.
+                hops: host.hops().max(1) + 1,
                 ..template.clone()
             };
             let stop = Shutdown::new();

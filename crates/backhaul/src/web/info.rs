@@ -171,7 +171,7 @@ pub fn render(ctx: &Context, host: &Host) -> Vec<u8> {
                     },
                     hostname: h.hostname().to_string(),
                     reachable: is_local || h.is_reachable(),
-                    hops: u32::from(!is_local),
+                    hops: if is_local { 0 } else { h.hops().max(1) },
                     claim_id: None,
                     node_id: None,
                 }
