@@ -795,6 +795,36 @@ fn answered_500_the_same_request_is_retried() {
 }
 
 #[test]
+fn answered_301_the_metrics_are_kept_and_the_error_names_the_location() {
+    let run = Run::graphite(
+        in_order(
+            vec![Action::status(301).with_header("Location", "https://tsdb.example/api/put")],
+            Action::status(200),
+        ),
+        3,
+        POINTS,
+    );
+    let t = run.settle(run.feed.metrics(), 0);
+    // Not followed: the same request again once the server takes it.
+    check_retried(&run.requests(), 0, 1, Duration::ZERO);
+    let status = run.exp.running[0].status.snapshot();
+    assert!(
+        status
+            .last_error
+            .as_ref()
+            .is_some_and(|e| e.text.starts_with("HTTP 301")
+                && e.text.contains("https://tsdb.example/api/put")),
+        "{status:?}"
+    );
+    assert_eq!(
+        (t.lost_metrics, t.rejected_metrics, t.rejects),
+        (0, 0, 0),
+        "a redirection loses nothing: {t:#?}"
+    );
+    run.check_points(|_| 1);
+}
+
+#[test]
 fn answered_503_three_times_the_same_request_is_retried_with_backoff() {
     let run = Run::graphite(
         in_order(

@@ -173,6 +173,8 @@ struct Connection {
 pub struct Response {
     pub status: u16,
     pub retry_after: Option<Duration>,
+    /// `Location` (a redirection's target), for logs.
+    pub location: Option<String>,
     /// The server will close the connection after it.
     pub close: bool,
     /// The first bytes of the body, for logs.
@@ -603,6 +605,23 @@ impl Delivery for HttpDelivery {
                                 self.split_limit = Some((part_len / 2).max(1));
                             }
                         }
+                        300..=399 => {
+                            // A redirection is the configuration's problem
+                            // (http where https is wanted, a moved path):
+                            // backhaul does not follow it, and keeps the
+                            // metrics until the destination is fixed.
+                            counters.failures += 1;
+                            let delay = self.back_off(response.retry_after);
+                            let location = response.location.as_deref().unwrap_or("");
+                            self.last_error = Some(format!(
+                                "HTTP {}: the server redirects to '{location}'; fix the destination",
+                                response.status
+                            ));
+                            if let Some(suppressed) = self.status_log.check(Instant::now()) {
+                                tracing::error!(instance = %self.name, status = response.status, location, retry_in_ms = delay.as_millis() as u64, suppressed, "the server redirects the request, which is not followed: fix the destination (or the URL path, or use https); the metrics are kept");
+                            }
+                            break;
+                        }
                         429 | 500..=599 => {
                             counters.retries += 1;
                             counters.failures += 1;
@@ -785,7 +804,7 @@ fn read_response(
     let mut total = 0;
     loop {
         // Parse the head.
-        let (status, head_len, length, chunked, close, retry_after) = loop {
+        let (status, head_len, length, chunked, close, retry_after, location) = loop {
             let mut headers = [httparse::EMPTY_HEADER; 64];
             let mut parsed = httparse::Response::new(&mut headers);
             match parsed.parse(buf) {
@@ -795,6 +814,7 @@ fn read_response(
                     let mut chunked = false;
                     let mut close = parsed.version == Some(0);
                     let mut retry_after = None;
+                    let mut location = None;
                     for h in parsed.headers.iter() {
                         let value = String::from_utf8_lossy(h.value);
                         let value = value.trim();
@@ -811,9 +831,19 @@ fn read_response(
                             }
                         } else if h.name.eq_ignore_ascii_case("retry-after") {
                             retry_after = parse_retry_after(value);
+                        } else if h.name.eq_ignore_ascii_case("location") {
+                            location = Some(value.chars().take(256).collect());
                         }
                     }
-                    break (status, head_len, length, chunked, close, retry_after);
+                    break (
+                        status,
+                        head_len,
+                        length,
+                        chunked,
+                        close,
+                        retry_after,
+                        location,
+                    );
                 }
                 Ok(httparse::Status::Partial) => {
                     if buf.len() > MAX_RESPONSE_HEAD {
@@ -904,6 +934,7 @@ fn read_response(
         return Ok(Response {
             status,
             retry_after,
+            location,
             close,
             body_start: kept,
             bytes: total,
