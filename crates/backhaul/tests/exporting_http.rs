@@ -333,15 +333,21 @@ impl Feed {
     /// batch.
     fn feed(&mut self, exp: &Exporter, n: i64) {
         for k in 1..=n {
-            self.store_point(k);
-            let want = (self.dims.len() as i64 * k) as u64;
-            exp.wait(
-                &format!("point {k} to be built into a batch"),
-                WAIT,
-                |t| t.built_metrics >= want,
-                String::new,
-            );
+            self.feed_one(exp, k);
         }
+    }
+
+    /// Stores point `k` (points go 1, 2, ...) and waits until it is built
+    /// into a batch.
+    fn feed_one(&mut self, exp: &Exporter, k: i64) {
+        self.store_point(k);
+        let want = (self.dims.len() as i64 * k) as u64;
+        exp.wait(
+            &format!("point {k} to be built into a batch"),
+            WAIT,
+            |t| t.built_metrics >= want,
+            String::new,
+        );
     }
 
     /// `metric value` of every stored point, with its second.
@@ -792,6 +798,81 @@ fn answered_500_the_same_request_is_retried() {
     );
     run.check_heads();
     run.check_points(|_| 1);
+}
+
+#[test]
+fn a_dead_primary_fails_over_and_the_instance_moves_back_when_it_returns() {
+    // The primary's port, free (connections refused) until it comes back.
+    let primary_addr = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap()
+    };
+    let secondary = HttpReceiver::start(always(Action::status(200)));
+    let mut feed = Feed::new(2);
+    let exp = Exporter::start(
+        &feed.store,
+        &conf(
+            "graphite:http",
+            &format!("{primary_addr} {}", secondary.addr),
+            5000,
+            "    check primary destination every = 1\n",
+        ),
+    );
+    feed.feed(&exp, 3);
+    exp.wait(
+        "the first points delivered to the secondary",
+        WAIT,
+        |t| t.sent_metrics >= feed.metrics(),
+        || secondary.summary(),
+    );
+    assert!(!secondary.requests().is_empty());
+
+    // The primary is back: within `check primary destination every` the
+    // instance moves to it, between requests.
+    let primary = HttpReceiver::start_on(always(Action::status(200)), primary_addr);
+    let mut k = 3;
+    let deadline = Instant::now() + WAIT;
+    while primary.requests().is_empty() {
+        assert!(Instant::now() < deadline, "never moved back to the primary");
+        k += 1;
+        feed.feed_one(&exp, k);
+    }
+    k += 1;
+    feed.feed_one(&exp, k);
+    let t = exp.wait(
+        "every point delivered",
+        WAIT,
+        |t| t.sent_metrics >= feed.metrics(),
+        || primary.summary(),
+    );
+    assert_eq!(t.sent_metrics, feed.metrics(), "{t:#?}");
+    assert_eq!((t.lost_metrics, t.rejected_metrics), (0, 0), "{t:#?}");
+    assert!(t.reconnects >= 2, "refused, then the move back: {t:#?}");
+    // Each point once, on one destination or the other; the later ones on
+    // the primary.
+    let expected = feed.expected(Style::Graphite);
+    let mut got: BTreeMap<String, usize> = BTreeMap::new();
+    for rx in [&secondary, &primary] {
+        for item in rx.delivered_items(Style::Graphite.framing()).unwrap() {
+            let (key, _) = Style::Graphite.parse(&item);
+            assert!(expected.contains_key(&key), "unexpected {item:?}");
+            *got.entry(key).or_default() += 1;
+        }
+    }
+    assert_eq!(got.len(), expected.len(), "every point delivered");
+    assert!(got.values().all(|&n| n == 1), "each once: {got:?}");
+    let last = Style::Graphite.metric("dim0");
+    let last = format!("{last} {}.0000000", Feed::value(k, 0));
+    let on_primary: Vec<String> = primary
+        .delivered_items(Style::Graphite.framing())
+        .unwrap()
+        .iter()
+        .map(|item| Style::Graphite.parse(item).0)
+        .collect();
+    assert!(
+        on_primary.contains(&last),
+        "the newest point went to the primary"
+    );
 }
 
 #[test]

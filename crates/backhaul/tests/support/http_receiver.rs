@@ -390,8 +390,23 @@ impl HttpReceiver {
         Self::start_with(script, Some(config))
     }
 
+    /// Plain HTTP on `addr` (a port a test kept free until now).
+    #[allow(dead_code)]
+    pub fn start_on(script: Script, addr: SocketAddr) -> HttpReceiver {
+        let listener = TcpListener::bind(addr).unwrap_or_else(|e| panic!("bind {addr}: {e}"));
+        Self::start_listening(script, None, listener)
+    }
+
     fn start_with(script: Script, tls: Option<Arc<ServerConfig>>) -> HttpReceiver {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        Self::start_listening(script, tls, listener)
+    }
+
+    fn start_listening(
+        script: Script,
+        tls: Option<Arc<ServerConfig>>,
+        listener: TcpListener,
+    ) -> HttpReceiver {
         let addr = listener.local_addr().expect("local addr");
         listener.set_nonblocking(true).expect("nonblocking");
         let shared = Arc::new(Shared {
