@@ -334,6 +334,91 @@ impl InstanceCharts {
 mod tests {
     use super::*;
 
+    /// The values of chart `id` on `host`, by dimension id.
+    fn values(host: &Host, id: &str) -> Vec<(String, f64)> {
+        let chart = host.chart_by_id(id).expect("chart");
+        let st = chart.read();
+        st.dimensions()
+            .iter()
+            .map(|d| {
+                (
+                    d.id().to_string(),
+                    d.last_stored_value().unwrap_or(f64::NAN),
+                )
+            })
+            .collect()
+    }
+
+    /// The operations and bytes charts too: every counter in the dimension
+    /// of its name (the values are matched by position).
+    #[test]
+    fn ops_and_bytes_chart_dimensions_get_their_counters() {
+        for (http, legacy) in [(false, false), (true, false), (false, true)] {
+            let host = Host::new("h", 10);
+            let charts = InstanceCharts::new(&host, "x", 1, legacy, http);
+            let c = IntervalCounters {
+                writes: 11,
+                discards: 12,
+                reconnects: 13,
+                failures: 14,
+                reads: 15,
+                retries: 16,
+                rejects: 17,
+                repeats: 18,
+                splits: 19,
+                buffered_bytes: 21 * 1024,
+                lost_bytes: 22 * 1024,
+                sent_bytes: 23 * 1024,
+                received_bytes: 24 * 1024,
+                rejected_bytes: 25 * 1024,
+                ..IntervalCounters::default()
+            };
+            charts.update(&c, ThreadCpu::default(), 1_700_000_000_000_000);
+            let prefix = if legacy {
+                "netdata.backend"
+            } else {
+                "netdata.exporting_x"
+            };
+            let mut ops = vec![
+                ("write", 11.0),
+                ("discard", 12.0),
+                ("reconnect", 13.0),
+                ("failure", 14.0),
+            ];
+            if !legacy {
+                ops.push(("read", 15.0));
+            }
+            if http {
+                ops.extend([
+                    ("retry", 16.0),
+                    ("reject", 17.0),
+                    ("repeat", 18.0),
+                    ("split", 19.0),
+                ]);
+            }
+            let mut bytes = vec![("buffered", 21.0), ("lost", 22.0), ("sent", 23.0)];
+            if !legacy {
+                bytes.push(("received", 24.0));
+            }
+            if http {
+                bytes.push(("rejected", 25.0));
+            }
+            let owned = |v: Vec<(&str, f64)>| -> Vec<(String, f64)> {
+                v.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+            };
+            assert_eq!(
+                values(&host, &format!("{prefix}_ops")),
+                owned(ops),
+                "http={http} legacy={legacy}"
+            );
+            assert_eq!(
+                values(&host, &format!("{prefix}_bytes")),
+                owned(bytes),
+                "http={http} legacy={legacy}"
+            );
+        }
+    }
+
     /// Each counter lands in its own dimension, with or without the HTTP
     /// ones; the legacy charts keep the seed's dimensions.
     #[test]
