@@ -6,7 +6,8 @@
 //! and `GET /../../etc/passwd` (400, no file), in a loop: a normal `GET /api/v1/allmetrics?format=prometheus` made
 //! during the attack answers 200 with the agent's series, and the exporter
 //! keeps its schedule: one batch a second, its timestamps consecutive, none
-//! missing over five seconds of attack.
+//! missing over five seconds of attack; and the process's resident memory
+//! grows by less than [`ATTACK_MEMORY_BOUND`] meanwhile.
 //!
 //! Bounded: every wait watches a response, an end of file or the receiver's
 //! lines, with a deadline.
@@ -125,6 +126,23 @@ fn big_header(to: SocketAddr) {
 
 /// The graphite timestamps (the last field) of the lines received after
 /// `since`.
+/// This process's resident memory, bytes (the agent runs in it).
+fn resident_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .expect("VmRSS")
+        * 1024
+}
+
+/// How much the agent's memory may grow during the attack: the 1000
+/// connections' head buffers (at most 16 KiB each) and their sockets'
+/// bookkeeping, with room; a server that buffered the 1 MB headers, or a
+/// thread per connection, goes far beyond.
+const ATTACK_MEMORY_BOUND: u64 = 48 * 1024 * 1024;
+
 fn timestamps_since(receiver: &FakeReceiver, since: Instant) -> BTreeSet<u64> {
     receiver
         .timed_lines()
@@ -198,6 +216,8 @@ fn exporting_keeps_its_schedule_and_a_scrape_succeeds_while_the_web_port_is_atta
     }
 
     // The attack. 1000 idle connections...
+    let resident_before = resident_bytes();
+    let mut resident_max = resident_before;
     let mut idle: Vec<TcpStream> = (0..1000).map(|_| connect(web)).collect();
     // ... 50 of which stall after half a request head.
     for stream in idle.iter_mut().take(50) {
@@ -238,6 +258,7 @@ fn exporting_keeps_its_schedule_and_a_scrape_succeeds_while_the_web_port_is_atta
             "no system series in the scrape: {body}"
         );
         scrapes += 1;
+        resident_max = resident_max.max(resident_bytes());
         let elapsed = attack_start.elapsed();
         if elapsed >= ATTACK && timestamps_since(&receiver, attack_start).len() >= 5 {
             break;
@@ -250,8 +271,18 @@ fn exporting_keeps_its_schedule_and_a_scrape_succeeds_while_the_web_port_is_atta
         std::thread::sleep(Duration::from_millis(1100));
     }
     let attack_time = attack_start.elapsed();
+    resident_max = resident_max.max(resident_bytes());
     stop.store(true, Ordering::Relaxed);
     let rounds = attacker.join().expect("the attacker's checks held");
+    // Memory stays bounded under the attack.
+    let grown = resident_max.saturating_sub(resident_before);
+    assert!(
+        grown < ATTACK_MEMORY_BOUND,
+        "memory grew {} MiB during the attack (bound {} MiB)",
+        grown >> 20,
+        ATTACK_MEMORY_BOUND >> 20
+    );
+    eprintln!("memory grown during the attack: {} KiB", grown >> 10);
     assert!(rounds >= 1);
     assert!(scrapes >= 4, "{scrapes} scrapes");
 
