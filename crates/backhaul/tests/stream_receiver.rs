@@ -26,6 +26,48 @@ const PLAIN: &[u8] = include_bytes!("../../wire/tests/stream/stream_capture_chil
 const COMPRESSED: &[u8] = include_bytes!("../../wire/tests/stream/stream_capture_compressed.bin");
 const WAIT: Duration = Duration::from_secs(10);
 
+/// Every log line of this test binary, from every thread (the parents'
+/// reading loops log on their own threads); tests look for the lines that
+/// name their own peers.
+fn logs() -> &'static std::sync::Mutex<Vec<u8>> {
+    static LOGS: std::sync::OnceLock<Arc<std::sync::Mutex<Vec<u8>>>> = std::sync::OnceLock::new();
+    LOGS.get_or_init(|| {
+        #[derive(Clone)]
+        struct Buffer(Arc<std::sync::Mutex<Vec<u8>>>);
+        impl std::io::Write for Buffer {
+            fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(data);
+                Ok(data.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let buffer = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let writer = Buffer(buffer.clone());
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .with_max_level(tracing::Level::INFO)
+            .finish();
+        let _ = tracing::subscriber::set_global_default(subscriber);
+        buffer
+    })
+}
+
+/// Waits until a log line holds every one of `parts`; returns it.
+fn wait_for_log(parts: &[&str]) -> String {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let text = String::from_utf8_lossy(&logs().lock().unwrap()).into_owned();
+        if let Some(line) = text.lines().find(|l| parts.iter().all(|p| l.contains(p))) {
+            return line.to_string();
+        }
+        assert!(Instant::now() < deadline, "no log line with {parts:?}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// The capture's sections: (from the child?, bytes).
 fn sections(capture: &[u8]) -> Vec<(bool, &[u8])> {
     let mut sections = Vec::new();
@@ -428,13 +470,16 @@ fn bad_peers_are_closed_and_others_go_on() {
             ..IngestLimits::default()
         }
     });
+    logs();
     let mut steady = steady_child(&parent);
     steady_collects(&parent, &mut steady);
 
-    // Garbage after the handshake.
+    // Garbage after the handshake: closed, with a line naming the child.
     let mut garbage = Child::connect(&parent, KEY, "garbage", &guid(2), 15352);
     garbage.send(b"GET / HTTP/1.1\r\n\r\n\x00\x01\x02 nonsense\n");
     assert!(garbage.closed_by_parent(), "garbage closes the connection");
+    let line = wait_for_log(&["garbage (", &guid(2), "is not a netdata streaming command"]);
+    assert!(line.contains("127.0.0.1:"), "the peer's address: {line}");
 
     // A 10 MB line.
     let mut long = Child::connect(&parent, KEY, "long-line", &guid(3), 15352);
@@ -444,6 +489,7 @@ fn bad_peers_are_closed_and_others_go_on() {
         long.closed_by_parent(),
         "an overlong line closes the connection"
     );
+    wait_for_log(&["long-line (", &guid(3), "child disconnected"]);
 
     // 100k charts: the first 1000 are kept, the rest refused, the child
     // stays connected.
