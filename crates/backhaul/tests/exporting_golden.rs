@@ -548,3 +548,104 @@ fn a_point_stored_after_its_interval_went_out_joins_the_next_one() {
         ]
     );
 }
+
+/// A chart far behind (a long outage replicated by a child) sends at most
+/// MAX_LATE_INTERVALS_PER_BATCH late intervals per batch, oldest first,
+/// and the rest in the next batches: every interval once, in order.
+#[test]
+fn a_long_backlog_goes_out_over_several_batches_in_order() {
+    use backhaul::exporting::exporter::MAX_LATE_INTERVALS_PER_BATCH as MAX;
+    let store = Arc::new(Store::new(Host::new("vm", 1000)));
+    let chart = store
+        .localhost()
+        .create_chart(ChartDef::new("lab", "behind").units("u"));
+    chart.write().add_dimension(DimensionDef::new("g"));
+    let mut s = settings(DataSource::Average, false);
+    s.send_configured_labels = false;
+    s.update_every = 1;
+    let mut builder = BatchBuilder::new(s, Format::Graphite);
+    let mut out = Vec::new();
+    {
+        let mut w = chart.write();
+        w.set(0, 0);
+        w.done(T0 as u64 * 1_000_000).unwrap();
+    }
+    builder.build(&store, T0, &mut out);
+    // 150 points arrive at once (replicated).
+    let points = 150;
+    for t in T0 + 1..=T0 + points {
+        chart.write().store_point(t, &[(0, (t - T0) as f64)]);
+    }
+    let times = |out: &[u8]| -> Vec<i64> {
+        String::from_utf8_lossy(out)
+            .lines()
+            .filter(|l| l.contains("lab.behind"))
+            .map(|l| l.rsplit(' ').next().unwrap().parse().unwrap())
+            .collect()
+    };
+    let mut sent = Vec::new();
+    for (batch, before) in (T0 + points..).enumerate() {
+        out.clear();
+        builder.build(&store, before, &mut out);
+        let now = times(&out);
+        assert!(
+            now.len() as i64 <= MAX + 1,
+            "batch {batch}: {} lines",
+            now.len()
+        );
+        sent.extend(now);
+        if sent.last() == Some(&(T0 + points)) {
+            assert!(
+                batch >= 2,
+                "150 intervals need three batches of at most {MAX}"
+            );
+            break;
+        }
+        assert!(batch < 5, "never caught up: {sent:?}");
+    }
+    let want: Vec<i64> = (T0 + 1..=T0 + points).collect();
+    assert_eq!(sent, want, "every interval once, in order");
+}
+
+/// After a restart, charts of the hosts the previous run exported start
+/// where it stopped (what a child replicated since goes out); other hosts'
+/// charts start at the current interval, as always.
+#[test]
+fn a_resumed_builder_sends_what_known_hosts_hold_since_the_last_run() {
+    use backhaul::exporting::exporter::ExportResume;
+    let store = lab_store();
+    add_child(&store, "child-a", "00000000-0000-0000-0000-00000000000a", 7);
+    add_child(&store, "child-b", "00000000-0000-0000-0000-00000000000b", 9);
+    let mut s = settings(DataSource::Average, true);
+    s.update_every = 1;
+    let mut builder = BatchBuilder::new(s, Format::Graphite);
+    builder.resume_from(ExportResume {
+        delivered_through: T0 + 5,
+        hosts: vec!["00000000-0000-0000-0000-00000000000a".into()],
+    });
+    let text = graphite_text(&mut builder, &store, T0 + 10);
+    let times = |host: &str| -> Vec<String> {
+        text.lines()
+            .filter(|l| l.starts_with(&format!("netdata.{host}.c.g.d;")))
+            .map(|l| l.rsplit(' ').next().unwrap().to_string())
+            .collect()
+    };
+    // child-a: every interval after T0+5, one line each.
+    assert_eq!(
+        times("child-a"),
+        (T0 + 6..=T0 + 10)
+            .map(|t| t.to_string())
+            .collect::<Vec<_>>(),
+        "{text}"
+    );
+    // child-b (not in the last run): the current interval only.
+    assert_eq!(times("child-b"), [(T0 + 10).to_string()], "{text}");
+    assert_eq!(
+        builder.exported_hosts(),
+        [
+            "localhost",
+            "00000000-0000-0000-0000-00000000000a",
+            "00000000-0000-0000-0000-00000000000b"
+        ]
+    );
+}

@@ -477,26 +477,11 @@ fn a_child_cut_off_for_a_while_is_replicated_and_the_export_has_no_hole() {
     // And exported, each point once and at its own second: the points
     // replicated after the outage go out one line per instance interval
     // (1 s), as they would have live, so the exported series has no hole.
-    let exported = || -> Vec<i64> {
-        receiver
-            .lines()
-            .iter()
-            .filter(|l| {
-                let name = l.split([' ', ';']).next().unwrap_or_default();
-                name == "netdata.cut-child.system.cpu.user"
-            })
-            .filter_map(|l| l.split(' ').nth(2)?.parse().ok())
-            .collect()
-    };
+    let metric = "netdata.cut-child.system.cpu.user";
     child.wait_for("the export past the outage", || {
-        let times = exported();
-        if times.last().is_some_and(|&t| t >= to) {
-            Ok(())
-        } else {
-            Err(format!("exported up to {:?}, want {to}", times.last()))
-        }
+        exported_up_to(&receiver, metric, to)
     });
-    let times = exported();
+    let times = exported_times(&receiver, metric);
     assert!(
         times.windows(2).all(|w| w[0] < w[1]),
         "times go forward, nothing sent twice: {times:?}"
@@ -513,16 +498,50 @@ fn a_child_cut_off_for_a_while_is_replicated_and_the_export_has_no_hole() {
     agent.wait();
 }
 
+/// The timestamps of the graphite lines of `metric` the receiver got, in
+/// the order they came.
+fn exported_times(receiver: &FakeReceiver, metric: &str) -> Vec<i64> {
+    receiver
+        .lines()
+        .iter()
+        .filter(|l| l.split([' ', ';']).next() == Some(metric))
+        .filter_map(|l| l.split(' ').nth(2)?.parse().ok())
+        .collect()
+}
+
+/// Whether `metric` was exported up to `to`, for `wait_for`.
+fn exported_up_to(receiver: &FakeReceiver, metric: &str, to: i64) -> Result<(), String> {
+    let newest = exported_times(receiver, metric).into_iter().max();
+    if newest.is_some_and(|t| t >= to) {
+        Ok(())
+    } else {
+        Err(format!("exported up to {newest:?}, want {to}"))
+    }
+}
+
 #[test]
 fn a_restarted_parent_gets_what_it_missed_from_the_child() {
     if !require("stream_real", &["netdata"]) {
         return;
     }
     let dir = TempDir::new("stream-restart");
+    let receiver = FakeReceiver::start(Behaviour::Normal);
     let parent_dir = dir.path().join("parent");
     std::fs::create_dir_all(&parent_dir).unwrap();
     let base = parent_dir.display();
     let parent_port = free_ports(1)[0];
+    // The parent exports its children (the spool, and with it the export
+    // positions, under `lib`: they survive the restart).
+    std::fs::write(
+        parent_dir.join("exporting.conf"),
+        format!(
+            "[graphite:children]\n enabled = yes\n destination = {}\n data source = average\n\
+             \x20update every = 1\n send names instead of ids = no\n send charts matching = system.cpu\n\
+             \x20send hosts matching = !localhost *\n",
+            receiver.addr
+        ),
+    )
+    .unwrap();
     std::fs::write(
         parent_dir.join("netdata.conf"),
         format!(
@@ -603,6 +622,20 @@ fn a_restarted_parent_gets_what_it_missed_from_the_child() {
     assert!(
         missing.is_empty(),
         "the restarted parent misses {missing:?} of {from}..={to}"
+    );
+
+    // The export has no hole across the restart: what the parent missed
+    // while down goes out once replication brought it in (lines exported
+    // just before the restart may come again).
+    let metric = "netdata.restart-child.system.cpu.user";
+    child.wait_for("the export past the restart", || {
+        exported_up_to(&receiver, metric, to)
+    });
+    let sent: BTreeSet<i64> = exported_times(&receiver, metric).into_iter().collect();
+    let holes: Vec<i64> = (from..=to).filter(|t| !sent.contains(t)).collect();
+    assert!(
+        holes.is_empty(),
+        "the export misses {holes:?} of {from}..={to}: {sent:?}"
     );
 
     child.stop();

@@ -85,6 +85,9 @@ struct ChartExport {
 
 struct HostExport {
     host: Arc<Host>,
+    /// What names the host in [`ExportResume`]: `localhost` for the local
+    /// host, else its machine GUID (its hostname without one).
+    key: String,
     /// The hostname sent for this host.
     hostname: String,
     selected: bool,
@@ -104,7 +107,29 @@ pub struct BatchBuilder {
     hosts: Vec<HostExport>,
     /// What building a chart reuses and learns.
     work: ChartWork,
+    /// Where the previous run of this instance stopped (see
+    /// [`BatchBuilder::resume_from`]).
+    resume: Option<ExportResume>,
 }
+
+/// Where an instance's previous run (before a restart) stopped: every
+/// interval up to `delivered_through` was delivered, for the hosts of
+/// `hosts` ([`BatchBuilder::exported_hosts`]). A chart of one of those
+/// hosts that this run meets for the first time starts after
+/// `delivered_through`, so what the store holds since (a streaming
+/// child's replicated history) goes out, and the export has no hole
+/// across the restart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportResume {
+    pub delivered_through: i64,
+    pub hosts: Vec<String>,
+}
+
+/// Late intervals (see [`export_chart`]) one chart sends in one batch at
+/// most; the rest goes in the next batches. Bounds a batch after a long
+/// outage was replicated, or after a restart: a backlog of an hour goes
+/// out over a minute of batches, not in one.
+pub const MAX_LATE_INTERVALS_PER_BATCH: i64 = 60;
 
 /// What exporting a chart reuses from chart to chart, and what it learns
 /// about the store's positions.
@@ -135,7 +160,24 @@ impl BatchBuilder {
             connector,
             hosts: Vec::new(),
             work: ChartWork::default(),
+            resume: None,
         }
+    }
+
+    /// Charts of the hosts in `resume` met for the first time start after
+    /// its `delivered_through` (not at the current interval).
+    pub fn resume_from(&mut self, resume: ExportResume) {
+        self.resume = Some(resume);
+    }
+
+    /// The keys of the hosts this instance exports (selected), for an
+    /// [`ExportResume`] after a restart.
+    pub fn exported_hosts(&self) -> Vec<String> {
+        self.hosts
+            .iter()
+            .filter(|h| h.selected)
+            .map(|h| h.key.clone())
+            .collect()
     }
 
     /// Whether the data source is read from the store's rings (`average`,
@@ -175,7 +217,13 @@ impl BatchBuilder {
             }
             refresh_host_context(h, &self.settings, self.connector);
             metrics += h.context.write_host_lines(out, &before_ts);
-            sync_charts(h, start_after);
+            let first_after = match &self.resume {
+                Some(resume) if resume.hosts.contains(&h.key) => {
+                    resume.delivered_through.min(start_after)
+                }
+                _ => start_after,
+            };
+            sync_charts(h, first_after);
             let stored = self.settings.data_source != DataSource::AsCollected;
             for i in 0..h.charts.len() {
                 // The collector's core last wrote the next charts' locks,
@@ -238,7 +286,13 @@ impl BatchBuilder {
                 by_name
             }
             .unwrap_or(false);
+            let key = if is_local {
+                "localhost".to_string()
+            } else {
+                host.machine_guid().unwrap_or(host.hostname()).to_string()
+            };
             self.hosts.push(HostExport {
+                key,
                 selected,
                 charts: Vec::new(),
                 charts_generation: 0,
@@ -410,9 +464,12 @@ fn export_chart(
                 // (replicated from a streaming child, a collector that
                 // caught up, a late wake-up). One line per interval, at its
                 // own end, as they would have gone out live, instead of one
-                // average over all of them.
-                let mut end = before - (before - from - 1) / ue * ue;
-                while end < before {
+                // average over all of them; at most
+                // MAX_LATE_INTERVALS_PER_BATCH of them in this batch.
+                let pending = (before - from - 1) / ue;
+                let mut end = before - pending * ue;
+                let stop = end + pending.min(MAX_LATE_INTERVALS_PER_BATCH) * ue;
+                while end < stop {
                     let end_ts = RenderedTimestamp::new(end);
                     let written = export_window(
                         &mut ce.last_exported_t,
@@ -429,6 +486,13 @@ fn export_chart(
                     }
                     lines += written;
                     end += ue;
+                }
+                if stop < before {
+                    // More late intervals than a batch takes: the rest,
+                    // and this interval after them, go in the next batches.
+                    progress.next_pending =
+                        Some(progress.next_pending.map_or(stop, |p| p.min(stop)));
+                    return lines;
                 }
             }
             let written = export_window(

@@ -56,9 +56,10 @@ use rrd::Store;
 use super::backoff::{ExponentialBackoff, RetryPolicy};
 use super::batch::{Batch, BatchRing};
 use super::delivery::Delivery;
-use super::exporter::BatchBuilder;
+use super::exporter::{BatchBuilder, ExportResume};
 use super::monitoring::{InstanceCharts, IntervalCounters};
 use super::schedule::Schedule;
+use super::spool::ExportPositions;
 use super::spool::Spool;
 use super::spooler::Spooler;
 use super::status::InstanceStatus;
@@ -291,6 +292,12 @@ pub struct Instance {
     overflow_bytes: usize,
     /// The newest `at_s` moved into the ring.
     ring_through: i64,
+    /// The newest interval end built (live or replayed).
+    built_through: i64,
+    /// When the export positions were last saved (interval end).
+    positions_saved: Option<i64>,
+    /// The last save of the positions failed (logged once until one works).
+    positions_failing: bool,
 }
 
 impl Instance {
@@ -341,6 +348,9 @@ impl Instance {
             overflow: VecDeque::new(),
             overflow_bytes: 0,
             ring_through: i64::MIN,
+            built_through: i64::MIN,
+            positions_saved: None,
+            positions_failing: false,
         }
     }
 
@@ -357,7 +367,77 @@ impl Instance {
             .read_next(i64::MIN, &self.name)
             .unwrap_or_default()
             .into();
+        match ExportPositions::load(&spooler.positions_path()) {
+            Ok(Some(positions)) => {
+                tracing::info!(instance = %self.name, delivered_through = positions.delivered_through, hosts = positions.hosts.len(), "going on from where the last run stopped: what the store holds since then for those hosts is sent");
+                self.builder.resume_from(ExportResume {
+                    delivered_through: positions.delivered_through,
+                    hosts: positions.hosts,
+                });
+            }
+            Ok(None) => {}
+            Err(error) => {
+                tracing::warn!(instance = %self.name, %error, "the export positions cannot be read; starting at the current interval");
+            }
+        }
         self.spooler = Some(spooler);
+    }
+
+    /// Every interval up to this one was delivered (or had nothing to
+    /// send): the oldest undelivered batch, in the ring, read back from the
+    /// spool or still on disk, is newer.
+    fn delivered_through(&self) -> Option<i64> {
+        if self.built_through == i64::MIN {
+            return None;
+        }
+        let oldest_undelivered = [
+            self.ring.oldest_time(),
+            self.spooled.front().map(|b| b.at_s),
+            self.spooler.as_ref().and_then(Spooler::oldest_at_s),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
+        Some(oldest_undelivered.map_or(self.built_through, |t| (t - 1).min(self.built_through)))
+    }
+
+    /// Saves where the export stands beside the spool (every `spool every
+    /// secs`, and at stop), so a restart goes on from there.
+    fn save_positions(&mut self, now: i64, force: bool) {
+        let Some(spooler) = &self.spooler else {
+            return;
+        };
+        let every = spooler.every_s().max(1);
+        if !force && self.positions_saved.is_some_and(|at| now < at + every) {
+            return;
+        }
+        let Some(delivered_through) = self.delivered_through() else {
+            return;
+        };
+        // One interval back, and not past a point the last batch left
+        // pending: a streaming child's round that arrived just after its
+        // interval was built goes out with the next interval, which this
+        // run may not build. A restart may send that interval again.
+        let ue = self.update_every_s();
+        let pending = self.builder.next_pending().map_or(i64::MAX, |t| t - 1);
+        let delivered_through = (delivered_through - ue).min(pending);
+        self.positions_saved = Some(now);
+        let positions = ExportPositions {
+            delivered_through,
+            hosts: self.builder.exported_hosts(),
+        };
+        match positions.save(&spooler.positions_path()) {
+            Ok(()) => {
+                if std::mem::take(&mut self.positions_failing) {
+                    tracing::info!(instance = %self.name, "the export positions can be saved again");
+                }
+            }
+            Err(error) => {
+                if !std::mem::replace(&mut self.positions_failing, true) {
+                    tracing::warn!(instance = %self.name, path = %spooler.positions_path().display(), %error, "cannot save the export positions; after a restart, what a streaming child replicates for the time the agent was down may not be exported");
+                }
+            }
+        }
     }
 
     /// Whether batches wait outside the ring: read back from the spool, in
@@ -517,6 +597,7 @@ impl Instance {
         }
         self.spool_periodically(before);
         self.remove_delivered();
+        self.save_positions(before, false);
         counters.buffered_metrics = self.ring.buffered_metrics() as u64;
         counters.buffered_bytes = self.ring.buffered_bytes() as u64;
         if let Some(charts) = &self.charts {
@@ -536,6 +617,7 @@ impl Instance {
             .ring
             .take_buffer(self.last_batch_len + self.last_batch_len / 8 + 4096);
         let metrics = self.builder.build(store, before, &mut bytes);
+        self.built_through = self.built_through.max(before);
         self.last_batch_len = bytes.len();
         add(
             &self.totals.build_cpu_ns,
@@ -801,6 +883,7 @@ impl Instance {
         let mut counters = IntervalCounters::default();
         self.delivery.poll(&mut self.ring, &mut counters);
         self.remove_delivered();
+        self.save_positions(self.built_through, true);
         let Some(mut spooler) = self.spooler.take() else {
             return;
         };
@@ -880,6 +963,7 @@ impl Instance {
             .ring
             .take_buffer(self.last_batch_len + self.last_batch_len / 8 + 4096);
         let metrics = self.builder.build(store, before, &mut bytes);
+        self.built_through = self.built_through.max(before);
         if !bytes.is_empty() {
             self.last_batch_len = bytes.len();
         }
@@ -1235,13 +1319,14 @@ mod tests {
         Spool::new(&settings, "t", "graphite")
     }
 
-    /// The spool's files in `dir`, sorted.
+    /// The spool's segment files in `dir`, sorted.
     fn spool_files(dir: &std::path::Path) -> Vec<String> {
         let mut names: Vec<String> = std::fs::read_dir(dir)
             .map(|entries| {
                 entries
                     .flatten()
                     .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|name| !name.ends_with(".positions"))
                     .collect()
             })
             .unwrap_or_default();
@@ -1280,6 +1365,58 @@ mod tests {
         // Nothing undelivered at the next stop: no spool.
         g.inst.spool_on_stop(&g.store);
         assert!(spool_files(&dir).is_empty());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// After a restart the instance goes on from where the last run
+    /// stopped (one interval back): what the store got since for the hosts
+    /// it exported (a streaming child's replicated history) goes out.
+    #[test]
+    fn a_restart_goes_on_from_the_saved_positions() {
+        let dir = spool_dir("positions");
+        let mut f = Fixture::new(100, 3, DataSource::Average);
+        f.inst.set_spool(test_spool(&dir, 1 << 20), 0);
+        for k in 1..=5 {
+            f.second(k, true);
+        }
+        f.inst.spool_on_stop(&f.store);
+        let saved = ExportPositions::load(&dir.join("t.positions"))
+            .unwrap()
+            .expect("saved at stop");
+        assert_eq!(saved.delivered_through, T0 + 4, "one interval back");
+        assert_eq!(saved.hosts, ["localhost"]);
+        // A new process whose store got 5..=9 before its first interval.
+        let mut g = Fixture::with_receiver(100, 3, DataSource::Average, f.rx.clone());
+        for k in 5..=9 {
+            g.chart
+                .write()
+                .store_point(T0 + k, &[(0, (k * 10) as f64), (1, (k * 10 + 1) as f64)]);
+        }
+        g.inst.set_spool(test_spool(&dir, 1 << 20), 0);
+        for k in 10..=11 {
+            g.second(k, true);
+        }
+        let (map, ordered) = g.received();
+        assert!(ordered);
+        for k in 1..=11 {
+            let times = map.get(&("d0".to_string(), k)).map_or(0, |(_, n)| *n);
+            let want = if k == 5 { 2 } else { 1 };
+            assert_eq!(times, want, "second {k}: {map:?}");
+        }
+        // Without the positions the new run starts at its first interval.
+        let _ = std::fs::remove_file(dir.join("t.positions"));
+        let rx = FakeReceiver::default();
+        rx.up.store(true, Ordering::Relaxed);
+        let mut h = Fixture::with_receiver(100, 3, DataSource::Average, rx);
+        for k in 5..=9 {
+            h.chart
+                .write()
+                .store_point(T0 + k, &[(0, (k * 10) as f64), (1, (k * 10 + 1) as f64)]);
+        }
+        h.inst.set_spool(test_spool(&dir, 1 << 20), 0);
+        h.second(10, true);
+        let (map, _) = h.received();
+        assert!(!map.contains_key(&("d0".to_string(), 7)), "{map:?}");
         let _ = std::fs::remove_dir_all(dir);
     }
 

@@ -217,6 +217,12 @@ impl Spool {
         &self.path
     }
 
+    /// The file of the instance's export positions, beside its spool
+    /// (`NAME.positions`): see [`ExportPositions`].
+    pub fn positions_path(&self) -> PathBuf {
+        self.path.with_extension("positions")
+    }
+
     /// At most this many bytes of batches are kept.
     pub fn max_bytes(&self) -> u64 {
         self.max_bytes
@@ -738,5 +744,109 @@ mod tests {
             let loaded = spool.load();
             proptest::prop_assert!(loaded.batches.iter().map(|b| b.bytes.len()).sum::<usize>() <= 1 << 10);
         }
+    }
+}
+
+/// Where an instance's export stood, kept beside its spool so that a
+/// restarted instance goes on from there (see
+/// `exporting::exporter::ExportResume`): every interval up to
+/// `delivered_through` was delivered, for the hosts listed.
+///
+/// A small text file, written whole (a temporary file renamed into place):
+///
+/// ```text
+/// backhaul export positions 1
+/// delivered_through 1796061900
+/// host localhost
+/// host 705216b4-ec79-11f1-9d5c-02fc00000001
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportPositions {
+    pub delivered_through: i64,
+    pub hosts: Vec<String>,
+}
+
+const POSITIONS_HEAD: &str = "backhaul export positions 1";
+
+impl ExportPositions {
+    /// Writes the file at `path` (through `path.tmp`).
+    pub fn save(&self, path: &Path) -> io::Result<()> {
+        let mut text = format!(
+            "{POSITIONS_HEAD}\ndelivered_through {}\n",
+            self.delivered_through
+        );
+        for host in &self.hosts {
+            if !host.contains('\n') {
+                text.push_str("host ");
+                text.push_str(host);
+                text.push('\n');
+            }
+        }
+        if let Some(dir) = path.parent() {
+            fs::create_dir_all(dir)?;
+        }
+        let tmp = path.with_extension("positions.tmp");
+        fs::write(&tmp, text)?;
+        fs::rename(&tmp, path)
+    }
+
+    /// Reads the file at `path`: `Ok(None)` without one, an error naming
+    /// what is wrong in one that is not a positions file.
+    pub fn load(path: &Path) -> Result<Option<ExportPositions>, String> {
+        let text = match fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(format!("{}: {e}", path.display())),
+        };
+        let mut lines = text.lines();
+        if lines.next() != Some(POSITIONS_HEAD) {
+            return Err(format!(
+                "{}: not a positions file of this version",
+                path.display()
+            ));
+        }
+        let delivered_through = lines
+            .next()
+            .and_then(|l| l.strip_prefix("delivered_through "))
+            .and_then(|v| v.parse::<i64>().ok())
+            .ok_or_else(|| format!("{}: no delivered_through line", path.display()))?;
+        let hosts = lines
+            .filter_map(|l| l.strip_prefix("host "))
+            .map(str::to_string)
+            .collect();
+        Ok(Some(ExportPositions {
+            delivered_through,
+            hosts,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod positions_tests {
+    use super::*;
+
+    #[test]
+    fn positions_are_saved_and_read_back_and_a_foreign_file_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.positions");
+        assert_eq!(ExportPositions::load(&path), Ok(None));
+        let positions = ExportPositions {
+            delivered_through: 1_796_061_900,
+            hosts: vec![
+                "localhost".into(),
+                "705216b4-ec79-11f1-9d5c-02fc00000001".into(),
+            ],
+        };
+        positions.save(&path).unwrap();
+        assert_eq!(ExportPositions::load(&path), Ok(Some(positions)));
+        assert!(!dir.path().join("x.positions.tmp").exists());
+        fs::write(&path, "something else\n").unwrap();
+        assert!(ExportPositions::load(&path)
+            .unwrap_err()
+            .contains("not a positions file"));
+        fs::write(&path, format!("{POSITIONS_HEAD}\ndelivered_through soon\n")).unwrap();
+        assert!(ExportPositions::load(&path)
+            .unwrap_err()
+            .contains("delivered_through"));
     }
 }

@@ -132,6 +132,16 @@ impl Spooler {
     }
 
     /// The spool's directory, for logs.
+    /// The oldest batch time still on disk, if any.
+    pub fn oldest_at_s(&self) -> Option<i64> {
+        self.segments.iter().map(|s| s.oldest_at_s).min()
+    }
+
+    /// See [`Spool::positions_path`].
+    pub fn positions_path(&self) -> std::path::PathBuf {
+        self.base.positions_path()
+    }
+
     pub fn dir(&self) -> std::path::PathBuf {
         self.base.dir()
     }
