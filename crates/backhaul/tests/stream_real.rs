@@ -1,18 +1,21 @@
 //! Two real netdata 1.37 children (Debian's `/usr/sbin/netdata`, each with
 //! its own config, cache, lib and log folders and web port) stream to a
 //! backhaul parent running in this process, which exports graphite (`data
-//! source = as collected`, every second) to a recording receiver. Every
-//! child's `system.*` charts must arrive under its own hostname, with the
-//! raw values the child itself serves on its own
-//! `/api/v1/allmetrics?format=prometheus&source=as-collected`.
+//! source = as collected`, every second) to a recording receiver and to a
+//! real carbon-cache. Every child's `system.*` charts must arrive under its
+//! own hostname, with the raw values the child itself serves on its own
+//! `/api/v1/allmetrics?format=prometheus&source=as-collected`, and whisper
+//! must hold, under the child's hostname, exactly what was exported.
 //!
 //! A second test puts a proxy between a child and the parent and cuts it
 //! for 12 s (netdata's sender then waits out its own back-off, about 30 s
 //! in all): after the reconnect the parent asks for the gap with
-//! `REPLAY_CHART`, and its store holds every second across the outage.
+//! `REPLAY_CHART`, and its store and its export hold every second across
+//! the outage, once each.
 //! A third stops the parent for 8 s and starts a new one on the same port:
 //! the child reconnects and the new parent's store holds every second,
-//! the ones it was down for included, replicated from the child.
+//! the ones it was down for included, replicated from the child, and its
+//! export (going on from the saved export positions) has no hole.
 //!
 //! The children run in parallel; the tests take about 40 s together. Skipped (with a
 //! line on stderr) when netdata is not installed, unless
@@ -31,7 +34,7 @@ use std::time::{Duration, Instant};
 use backhaul::agent::Agent;
 use backhaul::config;
 use backhaul::shutdown::Shutdown;
-use real::{free_ports, http_get_ok, local, require, Server, TempDir};
+use real::{free_ports, http_get_ok, local, require, whisper_fetch, Carbon, Server, TempDir};
 use support::{Behaviour, FakeReceiver};
 
 const KEY: &str = "11111111-2222-3333-4444-555555555555";
@@ -146,8 +149,20 @@ fn two_netdata_children_stream_to_backhaul_which_exports_each_under_its_own_host
         return;
     }
     assert!(Path::new(SYSTEM_INFO).is_file(), "{SYSTEM_INFO} missing");
+    let carbon_here = require("stream_real", &["carbon-cache", "whisper-fetch"]);
     let dir = TempDir::new("stream");
     let receiver = FakeReceiver::start(Behaviour::Normal);
+    // The same export to a real carbon-cache (plain paths: no labels).
+    let mut carbon = carbon_here.then(Carbon::start);
+    let carbon_instance = carbon.as_ref().map_or(String::new(), |carbon| {
+        format!(
+            "[graphite:carbon]\n enabled = yes\n destination = {}\n data source = as collected\n\
+             \x20update every = 1\n send names instead of ids = no\n send charts matching = system.*\n\
+             \x20send hosts matching = !localhost *\n send configured labels = no\n\
+             \x20send automatic labels = no\n",
+            carbon.line
+        )
+    });
 
     // The backhaul parent.
     let parent_dir = dir.path().join("parent");
@@ -172,7 +187,7 @@ fn two_netdata_children_stream_to_backhaul_which_exports_each_under_its_own_host
         format!(
             "[graphite:children]\n enabled = yes\n destination = {}\n data source = as collected\n\
              \x20update every = 1\n send names instead of ids = no\n send charts matching = system.*\n\
-             \x20send hosts matching = !localhost *\n",
+             \x20send hosts matching = !localhost *\n{carbon_instance}",
             receiver.addr
         ),
     )
@@ -277,11 +292,78 @@ fn two_netdata_children_stream_to_backhaul_which_exports_each_under_its_own_host
         .collect();
     assert_eq!(hosts, names.into_iter().collect::<BTreeSet<_>>());
 
+    // carbon-cache stored them under each child's hostname: every value
+    // whisper holds for a few of each child's metrics is the one exported
+    // for that second.
+    if let Some(carbon) = &mut carbon {
+        let sent = graphite_points(&receiver.lines());
+        for name in names {
+            for dim in [
+                "system.cpu.user",
+                "system.cpu.system",
+                "system.intr.interrupts",
+            ] {
+                let metric = format!("netdata.{name}.{dim}");
+                let want = sent
+                    .get(&metric)
+                    .unwrap_or_else(|| panic!("{metric} was not exported"));
+                let path = carbon.wsp_path(&metric);
+                let (from, until) = (
+                    *want.keys().next().unwrap() - 1,
+                    *want.keys().last().unwrap(),
+                );
+                let stored =
+                    carbon
+                        .server
+                        .wait_for(&format!("{} in whisper", path.display()), || {
+                            if !path.exists() {
+                                return Err("no such file yet".to_string());
+                            }
+                            let got = whisper_fetch(&path, from, until)?;
+                            let held: BTreeMap<i64, f64> =
+                                got.into_iter().filter_map(|(t, v)| Some((t, v?))).collect();
+                            if held.len() >= 3 {
+                                Ok(held)
+                            } else {
+                                Err(format!("{held:?}"))
+                            }
+                        });
+                for (t, v) in &stored {
+                    assert_eq!(
+                        want.get(t),
+                        Some(v),
+                        "{metric} at {t}: whisper {v}, exported {want:?}"
+                    );
+                }
+                eprintln!(
+                    "stream_real: carbon-cache holds {} points of {metric}",
+                    stored.len()
+                );
+            }
+        }
+        carbon.stop();
+    }
+
     for child in &mut children {
         child.stop();
     }
     shutdown.trigger();
     agent.wait();
+}
+
+/// `metric → (timestamp → value)` of the graphite lines received.
+fn graphite_points(lines: &[String]) -> BTreeMap<String, BTreeMap<i64, f64>> {
+    let mut points: BTreeMap<String, BTreeMap<i64, f64>> = BTreeMap::new();
+    for line in lines {
+        let mut words = line.split(' ');
+        if let (Some(name), Some(value), Some(t)) = (words.next(), words.next(), words.next()) {
+            let name = name.split(';').next().unwrap_or(name);
+            if let (Ok(value), Ok(t)) = (value.parse::<f64>(), t.parse::<i64>()) {
+                points.entry(name.to_string()).or_default().insert(t, value);
+            }
+        }
+    }
+    points
 }
 
 /// A TCP proxy on 127.0.0.1 that can cut its connections and refuse new
