@@ -615,6 +615,8 @@ fn unknown_keys_sections_and_other_warnings_name_file_line_and_key() {
 [json:empty]
 [nonsense]
     a = b
+[prometheus:exporter]
+    netdata label prefix = nd_
 ",
         },
         r#"
@@ -625,7 +627,7 @@ main hostname="golden-host" update_every=1s history=3600 log_level=None debug_fl
   host_labels=[]
   health is_ephemeral=no has_unstable_connection=no
 exporting enabled=no
-  prometheus update_every=10s data_source=average names=yes configured_labels=yes automatic_labels=no charts="*" hosts="localhost *" prefix="netdata" label_prefix="" source=-
+  prometheus update_every=10s data_source=average names=yes configured_labels=yes automatic_labels=no charts="*" hosts="localhost *" prefix="netdata" label_prefix="nd_" source=exporting.conf:13
 graphite g destination=localhost:2003 data_source=average update_every=3s enabled=yes (from exporting.conf:4)
   destination_text="localhost" prefix="netdata" hostname="golden-host" buffer_on_failures=10 timeout_ms=10000 legacy=no
   names=yes charts="*" hosts="localhost *" configured_labels=yes automatic_labels=no variables=no host_tags=""
@@ -636,6 +638,7 @@ warning exporting.conf:8: [graphite:g] 'host tags': netdata's exporting engine d
 warning exporting.conf:9: [graphite:g] 'enabled': set again (first set at line 5); the last value wins
 warning exporting.conf:10: [json:empty]: instance section has no settings; ignored (netdata ignores it too)
 warning exporting.conf:11: [nonsense]: unknown section (not [exporting:global], [prometheus:exporter], a connector type or [TYPE:NAME]); ignored
+warning exporting.conf:14: [prometheus:exporter] 'netdata label prefix': accepted and not used: /api/v1/allmetrics sends label names as they are
 "#,
     );
 }

@@ -490,6 +490,16 @@ fn check_section(
             ));
             continue;
         }
+        if entry.key == "netdata label prefix" && !entry.value.trim().is_empty() {
+            warnings.push(Warning::about_key(
+                &entry.at,
+                &section.name,
+                &entry.key,
+                WarningKind::NotUsed,
+                "accepted and not used: /api/v1/allmetrics sends label names as they are",
+            ));
+            continue;
+        }
         let Some(spec) = known.iter().find(|spec| spec.key == entry.key) else {
             warnings.push(Warning::about_key(
                 &entry.at,
