@@ -875,6 +875,105 @@ fn a_dead_primary_fails_over_and_the_instance_moves_back_when_it_returns() {
     );
 }
 
+/// A server in front of the real one with a body limit, as proxies have:
+/// a request whose `Content-Length` is over `limit` gets a 413 as soon as
+/// the head is in, and the connection is closed without the body read (the
+/// client's write then breaks); others are read whole and answered 200.
+/// Returns its address and the bodies it took.
+fn early_413_server(limit: usize) -> (std::net::SocketAddr, Arc<std::sync::Mutex<Vec<Vec<u8>>>>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let bodies = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = bodies.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let kept = kept.clone();
+            std::thread::spawn(move || {
+                let _ = stream.set_read_timeout(Some(WAIT));
+                let mut buf = Vec::new();
+                let mut chunk = vec![0u8; 1 << 20];
+                loop {
+                    let head_len = loop {
+                        if let Some(at) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                            break at + 4;
+                        }
+                        match stream.read(&mut chunk) {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    };
+                    let head = String::from_utf8_lossy(&buf[..head_len]).to_ascii_lowercase();
+                    let length: usize = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .and_then(|v| v.trim().parse().ok())
+                        .unwrap_or(0);
+                    if length > limit {
+                        let _ = stream.write_all(
+                            b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                        );
+                        // Dropped with the body unread: the kernel resets.
+                        return;
+                    }
+                    while buf.len() < head_len + length {
+                        match stream.read(&mut chunk) {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    kept.lock()
+                        .unwrap()
+                        .push(buf[head_len..head_len + length].to_vec());
+                    buf.drain(..head_len + length);
+                    if stream
+                        .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (addr, bodies)
+}
+
+#[test]
+fn a_413_sent_before_the_body_was_read_splits_the_request() {
+    // A body limit of 4 MB, below the 10 MB request.
+    let (addr, bodies) = early_413_server(4 << 20);
+    // One point of 200,000 dimensions: a body of about 10 MB, more than the
+    // socket buffers take while the server does not read.
+    let mut feed = Feed::new(200_000);
+    let exp = Exporter::start(
+        &feed.store,
+        &conf(
+            "graphite:http",
+            &addr.to_string(),
+            20_000,
+            "    max request body bytes = 67108864\n",
+        ),
+    );
+    feed.feed(&exp, 1);
+    let t = exp.wait(
+        "every metric delivered",
+        WAIT,
+        |t| t.sent_metrics >= feed.metrics(),
+        String::new,
+    );
+    assert!(t.splits >= 1, "split after the early 413: {t:#?}");
+    assert_eq!((t.rejected_metrics, t.lost_metrics), (0, 0), "{t:#?}");
+    let lines: usize = bodies
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|b| b.iter().filter(|&&c| c == b'\n').count())
+        .sum();
+    assert_eq!(lines as u64, feed.metrics(), "every line once");
+}
+
 #[test]
 fn answered_301_the_metrics_are_kept_and_the_error_names_the_location() {
     let run = Run::graphite(

@@ -183,6 +183,10 @@ pub struct Response {
     pub bytes: usize,
 }
 
+/// How long a request whose write broke waits for an answer the server
+/// may have sent before it read the body.
+const EARLY_ANSWER_WAIT: Duration = Duration::from_millis(500);
+
 /// Why an exchange failed.
 enum ExchangeError {
     /// Before the whole request was written: it cannot have been processed.
@@ -424,7 +428,28 @@ impl HttpDelivery {
                 [&self.head, b"[\n", objects, b"\n]\n"]
             }
         };
-        write_all(&mut conn.stream, &pieces, &deadline).map_err(ExchangeError::NotSent)?;
+        if let Err(error) = write_all(&mut conn.stream, &pieces, &deadline) {
+            // A server may answer before it read the body (a 413 for a
+            // body too large, a 401) and close: the write then breaks, and
+            // that answer, already here, decides what happens to the part.
+            if matches!(
+                error.kind(),
+                ErrorKind::BrokenPipe | ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted
+            ) {
+                let deadline =
+                    Deadline::after(EARLY_ANSWER_WAIT.min(timeout), self.shutdown.as_ref());
+                if let Ok(mut response) =
+                    read_response(&mut conn.stream, &mut self.response, &deadline)
+                {
+                    if !(200..300).contains(&response.status) {
+                        tracing::debug!(instance = %self.name, status = response.status, "the server answered before reading the whole request");
+                        response.close = true;
+                        return Ok(response);
+                    }
+                }
+            }
+            return Err(ExchangeError::NotSent(error));
+        }
         tracing::debug!(instance = %self.name, body_bytes = body_len, "request sent; waiting for the response");
         let deadline = Deadline::after(timeout, self.shutdown.as_ref());
         let response = read_response(&mut conn.stream, &mut self.response, &deadline)
