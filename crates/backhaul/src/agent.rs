@@ -127,12 +127,13 @@ pub fn internal_collectors(config: &LoadedConfig) -> Vec<Box<dyn Collector>> {
     let owned = main.clone();
     let disk_sections: collectors::proc::DiskSectionSwitches =
         Arc::new(move |device: &str, key: &str| owned.proc_disk_switch(device, key));
-    collectors::proc::configured_collectors(
+    collectors::proc::configured_collectors_with(
         std::path::Path::new("/"),
         main.update_every,
         &enabled,
         &switches,
         disk_sections,
+        &main.proc_patterns,
     )
 }
 

@@ -736,3 +736,67 @@ fn odd_content_is_survived() {
         .read()
         .is_obsolete());
 }
+
+/// `[plugin:proc:/proc/net/dev] disable by default interfaces matching`
+/// from netdata.conf decides which interfaces are charted (and the
+/// diskspace and diskstats patterns are read the same way).
+#[test]
+fn netdata_conf_patterns_choose_the_interfaces() {
+    let (main, warnings) = backhaul::config::parse_main_str(
+        "[plugin:proc:/proc/net/dev]\n\tdisable by default interfaces matching = eth*\n\
+         \tenable new interfaces detected at runtime = yes\n\
+         [plugin:proc:/proc/diskstats]\n\texclude disks = sd*\n\
+         [plugin:proc:diskspace]\n\texclude space metrics on paths = /boot/*\n\
+         \texclude space metrics on filesystems = tmpfs\n",
+        "netdata.conf",
+    )
+    .unwrap();
+    let patterns = &main.proc_patterns;
+    assert_eq!(patterns.disabled_interfaces, "eth*");
+    assert_eq!(patterns.excluded_disks, "sd*");
+    assert_eq!(patterns.diskspace_excluded_paths, "/boot/*");
+    assert_eq!(patterns.diskspace_excluded_filesystems, "tmpfs");
+    // The pattern keys are read; the other key of the section is not.
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0]
+            .to_string()
+            .contains("enable new interfaces detected at runtime"),
+        "{}",
+        warnings[0]
+    );
+
+    let root = Root::new(FIXTURES, "patterns");
+    root.write(
+        "proc/net/dev",
+        "Inter-|   Receive                                                |  Transmit\n \
+         face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n    \
+         lo:    1000      10    0    0    0     0          0         0     1000      10    0    0    0     0       0          0\n  \
+         eth0:    2000      20    0    0    0     0          0         0     2000      20    0    0    0     0       0          0\n",
+    );
+    let host = Host::new("patterns", 100);
+    let mut collectors = backhaul::collectors::proc::configured_collectors_with(
+        &root.path,
+        1,
+        &|s| s == "/proc/net/dev",
+        &backhaul::collectors::proc::no_chart_switches,
+        backhaul::collectors::proc::no_disk_sections(),
+        patterns,
+    );
+    collect(&mut collectors, &host, T);
+    collect(&mut collectors, &host, T + 1);
+    let ids = chart_ids(&host);
+    assert!(ids.contains("net.lo"), "lo is no longer disabled: {ids:?}");
+    assert!(!ids.contains("net.eth0"), "eth0 is: {ids:?}");
+
+    // netdata's default disables lo.
+    let mut defaults = default_collectors(&root.path, 1, &|s| s == "/proc/net/dev");
+    let host = Host::new("defaults", 100);
+    collect(&mut defaults, &host, T);
+    collect(&mut defaults, &host, T + 1);
+    let ids = chart_ids(&host);
+    assert!(
+        !ids.contains("net.lo") && ids.contains("net.eth0"),
+        "{ids:?}"
+    );
+}

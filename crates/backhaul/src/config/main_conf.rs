@@ -78,6 +78,9 @@ pub struct MainConfig {
     /// `[plugin:proc:MODULE]`: the per-chart switches set in this file
     /// (module, key, value), in file order; see [`PROC_CHART_SWITCHES`].
     pub proc_chart_switches: Vec<(String, String, ChartSwitch)>,
+    /// The simple patterns of the `/proc` modules that choose what they
+    /// chart (netdata's names and defaults).
+    pub proc_patterns: ProcPatterns,
     /// `[web]`.
     pub web: WebConfig,
     /// `[logs]`.
@@ -335,6 +338,7 @@ impl MainConfig {
             plugins: PluginsConfig::builtin(),
             proc_modules: Vec::new(),
             proc_chart_switches: Vec::new(),
+            proc_patterns: ProcPatterns::default(),
             web: WebConfig {
                 bind_to: DEFAULT_BIND_TO.to_string(),
                 bind: vec![BindAddress {
@@ -719,6 +723,9 @@ pub fn main_from_document(
         if HANDLED_SECTIONS.contains(&name)
             || name == PROC_PLUGIN_SECTION
             || proc_chart_module(name).is_some()
+            || name
+                .strip_prefix("plugin:proc:")
+                .is_some_and(|module| PROC_PATTERN_ONLY_MODULES.contains(&module))
         {
             continue;
         }
@@ -830,10 +837,26 @@ pub fn main_from_document(
         config.proc_modules.extend(proc_modules(section, warnings));
     }
     for section in &document.sections {
+        let Some(module) = section.name.strip_prefix("plugin:proc:") else {
+            continue;
+        };
+        // The pattern keys first; the rest are per-chart switches.
+        let mut rest = section.clone();
+        rest.entries.retain(
+            |entry| match config.proc_patterns.slot(module, &entry.key) {
+                Some(slot) => {
+                    slot.clone_from(&entry.value);
+                    false
+                }
+                None => true,
+            },
+        );
         if let Some((module, keys)) = proc_chart_module(&section.name) {
             config
                 .proc_chart_switches
-                .extend(proc_chart_switches(section, module, keys, warnings));
+                .extend(proc_chart_switches(&rest, module, keys, warnings));
+        } else if PROC_PATTERN_ONLY_MODULES.contains(&module) {
+            proc_chart_switches(&rest, module, &[], warnings);
         }
     }
     config.web = web_config(document.section("web"), global, warnings)?;
@@ -1116,6 +1139,54 @@ pub const PROC_CHART_SWITCHES: &[(&str, &[&str])] = &[
         &["message queues", "semaphore totals", "shared memory totals"],
     ),
 ];
+
+/// The simple patterns of the `/proc` modules that choose what they chart,
+/// with netdata 1.37's keys and defaults.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProcPatterns {
+    /// `[plugin:proc:diskspace] exclude space metrics on paths`.
+    pub diskspace_excluded_paths: String,
+    /// `[plugin:proc:diskspace] exclude space metrics on filesystems`.
+    pub diskspace_excluded_filesystems: String,
+    /// `[plugin:proc:/proc/diskstats] exclude disks`.
+    pub excluded_disks: String,
+    /// `[plugin:proc:/proc/net/dev] disable by default interfaces matching`.
+    pub disabled_interfaces: String,
+}
+
+impl Default for ProcPatterns {
+    fn default() -> Self {
+        use crate::collectors::proc as modules;
+        ProcPatterns {
+            diskspace_excluded_paths: modules::EXCLUDED_PATHS.to_string(),
+            diskspace_excluded_filesystems: modules::EXCLUDED_FILESYSTEMS.to_string(),
+            excluded_disks: modules::EXCLUDED_DISKS.to_string(),
+            disabled_interfaces: modules::DISABLED_INTERFACES.to_string(),
+        }
+    }
+}
+
+impl ProcPatterns {
+    /// The pattern of `key` in `[plugin:proc:MODULE]`, if it is one.
+    fn slot(&mut self, module: &str, key: &str) -> Option<&mut String> {
+        match (module, key) {
+            ("diskspace", "exclude space metrics on paths") => {
+                Some(&mut self.diskspace_excluded_paths)
+            }
+            ("diskspace", "exclude space metrics on filesystems") => {
+                Some(&mut self.diskspace_excluded_filesystems)
+            }
+            ("/proc/diskstats", "exclude disks") => Some(&mut self.excluded_disks),
+            ("/proc/net/dev", "disable by default interfaces matching") => {
+                Some(&mut self.disabled_interfaces)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// The modules with a pattern key and no per-chart switch backhaul reads.
+const PROC_PATTERN_ONLY_MODULES: &[&str] = &["diskspace", "/proc/net/dev"];
 
 /// The keys of a disk's own `[plugin:proc:/proc/diskstats:DEV]` section.
 pub const PROC_DISK_SWITCHES: &[&str] = &[

@@ -45,8 +45,8 @@ pub use instance::{ConnectorExtras, HttpOptions, InstanceConfig, TlsOptions};
 pub use logs_conf::{LogOutput, LogsConfig, SYSLOG_FACILITIES};
 pub use main_conf::{
     parse_bind_to, system_hostname, BindAddress, ChartSwitch, Directories, HealthConfig,
-    MainConfig, PluginsConfig, WebAccess, WebConfig, BACKEND_SECTION, DEFAULT_BIND_TO,
-    DEFAULT_WEB_PORT, PLUGIN_SWITCHES, PROC_CHART_SWITCHES, PROC_SWITCHES,
+    MainConfig, PluginsConfig, ProcPatterns, WebAccess, WebConfig, BACKEND_SECTION,
+    DEFAULT_BIND_TO, DEFAULT_WEB_PORT, PLUGIN_SWITCHES, PROC_CHART_SWITCHES, PROC_SWITCHES,
 };
 pub use statsd_conf::{StatsdBind, StatsdConfig, DEFAULT_STATSD_BIND_TO, DEFAULT_STATSD_PORT};
 pub use stream_conf::{

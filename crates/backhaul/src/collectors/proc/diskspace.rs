@@ -272,6 +272,14 @@ impl DiskspaceCollector {
         }
     }
 
+    /// With `exclude space metrics on paths` and `exclude space metrics on
+    /// filesystems` set (netdata simple patterns).
+    pub fn excluding(mut self, paths: &str, filesystems: &str) -> DiskspaceCollector {
+        self.excluded_paths = SimplePattern::new(paths);
+        self.excluded_filesystems = SimplePattern::new(filesystems);
+        self
+    }
+
     /// Whether netdata's default settings chart this mount at all.
     fn wanted(&self, mount: &Mount) -> bool {
         if mount.is_dummy() {

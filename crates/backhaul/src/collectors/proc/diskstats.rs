@@ -880,6 +880,12 @@ impl DiskstatsCollector {
             refused: RefusedRounds::default(),
         }
     }
+
+    /// With `exclude disks` set (a netdata simple pattern).
+    pub fn excluding_disks(mut self, pattern: &str) -> DiskstatsCollector {
+        self.state.excluded = SimplePattern::new(pattern);
+        self
+    }
 }
 
 impl Collector for DiskstatsCollector {

@@ -82,11 +82,11 @@ use std::path::Path;
 use crate::collectors::Collector;
 pub use ondemand::{no_chart_switches, ChartSwitches};
 
-pub use diskspace::DiskspaceCollector;
-pub use diskstats::{no_disk_sections, DiskSectionSwitches, DiskstatsCollector};
+pub use diskspace::{DiskspaceCollector, EXCLUDED_FILESYSTEMS, EXCLUDED_PATHS};
+pub use diskstats::{no_disk_sections, DiskSectionSwitches, DiskstatsCollector, EXCLUDED_DISKS};
 pub use loadavg::LoadavgCollector;
 pub use meminfo::MeminfoCollector;
-pub use net_dev::NetDevCollector;
+pub use net_dev::{NetDevCollector, DISABLED_INTERFACES};
 pub use netfilter::{ConntrackCollector, SynproxyCollector};
 pub use netstat::NetstatCollector;
 pub use sockstat::SockstatCollector;
@@ -134,6 +134,26 @@ pub fn configured_collectors(
     switches: ChartSwitches<'_>,
     disk_sections: DiskSectionSwitches,
 ) -> Vec<Box<dyn Collector>> {
+    configured_collectors_with(
+        root,
+        update_every,
+        enabled,
+        switches,
+        disk_sections,
+        &crate::config::ProcPatterns::default(),
+    )
+}
+
+/// [`configured_collectors`] with the modules' patterns (`exclude disks`,
+/// `disable by default interfaces matching`, diskspace's exclusions).
+pub fn configured_collectors_with(
+    root: &Path,
+    update_every: u32,
+    enabled: &dyn Fn(&str) -> bool,
+    switches: ChartSwitches<'_>,
+    disk_sections: DiskSectionSwitches,
+    patterns: &crate::config::ProcPatterns,
+) -> Vec<Box<dyn Collector>> {
     let update_every = update_every.max(1);
     let mut collectors: Vec<Box<dyn Collector>> = Vec::new();
     for &switch in SWITCHES {
@@ -146,20 +166,29 @@ pub fn configured_collectors(
             "/proc/loadavg" => Box::new(LoadavgCollector::new(root, update_every)),
             "/proc/vmstat" => Box::new(VmstatCollector::configured(root, update_every, switches)),
             "/proc/meminfo" => Box::new(MeminfoCollector::configured(root, update_every, switches)),
-            "/proc/net/dev" => Box::new(NetDevCollector::new(root, update_every)),
+            "/proc/net/dev" => Box::new(
+                NetDevCollector::new(root, update_every)
+                    .disabling_interfaces(&patterns.disabled_interfaces),
+            ),
             "/proc/net/netstat" => Box::new(NetstatCollector::new(root, update_every)),
             "/proc/net/sockstat" => Box::new(SockstatCollector::ipv4(root, update_every)),
             "/proc/net/sockstat6" => Box::new(SockstatCollector::ipv6(root, update_every)),
             "/proc/net/softnet_stat" => Box::new(SoftnetCollector::new(root, update_every)),
             "/proc/net/stat/conntrack" => Box::new(ConntrackCollector::new(root, update_every)),
             "/proc/net/stat/synproxy" => Box::new(SynproxyCollector::new(root, update_every)),
-            "/proc/diskstats" => Box::new(DiskstatsCollector::with_disk_sections(
-                root,
-                update_every,
-                switches,
-                disk_sections.clone(),
+            "/proc/diskstats" => Box::new(
+                DiskstatsCollector::with_disk_sections(
+                    root,
+                    update_every,
+                    switches,
+                    disk_sections.clone(),
+                )
+                .excluding_disks(&patterns.excluded_disks),
+            ),
+            "diskspace" => Box::new(DiskspaceCollector::new(root, update_every).excluding(
+                &patterns.diskspace_excluded_paths,
+                &patterns.diskspace_excluded_filesystems,
             )),
-            "diskspace" => Box::new(DiskspaceCollector::new(root, update_every)),
             "/proc/interrupts" => {
                 Box::new(irqs::interrupts_collector(root, update_every, switches))
             }

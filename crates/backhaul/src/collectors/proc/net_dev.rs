@@ -558,6 +558,13 @@ impl NetDevCollector {
         }
     }
 
+    /// With `disable by default interfaces matching` set (a netdata simple
+    /// pattern).
+    pub fn disabling_interfaces(mut self, pattern: &str) -> NetDevCollector {
+        self.disabled = SimplePattern::new(pattern);
+        self
+    }
+
     fn mark_all_obsolete(&mut self) {
         for interface in self.interfaces.values_mut() {
             interface.mark_obsolete();
