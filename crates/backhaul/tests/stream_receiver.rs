@@ -294,6 +294,11 @@ fn the_captured_child_streams_into_its_own_host_and_is_asked_to_replay() {
         child_info.contains(&format!("\"uid\": \"{CAPTURE_GUID}\"")),
         "{child_info}"
     );
+    // ... and what the child said of its machine in its request.
+    assert!(
+        child_info.contains("\"container_os_name\": \"Debian GNU/Linux\""),
+        "{child_info}"
+    );
     let own = http_get(
         parent.addr,
         "/host/child-host/api/v1/allmetrics?format=prometheus&source=as-collected",

@@ -114,6 +114,9 @@ pub struct Host {
     reachable: std::sync::atomic::AtomicBool,
     /// How many agents away the host's collector is (0: this one).
     hops: std::sync::atomic::AtomicU32,
+    /// What a streaming child said of its machine (`NETDATA_SYSTEM_OS_NAME`
+    /// and the like, in its order).
+    system_info: RwLock<Arc<Vec<(String, String)>>>,
     history: usize,
     labels: RwLock<Arc<Vec<Label>>>,
     charts: Arc<RwLock<ChartIndex>>,
@@ -127,6 +130,7 @@ impl Host {
             machine_guid: None,
             reachable: std::sync::atomic::AtomicBool::new(true),
             hops: std::sync::atomic::AtomicU32::new(0),
+            system_info: RwLock::new(Arc::new(Vec::new())),
             history: history.max(2),
             labels: RwLock::new(Arc::new(Vec::new())),
             charts: Arc::new(RwLock::new(ChartIndex::default())),
@@ -164,6 +168,18 @@ impl Host {
     /// Sets [`Host::hops`] (the stream receiver, from the child's request).
     pub fn set_hops(&self, hops: u32) {
         self.hops.store(hops, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// What a streaming child said of its machine, as `(NETDATA_..., value)`
+    /// pairs; empty for other hosts.
+    pub fn system_info(&self) -> Arc<Vec<(String, String)>> {
+        self.system_info.read().clone()
+    }
+
+    /// Replaces [`Host::system_info`] (the stream receiver, from the
+    /// child's request).
+    pub fn set_system_info(&self, info: Vec<(String, String)>) {
+        *self.system_info.write() = Arc::new(info);
     }
 
     /// The machine GUID, for hosts that have one (children).

@@ -198,6 +198,14 @@ pub(super) fn run(shared: &Arc<Shared>, connection: Upgraded) {
 
     ingest.start_run();
     host.set_hops(child.hops);
+    host.set_system_info(
+        child
+            .other
+            .iter()
+            .filter(|(key, _)| key.starts_with("NETDATA_") && key != "NETDATA_PROTOCOL_VERSION")
+            .cloned()
+            .collect(),
+    );
     host.set_reachable(true);
     let policy = ReplicationPolicy {
         enabled: settings.enable_replication && negotiated.has(CAP_REPLICATION),

@@ -7,6 +7,8 @@
 //! host in the store), for the local host the machine's fields in
 //! netdata's order (operating system, container, kernel, CPU, memory, disk,
 //! virtualization: [`crate::system_facts`]; the cloud fields `unknown`),
+//! for a streaming child the same fields from its `STREAM` request's
+//! `NETDATA_*` values,
 //! `host_labels`,
 //! `collectors` (the plugin and module of the host's charts),
 //! `stream-enabled` (`[stream] enabled`: this agent streams its host to a
@@ -87,9 +89,57 @@ struct System<'a> {
     virt_detection: &'a str,
     container: &'a str,
     container_detection: &'a str,
-    cloud_provider_type: &'static str,
-    cloud_instance_type: &'static str,
-    cloud_instance_region: &'static str,
+    cloud_provider_type: &'a str,
+    cloud_instance_type: &'a str,
+    cloud_instance_region: &'a str,
+}
+
+/// A streaming child's machine fields, from what its `STREAM` request said
+/// (`NETDATA_SYSTEM_OS_NAME` and the like), as netdata shows a child's.
+fn child_system(facts: &[(String, String)]) -> System<'_> {
+    let get = |key: &str| -> &str {
+        facts
+            .iter()
+            .find(|(k, _)| k == key)
+            .map_or("", |(_, v)| v.as_str())
+    };
+    let or_unknown = |key: &str| match get(key) {
+        "" => "unknown",
+        value => value,
+    };
+    System {
+        os_name: get("NETDATA_SYSTEM_OS_NAME"),
+        os_id: get("NETDATA_SYSTEM_OS_ID"),
+        os_id_like: get("NETDATA_SYSTEM_OS_ID_LIKE"),
+        os_version: get("NETDATA_SYSTEM_OS_VERSION"),
+        os_version_id: get("NETDATA_SYSTEM_OS_VERSION_ID"),
+        os_detection: get("NETDATA_SYSTEM_OS_DETECTION"),
+        cores_total: get("NETDATA_SYSTEM_CPU_LOGICAL_CPU_COUNT").to_string(),
+        total_disk_space: get("NETDATA_SYSTEM_TOTAL_DISK_SIZE").to_string(),
+        cpu_freq: get("NETDATA_SYSTEM_CPU_FREQ").to_string(),
+        ram_total: get("NETDATA_SYSTEM_TOTAL_RAM").to_string(),
+        container_os_name: get("NETDATA_CONTAINER_OS_NAME"),
+        container_os_id: get("NETDATA_CONTAINER_OS_ID"),
+        container_os_id_like: get("NETDATA_CONTAINER_OS_ID_LIKE"),
+        container_os_version: get("NETDATA_CONTAINER_OS_VERSION"),
+        container_os_version_id: get("NETDATA_CONTAINER_OS_VERSION_ID"),
+        container_os_detection: get("NETDATA_CONTAINER_OS_DETECTION"),
+        is_k8s_node: if get("NETDATA_HOST_IS_K8S_NODE") == "true" {
+            "true"
+        } else {
+            "false"
+        },
+        kernel_name: get("NETDATA_SYSTEM_KERNEL_NAME"),
+        kernel_version: get("NETDATA_SYSTEM_KERNEL_VERSION"),
+        architecture: get("NETDATA_SYSTEM_ARCHITECTURE"),
+        virtualization: get("NETDATA_SYSTEM_VIRTUALIZATION"),
+        virt_detection: get("NETDATA_SYSTEM_VIRT_DETECTION"),
+        container: get("NETDATA_SYSTEM_CONTAINER"),
+        container_detection: get("NETDATA_SYSTEM_CONTAINER_DETECTION"),
+        cloud_provider_type: or_unknown("NETDATA_INSTANCE_CLOUD_TYPE"),
+        cloud_instance_type: or_unknown("NETDATA_INSTANCE_CLOUD_INSTANCE_TYPE"),
+        cloud_instance_region: or_unknown("NETDATA_INSTANCE_CLOUD_INSTANCE_REGION"),
+    }
 }
 
 #[derive(Serialize)]
@@ -130,6 +180,7 @@ pub fn render(ctx: &Context, host: &Host) -> Vec<u8> {
     let facts = ctx.facts;
     let hosts = ctx.store.hosts();
     let local_guid = ctx.machine_guid.as_deref();
+    let child_facts = host.system_info();
     let mut collectors: Vec<(String, String)> = Vec::new();
     let mut charts_count = 0;
     let mut metrics_count = 0;
@@ -177,35 +228,39 @@ pub fn render(ctx: &Context, host: &Host) -> Vec<u8> {
                 }
             })
             .collect(),
-        system: local.then(|| System {
-            os_name: &facts.host_os.name,
-            os_id: &facts.host_os.id,
-            os_id_like: &facts.host_os.id_like,
-            os_version: &facts.host_os.version,
-            os_version_id: &facts.host_os.version_id,
-            os_detection: &facts.host_os.detection,
-            cores_total: facts.cores_text(),
-            total_disk_space: facts.disk_space_text(),
-            cpu_freq: facts.cpu_freq_text(),
-            ram_total: facts.ram_total_text(),
-            container_os_name: &facts.container_os.name,
-            container_os_id: &facts.container_os.id,
-            container_os_id_like: &facts.container_os.id_like,
-            container_os_version: &facts.container_os.version,
-            container_os_version_id: &facts.container_os.version_id,
-            container_os_detection: &facts.container_os.detection,
-            is_k8s_node: if facts.is_k8s_node { "true" } else { "false" },
-            kernel_name: &facts.kernel.name,
-            kernel_version: &facts.kernel.release,
-            architecture: &facts.kernel.machine,
-            virtualization: &facts.virtualization,
-            virt_detection: &facts.virt_detection,
-            container: &facts.container,
-            container_detection: &facts.container_detection,
-            cloud_provider_type: "unknown",
-            cloud_instance_type: "unknown",
-            cloud_instance_region: "unknown",
-        }),
+        system: if !local {
+            (!child_facts.is_empty()).then(|| child_system(&child_facts))
+        } else {
+            Some(System {
+                os_name: &facts.host_os.name,
+                os_id: &facts.host_os.id,
+                os_id_like: &facts.host_os.id_like,
+                os_version: &facts.host_os.version,
+                os_version_id: &facts.host_os.version_id,
+                os_detection: &facts.host_os.detection,
+                cores_total: facts.cores_text(),
+                total_disk_space: facts.disk_space_text(),
+                cpu_freq: facts.cpu_freq_text(),
+                ram_total: facts.ram_total_text(),
+                container_os_name: &facts.container_os.name,
+                container_os_id: &facts.container_os.id,
+                container_os_id_like: &facts.container_os.id_like,
+                container_os_version: &facts.container_os.version,
+                container_os_version_id: &facts.container_os.version_id,
+                container_os_detection: &facts.container_os.detection,
+                is_k8s_node: if facts.is_k8s_node { "true" } else { "false" },
+                kernel_name: &facts.kernel.name,
+                kernel_version: &facts.kernel.release,
+                architecture: &facts.kernel.machine,
+                virtualization: &facts.virtualization,
+                virt_detection: &facts.virt_detection,
+                container: &facts.container,
+                container_detection: &facts.container_detection,
+                cloud_provider_type: "unknown",
+                cloud_instance_type: "unknown",
+                cloud_instance_region: "unknown",
+            })
+        },
         host_labels: Ordered(
             host.labels()
                 .iter()
