@@ -649,3 +649,35 @@ fn a_resumed_builder_sends_what_known_hosts_hold_since_the_last_run() {
         ]
     );
 }
+
+/// A resume point from long before (the agent was stopped for days) does
+/// not hold up the export: the intervals with nothing stored are skipped,
+/// and the first batch reaches the current interval.
+#[test]
+fn an_old_resume_point_skips_the_empty_intervals() {
+    use backhaul::exporting::exporter::ExportResume;
+    let store = lab_store();
+    add_child(&store, "child-a", "00000000-0000-0000-0000-00000000000a", 7);
+    let mut s = settings(DataSource::Average, true);
+    s.update_every = 1;
+    let mut builder = BatchBuilder::new(s, Format::Graphite);
+    builder.resume_from(ExportResume {
+        delivered_through: T0 - 5 * 86_400,
+        hosts: vec![
+            "localhost".into(),
+            "00000000-0000-0000-0000-00000000000a".into(),
+        ],
+    });
+    let text = graphite_text(&mut builder, &store, T0 + 10);
+    let times: Vec<String> = text
+        .lines()
+        .filter(|l| l.starts_with("netdata.child-a.c.g.d;"))
+        .map(|l| l.rsplit(' ').next().unwrap().to_string())
+        .collect();
+    // child-a holds T0..=T0+10: every second of it, the current one too.
+    assert_eq!(
+        times,
+        (T0..=T0 + 10).map(|t| t.to_string()).collect::<Vec<_>>(),
+        "{text}"
+    );
+}

@@ -1359,6 +1359,7 @@ fn matches_netdata(name: &str, connector: &str, host: &str, extra: &str) {
     enabled = yes
     update every = 1
     send charts matching = lab.*
+    spool directory = none
 [{connector}:lab]
     enabled = yes
     destination = {destination}

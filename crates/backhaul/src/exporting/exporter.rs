@@ -459,6 +459,14 @@ fn export_chart(
             if before <= ce.last_stamped_t {
                 return lines;
             }
+            // Intervals with nothing stored are not walked: the first late
+            // interval is the one of the oldest point not exported yet (a
+            // position from before a long stop does not hold up the live
+            // lines).
+            let from = match next_pending_t(ce.last_exported_t, &st) {
+                Some(next) => from.max((next + ue - 1).div_euclid(ue) * ue - ue),
+                None => from.max(before - ue),
+            };
             if before - from > ue {
                 // More than one interval pending: points that arrived late
                 // (replicated from a streaming child, a collector that
