@@ -30,7 +30,7 @@ mod real;
 #[path = "support/rw_store.rs"]
 mod rw_store;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use backhaul::config::{parse_exporting_str, parse_main_str};
@@ -330,7 +330,42 @@ fn the_agent_remote_writes_proc_and_plugin_charts_to_prometheus() {
 
     // The series of /proc's charts and the plugin's, names and every label,
     // are those the agent's own allmetrics shows.
-    let text = http_get_ok(local(web), "/api/v1/allmetrics?format=prometheus").unwrap();
+    let mut pushed: Vec<BTreeMap<String, String>> = got
+        .keys()
+        .filter(|l| l.get("__name__").is_some_and(|n| n != "netdata_info"))
+        .cloned()
+        .collect();
+    pushed.sort();
+    let charts_of = |series: &[BTreeMap<String, String>]| -> BTreeSet<String> {
+        series
+            .iter()
+            .filter_map(|l| l.get("chart").cloned())
+            .collect()
+    };
+    // A scrape averages over the time since the previous one: a chart with
+    // no point in that window (the load average's first seconds) is left
+    // out of it, so scrape until every chart pushed is there.
+    let served = agent.wait_for("a scrape with every chart pushed", || {
+        let text = http_get_ok(local(web), "/api/v1/allmetrics?format=prometheus")?;
+        let served = served_series(&text, "rw-agent");
+        if charts_of(&served) == charts_of(&pushed) {
+            Ok(served)
+        } else {
+            Err(format!("{:?}", charts_of(&served)))
+        }
+    });
+    assert_eq!(
+        pushed, served,
+        "remote write and allmetrics name the same series"
+    );
+    prometheus.server.stop();
+    agent.stop();
+}
+
+/// The series of the charts the remote-write test sends (`system.cpu`,
+/// `system.load`, `test.*`) in an allmetrics text, as Prometheus labels them
+/// (`instance` from the push).
+fn served_series(text: &str, instance: &str) -> Vec<BTreeMap<String, String>> {
     let mut served: Vec<BTreeMap<String, String>> = Vec::new();
     for line in text
         .lines()
@@ -349,26 +384,14 @@ fn the_agent_remote_writes_proc_and_plugin_charts_to_prometheus() {
                 labels.insert(k.to_string(), v.trim_end_matches('"').to_string());
             }
         }
-        labels.insert("instance".to_string(), "rw-agent".to_string());
+        labels.insert("instance".to_string(), instance.to_string());
         let chart = labels.get("chart").cloned().unwrap_or_default();
         if chart.starts_with("test.") || chart == "system.cpu" || chart == "system.load" {
             served.push(labels);
         }
     }
     served.sort();
-    let mut pushed: Vec<BTreeMap<String, String>> = got
-        .keys()
-        .filter(|l| l.get("__name__").is_some_and(|n| n != "netdata_info"))
-        .cloned()
-        .collect();
-    pushed.sort();
-    assert!(!served.is_empty());
-    assert_eq!(
-        pushed, served,
-        "remote write and allmetrics name the same series"
-    );
-    prometheus.server.stop();
-    agent.stop();
+    served
 }
 
 /// `dimension → values` of the samples of `metric` in the last minute.
