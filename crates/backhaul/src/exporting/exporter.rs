@@ -463,9 +463,13 @@ fn export_chart(
             // interval is the one of the oldest point not exported yet (a
             // position from before a long stop does not hold up the live
             // lines).
-            let from = match next_pending_t(ce.last_exported_t, &st) {
-                Some(next) => from.max((next + ue - 1).div_euclid(ue) * ue - ue),
-                None => from.max(before - ue),
+            let from = if before - from > ue {
+                match next_pending_t(ce.last_exported_t, &st) {
+                    Some(next) => from.max((next + ue - 1).div_euclid(ue) * ue - ue),
+                    None => before - ue,
+                }
+            } else {
+                from
             };
             if before - from > ue {
                 // More than one interval pending: points that arrived late
