@@ -482,16 +482,7 @@ fn a_child_cut_off_for_a_while_is_replicated_and_the_export_has_no_hole() {
         format!("[{KEY}]\n enabled = yes\n default history = 600\n"),
     )
     .unwrap();
-    std::fs::write(
-        parent_dir.join("exporting.conf"),
-        format!(
-            "[graphite:children]\n enabled = yes\n destination = {}\n data source = average\n\
-             \x20update every = 1\n send names instead of ids = no\n send charts matching = system.cpu\n\
-             \x20send hosts matching = !localhost *\n",
-            receiver.addr
-        ),
-    )
-    .unwrap();
+    write_children_export(&parent_dir, receiver.addr);
     let loaded = config::load(Some(&parent_dir.join("netdata.conf")), None).expect("config");
     let shutdown = Shutdown::new();
     let agent = Agent::start(&loaded, shutdown.clone()).expect("the parent starts");
@@ -580,6 +571,20 @@ fn a_child_cut_off_for_a_while_is_replicated_and_the_export_has_no_hole() {
     agent.wait();
 }
 
+/// The parent's exporting.conf: its children's `system.cpu` (`average`,
+/// every second, ids) to the graphite receiver at `to`.
+fn write_children_export(parent_dir: &Path, to: SocketAddr) {
+    std::fs::write(
+        parent_dir.join("exporting.conf"),
+        format!(
+            "[graphite:children]\n enabled = yes\n destination = {to}\n data source = average\n\
+             \x20update every = 1\n send names instead of ids = no\n send charts matching = system.cpu\n\
+             \x20send hosts matching = !localhost *\n"
+        ),
+    )
+    .unwrap();
+}
+
 /// The timestamps of the graphite lines of `metric` the receiver got, in
 /// the order they came.
 fn exported_times(receiver: &FakeReceiver, metric: &str) -> Vec<i64> {
@@ -614,16 +619,7 @@ fn a_restarted_parent_gets_what_it_missed_from_the_child() {
     let parent_port = free_ports(1)[0];
     // The parent exports its children (the spool, and with it the export
     // positions, under `lib`: they survive the restart).
-    std::fs::write(
-        parent_dir.join("exporting.conf"),
-        format!(
-            "[graphite:children]\n enabled = yes\n destination = {}\n data source = average\n\
-             \x20update every = 1\n send names instead of ids = no\n send charts matching = system.cpu\n\
-             \x20send hosts matching = !localhost *\n",
-            receiver.addr
-        ),
-    )
-    .unwrap();
+    write_children_export(&parent_dir, receiver.addr);
     std::fs::write(
         parent_dir.join("netdata.conf"),
         format!(

@@ -169,20 +169,28 @@ impl Accepted {
     }
 }
 
+/// A sender of `store` to a fake parent on 127.0.0.1 (`sender_config`
+/// changed by `tweak`), and the parent's side of its connection, before
+/// the parent's answer.
+fn sender_to_fake_parent(
+    store: &Arc<Store>,
+    tweak: impl FnOnce(SenderConfig) -> SenderConfig,
+) -> (StreamSender, Shutdown, Accepted) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let shutdown = Shutdown::new();
+    let config = tweak(sender_config(&[listener.local_addr().unwrap()]));
+    let sender = start_sender(store, config, &shutdown);
+    let parent = Accepted::accept(&listener);
+    (sender, shutdown, parent)
+}
+
 /// Replication, labels, chart labels, claim: what a 1.37 parent answers.
 const PARENT_VERSION: u32 = 64 | 128 | 256 | 512 | 4096;
 
 #[test]
 fn a_fake_parent_gets_labels_definitions_replication_and_live_rounds() {
     let (store, last) = child_store(20);
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let shutdown = Shutdown::new();
-    let sender = start_sender(
-        &store,
-        sender_config(&[listener.local_addr().unwrap()]),
-        &shutdown,
-    );
-    let mut parent = Accepted::accept(&listener);
+    let (sender, shutdown, mut parent) = sender_to_fake_parent(&store, |c| c);
     assert!(
         parent.head.starts_with(&format!(
             "STREAM key={KEY}&hostname=child-b&registry_hostname=child-b&machine_guid={GUID}&update_every=1&os=linux&"
@@ -324,14 +332,7 @@ fn a_chart_receiving_history_is_forwarded_whole_once_it_is_in() {
     let gauge = store.localhost().chart_by_id("test.gauge").unwrap();
     gauge.write().set_receiving_history(true);
 
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let shutdown = Shutdown::new();
-    let sender = start_sender(
-        &store,
-        sender_config(&[listener.local_addr().unwrap()]),
-        &shutdown,
-    );
-    let mut parent = Accepted::accept(&listener);
+    let (sender, shutdown, mut parent) = sender_to_fake_parent(&store, |c| c);
     parent.send(&format!(
         "Hit me baby, push them over with the version={PARENT_VERSION}"
     ));
@@ -454,14 +455,7 @@ fn refusals_are_logged_and_the_next_parent_or_attempt_is_tried() {
 #[test]
 fn an_old_parent_without_replication_gets_values_at_once() {
     let (store, _) = child_store(3);
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let shutdown = Shutdown::new();
-    let sender = start_sender(
-        &store,
-        sender_config(&[listener.local_addr().unwrap()]),
-        &shutdown,
-    );
-    let mut parent = Accepted::accept(&listener);
+    let (sender, shutdown, mut parent) = sender_to_fake_parent(&store, |c| c);
     // Version 4: labels and chart labels, no replication.
     parent.send("Hit me baby, push them over with the version=4");
     let lines = parent.lines_until("END");
@@ -487,14 +481,10 @@ fn a_buffer_over_buffer_size_bytes_drops_the_connection_and_counts() {
             w.add_dimension(DimensionDef::new(format!("dimension_number_{d}")));
         }
     }
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let shutdown = Shutdown::new();
-    let config = SenderConfig {
+    let (sender, shutdown, mut parent) = sender_to_fake_parent(&store, |c| SenderConfig {
         buffer_size_bytes: 1024,
-        ..sender_config(&[listener.local_addr().unwrap()])
-    };
-    let sender = start_sender(&store, config, &shutdown);
-    let mut parent = Accepted::accept(&listener);
+        ..c
+    });
     parent.send("Hit me baby, push them over with the version=5056");
     wait_until("the overflow counted", || {
         sender.counters().overflows.load(Ordering::Relaxed) >= 1
@@ -809,14 +799,10 @@ fn send_charts_matching_selects_by_id_or_name() {
         );
         chart.write().add_dimension(DimensionDef::new("x"));
     }
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let shutdown = Shutdown::new();
-    let config = SenderConfig {
+    let (sender, shutdown, mut parent) = sender_to_fake_parent(&store, |c| SenderConfig {
         send_charts_matching: "!other.skipped* other.kept_name test.*".into(),
-        ..sender_config(&[listener.local_addr().unwrap()])
-    };
-    let sender = start_sender(&store, config, &shutdown);
-    let mut parent = Accepted::accept(&listener);
+        ..c
+    });
     parent.send("Hit me baby, push them over with the version=4");
     wait_until("both selected charts defined", || {
         sender.counters().charts_sent.load(Ordering::Relaxed) >= 2

@@ -402,13 +402,16 @@ impl Instance {
     }
 
     /// Saves where the export stands beside the spool (every `spool every
-    /// secs`, and at stop), so a restart goes on from there.
+    /// secs` when that is not 0, and at stop), so a restart goes on from
+    /// there.
     fn save_positions(&mut self, now: i64, force: bool) {
         let Some(spooler) = &self.spooler else {
             return;
         };
-        let every = spooler.every_s().max(1);
-        if !force && self.positions_saved.is_some_and(|at| now < at + every) {
+        // `spool every secs = 0`: the spool is written at stop only, and so
+        // are the positions.
+        let every = spooler.every_s();
+        if !force && (every == 0 || self.positions_saved.is_some_and(|at| now < at + every)) {
             return;
         }
         let Some(delivered_through) = self.delivered_through() else {

@@ -440,18 +440,7 @@ mod tests {
             } else {
                 "netdata.exporting_x_metrics"
             };
-            let chart = host.chart_by_id(id).expect("chart");
-            let st = chart.read();
-            let got: Vec<(String, f64)> = st
-                .dimensions()
-                .iter()
-                .map(|d| {
-                    (
-                        d.id().to_string(),
-                        d.last_stored_value().unwrap_or(f64::NAN),
-                    )
-                })
-                .collect();
+            let got = values(&host, id);
             let mut want = vec![("buffered", 1.0), ("lost", 2.0), ("sent", 3.0)];
             if http {
                 want.push(("rejected", 4.0));
