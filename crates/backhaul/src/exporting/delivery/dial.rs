@@ -83,15 +83,26 @@ pub fn resolve(endpoint: &Endpoint, deadline: &Deadline) -> io::Result<Vec<Socke
             return Ok(vec![SocketAddr::new(ip, endpoint.port)]);
         }
     }
+    resolve_with(endpoint, deadline, |host, port| {
+        (host.as_str(), port)
+            .to_socket_addrs()
+            .map(|addrs| addrs.collect())
+    })
+}
+
+/// [`resolve`] of a name by `lookup` (the system's resolver there; a
+/// hanging one in tests), run on a helper thread.
+fn resolve_with(
+    endpoint: &Endpoint,
+    deadline: &Deadline,
+    lookup: impl FnOnce(String, u16) -> io::Result<Vec<SocketAddr>> + Send + 'static,
+) -> io::Result<Vec<SocketAddr>> {
     let (tx, rx) = mpsc::channel();
-    let target = (endpoint.host.clone(), endpoint.port);
+    let (host, port) = (endpoint.host.clone(), endpoint.port);
     std::thread::Builder::new()
         .name("resolve".into())
         .spawn(move || {
-            let result = target
-                .to_socket_addrs()
-                .map(|addrs| addrs.collect::<Vec<_>>());
-            let _ = tx.send(result);
+            let _ = tx.send(lookup(host, port));
         })?;
     loop {
         let slice = deadline.next_slice()?;
@@ -182,6 +193,54 @@ mod tests {
             port: 5,
         };
         assert_eq!(resolve(&ep, &d).unwrap(), vec!["[::1]:5".parse().unwrap()]);
+    }
+
+    /// A lookup that hangs until `release` is dropped, then fails.
+    fn hanging_lookup(
+        release: mpsc::Receiver<()>,
+    ) -> impl FnOnce(String, u16) -> io::Result<Vec<SocketAddr>> + Send + 'static {
+        move |_, _| {
+            let _ = release.recv();
+            Err(io::Error::other("released"))
+        }
+    }
+
+    #[test]
+    fn a_stop_request_cuts_a_hanging_name_lookup_short() {
+        let (hold, release) = mpsc::channel::<()>();
+        let stop = Shutdown::new();
+        let d = Deadline::after(Duration::from_secs(60), Some(&stop));
+        let ep = Endpoint {
+            host: "receiver.example".into(),
+            port: 2003,
+        };
+        let (started_tx, started_rx) = mpsc::channel();
+        let t = std::thread::spawn(move || {
+            let _ = started_tx.send(());
+            resolve_with(&ep, &d, hanging_lookup(release))
+        });
+        started_rx.recv().unwrap();
+        let triggered = Instant::now();
+        stop.trigger();
+        let e = t.join().unwrap().unwrap_err();
+        assert!(is_stopped(&e), "{e}");
+        assert!(triggered.elapsed() < Duration::from_secs(2));
+        drop(hold);
+    }
+
+    #[test]
+    fn a_hanging_name_lookup_ends_at_the_deadline() {
+        let (hold, release) = mpsc::channel::<()>();
+        let d = Deadline::after(Duration::from_millis(300), None);
+        let ep = Endpoint {
+            host: "receiver.example".into(),
+            port: 2003,
+        };
+        let started = Instant::now();
+        let e = resolve_with(&ep, &d, hanging_lookup(release)).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::TimedOut, "{e}");
+        assert!(started.elapsed() < Duration::from_secs(5));
+        drop(hold);
     }
 
     #[test]

@@ -1133,6 +1133,69 @@ mod tests {
         assert_eq!(receiver.join().unwrap(), len);
     }
 
+    /// The bytes queued unread on `stream`.
+    fn queued(stream: &std::net::TcpStream) -> usize {
+        rustix::io::ioctl_fionread(stream).map_or(0, |n| n as usize)
+    }
+
+    #[test]
+    fn a_stop_request_ends_a_write_to_a_peer_that_never_reads() {
+        // A receiver that accepts and never reads a byte.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (accepted_tx, accepted_rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let (stream, _) = listener.accept().unwrap();
+            let _ = accepted_tx.send(stream);
+        });
+        let mut delivery = delivery_to(addr, 64 << 20, Duration::from_secs(20));
+        let stop = Shutdown::new();
+        delivery.watch(&stop);
+        // 32 MiB: more than both kernels' buffers hold.
+        let line = b"netdata.box.chart.dimension 1.0000000 1700000000\n";
+        let mut bytes = Vec::new();
+        while bytes.len() < 32 << 20 {
+            bytes.extend_from_slice(line);
+        }
+        let lines = bytes.len() / line.len();
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        let sender = std::thread::spawn(move || {
+            let mut ring = BatchRing::new(2);
+            ring.push(Batch::new(bytes, lines));
+            let mut counters = IntervalCounters::default();
+            delivery.deliver(&mut ring, &mut counters);
+            let _ = done_tx.send((ring, counters));
+        });
+        let peer = accepted_rx.recv().unwrap();
+        // Readiness: the peer's receive queue stopped growing, so the
+        // write is blocked on a full send buffer.
+        let mut last = 0;
+        loop {
+            std::thread::sleep(Duration::from_millis(50));
+            let now = queued(&peer);
+            if now > 0 && now == last {
+                break;
+            }
+            last = now;
+        }
+        assert!(!sender.is_finished(), "the write did not block");
+        let triggered = Instant::now();
+        stop.trigger();
+        let (ring, counters) = done_rx
+            .recv_timeout(Duration::from_secs(2))
+            .expect("still writing 2 s after the stop request");
+        assert!(
+            triggered.elapsed() < Duration::from_secs(2),
+            "took {:?} to stop",
+            triggered.elapsed()
+        );
+        sender.join().unwrap();
+        // Nothing counts as sent, and the batch is kept for the next start.
+        assert!(!ring.is_empty());
+        assert_eq!(counters.sent_metrics, 0);
+        drop(peer);
+    }
+
     /// A receiver that answers one request with `response` (after reading
     /// the head and a Content-Length body), in writes 50 ms apart (a
     /// server that streams its answer), cut at each of `cuts`.
