@@ -124,15 +124,19 @@ pub fn internal_collectors(config: &LoadedConfig) -> Vec<Box<dyn Collector>> {
         }
     };
     let switches = |module: &str, key: &str| main.proc_chart_switch(module, key);
-    let owned = main.clone();
+    let owned = Arc::new(main.clone());
+    let disks = Arc::clone(&owned);
     let disk_sections: collectors::proc::DiskSectionSwitches =
-        Arc::new(move |device: &str, key: &str| owned.proc_disk_switch(device, key));
+        Arc::new(move |device: &str, key: &str| disks.proc_disk_switch(device, key));
+    let interface_sections: collectors::proc::InterfaceSectionSwitches =
+        Arc::new(move |interface: &str, key: &str| owned.proc_interface_switch(interface, key));
     collectors::proc::configured_collectors_with(
         std::path::Path::new("/"),
         main.update_every,
         &enabled,
         &switches,
         disk_sections,
+        interface_sections,
         &main.proc_patterns,
     )
 }

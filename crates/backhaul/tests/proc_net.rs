@@ -756,15 +756,8 @@ fn netdata_conf_patterns_choose_the_interfaces() {
     assert_eq!(patterns.excluded_disks, "sd*");
     assert_eq!(patterns.diskspace_excluded_paths, "/boot/*");
     assert_eq!(patterns.diskspace_excluded_filesystems, "tmpfs");
-    // The pattern keys are read; the other key of the section is not.
-    assert_eq!(warnings.len(), 1, "{warnings:?}");
-    assert!(
-        warnings[0]
-            .to_string()
-            .contains("enable new interfaces detected at runtime"),
-        "{}",
-        warnings[0]
-    );
+    // The pattern keys are read, and so is the section's switch.
+    assert!(warnings.is_empty(), "{warnings:?}");
 
     let root = Root::new(FIXTURES, "patterns");
     root.write(
@@ -781,6 +774,7 @@ fn netdata_conf_patterns_choose_the_interfaces() {
         &|s| s == "/proc/net/dev",
         &backhaul::collectors::proc::no_chart_switches,
         backhaul::collectors::proc::no_disk_sections(),
+        backhaul::collectors::proc::no_interface_sections(),
         patterns,
     );
     collect(&mut collectors, &host, T);
@@ -799,4 +793,213 @@ fn netdata_conf_patterns_choose_the_interfaces() {
         !ids.contains("net.lo") && ids.contains("net.eth0"),
         "{ids:?}"
     );
+}
+
+// ---------------------------------------------------------------------------
+// Per-chart switches (`[plugin:proc:MODULE]` and
+// `[plugin:proc:/proc/net/dev:IFACE]`).
+
+/// The chart switches of the network modules: `no` removes a chart that is
+/// there by default, `yes` makes one whose counters are all zero, `auto`
+/// (every key not set) keeps netdata's rule.
+#[test]
+fn net_chart_switches_follow_netdata() {
+    use backhaul::config::ChartSwitch;
+    let switches = |module: &str, key: &str| match (module, key) {
+        ("/proc/net/netstat", "ECN packets") => Some(ChartSwitch::No),
+        ("/proc/net/netstat", "multicast bandwidth") => Some(ChartSwitch::Yes),
+        ("/proc/net/snmp", "ipv4 packets") => Some(ChartSwitch::No),
+        ("/proc/net/snmp", "ipv4 UDPLite packets") => Some(ChartSwitch::Yes),
+        ("/proc/net/snmp6", "ipv6 packets") => Some(ChartSwitch::No),
+        ("/proc/net/snmp6", "ipv6 fragments sent") => Some(ChartSwitch::Yes),
+        ("/proc/net/sockstat", "ipv4 TCP sockets") => Some(ChartSwitch::No),
+        ("/proc/net/sockstat", "ipv4 UDPLITE sockets") => Some(ChartSwitch::Yes),
+        ("/proc/net/sockstat6", "ipv6 TCP sockets") => Some(ChartSwitch::Yes),
+        ("/proc/net/dev", "errors for all interfaces") => Some(ChartSwitch::Yes),
+        ("/proc/net/dev", "mtu for all interfaces") => Some(ChartSwitch::No),
+        _ => None,
+    };
+    let root = Root::new(FIXTURES, "net-switches");
+    let host = Host::new("test", 100);
+    let mut collectors = backhaul::collectors::proc::configured_collectors(
+        &root.path,
+        1,
+        &|s| NET_SWITCHES.contains(&s),
+        &switches,
+        backhaul::collectors::proc::no_disk_sections(),
+    );
+    root.load("t0");
+    collect(&mut collectors, &host, T);
+    root.load("t1");
+    collect(&mut collectors, &host, T + 1);
+    let ids = chart_ids(&host);
+    // `no`: not there (each is there by default).
+    for id in [
+        "ip.ecnpkts",
+        "ipv4.packets",
+        "ipv6.packets",
+        "ipv4.sockstat_tcp_sockets",
+        "net_mtu.eth0",
+        "net_mtu.ifb0",
+    ] {
+        assert!(!ids.contains(id), "{id}");
+    }
+    // `yes`: there with zeros (none is there by default).
+    assert_values(
+        &host,
+        "ip.mcast",
+        T + 1,
+        &[("InMcastOctets", 0.0), ("OutMcastOctets", 0.0)],
+    );
+    assert_values(&host, "ipv4.udplite", T + 1, &[("InDatagrams", 0.0)]);
+    assert_values(&host, "ipv4.udplite_errors", T + 1, &[("NoPorts", 0.0)]);
+    assert_values(&host, "ipv6.fragsout", T + 1, &[("FragOKs", 0.0)]);
+    assert_values(
+        &host,
+        "ipv4.sockstat_udplite_sockets",
+        T + 1,
+        &[("inuse", 0.0)],
+    );
+    assert_values(
+        &host,
+        "ipv6.sockstat6_tcp_sockets",
+        T + 1,
+        &[("inuse", 0.0)],
+    );
+    assert_values(
+        &host,
+        "net_errors.eth0",
+        T + 1,
+        &[("inbound", 0.0), ("outbound", 0.0)],
+    );
+    // The interfaces `disable by default interfaces matching` names stay
+    // out; an idle one gets its `yes` chart.
+    assert!(!ids.contains("net_errors.lo"));
+    assert!(ids.contains("net_errors.ifb1"));
+    // The rest as by default.
+    for id in [
+        "system.ip",
+        "ipv4.tcppackets",
+        "ipv6.udppackets",
+        "ipv4.sockstat_sockets",
+        "net.eth0",
+        "net_operstate.eth0",
+    ] {
+        assert!(ids.contains(id), "{id}");
+    }
+    for id in ["ipv4.fragsout", "ip.bcast", "net_drops.eth0", "net.ifb0"] {
+        assert!(!ids.contains(id), "{id}");
+    }
+}
+
+/// An interface's own section `[plugin:proc:/proc/net/dev:IFACE]`:
+/// `enabled = yes` brings back an interface the module leaves out (lo, by
+/// `disable by default interfaces matching`; ifb1, by `enable new
+/// interfaces detected at runtime = no`), a chart key wins over the
+/// module's `... for all interfaces`, and `virtual = no` adds a virtual
+/// interface into `system.net`.
+#[test]
+fn an_interfaces_own_section_overrides_the_module_switches() {
+    use backhaul::collectors::proc::{configured_collectors_with, InterfaceSectionSwitches};
+    use backhaul::config::{ChartSwitch, ProcPatterns};
+    let switches = |module: &str, key: &str| match (module, key) {
+        ("/proc/net/dev", "enable new interfaces detected at runtime") => Some(ChartSwitch::No),
+        ("/proc/net/dev", "errors for all interfaces") => Some(ChartSwitch::Yes),
+        _ => None,
+    };
+    let interfaces: InterfaceSectionSwitches =
+        std::sync::Arc::new(|interface: &str, key: &str| match (interface, key) {
+            ("lo" | "eth0" | "ifb1", "enabled") => Some(ChartSwitch::Yes),
+            ("lo", "virtual") => Some(ChartSwitch::No),
+            ("eth0", "errors") => Some(ChartSwitch::No),
+            ("eth0", "operstate") => Some(ChartSwitch::No),
+            ("ifb1", "packets") => Some(ChartSwitch::Yes),
+            _ => None,
+        });
+    let root = Root::new(FIXTURES, "interface-sections");
+    let host = Host::new("test", 100);
+    let mut collectors = configured_collectors_with(
+        &root.path,
+        1,
+        &|s| s == "/proc/net/dev",
+        &switches,
+        backhaul::collectors::proc::no_disk_sections(),
+        interfaces,
+        &ProcPatterns::default(),
+    );
+    root.load("t0");
+    collect(&mut collectors, &host, T);
+    root.load("t1");
+    collect(&mut collectors, &host, T + 1);
+    let ids = chart_ids(&host);
+    // lo: enabled, its bandwidth added to the physical total: 23182410638
+    // -> 23182460802 bytes, 50164 B/s × 8 / 1000 = 401.312 kilobits/s
+    // (eth0's counters do not move).
+    assert!(ids.contains("net.lo"), "{ids:?}");
+    assert_values(
+        &host,
+        "system.net",
+        T + 1,
+        &[("InOctets", 401.312), ("OutOctets", -401.312)],
+    );
+    assert_values(
+        &host,
+        "net_errors.lo",
+        T + 1,
+        &[("inbound", 0.0), ("outbound", 0.0)],
+    );
+    // eth0: its own `errors = no` and `operstate = no` win.
+    assert!(!ids.contains("net_errors.eth0"));
+    assert!(!ids.contains("net_operstate.eth0"));
+    assert!(ids.contains("net_carrier.eth0") && ids.contains("net_mtu.eth0"));
+    // ifb1: enabled, packets `yes` with zeros; ifb0: not enabled.
+    assert_values(
+        &host,
+        "net_packets.ifb1",
+        T + 1,
+        &[("received", 0.0), ("sent", 0.0), ("multicast", 0.0)],
+    );
+    assert!(ids.iter().all(|id| !id.ends_with(".ifb0")), "{ids:?}");
+}
+
+/// The network switches from netdata.conf, as the agent passes them on.
+#[test]
+fn net_switches_are_read_from_netdata_conf() {
+    use backhaul::collectors::proc::{configured_collectors_with, InterfaceSectionSwitches};
+    let (main, warnings) = backhaul::config::parse_main_str(
+        "[plugin:proc:/proc/net/netstat]\n\tECN packets = no\n\
+         [plugin:proc:/proc/net/sockstat]\n\tipv4 UDPLITE sockets = yes\n\
+         [plugin:proc:/proc/net/dev]\n\tbandwidth for all interfaces = no\n\
+         [plugin:proc:/proc/net/dev:lo]\n\tenabled = yes\n\tbandwidth = yes\n",
+        "netdata.conf",
+    )
+    .expect("valid");
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let switches = |module: &str, key: &str| main.proc_chart_switch(module, key);
+    let owned = main.clone();
+    let interfaces: InterfaceSectionSwitches =
+        std::sync::Arc::new(move |interface, key| owned.proc_interface_switch(interface, key));
+    let root = Root::new(FIXTURES, "net-conf");
+    let host = Host::new("test", 100);
+    let mut collectors = configured_collectors_with(
+        &root.path,
+        1,
+        &|s| NET_SWITCHES.contains(&s),
+        &switches,
+        backhaul::collectors::proc::no_disk_sections(),
+        interfaces,
+        &main.proc_patterns,
+    );
+    root.load("t0");
+    collect(&mut collectors, &host, T);
+    root.load("t1");
+    collect(&mut collectors, &host, T + 1);
+    let ids = chart_ids(&host);
+    assert!(!ids.contains("ip.ecnpkts"));
+    assert!(ids.contains("ipv4.sockstat_udplite_sockets"));
+    // `bandwidth for all interfaces = no` takes system.net and eth0's
+    // bandwidth (and so its speed); lo's own `bandwidth = yes` wins.
+    assert!(!ids.contains("system.net") && !ids.contains("net.eth0"));
+    assert!(!ids.contains("net_speed.eth0"));
+    assert!(ids.contains("net.lo") && ids.contains("net_packets.eth0"));
 }

@@ -76,7 +76,10 @@ pub struct MainConfig {
     /// (`/proc/net/dev = no`, ...), in file order; a module not named is on.
     pub proc_modules: Vec<(String, bool)>,
     /// `[plugin:proc:MODULE]`: the per-chart switches set in this file
-    /// (module, key, value), in file order; see [`PROC_CHART_SWITCHES`].
+    /// (module, key, value), in file order; see [`PROC_CHART_SWITCHES`]. A
+    /// disk's or a network interface's own section is the module
+    /// `/proc/diskstats:DEV` or `/proc/net/dev:IFACE` (see
+    /// [`PROC_DISK_SWITCHES`], [`PROC_INTERFACE_SWITCHES`]).
     pub proc_chart_switches: Vec<(String, String, ChartSwitch)>,
     /// The simple patterns of the `/proc` modules that choose what they
     /// chart (netdata's names and defaults).
@@ -396,10 +399,22 @@ impl MainConfig {
     /// The switch `key` of disk `device`'s own section
     /// `[plugin:proc:/proc/diskstats:DEVICE]`, or `None` when not set.
     pub fn proc_disk_switch(&self, device: &str, key: &str) -> Option<ChartSwitch> {
+        self.proc_device_switch("/proc/diskstats:", device, key)
+    }
+
+    /// The switch `key` of network interface `interface`'s own section
+    /// `[plugin:proc:/proc/net/dev:INTERFACE]`, or `None` when not set.
+    pub fn proc_interface_switch(&self, interface: &str, key: &str) -> Option<ChartSwitch> {
+        self.proc_device_switch("/proc/net/dev:", interface, key)
+    }
+
+    /// The switch `key` of the section `[plugin:proc:PREFIXDEVICE]` (the
+    /// last setting wins).
+    fn proc_device_switch(&self, prefix: &str, device: &str, key: &str) -> Option<ChartSwitch> {
         self.proc_chart_switches
             .iter()
             .rev()
-            .find(|(m, k, _)| k == key && m.strip_prefix("/proc/diskstats:") == Some(device))
+            .find(|(m, k, _)| k == key && m.strip_prefix(prefix) == Some(device))
             .map(|(_, _, switch)| *switch)
     }
 
@@ -1138,6 +1153,113 @@ pub const PROC_CHART_SWITCHES: &[(&str, &[&str])] = &[
         "ipc",
         &["message queues", "semaphore totals", "shared memory totals"],
     ),
+    (
+        "/proc/net/dev",
+        &[
+            "enable new interfaces detected at runtime",
+            "bandwidth for all interfaces",
+            "packets for all interfaces",
+            "errors for all interfaces",
+            "drops for all interfaces",
+            "fifo for all interfaces",
+            "compressed packets for all interfaces",
+            "frames, collisions, carrier counters for all interfaces",
+            "speed for all interfaces",
+            "duplex for all interfaces",
+            "operstate for all interfaces",
+            "carrier for all interfaces",
+            "mtu for all interfaces",
+        ],
+    ),
+    (
+        "/proc/net/netstat",
+        &[
+            "bandwidth",
+            "input errors",
+            "multicast bandwidth",
+            "broadcast bandwidth",
+            "multicast packets",
+            "broadcast packets",
+            "ECN packets",
+            "TCP reorders",
+            "TCP SYN cookies",
+            "TCP out-of-order queue",
+            "TCP connection aborts",
+            "TCP memory pressures",
+            "TCP SYN queue",
+            "TCP accept queue",
+        ],
+    ),
+    (
+        "/proc/net/snmp",
+        &[
+            "ipv4 packets",
+            "ipv4 fragments sent",
+            "ipv4 fragments assembly",
+            "ipv4 errors",
+            "ipv4 TCP connections",
+            "ipv4 TCP packets",
+            "ipv4 TCP errors",
+            "ipv4 TCP opens",
+            "ipv4 TCP handshake issues",
+            "ipv4 UDP packets",
+            "ipv4 UDP errors",
+            "ipv4 ICMP packets",
+            "ipv4 ICMP messages",
+            "ipv4 UDPLite packets",
+        ],
+    ),
+    (
+        "/proc/net/snmp6",
+        &[
+            "ipv6 packets",
+            "ipv6 fragments sent",
+            "ipv6 fragments assembly",
+            "ipv6 errors",
+            "ipv6 UDP packets",
+            "ipv6 UDP errors",
+            "ipv6 UDPlite packets",
+            "ipv6 UDPlite errors",
+            "bandwidth",
+            "multicast bandwidth",
+            "broadcast bandwidth",
+            "multicast packets",
+            "icmp",
+            "icmp redirects",
+            "icmp errors",
+            "icmp echos",
+            "icmp group membership",
+            "icmp router",
+            "icmp neighbor",
+            "icmp mldv2",
+            "icmp types",
+            "ect",
+        ],
+    ),
+    (
+        "/proc/net/sockstat",
+        &[
+            "ipv4 sockets",
+            "ipv4 TCP sockets",
+            "ipv4 TCP memory",
+            "ipv4 UDP sockets",
+            "ipv4 UDP memory",
+            "ipv4 UDPLITE sockets",
+            "ipv4 RAW sockets",
+            "ipv4 FRAG sockets",
+            "ipv4 FRAG memory",
+        ],
+    ),
+    (
+        "/proc/net/sockstat6",
+        &[
+            "ipv6 TCP sockets",
+            "ipv6 UDP sockets",
+            "ipv6 UDPLITE sockets",
+            "ipv6 RAW sockets",
+            "ipv6 FRAG sockets",
+        ],
+    ),
 ];
 
 /// The simple patterns of the `/proc` modules that choose what they chart,
@@ -1186,7 +1308,7 @@ impl ProcPatterns {
 }
 
 /// The modules with a pattern key and no per-chart switch backhaul reads.
-const PROC_PATTERN_ONLY_MODULES: &[&str] = &["diskspace", "/proc/net/dev"];
+const PROC_PATTERN_ONLY_MODULES: &[&str] = &["diskspace"];
 
 /// The keys of a disk's own `[plugin:proc:/proc/diskstats:DEV]` section.
 pub const PROC_DISK_SWITCHES: &[&str] = &[
@@ -1202,15 +1324,42 @@ pub const PROC_DISK_SWITCHES: &[&str] = &[
     "backlog",
 ];
 
+/// The keys of a network interface's own `[plugin:proc:/proc/net/dev:IFACE]`
+/// section: `enabled`, `virtual` (a plain boolean in netdata: `auto` is
+/// yes) and one switch per chart.
+pub const PROC_INTERFACE_SWITCHES: &[&str] = &[
+    "enabled",
+    "virtual",
+    "bandwidth",
+    "packets",
+    "errors",
+    "drops",
+    "fifo",
+    "compressed",
+    "events",
+    "speed",
+    "duplex",
+    "operstate",
+    "carrier",
+    "mtu",
+];
+
 /// The module and known keys of a `[plugin:proc:MODULE]` section name; a
-/// disk's own section is the module `/proc/diskstats:DEV`.
+/// disk's own section is the module `/proc/diskstats:DEV`, a network
+/// interface's `/proc/net/dev:IFACE`.
 fn proc_chart_module(section: &str) -> Option<(&str, &'static [&'static str])> {
     let module = section.strip_prefix("plugin:proc:")?;
-    if module
-        .strip_prefix("/proc/diskstats:")
-        .is_some_and(|disk| !disk.is_empty())
-    {
-        return Some((module, PROC_DISK_SWITCHES));
+    let device_sections = [
+        ("/proc/diskstats:", PROC_DISK_SWITCHES),
+        ("/proc/net/dev:", PROC_INTERFACE_SWITCHES),
+    ];
+    for (prefix, keys) in device_sections {
+        if module
+            .strip_prefix(prefix)
+            .is_some_and(|device| !device.is_empty())
+        {
+            return Some((module, keys));
+        }
     }
     PROC_CHART_SWITCHES
         .iter()
@@ -1219,8 +1368,9 @@ fn proc_chart_module(section: &str) -> Option<(&str, &'static [&'static str])> {
 }
 
 /// The per-chart switches of one `[plugin:proc:MODULE]` section. A value
-/// netdata would not read as yes or auto is no, with a warning (as for the
-/// module switches); keys backhaul does not read get a "not used" warning.
+/// that is not yes, no or auto leaves the key at its default, with a
+/// warning (netdata's on-demand switches keep their default too); keys
+/// backhaul does not read get a "not used" warning.
 fn proc_chart_switches(
     section: &IniSection,
     module: &str,
@@ -1251,11 +1401,11 @@ fn proc_chart_switches(
                     key,
                     WarningKind::Suspicious,
                     format!(
-                        "'{}' is not yes, no or auto; taken as no, as netdata does",
+                        "'{}' is not yes, no or auto; the default is kept, as netdata does",
                         entry.value
                     ),
                 ));
-                ChartSwitch::No
+                continue;
             }
         };
         switches.push((module.to_string(), key.to_string(), switch));
@@ -1705,7 +1855,7 @@ mod tests {
     fn proc_chart_switches_are_read_per_module() {
         let text = "[plugin:proc:/proc/meminfo]\n\tsystem swap = yes\n\thugepages = no\n\t\
                     transparent hugepages = auto\n\tkernel memory = maybe\n\t\
-                    filename to monitor = /x\n[plugin:proc:/proc/net/snmp]\n\tipv4 packets = no\n";
+                    filename to monitor = /x\n[plugin:proc:/proc/net/rpc/nfsd]\n\tfilename to monitor = /y\n";
         let mut warnings = Vec::new();
         let document = super::super::ini::parse(text, "netdata.conf", &mut warnings).unwrap();
         let config = main_from_document(&document, &mut warnings).unwrap();
@@ -1721,9 +1871,10 @@ mod tests {
             config.proc_chart_switch("/proc/meminfo", "transparent hugepages"),
             Some(ChartSwitch::Auto)
         );
+        // Not yes, no or auto: warned, and the module's default stays.
         assert_eq!(
             config.proc_chart_switch("/proc/meminfo", "kernel memory"),
-            Some(ChartSwitch::No)
+            None
         );
         assert_eq!(
             config.proc_chart_switch("/proc/meminfo", "slab memory"),
@@ -1738,6 +1889,122 @@ mod tests {
         )));
         // A module backhaul has no per-chart switches for: the whole section.
         assert!(about.contains(&(None, WarningKind::NotUsed)));
+    }
+
+    fn parsed_main(text: &str) -> (MainConfig, Vec<Warning>) {
+        let mut warnings = Vec::new();
+        let document = super::super::ini::parse(text, "netdata.conf", &mut warnings).unwrap();
+        let config = main_from_document(&document, &mut warnings).unwrap();
+        (config, warnings)
+    }
+
+    /// The warnings as (key, kind), in file order.
+    fn warned_keys(warnings: &[Warning]) -> Vec<(String, WarningKind)> {
+        warnings
+            .iter()
+            .map(|w| (w.key.clone().unwrap_or_default(), w.kind))
+            .collect()
+    }
+
+    #[test]
+    fn proc_net_chart_switches_are_read_per_section() {
+        let (config, warnings) = parsed_main(
+            "[plugin:proc:/proc/net/netstat]\n\tECN packets = no\n\tTCP SYN queue = yes\n\t\
+             filename to monitor = /x\n\
+             [plugin:proc:/proc/net/snmp]\n\tipv4 packets = no\n\tipv4 UDPLite packets = yes\n\
+             [plugin:proc:/proc/net/snmp6]\n\tipv6 UDPlite errors = auto\n\tect = no\n\
+             [plugin:proc:/proc/net/sockstat]\n\tipv4 TCP memory = no\n\t\
+             update constants every = 60\n\
+             [plugin:proc:/proc/net/sockstat6]\n\tipv6 RAW sockets = yes\n\tipv6 bogus = no\n\
+             [plugin:proc:/proc/net/dev]\n\tdisable by default interfaces matching = eth9\n\t\
+             enable new interfaces detected at runtime = no\n\t\
+             frames, collisions, carrier counters for all interfaces = yes\n\t\
+             mtu for all interfaces = sometimes\n\tpath to get net device mtu = /x\n",
+        );
+        let expected = [
+            ("/proc/net/netstat", "ECN packets", ChartSwitch::No),
+            ("/proc/net/netstat", "TCP SYN queue", ChartSwitch::Yes),
+            ("/proc/net/snmp", "ipv4 packets", ChartSwitch::No),
+            ("/proc/net/snmp", "ipv4 UDPLite packets", ChartSwitch::Yes),
+            ("/proc/net/snmp6", "ipv6 UDPlite errors", ChartSwitch::Auto),
+            ("/proc/net/snmp6", "ect", ChartSwitch::No),
+            ("/proc/net/sockstat", "ipv4 TCP memory", ChartSwitch::No),
+            ("/proc/net/sockstat6", "ipv6 RAW sockets", ChartSwitch::Yes),
+            (
+                "/proc/net/dev",
+                "enable new interfaces detected at runtime",
+                ChartSwitch::No,
+            ),
+            (
+                "/proc/net/dev",
+                "frames, collisions, carrier counters for all interfaces",
+                ChartSwitch::Yes,
+            ),
+        ];
+        for (module, key, switch) in expected {
+            assert_eq!(
+                config.proc_chart_switch(module, key),
+                Some(switch),
+                "{module} {key}"
+            );
+        }
+        assert_eq!(config.proc_chart_switch("/proc/net/snmp", "ect"), None);
+        // Not yes, no or auto: a warning, and the default stays.
+        assert_eq!(
+            config.proc_chart_switch("/proc/net/dev", "mtu for all interfaces"),
+            None
+        );
+        assert_eq!(config.proc_patterns.disabled_interfaces, "eth9");
+        assert_eq!(
+            warned_keys(&warnings),
+            [
+                ("filename to monitor".to_string(), WarningKind::NotUsed),
+                ("update constants every".to_string(), WarningKind::NotUsed),
+                ("ipv6 bogus".to_string(), WarningKind::NotUsed),
+                (
+                    "mtu for all interfaces".to_string(),
+                    WarningKind::Suspicious
+                ),
+                (
+                    "path to get net device mtu".to_string(),
+                    WarningKind::NotUsed
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn interface_sections_are_read() {
+        let (config, warnings) = parsed_main(
+            "[plugin:proc:/proc/net/dev:lo]\n\tenabled = yes\n\tvirtual = no\n\t\
+             errors = no\n\tmtu = auto\n\tbandwidth = never\n\tcolors = yes\n\
+             [plugin:proc:/proc/net/dev:eth0]\n\tpackets = yes\n\
+             [plugin:proc:/proc/net/dev:]\n\tenabled = yes\n",
+        );
+        let lo = |key: &str| config.proc_interface_switch("lo", key);
+        assert_eq!(lo("enabled"), Some(ChartSwitch::Yes));
+        assert_eq!(lo("virtual"), Some(ChartSwitch::No));
+        assert_eq!(lo("errors"), Some(ChartSwitch::No));
+        assert_eq!(lo("mtu"), Some(ChartSwitch::Auto));
+        assert_eq!(lo("bandwidth"), None, "'never' leaves the default");
+        assert_eq!(lo("packets"), None);
+        assert_eq!(
+            config.proc_interface_switch("eth0", "packets"),
+            Some(ChartSwitch::Yes)
+        );
+        assert_eq!(config.proc_interface_switch("eth1", "packets"), None);
+        // An interface's section is not a disk's, nor the module's.
+        assert_eq!(config.proc_disk_switch("lo", "enabled"), None);
+        assert_eq!(config.proc_chart_switch("/proc/net/dev", "errors"), None);
+        assert_eq!(
+            warned_keys(&warnings),
+            [
+                // A section without an interface name: not read at all.
+                (String::new(), WarningKind::NotUsed),
+                ("bandwidth".to_string(), WarningKind::Suspicious),
+                ("colors".to_string(), WarningKind::NotUsed),
+            ]
+        );
     }
 
     #[test]

@@ -46,7 +46,8 @@ pub use logs_conf::{LogOutput, LogsConfig, SYSLOG_FACILITIES};
 pub use main_conf::{
     parse_bind_to, system_hostname, BindAddress, ChartSwitch, Directories, HealthConfig,
     MainConfig, PluginsConfig, ProcPatterns, WebAccess, WebConfig, BACKEND_SECTION,
-    DEFAULT_BIND_TO, DEFAULT_WEB_PORT, PLUGIN_SWITCHES, PROC_CHART_SWITCHES, PROC_SWITCHES,
+    DEFAULT_BIND_TO, DEFAULT_WEB_PORT, PLUGIN_SWITCHES, PROC_CHART_SWITCHES,
+    PROC_INTERFACE_SWITCHES, PROC_SWITCHES,
 };
 pub use statsd_conf::{StatsdBind, StatsdConfig, DEFAULT_STATSD_BIND_TO, DEFAULT_STATSD_PORT};
 pub use stream_conf::{

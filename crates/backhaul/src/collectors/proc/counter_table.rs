@@ -7,19 +7,23 @@
 //!   when the file has no sections, as `/proc/net/snmp6`). Parsers look a
 //!   section up once and set values by name, without allocating.
 //! * [`TableChart`] declares one chart: its definition, each dimension with
-//!   the counter it shows, and which counters decide netdata's `auto` rule.
-//! * [`TableCharts`] creates a chart once one of those counters is not zero
-//!   (netdata's `auto`; from then on the chart stays), feeds it every cycle,
-//!   and marks it obsolete while none of its counters could be read. A
-//!   counter missing from a section that was read is zero: the kernel
-//!   lists only the ICMP message types that occurred, and netdata charted
-//!   the others as zero.
+//!   the counter it shows, which counters decide netdata's `auto` rule, and
+//!   the netdata.conf key that switches it ([`SwitchKey`]).
+//! * [`TableCharts`] creates a chart by its switch: under `auto` (the
+//!   default) once one of those counters is not zero, and from then on the
+//!   chart stays; under `yes` as soon as its counters are read, zero or
+//!   not; under `no` never. It feeds every created chart each cycle, and
+//!   marks it obsolete while none of its counters could be read. A counter
+//!   missing from a section that was read is zero: the kernel lists only
+//!   the ICMP message types that occurred, and netdata charted the others
+//!   as zero.
 
 use std::collections::HashMap;
 
 use rrd::Host;
 
 use super::chart_handle::{ChartHandle, ChartSpec, Cycle, DimSpec};
+use super::ondemand::{on_demand, ChartSwitches, OnDemand};
 
 /// One dimension of a [`TableChart`]: the counter (`Section:Name`) and the
 /// dimension it is shown as.
@@ -47,6 +51,29 @@ impl TableDim {
     }
 }
 
+/// The netdata.conf key of a chart's `yes` / `no` / `auto` switch: `key`
+/// of section `[plugin:proc:MODULE]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct SwitchKey {
+    pub module: &'static str,
+    pub key: &'static str,
+}
+
+impl SwitchKey {
+    pub(crate) const fn new(module: &'static str, key: &'static str) -> SwitchKey {
+        SwitchKey { module, key }
+    }
+
+    /// Whether the netdata.conf reader takes this key from its section
+    /// (`config::PROC_CHART_SWITCHES`).
+    #[cfg(test)]
+    pub(crate) fn is_read_from_netdata_conf(&self) -> bool {
+        crate::config::PROC_CHART_SWITCHES
+            .iter()
+            .any(|(module, keys)| *module == self.module && keys.contains(&self.key))
+    }
+}
+
 /// A chart whose dimensions are counters of a [`CounterTable`].
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct TableChart {
@@ -55,6 +82,8 @@ pub(crate) struct TableChart {
     /// The counters netdata looks at to decide that the chart is worth
     /// creating, when they are not exactly the dimensions' (`None`).
     pub auto_sources: Option<&'static [&'static str]>,
+    /// The key that switches the chart, when netdata has one.
+    pub switch: Option<SwitchKey>,
 }
 
 /// Splits `Section:Name` (or a bare `Name`, section "").
@@ -228,6 +257,8 @@ struct ChartState {
     specs: Vec<DimSpec>,
     dims: Vec<usize>,
     auto: Vec<usize>,
+    /// `auto` turns `yes` once the chart is created.
+    switch: OnDemand,
     handle: Option<ChartHandle>,
 }
 
@@ -235,8 +266,6 @@ struct ChartState {
 pub(crate) struct TableCharts {
     charts: Vec<ChartState>,
     values: Vec<Option<i64>>,
-    /// Create every chart at once rather than by the `auto` rule.
-    always: bool,
 }
 
 impl TableCharts {
@@ -265,6 +294,7 @@ impl TableCharts {
                     specs: chart.dims.iter().map(|d| d.dim).collect(),
                     dims,
                     auto,
+                    switch: OnDemand::Auto,
                     handle: None,
                 }
             })
@@ -272,14 +302,26 @@ impl TableCharts {
         TableCharts {
             charts,
             values: Vec::with_capacity(widest),
-            always: false,
         }
     }
 
     /// Creates every chart as soon as its counters are read, zero or not
-    /// (netdata's modules without an `auto` rule, and its `yes`).
+    /// (netdata's modules without an `auto` rule).
     pub(crate) fn always(mut self) -> TableCharts {
-        self.always = true;
+        for state in &mut self.charts {
+            state.switch = OnDemand::Yes;
+        }
+        self
+    }
+
+    /// Switches each chart that has a [`SwitchKey`] as `switches` says
+    /// (`auto` when its key is not set).
+    pub(crate) fn switched_by(mut self, switches: ChartSwitches<'_>) -> TableCharts {
+        for state in &mut self.charts {
+            if let Some(key) = state.chart.switch {
+                state.switch = on_demand(switches, key.module, key.key, state.switch);
+            }
+        }
         self
     }
 
@@ -295,9 +337,10 @@ impl TableCharts {
         self
     }
 
-    /// Creates the charts whose counters turned non-zero, and completes a
-    /// round of every created chart with this cycle's counters. A chart none
-    /// of whose counters were read this cycle is marked obsolete instead.
+    /// Creates the charts their switch asks for (under `auto`, those whose
+    /// counters turned non-zero), and completes a round of every created
+    /// chart with this cycle's counters. A chart none of whose counters
+    /// were read this cycle is marked obsolete instead.
     pub(crate) fn update(
         &mut self,
         host: &Host,
@@ -306,6 +349,9 @@ impl TableCharts {
         update_every: u32,
     ) {
         for state in &mut self.charts {
+            if state.switch == OnDemand::No {
+                continue;
+            }
             self.values.clear();
             self.values.extend(
                 state
@@ -320,12 +366,11 @@ impl TableCharts {
                 continue;
             }
             if state.handle.is_none() {
-                let wanted = self.always
-                    || state
-                        .auto
-                        .iter()
-                        .any(|&i| table.get(i).is_some_and(|v| v != 0));
-                if !wanted {
+                let nonzero = state
+                    .auto
+                    .iter()
+                    .any(|&i| table.get(i).is_some_and(|v| v != 0));
+                if !state.switch.wants(nonzero) {
                     continue;
                 }
                 state.handle = Some(ChartHandle::create(
@@ -395,6 +440,59 @@ mod tests {
         assert_eq!(got, [Some(5), Some(0), None]);
         t.clear();
         assert_eq!(t.get_or_zero(idx[1]), None);
+    }
+
+    /// Chart `t.ID` of `dims`, switched by key `ID` of module `m`.
+    const fn switched_chart(id: &'static str, dims: &'static [TableDim]) -> TableChart {
+        TableChart {
+            spec: ChartSpec::proc("m", "t", id, "f", "T", "u", rrd::ChartType::Line, 1),
+            dims,
+            auto_sources: None,
+            switch: Some(SwitchKey::new("m", id)),
+        }
+    }
+
+    static SWITCHED: [TableChart; 3] = [
+        switched_chart("a", &[TableDim::new("S:a", DimSpec::absolute("a", 1, 1))]),
+        switched_chart("b", &[TableDim::new("S:b", DimSpec::absolute("b", 1, 1))]),
+        switched_chart("c", &[TableDim::new("S:c", DimSpec::absolute("c", 1, 1))]),
+    ];
+
+    #[test]
+    fn switches_decide_when_a_chart_is_made() {
+        let mut table = CounterTable::default();
+        let switches = |module: &str, key: &str| match (module, key) {
+            ("m", "a") => Some(OnDemand::Yes),
+            ("m", "b") => Some(OnDemand::No),
+            _ => None,
+        };
+        let mut charts = TableCharts::new(&mut table, &SWITCHED).switched_by(&switches);
+        let host = Host::new("t", 10);
+        let mut round = |data: &[u8], at: u64| {
+            table.clear();
+            table.parse_section_pairs(data);
+            let mut cycle = Cycle::new(at * 1_000_000);
+            charts.update(&host, &table, &mut cycle, 1);
+        };
+        // All zero: `yes` (a) is made, `no` (b) and `auto` (c) are not.
+        round(b"S: a 0 b 0 c 0\n", 1);
+        assert!(host.chart_by_id("t.a").is_some());
+        assert!(host.chart_by_id("t.b").is_none());
+        assert!(host.chart_by_id("t.c").is_none());
+        // Not zero: `auto` is made, `no` still not.
+        round(b"S: a 0 b 5 c 5\n", 2);
+        assert!(host.chart_by_id("t.b").is_none());
+        assert!(host.chart_by_id("t.c").is_some());
+    }
+
+    #[test]
+    fn always_is_yes_for_every_chart() {
+        let mut table = CounterTable::default();
+        let mut charts = TableCharts::new(&mut table, &SWITCHED).always();
+        let host = Host::new("t", 10);
+        table.parse_section_pairs(b"S: a 0 b 0 c 0\n");
+        charts.update(&host, &table, &mut Cycle::new(1_000_000), 1);
+        assert_eq!(host.charts().len(), 3);
     }
 
     #[test]

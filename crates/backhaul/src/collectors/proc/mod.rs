@@ -12,7 +12,7 @@
 //! | `/proc/loadavg`   | `proc:loadavg`       | `system.load` (every 5 s at least), `system.active_processes` |
 //! | `/proc/vmstat`    | `proc:vmstat`        | `system.pgpgio`, `mem.pgfaults`, `mem.oom_kill`, `system.swapio` (auto), `mem.numa` (2+ nodes) |
 //! | `/proc/meminfo`   | `proc:meminfo`       | `system.ram`, `mem.available`, `mem.committed`, `mem.writeback`, `mem.kernel`, `mem.slab`, `system.swap`, `mem.hwcorrupt`, `mem.hugepages`, `mem.transparent_hugepages` (the last four auto) |
-//! | `/proc/net/dev`   | `proc:netdev`        | `system.net`, `net.IFACE`, `net_packets.IFACE`, `net_errors`, `net_drops`, `net_fifo`, `net_compressed`, `net_events` (auto), `net_speed`, `net_duplex`, `net_operstate`, `net_carrier`, `net_mtu` (from `/sys/class/net`) |
+//! | `/proc/net/dev`   | `proc:netdev`        | `system.net`, `net.IFACE`, `net_packets.IFACE`, `net_errors`, `net_drops`, `net_fifo`, `net_compressed`, `net_events` (auto), `net_speed`, `net_duplex`, `net_operstate`, `net_carrier`, `net_mtu` (from `/sys/class/net`); per-interface sections `[plugin:proc:/proc/net/dev:IFACE]` |
 //! | `/proc/net/netstat` | `proc:netstat`     | `system.ip`, `system.ipv6`, `ip.*`, `ipv4.*`, `ipv6.*` from `/proc/net/netstat`, `/proc/net/snmp` and `/proc/net/snmp6` (auto) |
 //! | `/proc/net/sockstat` | `proc:sockstat`   | `ipv4.sockstat_*` (auto) |
 //! | `/proc/net/sockstat6` | `proc:sockstat6` | `ipv6.sockstat6_*` (auto) |
@@ -86,7 +86,9 @@ pub use diskspace::{DiskspaceCollector, EXCLUDED_FILESYSTEMS, EXCLUDED_PATHS};
 pub use diskstats::{no_disk_sections, DiskSectionSwitches, DiskstatsCollector, EXCLUDED_DISKS};
 pub use loadavg::LoadavgCollector;
 pub use meminfo::MeminfoCollector;
-pub use net_dev::{NetDevCollector, DISABLED_INTERFACES};
+pub use net_dev::{
+    no_interface_sections, InterfaceSectionSwitches, NetDevCollector, DISABLED_INTERFACES,
+};
 pub use netfilter::{ConntrackCollector, SynproxyCollector};
 pub use netstat::NetstatCollector;
 pub use sockstat::SockstatCollector;
@@ -140,18 +142,22 @@ pub fn configured_collectors(
         enabled,
         switches,
         disk_sections,
+        no_interface_sections(),
         &crate::config::ProcPatterns::default(),
     )
 }
 
-/// [`configured_collectors`] with the modules' patterns (`exclude disks`,
-/// `disable by default interfaces matching`, diskspace's exclusions).
+/// [`configured_collectors`] with the network interfaces' own sections
+/// (`[plugin:proc:/proc/net/dev:IFACE]`) and the modules' patterns
+/// (`exclude disks`, `disable by default interfaces matching`, diskspace's
+/// exclusions).
 pub fn configured_collectors_with(
     root: &Path,
     update_every: u32,
     enabled: &dyn Fn(&str) -> bool,
     switches: ChartSwitches<'_>,
     disk_sections: DiskSectionSwitches,
+    interface_sections: InterfaceSectionSwitches,
     patterns: &crate::config::ProcPatterns,
 ) -> Vec<Box<dyn Collector>> {
     let update_every = update_every.max(1);
@@ -167,12 +173,27 @@ pub fn configured_collectors_with(
             "/proc/vmstat" => Box::new(VmstatCollector::configured(root, update_every, switches)),
             "/proc/meminfo" => Box::new(MeminfoCollector::configured(root, update_every, switches)),
             "/proc/net/dev" => Box::new(
-                NetDevCollector::new(root, update_every)
-                    .disabling_interfaces(&patterns.disabled_interfaces),
+                NetDevCollector::configured(
+                    root,
+                    update_every,
+                    switches,
+                    interface_sections.clone(),
+                )
+                .disabling_interfaces(&patterns.disabled_interfaces),
             ),
-            "/proc/net/netstat" => Box::new(NetstatCollector::new(root, update_every)),
-            "/proc/net/sockstat" => Box::new(SockstatCollector::ipv4(root, update_every)),
-            "/proc/net/sockstat6" => Box::new(SockstatCollector::ipv6(root, update_every)),
+            "/proc/net/netstat" => {
+                Box::new(NetstatCollector::configured(root, update_every, switches))
+            }
+            "/proc/net/sockstat" => Box::new(SockstatCollector::ipv4_configured(
+                root,
+                update_every,
+                switches,
+            )),
+            "/proc/net/sockstat6" => Box::new(SockstatCollector::ipv6_configured(
+                root,
+                update_every,
+                switches,
+            )),
             "/proc/net/softnet_stat" => Box::new(SoftnetCollector::new(root, update_every)),
             "/proc/net/stat/conntrack" => Box::new(ConntrackCollector::new(root, update_every)),
             "/proc/net/stat/synproxy" => Box::new(SynproxyCollector::new(root, update_every)),

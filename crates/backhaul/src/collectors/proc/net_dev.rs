@@ -26,6 +26,23 @@
 //!
 //! An interface that leaves the file has its charts marked obsolete; one
 //! that comes back revives them.
+//!
+//! The switches, with netdata's defaults and precedence:
+//! `[plugin:proc:/proc/net/dev]`'s `enable new interfaces detected at
+//! runtime` and `... for all interfaces` keys (`bandwidth`, `packets`,
+//! `errors`, `drops`, `fifo`, `compressed packets`, `frames, collisions,
+//! carrier counters`, `speed`, `duplex`, `operstate`, `carrier`, `mtu`),
+//! then each interface's own section `[plugin:proc:/proc/net/dev:IFACE]`:
+//! `enabled` (by default yes unless `enable new interfaces detected at
+//! runtime` is no or `disable by default interfaces matching` names the
+//! interface), `virtual` (whether it stays out of `system.net`; by default
+//! as found in `/sys`), and one key per chart (`bandwidth`, `packets`,
+//! `errors`, `drops`, `fifo`, `compressed`, `events`, `speed`, `duplex`,
+//! `operstate`, `carrier`, `mtu`), by default the module's `... for all
+//! interfaces`. The `/proc/net/dev` charts follow `yes` / `no` / `auto`
+//! (`yes`: there from the first collection, zeros included); the `/sys`
+//! charts are on unless `no`, as in netdata. `bandwidth for all interfaces`
+//! also switches `system.net`.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -35,6 +52,7 @@ use wire::simple_pattern::SimplePattern;
 
 use super::chart_handle::{auto_label, ChartHandle, ChartSpec, Cycle, DimSpec, RefusedRounds};
 use super::module_file::KeptOpen;
+use super::ondemand::{no_chart_switches, on_demand, ChartSwitches, OnDemand};
 use super::parse::{lines, parse_u64, words};
 use super::source::{host_path, SourceFile};
 use super::PROC_PLUGIN;
@@ -47,6 +65,87 @@ pub const DISABLED_INTERFACES: &str = "lo fireqos* *-ifb fwpr* fwbr* fwln*";
 
 /// Bits in a kilobit: bandwidth is bytes × 8 / 1000.
 const BITS_IN_A_KILOBIT: i64 = 1000;
+
+/// The `[plugin:proc:/proc/net/dev]` keys of [`InterfaceSwitches`] (all
+/// `auto` by default), in its order.
+pub(crate) const MODULE_SWITCH_KEYS: [&str; 12] = [
+    "bandwidth for all interfaces",
+    "packets for all interfaces",
+    "errors for all interfaces",
+    "drops for all interfaces",
+    "fifo for all interfaces",
+    "compressed packets for all interfaces",
+    "frames, collisions, carrier counters for all interfaces",
+    "speed for all interfaces",
+    "duplex for all interfaces",
+    "operstate for all interfaces",
+    "carrier for all interfaces",
+    "mtu for all interfaces",
+];
+
+/// The keys of an interface's own `[plugin:proc:/proc/net/dev:IFACE]`
+/// section for its chart switches, in the order of [`MODULE_SWITCH_KEYS`].
+pub(crate) const INTERFACE_SWITCH_KEYS: [&str; 12] = [
+    "bandwidth",
+    "packets",
+    "errors",
+    "drops",
+    "fifo",
+    "compressed",
+    "events",
+    "speed",
+    "duplex",
+    "operstate",
+    "carrier",
+    "mtu",
+];
+
+// Indexes of [`InterfaceSwitches`].
+const BANDWIDTH: usize = 0;
+const PACKETS: usize = 1;
+/// The switch of the first of [`COUNTER_CHARTS`]; the others follow.
+const FIRST_COUNTER_CHART: usize = 2;
+const SPEED: usize = 7;
+const DUPLEX: usize = 8;
+const OPERSTATE: usize = 9;
+const CARRIER: usize = 10;
+const MTU: usize = 11;
+
+/// One interface's chart switches, in the order of
+/// [`INTERFACE_SWITCH_KEYS`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct InterfaceSwitches([OnDemand; 12]);
+
+impl InterfaceSwitches {
+    /// Whether switch `which` is not `no` (netdata's test for the `/sys`
+    /// charts, where `auto` is `yes`).
+    fn on(&self, which: usize) -> bool {
+        self.0[which] != OnDemand::No
+    }
+
+    /// Whether the chart of switch `which` is wanted this round, given
+    /// whether its values are not all zero (`auto` latches to `yes`).
+    fn wants(&mut self, which: usize, nonzero: bool) -> bool {
+        self.0[which].wants(nonzero)
+    }
+
+    /// Whether the carrier file is read: the carrier, duplex and speed
+    /// charts need it.
+    fn reads_carrier(&self) -> bool {
+        self.on(CARRIER) || self.on(DUPLEX) || self.on(SPEED)
+    }
+}
+
+/// An interface's own switches: `(interface, key)` → the value set in its
+/// `[plugin:proc:/proc/net/dev:IFACE]` section. Kept by the collector,
+/// since interfaces come and go while it runs.
+pub type InterfaceSectionSwitches =
+    std::sync::Arc<dyn Fn(&str, &str) -> Option<OnDemand> + Send + Sync>;
+
+/// No interface has a section of its own.
+pub fn no_interface_sections() -> InterfaceSectionSwitches {
+    std::sync::Arc::new(|_, _| None)
+}
 
 const SYSTEM_NET: ChartSpec = ChartSpec {
     type_: "system",
@@ -269,30 +368,36 @@ fn read_sys_number(file: &mut SysFile) -> Option<u64> {
     parse_u64(word)
 }
 
-/// The `/sys/class/net/IFACE/` files of one interface; a file whose read
-/// failed is dropped for good where netdata stops reading it (operstate,
-/// MTU).
+/// The `/sys/class/net/IFACE/` files of one interface that its switches
+/// ask for; a file whose read failed is dropped for good where netdata
+/// stops reading it (operstate, MTU).
 struct SysFiles {
     speed: Option<SysFile>,
     duplex: Option<SysFile>,
     operstate: Option<SysFile>,
-    carrier: SysFile,
+    carrier: Option<SysFile>,
     mtu: Option<SysFile>,
 }
 
 impl SysFiles {
-    /// The files of interface `name`; speed and duplex for a physical
-    /// interface whose directory exists (netdata charted an `unknown`
-    /// duplex even without `/sys`, as in a container without it).
-    fn new(class_net: &Path, name: &str, is_virtual: bool) -> SysFiles {
+    /// The files of interface `name` its `switches` need; speed and duplex
+    /// for a physical interface whose directory exists (netdata charted an
+    /// `unknown` duplex even without `/sys`, as in a container without it).
+    fn new(
+        class_net: &Path,
+        name: &str,
+        is_virtual: bool,
+        switches: &InterfaceSwitches,
+    ) -> SysFiles {
         let dir = class_net.join(name);
         let physical = !is_virtual && dir.is_dir();
+        let file = |wanted: bool, file: &str| wanted.then(|| SysFile::new(dir.join(file)));
         SysFiles {
-            speed: physical.then(|| SysFile::new(dir.join("speed"))),
-            duplex: physical.then(|| SysFile::new(dir.join("duplex"))),
-            operstate: Some(SysFile::new(dir.join("operstate"))),
-            carrier: SysFile::new(dir.join("carrier")),
-            mtu: Some(SysFile::new(dir.join("mtu"))),
+            speed: file(physical && switches.on(SPEED), "speed"),
+            duplex: file(physical && switches.on(DUPLEX), "duplex"),
+            operstate: file(switches.on(OPERSTATE), "operstate"),
+            carrier: file(switches.reads_carrier(), "carrier"),
+            mtu: file(switches.on(MTU), "mtu"),
         }
     }
 }
@@ -351,9 +456,14 @@ fn create_line(
 /// What the collector knows about one interface.
 struct Interface {
     name: String,
-    /// Not matched by [`DISABLED_INTERFACES`].
+    /// Collected at all (see [`NewInterfaces::enabled`]).
     enabled: bool,
+    /// Found under `/sys/devices/virtual/net` (its `interface_type` label).
     is_virtual: bool,
+    /// Added up into `system.net`: not virtual, unless its section's
+    /// `virtual` key says otherwise.
+    in_system_net: bool,
+    switches: InterfaceSwitches,
     seen: bool,
     sys: SysFiles,
     bandwidth: Option<ChartHandle>,
@@ -374,8 +484,8 @@ impl Interface {
 
     /// The charts drawn from `/sys/class/net/IFACE/`.
     fn update_sys_charts(&mut self, host: &Host, cycle: &mut Cycle, update_every: u32) {
-        let carrier = read_sys_number(&mut self.sys.carrier);
-        if let Some(carrier) = carrier {
+        let carrier = self.sys.carrier.as_mut().and_then(read_sys_number);
+        if let Some(carrier) = carrier.filter(|_| self.switches.on(CARRIER)) {
             let values = [Some(i64::from(carrier == 1)), Some(i64::from(carrier != 1))];
             let title = "Interface Physical Link State";
             self.carrier
@@ -532,28 +642,126 @@ impl Interface {
     }
 }
 
+/// What decides how a newly seen interface is collected: where its `/sys`
+/// files are, and the switches and patterns of netdata.conf.
+struct NewInterfaces {
+    virtual_net_dir: PathBuf,
+    class_net_dir: PathBuf,
+    /// `disable by default interfaces matching`.
+    disabled: SimplePattern,
+    /// `enable new interfaces detected at runtime` (yes).
+    enabled_by_default: bool,
+    /// The `... for all interfaces` switches.
+    module_switches: InterfaceSwitches,
+    /// The interfaces' own sections.
+    sections: InterfaceSectionSwitches,
+}
+
+impl NewInterfaces {
+    /// The value of `key` in interface `name`'s own section, if set.
+    fn own_switch(&self, name: &str, key: &str) -> Option<OnDemand> {
+        (self.sections)(name, key)
+    }
+
+    /// Whether interface `name` is collected, as netdata decides: its
+    /// section's `enabled` (only `no` is off), by default yes unless
+    /// `enable new interfaces detected at runtime` is no or `disable by
+    /// default interfaces matching` names it.
+    fn enabled(&self, name: &str) -> bool {
+        match self.own_switch(name, "enabled") {
+            Some(switch) => switch != OnDemand::No,
+            None => self.enabled_by_default && !self.disabled.matches(name),
+        }
+    }
+
+    /// Each chart's switch of interface `name`: its section's key, by
+    /// default the module's `... for all interfaces`.
+    fn switches(&self, name: &str) -> InterfaceSwitches {
+        InterfaceSwitches(std::array::from_fn(|i| {
+            self.own_switch(name, INTERFACE_SWITCH_KEYS[i])
+                .unwrap_or(self.module_switches.0[i])
+        }))
+    }
+
+    /// Interface `name`, first seen in the file.
+    fn interface(&self, name: String) -> Interface {
+        let is_virtual = self.virtual_net_dir.join(&name).exists();
+        let counts_as_virtual = self
+            .own_switch(&name, "virtual")
+            .map_or(is_virtual, |switch| switch != OnDemand::No);
+        let switches = self.switches(&name);
+        Interface {
+            enabled: self.enabled(&name),
+            is_virtual,
+            in_system_net: !counts_as_virtual,
+            sys: SysFiles::new(&self.class_net_dir, &name, is_virtual, &switches),
+            switches,
+            name,
+            seen: false,
+            bandwidth: None,
+            packets: None,
+            counter_charts: Default::default(),
+            speed: None,
+            duplex: None,
+            operstate: None,
+            carrier: None,
+            mtu: None,
+        }
+    }
+}
+
 /// Collects `/proc/net/dev`.
 pub struct NetDevCollector {
     file: SourceFile,
-    virtual_net_dir: PathBuf,
     update_every: u32,
-    disabled: SimplePattern,
+    new_interfaces: NewInterfaces,
     interfaces: HashMap<Vec<u8>, Interface>,
     system_net: Option<ChartHandle>,
-    class_net_dir: PathBuf,
+    /// `bandwidth for all interfaces` as the switch of `system.net`
+    /// (latched on its own: a new interface still defaults to the
+    /// configured value).
+    system_net_switch: OnDemand,
     refused: RefusedRounds,
 }
 
 impl NetDevCollector {
+    /// Every chart on netdata's default switch.
     pub fn new(root: &Path, update_every: u32) -> NetDevCollector {
+        NetDevCollector::configured(
+            root,
+            update_every,
+            &no_chart_switches,
+            no_interface_sections(),
+        )
+    }
+
+    /// With the switches of `[plugin:proc:/proc/net/dev]` (`enable new
+    /// interfaces detected at runtime`, the `... for all interfaces` keys)
+    /// and the interfaces' own sections.
+    pub fn configured(
+        root: &Path,
+        update_every: u32,
+        switches: ChartSwitches<'_>,
+        interface_sections: InterfaceSectionSwitches,
+    ) -> NetDevCollector {
+        let module_switches = InterfaceSwitches(
+            MODULE_SWITCH_KEYS.map(|key| on_demand(switches, MODULE, key, OnDemand::Auto)),
+        );
         NetDevCollector {
             file: SourceFile::new(root, "/proc/net/dev"),
-            virtual_net_dir: host_path(root, "/sys/devices/virtual/net"),
             update_every: update_every.max(1),
-            disabled: SimplePattern::new(DISABLED_INTERFACES),
+            new_interfaces: NewInterfaces {
+                virtual_net_dir: host_path(root, "/sys/devices/virtual/net"),
+                class_net_dir: host_path(root, "/sys/class/net"),
+                disabled: SimplePattern::new(DISABLED_INTERFACES),
+                enabled_by_default: switches(MODULE, "enable new interfaces detected at runtime")
+                    != Some(OnDemand::No),
+                module_switches,
+                sections: interface_sections,
+            },
             interfaces: HashMap::new(),
             system_net: None,
-            class_net_dir: host_path(root, "/sys/class/net"),
+            system_net_switch: module_switches.0[BANDWIDTH],
             refused: RefusedRounds::default(),
         }
     }
@@ -561,7 +769,7 @@ impl NetDevCollector {
     /// With `disable by default interfaces matching` set (a netdata simple
     /// pattern).
     pub fn disabling_interfaces(mut self, pattern: &str) -> NetDevCollector {
-        self.disabled = SimplePattern::new(pattern);
+        self.new_interfaces.disabled = SimplePattern::new(pattern);
         self
     }
 
@@ -599,23 +807,9 @@ impl Collector for NetDevCollector {
                 continue;
             };
             if !self.interfaces.contains_key(name) {
-                let text = String::from_utf8_lossy(name).into_owned();
-                let is_virtual = self.virtual_net_dir.join(&text).exists();
-                let interface = Interface {
-                    enabled: !self.disabled.matches(&text),
-                    is_virtual,
-                    sys: SysFiles::new(&self.class_net_dir, &text, is_virtual),
-                    name: text,
-                    seen: false,
-                    bandwidth: None,
-                    packets: None,
-                    counter_charts: Default::default(),
-                    speed: None,
-                    duplex: None,
-                    operstate: None,
-                    carrier: None,
-                    mtu: None,
-                };
+                let interface = self
+                    .new_interfaces
+                    .interface(String::from_utf8_lossy(name).into_owned());
                 self.interfaces.insert(name.to_vec(), interface);
             }
             let Some(interface) = self.interfaces.get_mut(name) else {
@@ -626,14 +820,14 @@ impl Collector for NetDevCollector {
                 continue;
             }
 
-            if !interface.is_virtual {
+            if interface.in_system_net {
                 system_received = system_received.wrapping_add(counters.get(RBYTES).unwrap_or(0));
                 system_sent = system_sent.wrapping_add(counters.get(TBYTES).unwrap_or(0));
             }
 
             let has_bytes =
                 counters.get(RBYTES).unwrap_or(0) != 0 || counters.get(TBYTES).unwrap_or(0) != 0;
-            if interface.bandwidth.is_none() && has_bytes {
+            if interface.bandwidth.is_none() && interface.switches.wants(BANDWIDTH, has_bytes) {
                 let def = interface
                     .interface_chart("net", "net.net", "Bandwidth", "kilobits/s")
                     .chart_type(ChartType::Area)
@@ -658,7 +852,7 @@ impl Collector for NetDevCollector {
             ]
             .iter()
             .any(|v| v.unwrap_or(0) != 0);
-            if interface.packets.is_none() && has_packets {
+            if interface.packets.is_none() && interface.switches.wants(PACKETS, has_packets) {
                 let def = interface
                     .interface_chart("net_packets", "net.packets", "Packets", "packets/s")
                     .chart_type(ChartType::Line)
@@ -677,13 +871,15 @@ impl Collector for NetDevCollector {
                 );
             }
 
-            for (spec, chart) in COUNTER_CHARTS.iter().zip(&mut interface.counter_charts) {
+            let charts = COUNTER_CHARTS.iter().zip(&mut interface.counter_charts);
+            for (i, (spec, chart)) in charts.enumerate() {
                 let mut values = [None; 3];
                 for (value, &column) in values.iter_mut().zip(spec.columns) {
                     *value = as_collected(counters.get(column));
                 }
                 let values = &values[..spec.columns.len()];
-                if chart.is_none() && values.iter().any(|v| v.unwrap_or(0) != 0) {
+                let nonzero = values.iter().any(|v| v.unwrap_or(0) != 0);
+                if chart.is_none() && interface.switches.wants(FIRST_COUNTER_CHART + i, nonzero) {
                     *chart = Some(create_line(
                         host,
                         &interface.name,
@@ -713,7 +909,8 @@ impl Collector for NetDevCollector {
             keep
         });
 
-        if self.system_net.is_none() && (system_received != 0 || system_sent != 0) {
+        let system_nonzero = system_received != 0 || system_sent != 0;
+        if self.system_net.is_none() && self.system_net_switch.wants(system_nonzero) {
             self.system_net = Some(ChartHandle::create(
                 host,
                 SYSTEM_NET.def(update_every),
@@ -779,6 +976,97 @@ mod tests {
         assert!(parse_line(b": 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16").is_none());
         let (_, c) = parse_line(b"eth0: x 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16").unwrap();
         assert_eq!(c.get(RBYTES), None);
+    }
+
+    /// New interfaces decided with `module` as the `[plugin:proc:/proc/net/dev]`
+    /// switches and `own` as the interfaces' sections, no `/sys`.
+    fn new_interfaces(
+        module: ChartSwitches<'_>,
+        own: fn(&str, &str) -> Option<OnDemand>,
+    ) -> NewInterfaces {
+        NetDevCollector::configured(
+            Path::new("/nonexistent"),
+            1,
+            module,
+            std::sync::Arc::new(own),
+        )
+        .new_interfaces
+    }
+
+    #[test]
+    fn an_interfaces_section_wins_over_the_module_switches() {
+        let module = |m: &str, key: &str| match (m, key) {
+            (MODULE, "errors for all interfaces") => Some(OnDemand::Yes),
+            (MODULE, "mtu for all interfaces") => Some(OnDemand::No),
+            _ => None,
+        };
+        let new = new_interfaces(&module, |interface, key| match (interface, key) {
+            ("lo", "enabled") => Some(OnDemand::Auto),
+            ("lo", "virtual") => Some(OnDemand::No),
+            ("eth0", "errors") => Some(OnDemand::No),
+            ("eth0", "mtu") => Some(OnDemand::Yes),
+            ("eth1", "enabled") => Some(OnDemand::No),
+            _ => None,
+        });
+        // `enabled = auto` is on (lo is disabled by default); only `no` is off.
+        assert!(new.enabled("lo") && !new.enabled("eth1") && new.enabled("eth0"));
+        assert!(!new.enabled("fwbr0"));
+        let lo = new.interface("lo".to_string());
+        assert!(lo.in_system_net, "virtual = no");
+        assert_eq!(lo.switches.0[FIRST_COUNTER_CHART], OnDemand::Yes);
+        assert_eq!(lo.switches.0[MTU], OnDemand::No);
+        assert!(lo.sys.mtu.is_none());
+        let eth0 = new.interface("eth0".to_string());
+        assert_eq!(eth0.switches.0[FIRST_COUNTER_CHART], OnDemand::No);
+        assert_eq!(eth0.switches.0[MTU], OnDemand::Yes);
+        assert_eq!(eth0.switches.0[BANDWIDTH], OnDemand::Auto);
+        assert!(eth0.sys.mtu.is_some());
+    }
+
+    #[test]
+    fn new_interfaces_can_be_off_by_default() {
+        let module = |m: &str, key: &str| {
+            (m == MODULE && key == "enable new interfaces detected at runtime")
+                .then_some(OnDemand::No)
+        };
+        let new = new_interfaces(&module, |interface, key| {
+            (interface == "eth0" && key == "enabled").then_some(OnDemand::Yes)
+        });
+        assert!(new.enabled("eth0"));
+        assert!(!new.enabled("eth1"));
+    }
+
+    #[test]
+    fn the_carrier_is_read_while_a_chart_needs_it() {
+        let mut switches = InterfaceSwitches([OnDemand::Auto; 12]);
+        assert!(switches.reads_carrier());
+        switches.0[CARRIER] = OnDemand::No;
+        switches.0[DUPLEX] = OnDemand::No;
+        assert!(switches.reads_carrier(), "speed needs it");
+        switches.0[SPEED] = OnDemand::No;
+        assert!(!switches.reads_carrier());
+    }
+
+    #[test]
+    fn every_switch_key_is_one_netdata_conf_reads() {
+        let module_keys = crate::config::PROC_CHART_SWITCHES
+            .iter()
+            .find(|(module, _)| *module == MODULE)
+            .map(|(_, keys)| *keys)
+            .unwrap_or_default();
+        let mut expected = MODULE_SWITCH_KEYS.to_vec();
+        expected.push("enable new interfaces detected at runtime");
+        expected.sort_unstable();
+        let mut read = module_keys.to_vec();
+        read.sort_unstable();
+        assert_eq!(read, expected);
+
+        let mut expected = INTERFACE_SWITCH_KEYS.to_vec();
+        expected.extend(["enabled", "virtual"]);
+        expected.sort_unstable();
+        let mut read = crate::config::PROC_INTERFACE_SWITCHES.to_vec();
+        read.sort_unstable();
+        assert_eq!(read, expected);
     }
 
     #[test]

@@ -70,6 +70,7 @@ static CONNTRACK_CHARTS: &[TableChart] = &[
             DimSpec::absolute("connections", 1, 1),
         )],
         auto_sources: None,
+        switch: None,
     },
     TableChart {
         spec: chart(
@@ -86,6 +87,7 @@ static CONNTRACK_CHARTS: &[TableChart] = &[
             rate("invalid", "invalid", -1),
         ],
         auto_sources: None,
+        switch: None,
     },
     TableChart {
         spec: chart(
@@ -102,6 +104,7 @@ static CONNTRACK_CHARTS: &[TableChart] = &[
             rate("delete_list", "delete_list", -1),
         ],
         auto_sources: None,
+        switch: None,
     },
     TableChart {
         spec: chart(
@@ -118,6 +121,7 @@ static CONNTRACK_CHARTS: &[TableChart] = &[
             rate("expect_new", "new", 1),
         ],
         auto_sources: None,
+        switch: None,
     },
     TableChart {
         spec: chart(
@@ -134,6 +138,7 @@ static CONNTRACK_CHARTS: &[TableChart] = &[
             rate("found", "found", 1),
         ],
         auto_sources: None,
+        switch: None,
     },
     TableChart {
         spec: chart(
@@ -151,6 +156,7 @@ static CONNTRACK_CHARTS: &[TableChart] = &[
             rate("early_drop", "early_drop", -1),
         ],
         auto_sources: None,
+        switch: None,
     },
 ];
 
@@ -177,6 +183,7 @@ static SYNPROXY_CHARTS: &[TableChart] = &[
         ),
         dims: &[rate("syn_received", "received", 1)],
         auto_sources: Some(SYNPROXY_EVENTS),
+        switch: None,
     },
     TableChart {
         spec: chart(
@@ -189,6 +196,7 @@ static SYNPROXY_CHARTS: &[TableChart] = &[
         ),
         dims: &[rate("conn_reopened", "reopened", 1)],
         auto_sources: Some(SYNPROXY_EVENTS),
+        switch: None,
     },
     TableChart {
         spec: chart(
@@ -205,6 +213,7 @@ static SYNPROXY_CHARTS: &[TableChart] = &[
             rate("cookie_retrans", "retransmits", 1),
         ],
         auto_sources: Some(SYNPROXY_EVENTS),
+        switch: None,
     },
 ];
 

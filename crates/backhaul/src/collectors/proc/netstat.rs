@@ -3,22 +3,33 @@
 //! `ipv4.*`, `ipv6.*`), under netdata 1.37's one switch for the three,
 //! `/proc/net/netstat`, and its module name for all their charts.
 //!
-//! Every chart follows netdata's `auto` rule: it is created once one of its
-//! counters is not zero, and kept from then on. Each file is read on its
-//! own: one that is missing at start is not read again (one log line), and
-//! only the charts drawn from it are absent (netdata 1.37 gave up all three
-//! files when `/proc/net/snmp6` was missing, as on a kernel without IPv6).
+//! Each chart has netdata's `yes` / `no` / `auto` key, in the section of
+//! the file it is drawn from: `[plugin:proc:/proc/net/netstat]` (`bandwidth`,
+//! `input errors`, `ECN packets`, `TCP reorders`, ...),
+//! `[plugin:proc:/proc/net/snmp]` (`ipv4 packets`, `ipv4 TCP connections`,
+//! ...) and `[plugin:proc:/proc/net/snmp6]` (`ipv6 packets`, `icmp`, ...);
+//! see `CHARTS`. Under `auto`, the default, a chart is created once one of
+//! its counters is not zero, and kept from then on; under `yes` as soon as
+//! its file is read; under `no` never. Each file is read on its own: one
+//! that is missing at start is not read again (one log line), and only the
+//! charts drawn from it are absent (netdata 1.37 gave up all three files
+//! when `/proc/net/snmp6` was missing, as on a kernel without IPv6).
 
 use std::path::Path;
 
 use rrd::{ChartType, Host};
 
 use super::chart_handle::{ChartSpec, Cycle, DimSpec, RefusedRounds};
-use super::counter_table::{CounterTable, TableChart, TableCharts, TableDim};
+use super::counter_table::{CounterTable, SwitchKey, TableChart, TableCharts, TableDim};
 use super::module_file::ModuleFile;
+use super::ondemand::{no_chart_switches, ChartSwitches};
 use crate::collectors::Collector;
 
 const MODULE: &str = "/proc/net/netstat";
+/// The netdata.conf section (after `plugin:proc:`) of the IPv4 charts.
+const SNMP_SECTION: &str = "/proc/net/snmp";
+/// The netdata.conf section (after `plugin:proc:`) of the IPv6 charts.
+const SNMP6_SECTION: &str = "/proc/net/snmp6";
 const COLLECTOR: &str = "proc:netstat";
 
 /// Bits in a kilobit: bandwidth is bytes × 8 / 1000.
@@ -38,10 +49,25 @@ const fn chart(
     )
 }
 
-/// netdata 1.37's charts of the three files, in its order; the comment
-/// above each is netdata's section and key for its switch.
+/// The switch `key` of `[plugin:proc:/proc/net/netstat]`.
+const fn netstat_key(key: &'static str) -> Option<SwitchKey> {
+    Some(SwitchKey::new(MODULE, key))
+}
+
+/// The switch `key` of `[plugin:proc:/proc/net/snmp]`.
+const fn snmp_key(key: &'static str) -> Option<SwitchKey> {
+    Some(SwitchKey::new(SNMP_SECTION, key))
+}
+
+/// The switch `key` of `[plugin:proc:/proc/net/snmp6]`.
+const fn snmp6_key(key: &'static str) -> Option<SwitchKey> {
+    Some(SwitchKey::new(SNMP6_SECTION, key))
+}
+
+/// netdata 1.37's charts of the three files, in its order, each with
+/// netdata's section and key for its switch (the ICMP packets and errors
+/// charts share one key, and so do the two UDPLite charts of IPv4).
 static CHARTS: &[TableChart] = &[
-    // [plugin:proc:/proc/net/netstat] bandwidth
     TableChart {
         spec: chart(
             "system",
@@ -63,8 +89,8 @@ static CHARTS: &[TableChart] = &[
             ),
         ],
         auto_sources: None,
+        switch: netstat_key("bandwidth"),
     },
-    // [plugin:proc:/proc/net/netstat] input errors
     TableChart {
         spec: chart(
             "ip",
@@ -90,8 +116,8 @@ static CHARTS: &[TableChart] = &[
             ),
         ],
         auto_sources: Some(&["IpExt:InNoRoutes", "IpExt:InTruncatedPkts"]),
+        switch: netstat_key("input errors"),
     },
-    // [plugin:proc:/proc/net/netstat] multicast bandwidth
     TableChart {
         spec: chart(
             "ip",
@@ -113,8 +139,8 @@ static CHARTS: &[TableChart] = &[
             ),
         ],
         auto_sources: None,
+        switch: netstat_key("multicast bandwidth"),
     },
-    // [plugin:proc:/proc/net/netstat] broadcast bandwidth
     TableChart {
         spec: chart(
             "ip",
@@ -136,8 +162,8 @@ static CHARTS: &[TableChart] = &[
             ),
         ],
         auto_sources: None,
+        switch: netstat_key("broadcast bandwidth"),
     },
-    // [plugin:proc:/proc/net/netstat] multicast packets
     TableChart {
         spec: chart(
             "ip",
@@ -159,8 +185,8 @@ static CHARTS: &[TableChart] = &[
             ),
         ],
         auto_sources: None,
+        switch: netstat_key("multicast packets"),
     },
-    // [plugin:proc:/proc/net/netstat] broadcast packets
     TableChart {
         spec: chart(
             "ip",
@@ -182,8 +208,8 @@ static CHARTS: &[TableChart] = &[
             ),
         ],
         auto_sources: None,
+        switch: netstat_key("broadcast packets"),
     },
-    // [plugin:proc:/proc/net/netstat] ECN packets
     TableChart {
         spec: chart(
             "ip",
@@ -213,8 +239,8 @@ static CHARTS: &[TableChart] = &[
             ),
         ],
         auto_sources: None,
+        switch: netstat_key("ECN packets"),
     },
-    // [plugin:proc:/proc/net/netstat] TCP memory pressures
     TableChart {
         spec: chart(
             "ip",
@@ -230,8 +256,8 @@ static CHARTS: &[TableChart] = &[
             DimSpec::incremental("TCPMemoryPressures", 1, 1).named("pressures"),
         )],
         auto_sources: None,
+        switch: netstat_key("TCP memory pressures"),
     },
-    // [plugin:proc:/proc/net/netstat] TCP connection aborts
     TableChart {
         spec: chart(
             "ip",
@@ -269,8 +295,8 @@ static CHARTS: &[TableChart] = &[
             ),
         ],
         auto_sources: None,
+        switch: netstat_key("TCP connection aborts"),
     },
-    // [plugin:proc:/proc/net/netstat] TCP reorders
     TableChart {
         spec: chart(
             "ip",
@@ -300,8 +326,8 @@ static CHARTS: &[TableChart] = &[
             ),
         ],
         auto_sources: None,
+        switch: netstat_key("TCP reorders"),
     },
-    // [plugin:proc:/proc/net/netstat] TCP out-of-order queue
     TableChart {
         spec: chart(
             "ip",
@@ -335,8 +361,8 @@ static CHARTS: &[TableChart] = &[
             "TcpExt:TCPOFODrop",
             "TcpExt:TCPOFOMerge",
         ]),
+        switch: netstat_key("TCP out-of-order queue"),
     },
-    // [plugin:proc:/proc/net/netstat] TCP SYN cookies
     TableChart {
         spec: chart(
             "ip",
@@ -362,8 +388,8 @@ static CHARTS: &[TableChart] = &[
             ),
         ],
         auto_sources: None,
+        switch: netstat_key("TCP SYN cookies"),
     },
-    // [plugin:proc:/proc/net/netstat] TCP SYN queue
     TableChart {
         spec: chart(
             "ip",
@@ -385,8 +411,8 @@ static CHARTS: &[TableChart] = &[
             ),
         ],
         auto_sources: None,
+        switch: netstat_key("TCP SYN queue"),
     },
-    // [plugin:proc:/proc/net/netstat] TCP accept queue
     TableChart {
         spec: chart(
             "ip",
@@ -408,8 +434,8 @@ static CHARTS: &[TableChart] = &[
             ),
         ],
         auto_sources: None,
+        switch: netstat_key("TCP accept queue"),
     },
-    // [plugin:proc:/proc/net/snmp] ipv4 packets
     TableChart {
         spec: chart(
             "ipv4",
@@ -439,8 +465,8 @@ static CHARTS: &[TableChart] = &[
             ),
         ],
         auto_sources: None,
+        switch: snmp_key("ipv4 packets"),
     },
-    // [plugin:proc:/proc/net/snmp] ipv4 fragments sent
     TableChart {
         spec: chart(
             "ipv4",
@@ -466,8 +492,8 @@ static CHARTS: &[TableChart] = &[
             ),
         ],
         auto_sources: None,
+        switch: snmp_key("ipv4 fragments sent"),
     },
-    // [plugin:proc:/proc/net/snmp] ipv4 fragments assembly
     TableChart {
         spec: chart(
             "ipv4",
@@ -493,8 +519,8 @@ static CHARTS: &[TableChart] = &[
             ),
         ],
         auto_sources: None,
+        switch: snmp_key("ipv4 fragments assembly"),
     },
-    // [plugin:proc:/proc/net/snmp] ipv4 errors
     TableChart {
         spec: chart(
             "ipv4",
@@ -520,8 +546,8 @@ static CHARTS: &[TableChart] = &[
             ),
         ],
         auto_sources: None,
+        switch: snmp_key("ipv4 errors"),
     },
-    // [plugin:proc:/proc/net/snmp] ipv4 ICMP packets
     TableChart {
         spec: chart(
             "ipv4",
@@ -549,8 +575,8 @@ static CHARTS: &[TableChart] = &[
             "Icmp:OutErrors",
             "Icmp:InCsumErrors",
         ]),
+        switch: snmp_key("ipv4 ICMP packets"),
     },
-    // [plugin:proc:/proc/net/snmp] ipv4 ICMP packets
     TableChart {
         spec: chart(
             "ipv4",
@@ -576,8 +602,8 @@ static CHARTS: &[TableChart] = &[
             "Icmp:OutErrors",
             "Icmp:InCsumErrors",
         ]),
+        switch: snmp_key("ipv4 ICMP packets"),
     },
-    // [plugin:proc:/proc/net/snmp] ipv4 ICMP messages
     TableChart {
         spec: chart(
             "ipv4",
@@ -671,8 +697,8 @@ static CHARTS: &[TableChart] = &[
             ),
         ],
         auto_sources: None,
+        switch: snmp_key("ipv4 ICMP messages"),
     },
-    // [plugin:proc:/proc/net/snmp] ipv4 TCP connections
     TableChart {
         spec: chart(
             "ipv4",
@@ -688,8 +714,8 @@ static CHARTS: &[TableChart] = &[
             DimSpec::absolute("CurrEstab", 1, 1).named("connections"),
         )],
         auto_sources: None,
+        switch: snmp_key("ipv4 TCP connections"),
     },
-    // [plugin:proc:/proc/net/snmp] ipv4 TCP packets
     TableChart {
         spec: chart(
             "ipv4",
@@ -711,8 +737,8 @@ static CHARTS: &[TableChart] = &[
             ),
         ],
         auto_sources: None,
+        switch: snmp_key("ipv4 TCP packets"),
     },
-    // [plugin:proc:/proc/net/snmp] ipv4 TCP errors
     TableChart {
         spec: chart(
             "ipv4",
@@ -735,8 +761,8 @@ static CHARTS: &[TableChart] = &[
             ),
         ],
         auto_sources: None,
+        switch: snmp_key("ipv4 TCP errors"),
     },
-    // [plugin:proc:/proc/net/snmp] ipv4 TCP opens
     TableChart {
         spec: chart(
             "ipv4",
@@ -758,8 +784,8 @@ static CHARTS: &[TableChart] = &[
             ),
         ],
         auto_sources: None,
+        switch: snmp_key("ipv4 TCP opens"),
     },
-    // [plugin:proc:/proc/net/snmp] ipv4 TCP handshake issues
     TableChart {
         spec: chart(
             "ipv4",
@@ -783,8 +809,8 @@ static CHARTS: &[TableChart] = &[
             ),
         ],
         auto_sources: Some(&["Tcp:EstabResets", "Tcp:OutRsts", "Tcp:AttemptFails"]),
+        switch: snmp_key("ipv4 TCP handshake issues"),
     },
-    // [plugin:proc:/proc/net/snmp] ipv4 UDP packets
     TableChart {
         spec: chart(
             "ipv4",
@@ -806,8 +832,8 @@ static CHARTS: &[TableChart] = &[
             ),
         ],
         auto_sources: None,
+        switch: snmp_key("ipv4 UDP packets"),
     },
-    // [plugin:proc:/proc/net/snmp] ipv4 UDP errors
     TableChart {
         spec: chart(
             "ipv4",
@@ -839,8 +865,8 @@ static CHARTS: &[TableChart] = &[
             ),
         ],
         auto_sources: None,
+        switch: snmp_key("ipv4 UDP errors"),
     },
-    // [plugin:proc:/proc/net/snmp] ipv4 UDPLite packets
     TableChart {
         spec: chart(
             "ipv4",
@@ -871,8 +897,8 @@ static CHARTS: &[TableChart] = &[
             "UdpLite:SndbufErrors",
             "UdpLite:IgnoredMulti",
         ]),
+        switch: snmp_key("ipv4 UDPLite packets"),
     },
-    // [plugin:proc:/proc/net/snmp] ipv4 UDPLite packets
     TableChart {
         spec: chart(
             "ipv4",
@@ -913,8 +939,8 @@ static CHARTS: &[TableChart] = &[
             "UdpLite:SndbufErrors",
             "UdpLite:IgnoredMulti",
         ]),
+        switch: snmp_key("ipv4 UDPLite packets"),
     },
-    // [plugin:proc:/proc/net/snmp6] bandwidth
     TableChart {
         spec: chart(
             "system",
@@ -936,8 +962,8 @@ static CHARTS: &[TableChart] = &[
             ),
         ],
         auto_sources: None,
+        switch: snmp6_key("bandwidth"),
     },
-    // [plugin:proc:/proc/net/snmp6] ipv6 packets
     TableChart {
         spec: chart(
             "ipv6",
@@ -967,8 +993,8 @@ static CHARTS: &[TableChart] = &[
             ),
         ],
         auto_sources: None,
+        switch: snmp6_key("ipv6 packets"),
     },
-    // [plugin:proc:/proc/net/snmp6] ipv6 fragments sent
     TableChart {
         spec: chart(
             "ipv6",
@@ -994,8 +1020,8 @@ static CHARTS: &[TableChart] = &[
             ),
         ],
         auto_sources: None,
+        switch: snmp6_key("ipv6 fragments sent"),
     },
-    // [plugin:proc:/proc/net/snmp6] ipv6 fragments assembly
     TableChart {
         spec: chart(
             "ipv6",
@@ -1025,8 +1051,8 @@ static CHARTS: &[TableChart] = &[
             ),
         ],
         auto_sources: None,
+        switch: snmp6_key("ipv6 fragments assembly"),
     },
-    // [plugin:proc:/proc/net/snmp6] ipv6 errors
     TableChart {
         spec: chart(
             "ipv6",
@@ -1070,8 +1096,8 @@ static CHARTS: &[TableChart] = &[
             "Ip6InTruncatedPkts",
             "Ip6InNoRoutes",
         ]),
+        switch: snmp6_key("ipv6 errors"),
     },
-    // [plugin:proc:/proc/net/snmp6] ipv6 UDP packets
     TableChart {
         spec: chart(
             "ipv6",
@@ -1093,8 +1119,8 @@ static CHARTS: &[TableChart] = &[
             ),
         ],
         auto_sources: None,
+        switch: snmp6_key("ipv6 UDP packets"),
     },
-    // [plugin:proc:/proc/net/snmp6] ipv6 UDP errors
     TableChart {
         spec: chart(
             "ipv6",
@@ -1126,8 +1152,8 @@ static CHARTS: &[TableChart] = &[
             ),
         ],
         auto_sources: None,
+        switch: snmp6_key("ipv6 UDP errors"),
     },
-    // [plugin:proc:/proc/net/snmp6] ipv6 UDPlite packets
     TableChart {
         spec: chart(
             "ipv6",
@@ -1149,8 +1175,8 @@ static CHARTS: &[TableChart] = &[
             ),
         ],
         auto_sources: None,
+        switch: snmp6_key("ipv6 UDPlite packets"),
     },
-    // [plugin:proc:/proc/net/snmp6] ipv6 UDPlite errors
     TableChart {
         spec: chart(
             "ipv6",
@@ -1185,8 +1211,8 @@ static CHARTS: &[TableChart] = &[
             "Udp6InCsumErrors",
             "UdpLite6InCsumErrors",
         ]),
+        switch: snmp6_key("ipv6 UDPlite errors"),
     },
-    // [plugin:proc:/proc/net/snmp6] multicast bandwidth
     TableChart {
         spec: chart(
             "ipv6",
@@ -1208,8 +1234,8 @@ static CHARTS: &[TableChart] = &[
             ),
         ],
         auto_sources: None,
+        switch: snmp6_key("multicast bandwidth"),
     },
-    // [plugin:proc:/proc/net/snmp6] broadcast bandwidth
     TableChart {
         spec: chart(
             "ipv6",
@@ -1231,8 +1257,8 @@ static CHARTS: &[TableChart] = &[
             ),
         ],
         auto_sources: None,
+        switch: snmp6_key("broadcast bandwidth"),
     },
-    // [plugin:proc:/proc/net/snmp6] multicast packets
     TableChart {
         spec: chart(
             "ipv6",
@@ -1254,8 +1280,8 @@ static CHARTS: &[TableChart] = &[
             ),
         ],
         auto_sources: None,
+        switch: snmp6_key("multicast packets"),
     },
-    // [plugin:proc:/proc/net/snmp6] icmp
     TableChart {
         spec: chart(
             "ipv6",
@@ -1277,8 +1303,8 @@ static CHARTS: &[TableChart] = &[
             ),
         ],
         auto_sources: None,
+        switch: snmp6_key("icmp"),
     },
-    // [plugin:proc:/proc/net/snmp6] icmp redirects
     TableChart {
         spec: chart(
             "ipv6",
@@ -1300,8 +1326,8 @@ static CHARTS: &[TableChart] = &[
             ),
         ],
         auto_sources: None,
+        switch: snmp6_key("icmp redirects"),
     },
-    // [plugin:proc:/proc/net/snmp6] icmp errors
     TableChart {
         spec: chart(
             "ipv6",
@@ -1353,8 +1379,8 @@ static CHARTS: &[TableChart] = &[
             ),
         ],
         auto_sources: None,
+        switch: snmp6_key("icmp errors"),
     },
-    // [plugin:proc:/proc/net/snmp6] icmp echos
     TableChart {
         spec: chart(
             "ipv6",
@@ -1378,8 +1404,8 @@ static CHARTS: &[TableChart] = &[
             ),
         ],
         auto_sources: None,
+        switch: snmp6_key("icmp echos"),
     },
-    // [plugin:proc:/proc/net/snmp6] icmp group membership
     TableChart {
         spec: chart(
             "ipv6",
@@ -1417,8 +1443,8 @@ static CHARTS: &[TableChart] = &[
             ),
         ],
         auto_sources: None,
+        switch: snmp6_key("icmp group membership"),
     },
-    // [plugin:proc:/proc/net/snmp6] icmp router
     TableChart {
         spec: chart(
             "ipv6",
@@ -1448,8 +1474,8 @@ static CHARTS: &[TableChart] = &[
             ),
         ],
         auto_sources: None,
+        switch: snmp6_key("icmp router"),
     },
-    // [plugin:proc:/proc/net/snmp6] icmp neighbor
     TableChart {
         spec: chart(
             "ipv6",
@@ -1479,8 +1505,8 @@ static CHARTS: &[TableChart] = &[
             ),
         ],
         auto_sources: None,
+        switch: snmp6_key("icmp neighbor"),
     },
-    // [plugin:proc:/proc/net/snmp6] icmp mldv2
     TableChart {
         spec: chart(
             "ipv6",
@@ -1502,8 +1528,8 @@ static CHARTS: &[TableChart] = &[
             ),
         ],
         auto_sources: None,
+        switch: snmp6_key("icmp mldv2"),
     },
-    // [plugin:proc:/proc/net/snmp6] icmp types
     TableChart {
         spec: chart(
             "ipv6",
@@ -1527,8 +1553,8 @@ static CHARTS: &[TableChart] = &[
             TableDim::new("Icmp6OutType143", DimSpec::incremental("OutType143", -1, 1)),
         ],
         auto_sources: None,
+        switch: snmp6_key("icmp types"),
     },
-    // [plugin:proc:/proc/net/snmp6] ect
     TableChart {
         spec: chart(
             "ipv6",
@@ -1546,6 +1572,7 @@ static CHARTS: &[TableChart] = &[
             TableDim::new("Ip6InCEPkts", DimSpec::incremental("InCEPkts", 1, 1)),
         ],
         auto_sources: None,
+        switch: snmp6_key("ect"),
     },
 ];
 
@@ -1561,9 +1588,20 @@ pub struct NetstatCollector {
 }
 
 impl NetstatCollector {
+    /// Every chart on netdata's default switch (`auto`).
     pub fn new(root: &Path, update_every: u32) -> NetstatCollector {
+        NetstatCollector::configured(root, update_every, &no_chart_switches)
+    }
+
+    /// With the per-chart switches of `[plugin:proc:/proc/net/netstat]`,
+    /// `[plugin:proc:/proc/net/snmp]` and `[plugin:proc:/proc/net/snmp6]`.
+    pub fn configured(
+        root: &Path,
+        update_every: u32,
+        switches: ChartSwitches<'_>,
+    ) -> NetstatCollector {
         let mut counters = CounterTable::default();
-        let charts = TableCharts::new(&mut counters, CHARTS);
+        let charts = TableCharts::new(&mut counters, CHARTS).switched_by(switches);
         NetstatCollector {
             netstat: ModuleFile::new(root, "/proc/net/netstat"),
             snmp: ModuleFile::new(root, "/proc/net/snmp"),
@@ -1624,6 +1662,24 @@ mod tests {
             dims.sort_unstable();
             dims.dedup();
             assert_eq!(dims.len(), c.dims.len(), "{}", c.spec.id);
+        }
+    }
+
+    #[test]
+    fn every_chart_has_a_switch_netdata_conf_reads() {
+        for chart in CHARTS {
+            let key = chart.switch.expect("every chart has a switch");
+            assert!(key.is_read_from_netdata_conf(), "{key:?}");
+        }
+        // And every key read for these sections switches a chart.
+        for (module, keys) in crate::config::PROC_CHART_SWITCHES {
+            if ![MODULE, SNMP_SECTION, SNMP6_SECTION].contains(module) {
+                continue;
+            }
+            for key in *keys {
+                let wanted = Some(SwitchKey::new(module, key));
+                assert!(CHARTS.iter().any(|c| c.switch == wanted), "{module} {key}");
+            }
         }
     }
 

@@ -1,20 +1,39 @@
 //! `/proc/net/sockstat` and `/proc/net/sockstat6`: sockets in use per
 //! protocol and the memory they hold (`ipv4.sockstat_*`,
 //! `ipv6.sockstat6_*`), each file under its own netdata switch and module
-//! name. Charts follow netdata's `auto` rule (created once a counter is not
-//! zero); socket memory is counted by the kernel in pages and shown in KiB.
+//! name; socket memory is counted by the kernel in pages and shown in KiB.
+//!
+//! Each chart has netdata's `yes` / `no` / `auto` key in its file's section:
+//! `[plugin:proc:/proc/net/sockstat]` `ipv4 sockets`, `ipv4 TCP sockets`,
+//! `ipv4 TCP memory`, `ipv4 UDP sockets`, `ipv4 UDP memory`, `ipv4 UDPLITE
+//! sockets`, `ipv4 RAW sockets`, `ipv4 FRAG sockets`, `ipv4 FRAG memory`;
+//! `[plugin:proc:/proc/net/sockstat6]` `ipv6 TCP sockets`, `ipv6 UDP
+//! sockets`, `ipv6 UDPLITE sockets`, `ipv6 RAW sockets`, `ipv6 FRAG
+//! sockets`. Under `auto`, the default, a chart is created once a counter
+//! is not zero; under `yes` as soon as the file is read; under `no` never.
 
 use std::path::Path;
 
 use rrd::{ChartType, Host};
 
 use super::chart_handle::{ChartSpec, Cycle, DimSpec, RefusedRounds};
-use super::counter_table::{CounterTable, TableChart, TableCharts, TableDim};
+use super::counter_table::{CounterTable, SwitchKey, TableChart, TableCharts, TableDim};
 use super::module_file::ModuleFile;
+use super::ondemand::{no_chart_switches, ChartSwitches};
 use crate::collectors::Collector;
 
 const SOCKSTAT: &str = "/proc/net/sockstat";
 const SOCKSTAT6: &str = "/proc/net/sockstat6";
+
+/// The switch `key` of `[plugin:proc:/proc/net/sockstat]`.
+const fn sockstat_key(key: &'static str) -> Option<SwitchKey> {
+    Some(SwitchKey::new(SOCKSTAT, key))
+}
+
+/// The switch `key` of `[plugin:proc:/proc/net/sockstat6]`.
+const fn sockstat6_key(key: &'static str) -> Option<SwitchKey> {
+    Some(SwitchKey::new(SOCKSTAT6, key))
+}
 
 const fn gauge(source: &'static str, id: &'static str) -> TableDim {
     TableDim::new(source, DimSpec::absolute(id, 1, 1))
@@ -35,6 +54,7 @@ static SOCKSTAT_CHARTS: &[TableChart] = &[
         ),
         dims: &[gauge("sockets:used", "used")],
         auto_sources: None,
+        switch: sockstat_key("ipv4 sockets"),
     },
     TableChart {
         spec: ChartSpec::proc(
@@ -54,6 +74,7 @@ static SOCKSTAT_CHARTS: &[TableChart] = &[
             gauge("TCP:tw", "timewait"),
         ],
         auto_sources: None,
+        switch: sockstat_key("ipv4 TCP sockets"),
     },
     TableChart {
         spec: ChartSpec::proc(
@@ -68,6 +89,7 @@ static SOCKSTAT_CHARTS: &[TableChart] = &[
         ),
         dims: &[TableDim::new("TCP:mem", DimSpec::absolute("mem", 1, 1024)).in_pages()],
         auto_sources: None,
+        switch: sockstat_key("ipv4 TCP memory"),
     },
     TableChart {
         spec: ChartSpec::proc(
@@ -82,6 +104,7 @@ static SOCKSTAT_CHARTS: &[TableChart] = &[
         ),
         dims: &[gauge("UDP:inuse", "inuse")],
         auto_sources: None,
+        switch: sockstat_key("ipv4 UDP sockets"),
     },
     TableChart {
         spec: ChartSpec::proc(
@@ -96,6 +119,7 @@ static SOCKSTAT_CHARTS: &[TableChart] = &[
         ),
         dims: &[TableDim::new("UDP:mem", DimSpec::absolute("mem", 1, 1024)).in_pages()],
         auto_sources: None,
+        switch: sockstat_key("ipv4 UDP memory"),
     },
     TableChart {
         spec: ChartSpec::proc(
@@ -110,6 +134,7 @@ static SOCKSTAT_CHARTS: &[TableChart] = &[
         ),
         dims: &[gauge("UDPLITE:inuse", "inuse")],
         auto_sources: None,
+        switch: sockstat_key("ipv4 UDPLITE sockets"),
     },
     TableChart {
         spec: ChartSpec::proc(
@@ -124,6 +149,7 @@ static SOCKSTAT_CHARTS: &[TableChart] = &[
         ),
         dims: &[gauge("RAW:inuse", "inuse")],
         auto_sources: None,
+        switch: sockstat_key("ipv4 RAW sockets"),
     },
     TableChart {
         spec: ChartSpec::proc(
@@ -138,6 +164,7 @@ static SOCKSTAT_CHARTS: &[TableChart] = &[
         ),
         dims: &[gauge("FRAG:inuse", "inuse")],
         auto_sources: None,
+        switch: sockstat_key("ipv4 FRAG sockets"),
     },
     TableChart {
         spec: ChartSpec::proc(
@@ -155,6 +182,7 @@ static SOCKSTAT_CHARTS: &[TableChart] = &[
             DimSpec::absolute("mem", 1, 1024),
         )],
         auto_sources: None,
+        switch: sockstat_key("ipv4 FRAG memory"),
     },
 ];
 
@@ -173,6 +201,7 @@ static SOCKSTAT6_CHARTS: &[TableChart] = &[
         ),
         dims: &[gauge("TCP6:inuse", "inuse")],
         auto_sources: None,
+        switch: sockstat6_key("ipv6 TCP sockets"),
     },
     TableChart {
         spec: ChartSpec::proc(
@@ -187,6 +216,7 @@ static SOCKSTAT6_CHARTS: &[TableChart] = &[
         ),
         dims: &[gauge("UDP6:inuse", "inuse")],
         auto_sources: None,
+        switch: sockstat6_key("ipv6 UDP sockets"),
     },
     TableChart {
         spec: ChartSpec::proc(
@@ -201,6 +231,7 @@ static SOCKSTAT6_CHARTS: &[TableChart] = &[
         ),
         dims: &[gauge("UDPLITE6:inuse", "inuse")],
         auto_sources: None,
+        switch: sockstat6_key("ipv6 UDPLITE sockets"),
     },
     TableChart {
         spec: ChartSpec::proc(
@@ -215,6 +246,7 @@ static SOCKSTAT6_CHARTS: &[TableChart] = &[
         ),
         dims: &[gauge("RAW6:inuse", "inuse")],
         auto_sources: None,
+        switch: sockstat6_key("ipv6 RAW sockets"),
     },
     TableChart {
         spec: ChartSpec::proc(
@@ -229,6 +261,7 @@ static SOCKSTAT6_CHARTS: &[TableChart] = &[
         ),
         dims: &[gauge("FRAG6:inuse", "inuse")],
         auto_sources: None,
+        switch: sockstat6_key("ipv6 FRAG sockets"),
     },
 ];
 
@@ -243,25 +276,49 @@ pub struct SockstatCollector {
 }
 
 impl SockstatCollector {
-    /// The IPv4 one, `/proc/net/sockstat`.
+    /// The IPv4 one, `/proc/net/sockstat`, every chart on netdata's default
+    /// switch (`auto`).
     pub fn ipv4(root: &Path, update_every: u32) -> SockstatCollector {
+        SockstatCollector::ipv4_configured(root, update_every, &no_chart_switches)
+    }
+
+    /// The IPv6 one, `/proc/net/sockstat6`, every chart on netdata's default
+    /// switch (`auto`).
+    pub fn ipv6(root: &Path, update_every: u32) -> SockstatCollector {
+        SockstatCollector::ipv6_configured(root, update_every, &no_chart_switches)
+    }
+
+    /// [`SockstatCollector::ipv4`] with the per-chart switches of
+    /// `[plugin:proc:/proc/net/sockstat]`.
+    pub fn ipv4_configured(
+        root: &Path,
+        update_every: u32,
+        switches: ChartSwitches<'_>,
+    ) -> SockstatCollector {
         SockstatCollector::new(
             "proc:sockstat",
             SOCKSTAT,
             SOCKSTAT_CHARTS,
             root,
             update_every,
+            switches,
         )
     }
 
-    /// The IPv6 one, `/proc/net/sockstat6`.
-    pub fn ipv6(root: &Path, update_every: u32) -> SockstatCollector {
+    /// [`SockstatCollector::ipv6`] with the per-chart switches of
+    /// `[plugin:proc:/proc/net/sockstat6]`.
+    pub fn ipv6_configured(
+        root: &Path,
+        update_every: u32,
+        switches: ChartSwitches<'_>,
+    ) -> SockstatCollector {
         SockstatCollector::new(
             "proc:sockstat6",
             SOCKSTAT6,
             SOCKSTAT6_CHARTS,
             root,
             update_every,
+            switches,
         )
     }
 
@@ -271,10 +328,13 @@ impl SockstatCollector {
         charts: &'static [TableChart],
         root: &Path,
         update_every: u32,
+        switches: ChartSwitches<'_>,
     ) -> SockstatCollector {
         let mut counters = CounterTable::default();
         let page_size = i64::try_from(crate::sys::page_size()).unwrap_or(4096);
-        let charts = TableCharts::new(&mut counters, charts).page_size(page_size);
+        let charts = TableCharts::new(&mut counters, charts)
+            .page_size(page_size)
+            .switched_by(switches);
         SockstatCollector {
             name,
             file: ModuleFile::new(root, path),
@@ -307,5 +367,29 @@ impl Collector for SockstatCollector {
             .update(host, &self.counters, &mut cycle, self.update_every);
         self.refused.settle(self.name, cycle);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_chart_has_a_switch_netdata_conf_reads() {
+        let charts = || SOCKSTAT_CHARTS.iter().chain(SOCKSTAT6_CHARTS);
+        for chart in charts() {
+            let key = chart.switch.expect("every chart has a switch");
+            assert!(key.is_read_from_netdata_conf(), "{key:?}");
+        }
+        // And every key read for these sections switches a chart.
+        for (module, keys) in crate::config::PROC_CHART_SWITCHES {
+            if ![SOCKSTAT, SOCKSTAT6].contains(module) {
+                continue;
+            }
+            for key in *keys {
+                let wanted = Some(SwitchKey::new(module, key));
+                assert!(charts().any(|c| c.switch == wanted), "{module} {key}");
+            }
+        }
     }
 }
