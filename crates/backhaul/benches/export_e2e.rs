@@ -222,6 +222,7 @@ fn run_case(dims: usize, source: DataSource, connector: &str) {
         send_configured_labels: true,
         send_automatic_labels: false,
         host_tags: Vec::new(),
+        send_variables: false,
     };
     let outage = std::env::var("BENCH_OUTAGE").is_ok_and(|v| v == "1");
     let port = if outage {

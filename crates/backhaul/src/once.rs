@@ -57,6 +57,7 @@ pub fn default_graphite(config: &LoadedConfig) -> BatchSettings {
         send_configured_labels: true,
         send_automatic_labels: false,
         host_tags: Vec::new(),
+        send_variables: false,
     }
 }
 

@@ -598,6 +598,93 @@ fn excerpts_come_from_the_samples() {
 
 /// Runs `promtool check metrics` on `body` when promtool is installed:
 /// exit 0 (clean) or 3 (lint remarks only) pass, anything else fails.
+/// The lines between a host's `netdata_info` line and its first chart.
+fn variables_block(body: &str) -> String {
+    let lines: Vec<&str> = body.split('\n').collect();
+    let start = lines
+        .iter()
+        .position(|l| l.starts_with("netdata_info"))
+        .expect("a netdata_info line")
+        + 1;
+    let end = (start..lines.len())
+        .find(|&n| {
+            lines[n].starts_with("# COMMENT homogeneous") || lines[n].starts_with("netdata_ctx")
+        })
+        .expect("a chart after the variables");
+    let mut block = lines[start..end].join("\n");
+    block.push('\n');
+    block
+}
+
+/// `variables=yes`: the plugin's output netdata 1.37.1 was given, through
+/// the plugins.d ingest into the store, served as netdata served it, but
+/// for values that are not numbers: backhaul refuses those lines (netdata
+/// set the variable to 0 or to the number the text starts with), and
+/// reads `-inf` as minus infinity (netdata: -0), which is skipped.
+#[test]
+fn custom_variables_as_netdata_serves_them() {
+    use backhaul::collectors::pluginsd::{Ingest, IngestLimits, IngestSettings};
+    const NOW: i64 = 1796069688;
+    let store = Store::new(Host::new("vartesthost", 600));
+    let mut ingest = Ingest::new(
+        IngestSettings {
+            plugin: "vartest".into(),
+            plugin_file: "vartest.plugin".into(),
+            update_every: 1,
+            limits: IngestLimits::default(),
+        },
+        store.localhost().clone(),
+    );
+    let mut now = (NOW as u64 - 16) * S;
+    for line in fixture("variables/vartest_plugin_output.txt").lines() {
+        if line == "BEGIN vartest.one" {
+            now += S;
+        }
+        let mut clock = || now;
+        ingest.apply_line(line.as_bytes(), &mut clock);
+    }
+    let refused = ["host_hex", "host_leftover", "host_text"];
+    // Skipped variables get a comment with `help=yes` only.
+    let corrected = |text: &str, help: bool| -> String {
+        text.split('\n')
+            .filter(|l| {
+                !refused
+                    .iter()
+                    .any(|r| l.starts_with(&format!("netdata_{r} ")))
+            })
+            .filter(|l| help || !l.starts_with("netdata_host_neginf "))
+            .map(|l| {
+                if l.starts_with("netdata_host_neginf ") {
+                    "# COMMENT variable \"host_neginf\" is INF. Skipped.".to_string()
+                } else {
+                    l.to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let cfg = PrometheusExporterConfig::default();
+    for (query, sample) in [
+        (
+            "format=prometheus&variables=yes",
+            "variables/netdata_variables.txt",
+        ),
+        (
+            "format=prometheus&variables=yes&help=yes&types=yes",
+            "variables/netdata_variables_help_types.txt",
+        ),
+    ] {
+        let response = get(&store, &cfg, query, None, NOW);
+        let body = String::from_utf8_lossy(response.content()).into_owned();
+        let expected = corrected(&fixture(sample), sample.contains("help"));
+        assert_same(variables_block(&body).as_bytes(), &expected, query);
+        promtool_check(response.content(), query);
+    }
+    // Without `variables=yes`, none.
+    let response = get(&store, &cfg, "format=prometheus", None, NOW);
+    assert!(!String::from_utf8_lossy(response.content()).contains("host_counter"));
+}
+
 fn promtool_check(body: &[u8], what: &str) {
     if !real::require("promtool check of /api/v1/allmetrics", &["promtool"]) {
         return;

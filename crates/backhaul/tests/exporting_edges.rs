@@ -39,6 +39,7 @@ fn settings(source: DataSource, update_every: u32) -> BatchSettings {
         send_configured_labels: false,
         send_automatic_labels: false,
         host_tags: Vec::new(),
+        send_variables: false,
     }
 }
 

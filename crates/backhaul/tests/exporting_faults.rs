@@ -88,6 +88,7 @@ fn settings() -> BatchSettings {
         send_configured_labels: true,
         send_automatic_labels: false,
         host_tags: Vec::new(),
+        send_variables: false,
     }
 }
 

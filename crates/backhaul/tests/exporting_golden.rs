@@ -24,6 +24,7 @@ fn settings(source: DataSource, names: bool) -> BatchSettings {
         send_configured_labels: true,
         send_automatic_labels: false,
         host_tags: Vec::new(),
+        send_variables: false,
     }
 }
 

@@ -344,3 +344,45 @@ fn a_spool_of_records_without_keys_is_sent_after_an_upgrade() {
         ]
     );
 }
+
+/// `send variables` (netdata's default for remote write): the host's
+/// custom variables, chart variables as `CHART.NAME`, go with every batch
+/// after `netdata_info`, as `PREFIX_NAME{instance="HOST"}` at the batch's
+/// time; a NaN is left out. With `send variables = no`, none.
+#[test]
+fn custom_variables_go_with_every_batch() {
+    let store = store();
+    let host = store.localhost();
+    host.set_variable("pid-max", 32768.0);
+    host.set_variable("gone", f64::NAN);
+    let chart = host.chart_by_id("test.rw").expect("the test chart");
+    host.set_chart_variable(&chart, "limit", 7.25);
+    let variable = |name: &str, value: f64, t: i64| -> Series {
+        (
+            labels(&[("__name__", name), ("instance", "box")]),
+            value,
+            t * 1000,
+        )
+    };
+    for (extra, expected_variables) in [
+        (
+            "",
+            vec![
+                variable("netdata_pid_max", 32768.0, T0 + 2),
+                variable("netdata_test_rw_limit", 7.25, T0 + 2),
+                variable("netdata_test_Remote_Write_limit", 7.25, T0 + 2),
+            ],
+        ),
+        ("    send variables = no\n", Vec::new()),
+    ] {
+        let receiver = HttpReceiver::start(support::http_receiver::always(Action::status(204)));
+        let mut inst = instance(&store, receiver.addr.port(), extra);
+        inst.tick(&store, T0 + 2, IntervalCounters::default());
+        deliver_until(&mut inst, &receiver, |r| !r.is_empty());
+        let got: Vec<Series> = receiver.requests().iter().flat_map(decode).collect();
+        let mut expected = vec![info(T0 + 2)];
+        expected.extend(expected_variables);
+        expected.extend([sample("a", 21.0, T0 + 2), sample("B dim", 0.5, T0 + 2)]);
+        assert_eq!(got, expected, "{extra}");
+    }
+}

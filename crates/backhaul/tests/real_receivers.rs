@@ -169,6 +169,7 @@ fn settings(hostname: &str, send_labels: bool) -> BatchSettings {
         send_configured_labels: send_labels,
         send_automatic_labels: false,
         host_tags: Vec::new(),
+        send_variables: false,
     }
 }
 

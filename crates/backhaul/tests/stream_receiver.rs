@@ -893,3 +893,37 @@ fn a_child_that_never_reads_is_closed_and_others_go_on() {
     steady_collects(&parent, &mut steady);
     assert!(!steady.closed_by_parent_now(), "the other child stays");
 }
+
+/// A child's `VARIABLE` lines, as a netdata 1.37 child sends them (chart
+/// variables inside the definition and before a round's `END`, host
+/// variables on their own), land in the child's host and are served by its
+/// `allmetrics?variables=yes`.
+#[test]
+fn a_childs_variables_are_kept_and_served() {
+    let parent = start_parent(|_| {});
+    let mut child = Child::connect(&parent, KEY, "varchild", &guid(77), 15352);
+    assert!(child.answer.starts_with("Hit me baby"), "{}", child.answer);
+    child.send(
+        b"CHART vc.one '' t u\nDIMENSION d\nVARIABLE CHART my_chart_var = 7.2500000\n\
+          CHART_DEFINITION_END 0 0 0\nVARIABLE HOST host_counter = 2.0000000\n\
+          BEGIN vc.one\nSET d = 1\nVARIABLE CHART my_chart_var = 8.5000000\nEND\n",
+    );
+    wait_until("the child's variables are in its host", || {
+        host(&parent, "varchild").is_some_and(|h| {
+            h.with_variables(|t| t.get("vc.one.my_chart_var") == Some(8.5) && t.len() == 2)
+        })
+    });
+    let h = host(&parent, "varchild").unwrap();
+    assert_eq!(h.with_host_variables(|t| t.get("host_counter")), Some(2.0));
+    let chart = h.chart_by_id("vc.one").unwrap();
+    assert_eq!(chart.read().variables().get("my_chart_var"), Some(8.5));
+    let response = http_get(
+        parent.addr,
+        "/host/varchild/api/v1/allmetrics?format=prometheus&variables=yes&timestamps=no",
+    );
+    assert!(
+        response
+            .contains("\nnetdata_vc_one_my_chart_var 8.5000000\nnetdata_host_counter 2.0000000\n"),
+        "{response}"
+    );
+}

@@ -58,6 +58,7 @@ use crate::host::ChartIndex;
 use crate::def::{Algorithm, ChartDef, DimensionDef};
 use crate::packed::PackedSample;
 use crate::query::{SlotWindow, StoredPoint, WindowAggregate};
+use crate::variables::CustomVariables;
 
 /// The most of a row [`ChartState::prefetch_row_after`] asks for (the
 /// first 1,024 dimensions).
@@ -282,6 +283,9 @@ pub struct ChartState {
     /// How many times receiving history ended: a reader that forwarded
     /// the chart sees history it has not sent.
     histories_received: u32,
+    /// The chart's custom variables (`VARIABLE LOCAL`); see
+    /// [`crate::Host::set_chart_variable`].
+    variables: CustomVariables,
 }
 
 /// A chart: an immutable id and its state behind a reader-writer lock.
@@ -336,6 +340,7 @@ impl Chart {
                 uncollected_dims: 0,
                 receiving_history: false,
                 histories_received: 0,
+                variables: CustomVariables::default(),
             }),
         })
     }
@@ -483,6 +488,10 @@ impl ChartState {
     /// were stored that no collection round announced.
     pub fn histories_received(&self) -> u32 {
         self.histories_received
+    }
+    /// The chart's custom variables, in the order they were first set.
+    pub fn variables(&self) -> &CustomVariables {
+        &self.variables
     }
     /// Time of the last completed collection round (µs), 0 before any.
     pub fn last_collected_ut(&self) -> u64 {
@@ -692,6 +701,13 @@ impl ChartWriter<'_> {
             self.state.def.obsolete = obsolete;
             self.state.generation += 1;
         }
+    }
+
+    /// Sets the chart's custom variable `name`; `true` when that changed
+    /// it. [`crate::Host::set_chart_variable`] also enters it in the
+    /// host's table.
+    pub fn set_variable(&mut self, name: &str, value: f64) -> bool {
+        self.state.variables.set(name, value)
     }
 
     /// Marks the chart as receiving a streaming child's history (points

@@ -16,6 +16,7 @@ use parking_lot::RwLock;
 
 use crate::chart::Chart;
 use crate::def::{ChartDef, Label};
+use crate::variables::CustomVariables;
 
 /// Default number of slots per dimension.
 pub const DEFAULT_HISTORY: usize = 3600;
@@ -107,6 +108,14 @@ impl std::ops::AddAssign for StoreUsage {
     }
 }
 
+/// A host's custom variables: its own, and the table with the charts'
+/// copies (see [`crate::variables`]).
+#[derive(Debug, Default)]
+struct HostVariables {
+    own: CustomVariables,
+    all: CustomVariables,
+}
+
 /// A host: hostname, labels, and its charts.
 pub struct Host {
     hostname: String,
@@ -119,6 +128,9 @@ pub struct Host {
     system_info: RwLock<Arc<Vec<(String, String)>>>,
     history: usize,
     labels: RwLock<Arc<Vec<Label>>>,
+    /// Custom host variables and copies of the charts' (see
+    /// [`crate::variables`]).
+    variables: RwLock<HostVariables>,
     charts: Arc<RwLock<ChartIndex>>,
 }
 
@@ -133,6 +145,7 @@ impl Host {
             system_info: RwLock::new(Arc::new(Vec::new())),
             history: history.max(2),
             labels: RwLock::new(Arc::new(Vec::new())),
+            variables: RwLock::new(HostVariables::default()),
             charts: Arc::new(RwLock::new(ChartIndex::default())),
         }
     }
@@ -199,6 +212,44 @@ impl Host {
     /// Replaces the host's labels.
     pub fn set_labels(&self, labels: Vec<Label>) {
         *self.labels.write() = Arc::new(labels);
+    }
+
+    /// Sets the host variable `name` (`VARIABLE GLOBAL`); `true` when that
+    /// changed it.
+    pub fn set_variable(&self, name: &str, value: f64) -> bool {
+        let mut variables = self.variables.write();
+        variables.all.set(name, value);
+        variables.own.set(name, value)
+    }
+
+    /// Sets `chart`'s variable `name` (`VARIABLE LOCAL`), and its copies in
+    /// the host's table: `CHART_ID.NAME`, and `CHART_NAME.NAME` when the
+    /// chart's name differs from its id. `true` when the chart's value
+    /// changed. The caller must not hold `chart`'s lock.
+    pub fn set_chart_variable(&self, chart: &Chart, name: &str, value: f64) -> bool {
+        let (changed, id, chart_name) = {
+            let mut writer = chart.write();
+            let changed = writer.set_variable(name, value);
+            (changed, writer.id().to_string(), writer.name().to_string())
+        };
+        let table = &mut self.variables.write().all;
+        table.set(&format!("{id}.{name}"), value);
+        if chart_name != id {
+            table.set(&format!("{chart_name}.{name}"), value);
+        }
+        changed
+    }
+
+    /// Reads the host's variables table (custom host variables and the
+    /// charts' copies, in the order they were first set).
+    pub fn with_variables<R>(&self, read: impl FnOnce(&CustomVariables) -> R) -> R {
+        read(&self.variables.read().all)
+    }
+
+    /// Reads the host's own custom variables (`VARIABLE GLOBAL`; not the
+    /// charts' copies), in the order they were first set.
+    pub fn with_host_variables<R>(&self, read: impl FnOnce(&CustomVariables) -> R) -> R {
+        read(&self.variables.read().own)
     }
 
     /// Returns the chart with `def`'s id, creating it if needed. An existing

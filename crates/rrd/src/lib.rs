@@ -26,6 +26,7 @@ pub mod def;
 pub mod host;
 pub mod packed;
 pub mod query;
+pub mod variables;
 
 pub use chart::{
     Chart, ChartState, ChartWriter, CollectError, DimIndex, Dimension, StoredAs, GAP_FACTOR,
@@ -34,3 +35,4 @@ pub use def::{Algorithm, ChartDef, ChartType, DimensionDef, Label, LabelSource};
 pub use host::{Host, Store, StoreUsage, DEFAULT_HISTORY};
 pub use packed::{PackedSample, ABSOLUTE_ERROR, RELATIVE_ERROR};
 pub use query::{SlotWindow, StoredPoint, WindowAggregate};
+pub use variables::CustomVariables;

@@ -450,6 +450,27 @@ pub fn sanitize_prometheus_name_head(text: &str) -> String {
     ascii_to_string(buf)
 }
 
+const fn is_variable_name_byte(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || byte == b'.' || byte == b'_'
+}
+
+const VARIABLE_NAME_MAP: [u8; 256] = keep_or_underscore!(is_variable_name_byte);
+
+/// The name of a custom variable (`VARIABLE` of plugins.d and streaming)
+/// as netdata stores it: every byte outside `[A-Za-z0-9._]` becomes `_`,
+/// one per byte (a two-byte character gives two underscores), case kept.
+///
+/// ```
+/// assert_eq!(wire::sanitize::variable_name("host-var:ï".as_bytes()), "host_var___");
+/// ```
+pub fn variable_name(raw: &[u8]) -> String {
+    let mapped: Vec<u8> = raw
+        .iter()
+        .map(|&byte| VARIABLE_NAME_MAP[usize::from(byte)])
+        .collect();
+    ascii_to_string(mapped)
+}
+
 /// Appends `text` escaped as a label value of the Prometheus text format
 /// (inside the quotes): `\` → `\\`, `"` → `\"`, newline → `\n`. Everything
 /// else, UTF-8 included, is copied.
@@ -715,6 +736,17 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn variable_names_keep_only_their_alphabet(raw in prop::collection::vec(any::<u8>(), 0..60)) {
+            let name = variable_name(&raw);
+            prop_assert_eq!(name.len(), raw.len());
+            prop_assert!(name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_'));
+            prop_assert_eq!(variable_name(name.as_bytes()), name.clone());
+            for (&before, after) in raw.iter().zip(name.bytes()) {
+                prop_assert!(after == before || after == b'_');
+            }
+        }
+
         #[test]
         fn metric_part_keeps_only_its_alphabet(text in hostile_text()) {
             let out = mapped(write_metric_part, &text);

@@ -10,7 +10,9 @@
 //! Which format and which delivery a connector type uses is in
 //! [`super::registry`].
 
-use rrd::{Algorithm, ChartState};
+use std::collections::HashMap;
+
+use rrd::{Algorithm, ChartState, CustomVariables};
 use wire::format::prometheus::{self, InfoLabels, Suffix, UnitsPart};
 use wire::format::remote_write::{ChartSeries, SeriesName};
 use wire::format::{graphite, json, opentsdb, MetricValue};
@@ -138,6 +140,47 @@ impl HostContext {
             )),
             _ => 0,
         }
+    }
+}
+
+/// The remote-write series of a host's custom variables, by variable
+/// name: made once, so that the encoder reuses their label bytes.
+#[derive(Debug, Default)]
+pub struct VariableSeries {
+    by_name: HashMap<Box<str>, SeriesName>,
+}
+
+impl HostContext {
+    /// Remote write with `send variables`: one record per custom variable
+    /// of the host (`PREFIX_NAME{instance="HOST"}` at the batch's time, as
+    /// netdata sends them; a value that is not finite is left out, as for
+    /// every sample); returns how many. Other formats send none.
+    pub fn write_variables(
+        &self,
+        out: &mut Vec<u8>,
+        timestamp: &RenderedTimestamp,
+        variables: &CustomVariables,
+        series: &mut VariableSeries,
+    ) -> usize {
+        let HostContext::RemoteWrite {
+            prefix, hostname, ..
+        } = self
+        else {
+            return 0;
+        };
+        let timestamp_ms = timestamp.value().saturating_mul(1000);
+        let mut written = 0;
+        for (name, value) in variables.iter() {
+            let record = series.by_name.entry(name.into()).or_insert_with(|| {
+                SeriesName::new(
+                    &prometheus::variable_metric_name(prefix, name),
+                    [("instance", hostname.as_str())],
+                )
+            });
+            written +=
+                usize::from(record.write_record(out, MetricValue::Stored(value), timestamp_ms));
+        }
+        written
     }
 }
 

@@ -48,7 +48,7 @@ use wire::simple_pattern::SimplePattern;
 use wire::format::MetricValue;
 use wire::number::{RenderedTimestamp, SevenDecimalUnits};
 
-use super::connectors::{ChartNames, Format, HostContext};
+use super::connectors::{ChartNames, Format, HostContext, VariableSeries};
 use crate::config::DataSource;
 
 /// Per-instance settings that decide what goes into a batch.
@@ -66,6 +66,9 @@ pub struct BatchSettings {
     pub send_automatic_labels: bool,
     /// Legacy `host tags`: extra `key=value` words sent as labels.
     pub host_tags: Vec<(String, String)>,
+    /// `send variables` (remote write): each host's custom variables go
+    /// out with every batch, as netdata sends them.
+    pub send_variables: bool,
 }
 
 struct ChartExport {
@@ -96,6 +99,9 @@ struct HostExport {
     /// The labels `context` was rendered from (`None`: not rendered yet).
     labels: Option<Arc<Vec<rrd::Label>>>,
     context: HostContext,
+    /// The series of the host's custom variables sent so far (remote
+    /// write with `send variables`), by variable name.
+    variable_series: VariableSeries,
 }
 
 /// Formats the batches of one instance. Owns its caches; not shared.
@@ -217,6 +223,12 @@ impl BatchBuilder {
             }
             refresh_host_context(h, &self.settings, self.connector);
             metrics += h.context.write_host_lines(out, &before_ts);
+            if self.settings.send_variables {
+                let (context, series) = (&h.context, &mut h.variable_series);
+                metrics += h.host.with_variables(|table| {
+                    context.write_variables(out, &before_ts, table, series)
+                });
+            }
             let first_after = match &self.resume {
                 Some(resume) if resume.hosts.contains(&h.key) => {
                     resume.delivered_through.min(start_after)
@@ -297,6 +309,7 @@ impl BatchBuilder {
                 charts: Vec::new(),
                 charts_generation: 0,
                 labels: None,
+                variable_series: VariableSeries::default(),
                 context: HostContext::new(
                     self.connector,
                     &self.settings.prefix,

@@ -1145,6 +1145,7 @@ mod tests {
                 send_configured_labels: false,
                 send_automatic_labels: false,
                 host_tags: Vec::new(),
+                send_variables: false,
             };
             let mut inst = Instance::new(InstanceParts {
                 name: "t".into(),

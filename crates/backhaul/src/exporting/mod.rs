@@ -61,6 +61,7 @@ pub fn batch_settings(cfg: &InstanceConfig) -> BatchSettings {
         send_configured_labels: cfg.send_configured_labels,
         send_automatic_labels: cfg.send_automatic_labels,
         host_tags: parse_host_tags(&cfg.host_tags),
+        send_variables: cfg.send_variables,
     }
 }
 

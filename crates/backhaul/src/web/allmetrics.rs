@@ -352,6 +352,9 @@ struct Params {
     timestamps: bool,
     oldunits: bool,
     hideunits: bool,
+    /// `variables=yes`: each host's custom variables after its
+    /// `netdata_info` (Prometheus formats only, as in netdata).
+    variables: bool,
 }
 
 impl Params {
@@ -368,6 +371,7 @@ impl Params {
             timestamps: true,
             oldunits: false,
             hideunits: false,
+            variables: false,
         };
         for pair in query.split('&') {
             let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
@@ -403,8 +407,7 @@ impl Params {
                 "timestamps" => params.timestamps = on,
                 "oldunits" => params.oldunits = on,
                 "hideunits" => params.hideunits = on,
-                // Custom host and chart variables: the store holds none, so
-                // `variables=yes` adds nothing.
+                "variables" => params.variables = on,
                 _ => {}
             }
         }
@@ -774,6 +777,22 @@ fn write_host(
         |out| prometheus::write_info_line(out, &info, timestamp),
     );
     let params = request.params;
+    if params.variables {
+        let how = prometheus::VariableLines {
+            prefix: &params.prefix,
+            instance: (!request.instance.is_empty()).then(|| host.hostname()),
+            timestamp_ms: timestamp.map(|_| now * 1000),
+            help: params.help,
+        };
+        // One block per host, with no TYPE line; grouped output keeps the
+        // blocks together after the `netdata_info` lines.
+        lines.sample(
+            b"\0variables",
+            None,
+            |_| {},
+            |out| host.with_variables(|table| prometheus::write_variables(out, &how, table.iter())),
+        );
+    }
     if let (Lines::Direct(out), false, false) = (
         &mut *lines,
         params.help,

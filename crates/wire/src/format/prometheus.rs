@@ -40,7 +40,7 @@
 //! ```
 
 use super::{MetricList, MetricPieces, MetricValue};
-use crate::number::{write_timestamp, RenderedTimestamp};
+use crate::number::{write_stored_value, write_timestamp, RenderedTimestamp};
 use crate::room::{Room, PADDING};
 use crate::sanitize::{
     write_comment_text, write_prometheus_label_value, write_prometheus_name_head,
@@ -406,6 +406,98 @@ pub fn write_info_line(buf: &mut Vec<u8>, labels: &InfoLabels, timestamp_ms: Opt
     buf.push(b'\n');
 }
 
+/// The longest variable name written after the prefix (netdata cut longer
+/// ones there).
+pub const MAX_VARIABLE_NAME_BYTES: usize = 257;
+
+/// Appends the metric name of custom variable `name`: `PREFIX_NAME`, the
+/// prefix made valid as for every name, the name's bytes outside
+/// `[A-Za-z0-9]` as `_`, cut at [`MAX_VARIABLE_NAME_BYTES`].
+pub fn write_variable_metric_name(buf: &mut Vec<u8>, prefix: &str, name: &str) {
+    write_prometheus_name_head(buf, prefix);
+    buf.push(b'_');
+    let cut = name.len().min(MAX_VARIABLE_NAME_BYTES);
+    let cut = (0..=cut)
+        .rev()
+        .find(|&at| name.is_char_boundary(at))
+        .unwrap_or(0);
+    write_prometheus_name_part(buf, &name[..cut]);
+}
+
+/// [`write_variable_metric_name`] into a new buffer.
+pub fn variable_metric_name(prefix: &str, name: &str) -> Vec<u8> {
+    let mut buf = Vec::with_capacity(prefix.len() + name.len() + 2);
+    write_variable_metric_name(&mut buf, prefix, name);
+    buf
+}
+
+/// How [`write_variables`] writes a host's custom variables.
+#[derive(Clone, Copy, Debug)]
+pub struct VariableLines<'a> {
+    /// The metric name prefix (`prefix=`), made valid as for every name.
+    pub prefix: &'a str,
+    /// `prometheus_all_hosts`: the host, as the one label `instance`.
+    pub instance: Option<&'a str>,
+    /// The time of the request (ms), unless `timestamps=no`.
+    pub timestamp_ms: Option<i64>,
+    /// `help=yes`: a header before the first variable, and a comment for
+    /// each variable skipped for not being a finite number.
+    pub help: bool,
+}
+
+/// Appends a host's custom variables (`variables=yes`), netdata's way:
+/// `PREFIX_NAME[{instance="HOST"}] VALUE[ TIMESTAMP]` with the value to
+/// seven decimals (as every stored value: no negative zero), the name as
+/// [`write_variable_metric_name`] writes it, no `# TYPE` line; NaN and
+/// infinite values are left out.
+///
+/// ```
+/// use wire::format::prometheus::{write_variables, VariableLines};
+///
+/// let mut buf = Vec::new();
+/// let how = VariableLines { prefix: "netdata", instance: None, timestamp_ms: Some(1796069688000), help: false };
+/// write_variables(&mut buf, &how, [("my_host_var", 42.0), ("vartest.one.x", 0.25), ("gone", f64::NAN)]);
+/// assert_eq!(
+///     String::from_utf8_lossy(&buf),
+///     "netdata_my_host_var 42.0000000 1796069688000\nnetdata_vartest_one_x 0.2500000 1796069688000\n"
+/// );
+/// ```
+pub fn write_variables<'v>(
+    buf: &mut Vec<u8>,
+    how: &VariableLines<'_>,
+    variables: impl IntoIterator<Item = (&'v str, f64)>,
+) {
+    let mut first = true;
+    for (name, value) in variables {
+        if first && how.help {
+            buf.extend_from_slice(b"\n# COMMENT global host and chart variables\n");
+        }
+        first = false;
+        if !value.is_finite() {
+            if how.help {
+                let what = if value.is_nan() { "NAN" } else { "INF" };
+                buf.extend_from_slice(b"# COMMENT variable \"");
+                write_comment_text(buf, name);
+                buf.extend_from_slice(format!("\" is {what}. Skipped.\n").as_bytes());
+            }
+            continue;
+        }
+        write_variable_metric_name(buf, how.prefix, name);
+        if let Some(instance) = how.instance {
+            buf.extend_from_slice(b"{instance=\"");
+            write_prometheus_label_value(buf, instance);
+            buf.extend_from_slice(b"\"}");
+        }
+        buf.push(b' ');
+        write_stored_value(buf, value);
+        if let Some(ts) = how.timestamp_ms {
+            buf.push(b' ');
+            write_timestamp(buf, ts);
+        }
+        buf.push(b'\n');
+    }
+}
+
 /// Appends `# TYPE NAME TYPE`.
 pub fn write_type_line(buf: &mut Vec<u8>, name: &[u8], metric_type: &str) {
     buf.extend_from_slice(b"# TYPE ");
@@ -578,6 +670,79 @@ mod tests {
             "_9x_y_a_b_percent_average{chart=\"c\\\"1\\\\\\n\",family=\"f\",dimension=\"d\\n\",instance=\"h\\\"\"} -3\n"
         );
         assert_eq!(head.name(), name.as_slice());
+    }
+
+    /// Lines netdata 1.37.1 served for `variables=yes` (with `help=yes`,
+    /// and with `prometheus_all_hosts&timestamps=no`), captured from a
+    /// plugin that set these variables.
+    #[test]
+    fn variables_as_netdata_writes_them() {
+        let huge = "1000000000000000052504760255204420248704468581108159154915854115511802457988908195786371375080447864043704443832883878176942523235360430575644792184786706982848387200926575803737830233794788090059368953234970799945081119038967640880074652742780142494579258788820056842838115669472196386865459400540160";
+        let long = format!("bad_long_{}", "x".repeat(300));
+        let variables = [
+            ("my_host_var", 42.0),
+            ("host_var.dash", 5.0),
+            ("host_nan", f64::NAN),
+            ("host_inf", f64::INFINITY),
+            ("host_neginf", -0.0),
+            ("host_big", 123456789012345.0),
+            ("host_small", 0.000001234),
+            ("na__ve_var", 2.0),
+            ("9starts_digit", 4.0),
+            ("host_thirds", 0.333333333333),
+            ("vartest.one.my_chart_var", 7.25),
+            ("vartest.one.chart_nan", f64::NAN),
+            ("bad_huge", 1e300),
+            (long.as_str(), 1.0),
+        ];
+        let mut buf = Vec::new();
+        let how = VariableLines {
+            prefix: "netdata",
+            instance: None,
+            timestamp_ms: Some(1796069688000),
+            help: true,
+        };
+        write_variables(&mut buf, &how, variables);
+        let expected = format!(
+            "\n# COMMENT global host and chart variables\n\
+             netdata_my_host_var 42.0000000 1796069688000\n\
+             netdata_host_var_dash 5.0000000 1796069688000\n\
+             # COMMENT variable \"host_nan\" is NAN. Skipped.\n\
+             # COMMENT variable \"host_inf\" is INF. Skipped.\n\
+             netdata_host_neginf 0.0000000 1796069688000\n\
+             netdata_host_big 123456789012345.0000000 1796069688000\n\
+             netdata_host_small 0.0000012 1796069688000\n\
+             netdata_na__ve_var 2.0000000 1796069688000\n\
+             netdata_9starts_digit 4.0000000 1796069688000\n\
+             netdata_host_thirds 0.3333333 1796069688000\n\
+             netdata_vartest_one_my_chart_var 7.2500000 1796069688000\n\
+             # COMMENT variable \"vartest.one.chart_nan\" is NAN. Skipped.\n\
+             netdata_bad_huge {huge}.0000000 1796069688000\n\
+             netdata_bad_long_{} 1.0000000 1796069688000\n",
+            "x".repeat(257 - "bad_long_".len())
+        );
+        assert_eq!(text(&buf), expected);
+
+        let mut buf = Vec::new();
+        let how = VariableLines {
+            prefix: "netdata",
+            instance: Some("vartesthost"),
+            timestamp_ms: None,
+            help: false,
+        };
+        write_variables(
+            &mut buf,
+            &how,
+            [("my_host_var", 42.0), ("host_nan", f64::NAN)],
+        );
+        assert_eq!(
+            text(&buf),
+            "netdata_my_host_var{instance=\"vartesthost\"} 42.0000000\n"
+        );
+        // No variable: not even the header.
+        let mut buf = Vec::new();
+        write_variables(&mut buf, &VariableLines { help: true, ..how }, []);
+        assert!(buf.is_empty());
     }
 
     use proptest::prelude::*;

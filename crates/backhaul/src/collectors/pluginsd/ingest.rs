@@ -103,6 +103,9 @@ pub struct IngestLimits {
     /// `LABEL`s (or `CLABEL`s) pending before an `OVERWRITE` (or
     /// `CLABEL_COMMIT`).
     pub max_pending_labels: usize,
+    /// Entries of the host's variables table (host variables and the
+    /// charts' copies) past which a new variable name is refused.
+    pub max_variables: usize,
 }
 
 impl Default for IngestLimits {
@@ -112,6 +115,7 @@ impl Default for IngestLimits {
             max_dimensions_per_chart: 1_000,
             max_dimensions: 100_000,
             max_pending_labels: 1_000,
+            max_variables: 10_000,
         }
     }
 }
@@ -142,7 +146,7 @@ pub struct IngestCounters {
     pub charts: u64,
     /// Dimensions this plugin owns.
     pub dimensions: u64,
-    /// `VARIABLE`s (ignored).
+    /// `VARIABLE`s applied.
     pub variables: u64,
     /// `FUNCTION`s (ignored).
     pub functions: u64,
@@ -249,6 +253,7 @@ pub struct Ingest {
     counters: IngestCounters,
     complaints: Complaints,
     charts_limit_logged: bool,
+    variables_limit_logged: bool,
     dimensions_limit_logged: bool,
     labels_limit_logged: bool,
     /// The host's removal count when the slots were last checked for
@@ -277,6 +282,7 @@ impl Ingest {
             counters: IngestCounters::default(),
             complaints: Complaints::new(),
             charts_limit_logged: false,
+            variables_limit_logged: false,
             dimensions_limit_logged: false,
             labels_limit_logged: false,
             seen_removals: 0,
@@ -522,7 +528,7 @@ impl Ingest {
                 );
                 return Flow::Disable;
             }
-            Command::Variable { .. } => self.counters.variables += 1,
+            Command::Variable { scope, name, value } => self.on_variable(scope, name, value),
             Command::Label {
                 name,
                 value,
@@ -901,6 +907,59 @@ impl Ingest {
         slot.dim_ids.push(dimension.id, dim_index);
         slot.dims.push(DimSlot { def });
         self.total_dimensions += 1;
+    }
+
+    /// `VARIABLE [GLOBAL|HOST|LOCAL|CHART] name = value`: a host variable,
+    /// or one of the current chart (after its `CHART`, or inside its
+    /// `BEGIN`/`END`); without a scope keyword, the current chart's when
+    /// there is one, as netdata decides.
+    fn on_variable(&mut self, scope: Option<pluginsd::VariableScope>, name: &[u8], value: f64) {
+        let chart = match scope {
+            Some(pluginsd::VariableScope::Global) => None,
+            Some(pluginsd::VariableScope::Local) => match self.current {
+                Some(slot) => Some(slot),
+                None => {
+                    self.sequence_error_with_chart(
+                        "chart VARIABLE without a current chart (after CHART or BEGIN) ignored",
+                        name,
+                    );
+                    return;
+                }
+            },
+            None => self.current,
+        };
+        let name = wire::sanitize::variable_name(name);
+        let chart = chart.map(|slot| self.slots[slot].chart.clone());
+        // A chart variable takes one or two entries of the host's table.
+        let entry = match &chart {
+            Some(chart) => format!("{}.{name}", chart.id()),
+            None => name.clone(),
+        };
+        let full = self.host.with_variables(|table| {
+            table.len() >= self.settings.limits.max_variables && !table.contains(&entry)
+        });
+        if full {
+            self.counters.refused_by_limits += 1;
+            if !self.variables_limit_logged {
+                self.variables_limit_logged = true;
+                tracing::warn!(
+                    plugin = %self.settings.plugin,
+                    line = self.line_no,
+                    limit = self.settings.limits.max_variables,
+                    "the host has too many variables: further new ones are ignored"
+                );
+            }
+            return;
+        }
+        match chart {
+            Some(chart) => {
+                self.host.set_chart_variable(&chart, &name, value);
+            }
+            None => {
+                self.host.set_variable(&name, value);
+            }
+        }
+        self.counters.variables += 1;
     }
 
     fn on_label(&mut self, name: &[u8], value: &[u8], source: i64, kind: LabelKind) {

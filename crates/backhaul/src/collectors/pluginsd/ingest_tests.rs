@@ -407,6 +407,7 @@ fn limits_refuse_new_charts_and_dimensions() {
         max_dimensions_per_chart: 3,
         max_dimensions: 4,
         max_pending_labels: 2,
+        max_variables: 10_000,
     };
     let (store, mut ingest) = new_ingest(limits);
     let host = store.localhost();
@@ -604,6 +605,7 @@ fn charts_the_store_removed_no_longer_count_toward_the_limits() {
         max_dimensions_per_chart: 3,
         max_dimensions: 4,
         max_pending_labels: 2,
+        max_variables: 10_000,
     };
     let (store, mut ingest) = new_ingest(limits);
     let host = store.localhost().clone();
@@ -716,4 +718,99 @@ fn charts_begun_in_a_changing_order_get_their_own_values() {
     }
     assert_eq!(ingest.counters().sequence_errors, 0);
     assert_eq!(ingest.counters().set_errors, 0);
+}
+
+/// Host and chart variables as netdata 1.37 keeps them (captured from
+/// netdata with a plugin sending these lines): scope keywords, the
+/// current chart when there is none, names sanitized, chart variables
+/// copied into the host's table under the chart's id and name.
+#[test]
+fn variables_go_to_the_host_or_the_current_chart() {
+    let (store, mut ingest) = new_ingest(IngestLimits::default());
+    let host = store.localhost();
+    let text = "VARIABLE GLOBAL my_host_var = 42\n\
+                VARIABLE HOST other_host_var = 1.5\n\
+                VARIABLE noscope_before_chart = 11\n\
+                VARIABLE GLOBAL host-var.dash = 5\n\
+                VARIABLE GLOBAL 'host quoted' = 6\n\
+                CHART vartest.one '' 'Var test' 'units' fam ctx line 1000 1\n\
+                DIMENSION a a absolute 1 1\n\
+                VARIABLE LOCAL my_chart_var = 7.25\n\
+                VARIABLE CHART other_chart_var = 3\n\
+                VARIABLE noscope_after_chart = 13\n\
+                VARIABLE GLOBAL host_after_chart = 12\n\
+                CHART vartest.two twoname 'Var test two' 'units' fam2 ctx2 line 1001 1\n\
+                DIMENSION b b absolute 1 1\n\
+                VARIABLE LOCAL two_var = 21\n\
+                BEGIN vartest.one\n\
+                SET a = 1\n\
+                VARIABLE LOCAL in_begin_var = 8\n\
+                END\n\
+                VARIABLE noscope_after_end = 14\n\
+                VARIABLE LOCAL no_chart_now = 1\n\
+                VARIABLE GLOBAL my_host_var = 43\n";
+    assert_eq!(feed(&mut ingest, text, 1_000 * S), Flow::Continue);
+    let table: Vec<(String, f64)> =
+        host.with_variables(|t| t.iter().map(|(n, v)| (n.to_string(), v)).collect());
+    let expected = [
+        ("my_host_var", 43.0),
+        ("other_host_var", 1.5),
+        ("noscope_before_chart", 11.0),
+        ("host_var.dash", 5.0),
+        ("host_quoted", 6.0),
+        ("vartest.one.my_chart_var", 7.25),
+        ("vartest.one.other_chart_var", 3.0),
+        ("vartest.one.noscope_after_chart", 13.0),
+        ("host_after_chart", 12.0),
+        ("vartest.two.two_var", 21.0),
+        ("vartest.twoname.two_var", 21.0),
+        ("vartest.one.in_begin_var", 8.0),
+        ("noscope_after_end", 14.0),
+    ];
+    let expected: Vec<(String, f64)> = expected.iter().map(|(n, v)| (n.to_string(), *v)).collect();
+    assert_eq!(table, expected);
+    let one = host.chart_by_id("vartest.one").unwrap();
+    let chart_vars: Vec<(String, f64)> = one
+        .read()
+        .variables()
+        .iter()
+        .map(|(n, v)| (n.to_string(), v))
+        .collect();
+    assert_eq!(
+        chart_vars,
+        [
+            ("my_chart_var".to_string(), 7.25),
+            ("other_chart_var".to_string(), 3.0),
+            ("noscope_after_chart".to_string(), 13.0),
+            ("in_begin_var".to_string(), 8.0),
+        ]
+    );
+    let counters = ingest.counters();
+    assert_eq!(counters.variables, 13);
+    // The chart variable with no chart is refused (netdata disabled the
+    // plugin for it), and the rest of the output still counts.
+    assert_eq!(counters.sequence_errors, 1);
+    assert_eq!(counters.collections, 1);
+}
+
+#[test]
+fn the_variables_table_is_bounded() {
+    let (store, mut ingest) = new_ingest(IngestLimits {
+        max_variables: 3,
+        ..IngestLimits::default()
+    });
+    let text = "VARIABLE a = 1\nVARIABLE b = 2\nVARIABLE c = 3\nVARIABLE d = 4\nVARIABLE a = 5\n";
+    feed(&mut ingest, text, 1_000 * S);
+    let names: Vec<(String, f64)> = store
+        .localhost()
+        .with_variables(|t| t.iter().map(|(n, v)| (n.to_string(), v)).collect());
+    assert_eq!(
+        names,
+        [
+            ("a".to_string(), 5.0),
+            ("b".to_string(), 2.0),
+            ("c".to_string(), 3.0)
+        ]
+    );
+    assert_eq!(ingest.counters().refused_by_limits, 1);
 }
