@@ -1,7 +1,8 @@
 //! Child mode, black-box on 127.0.0.1:0: backhaul's sender against an
 //! in-process fake parent (the `STREAM` request, the answer, labels and
 //! definitions, `REPLAY_CHART` answered from the store, live rounds,
-//! netdata's refusals, failover, reconnects, the buffer bound), and against
+//! netdata's refusals, failover, reconnects, the buffer bound, custom
+//! variables), and against
 //! a backhaul parent in the same process (the child's history and live
 //! values land in the parent's store under the child's hostname).
 //!
@@ -9,7 +10,7 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -20,7 +21,7 @@ use backhaul::shutdown::Shutdown;
 use backhaul::stream::sender::{SenderOptions, StreamSender};
 use backhaul::stream::{ReceiverOptions, StreamReceiver};
 use backhaul::web::{Hooks, StreamHandler, WebServer};
-use rrd::{Algorithm, ChartDef, DimensionDef, Host, Label, LabelSource, Store};
+use rrd::{Algorithm, Chart, ChartDef, DimensionDef, Host, Label, LabelSource, Store};
 
 const KEY: &str = "11111111-2222-3333-4444-555555555555";
 const GUID: &str = "0c0ffee0-0000-4000-8000-000000000001";
@@ -127,9 +128,22 @@ struct Accepted {
 }
 
 impl Accepted {
+    /// The sender's next connection (within [`WAIT`]), read up to the end
+    /// of its `STREAM` request.
     fn accept(listener: &TcpListener) -> Accepted {
-        listener.set_nonblocking(false).unwrap();
-        let (socket, _) = listener.accept().unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let deadline = Instant::now() + WAIT;
+        let socket = loop {
+            match listener.accept() {
+                Ok((socket, _)) => break socket,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                    assert!(Instant::now() < deadline, "the sender never connected");
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(e) => panic!("accepting the sender: {e}"),
+            }
+        };
+        socket.set_nonblocking(false).unwrap();
         socket.set_read_timeout(Some(WAIT)).unwrap();
         let mut reader = BufReader::new(socket.try_clone().unwrap());
         let mut head = String::new();
@@ -176,12 +190,22 @@ fn sender_to_fake_parent(
     store: &Arc<Store>,
     tweak: impl FnOnce(SenderConfig) -> SenderConfig,
 ) -> (StreamSender, Shutdown, Accepted) {
+    let (sender, shutdown, _, parent) = sender_to_listening_fake_parent(store, tweak);
+    (sender, shutdown, parent)
+}
+
+/// [`sender_to_fake_parent`], and the fake parent's listener, which
+/// takes the sender's next connections.
+fn sender_to_listening_fake_parent(
+    store: &Arc<Store>,
+    tweak: impl FnOnce(SenderConfig) -> SenderConfig,
+) -> (StreamSender, Shutdown, TcpListener, Accepted) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let shutdown = Shutdown::new();
     let config = tweak(sender_config(&[listener.local_addr().unwrap()]));
     let sender = start_sender(store, config, &shutdown);
     let parent = Accepted::accept(&listener);
-    (sender, shutdown, parent)
+    (sender, shutdown, listener, parent)
 }
 
 /// Replication, labels, chart labels, claim: what a 1.37 parent answers.
@@ -728,6 +752,12 @@ fn a_backhaul_proxy_forwards_its_childs_host_to_the_grandparent() {
     );
 
     let (store, last) = child_store(10);
+    // Custom variables set before anything connects: the child sends them
+    // to the proxy, whose receiver stores them on the child's host, and the
+    // proxy's sender forwards them.
+    store.localhost().set_variable("x", 1.0);
+    let gauge = store.localhost().chart_by_id("test.gauge").unwrap();
+    store.localhost().set_chart_variable(&gauge, "cv", 2.5);
     let shutdown = Shutdown::new();
     let sender = start_sender(&store, sender_config(&[proxy_addr]), &shutdown);
     // The child's chart reaches the grandparent through the proxy: its
@@ -756,6 +786,18 @@ fn a_backhaul_proxy_forwards_its_childs_host_to_the_grandparent() {
         .find(|h| h.hostname() == "child-b")
         .unwrap();
     assert_eq!(on_proxy.hops(), 1);
+    assert_eq!(on_proxy.with_host_variables(|v| v.get("x")), Some(1.0));
+    wait_until("the child's variables forwarded to the grandparent", || {
+        host.with_host_variables(|v| v.get("x")) == Some(1.0)
+            && host
+                .chart_by_id("test.gauge")
+                .is_some_and(|c| c.read().variables().get("cv") == Some(2.5))
+    });
+    assert!(proxy
+        .proxies
+        .as_ref()
+        .and_then(|p| p.counters(GUID))
+        .is_some_and(|c| c.host_variables_sent.load(Ordering::Relaxed) == 1));
     let proxy_host = grandparent
         .store
         .hosts()
@@ -956,4 +998,230 @@ fn per_key_and_per_guid_proxy_settings_decide_what_is_forwarded() {
     proxy_shutdown.trigger();
     proxy.wait();
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A host `child-b` with one chart, `test.vars` (a chart label, dimension
+/// `x`), holding the custom variables `my_var = 7.25`, `nan_var = NaN`
+/// and `inf_var = +inf`, in that order.
+fn variables_store() -> (Arc<Store>, Arc<Chart>) {
+    let store = Arc::new(Store::new(Host::new("child-b", 300)));
+    let chart = store.localhost().create_chart(
+        ChartDef::new("test", "vars")
+            .context("test.vars")
+            .update_every(1)
+            .label(Label::new("kind", "vars", LabelSource::Configured)),
+    );
+    chart
+        .write()
+        .add_dimension(DimensionDef::new("x").algorithm(Algorithm::Absolute));
+    for (name, value) in [
+        ("my_var", 7.25),
+        ("nan_var", f64::NAN),
+        ("inf_var", f64::INFINITY),
+    ] {
+        store.localhost().set_chart_variable(&chart, name, value);
+    }
+    (store, chart)
+}
+
+/// One collection round of `test.vars` at second `t`: `x = v`.
+fn collect_vars(chart: &Chart, t: i64, v: i64) {
+    let mut w = chart.write();
+    w.set_by_id("x", v);
+    w.done(t as u64 * 1_000_000).unwrap();
+}
+
+/// The lines of `test.vars`'s definition among `lines` (from its `CHART`
+/// line to the end).
+fn vars_definition(lines: &[String]) -> &[String] {
+    let at = lines
+        .iter()
+        .position(|l| l.starts_with("CHART \"test.vars\""))
+        .unwrap_or_else(|| panic!("no definition of test.vars: {lines:?}"));
+    &lines[at..]
+}
+
+fn strings(lines: &[&str]) -> Vec<String> {
+    lines.iter().map(|l| l.to_string()).collect()
+}
+
+#[test]
+fn chart_variables_go_in_the_definition_and_again_in_a_round_after_a_change() {
+    let (store, chart) = variables_store();
+    let (sender, shutdown, mut parent) = sender_to_fake_parent(&store, |c| c);
+    parent.send(&format!(
+        "Hit me baby, push them over with the version={PARENT_VERSION}"
+    ));
+    let lines = parent.lines_until("CHART_DEFINITION_END");
+    let definition = vars_definition(&lines);
+    // netdata's order: labels, dimensions, the variables in the order they
+    // were set, then CHART_DEFINITION_END.
+    assert_eq!(
+        definition[1..definition.len() - 1],
+        strings(&[
+            "CLABEL \"kind\" \"vars\" 2",
+            "CLABEL_COMMIT",
+            "DIMENSION \"x\" \"x\" \"absolute\" 1 1 \"  \"",
+            "VARIABLE CHART my_var = 7.2500000",
+            "VARIABLE CHART nan_var = nan",
+            "VARIABLE CHART inf_var = inf",
+        ])[..],
+        "{definition:?}"
+    );
+    parent.send("REPLAY_CHART \"test.vars\" \"true\" 0 0\n");
+    parent.lines_until("REND");
+
+    // A round with the variables as sent: none.
+    let t = now_s();
+    collect_vars(&chart, t, 1);
+    assert_eq!(
+        parent.lines_until("END"),
+        strings(&["BEGIN \"test.vars\"", "SET \"x\" = 1", "END"])
+    );
+    // One changed: all of them again, after the SET lines, before END.
+    store.localhost().set_chart_variable(&chart, "my_var", 8.5);
+    collect_vars(&chart, t + 1, 2);
+    assert_eq!(
+        parent.lines_until("END"),
+        strings(&[
+            "BEGIN \"test.vars\" 1000000",
+            "SET \"x\" = 2",
+            "VARIABLE CHART my_var = 8.5000000",
+            "VARIABLE CHART nan_var = nan",
+            "VARIABLE CHART inf_var = inf",
+            "END",
+        ])
+    );
+    // Set again to what they are (NaN included): no change, none sent.
+    store.localhost().set_chart_variable(&chart, "my_var", 8.5);
+    store
+        .localhost()
+        .set_chart_variable(&chart, "nan_var", f64::NAN);
+    collect_vars(&chart, t + 2, 3);
+    assert_eq!(
+        parent.lines_until("END"),
+        strings(&["BEGIN \"test.vars\" 1000000", "SET \"x\" = 3", "END"])
+    );
+    assert_eq!(
+        sender
+            .counters()
+            .chart_variables_sent
+            .load(Ordering::Relaxed),
+        6
+    );
+    assert_eq!(
+        sender
+            .counters()
+            .host_variables_sent
+            .load(Ordering::Relaxed),
+        0
+    );
+    shutdown.trigger();
+    sender.join();
+}
+
+#[test]
+fn host_variables_go_on_connect_when_changed_and_again_after_a_reconnect() {
+    let (store, chart) = variables_store();
+    let host = store.localhost().clone();
+    // Set before any connection: netdata 1.37 would never send these.
+    host.set_variable("host_counter", 2.0);
+    host.set_variable("host_nan", f64::NAN);
+    let (sender, shutdown, listener, mut parent) = sender_to_listening_fake_parent(&store, |c| c);
+    parent.send(&format!(
+        "Hit me baby, push them over with the version={PARENT_VERSION}"
+    ));
+    let lines = parent.lines_until("CHART_DEFINITION_END");
+    let labels_end = lines
+        .iter()
+        .position(|l| l == "OVERWRITE labels")
+        .unwrap_or_else(|| panic!("no OVERWRITE labels: {lines:?}"));
+    // Right after the host's labels, before the first definition.
+    assert_eq!(
+        lines[labels_end + 1..labels_end + 4],
+        strings(&[
+            "VARIABLE HOST host_counter = 2.0000000",
+            "VARIABLE HOST host_nan = nan",
+            "CHART \"test.vars\" \"\" \"\" \"\" \"vars\" \"test.vars\" \"line\" 1000 1 \"   \" \"\" \"\"",
+        ])[..],
+        "{lines:?}"
+    );
+
+    // Changed while connected: what changed, once (the NaN set again is
+    // no change).
+    host.set_variable("host_counter", 3.0);
+    host.set_variable("host_nan", f64::NAN);
+    host.set_variable("host_late", 5.0);
+    assert_eq!(
+        parent.lines_until("VARIABLE HOST host_late"),
+        strings(&[
+            "VARIABLE HOST host_counter = 3.0000000",
+            "VARIABLE HOST host_late = 5.0000000",
+        ])
+    );
+    // Nothing more of them: the replication answer and the next round come
+    // without any.
+    parent.send("REPLAY_CHART \"test.vars\" \"true\" 0 0\n");
+    let mut after = parent.lines_until("REND");
+    collect_vars(&chart, now_s(), 1);
+    after.extend(parent.lines_until("END"));
+    assert!(
+        !after.iter().any(|l| l.starts_with("VARIABLE")),
+        "{after:?}"
+    );
+    assert_eq!(
+        sender
+            .counters()
+            .host_variables_sent
+            .load(Ordering::Relaxed),
+        4
+    );
+
+    // A chart variable changes; then the connection is lost. The next
+    // connection starts with every host variable (current values) and the
+    // chart's definition with every chart variable.
+    store.localhost().set_chart_variable(&chart, "my_var", 9.0);
+    drop(parent);
+    let mut parent = Accepted::accept(&listener);
+    parent.send(&format!(
+        "Hit me baby, push them over with the version={PARENT_VERSION}"
+    ));
+    let lines = parent.lines_until("CHART_DEFINITION_END");
+    let host_lines: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.starts_with("VARIABLE HOST"))
+        .collect();
+    assert_eq!(
+        host_lines,
+        [
+            "VARIABLE HOST host_counter = 3.0000000",
+            "VARIABLE HOST host_nan = nan",
+            "VARIABLE HOST host_late = 5.0000000",
+        ],
+        "{lines:?}"
+    );
+    let definition = vars_definition(&lines);
+    let chart_lines: Vec<&String> = definition
+        .iter()
+        .filter(|l| l.starts_with("VARIABLE"))
+        .collect();
+    assert_eq!(
+        chart_lines,
+        [
+            "VARIABLE CHART my_var = 9.0000000",
+            "VARIABLE CHART nan_var = nan",
+            "VARIABLE CHART inf_var = inf",
+        ],
+        "{lines:?}"
+    );
+    assert_eq!(sender.counters().connected.load(Ordering::Relaxed), 2);
+    assert_eq!(
+        sender
+            .counters()
+            .host_variables_sent
+            .load(Ordering::Relaxed),
+        7
+    );
+    shutdown.trigger();
+    sender.join();
 }

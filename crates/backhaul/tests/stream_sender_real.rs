@@ -7,6 +7,10 @@
 //! backhaul's hostname on `/host/NAME/api/v1/allmetrics?format=shell`,
 //! list the host's labels, hold the seconds collected before it started
 //! (replicated from backhaul's store), and say it negotiated compression.
+//! Custom variables set before the parent ran (a host's and a chart's)
+//! must be on its `allmetrics?format=prometheus&variables=yes` page (netdata
+//! itself would not resend the host's on connect), and their later changes
+//! too.
 //!
 //! About 10 s. Skipped (with a line on stderr) when netdata is not
 //! installed, unless `BACKHAUL_REQUIRE_REAL_RECEIVERS=1` (set by
@@ -28,9 +32,11 @@ use rrd::{Algorithm, ChartDef, DimensionDef};
 const KEY: &str = "11111111-2222-3333-4444-555555555555";
 const SYSTEM_INFO: &str = "/usr/lib/netdata/plugins.d/system-info.sh";
 
-/// A netdata parent accepting `KEY`, on `web_port`.
+/// A netdata parent accepting `KEY`, on `web_port`. Health is on (without
+/// any alert: its stock config folder is empty), since netdata 1.37 lists
+/// a chart's custom variables among the host's only with health.
 fn start_parent(dir: &Path, web_port: u16) -> Server {
-    for sub in ["etc", "cache", "lib", "log", "plugins"] {
+    for sub in ["etc", "cache", "lib", "log", "plugins", "stock"] {
         std::fs::create_dir_all(dir.join(sub)).unwrap();
     }
     std::fs::copy(SYSTEM_INFO, dir.join("plugins/system-info.sh")).expect("copy system-info.sh");
@@ -41,12 +47,12 @@ fn start_parent(dir: &Path, web_port: u16) -> Server {
             "[global]\n hostname = real-parent\n run as user = root\n\
              [db]\n mode = ram\n update every = 1\n\
              [directories]\n config = {base}/etc\n cache = {base}/cache\n lib = {base}/lib\n\
-             \x20log = {base}/log\n plugins = {base}/plugins\n\
+             \x20log = {base}/log\n plugins = {base}/plugins\n stock config = {base}/stock\n\
              [logs]\n error = {base}/log/error.log\n access = none\n debug = {base}/log/debug.log\n\
              [plugins]\n enable running new plugins = no\n proc = no\n diskspace = no\n cgroups = no\n\
              \x20tc = no\n idlejitter = no\n timex = no\n statsd = no\n checks = no\n apps = no\n\
              \x20go.d = no\n python.d = no\n charts.d = no\n ebpf = no\n\
-             [health]\n enabled = no\n[ml]\n enabled = no\n[registry]\n enabled = no\n\
+             [health]\n enabled = yes\n[ml]\n enabled = no\n[registry]\n enabled = no\n\
              [web]\n bind to = 127.0.0.1:{web_port}\n"
         ),
     )
@@ -55,7 +61,7 @@ fn start_parent(dir: &Path, web_port: u16) -> Server {
         dir.join("etc/stream.conf"),
         format!(
             "[stream]\n enabled = no\n[{KEY}]\n enabled = yes\n allow from = *\n\
-             \x20default memory mode = ram\n health enabled by default = no\n"
+             \x20default memory mode = ram\n health enabled by default = yes\n"
         ),
     )
     .unwrap();
@@ -74,6 +80,39 @@ fn now_s() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64
+}
+
+/// The value of `netdata_NAME VALUE TIMESTAMP` on an allmetrics prometheus
+/// page with `variables=yes`.
+fn prometheus_variable(body: &str, name: &str) -> Option<String> {
+    body.lines()
+        .find_map(|line| line.strip_prefix(&format!("netdata_{name} ")))
+        .and_then(|rest| rest.split(' ').next())
+        .map(str::to_string)
+}
+
+/// Waits for the parent's variables of backhaul's host to say
+/// `host_var` and `chart_var`.
+fn wait_for_variables(parent: &mut Server, port: u16, host_var: &str, chart_var: &str) {
+    parent.wait_for("backhaul's custom variables on the parent", || {
+        let body = http_get_ok(
+            local(port),
+            "/host/backhaul-child/api/v1/allmetrics?format=prometheus&variables=yes",
+        )?;
+        let host = prometheus_variable(&body, "backhaul_host_var");
+        let chart = prometheus_variable(&body, "backhaul_test_gauge_backhaul_chart_var");
+        if host.as_deref() == Some(host_var) && chart.as_deref() == Some(chart_var) {
+            Ok(())
+        } else {
+            Err(format!(
+                "host {host:?}, chart {chart:?} in: {}",
+                body.lines()
+                    .filter(|l| l.contains("backhaul") || l.contains("variable"))
+                    .collect::<Vec<_>>()
+                    .join(" | ")
+            ))
+        }
+    });
 }
 
 fn chart_rounds(agent: &Agent) -> u64 {
@@ -148,6 +187,11 @@ fn a_real_netdata_parent_serves_backhauls_charts_with_backhauls_values() {
                 .divisor(1000),
         );
     }
+    // Custom variables, set long before the parent runs.
+    let localhost = agent.store.localhost().clone();
+    localhost.set_variable("backhaul_host_var", 2.0);
+    localhost.set_chart_variable(&chart, "backhaul_chart_var", 7.25);
+    let variable_chart = chart.clone();
     let collecting = shutdown.clone();
     let collector = std::thread::spawn(move || {
         while !collecting.is_triggered() {
@@ -261,6 +305,14 @@ fn a_real_netdata_parent_serves_backhauls_charts_with_backhauls_values() {
         "compression not negotiated:\n{}",
         parent.log_tail(20)
     );
+
+    // The variables set before the parent ran, then changed.
+    wait_for_variables(&mut parent, port, "2.0000000", "7.2500000");
+    localhost.set_variable("backhaul_host_var", 3.0);
+    localhost.set_chart_variable(&variable_chart, "backhaul_chart_var", 8.5);
+    wait_for_variables(&mut parent, port, "3.0000000", "8.5000000");
+    assert_eq!(sender.counters().refused.load(Ordering::Relaxed), 0);
+    assert_eq!(sender.counters().connected.load(Ordering::Relaxed), 1);
 
     parent.stop();
     shutdown.trigger();

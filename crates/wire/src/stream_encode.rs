@@ -10,8 +10,10 @@
 //! CHART "type.id" "name" "title" "units" "family" "context" "type" priority update_every "options" "plugin" "module"
 //! CLABEL "key" "value" SOURCE           chart labels, then CLABEL_COMMIT
 //! DIMENSION "id" "name" "algorithm" multiplier divisor "options"
+//! VARIABLE CHART name = value           the chart's custom variables
 //! CHART_DEFINITION_END first_entry last_entry wall_clock
 //! BEGIN "type.id" microseconds / SET "id" = collected / END
+//! VARIABLE HOST name = value            a host's custom variable
 //! RBEGIN ... RSET ... RDSTATE ... RSSTATE ... REND     answers to REPLAY_CHART
 //! ```
 //!
@@ -20,6 +22,8 @@
 //! one holding both has its `"` replaced by `'`.
 
 use crate::number::{write_collected_value, write_stored_value};
+use crate::pluginsd::VariableScope;
+use crate::sanitize;
 
 /// Label source bits as netdata 1.37 sends them.
 pub mod label_source {
@@ -286,6 +290,59 @@ pub fn write_chart_definition_end(out: &mut Vec<u8>, first: i64, last: i64, wall
     out.push(b'\n');
 }
 
+/// `VARIABLE HOST name = value` ([`VariableScope::Global`]) or
+/// `VARIABLE CHART name = value` ([`VariableScope::Local`]): a custom
+/// variable, as netdata 1.37's sender writes it. A chart's variables go
+/// inside its definition (before `CHART_DEFINITION_END`) or a round (before
+/// `END`); a host's between charts.
+///
+/// The value is written like C's `printf("%0.7Lf")` (all integer digits,
+/// seven decimals; see [`write_stored_value`]), and a NaN or an infinity as
+/// glibc prints it: `nan`, `inf`, `-inf` (a negative NaN too is `nan`).
+/// The name goes out unquoted, as netdata sends it: a byte outside
+/// `[A-Za-z0-9._]` (which the receiving side would not keep either) is
+/// written `_`, and an empty name writes nothing at all (a netdata parent
+/// drops the connection on a `VARIABLE` without a name).
+///
+/// ```
+/// use wire::pluginsd::VariableScope;
+/// use wire::stream_encode::write_variable;
+///
+/// let mut out = Vec::new();
+/// write_variable(&mut out, VariableScope::Local, "my_chart_var", 7.25);
+/// write_variable(&mut out, VariableScope::Global, "host_nan", f64::NAN);
+/// assert_eq!(out, b"VARIABLE CHART my_chart_var = 7.2500000\nVARIABLE HOST host_nan = nan\n");
+/// ```
+pub fn write_variable(out: &mut Vec<u8>, scope: VariableScope, name: &str, value: f64) {
+    if name.is_empty() {
+        return;
+    }
+    out.extend_from_slice(match scope {
+        VariableScope::Global => b"VARIABLE HOST ",
+        VariableScope::Local => b"VARIABLE CHART ",
+    });
+    if name.bytes().all(is_variable_name_byte) {
+        out.extend_from_slice(name.as_bytes());
+    } else {
+        out.extend_from_slice(sanitize::variable_name(name.as_bytes()).as_bytes());
+    }
+    out.extend_from_slice(b" = ");
+    if value.is_nan() {
+        out.extend_from_slice(b"nan");
+    } else if value.is_infinite() {
+        out.extend_from_slice(if value > 0.0 { b"inf" } else { b"-inf" });
+    } else {
+        write_stored_value(out, value);
+    }
+    out.push(b'\n');
+}
+
+/// Whether `byte` is kept in a variable name (see
+/// [`sanitize::variable_name`]).
+fn is_variable_name_byte(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || byte == b'.' || byte == b'_'
+}
+
 /// `BEGIN "type.id" microseconds` (the time since the chart's previous
 /// round; netdata writes no number for the first round).
 pub fn write_begin(out: &mut Vec<u8>, chart_id: &str, microseconds: Option<u64>) {
@@ -429,6 +486,51 @@ mod tests {
         quoted(&mut out, "say \"hi\"");
         quoted(&mut out, "it's \"x\"");
         assert_eq!(out, b"\"a b\"'say \"hi\"'\"it's 'x'\"");
+    }
+
+    #[test]
+    fn variables_have_seven_decimals_and_c_spellings_of_nan_and_infinities() {
+        let mut out = Vec::new();
+        for value in [
+            7.25,
+            2.0,
+            -3.5,
+            0.0,
+            1e20,
+            0.000_000_04,
+            f64::NAN,
+            -f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+        ] {
+            write_variable(&mut out, VariableScope::Local, "v", value);
+        }
+        assert_eq!(
+            String::from_utf8_lossy(&out),
+            "VARIABLE CHART v = 7.2500000\n\
+             VARIABLE CHART v = 2.0000000\n\
+             VARIABLE CHART v = -3.5000000\n\
+             VARIABLE CHART v = 0.0000000\n\
+             VARIABLE CHART v = 100000000000000000000.0000000\n\
+             VARIABLE CHART v = 0.0000000\n\
+             VARIABLE CHART v = nan\n\
+             VARIABLE CHART v = nan\n\
+             VARIABLE CHART v = inf\n\
+             VARIABLE CHART v = -inf\n"
+        );
+    }
+
+    #[test]
+    fn a_variable_name_cannot_break_the_line() {
+        let mut out = Vec::new();
+        write_variable(&mut out, VariableScope::Global, "", 1.0);
+        assert!(out.is_empty(), "an empty name writes nothing");
+        write_variable(&mut out, VariableScope::Global, "a b=\"c\"\n", 1.0);
+        write_variable(&mut out, VariableScope::Global, "chart_var.dot", 1.0);
+        assert_eq!(
+            String::from_utf8_lossy(&out),
+            "VARIABLE HOST a_b__c__ = 1.0000000\nVARIABLE HOST chart_var.dot = 1.0000000\n"
+        );
     }
 
     #[test]

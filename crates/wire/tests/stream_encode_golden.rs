@@ -1,22 +1,31 @@
 //! The child side's encoder against a real netdata 1.37.1 child: the
 //! `STREAM` request, the host labels, chart definitions, collected rounds
 //! and replication answers, byte for byte as in
-//! `stream/stream_capture_child_to_parent.txt`.
+//! `stream/stream_capture_child_to_parent.txt`; custom variables as in
+//! `stream/stream_capture_variables.txt`.
 
+use wire::pluginsd::VariableScope;
 use wire::stream_encode::{
     label_source, write_begin, write_chart, write_chart_definition_end, write_chart_label,
     write_chart_labels_commit, write_claimed_id, write_dimension, write_end, write_host_label,
     write_overwrite_labels, write_replay_begin_chart, write_replay_begin_point,
     write_replay_chart_state, write_replay_dimension_state, write_replay_end, write_replay_set,
-    write_set, write_stream_request, ChartLine, DimensionLine, ReplayEndLine, StreamRequestFields,
+    write_set, write_stream_request, write_variable, ChartLine, DimensionLine, ReplayEndLine,
+    StreamRequestFields,
 };
 
 const PLAIN: &[u8] = include_bytes!("stream/stream_capture_child_to_parent.txt");
+const VARIABLES: &[u8] = include_bytes!("stream/stream_capture_variables.txt");
 
 /// The child's sections of the capture, in order.
 fn child_sections() -> Vec<&'static [u8]> {
+    child_sections_of(PLAIN)
+}
+
+/// The child's sections of `capture`, in order.
+fn child_sections_of(capture: &'static [u8]) -> Vec<&'static [u8]> {
     let mut sections = Vec::new();
-    let mut rest = PLAIN;
+    let mut rest = capture;
     while !rest.is_empty() {
         let newline = rest.iter().position(|&b| b == b'\n').expect("a header");
         let header = std::str::from_utf8(&rest[..newline]).expect("ASCII header");
@@ -43,7 +52,12 @@ fn check(encoded: &[u8], expected: &[u8]) {
 /// The first occurrence of `start` in the capture's child side, and the
 /// `lines` lines from there.
 fn captured_lines(start: &str, lines: usize) -> Vec<u8> {
-    let all: Vec<u8> = child_sections().concat();
+    captured_lines_of(PLAIN, start, lines)
+}
+
+/// [`captured_lines`] of `capture`.
+fn captured_lines_of(capture: &'static [u8], start: &str, lines: usize) -> Vec<u8> {
+    let all: Vec<u8> = child_sections_of(capture).concat();
     let text = String::from_utf8_lossy(&all).into_owned();
     let at = text.find(start).expect("in the capture");
     let mut out = String::new();
@@ -294,4 +308,112 @@ fn replication_answers_are_the_real_childs() {
         },
     );
     check(&out, &captured_lines("RBEGIN \"conf.counters\"", 8));
+}
+
+/// The chart variables `vartest.one` carries in the capture, in order.
+const VARTEST_ONE_VARIABLES: [(&str, f64); 9] = [
+    ("my_chart_var", 7.25),
+    ("other_chart_var", 3.0),
+    ("chart_var.dot", 1.0),
+    ("chart_nan", f64::NAN),
+    ("chart_inf", f64::INFINITY),
+    ("noscope_after_chart", 13.0),
+    ("in_begin_var", 8.0),
+    ("chart_counter", 2.0),
+    ("chart_nan_loop", f64::NAN),
+];
+
+#[test]
+fn chart_variables_in_a_definition_are_the_real_childs() {
+    let permanent = label_source::AUTO | label_source::PERMANENT;
+    let mut out = Vec::new();
+    write_chart(
+        &mut out,
+        &ChartLine {
+            id: "vartest.one",
+            name: "",
+            title: "Var test",
+            units: "units",
+            family: "fam",
+            context: "ctx",
+            chart_type: "line",
+            priority: 1000,
+            update_every: 1,
+            obsolete: false,
+            hidden: false,
+            plugin: "vartest.plugin",
+            module: "",
+        },
+    );
+    write_chart_label(&mut out, "_collect_plugin", "vartest.plugin", permanent);
+    write_chart_label(&mut out, "_collect_module", "[none]", permanent);
+    write_chart_labels_commit(&mut out);
+    write_dimension(
+        &mut out,
+        &DimensionLine {
+            id: "a",
+            name: "a",
+            algorithm: "absolute",
+            multiplier: 1,
+            divisor: 1,
+            obsolete: false,
+            hidden: false,
+        },
+    );
+    for (name, value) in VARTEST_ONE_VARIABLES {
+        write_variable(&mut out, VariableScope::Local, name, value);
+    }
+    write_chart_definition_end(&mut out, 1796069734, 1796069735, 1796069736);
+    check(
+        &out,
+        &captured_lines_of(VARIABLES, "CHART \"vartest.one\"", 15),
+    );
+}
+
+#[test]
+fn chart_variables_in_a_round_and_host_variables_are_the_real_childs() {
+    // A round of a chart whose variables changed: all of them again,
+    // after the SET lines, before END.
+    let mut out = Vec::new();
+    write_begin(&mut out, "vartest.one", Some(1020560));
+    write_set(&mut out, "a", 3);
+    for (name, value) in VARTEST_ONE_VARIABLES {
+        let value = if name == "chart_counter" { 3.0 } else { value };
+        write_variable(&mut out, VariableScope::Local, name, value);
+    }
+    write_end(&mut out);
+    check(
+        &out,
+        &captured_lines_of(VARIABLES, "BEGIN \"vartest.one\" 1020560", 12),
+    );
+
+    // Host variables, between charts.
+    let mut out = Vec::new();
+    write_variable(&mut out, VariableScope::Global, "host_counter", 3.0);
+    write_variable(&mut out, VariableScope::Global, "host_nan_loop", f64::NAN);
+    check(
+        &out,
+        &captured_lines_of(VARIABLES, "VARIABLE HOST host_counter = 3.0000000", 2),
+    );
+
+    // The other chart, whose only variable never changes: in its
+    // definition only.
+    let mut out = Vec::new();
+    write_dimension(
+        &mut out,
+        &DimensionLine {
+            id: "b",
+            name: "b",
+            algorithm: "absolute",
+            multiplier: 1,
+            divisor: 1,
+            obsolete: false,
+            hidden: false,
+        },
+    );
+    write_variable(&mut out, VariableScope::Local, "two_var", 21.0);
+    write_chart_definition_end(&mut out, 1796069734, 1796069735, 1796069735);
+    check(&out, &captured_lines_of(VARIABLES, "DIMENSION \"b\"", 3));
+    let all = String::from_utf8_lossy(&child_sections_of(VARIABLES).concat()).into_owned();
+    assert_eq!(all.matches("VARIABLE CHART two_var").count(), 1);
 }

@@ -7,12 +7,23 @@
 //! push them over with the version=N` (the capabilities agreed), or an
 //! HTTP refusal (401: key or GUID refused; 409: this GUID is streaming
 //! already; 503: the parent is busy), logged with the parent's address.
-//! After the answer it sends the host's labels and every chart's
-//! definition (`send charts matching` decides which), then polls the store
-//! (every [`TICK`]): a chart whose collector completed a round goes out as
-//! `BEGIN`/`SET`/`END` with the raw collected values, so the parent applies
-//! the chart's algorithm as netdata's does. Reading the store takes one
-//! chart's read lock at a time: the sender never holds up a collector.
+//! After the answer it sends the host's labels, the host's custom variables
+//! and every chart's definition (`send charts matching` decides which),
+//! then polls the store (every [`TICK`]): a chart whose collector completed
+//! a round goes out as `BEGIN`/`SET`/`END` with the raw collected values,
+//! so the parent applies the chart's algorithm as netdata's does. Reading
+//! the store takes one chart's read lock at a time: the sender never holds
+//! up a collector.
+//!
+//! Custom variables (plugins.d's `VARIABLE`) go out as netdata 1.37's
+//! sender sends them: a chart's, all of them, inside its definition (after
+//! the `DIMENSION` lines, before `CHART_DEFINITION_END`) and again, all of
+//! them, after the `SET` lines of a round when any changed since they were
+//! last sent; a host's as `VARIABLE HOST` lines, each when its value
+//! changed (bit for bit: a NaN set again is no change), once per tick
+//! before the charts. Unlike netdata (which sends a host variable only
+//! when it changes while connected), every connection starts with all of
+//! the host's variables, right after its labels.
 //!
 //! With replication agreed, a chart streams live only after the parent's
 //! `REPLAY_CHART ... true ...`; every `REPLAY_CHART` is answered from the
@@ -35,8 +46,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
-use rrd::{Chart, Host, LabelSource};
-use wire::pluginsd::{parse_line, Command, LineFramer};
+use rrd::{Chart, CustomVariables, Host, LabelSource};
+use wire::pluginsd::{parse_line, Command, LineFramer, VariableScope};
 use wire::simple_pattern::SimplePattern;
 use wire::stream_encode as enc;
 
@@ -93,6 +104,10 @@ pub struct SenderCounters {
     pub charts_sent: AtomicU64,
     /// `BEGIN` ... `END` rounds sent.
     pub rounds_sent: AtomicU64,
+    /// `VARIABLE HOST` lines sent.
+    pub host_variables_sent: AtomicU64,
+    /// `VARIABLE CHART` lines sent (in definitions and rounds).
+    pub chart_variables_sent: AtomicU64,
     /// `REPLAY_CHART` requests answered.
     pub replay_requests: AtomicU64,
     /// Stored points sent in replication answers.
@@ -366,6 +381,43 @@ struct SentChart {
     /// that changes, the chart is defined again, so the parent asks for
     /// the history that came in since.
     histories: u32,
+    /// The [`CustomVariables::generation`] of the chart's variables when
+    /// they were last sent (in its definition or a round): when it
+    /// differs, the next round carries them all again.
+    variables_generation: u64,
+}
+
+/// The host's own custom variables as sent on one connection.
+#[derive(Debug, Default)]
+struct SentHostVariables {
+    /// The table's [`CustomVariables::generation`] when last looked at
+    /// (`None` before the first look: a new connection sends them all).
+    generation: Option<u64>,
+    /// Each variable's value as last sent, bit for bit.
+    values: HashMap<Box<str>, u64>,
+}
+
+impl SentHostVariables {
+    /// Writes `VARIABLE HOST` for each of `variables` that was not sent
+    /// yet or whose value changed (bit for bit) since; returns how many.
+    fn write_changes(&mut self, variables: &CustomVariables, out: &mut Vec<u8>) -> u64 {
+        let generation = variables.generation();
+        if self.generation == Some(generation) {
+            return 0;
+        }
+        self.generation = Some(generation);
+        let mut written = 0;
+        for (name, value) in variables.iter() {
+            let bits = value.to_bits();
+            if self.values.get(name) == Some(&bits) {
+                continue;
+            }
+            self.values.insert(name.into(), bits);
+            enc::write_variable(out, VariableScope::Global, name, value);
+            written += 1;
+        }
+        written
+    }
 }
 
 struct Sender {
@@ -661,6 +713,7 @@ impl Sender {
             enc::write_overwrite_labels(&mut lines);
         }
         let mut charts: HashMap<String, SentChart> = HashMap::new();
+        let mut host_variables = SentHostVariables::default();
         let mut framer = LineFramer::new();
         let mut incoming: Vec<Vec<u8>> = Vec::new();
         framer.feed(&leftover, |frame| {
@@ -679,6 +732,7 @@ impl Sender {
             for line in incoming.drain(..) {
                 self.on_parent_line(&line, &mut charts, &mut lines);
             }
+            self.send_host_variables(&mut host_variables, parent, &mut lines);
             self.poll_charts(&mut charts, capabilities, replication, &mut lines);
             let out = match &mut compressor {
                 Some(compressor) => {
@@ -816,6 +870,28 @@ impl Sender {
         }
     }
 
+    /// Sends the host's custom variables not sent on this connection yet
+    /// or changed since (all of them on the connection's first tick).
+    fn send_host_variables(&self, sent: &mut SentHostVariables, parent: &str, out: &mut Vec<u8>) {
+        let first = sent.generation.is_none();
+        let written = self
+            .host
+            .with_host_variables(|variables| sent.write_changes(variables, out));
+        if written == 0 {
+            return;
+        }
+        self.counters
+            .host_variables_sent
+            .fetch_add(written, Ordering::Relaxed);
+        tracing::debug!(
+            host = self.host.hostname(),
+            %parent,
+            variables = written,
+            on_connect = first,
+            "stream sender: host variables sent"
+        );
+    }
+
     /// Sends new and changed definitions, and the rounds completed since
     /// the last poll.
     fn poll_charts(
@@ -869,10 +945,14 @@ impl Sender {
                     collected_ut: previous.as_ref().map_or(0, |p| p.collected_ut),
                     obsolete,
                     histories,
+                    variables_generation: state.variables().generation(),
                 };
                 if selected {
                     write_definition(&state, capabilities, replication, now_s, out);
                     self.counters.charts_sent.fetch_add(1, Ordering::Relaxed);
+                    self.counters
+                        .chart_variables_sent
+                        .fetch_add(state.variables().len() as u64, Ordering::Relaxed);
                     if !replication && previous.is_none() {
                         // Without replication the last round goes out at once.
                         entry.rounds = state.rounds().saturating_sub(1);
@@ -897,6 +977,15 @@ impl Sender {
                     }
                 }
             }
+            let variables = state.variables();
+            if variables.generation() != sent.variables_generation {
+                // netdata sends them all again when any changed.
+                write_chart_variables(variables, out);
+                sent.variables_generation = variables.generation();
+                self.counters
+                    .chart_variables_sent
+                    .fetch_add(variables.len() as u64, Ordering::Relaxed);
+            }
             enc::write_end(out);
             sent.rounds = state.rounds();
             sent.collected_ut = collected_ut;
@@ -912,8 +1001,16 @@ fn label_source(source: LabelSource) -> u32 {
     }
 }
 
-/// `CHART`, its labels, `DIMENSION`s and (with replication)
-/// `CHART_DEFINITION_END`.
+/// `VARIABLE CHART` for each of a chart's custom variables, in the order
+/// they were first set.
+fn write_chart_variables(variables: &CustomVariables, out: &mut Vec<u8>) {
+    for (name, value) in variables.iter() {
+        enc::write_variable(out, VariableScope::Local, name, value);
+    }
+}
+
+/// `CHART`, its labels, `DIMENSION`s, its custom variables and (with
+/// replication) `CHART_DEFINITION_END`, in netdata's order.
 fn write_definition(
     state: &rrd::ChartState,
     capabilities: u32,
@@ -978,6 +1075,7 @@ fn write_definition(
             },
         );
     }
+    write_chart_variables(state.variables(), out);
     if replication {
         enc::write_chart_definition_end(
             out,
