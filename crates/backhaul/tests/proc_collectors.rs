@@ -16,9 +16,10 @@ use std::path::Path;
 
 use backhaul::collectors::proc::{default_collectors, SWITCHES};
 use backhaul::collectors::Collector;
+use backhaul::config::ChartSwitch;
 use proc_support::{
     assert_close, assert_collections_do_not_allocate, assert_values, capture_logs, collect,
-    collect_two_snapshots, stored, Root, T,
+    collect_two_snapshots, stored, variables, Root, T,
 };
 use rrd::{Algorithm, ChartType, Host};
 
@@ -144,6 +145,128 @@ fn uptime_and_load() {
             .rounds(),
         6
     );
+}
+
+/// netdata's alarm variables of `/proc/stat` and `/proc/loadavg`.
+#[test]
+fn active_processors_and_pidmax_variables() {
+    let (root, host) = two_snapshots("cpu-vars");
+    // /proc/stat lists cpu0 and cpu1: the last core's number plus one.
+    let table = variables(&host);
+    assert!(
+        table.contains(&("active_processors".to_string(), 2.0)),
+        "{table:?}"
+    );
+    // /proc/sys/kernel/pid_max 32768, a variable of system.active_processes
+    // (its name is its id: one copy in the host's table).
+    let chart = host.chart_by_id("system.active_processes").unwrap();
+    assert_eq!(chart.read().variables().get("pidmax"), Some(32768.0));
+    assert!(
+        table.contains(&("system.active_processes.pidmax".to_string(), 32768.0)),
+        "{table:?}"
+    );
+    assert_eq!(
+        host.with_host_variables(|own| own.get("active_processors")),
+        Some(2.0)
+    );
+
+    // One core fewer: the variable follows at the next collection.
+    let stat = fs::read_to_string(root.file("proc/stat")).unwrap();
+    let one_core: String = stat
+        .lines()
+        .filter(|line| !line.starts_with("cpu1"))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    root.write("proc/stat", &one_core);
+    let mut stat_only = default_collectors(&root.path, 1, &|s| s == "/proc/stat");
+    let host2 = Host::new("test2", 100);
+    collect(&mut stat_only, &host2, T);
+    assert_eq!(
+        host2.with_variables(|t| t.get("active_processors")),
+        Some(1.0)
+    );
+    // No system.cpu (`cpu utilization = no`): no variable, as in netdata.
+    let switches = |module: &str, key: &str| {
+        (module == "/proc/stat" && key == "cpu utilization").then_some(ChartSwitch::No)
+    };
+    let mut no_total = backhaul::collectors::proc::configured_collectors(
+        &root.path,
+        1,
+        &|s| s == "/proc/stat",
+        &switches,
+        backhaul::collectors::proc::no_disk_sections(),
+    );
+    let host3 = Host::new("test3", 100);
+    collect(&mut no_total, &host3, T);
+    assert!(host3.chart_by_id("system.cpu").is_none());
+    assert_eq!(host3.with_variables(|t| t.len()), 0);
+
+    // pid_max is read once, when the chart is made: a later change is not
+    // seen (netdata reads it once per run). Without the file netdata
+    // assumes 32768.
+    let fresh = Root::new(FIXTURES, "pidmax");
+    fresh.load("t0");
+    fresh.write("proc/sys/kernel/pid_max", "4194304\n");
+    let mut loadavg = default_collectors(&fresh.path, 1, &|s| s == "/proc/loadavg");
+    let host4 = Host::new("test4", 100);
+    collect(&mut loadavg, &host4, T);
+    fresh.write("proc/sys/kernel/pid_max", "1000\n");
+    collect(&mut loadavg, &host4, T + 1);
+    assert_eq!(
+        host4.with_variables(|t| t.get("system.active_processes.pidmax")),
+        Some(4194304.0)
+    );
+    fs::remove_file(fresh.file("proc/sys/kernel/pid_max")).unwrap();
+    let mut loadavg = default_collectors(&fresh.path, 1, &|s| s == "/proc/loadavg");
+    let host5 = Host::new("test5", 100);
+    let logs = capture_logs(|| collect(&mut loadavg, &host5, T));
+    assert_eq!(
+        host5.with_variables(|t| t.get("system.active_processes.pidmax")),
+        Some(32768.0)
+    );
+    assert!(!logs.contains("WARN"), "{logs}");
+}
+
+/// Every module that keeps one of netdata's alarm variables, run in the
+/// default order over one root with both fixture sets: the variables come
+/// in the order the modules first set them.
+#[test]
+fn alarm_variables_in_module_order() {
+    let root = Root::new(FIXTURES, "var-order");
+    root.load("t0");
+    root.load_from("proc_net", "t0");
+    let host = Host::new("test", 100);
+    let mut collectors = all_collectors(&root);
+    collect(&mut collectors, &host, T);
+    root.load("t1");
+    root.load_from("proc_net", "t1");
+    collect(&mut collectors, &host, T + 1);
+    let page_kib = backhaul::sys::page_size() as f64 / 1024.0;
+    // backhaul's module order (SWITCHES): stat, loadavg, net/dev, netstat,
+    // sockstat, conntrack, ipc. netdata 1.37 runs sockstat before netstat
+    // and /proc/net/dev on a thread of its own, so on a netdata of this
+    // machine the order is active_processors, pidmax, tcp_max_orphans,
+    // tcp_mem_*, tcp_max_connections, netfilter_conntrack_max, ipc_*, and
+    // net.eth0.nic_speed_max last.
+    let expected = [
+        ("active_processors", 2.0),
+        ("system.active_processes.pidmax", 32768.0),
+        // eth0's speed is -1 (unknown): 0 kilobits/s, as netdata.
+        ("net.eth0.nic_speed_max", 0.0),
+        ("tcp_max_connections", -1.0),
+        ("tcp_max_orphans", 131072.0),
+        ("tcp_mem_low", 287898.0 * page_kib),
+        ("tcp_mem_pressure", 383867.0 * page_kib),
+        ("tcp_mem_high", 575796.0 * page_kib),
+        ("netfilter_conntrack_max", 262144.0),
+        ("ipc_semaphores_max", 1024000000.0),
+        ("ipc_semaphores_arrays_max", 32000.0),
+    ];
+    let expected: Vec<(String, f64)> = expected
+        .iter()
+        .map(|&(name, value)| (name.to_string(), value))
+        .collect();
+    assert_eq!(variables(&host), expected);
 }
 
 #[test]

@@ -20,7 +20,7 @@ use backhaul::collectors::proc::default_collectors;
 use backhaul::collectors::Collector;
 use proc_support::{
     assert_collections_do_not_allocate, assert_values, capture_logs, collect,
-    collect_two_snapshots, fixtures, Root, T,
+    collect_two_snapshots, fixtures, variables, Root, T,
 };
 use rrd::{Algorithm, Host};
 
@@ -245,6 +245,148 @@ fn sockets() {
     assert!(!chart_ids(&host).contains("ipv6.sockstat6_udp_sockets"));
 }
 
+/// The host variables of the TCP limits: `proc:sockstat` reads
+/// `/proc/sys/net/ipv4/tcp_max_orphans` and `tcp_mem` (pages, in KiB) at
+/// the first collection and then once more than `update constants every`
+/// (60) seconds of collections went by; `proc:netstat` sets
+/// `tcp_max_connections` from `/proc/net/snmp`'s `Tcp` `MaxConn`.
+#[test]
+fn tcp_limit_variables() {
+    let (root, host) = two_snapshots("tcp-vars");
+    let page_kib = backhaul::sys::page_size() as f64 / 1024.0;
+    let get = |host: &Host, name: &str| host.with_variables(|v| v.get(name));
+    // tcp_max_orphans 131072; tcp_mem 287898 383867 575796 pages.
+    assert_eq!(get(&host, "tcp_max_orphans"), Some(131072.0));
+    assert_eq!(get(&host, "tcp_mem_low"), Some(287898.0 * page_kib));
+    assert_eq!(get(&host, "tcp_mem_pressure"), Some(383867.0 * page_kib));
+    assert_eq!(get(&host, "tcp_mem_high"), Some(575796.0 * page_kib));
+    // snmp: Tcp MaxConn -1 (no limit).
+    assert_eq!(get(&host, "tcp_max_connections"), Some(-1.0));
+    // Host variables (not a chart's): these five and netfilter_conntrack_max.
+    assert_eq!(host.with_host_variables(|v| v.len()), 6);
+
+    // The limits are read at collections 1, 62, 123, ... (61 s apart).
+    let mut sockstat = default_collectors(&root.path, 1, &|s| s == "/proc/net/sockstat");
+    let host2 = Host::new("test2", 100);
+    collect(&mut sockstat, &host2, T);
+    root.write("proc/sys/net/ipv4/tcp_max_orphans", "4096\n");
+    root.write("proc/sys/net/ipv4/tcp_mem", "10\t20\t30\n");
+    for t in 1..=60 {
+        collect(&mut sockstat, &host2, T + t);
+    }
+    assert_eq!(get(&host2, "tcp_max_orphans"), Some(131072.0));
+    collect(&mut sockstat, &host2, T + 61);
+    assert_eq!(get(&host2, "tcp_max_orphans"), Some(4096.0));
+    assert_eq!(get(&host2, "tcp_mem_high"), Some(30.0 * page_kib));
+    // Set in netdata's order: max orphans, then low, pressure, high.
+    let names: Vec<String> = variables(&host2).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(
+        names,
+        [
+            "tcp_max_orphans",
+            "tcp_mem_low",
+            "tcp_mem_pressure",
+            "tcp_mem_high"
+        ]
+    );
+
+    // MaxConn follows the file at every collection.
+    let mut netstat = default_collectors(&root.path, 1, &|s| s == "/proc/net/netstat");
+    let snmp = fs::read_to_string(root.file("proc/net/snmp")).unwrap();
+    root.write(
+        "proc/net/snmp",
+        &snmp.replace("Tcp: 1 200 120000 -1 ", "Tcp: 1 200 120000 4096 "),
+    );
+    collect(&mut netstat, &host2, T + 62);
+    assert_eq!(get(&host2, "tcp_max_connections"), Some(4096.0));
+}
+
+/// `[plugin:proc:/proc/net/sockstat] update constants every`, from
+/// netdata.conf: 5 s reads the limits every 6 collections (more than 5 s
+/// of collections since the last read), 0 at every collection.
+#[test]
+fn sockstat_update_constants_every_is_read_from_netdata_conf() {
+    use backhaul::collectors::proc::{configured_collectors_with, no_interface_sections};
+    for (seconds, update_every, reads_at) in [(5, 1, 6), (0, 1, 1), (5, 2, 3)] {
+        let (main, warnings) = backhaul::config::parse_main_str(
+            &format!("[plugin:proc:/proc/net/sockstat]\n\tupdate constants every = {seconds}\n"),
+            "netdata.conf",
+        )
+        .expect("valid");
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(main.proc_patterns.sockstat_update_constants_every, seconds);
+        let root = Root::new(FIXTURES, "constants-every");
+        root.load("t0");
+        let switches = |module: &str, key: &str| main.proc_chart_switch(module, key);
+        let mut sockstat = configured_collectors_with(
+            &root.path,
+            update_every,
+            &|s| s == "/proc/net/sockstat",
+            &switches,
+            backhaul::collectors::proc::no_disk_sections(),
+            no_interface_sections(),
+            &main.proc_patterns,
+        );
+        let host = Host::new("test", 100);
+        collect(&mut sockstat, &host, T);
+        root.write("proc/sys/net/ipv4/tcp_max_orphans", "4096\n");
+        let step = i64::from(update_every);
+        for n in 1..reads_at {
+            collect(&mut sockstat, &host, T + step * n);
+            assert_eq!(
+                host.with_variables(|v| v.get("tcp_max_orphans")),
+                Some(131072.0),
+                "{seconds} s at {update_every} s: collection {}",
+                n + 1
+            );
+        }
+        collect(&mut sockstat, &host, T + step * reads_at);
+        assert_eq!(
+            host.with_variables(|v| v.get("tcp_max_orphans")),
+            Some(4096.0),
+            "{seconds} s at {update_every} s"
+        );
+    }
+    // Not a number of seconds: refused, as backhaul's other numbers.
+    assert!(backhaul::config::parse_main_str(
+        "[plugin:proc:/proc/net/sockstat]\n\tupdate constants every = often\n",
+        "netdata.conf",
+    )
+    .is_err());
+}
+
+/// Without the `/proc/sys` files: no variables, and nothing above debug in
+/// the log; without `/proc/net/sockstat` the limits are still read, as in
+/// netdata (it reads them before opening the file).
+#[test]
+fn missing_limit_files_make_no_variables() {
+    let root = Root::new(FIXTURES, "no-limits");
+    root.load("t0");
+    fs::remove_dir_all(root.file("proc/sys")).unwrap();
+    let host = Host::new("test", 100);
+    let mut collectors = net_collectors(&root);
+    let logs = capture_logs(|| {
+        for t in 0..70 {
+            collect(&mut collectors, &host, T + t);
+        }
+    });
+    let names: Vec<String> = variables(&host).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names, ["net.eth0.nic_speed_max", "tcp_max_connections"]);
+    assert!(!logs.contains("proc/sys"), "{logs}");
+
+    let root = Root::new(FIXTURES, "no-sockstat");
+    root.load("t0");
+    fs::remove_file(root.file("proc/net/sockstat")).unwrap();
+    let host = Host::new("test", 100);
+    let mut sockstat = default_collectors(&root.path, 1, &|s| s == "/proc/net/sockstat");
+    collect(&mut sockstat, &host, T);
+    assert_eq!(
+        host.with_variables(|v| v.get("tcp_max_orphans")),
+        Some(131072.0)
+    );
+    assert_eq!(host.chart_count(), 0);
+}
+
 #[test]
 fn softnet() {
     let (_root, host) = two_snapshots("softnet");
@@ -360,6 +502,91 @@ fn netfilter() {
         "netfilter.synproxy_cookies",
         T + 1,
         &[("valid", 2.0)],
+    );
+}
+
+/// `netfilter_conntrack_max` from `/proc/sys/net/netfilter/nf_conntrack_max`,
+/// read at the first collection and every 10 s, while the module has a file.
+#[test]
+fn conntrack_max_variable() {
+    let (root, host) = two_snapshots("conntrack-max");
+    assert_eq!(
+        host.with_variables(|v| v.get("netfilter_conntrack_max")),
+        Some(262144.0)
+    );
+    let mut conntrack = default_collectors(&root.path, 1, &|s| s == "/proc/net/stat/conntrack");
+    let host2 = Host::new("test2", 100);
+    collect(&mut conntrack, &host2, T);
+    root.write("proc/sys/net/netfilter/nf_conntrack_max", "65536\n");
+    for t in 1..10 {
+        collect(&mut conntrack, &host2, T + t);
+    }
+    let max = |host: &Host| host.with_variables(|v| v.get("netfilter_conntrack_max"));
+    assert_eq!(max(&host2), Some(262144.0));
+    collect(&mut conntrack, &host2, T + 10);
+    assert_eq!(max(&host2), Some(65536.0));
+
+    // Neither nf_conntrack nor nf_conntrack_count: no module, no variable.
+    let bare = Root::new(FIXTURES, "conntrack-bare");
+    bare.load("t0");
+    fs::remove_file(bare.file("proc/net/stat/nf_conntrack")).unwrap();
+    let mut conntrack = default_collectors(&bare.path, 1, &|s| s == "/proc/net/stat/conntrack");
+    let host3 = Host::new("test3", 100);
+    collect(&mut conntrack, &host3, T);
+    assert_eq!(max(&host3), None);
+    // nf_conntrack_count alone is enough.
+    bare.write("proc/sys/net/netfilter/nf_conntrack_count", "7\n");
+    let mut conntrack = default_collectors(&bare.path, 1, &|s| s == "/proc/net/stat/conntrack");
+    collect(&mut conntrack, &host3, T);
+    assert_eq!(max(&host3), Some(262144.0));
+}
+
+/// `nic_speed_max`, a variable of each physical interface's `net.IFACE`:
+/// the speed (Mbit/s) in kilobits/s, set whenever the speed is read, also
+/// with `speed = no` (which only takes the chart), as netdata.
+#[test]
+fn nic_speed_max_variable() {
+    let (root, host) = two_snapshots("nic-speed");
+    // eth0's speed is -1 (unknown): 0, as netdata charts it. lo is not
+    // collected, ifb0 and ifb1 are virtual.
+    let eth0 = host.chart_by_id("net.eth0").unwrap();
+    assert_eq!(eth0.read().variables().get("nic_speed_max"), Some(0.0));
+    let names: Vec<String> = variables(&host)
+        .into_iter()
+        .map(|(n, _)| n)
+        .filter(|n| n.contains("nic_speed_max"))
+        .collect();
+    assert_eq!(names, ["net.eth0.nic_speed_max"]);
+
+    let mut netdev = default_collectors(&root.path, 1, &|s| s == "/proc/net/dev");
+    root.write("sys/class/net/eth0/speed", "1000\n");
+    collect(&mut netdev, &host, T + 2);
+    assert_eq!(
+        eth0.read().variables().get("nic_speed_max"),
+        Some(1_000_000.0)
+    );
+    assert_eq!(
+        host.with_variables(|v| v.get("net.eth0.nic_speed_max")),
+        Some(1_000_000.0)
+    );
+
+    let switches = |module: &str, key: &str| {
+        (module == "/proc/net/dev" && key == "speed for all interfaces")
+            .then_some(backhaul::config::ChartSwitch::No)
+    };
+    let mut no_speed = backhaul::collectors::proc::configured_collectors(
+        &root.path,
+        1,
+        &|s| s == "/proc/net/dev",
+        &switches,
+        backhaul::collectors::proc::no_disk_sections(),
+    );
+    let host2 = Host::new("test2", 100);
+    collect(&mut no_speed, &host2, T);
+    assert!(host2.chart_by_id("net_speed.eth0").is_none());
+    assert_eq!(
+        host2.with_variables(|v| v.get("net.eth0.nic_speed_max")),
+        Some(1_000_000.0)
     );
 }
 
@@ -585,9 +812,10 @@ fn algorithms_multipliers_divisors() {
 // ---------------------------------------------------------------------------
 // Steady state, missing files, odd content.
 
-#[test]
-fn steady_state_collection_does_not_allocate() {
-    let root = Root::new(FIXTURES, "alloc");
+/// The network collectors over a scratch root named `name`, after three
+/// collections (t0, then t1 twice): every chart made, every rate known.
+fn warmed_up(name: &str) -> (Root, Host, Vec<Box<dyn Collector>>) {
+    let root = Root::new(FIXTURES, name);
     root.load("t0");
     let host = Host::new("test", 100);
     let mut collectors = net_collectors(&root);
@@ -595,8 +823,24 @@ fn steady_state_collection_does_not_allocate() {
     root.load("t1");
     collect(&mut collectors, &host, T + 1);
     collect(&mut collectors, &host, T + 2);
+    (root, host, collectors)
+}
+
+#[test]
+fn steady_state_collection_does_not_allocate() {
+    let (_root, host, mut collectors) = warmed_up("alloc");
     assert!(host.chart_count() > 50, "{}", host.chart_count());
     assert_collections_do_not_allocate(&mut collectors, &host, &[T + 3, T + 4, T + 5]);
+}
+
+/// Collections that read the limits again (sockstat's 62nd and 123rd,
+/// conntrack's every 10th) allocate nothing either.
+#[test]
+fn limits_refresh_does_not_allocate() {
+    let (_root, host, mut collectors) = warmed_up("limits-alloc");
+    let times: Vec<i64> = (T + 3..T + 130).collect();
+    assert_collections_do_not_allocate(&mut collectors, &host, &times);
+    assert_eq!(variables(&host).len(), 7);
 }
 
 #[test]

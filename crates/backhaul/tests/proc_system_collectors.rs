@@ -19,7 +19,7 @@ use backhaul::collectors::proc::default_collectors;
 use backhaul::collectors::Collector;
 use proc_support::{
     assert_collections_do_not_allocate, assert_values, capture_logs, collect,
-    collect_two_snapshots, only, stored, ut, Root, T,
+    collect_two_snapshots, only, stored, ut, variables, Root, T,
 };
 use rrd::{ChartType, Host};
 
@@ -482,6 +482,107 @@ fn entropy_ipc_zram_and_ksm() {
     );
     // KSM offers no pages here: no charts.
     assert!(host.chart_by_id("mem.ksm").is_none());
+}
+
+/// netdata's host variables of the semaphore limits, from
+/// `/proc/sys/kernel/sem`, read at the first collection and then every
+/// `60 / update every + 2` collections.
+#[test]
+fn ipc_semaphore_limit_variables() {
+    let root = Root::new(FIXTURES, "ipc-vars");
+    root.load("t0");
+    let host = Host::new("test", 100);
+    let mut ipc = only(&root, "ipc");
+    collect(&mut ipc, &host, T);
+    // kernel/sem: SEMMSL 32000, SEMMNS 1024000000, SEMOPM 500, SEMMNI 32000
+    assert_eq!(
+        variables(&host),
+        [
+            ("ipc_semaphores_max".to_string(), 1024000000.0),
+            ("ipc_semaphores_arrays_max".to_string(), 32000.0),
+        ]
+    );
+    // Collections 2 to 62 do not read the file; the 63rd does.
+    root.write("proc/sys/kernel/sem", "250\t256000\t32\t1024\n");
+    for t in 1..62 {
+        collect(&mut ipc, &host, T + t);
+    }
+    assert_eq!(
+        host.with_variables(|v| v.get("ipc_semaphores_max")),
+        Some(1024000000.0)
+    );
+    collect(&mut ipc, &host, T + 62);
+    assert_eq!(
+        host.with_variables(|v| (
+            v.get("ipc_semaphores_max"),
+            v.get("ipc_semaphores_arrays_max")
+        )),
+        (Some(256000.0), Some(1024.0))
+    );
+
+    // At 2 s a collection: every 32 collections.
+    let mut every_two = default_collectors(&root.path, 2, &|s| s == "ipc");
+    let host2 = Host::new("test2", 100);
+    collect(&mut every_two, &host2, T);
+    root.write("proc/sys/kernel/sem", "250\t512000\t32\t2048\n");
+    for t in 1..32 {
+        collect(&mut every_two, &host2, T + 2 * t);
+    }
+    assert_eq!(
+        host2.with_variables(|v| v.get("ipc_semaphores_max")),
+        Some(256000.0)
+    );
+    collect(&mut every_two, &host2, T + 64);
+    assert_eq!(
+        host2.with_variables(|v| v.get("ipc_semaphores_max")),
+        Some(512000.0)
+    );
+
+    // `semaphore totals = no`: no limits either (netdata's do_sem).
+    let switches = |module: &str, key: &str| {
+        (module == "ipc" && key == "semaphore totals").then_some(backhaul::config::ChartSwitch::No)
+    };
+    let mut no_sem = backhaul::collectors::proc::configured_collectors(
+        &root.path,
+        1,
+        &|s| s == "ipc",
+        &switches,
+        backhaul::collectors::proc::no_disk_sections(),
+    );
+    let host3 = Host::new("test3", 100);
+    collect(&mut no_sem, &host3, T);
+    assert_eq!(host3.with_variables(|v| v.len()), 0);
+
+    // Without the file: no variables, nothing above debug in the log.
+    fs::remove_file(root.file("proc/sys/kernel/sem")).unwrap();
+    let mut ipc = only(&root, "ipc");
+    let host4 = Host::new("test4", 100);
+    let logs = capture_logs(|| {
+        for t in 0..70 {
+            collect(&mut ipc, &host4, T + t);
+        }
+    });
+    assert_eq!(host4.with_variables(|v| v.len()), 0);
+    assert!(host4.chart_by_id("system.ipc_semaphores").is_some());
+    assert!(!logs.contains("kernel/sem"), "{logs}");
+}
+
+/// A collection that reads the semaphore limits again (the 63rd)
+/// allocates nothing either.
+#[test]
+fn ipc_limits_refresh_does_not_allocate() {
+    let root = Root::new(FIXTURES, "ipc-alloc");
+    root.load("t0");
+    let host = Host::new("test", 100);
+    let mut ipc = only(&root, "ipc");
+    collect(&mut ipc, &host, T);
+    collect(&mut ipc, &host, T + 1);
+    let times: Vec<i64> = (T + 2..T + 130).collect();
+    assert_collections_do_not_allocate(&mut ipc, &host, &times);
+    assert_eq!(
+        host.with_variables(|v| v.get("ipc_semaphores_arrays_max")),
+        Some(32000.0)
+    );
 }
 
 #[test]

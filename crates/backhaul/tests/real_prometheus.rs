@@ -15,7 +15,9 @@
 //!   Prometheus' remote-write receiver: the plugin's gauges exact and its
 //!   rates within 1 %, and every series of the charts sent (`/proc`'s
 //!   `system.cpu` and `system.load`, the plugin's) with the names and labels
-//!   the agent's own `/api/v1/allmetrics` shows, at whole seconds;
+//!   the agent's own `/api/v1/allmetrics` shows, at whole seconds, and the
+//!   host variables of the `/proc` modules as `allmetrics?variables=yes`
+//!   lists them;
 //!
 //! * InfluxDB 1.6's `/api/v1/prom/write?db=NAME` as a second remote-write
 //!   receiver: the same kind of push, read back over `/query` (InfluxDB
@@ -328,11 +330,53 @@ fn the_agent_remote_writes_proc_and_plugin_charts_to_prometheus() {
         );
     }
 
+    // The host variables the /proc modules keep (`send variables` is on by
+    // default) are pushed with the values `allmetrics?variables=yes` lists.
+    let pushed_variables: BTreeMap<String, f64> = got
+        .iter()
+        .filter(|(l, _)| !l.contains_key("chart"))
+        .filter_map(|(l, samples)| {
+            let name = l.get("__name__")?;
+            (name != "netdata_info")
+                .then(|| (name.clone(), samples.last().map_or(f64::NAN, |s| s.1)))
+        })
+        .collect();
+    let text = http_get_ok(
+        local(web),
+        "/api/v1/allmetrics?format=prometheus&variables=yes",
+    )
+    .expect("allmetrics with variables");
+    let served_variables: BTreeMap<String, f64> = text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.contains('{'))
+        .filter_map(|l| {
+            let mut words = l.split(' ');
+            let name = words.next()?;
+            let value = words.next()?.parse().ok()?;
+            (name != "netdata_info").then(|| (name.to_string(), value))
+        })
+        .collect();
+    assert!(
+        pushed_variables.contains_key("netdata_active_processors"),
+        "{pushed_variables:?}"
+    );
+    assert_eq!(
+        pushed_variables.keys().collect::<Vec<_>>(),
+        served_variables.keys().collect::<Vec<_>>(),
+        "remote write and allmetrics name the same variables"
+    );
+    for (name, value) in &pushed_variables {
+        // The limits hold still; a NIC's speed could change meanwhile.
+        if !name.ends_with("nic_speed_max") {
+            assert_eq!(Some(value), served_variables.get(name), "{name}");
+        }
+    }
+
     // The series of /proc's charts and the plugin's, names and every label,
     // are those the agent's own allmetrics shows.
     let mut pushed: Vec<BTreeMap<String, String>> = got
         .keys()
-        .filter(|l| l.get("__name__").is_some_and(|n| n != "netdata_info"))
+        .filter(|l| l.contains_key("chart"))
         .cloned()
         .collect();
     pushed.sort();

@@ -855,17 +855,32 @@ pub fn main_from_document(
         let Some(module) = section.name.strip_prefix("plugin:proc:") else {
             continue;
         };
-        // The pattern keys first; the rest are per-chart switches.
+        // The pattern and number keys first; the rest are per-chart
+        // switches. netdata read any whole number for a number key (0 or
+        // less: every collection); backhaul refuses what it cannot read.
+        let mut refused = None;
         let mut rest = section.clone();
-        rest.entries.retain(
-            |entry| match config.proc_patterns.slot(module, &entry.key) {
+        rest.entries.retain(|entry| {
+            if let Some(slot) = config.proc_patterns.number_slot(module, &entry.key) {
+                match parse_u32(&entry.value, 0, "must be a whole number of seconds") {
+                    Ok(number) => *slot = number,
+                    Err(reason) => {
+                        refused.get_or_insert_with(|| invalid_value(section, entry, reason));
+                    }
+                }
+                return false;
+            }
+            match config.proc_patterns.slot(module, &entry.key) {
                 Some(slot) => {
                     slot.clone_from(&entry.value);
                     false
                 }
                 None => true,
-            },
-        );
+            }
+        });
+        if let Some(error) = refused {
+            return Err(error);
+        }
         if let Some((module, keys)) = proc_chart_module(&section.name) {
             config
                 .proc_chart_switches
@@ -1263,7 +1278,8 @@ pub const PROC_CHART_SWITCHES: &[(&str, &[&str])] = &[
 ];
 
 /// The simple patterns of the `/proc` modules that choose what they chart,
-/// with netdata 1.37's keys and defaults.
+/// and their other settings backhaul reads, with netdata 1.37's keys and
+/// defaults.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProcPatterns {
     /// `[plugin:proc:diskspace] exclude space metrics on paths`.
@@ -1274,6 +1290,11 @@ pub struct ProcPatterns {
     pub excluded_disks: String,
     /// `[plugin:proc:/proc/net/dev] disable by default interfaces matching`.
     pub disabled_interfaces: String,
+    /// `[plugin:proc:/proc/net/sockstat] update constants every` (seconds,
+    /// default 60): how often the TCP limits behind the `tcp_max_orphans`
+    /// and `tcp_mem_*` variables are read again (once the collections since
+    /// the last read add up to more than this).
+    pub sockstat_update_constants_every: u32,
 }
 
 impl Default for ProcPatterns {
@@ -1284,6 +1305,7 @@ impl Default for ProcPatterns {
             diskspace_excluded_filesystems: modules::EXCLUDED_FILESYSTEMS.to_string(),
             excluded_disks: modules::EXCLUDED_DISKS.to_string(),
             disabled_interfaces: modules::DISABLED_INTERFACES.to_string(),
+            sockstat_update_constants_every: modules::UPDATE_CONSTANTS_EVERY,
         }
     }
 }
@@ -1301,6 +1323,16 @@ impl ProcPatterns {
             ("/proc/diskstats", "exclude disks") => Some(&mut self.excluded_disks),
             ("/proc/net/dev", "disable by default interfaces matching") => {
                 Some(&mut self.disabled_interfaces)
+            }
+            _ => None,
+        }
+    }
+
+    /// The number of `key` in `[plugin:proc:MODULE]`, if it is one.
+    fn number_slot(&mut self, module: &str, key: &str) -> Option<&mut u32> {
+        match (module, key) {
+            ("/proc/net/sockstat", "update constants every") => {
+                Some(&mut self.sockstat_update_constants_every)
             }
             _ => None,
         }
@@ -1914,7 +1946,7 @@ mod tests {
              [plugin:proc:/proc/net/snmp]\n\tipv4 packets = no\n\tipv4 UDPLite packets = yes\n\
              [plugin:proc:/proc/net/snmp6]\n\tipv6 UDPlite errors = auto\n\tect = no\n\
              [plugin:proc:/proc/net/sockstat]\n\tipv4 TCP memory = no\n\t\
-             update constants every = 60\n\
+             update constants every = 30\n\
              [plugin:proc:/proc/net/sockstat6]\n\tipv6 RAW sockets = yes\n\tipv6 bogus = no\n\
              [plugin:proc:/proc/net/dev]\n\tdisable by default interfaces matching = eth9\n\t\
              enable new interfaces detected at runtime = no\n\t\
@@ -1955,11 +1987,11 @@ mod tests {
             None
         );
         assert_eq!(config.proc_patterns.disabled_interfaces, "eth9");
+        assert_eq!(config.proc_patterns.sockstat_update_constants_every, 30);
         assert_eq!(
             warned_keys(&warnings),
             [
                 ("filename to monitor".to_string(), WarningKind::NotUsed),
-                ("update constants every".to_string(), WarningKind::NotUsed),
                 ("ipv6 bogus".to_string(), WarningKind::NotUsed),
                 (
                     "mtu for all interfaces".to_string(),

@@ -111,6 +111,12 @@ impl Root {
         copy_tree(&self.snapshots.join(name), &self.path);
     }
 
+    /// Copies snapshot `name` of another fixture set, `fixture_set`, over
+    /// the root (to collect two sets' files together).
+    pub fn load_from(&self, fixture_set: &str, name: &str) {
+        copy_tree(&fixtures(fixture_set).join(name), &self.path);
+    }
+
     pub fn file(&self, relative: &str) -> PathBuf {
         self.path.join(relative)
     }
@@ -225,6 +231,17 @@ pub fn assert_values(host: &Host, chart: &str, t: i64, expected: &[(&str, f64)])
             "{chart}.{dim} at {t}: stored {actual:?}, expected {value}"
         );
     }
+}
+
+/// The host's variables table (its custom variables and the charts'
+/// copies), in the order they were first set.
+pub fn variables(host: &Host) -> Vec<(String, f64)> {
+    host.with_variables(|table| {
+        table
+            .iter()
+            .map(|(name, value)| (name.to_string(), value))
+            .collect()
+    })
 }
 
 /// Log lines written while `f` runs on this thread.

@@ -229,6 +229,11 @@ impl ChartHandle {
         }
     }
 
+    /// The chart in the store (for its variables).
+    pub(crate) fn chart(&self) -> &Arc<Chart> {
+        &self.chart
+    }
+
     /// How many dimensions [`Self::update`] takes values for.
     pub(crate) fn dimension_count(&self) -> usize {
         self.dims.len()

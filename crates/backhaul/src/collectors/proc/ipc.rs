@@ -11,6 +11,14 @@
 //! message queue charts exist while there is a queue, with at most 50
 //! queues (netdata's `max dimensions in memory allowed`: beyond it the
 //! charts go and message queues are no longer collected).
+//!
+//! With `semaphore totals` on, the module keeps netdata's host variables of
+//! the semaphore limits, from `/proc/sys/kernel/sem` (`SEMMSL SEMMNS SEMOPM
+//! SEMMNI`): `ipc_semaphores_max` (SEMMNS, semaphores system-wide) and
+//! `ipc_semaphores_arrays_max` (SEMMNI, arrays), read at the first
+//! collection and then, as netdata counts, every `60 / update every + 2`
+//! collections (62 s at one collection a second). Without the file there
+//! are none (netdata asked `semctl(IPC_INFO)` then).
 
 use std::path::Path;
 
@@ -22,6 +30,7 @@ use super::chart_handle::{
 use super::ondemand::{enabled, ChartSwitches};
 use super::parse::{lines, parse_i64, parse_u64, words};
 use super::source::SourceFile;
+use super::variables::{HostVariable, LimitsFile, Refresh};
 use crate::collectors::Collector;
 
 const MODULE: &str = "ipc";
@@ -132,23 +141,35 @@ pub struct IpcCollector {
     queues: Vec<Queue>,
     values: (Vec<Option<i64>>, Vec<Option<i64>>),
     charts: [Option<ChartHandle>; 6],
+    /// `/proc/sys/kernel/sem`.
+    limits: LimitsFile,
+    limits_refresh: Refresh,
+    /// `ipc_semaphores_max`, `ipc_semaphores_arrays_max`.
+    limit_variables: [HostVariable; 2],
     refused: RefusedRounds,
 }
 
 impl IpcCollector {
     /// With the switches of `[plugin:proc:ipc]`.
     pub fn configured(root: &Path, update_every: u32, switches: ChartSwitches<'_>) -> IpcCollector {
+        let update_every = update_every.max(1);
         IpcCollector {
             do_sem: enabled(switches, MODULE, "semaphore totals"),
             do_shm: enabled(switches, MODULE, "shared memory totals"),
             sem: SourceFile::new(root, "/proc/sysvipc/sem"),
             msg: SourceFile::new(root, "/proc/sysvipc/msg"),
             shm: SourceFile::new(root, "/proc/sysvipc/shm"),
-            update_every: update_every.max(1),
+            update_every,
             do_msg: enabled(switches, MODULE, "message queues"),
             queues: Vec::new(),
             values: (Vec::new(), Vec::new()),
             charts: Default::default(),
+            limits: LimitsFile::new(root, "/proc/sys/kernel/sem"),
+            limits_refresh: Refresh::every(60 / update_every + 2),
+            limit_variables: [
+                HostVariable::new("ipc_semaphores_max"),
+                HostVariable::new("ipc_semaphores_arrays_max"),
+            ],
             refused: RefusedRounds::default(),
         }
     }
@@ -254,6 +275,13 @@ impl Collector for IpcCollector {
     fn collect(&mut self, host: &Host, now_ut: u64) -> anyhow::Result<()> {
         let ue = self.update_every;
         let mut cycle = Cycle::new(now_ut);
+        if self.do_sem && self.limits_refresh.due() {
+            if let Some([_semmsl, semmns, _semopm, semmni]) = self.limits.numbers::<4>("proc:ipc") {
+                let [semaphores_max, arrays_max] = &mut self.limit_variables;
+                semaphores_max.set(host, semmns as f64);
+                arrays_max.set(host, semmni as f64);
+            }
+        }
         let sem = if self.do_sem { self.sem.read() } else { None };
         match sem {
             Some(data) => {

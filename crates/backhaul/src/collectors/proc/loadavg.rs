@@ -5,6 +5,11 @@
 //! `system.load` is a chart of at least 5 s, collected at the first cycle on
 //! or after each of its grid times; the load values are collected times
 //! 1000 (truncated) and stored divided by 1000.
+//!
+//! `system.active_processes` has netdata's chart variable `pidmax`, the
+//! kernel's `/proc/sys/kernel/pid_max`, read once (netdata reads it once
+//! per run) when the chart is made; without the file it is 32768, the
+//! value netdata assumes then.
 
 use std::path::Path;
 
@@ -13,6 +18,7 @@ use rrd::{ChartType, Host};
 use super::chart_handle::{ChartHandle, ChartSpec, Cycle, DimSpec, RefusedRounds};
 use super::parse::{lines, parse_f64, parse_i64, thousandths, words};
 use super::source::SourceFile;
+use super::variables::{ChartVariable, LimitsFile};
 use super::PROC_PLUGIN;
 use crate::collectors::Collector;
 
@@ -53,6 +59,9 @@ const SYSTEM_ACTIVE_PROCESSES: ChartSpec = ChartSpec {
 };
 const ACTIVE_DIMS: [DimSpec; 1] = [DimSpec::absolute("active", 1, 1)];
 
+/// What netdata takes `pid_max` to be when it cannot read it.
+const DEFAULT_PID_MAX: i64 = 32768;
+
 /// What one read of the file gives.
 #[derive(Debug, PartialEq, Eq)]
 struct LoadAverage {
@@ -84,6 +93,10 @@ pub struct LoadavgCollector {
     next_load_ut: u64,
     load: Option<ChartHandle>,
     active: Option<ChartHandle>,
+    /// `/proc/sys/kernel/pid_max`, until it is read (once).
+    pid_max_file: Option<LimitsFile>,
+    /// `system.active_processes`'s `pidmax`.
+    pidmax: ChartVariable,
     refused: RefusedRounds,
 }
 
@@ -97,6 +110,8 @@ impl LoadavgCollector {
             next_load_ut: 0,
             load: None,
             active: None,
+            pid_max_file: Some(LimitsFile::new(root, "/proc/sys/kernel/pid_max")),
+            pidmax: ChartVariable::new("pidmax"),
             refused: RefusedRounds::default(),
         }
     }
@@ -133,6 +148,7 @@ impl Collector for LoadavgCollector {
 
         if parsed.active.is_some() {
             let update_every = self.update_every;
+            let created = self.active.is_none();
             let chart = self.active.get_or_insert_with(|| {
                 ChartHandle::create(
                     host,
@@ -140,6 +156,17 @@ impl Collector for LoadavgCollector {
                     &ACTIVE_DIMS,
                 )
             });
+            if created {
+                let read = self
+                    .pid_max_file
+                    .take()
+                    .and_then(|mut file| file.numbers::<1>("proc:loadavg"));
+                let pid_max = match read {
+                    Some([max]) if max > 0 => max,
+                    _ => DEFAULT_PID_MAX,
+                };
+                self.pidmax.set(host, chart, pid_max as f64);
+            }
             chart.update(&mut cycle, &[parsed.active]);
         }
 

@@ -45,6 +45,18 @@
 //!
 //! The collectors only set raw kernel counters; the store does the
 //! incremental, percentage, multiplier and divisor math.
+//!
+//! Some modules also keep the custom variables netdata's modules make for
+//! its alarms (served by `allmetrics?variables=yes`, sent by remote write),
+//! in the store only when they change: `proc:stat` `active_processors`;
+//! `proc:loadavg` `system.active_processes`'s `pidmax`; `proc:netdev` each
+//! physical interface's `net.IFACE` `nic_speed_max`; `proc:netstat`
+//! `tcp_max_connections`; `proc:sockstat` `tcp_max_orphans` and
+//! `tcp_mem_low`, `tcp_mem_pressure`, `tcp_mem_high`; `proc:conntrack`
+//! `netfilter_conntrack_max`; `proc:ipc` `ipc_semaphores_max` and
+//! `ipc_semaphores_arrays_max`. The limits among them come from
+//! `/proc/sys` files read as often as netdata reads them (once, every 10 s,
+//! or about once a minute); a missing one means no variable.
 
 mod chart_handle;
 mod counter_table;
@@ -74,6 +86,7 @@ mod source;
 mod stat;
 mod timex;
 mod uptime;
+mod variables;
 mod vmstat;
 mod zram;
 
@@ -91,7 +104,7 @@ pub use net_dev::{
 };
 pub use netfilter::{ConntrackCollector, SynproxyCollector};
 pub use netstat::NetstatCollector;
-pub use sockstat::SockstatCollector;
+pub use sockstat::{SockstatCollector, UPDATE_CONSTANTS_EVERY};
 pub use softnet::SoftnetCollector;
 pub use stat::StatCollector;
 pub use timex::{ClockSource, TimexCollector};
@@ -148,9 +161,9 @@ pub fn configured_collectors(
 }
 
 /// [`configured_collectors`] with the network interfaces' own sections
-/// (`[plugin:proc:/proc/net/dev:IFACE]`) and the modules' patterns
-/// (`exclude disks`, `disable by default interfaces matching`, diskspace's
-/// exclusions).
+/// (`[plugin:proc:/proc/net/dev:IFACE]`) and the modules' patterns and
+/// settings (`exclude disks`, `disable by default interfaces matching`,
+/// diskspace's exclusions, sockstat's `update constants every`).
 pub fn configured_collectors_with(
     root: &Path,
     update_every: u32,
@@ -184,11 +197,10 @@ pub fn configured_collectors_with(
             "/proc/net/netstat" => {
                 Box::new(NetstatCollector::configured(root, update_every, switches))
             }
-            "/proc/net/sockstat" => Box::new(SockstatCollector::ipv4_configured(
-                root,
-                update_every,
-                switches,
-            )),
+            "/proc/net/sockstat" => Box::new(
+                SockstatCollector::ipv4_configured(root, update_every, switches)
+                    .updating_constants_every(patterns.sockstat_update_constants_every),
+            ),
             "/proc/net/sockstat6" => Box::new(SockstatCollector::ipv6_configured(
                 root,
                 update_every,

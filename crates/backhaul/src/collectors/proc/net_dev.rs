@@ -19,7 +19,10 @@
 //!   counters are not zero (netdata's `auto`);
 //! * speed and duplex are read for physical interfaces only, speed only
 //!   while the bandwidth chart exists and the carrier file is readable (an
-//!   unknown speed, `-1`, is charted as 0, as netdata does); duplex while
+//!   unknown speed, `-1`, is charted as 0, as netdata does), and each
+//!   speed read sets the bandwidth chart's variable `nic_speed_max`
+//!   (kilobits/s: the speed in Mbit/s × 1000, netdata's alarm variable),
+//!   also under `speed = no`, which only takes the chart; duplex while
 //!   the carrier is readable, else `unknown`; the carrier chart exists while
 //!   the carrier file is readable; operstate and MTU are read until a read
 //!   fails, then no more (netdata's rules).
@@ -55,6 +58,7 @@ use super::module_file::KeptOpen;
 use super::ondemand::{no_chart_switches, on_demand, ChartSwitches, OnDemand};
 use super::parse::{lines, parse_u64, words};
 use super::source::{host_path, SourceFile};
+use super::variables::ChartVariable;
 use super::PROC_PLUGIN;
 use crate::collectors::Collector;
 
@@ -129,8 +133,9 @@ impl InterfaceSwitches {
         self.0[which].wants(nonzero)
     }
 
-    /// Whether the carrier file is read: the carrier, duplex and speed
-    /// charts need it.
+    /// Whether the carrier file is read for the charts: the carrier,
+    /// duplex and speed charts need it (and the speed variable of a
+    /// physical interface, see [`SysFiles::new`]).
     fn reads_carrier(&self) -> bool {
         self.on(CARRIER) || self.on(DUPLEX) || self.on(SPEED)
     }
@@ -383,6 +388,8 @@ impl SysFiles {
     /// The files of interface `name` its `switches` need; speed and duplex
     /// for a physical interface whose directory exists (netdata charted an
     /// `unknown` duplex even without `/sys`, as in a container without it).
+    /// The speed (and so the carrier) of a physical interface is read even
+    /// under `speed = no`, for its `nic_speed_max`.
     fn new(
         class_net: &Path,
         name: &str,
@@ -393,10 +400,10 @@ impl SysFiles {
         let physical = !is_virtual && dir.is_dir();
         let file = |wanted: bool, file: &str| wanted.then(|| SysFile::new(dir.join(file)));
         SysFiles {
-            speed: file(physical && switches.on(SPEED), "speed"),
+            speed: file(physical, "speed"),
             duplex: file(physical && switches.on(DUPLEX), "duplex"),
             operstate: file(switches.on(OPERSTATE), "operstate"),
-            carrier: file(switches.reads_carrier(), "carrier"),
+            carrier: file(physical || switches.reads_carrier(), "carrier"),
             mtu: file(switches.on(MTU), "mtu"),
         }
     }
@@ -467,6 +474,8 @@ struct Interface {
     seen: bool,
     sys: SysFiles,
     bandwidth: Option<ChartHandle>,
+    /// `net.IFACE`'s `nic_speed_max`.
+    nic_speed_max: ChartVariable,
     packets: Option<ChartHandle>,
     /// The charts of [`COUNTER_CHARTS`], in that order.
     counter_charts: [Option<ChartHandle>; 5],
@@ -507,28 +516,35 @@ impl Interface {
             chart.mark_obsolete();
         }
 
-        if self.bandwidth.is_some() && carrier.is_some() {
+        if let (Some(bandwidth), Some(_)) = (&self.bandwidth, carrier) {
             if let Some(file) = &mut self.sys.speed {
                 if let Some(speed) = read_sys_number(file) {
+                    self.nic_speed_max.set(
+                        host,
+                        bandwidth,
+                        speed as f64 * KILOBITS_IN_A_MEGABIT as f64,
+                    );
                     let kilobits = i64::try_from(speed)
                         .ok()
                         .and_then(|s| s.checked_mul(KILOBITS_IN_A_MEGABIT));
-                    let title = "Interface Speed";
-                    self.speed
-                        .get_or_insert_with(|| {
-                            create_line(
-                                host,
-                                &self.name,
-                                self.is_virtual,
-                                "net_speed",
-                                title,
-                                "kilobits/s",
-                                7,
-                                update_every,
-                                &SPEED_DIMS,
-                            )
-                        })
-                        .update(cycle, &[kilobits]);
+                    if self.switches.on(SPEED) {
+                        let title = "Interface Speed";
+                        self.speed
+                            .get_or_insert_with(|| {
+                                create_line(
+                                    host,
+                                    &self.name,
+                                    self.is_virtual,
+                                    "net_speed",
+                                    title,
+                                    "kilobits/s",
+                                    7,
+                                    update_every,
+                                    &SPEED_DIMS,
+                                )
+                            })
+                            .update(cycle, &[kilobits]);
+                    }
                 }
             }
         }
@@ -699,6 +715,7 @@ impl NewInterfaces {
             name,
             seen: false,
             bandwidth: None,
+            nic_speed_max: ChartVariable::new("nic_speed_max"),
             packets: None,
             counter_charts: Default::default(),
             speed: None,

@@ -16,6 +16,12 @@
 //! `/proc/net/stat/nf_conntrack`, the connection count alone comes from
 //! `/proc/sys/net/netfilter/nf_conntrack_count`. The synproxy charts follow
 //! the `auto` rule on the sum of all its counters.
+//!
+//! While the conntrack module has one of its two files, it keeps netdata's
+//! host variable `netfilter_conntrack_max`, from
+//! `/proc/sys/net/netfilter/nf_conntrack_max`, read at the first
+//! collection and then every 10 s (netdata's default `read every seconds`
+//! of `[plugin:proc:/proc/sys/net/netfilter/nf_conntrack_max]`).
 
 use std::path::Path;
 
@@ -25,6 +31,7 @@ use super::chart_handle::{ChartSpec, Cycle, DimSpec, RefusedRounds};
 use super::counter_table::{CounterTable, TableChart, TableCharts, TableDim};
 use super::module_file::ModuleFile;
 use super::parse::{lines, parse_u64, words};
+use super::variables::{HostVariable, LimitsFile, Refresh};
 use crate::collectors::Collector;
 
 const CONNTRACK: &str = "/proc/net/stat/nf_conntrack";
@@ -266,23 +273,33 @@ pub struct ConntrackCollector {
     update_every: u32,
     counters: CounterTable,
     charts: TableCharts,
+    max_file: LimitsFile,
+    max_refresh: Refresh,
+    conntrack_max: HostVariable,
     refused: RefusedRounds,
 }
 
 const CONNTRACK_COLLECTOR: &str = "proc:conntrack";
+
+/// How often netdata reads `nf_conntrack_max`, in seconds.
+const CONNTRACK_MAX_EVERY: u32 = 10;
 
 impl ConntrackCollector {
     pub fn new(root: &Path, update_every: u32) -> ConntrackCollector {
         let mut counters = CounterTable::default();
         let charts = TableCharts::new(&mut counters, CONNTRACK_CHARTS).always();
         let entries = counters.register("entries");
+        let update_every = update_every.max(1);
         ConntrackCollector {
             entries,
             file: ModuleFile::new(root, CONNTRACK),
             count_file: ModuleFile::new(root, "/proc/sys/net/netfilter/nf_conntrack_count"),
-            update_every: update_every.max(1),
+            update_every,
             counters,
             charts,
+            max_file: LimitsFile::new(root, "/proc/sys/net/netfilter/nf_conntrack_max"),
+            max_refresh: Refresh::every(CONNTRACK_MAX_EVERY.div_ceil(update_every)),
+            conntrack_max: HostVariable::new("netfilter_conntrack_max"),
             refused: RefusedRounds::default(),
         }
     }
@@ -306,6 +323,13 @@ impl Collector for ConntrackCollector {
             if let Some(data) = self.count_file.read(CONNTRACK_COLLECTOR) {
                 let count = words(data).next().and_then(parse_u64);
                 self.counters.set_index(self.entries, count);
+            }
+        }
+        // As netdata, only while the module has a file to chart.
+        let has_source = !self.file.is_absent() || !self.count_file.is_absent();
+        if has_source && self.max_refresh.due() {
+            if let Some([max]) = self.max_file.numbers::<1>(CONNTRACK_COLLECTOR) {
+                self.conntrack_max.set(host, max as f64);
             }
         }
         let mut cycle = Cycle::new(now_ut);

@@ -14,6 +14,9 @@
 //! that is missing at start is not read again (one log line), and only the
 //! charts drawn from it are absent (netdata 1.37 gave up all three files
 //! when `/proc/net/snmp6` was missing, as on a kernel without IPv6).
+//!
+//! `/proc/net/snmp`'s `Tcp` `MaxConn` (`-1`: no limit) is netdata's host
+//! variable `tcp_max_connections`, set whenever the file is read.
 
 use std::path::Path;
 
@@ -23,6 +26,8 @@ use super::chart_handle::{ChartSpec, Cycle, DimSpec, RefusedRounds};
 use super::counter_table::{CounterTable, SwitchKey, TableChart, TableCharts, TableDim};
 use super::module_file::ModuleFile;
 use super::ondemand::{no_chart_switches, ChartSwitches};
+use super::parse::{lines, words};
+use super::variables::{parse_signed, HostVariable};
 use crate::collectors::Collector;
 
 const MODULE: &str = "/proc/net/netstat";
@@ -1576,6 +1581,17 @@ static CHARTS: &[TableChart] = &[
     },
 ];
 
+/// `MaxConn` of the `Tcp:` header and values lines of `/proc/net/snmp`
+/// (signed: `-1` when the kernel sets no limit).
+fn tcp_max_conn(data: &[u8]) -> Option<i64> {
+    let mut tcp = lines(data).filter(|line| line.starts_with(b"Tcp:"));
+    let (header, values) = (tcp.next()?, tcp.next()?);
+    words(&header[4..])
+        .zip(words(&values[4..]))
+        .find(|(name, _)| *name == b"MaxConn")
+        .and_then(|(_, value)| parse_signed(value))
+}
+
 /// Collects `/proc/net/netstat`, `/proc/net/snmp` and `/proc/net/snmp6`.
 pub struct NetstatCollector {
     netstat: ModuleFile,
@@ -1584,6 +1600,7 @@ pub struct NetstatCollector {
     update_every: u32,
     counters: CounterTable,
     charts: TableCharts,
+    tcp_max_connections: HostVariable,
     refused: RefusedRounds,
 }
 
@@ -1609,6 +1626,7 @@ impl NetstatCollector {
             update_every: update_every.max(1),
             counters,
             charts,
+            tcp_max_connections: HostVariable::new("tcp_max_connections"),
             refused: RefusedRounds::default(),
         }
     }
@@ -1628,8 +1646,10 @@ impl Collector for NetstatCollector {
         if let Some(data) = self.netstat.read(COLLECTOR) {
             self.counters.parse_header_value_pairs(data);
         }
+        let mut max_conn = None;
         if let Some(data) = self.snmp.read(COLLECTOR) {
             self.counters.parse_header_value_pairs(data);
+            max_conn = tcp_max_conn(data);
         }
         if let Some(data) = self.snmp6.read(COLLECTOR) {
             self.counters.parse_name_value_lines(data);
@@ -1637,6 +1657,9 @@ impl Collector for NetstatCollector {
         let mut cycle = Cycle::new(now_ut);
         self.charts
             .update(host, &self.counters, &mut cycle, self.update_every);
+        if let Some(max_conn) = max_conn {
+            self.tcp_max_connections.set(host, max_conn as f64);
+        }
         self.refused.settle(COLLECTOR, cycle);
         Ok(())
     }
@@ -1645,6 +1668,18 @@ impl Collector for NetstatCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tcp_max_conn_is_read_signed() {
+        let snmp = b"Ip: Forwarding DefaultTTL\nIp: 2 64\n\
+                     Tcp: RtoAlgorithm RtoMin RtoMax MaxConn ActiveOpens\n\
+                     Tcp: 1 200 120000 -1 122784\n";
+        assert_eq!(tcp_max_conn(snmp), Some(-1));
+        assert_eq!(tcp_max_conn(b"Tcp: MaxConn\nTcp: 4096\n"), Some(4096));
+        assert_eq!(tcp_max_conn(b"Tcp: RtoMin\nTcp: 200\n"), None);
+        assert_eq!(tcp_max_conn(b"Tcp: MaxConn\n"), None);
+        assert_eq!(tcp_max_conn(b""), None);
+    }
 
     #[test]
     fn every_chart_is_unique_and_well_formed() {

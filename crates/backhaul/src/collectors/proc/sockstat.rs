@@ -11,6 +11,15 @@
 //! sockets`, `ipv6 UDPLITE sockets`, `ipv6 RAW sockets`, `ipv6 FRAG
 //! sockets`. Under `auto`, the default, a chart is created once a counter
 //! is not zero; under `yes` as soon as the file is read; under `no` never.
+//!
+//! The IPv4 one also keeps netdata's host variables of the TCP limits:
+//! `tcp_max_orphans` (`/proc/sys/net/ipv4/tcp_max_orphans`) and
+//! `tcp_mem_low`, `tcp_mem_pressure`, `tcp_mem_high` (the three numbers of
+//! `/proc/sys/net/ipv4/tcp_mem`, pages, in KiB). As netdata, it reads them
+//! at the first collection (whether `/proc/net/sockstat` is there or not)
+//! and then once the collections since add up to more than `[plugin:proc:
+//! /proc/net/sockstat] update constants every` seconds (60: every 61 s at
+//! one collection a second).
 
 use std::path::Path;
 
@@ -20,6 +29,7 @@ use super::chart_handle::{ChartSpec, Cycle, DimSpec, RefusedRounds};
 use super::counter_table::{CounterTable, SwitchKey, TableChart, TableCharts, TableDim};
 use super::module_file::ModuleFile;
 use super::ondemand::{no_chart_switches, ChartSwitches};
+use super::variables::{HostVariable, LimitsFile, Refresh};
 use crate::collectors::Collector;
 
 const SOCKSTAT: &str = "/proc/net/sockstat";
@@ -265,6 +275,53 @@ static SOCKSTAT6_CHARTS: &[TableChart] = &[
     },
 ];
 
+/// netdata's default `update constants every` of
+/// `[plugin:proc:/proc/net/sockstat]`, in seconds.
+pub const UPDATE_CONSTANTS_EVERY: u32 = 60;
+
+/// The TCP limits `/proc/net/sockstat`'s module keeps as host variables.
+struct TcpLimits {
+    refresh: Refresh,
+    max_orphans_file: LimitsFile,
+    mem_file: LimitsFile,
+    max_orphans: HostVariable,
+    /// `tcp_mem_low`, `tcp_mem_pressure`, `tcp_mem_high`.
+    mem: [HostVariable; 3],
+    /// Bytes in a page (`tcp_mem` counts pages).
+    page_size: f64,
+}
+
+impl TcpLimits {
+    fn new(root: &Path, update_every: u32, every_seconds: u32, page_size: i64) -> TcpLimits {
+        TcpLimits {
+            refresh: Refresh::every(every_seconds / update_every.max(1) + 1),
+            max_orphans_file: LimitsFile::new(root, "/proc/sys/net/ipv4/tcp_max_orphans"),
+            mem_file: LimitsFile::new(root, "/proc/sys/net/ipv4/tcp_mem"),
+            max_orphans: HostVariable::new("tcp_max_orphans"),
+            mem: [
+                HostVariable::new("tcp_mem_low"),
+                HostVariable::new("tcp_mem_pressure"),
+                HostVariable::new("tcp_mem_high"),
+            ],
+            page_size: page_size as f64,
+        }
+    }
+
+    fn collect(&mut self, host: &Host, collector: &str) {
+        if !self.refresh.due() {
+            return;
+        }
+        if let Some([orphans]) = self.max_orphans_file.numbers::<1>(collector) {
+            self.max_orphans.set(host, orphans as f64);
+        }
+        if let Some(pages) = self.mem_file.numbers::<3>(collector) {
+            for (variable, pages) in self.mem.iter_mut().zip(pages) {
+                variable.set(host, pages as f64 * self.page_size / 1024.0);
+            }
+        }
+    }
+}
+
 /// Collects `/proc/net/sockstat` or `/proc/net/sockstat6`.
 pub struct SockstatCollector {
     name: &'static str,
@@ -272,6 +329,8 @@ pub struct SockstatCollector {
     update_every: u32,
     counters: CounterTable,
     charts: TableCharts,
+    /// The IPv4 one's TCP limits.
+    tcp_limits: Option<TcpLimits>,
     refused: RefusedRounds,
 }
 
@@ -295,14 +354,32 @@ impl SockstatCollector {
         update_every: u32,
         switches: ChartSwitches<'_>,
     ) -> SockstatCollector {
-        SockstatCollector::new(
+        let mut collector = SockstatCollector::new(
             "proc:sockstat",
             SOCKSTAT,
             SOCKSTAT_CHARTS,
             root,
             update_every,
             switches,
-        )
+        );
+        let page_size = i64::try_from(crate::sys::page_size()).unwrap_or(4096);
+        collector.tcp_limits = Some(TcpLimits::new(
+            root,
+            collector.update_every,
+            UPDATE_CONSTANTS_EVERY,
+            page_size,
+        ));
+        collector
+    }
+
+    /// With `[plugin:proc:/proc/net/sockstat] update constants every` set
+    /// to `seconds` (how often the IPv4 one reads the TCP limits; the IPv6
+    /// one has none).
+    pub fn updating_constants_every(mut self, seconds: u32) -> SockstatCollector {
+        if let Some(limits) = &mut self.tcp_limits {
+            limits.refresh = Refresh::every(seconds / self.update_every + 1);
+        }
+        self
     }
 
     /// [`SockstatCollector::ipv6`] with the per-chart switches of
@@ -341,6 +418,7 @@ impl SockstatCollector {
             update_every: update_every.max(1),
             counters,
             charts,
+            tcp_limits: None,
             refused: RefusedRounds::default(),
         }
     }
@@ -356,6 +434,9 @@ impl Collector for SockstatCollector {
     }
 
     fn collect(&mut self, host: &Host, now_ut: u64) -> anyhow::Result<()> {
+        if let Some(limits) = &mut self.tcp_limits {
+            limits.collect(host, self.name);
+        }
         self.counters.clear();
         let Some(data) = self.file.read(self.name) else {
             self.charts.mark_all_obsolete();

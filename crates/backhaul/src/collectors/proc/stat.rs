@@ -9,6 +9,10 @@
 //! `percentage-of-incremental-row` dimensions with `idle` hidden, `user`
 //! without `guest` and `nice` without `guest_nice` (the kernel counts guest
 //! time in both).
+//!
+//! With `system.cpu`, the host variable `active_processors` (netdata's, for
+//! its alarms): the number of the last `cpuN` line plus one, 1 when there
+//! is none, set at every collection (in the store when it changes).
 
 use std::path::Path;
 
@@ -19,6 +23,7 @@ use super::cpu_sysfs::CoreFiles;
 use super::ondemand::{enabled, no_chart_switches, ChartSwitches};
 use super::parse::{lines, parse_i64, parse_u64, words};
 use super::source::SourceFile;
+use super::variables::HostVariable;
 use super::PROC_PLUGIN;
 use crate::collectors::Collector;
 
@@ -184,6 +189,8 @@ struct StatCharts {
     /// The `[plugin:proc:/proc/stat]` switches, in the order of
     /// [`CHART_KEYS`] (all on unless set to `no`).
     enabled: [bool; 6],
+    /// `active_processors`, kept while `system.cpu` exists.
+    active_processors: HostVariable,
 }
 
 /// netdata's switches of the `/proc/stat` charts: `system.cpu`,
@@ -209,6 +216,7 @@ impl Default for StatCharts {
             forks: None,
             processes: None,
             enabled: [true; 6],
+            active_processors: HostVariable::new("active_processors"),
         }
     }
 }
@@ -230,6 +238,8 @@ impl StatCharts {
         let mut forks = None;
         let mut running = None;
         let mut blocked = None;
+        // The number of the last `cpuN` line (netdata's count of cores).
+        let mut last_core = None;
 
         for line in lines(data) {
             let mut w = words(line);
@@ -271,6 +281,7 @@ impl StatCharts {
                             chart.update(cycle, &values);
                         }
                         CpuKey::Core(core) => {
+                            last_core = Some(core);
                             if self.cores.len() <= core {
                                 self.cores.resize_with(core + 1, || None);
                                 self.cores_seen.resize(core + 1, false);
@@ -295,6 +306,11 @@ impl StatCharts {
             if let (Some(chart), false) = (chart, *seen) {
                 chart.mark_obsolete();
             }
+        }
+
+        if self.total.is_some() {
+            let processors = last_core.map_or(1, |core| core + 1);
+            self.active_processors.set(host, processors as f64);
         }
 
         if forks.is_some() && self.enabled[4] {
