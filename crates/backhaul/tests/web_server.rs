@@ -845,3 +845,22 @@ fn an_idle_server_with_nothing_to_time_stops_at_once() {
     );
     let _ = stopper.join();
 }
+
+/// The ports refuse connections as soon as the shutdown fires, before the
+/// server's thread has wound down: a streaming child that reconnects
+/// meanwhile is refused (and retries after its reconnect delay) rather
+/// than accepted into a backlog that the closing listener resets.
+#[test]
+fn the_ports_refuse_connections_as_soon_as_the_shutdown_fires() {
+    let conf = "[plugins]\n    netdata monitoring = no\n[web]\n    bind to = 127.0.0.1:0\n";
+    let shutdown = Shutdown::new();
+    let web = WebServer::start(&loaded(conf), store(), shutdown.clone(), Hooks::default())
+        .expect("web server starts")
+        .expect("web server on");
+    let addr = web.local_addrs()[0];
+    std::net::TcpStream::connect(addr).expect("accepting before the shutdown");
+    shutdown.trigger();
+    let refused = std::net::TcpStream::connect(addr).expect_err("refused after the shutdown");
+    assert_eq!(refused.kind(), std::io::ErrorKind::ConnectionRefused);
+    web.join();
+}

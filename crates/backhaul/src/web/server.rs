@@ -282,6 +282,20 @@ impl WebServer {
         // The loop may wait with no timeout: the shutdown wakes it.
         let wake = waker.clone();
         shutdown.on_trigger(move || wake.wake());
+        // And the ports stop taking connections at once, before the loop
+        // winds down and the stream receiver drops its children: a child
+        // that reconnects meanwhile is refused (and tries again after its
+        // reconnect delay) instead of being accepted into a backlog the
+        // closing listener then resets (netdata then waits a minute).
+        let listeners = Arc::new(listeners);
+        let stop_listening = Arc::downgrade(&listeners);
+        shutdown.on_trigger(move || {
+            if let Some(listeners) = stop_listening.upgrade() {
+                for (listener, _) in listeners.iter() {
+                    let _ = rustix::net::shutdown(listener, rustix::net::Shutdown::Read);
+                }
+            }
+        });
         let seconds = |s: u32| (s > 0).then(|| Duration::from_secs(u64::from(s)));
         let event_loop = EventLoop {
             poller,
@@ -421,7 +435,9 @@ struct Interval {
 struct EventLoop {
     poller: Poller,
     waker: Arc<Waker>,
-    listeners: Vec<(TcpListener, SocketAddr)>,
+    /// Shared only with the shutdown's callback that stops them listening
+    /// (which holds them weakly: they close when the loop ends).
+    listeners: Arc<Vec<(TcpListener, SocketAddr)>>,
     conns: HashMap<u64, Conn>,
     next_id: u64,
     ctx: Arc<Context>,

@@ -190,12 +190,26 @@ impl Server {
             .and_then(|c| c.try_wait().ok().flatten())
     }
 
-    /// The last `n` lines of each of the server's logs.
+    /// The first errors and the last `n` lines of each of the server's
+    /// logs (a repeated complaint at the end can hide the first one).
     pub fn log_tail(&self, n: usize) -> String {
         let mut s = String::new();
         for p in &self.logs {
             let text = fs::read_to_string(p).unwrap_or_else(|e| format!("({e})"));
             let lines: Vec<&str> = text.lines().collect();
+            let first_errors: Vec<&str> = lines
+                .iter()
+                .copied()
+                .filter(|l| l.contains("ERROR"))
+                .take(10)
+                .collect();
+            if !first_errors.is_empty() {
+                s.push_str(&format!("--- {} (first errors) ---\n", p.display()));
+                for l in first_errors {
+                    s.push_str(l);
+                    s.push('\n');
+                }
+            }
             s.push_str(&format!("--- {} (last {n} lines) ---\n", p.display()));
             for l in &lines[lines.len().saturating_sub(n)..] {
                 s.push_str(l);
