@@ -1247,3 +1247,62 @@ fn net_switches_are_read_from_netdata_conf() {
     assert!(!ids.contains("net_speed.eth0"));
     assert!(ids.contains("net.lo") && ids.contains("net_packets.eth0"));
 }
+
+/// `[plugin:proc:/proc/sys/net/netfilter/nf_conntrack_max] read every
+/// seconds` (netdata's key, default 10) sets how often the
+/// `netfilter_conntrack_max` variable is read again; the section's other
+/// keys are reported as not used.
+#[test]
+fn conntrack_max_read_every_is_read_from_netdata_conf() {
+    use backhaul::collectors::proc::{configured_collectors_with, no_interface_sections};
+    for (seconds, update_every, reads_at) in [(3, 1, 3), (0, 1, 1), (4, 2, 2)] {
+        let (main, warnings) = backhaul::config::parse_main_str(
+            &format!(
+                "[plugin:proc:/proc/sys/net/netfilter/nf_conntrack_max]\n\t\
+                 read every seconds = {seconds}\n\tfilename to monitor = /x\n"
+            ),
+            "netdata.conf",
+        )
+        .expect("valid");
+        let keys: Vec<Option<String>> = warnings.iter().map(|w| w.key.clone()).collect();
+        assert_eq!(
+            keys,
+            [Some("filename to monitor".to_string())],
+            "{warnings:?}"
+        );
+        assert_eq!(main.proc_patterns.conntrack_max_read_every, seconds);
+        let root = Root::new(FIXTURES, "conntrack-every");
+        root.load("t0");
+        let switches = |module: &str, key: &str| main.proc_chart_switch(module, key);
+        let mut conntrack = configured_collectors_with(
+            &root.path,
+            update_every,
+            &|s| s == "/proc/net/stat/conntrack",
+            &switches,
+            backhaul::collectors::proc::no_disk_sections(),
+            no_interface_sections(),
+            &main.proc_patterns,
+        );
+        let host = Host::new("test", 100);
+        let max = |host: &Host| host.with_variables(|v| v.get("netfilter_conntrack_max"));
+        collect(&mut conntrack, &host, T);
+        assert_eq!(max(&host), Some(262144.0));
+        root.write("proc/sys/net/netfilter/nf_conntrack_max", "65536\n");
+        let step = i64::from(update_every);
+        for n in 1..reads_at {
+            collect(&mut conntrack, &host, T + step * n);
+            assert_eq!(
+                max(&host),
+                Some(262144.0),
+                "{seconds} s at {update_every} s"
+            );
+        }
+        collect(&mut conntrack, &host, T + step * reads_at);
+        assert_eq!(max(&host), Some(65536.0), "{seconds} s at {update_every} s");
+    }
+    let bad = backhaul::config::parse_main_str(
+        "[plugin:proc:/proc/sys/net/netfilter/nf_conntrack_max]\n\tread every seconds = soon\n",
+        "netdata.conf",
+    );
+    assert!(bad.is_err());
+}

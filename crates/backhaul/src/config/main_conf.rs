@@ -1295,6 +1295,10 @@ pub struct ProcPatterns {
     /// and `tcp_mem_*` variables are read again (once the collections since
     /// the last read add up to more than this).
     pub sockstat_update_constants_every: u32,
+    /// `[plugin:proc:/proc/sys/net/netfilter/nf_conntrack_max] read every
+    /// seconds` (default 10): how often the `netfilter_conntrack_max`
+    /// variable is read again.
+    pub conntrack_max_read_every: u32,
 }
 
 impl Default for ProcPatterns {
@@ -1306,6 +1310,7 @@ impl Default for ProcPatterns {
             excluded_disks: modules::EXCLUDED_DISKS.to_string(),
             disabled_interfaces: modules::DISABLED_INTERFACES.to_string(),
             sockstat_update_constants_every: modules::UPDATE_CONSTANTS_EVERY,
+            conntrack_max_read_every: modules::CONNTRACK_MAX_READ_EVERY,
         }
     }
 }
@@ -1334,13 +1339,21 @@ impl ProcPatterns {
             ("/proc/net/sockstat", "update constants every") => {
                 Some(&mut self.sockstat_update_constants_every)
             }
+            (CONNTRACK_MAX_MODULE, "read every seconds") => {
+                Some(&mut self.conntrack_max_read_every)
+            }
             _ => None,
         }
     }
 }
 
-/// The modules with a pattern key and no per-chart switch backhaul reads.
-const PROC_PATTERN_ONLY_MODULES: &[&str] = &["diskspace"];
+/// The section of netdata's `nf_conntrack_max` reader (its one key is
+/// `read every seconds`).
+const CONNTRACK_MAX_MODULE: &str = "/proc/sys/net/netfilter/nf_conntrack_max";
+
+/// The modules with a pattern or number key and no per-chart switch
+/// backhaul reads.
+const PROC_PATTERN_ONLY_MODULES: &[&str] = &["diskspace", CONNTRACK_MAX_MODULE];
 
 /// The keys of a disk's own `[plugin:proc:/proc/diskstats:DEV]` section.
 pub const PROC_DISK_SWITCHES: &[&str] = &[

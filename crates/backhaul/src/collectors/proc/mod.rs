@@ -102,7 +102,7 @@ pub use meminfo::MeminfoCollector;
 pub use net_dev::{
     no_interface_sections, InterfaceSectionSwitches, NetDevCollector, DISABLED_INTERFACES,
 };
-pub use netfilter::{ConntrackCollector, SynproxyCollector};
+pub use netfilter::{ConntrackCollector, SynproxyCollector, CONNTRACK_MAX_READ_EVERY};
 pub use netstat::NetstatCollector;
 pub use sockstat::{SockstatCollector, UPDATE_CONSTANTS_EVERY};
 pub use softnet::SoftnetCollector;
@@ -207,7 +207,10 @@ pub fn configured_collectors_with(
                 switches,
             )),
             "/proc/net/softnet_stat" => Box::new(SoftnetCollector::new(root, update_every)),
-            "/proc/net/stat/conntrack" => Box::new(ConntrackCollector::new(root, update_every)),
+            "/proc/net/stat/conntrack" => Box::new(
+                ConntrackCollector::new(root, update_every)
+                    .reading_max_every(patterns.conntrack_max_read_every),
+            ),
             "/proc/net/stat/synproxy" => Box::new(SynproxyCollector::new(root, update_every)),
             "/proc/diskstats" => Box::new(
                 DiskstatsCollector::with_disk_sections(

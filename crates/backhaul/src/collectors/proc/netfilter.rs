@@ -20,8 +20,9 @@
 //! While the conntrack module has one of its two files, it keeps netdata's
 //! host variable `netfilter_conntrack_max`, from
 //! `/proc/sys/net/netfilter/nf_conntrack_max`, read at the first
-//! collection and then every 10 s (netdata's default `read every seconds`
-//! of `[plugin:proc:/proc/sys/net/netfilter/nf_conntrack_max]`).
+//! collection and then every `read every seconds` of
+//! `[plugin:proc:/proc/sys/net/netfilter/nf_conntrack_max]` (netdata's
+//! key; default 10).
 
 use std::path::Path;
 
@@ -281,8 +282,10 @@ pub struct ConntrackCollector {
 
 const CONNTRACK_COLLECTOR: &str = "proc:conntrack";
 
-/// How often netdata reads `nf_conntrack_max`, in seconds.
-const CONNTRACK_MAX_EVERY: u32 = 10;
+/// How often netdata reads `nf_conntrack_max` by default, in seconds
+/// (`[plugin:proc:/proc/sys/net/netfilter/nf_conntrack_max] read every
+/// seconds`).
+pub const CONNTRACK_MAX_READ_EVERY: u32 = 10;
 
 impl ConntrackCollector {
     pub fn new(root: &Path, update_every: u32) -> ConntrackCollector {
@@ -298,10 +301,19 @@ impl ConntrackCollector {
             counters,
             charts,
             max_file: LimitsFile::new(root, "/proc/sys/net/netfilter/nf_conntrack_max"),
-            max_refresh: Refresh::every(CONNTRACK_MAX_EVERY.div_ceil(update_every)),
+            max_refresh: Refresh::every(CONNTRACK_MAX_READ_EVERY.div_ceil(update_every)),
             conntrack_max: HostVariable::new("netfilter_conntrack_max"),
             refused: RefusedRounds::default(),
         }
+    }
+}
+
+impl ConntrackCollector {
+    /// The same, reading `nf_conntrack_max` every `seconds` (at least every
+    /// collection).
+    pub fn reading_max_every(mut self, seconds: u32) -> ConntrackCollector {
+        self.max_refresh = Refresh::every(seconds.div_ceil(self.update_every));
+        self
     }
 }
 
