@@ -1170,21 +1170,7 @@ pub const PROC_CHART_SWITCHES: &[(&str, &[&str])] = &[
     ),
     (
         "/proc/net/dev",
-        &[
-            "enable new interfaces detected at runtime",
-            "bandwidth for all interfaces",
-            "packets for all interfaces",
-            "errors for all interfaces",
-            "drops for all interfaces",
-            "fifo for all interfaces",
-            "compressed packets for all interfaces",
-            "frames, collisions, carrier counters for all interfaces",
-            "speed for all interfaces",
-            "duplex for all interfaces",
-            "operstate for all interfaces",
-            "carrier for all interfaces",
-            "mtu for all interfaces",
-        ],
+        &crate::collectors::proc::NET_DEV_MODULE_KEYS,
     ),
     (
         "/proc/net/netstat",
@@ -1372,22 +1358,7 @@ pub const PROC_DISK_SWITCHES: &[&str] = &[
 /// The keys of a network interface's own `[plugin:proc:/proc/net/dev:IFACE]`
 /// section: `enabled`, `virtual` (a plain boolean in netdata: `auto` is
 /// yes) and one switch per chart.
-pub const PROC_INTERFACE_SWITCHES: &[&str] = &[
-    "enabled",
-    "virtual",
-    "bandwidth",
-    "packets",
-    "errors",
-    "drops",
-    "fifo",
-    "compressed",
-    "events",
-    "speed",
-    "duplex",
-    "operstate",
-    "carrier",
-    "mtu",
-];
+pub const PROC_INTERFACE_SWITCHES: &[&str] = &crate::collectors::proc::NET_DEV_INTERFACE_KEYS;
 
 /// The module and known keys of a `[plugin:proc:MODULE]` section name; a
 /// disk's own section is the module `/proc/diskstats:DEV`, a network

@@ -171,12 +171,18 @@ impl HostContext {
         let timestamp_ms = timestamp.value().saturating_mul(1000);
         let mut written = 0;
         for (name, value) in variables.iter() {
-            let record = series.by_name.entry(name.into()).or_insert_with(|| {
-                SeriesName::new(
+            // Looked up by `&str` first: a batch makes no key for the
+            // series it has.
+            if !series.by_name.contains_key(name) {
+                let made = SeriesName::new(
                     &prometheus::variable_metric_name(prefix, name),
                     [("instance", hostname.as_str())],
-                )
-            });
+                );
+                series.by_name.insert(name.into(), made);
+            }
+            let Some(record) = series.by_name.get(name) else {
+                continue;
+            };
             written +=
                 usize::from(record.write_record(out, MetricValue::Stored(value), timestamp_ms));
         }

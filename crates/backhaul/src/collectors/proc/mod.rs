@@ -101,6 +101,7 @@ pub use loadavg::LoadavgCollector;
 pub use meminfo::MeminfoCollector;
 pub use net_dev::{
     no_interface_sections, InterfaceSectionSwitches, NetDevCollector, DISABLED_INTERFACES,
+    INTERFACE_KEYS as NET_DEV_INTERFACE_KEYS, MODULE_KEYS as NET_DEV_MODULE_KEYS,
 };
 pub use netfilter::{ConntrackCollector, SynproxyCollector, CONNTRACK_MAX_READ_EVERY};
 pub use netstat::NetstatCollector;

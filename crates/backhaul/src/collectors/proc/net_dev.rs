@@ -104,6 +104,36 @@ pub(crate) const INTERFACE_SWITCH_KEYS: [&str; 12] = [
     "mtu",
 ];
 
+/// The module key that says whether interfaces found later are on.
+const NEW_INTERFACES_KEY: &str = "enable new interfaces detected at runtime";
+
+/// Every key of `[plugin:proc:/proc/net/dev]` read as a switch:
+/// [`NEW_INTERFACES_KEY`], then [`MODULE_SWITCH_KEYS`] (what
+/// `config::PROC_CHART_SWITCHES` lists for the module).
+pub const MODULE_KEYS: [&str; 13] = {
+    let mut keys = [NEW_INTERFACES_KEY; 13];
+    let mut i = 0;
+    while i < MODULE_SWITCH_KEYS.len() {
+        keys[i + 1] = MODULE_SWITCH_KEYS[i];
+        i += 1;
+    }
+    keys
+};
+
+/// Every key of an interface's own section: `enabled`, `virtual` (a plain
+/// boolean in netdata: `auto` is yes), then [`INTERFACE_SWITCH_KEYS`]
+/// (what `config::PROC_INTERFACE_SWITCHES` is).
+pub const INTERFACE_KEYS: [&str; 14] = {
+    let mut keys = ["enabled"; 14];
+    keys[1] = "virtual";
+    let mut i = 0;
+    while i < INTERFACE_SWITCH_KEYS.len() {
+        keys[i + 2] = INTERFACE_SWITCH_KEYS[i];
+        i += 1;
+    }
+    keys
+};
+
 // Indexes of [`InterfaceSwitches`].
 const BANDWIDTH: usize = 0;
 const PACKETS: usize = 1;
@@ -771,8 +801,7 @@ impl NetDevCollector {
                 virtual_net_dir: host_path(root, "/sys/devices/virtual/net"),
                 class_net_dir: host_path(root, "/sys/class/net"),
                 disabled: SimplePattern::new(DISABLED_INTERFACES),
-                enabled_by_default: switches(MODULE, "enable new interfaces detected at runtime")
-                    != Some(OnDemand::No),
+                enabled_by_default: switches(MODULE, NEW_INTERFACES_KEY) != Some(OnDemand::No),
                 module_switches,
                 sections: interface_sections,
             },
