@@ -90,6 +90,13 @@ pub const MAX_SERVER_NAME_BYTES: usize = 256;
 /// [`AllmetricsState`]).
 pub const MAX_SERIES_CACHES: usize = 16;
 
+/// The smallest response buffer kept for the next scrape's body
+/// ([`AllmetricsState::recycle_body`]): smaller ones cost little to map.
+pub const MIN_SPARE_BODY_BYTES: usize = 1 << 20;
+
+/// The largest response buffer kept for the next scrape's body.
+pub const MAX_SPARE_BODY_BYTES: usize = 256 << 20;
+
 /// What the Prometheus formats remember between requests: each (scraper,
 /// host) pair's last scrape time, and the `application` and `version`
 /// labels of `netdata_info`.
@@ -101,6 +108,13 @@ pub struct AllmetricsState {
     series_caches: Mutex<Vec<SeriesCache>>,
     /// The length of the last Prometheus body served.
     last_body_len: AtomicUsize,
+    /// One written-out response buffer of megabytes, kept for the next
+    /// scrape's body: written into pages already mapped, a body costs no
+    /// page faults and no zeroing (a third of a 50k-series scrape's CPU
+    /// when each had a new 6 MB buffer). At most one, of at most
+    /// [`MAX_SPARE_BODY_BYTES`]: the agent keeps the memory of its
+    /// largest scrape's body between scrapes.
+    spare_body: Mutex<Option<Vec<u8>>>,
     application: String,
     version: String,
 }
@@ -125,6 +139,7 @@ impl AllmetricsState {
             scrapers: Mutex::new(HashMap::new()),
             series_caches: Mutex::new(Vec::new()),
             last_body_len: AtomicUsize::new(0),
+            spare_body: Mutex::new(None),
             application: application.to_owned(),
             version: version.to_owned(),
         }
@@ -139,6 +154,41 @@ impl AllmetricsState {
     /// next one's (for its `Content-Length`).
     pub fn body_len_guess(&self) -> usize {
         self.last_body_len.load(Ordering::Relaxed)
+    }
+
+    /// Keeps `buffer` (a response that was written out; its bytes do not
+    /// matter) for the next Prometheus body, when it is between
+    /// [`MIN_SPARE_BODY_BYTES`] and [`MAX_SPARE_BODY_BYTES`] long and
+    /// larger than the one kept.
+    pub fn recycle_body(&self, mut buffer: Vec<u8>) {
+        let capacity = buffer.capacity();
+        if !(MIN_SPARE_BODY_BYTES..=MAX_SPARE_BODY_BYTES).contains(&capacity) {
+            return;
+        }
+        let mut spare = self.spare_body.lock();
+        if spare
+            .as_ref()
+            .is_some_and(|kept| kept.capacity() >= capacity)
+        {
+            return;
+        }
+        buffer.clear();
+        let old = spare.replace(buffer);
+        drop(spare);
+        drop(old);
+    }
+
+    /// Bytes of the response buffer kept for the next body (0: none).
+    pub fn spare_body_bytes(&self) -> usize {
+        self.spare_body.lock().as_ref().map_or(0, Vec::capacity)
+    }
+
+    /// A body buffer starting with `head_room` zero bytes: the kept one
+    /// if there is one, else a new one.
+    fn body_buffer(&self, head_room: usize) -> Vec<u8> {
+        let mut buffer = self.spare_body.lock().take().unwrap_or_default();
+        buffer.resize(head_room, 0);
+        buffer
     }
 
     /// How many (host, options) series caches are kept.
@@ -691,7 +741,7 @@ fn serve_prometheus(
             ..Families::default()
         }))
     } else {
-        Lines::Direct(vec![0; head_room])
+        Lines::Direct(state.body_buffer(head_room))
     };
     if params.help {
         prometheus::write_scrape_comment(
@@ -1468,6 +1518,55 @@ mod tests {
             140 + 2 * FORGET_SCRAPER_AFTER_S,
         );
         assert_eq!(state.series_caches(), 1);
+    }
+
+    #[test]
+    fn a_written_out_body_serves_the_next_scrape() {
+        // What a first scrape serves, from a new buffer.
+        let (_, fresh) = get(
+            "format=prometheus&timestamps=no",
+            &AllmetricsState::with_identity("netdata", "v1.37.1"),
+            110,
+        );
+        let state = AllmetricsState::with_identity("netdata", "v1.37.1");
+        // Too small, too large: not kept.
+        state.recycle_body(vec![1; MIN_SPARE_BODY_BYTES - 1]);
+        assert_eq!(state.spare_body_bytes(), 0);
+        state.recycle_body(Vec::with_capacity(MAX_SPARE_BODY_BYTES + 1));
+        assert_eq!(state.spare_body_bytes(), 0);
+        // A larger one replaces a smaller one, not the other way round.
+        state.recycle_body(vec![7; MIN_SPARE_BODY_BYTES]);
+        state.recycle_body(vec![7; 2 * MIN_SPARE_BODY_BYTES]);
+        state.recycle_body(vec![7; MIN_SPARE_BODY_BYTES]);
+        assert_eq!(state.spare_body_bytes(), 2 * MIN_SPARE_BODY_BYTES);
+
+        let cfg = PrometheusExporterConfig::default();
+        let r = serve_with_head_room(
+            "format=prometheus&timestamps=no",
+            CLIENT,
+            None,
+            &store(),
+            &cfg,
+            &state,
+            110,
+            5,
+        );
+        // The kept buffer, taken: its old bytes gone, the head room zeros.
+        assert_eq!(state.spare_body_bytes(), 0);
+        assert!(r.body.capacity() >= 2 * MIN_SPARE_BODY_BYTES);
+        assert_eq!(&r.body[..5], &[0; 5]);
+        assert_eq!(String::from_utf8_lossy(&r.body[5..]), fresh);
+        // With none kept, a new buffer.
+        let r = serve(
+            "format=prometheus",
+            CLIENT,
+            None,
+            &store(),
+            &cfg,
+            &state,
+            111,
+        );
+        assert!(r.body.capacity() < MIN_SPARE_BODY_BYTES);
     }
 
     #[test]

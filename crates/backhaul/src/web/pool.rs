@@ -128,6 +128,7 @@ fn work(receiver: &Mutex<Receiver<Job>>, ctx: &Context, done: &Sender<Done>, wak
                         gzip_counts: Some(&ctx.gzip_counts),
                         now_s: now_us / 1_000_000,
                     },
+                    |body| ctx.allmetrics.recycle_body(body),
                 );
                 Done::Respond {
                     id,

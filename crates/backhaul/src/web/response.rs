@@ -143,12 +143,22 @@ pub fn encode(response: &Response, encoding: &Encoding<'_>) -> Vec<u8> {
 /// allocation, which a body written with some spare capacity already
 /// has), never into a new buffer: a scrape's body is megabytes, and a new
 /// buffer costs its page faults and the copy.
-pub fn encode_owned(response: Response, encoding: &Encoding<'_>) -> Vec<u8> {
+///
+/// When the bytes are a new buffer (gzipped, or the head alone), the
+/// body's buffer goes to `spent` (`drop`, or where a megabyte buffer can
+/// serve again: [`super::allmetrics::AllmetricsState::recycle_body`]).
+pub fn encode_owned(
+    response: Response,
+    encoding: &Encoding<'_>,
+    spent: impl FnOnce(Vec<u8>),
+) -> Vec<u8> {
     let content_len = response.content().len();
     let gzipped = encoding.gzip_level.is_some() && content_len > 0;
     let sent_as_is = !(encoding.head_only || gzipped);
     if !sent_as_is {
-        return encode(&response, encoding);
+        let bytes = encode(&response, encoding);
+        spent(response.body);
+        return bytes;
     }
     let mut head = Vec::with_capacity(320);
     write_head(&mut head, &response, encoding, false, content_len);
@@ -341,12 +351,12 @@ mod tests {
             enc.gzip_counts = Some(&counts);
             let response = Response::new(200, TEXT, body.clone()).header("X-Test: 1");
             assert_eq!(
-                encode_owned(response.clone(), &enc),
+                encode_owned(response.clone(), &enc, drop),
                 encode(&response, &enc)
             );
         }
         // A body with room for the head keeps its allocation.
-        let bytes = encode_owned(Response::new(200, TEXT, body), &encoding(None));
+        let bytes = encode_owned(Response::new(200, TEXT, body), &encoding(None), drop);
         assert_eq!(bytes.as_ptr(), owned_ptr);
         // Head room: the head written into it when it fits exactly, the
         // content moved when it does not; the same bytes either way.
@@ -363,9 +373,12 @@ mod tests {
                 let mut enc = encoding(gzip_level);
                 enc.head_only = head_only;
                 assert_eq!(encode(&response, &enc), encode(&plain, &enc), "room {room}");
-                assert_eq!(encode_owned(response.clone(), &enc), encode(&plain, &enc));
+                assert_eq!(
+                    encode_owned(response.clone(), &enc, drop),
+                    encode(&plain, &enc)
+                );
             }
-            let bytes = encode_owned(response, &encoding(None));
+            let bytes = encode_owned(response, &encoding(None), drop);
             assert_eq!(bytes, encode(&plain, &encoding(None)), "room {room}");
             if room == exact {
                 assert_eq!(bytes.as_ptr(), ptr, "written in place");
@@ -379,7 +392,7 @@ mod tests {
         );
         let empty = Response::new(204, TEXT, Vec::new());
         assert_eq!(
-            encode_owned(empty.clone(), &encoding(Some(1))),
+            encode_owned(empty.clone(), &encoding(Some(1)), drop),
             encode(&empty, &encoding(Some(1)))
         );
     }

@@ -760,7 +760,10 @@ impl EventLoop {
         self.interval.responses += 1;
         self.interval.sum_us = self.interval.sum_us.saturating_add(took);
         self.interval.max_us = self.interval.max_us.max(took);
-        conn.out = Vec::new();
+        // A scrape's megabytes serve as the next scrape's body.
+        self.ctx
+            .allmetrics
+            .recycle_body(std::mem::take(&mut conn.out));
         conn.out_pos = 0;
         if conn.keep_alive {
             conn.phase = Phase::Reading;
