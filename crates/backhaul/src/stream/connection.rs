@@ -619,7 +619,12 @@ impl Session {
     /// Handles the complete lines the framer holds (bytes were read into
     /// it directly).
     fn drain(&mut self, framer: &mut LineFramer) -> Option<Ending> {
-        while let Some(frame) = framer.next_line() {
+        loop {
+            // The round's `SET` lines, framed and read in one pass.
+            self.ingest.take_set_lines(framer);
+            let Some(frame) = framer.next_line() else {
+                break;
+            };
             match frame {
                 Ok(line) => self.on_line(line),
                 Err(error) => self.closing = Some(Ending::Overlong(error)),

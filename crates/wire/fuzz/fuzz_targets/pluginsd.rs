@@ -20,6 +20,8 @@
 //! - the `SET`/`BEGIN`/`END` fast paths agree with the general parser
 //!   whenever they answer;
 //! - the framer yields the same lines however the input is cut;
+//! - `SET` lines taken in one pass (`LineFramer::next_set_line`) are
+//!   exactly the framed lines' `SET`s, in the same order among the others;
 //! - the stream decompressor (netdata's LZ4 blocks) never panics, gives the
 //!   same bytes however its input is cut, and its output parses as lines
 //!   (stream commands included) without panicking.
@@ -30,6 +32,44 @@ use wire::pluginsd::command::parse_line_slow_path;
 use wire::pluginsd::fast_path::{try_parse_fast, try_parse_set_fields};
 use wire::pluginsd::{parse_line, LineFramer, WordArray};
 use wire::stream_compression::StreamDecompressor;
+
+/// What a receiver makes of the lines of `input`: `SET`s of the fast
+/// shape as (id, value), other lines as they are, overlong reports as
+/// `Err`; with `one_pass`, `SET`s are taken by `next_set_line` first.
+#[allow(clippy::type_complexity)]
+fn receive_all(
+    input: &[u8],
+    limit: usize,
+    read_chunk: usize,
+    one_pass: bool,
+) -> Vec<Result<(Vec<u8>, Option<Option<i64>>), ()>> {
+    let mut framer = LineFramer::with_limits(limit, read_chunk);
+    let mut taken = Vec::new();
+    let mut rest = input;
+    loop {
+        let n = framer.extend(rest);
+        rest = &rest[n..];
+        loop {
+            if one_pass {
+                while let Some((id, value)) = framer.next_set_line() {
+                    taken.push(Ok((id.to_vec(), Some(value))));
+                }
+            }
+            match framer.next_line() {
+                Some(Ok(line)) => taken.push(Ok(match try_parse_set_fields(line) {
+                    Some((id, value)) => (id.to_vec(), Some(value)),
+                    None => (line.to_vec(), None),
+                })),
+                Some(Err(_)) => taken.push(Err(())),
+                None => break,
+            }
+        }
+        if rest.is_empty() || n == 0 {
+            break;
+        }
+    }
+    taken
+}
 
 /// Frames `input` cut into pieces of the given sizes (cycled) and returns a
 /// fingerprint of every frame, checking invariants on the way.
@@ -74,6 +114,11 @@ fuzz_target!(|data: &[u8]| {
     );
     let whole = frame_all(input, limit, read_chunk, &[255]);
     assert_eq!(frames, whole, "framing must not depend on how input is cut");
+    assert_eq!(
+        receive_all(input, limit, read_chunk, true),
+        receive_all(input, limit, read_chunk, false),
+        "SET lines taken in one pass must be the framed lines"
+    );
 
     for line in frames.iter().flatten() {
         let parsed = parse_line(line);

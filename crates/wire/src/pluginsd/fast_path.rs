@@ -186,6 +186,112 @@ pub fn try_parse_set_fields(line: &[u8]) -> Option<(&[u8], Option<i64>)> {
     }
 }
 
+/// The `SET` line at the start of `buf` (bytes not yet framed) when it is
+/// whole and of the commonest shape: its dimension id, its value, and the
+/// bytes it takes with its `\n`. Exactly what framing the line and
+/// [`try_parse_set_fields`] give, in one pass over its bytes; `None`
+/// whenever the line is not whole, is another command, or has anything
+/// less common (a `\r`, trailing blanks, a value the general parser
+/// reads): then frame it and parse it as usual.
+///
+/// ```
+/// use wire::pluginsd::fast_path::try_take_set_line;
+///
+/// assert_eq!(
+///     try_take_set_line(b"SET \"user\" = 1234\nSET x = 2\n"),
+///     Some((&b"user"[..], Some(1234), 18))
+/// );
+/// assert_eq!(try_take_set_line(b"SET user =\nEND\n"), Some((&b"user"[..], None, 11)));
+/// assert_eq!(try_take_set_line(b"SET user = 12"), None); // not whole yet
+/// assert_eq!(try_take_set_line(b"SET user = 12\r\n"), None);
+/// assert_eq!(try_take_set_line(b"SET 'user\n' = 1\n"), None);
+/// ```
+#[inline]
+pub fn try_take_set_line(buf: &[u8]) -> Option<(&[u8], Option<i64>, usize)> {
+    if !matches!(buf, [b'S', b'E', b'T', b' ' | b'\t', ..]) {
+        return None;
+    }
+    let at = skip_blanks(buf, 4);
+    let (dimension_id, at) = word_in_line(buf, at)?;
+    if dimension_id.is_empty() {
+        return None;
+    }
+    let mut at = skip_blanks(buf, at);
+    match *buf.get(at)? {
+        b'\n' => return Some((dimension_id, None, at + 1)),
+        b'-' | b'+' => {}
+        b'0'..=b'9' => {}
+        _ => return None,
+    }
+    let negative = match buf[at] {
+        b'-' => {
+            at += 1;
+            true
+        }
+        b'+' => {
+            at += 1;
+            false
+        }
+        _ => false,
+    };
+    let (magnitude, digits) = plain_digits(buf, at, MAX_SIGNED_DIGITS)?;
+    let end = at + digits;
+    // The line must end right after the value (a blank, a `\r` or the
+    // end of the bytes so far: the usual path).
+    if buf.get(end) != Some(&b'\n') {
+        return None;
+    }
+    // A leading 0 followed by more digits is octal for strtoll.
+    if digits > 1 && buf[at] == b'0' {
+        return None;
+    }
+    let magnitude = magnitude as i64;
+    Some((
+        dimension_id,
+        Some(if negative { -magnitude } else { magnitude }),
+        end + 1,
+    ))
+}
+
+/// Skips the separators a `SET` line has between its fields (blanks and
+/// `=`), stopping at a line end or a `\r`.
+#[inline(always)]
+fn skip_blanks(buf: &[u8], mut at: usize) -> usize {
+    while let Some(b' ' | b'\t' | b'=') = buf.get(at) {
+        at += 1;
+    }
+    at
+}
+
+/// [`plain_word`] within the line that starts `buf`: a quoted word must
+/// close before the line ends.
+#[inline(always)]
+fn word_in_line(buf: &[u8], at: usize) -> Option<(&[u8], usize)> {
+    let &first = buf.get(at)?;
+    if first == b'\'' || first == b'"' {
+        let start = at + 1;
+        let close = swar::skip_unflagged(buf, start, |word| {
+            swar::equal_mask(word, first)
+                | swar::equal_mask(word, 0)
+                | swar::equal_mask(word, b'\\')
+                | swar::equal_mask(word, b'\n')
+        });
+        let mut close = close;
+        loop {
+            let &b = buf.get(close)?;
+            if b == first {
+                return Some((&buf[start..close], close + 1));
+            }
+            if b == 0 || b == b'\\' || b == b'\n' {
+                return None;
+            }
+            close += 1;
+        }
+    }
+    // An unquoted word ends at a separator, `\n` included.
+    plain_word(buf, at)
+}
+
 #[inline(always)]
 fn set_fields(line: &[u8], after_verb: usize) -> Option<(&[u8], Option<i64>)> {
     let at = skip_separators(line, after_verb);
@@ -398,8 +504,92 @@ mod tests {
         })
     }
 
+    /// What a receiver makes of each line: a `SET` of the fast shape, or
+    /// the line for the general parser, or an overlong-line report.
+    #[derive(Debug, PartialEq)]
+    enum Taken {
+        Set(Vec<u8>, Option<i64>),
+        Line(Vec<u8>),
+        Overlong,
+    }
+
+    fn framed(frame: Result<&[u8], super::super::FrameError>) -> Taken {
+        match frame {
+            Ok(line) => match try_parse_set_fields(line) {
+                Some((id, value)) => Taken::Set(id.to_vec(), value),
+                None => Taken::Line(line.to_vec()),
+            },
+            Err(_) => Taken::Overlong,
+        }
+    }
+
+    /// `bytes` through a framer of `max_line_len`, every line by
+    /// `next_line` (`fast`: `SET` lines by `next_set_line` first).
+    fn take_all(bytes: &[u8], max_line_len: usize, fast: bool) -> (Vec<Taken>, Vec<u8>) {
+        let mut framer = super::super::LineFramer::with_limits(max_line_len, 16);
+        let mut taken = Vec::new();
+        let mut rest = bytes;
+        loop {
+            let n = framer.extend(rest);
+            rest = &rest[n..];
+            loop {
+                if fast {
+                    while let Some((id, value)) = framer.next_set_line() {
+                        taken.push(Taken::Set(id.to_vec(), value));
+                    }
+                }
+                match framer.next_line() {
+                    Some(frame) => taken.push(framed(frame)),
+                    None => break,
+                }
+            }
+            if rest.is_empty() {
+                break;
+            }
+        }
+        let partial = framer
+            .finish()
+            .map(|f| f.map(<[u8]>::to_vec).unwrap_or_default());
+        (taken, partial.unwrap_or_default())
+    }
+
+    #[test]
+    fn set_lines_taken_whole_in_one_pass() {
+        let bytes = b"SET \"user\" = 24325\nSET 'x y' = -5\nSET a =\nSET b = 7 \nSET c = 1\r\nSET d = 012\nSET 'e\nf' = 1\nEND\nSET z = 9";
+        let (fast, fast_rest) = take_all(bytes, 1024, true);
+        let (plain, plain_rest) = take_all(bytes, 1024, false);
+        assert_eq!(fast, plain);
+        assert_eq!(fast_rest, plain_rest);
+        assert_eq!(fast[0], Taken::Set(b"user".to_vec(), Some(24325)));
+        assert_eq!(fast_rest, b"SET z = 9");
+        // Longer than the limit: reported by the framer, not taken.
+        let (fast, _) = take_all(b"SET abcdefghij = 1\nSET a = 2\n", 12, true);
+        assert_eq!(fast, [Taken::Overlong, Taken::Set(b"a".to_vec(), Some(2))]);
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(2048))]
+
+        #[test]
+        fn set_lines_taken_in_one_pass_are_the_framed_lines(
+            lines in proptest::collection::vec(
+                (fast_path_like_line(), prop_oneof![Just(&b"\n"[..]), Just(&b"\r\n"[..]), Just(&b"\n\n"[..])]),
+                1..8,
+            ),
+            cut in 0usize..400,
+            max_line_len in prop_oneof![Just(8usize), Just(24), Just(1024)],
+        ) {
+            let mut bytes = Vec::new();
+            for (line, end) in &lines {
+                bytes.extend_from_slice(line);
+                bytes.extend_from_slice(end);
+            }
+            bytes.truncate(cut.max(1).min(bytes.len()));
+            prop_assert_eq!(
+                take_all(&bytes, max_line_len, true),
+                take_all(&bytes, max_line_len, false)
+            );
+        }
 
         #[test]
         fn fast_path_agrees_with_general_parser(line in fast_path_like_line()) {

@@ -178,6 +178,41 @@ impl LineFramer {
         }
     }
 
+    /// The next line, taken only when it is a whole `SET` of the commonest
+    /// shape ([`try_take_set_line`](super::fast_path::try_take_set_line)):
+    /// its dimension id and value, read in the same pass that finds the
+    /// line's end. `None` changes nothing: take the line with
+    /// [`LineFramer::next_line`] then. The lines of a round, taken this way
+    /// and the other, are exactly those `next_line` alone gives.
+    ///
+    /// ```
+    /// use wire::pluginsd::LineFramer;
+    ///
+    /// let mut framer = LineFramer::new();
+    /// framer.extend(b"SET a = 1\nEND\n");
+    /// assert_eq!(framer.next_set_line(), Some((&b"a"[..], Some(1))));
+    /// assert_eq!(framer.next_set_line(), None);
+    /// assert_eq!(framer.next_line().unwrap().unwrap(), b"END");
+    /// ```
+    #[inline]
+    pub fn next_set_line(&mut self) -> Option<(&[u8], Option<i64>)> {
+        if self.discarding {
+            return None;
+        }
+        let start = self.start;
+        let rest = &self.buf[start..self.end];
+        let (id, value, taken) = super::fast_path::try_take_set_line(rest)?;
+        if taken - 1 > self.max_line_len {
+            return None;
+        }
+        let id_at = start + (id.as_ptr() as usize - rest.as_ptr() as usize);
+        let id_end = id_at + id.len();
+        self.start = start + taken;
+        // `scanned` was at most the line's `\n`.
+        self.scanned = self.start;
+        Some((&self.buf[id_at..id_end], value))
+    }
+
     /// The next complete line without its `\n` (and without a `\r` before
     /// it), an overlong-line report, or `None` when more bytes are needed.
     pub fn next_line(&mut self) -> Option<Result<&[u8], FrameError>> {

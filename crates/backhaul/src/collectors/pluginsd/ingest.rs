@@ -387,7 +387,11 @@ impl Ingest {
     /// Applies every complete line the framer holds. Stops at `DISABLE`.
     pub fn drain(&mut self, framer: &mut LineFramer, clock: &mut dyn FnMut() -> u64) -> Flow {
         self.forget_removed_charts();
-        while let Some(frame) = framer.next_line() {
+        loop {
+            self.take_set_lines(framer);
+            let Some(frame) = framer.next_line() else {
+                break;
+            };
             match frame {
                 Ok(line) => {
                     if self.apply_line(line, clock) == Flow::Disable {
@@ -453,6 +457,23 @@ impl Ingest {
                 self.on_parse_error(&error);
                 Flow::Continue
             }
+        }
+    }
+
+    /// Applies the `SET` lines of the commonest shape at the front of
+    /// `framer`, each read in the one pass that frames it
+    /// ([`LineFramer::next_set_line`]); stops at the first other line,
+    /// which the caller takes with [`LineFramer::next_line`]. What is
+    /// applied is what [`Self::apply_line`] does with the same lines.
+    #[inline]
+    pub fn take_set_lines(&mut self, framer: &mut LineFramer) {
+        if self.in_function_result {
+            return;
+        }
+        while let Some((dimension_id, value)) = framer.next_set_line() {
+            self.line_no += 1;
+            self.counters.lines += 1;
+            self.on_set(dimension_id, value);
         }
     }
 
