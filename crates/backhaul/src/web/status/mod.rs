@@ -159,6 +159,8 @@ impl StatusSources {
                 overflows: load(&c.overflows),
                 charts_sent: load(&c.charts_sent),
                 rounds_sent: load(&c.rounds_sent),
+                host_variables_sent: load(&c.host_variables_sent),
+                chart_variables_sent: load(&c.chart_variables_sent),
                 replay_requests: load(&c.replay_requests),
                 replayed_points: load(&c.replayed_points),
                 bytes_sent: load(&c.bytes_sent),
@@ -238,6 +240,10 @@ pub struct StreamSenderReport {
     pub overflows: u64,
     pub charts_sent: u64,
     pub rounds_sent: u64,
+    /// `VARIABLE HOST` lines sent.
+    pub host_variables_sent: u64,
+    /// `VARIABLE CHART` lines sent.
+    pub chart_variables_sent: u64,
     pub replay_requests: u64,
     pub replayed_points: u64,
     pub bytes_sent: u64,

@@ -134,6 +134,8 @@ fn streaming(c: &mut String, report: &StreamingReport) {
             ("buffer overflows", s.overflows.to_string()),
             ("charts sent", s.charts_sent.to_string()),
             ("rounds sent", s.rounds_sent.to_string()),
+            ("host variables sent", s.host_variables_sent.to_string()),
+            ("chart variables sent", s.chart_variables_sent.to_string()),
             ("replication requests", s.replay_requests.to_string()),
             ("points replicated", s.replayed_points.to_string()),
             ("bytes sent", s.bytes_sent.to_string()),
