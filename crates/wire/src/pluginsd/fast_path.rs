@@ -216,41 +216,44 @@ pub fn try_take_set_line(buf: &[u8]) -> Option<(&[u8], Option<i64>, usize)> {
     if dimension_id.is_empty() {
         return None;
     }
-    let mut at = skip_blanks(buf, at);
+    let at = skip_blanks(buf, at);
     match *buf.get(at)? {
         b'\n' => return Some((dimension_id, None, at + 1)),
-        b'-' | b'+' => {}
-        b'0'..=b'9' => {}
+        b'-' | b'+' | b'0'..=b'9' => {}
         _ => return None,
     }
-    let negative = match buf[at] {
-        b'-' => {
+    let (value, end) = signed_decimal(buf, at)?;
+    // The line must end right after the value (a blank, a `\r` or the
+    // end of the bytes so far: the usual path).
+    if buf.get(end) != Some(&b'\n') {
+        return None;
+    }
+    Some((dimension_id, Some(value), end + 1))
+}
+
+/// The decimal at `at` with an optional sign, as `strtoll` reads it when
+/// the fast paths may (at most 18 digits, no octal leading 0, ending at
+/// a separator or the end of the bytes); with the position after it.
+#[inline(always)]
+fn signed_decimal(buf: &[u8], mut at: usize) -> Option<(i64, usize)> {
+    let negative = match buf.get(at) {
+        Some(b'-') => {
             at += 1;
             true
         }
-        b'+' => {
+        Some(b'+') => {
             at += 1;
             false
         }
         _ => false,
     };
     let (magnitude, digits) = plain_digits(buf, at, MAX_SIGNED_DIGITS)?;
-    let end = at + digits;
-    // The line must end right after the value (a blank, a `\r` or the
-    // end of the bytes so far: the usual path).
-    if buf.get(end) != Some(&b'\n') {
-        return None;
-    }
     // A leading 0 followed by more digits is octal for strtoll.
     if digits > 1 && buf[at] == b'0' {
         return None;
     }
     let magnitude = magnitude as i64;
-    Some((
-        dimension_id,
-        Some(if negative { -magnitude } else { magnitude }),
-        end + 1,
-    ))
+    Some((if negative { -magnitude } else { magnitude }, at + digits))
 }
 
 /// Skips the separators a `SET` line has between its fields (blanks and
@@ -299,31 +302,12 @@ fn set_fields(line: &[u8], after_verb: usize) -> Option<(&[u8], Option<i64>)> {
     if dimension_id.is_empty() {
         return None;
     }
-    let mut at = skip_separators(line, at);
+    let at = skip_separators(line, at);
     if at == line.len() {
         return Some((dimension_id, None));
     }
-    let negative = match line[at] {
-        b'-' => {
-            at += 1;
-            true
-        }
-        b'+' => {
-            at += 1;
-            false
-        }
-        _ => false,
-    };
-    let (magnitude, digits) = plain_digits(line, at, MAX_SIGNED_DIGITS)?;
-    // A leading 0 followed by more digits is octal for strtoll.
-    if digits > 1 && line[at] == b'0' {
-        return None;
-    }
-    let magnitude = magnitude as i64;
-    Some((
-        dimension_id,
-        Some(if negative { -magnitude } else { magnitude }),
-    ))
+    let (value, _) = signed_decimal(line, at)?;
+    Some((dimension_id, Some(value)))
 }
 
 #[inline(always)]
