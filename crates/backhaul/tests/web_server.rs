@@ -3,7 +3,8 @@
 //! access lists (a second client address, 127.0.0.2), gzip, HTTPS with a
 //! throw-away certificate (plain HTTP redirected), keep-alive and pipelining, the STREAM refusal
 //! and hand-off, `/api/v1/info` and `/api/v1/charts`, the allmetrics
-//! routing, the self-monitoring charts, and bad peers: a 1 MB header, a
+//! routing, the response buffer kept for the next scrape, the
+//! self-monitoring charts, and bad peers: a 1 MB header, a
 //! client that stalls half-way, 1000 idle connections, more connections
 //! than `web server max sockets`, `../../etc/passwd`.
 //!
@@ -643,6 +644,62 @@ fn allmetrics_is_routed_with_the_host_and_the_client_address() {
         get(server.addr, "/host/nobody/api/v1/allmetrics").status,
         404
     );
+}
+
+#[test]
+fn a_scrapes_buffer_serves_the_next_scrape() {
+    let server = Server::start("");
+    // 12,000 series: a body of more than a megabyte, whose buffer is kept.
+    let chart = server.store.localhost().create_chart(
+        ChartDef::new("big", "chart")
+            .units("units")
+            .family("big")
+            .update_every(1),
+    );
+    let now_s = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    {
+        let mut writer = chart.write();
+        let dims: Vec<_> = (0..12_000)
+            .map(|i| writer.add_dimension(DimensionDef::new(format!("dimension_{i}"))))
+            .collect();
+        for t in now_s - 20..now_s {
+            for &d in &dims {
+                writer.set(d, t as i64);
+            }
+            writer.done(t * 1_000_000).unwrap();
+        }
+    }
+    let kept = |server: &Server| server.web.as_ref().map_or(0, |w| w.kept_response_bytes());
+    assert_eq!(kept(&server), 0);
+    let wait_kept = |what: &str| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while kept(&server) < 1 << 20 {
+            assert!(Instant::now() < deadline, "no buffer kept after {what}");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    };
+    let mut stream = connect(server.addr);
+    let first = get_on(&mut stream, "/api/v1/allmetrics?format=prometheus", "");
+    assert_eq!(first.status, 200);
+    assert!(first.body.len() > 1 << 20, "{} bytes", first.body.len());
+    // Sent: the event loop gave the buffer back.
+    wait_kept("a plain scrape");
+    let second = get_on(&mut stream, "/api/v1/allmetrics?format=prometheus", "");
+    assert_eq!(second.status, 200);
+    assert!(second.text().starts_with("netdata_info{"));
+    assert!(!second.body.contains(&0));
+    wait_kept("a second scrape");
+    // Gzipped: the worker gives the body's buffer back.
+    let zipped = get_on(
+        &mut stream,
+        "/api/v1/allmetrics?format=prometheus",
+        "Accept-Encoding: gzip\r\n",
+    );
+    assert_eq!(zipped.header("Content-Encoding"), Some("gzip"));
+    wait_kept("a gzipped scrape");
 }
 
 #[test]

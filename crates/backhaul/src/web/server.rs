@@ -184,6 +184,7 @@ fn add(counter: &AtomicU64, n: u64) {
 pub struct WebServer {
     addrs: Vec<SocketAddr>,
     stats: Arc<WebStats>,
+    ctx: Arc<Context>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -303,7 +304,7 @@ impl WebServer {
             listeners,
             conns: HashMap::new(),
             next_id: FIRST_CONNECTION,
-            ctx,
+            ctx: ctx.clone(),
             pool: Some(pool),
             done: done_rx,
             tls,
@@ -336,6 +337,7 @@ impl WebServer {
         Ok(Some(WebServer {
             addrs,
             stats,
+            ctx,
             thread: Some(thread),
         }))
     }
@@ -349,6 +351,12 @@ impl WebServer {
     /// The counters now.
     pub fn stats(&self) -> WebStatsSnapshot {
         self.stats.snapshot()
+    }
+
+    /// Bytes of the written-out response buffer kept for the next
+    /// Prometheus body (0: none kept now).
+    pub fn kept_response_bytes(&self) -> usize {
+        self.ctx.allmetrics.spare_body_bytes()
     }
 
     /// Waits for the server to stop (after the shutdown fired).
