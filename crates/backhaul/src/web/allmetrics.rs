@@ -173,9 +173,10 @@ impl AllmetricsState {
             return;
         }
         buffer.clear();
-        let old = spare.replace(buffer);
+        let smaller = spare.replace(buffer);
+        // Unmapping megabytes is not done under the lock.
         drop(spare);
-        drop(old);
+        drop(smaller);
     }
 
     /// Bytes of the response buffer kept for the next body (0: none).
