@@ -120,6 +120,15 @@ pub fn prefetch<T>(items: &[T]) {
     let _ = items;
 }
 
+/// [`prefetch`] of the cache line holding `items[at]`; nothing when `at`
+/// is past the end.
+#[inline(always)]
+pub fn prefetch_at<T>(items: &[T], at: usize) {
+    if let Some(item) = items.get(at) {
+        prefetch(std::slice::from_ref(item));
+    }
+}
+
 // ----------------------------------------------------------------------------
 // the host
 

@@ -80,6 +80,32 @@ fn prefetch(at: *const u8) {
     let _ = at;
 }
 
+/// How many dimensions' state [`Chart::prefetch_round`] asks for at once;
+/// the rest are asked for one by one ([`RoundHints::dimension`]).
+const ROUND_HINTS_AHEAD: usize = 4;
+
+/// Where a chart's dimension state was when [`Chart::prefetch_round`]
+/// looked: only an address for cache hints (never read through; a stale
+/// one costs a useless hint, nothing else).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RoundHints {
+    dims_at: usize,
+    dims: usize,
+}
+
+impl RoundHints {
+    /// Hints that dimension `dim`'s state will be written at the end of
+    /// this round. No effect on results.
+    #[inline(always)]
+    pub fn dimension(&self, dim: DimIndex) {
+        if dim < self.dims {
+            prefetch(
+                (self.dims_at as *const u8).wrapping_add(dim * std::mem::size_of::<Dimension>()),
+            );
+        }
+    }
+}
+
 /// A collection interval longer than this many grid steps is a gap.
 pub const GAP_FACTOR: f64 = 1.5;
 
@@ -398,20 +424,26 @@ impl Chart {
     }
 
     /// Hints that a collection round of this chart is coming: starts
-    /// loading into the CPU's caches what the round touches (every
-    /// dimension's state and the ring row it will write), so those loads
-    /// overlap with the parsing of the round's values instead of stalling
-    /// `done`. Does nothing while a writer holds the chart. No effect on
-    /// results.
-    pub fn prefetch_round(&self) {
+    /// loading into the CPU's caches the ring row the round will write and
+    /// the first dimensions' state, and returns where the others' state
+    /// is, so each can be asked for as its value arrives
+    /// ([`RoundHints::dimension`]): the loads overlap with the parsing of
+    /// the round's values instead of stalling `done`, and are spread out
+    /// instead of queued all at once. Returns empty hints while a writer
+    /// holds the chart. No effect on results.
+    pub fn prefetch_round(&self) -> RoundHints {
         let Some(state) = self.state.try_read() else {
-            return;
+            return RoundHints::default();
         };
-        prefetch_slice(&state.dims);
         let width = state.dims.len();
+        prefetch_slice(&state.dims[..width.min(ROUND_HINTS_AHEAD)]);
         let next = (state.head + 1) % state.history;
         if let Some(row) = state.samples.get(next * width..(next + 1) * width) {
             prefetch_slice(row);
+        }
+        RoundHints {
+            dims_at: state.dims.as_ptr() as usize,
+            dims: width,
         }
     }
 
@@ -1041,8 +1073,15 @@ impl ChartState {
                         let t = first_new + k as i64 * ue;
                         let value = match previous {
                             Some(prev) => {
-                                let frac = (t as f64 * USEC_PER_SEC as f64 - previous_ut as f64)
-                                    / (now_ut - previous_ut) as f64;
+                                // A collection right on the grid time (the
+                                // usual case) is a fraction of exactly 1:
+                                // the same value as the division gives.
+                                let frac = if t as u64 * USEC_PER_SEC == now_ut {
+                                    1.0
+                                } else {
+                                    (t as f64 * USEC_PER_SEC as f64 - previous_ut as f64)
+                                        / (now_ut - previous_ut) as f64
+                                };
                                 prev + (current - prev) * frac
                             }
                             // Afresh: only the newest grid time gets a value.

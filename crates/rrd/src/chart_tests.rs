@@ -771,18 +771,24 @@ fn prefetch_hints_change_nothing_and_never_wait() {
     let (c, d) = filled_chart(5, 12);
     let before: Vec<_> = (0..5).map(|slot| c.read().sample(slot, d)).collect();
     c.prefetch_chart();
-    c.prefetch_round();
+    let hints = c.prefetch_round();
+    for dim in 0..40 {
+        // Past the chart's dimensions too: nothing happens.
+        hints.dimension(dim);
+    }
     {
-        // A writer holds the chart: the hint returns at once.
+        // A writer holds the chart: the hint returns at once, and its
+        // dimension hints do nothing.
         let _writer = c.write();
-        c.prefetch_round();
+        let held = c.prefetch_round();
+        held.dimension(0);
         c.prefetch_chart();
     }
     let after: Vec<_> = (0..5).map(|slot| c.read().sample(slot, d)).collect();
     assert_eq!(before, after);
     // An empty chart, no dimensions, no ring.
     let empty = chart(1, 3);
-    empty.prefetch_round();
+    empty.prefetch_round().dimension(0);
 }
 
 #[test]

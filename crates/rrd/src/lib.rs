@@ -29,7 +29,8 @@ pub mod query;
 pub mod variables;
 
 pub use chart::{
-    Chart, ChartState, ChartWriter, CollectError, DimIndex, Dimension, StoredAs, GAP_FACTOR,
+    Chart, ChartState, ChartWriter, CollectError, DimIndex, Dimension, RoundHints, StoredAs,
+    GAP_FACTOR,
 };
 pub use def::{Algorithm, ChartDef, ChartType, DimensionDef, Label, LabelSource};
 pub use host::{Host, Store, StoreUsage, DEFAULT_HISTORY};

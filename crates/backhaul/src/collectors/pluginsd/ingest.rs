@@ -203,6 +203,9 @@ struct Block {
     microseconds: Option<u64>,
     /// Position in the chart's dimensions the next `SET` probably names.
     next_guess: usize,
+    /// Where the chart's dimension state is, to ask for each `SET`'s
+    /// before `END` writes it.
+    hints: rrd::RoundHints,
 }
 
 /// Rate limits for the kinds of complaint a plugin can cause.
@@ -651,6 +654,7 @@ impl Ingest {
         };
         block.next_guess = position + 1;
         if let Some(value) = value {
+            block.hints.dimension(index);
             self.pending.push((index, value));
         }
     }
@@ -691,23 +695,31 @@ impl Ingest {
                     .is_some_and(|slot| *slot.id == *chart_id)
             });
         let slot = guess.or_else(|| self.slot_by_id.get(chart_id).copied());
-        match slot {
+        let hints = match slot {
             Some(index) => self.prepare_round(index),
-            None => self
-                .sequence_error_with_chart("BEGIN of a chart this plugin did not define", chart_id),
-        }
+            None => {
+                self.sequence_error_with_chart(
+                    "BEGIN of a chart this plugin did not define",
+                    chart_id,
+                );
+                rrd::RoundHints::default()
+            }
+        };
         self.block = Some(Block {
             slot,
             microseconds,
             next_guess: 0,
+            hints,
         });
         self.current = slot;
     }
 
     /// Cache hints at the `BEGIN` of slot `index`: its dimension ids and
-    /// the chart's state for the coming `SET`s and `END`, and the chart
-    /// that came next last round, for its own `BEGIN`.
-    fn prepare_round(&mut self, index: usize) {
+    /// the chart's state for the coming `SET`s and `END` (the state of the
+    /// dimensions after the first few is asked for by each `SET`, through
+    /// the returned hints), and the chart that came next last round, for
+    /// its own `BEGIN`.
+    fn prepare_round(&mut self, index: usize) -> rrd::RoundHints {
         if let Some(previous) = self.last_begun.replace(index) {
             if let Some(previous) = self.slots.get_mut(previous) {
                 previous.begun_next = Some(index);
@@ -715,12 +727,13 @@ impl Ingest {
         }
         let slot = &self.slots[index];
         slot.dim_ids.prefetch();
-        slot.chart.prefetch_round();
+        let hints = slot.chart.prefetch_round();
         if let Some(next) = slot.begun_next.and_then(|next| self.slots.get(next)) {
             crate::sys::prefetch(std::slice::from_ref(next));
             crate::sys::prefetch(&next.id);
             next.chart.prefetch_chart();
         }
+        hints
     }
 
     fn sequence_error_with_chart(&mut self, what: &str, chart_id: &[u8]) {
