@@ -13,6 +13,9 @@ pub struct Shutdown {
     /// Run once by `trigger`: wake-ups for threads that do not sleep on
     /// the flag (an event loop blocked in `epoll_wait` with no timeout).
     on_trigger: Arc<Mutex<Vec<WakeUp>>>,
+    /// Run once by `trigger` before the flag is set: doors to close before
+    /// anything winds down (see [`Shutdown::before_trigger`]).
+    before_trigger: Arc<Mutex<Vec<WakeUp>>>,
 }
 
 /// A wake-up registered with [`Shutdown::on_trigger`].
@@ -33,6 +36,9 @@ impl Shutdown {
 
     /// Asks every holder to stop and wakes every sleeper.
     pub fn trigger(&self) {
+        for close in std::mem::take(&mut *self.before_trigger.lock()) {
+            close();
+        }
         let (lock, cv) = &*self.inner;
         *lock.lock() = true;
         cv.notify_all();
@@ -49,6 +55,21 @@ impl Shutdown {
             wake();
         } else {
             waiting.push(Box::new(wake));
+        }
+    }
+
+    /// Runs `close` when the shutdown fires, before the flag is set and
+    /// before any sleeper or [`Shutdown::on_trigger`] wake-up runs (at once if
+    /// it has fired): for doors that must be shut before anything winds
+    /// down, such as a listening port that must refuse a peer reconnecting
+    /// the moment its connection is dropped.
+    pub fn before_trigger(&self, close: impl Fn() + Send + Sync + 'static) {
+        let mut waiting = self.before_trigger.lock();
+        if self.is_triggered() {
+            drop(waiting);
+            close();
+        } else {
+            waiting.push(Box::new(close));
         }
     }
 
@@ -112,6 +133,43 @@ mod tests {
             11,
             "already triggered: at once"
         );
+    }
+
+    #[test]
+    fn doors_close_before_anyone_learns_of_the_shutdown() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let s = Shutdown::new();
+        let closed = Arc::new(AtomicBool::new(false));
+        let (seen_by_before, seen_by_wake) =
+            (Arc::new(Mutex::new(None)), Arc::new(Mutex::new(None)));
+        let (probe, door, seen) = (s.clone(), closed.clone(), seen_by_before.clone());
+        s.before_trigger(move || {
+            *seen.lock() = Some(probe.is_triggered());
+            door.store(true, Ordering::SeqCst);
+        });
+        let (door, seen) = (closed.clone(), seen_by_wake.clone());
+        s.on_trigger(move || *seen.lock() = Some(door.load(Ordering::SeqCst)));
+        let (sleeper, door) = (s.clone(), closed.clone());
+        let woken = std::thread::spawn(move || {
+            sleeper.sleep(Duration::from_secs(30));
+            door.load(Ordering::SeqCst)
+        });
+        s.trigger();
+        assert_eq!(
+            *seen_by_before.lock(),
+            Some(false),
+            "run before the flag is set"
+        );
+        assert_eq!(
+            *seen_by_wake.lock(),
+            Some(true),
+            "wake-ups find the door shut"
+        );
+        assert!(woken.join().unwrap(), "sleepers find the door shut");
+        let late = Arc::new(AtomicBool::new(false));
+        let flag = late.clone();
+        s.before_trigger(move || flag.store(true, Ordering::SeqCst));
+        assert!(late.load(Ordering::SeqCst), "already triggered: at once");
     }
 
     #[test]

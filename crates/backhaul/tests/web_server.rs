@@ -15,7 +15,7 @@ mod support;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::{mpsc, Arc};
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use backhaul::config::{self, ExportingConfig, LoadedConfig};
@@ -911,12 +911,33 @@ fn an_idle_server_with_nothing_to_time_stops_at_once() {
 fn the_ports_refuse_connections_as_soon_as_the_shutdown_fires() {
     let conf = "[plugins]\n    netdata monitoring = no\n[web]\n    bind to = 127.0.0.1:0\n";
     let shutdown = Shutdown::new();
+    // Whoever learns of the shutdown first (here a wake-up registered
+    // before the server's own; in the agent the stream receiver, which
+    // sees the flag and drops its children) and reconnects at once, as a
+    // netdata child whose connection was just dropped, is already refused.
+    let addr_slot = Arc::new(Mutex::new(None::<std::net::SocketAddr>));
+    let first_reconnect = Arc::new(Mutex::new(None));
+    let (slot, outcome) = (addr_slot.clone(), first_reconnect.clone());
+    shutdown.on_trigger(move || {
+        if let Some(addr) = *slot.lock().unwrap() {
+            let kind = std::net::TcpStream::connect(addr)
+                .map(|_| ())
+                .map_err(|e| e.kind());
+            *outcome.lock().unwrap() = Some(kind);
+        }
+    });
     let web = WebServer::start(&loaded(conf), store(), shutdown.clone(), Hooks::default())
         .expect("web server starts")
         .expect("web server on");
     let addr = web.local_addrs()[0];
+    *addr_slot.lock().unwrap() = Some(addr);
     std::net::TcpStream::connect(addr).expect("accepting before the shutdown");
     shutdown.trigger();
+    assert_eq!(
+        *first_reconnect.lock().unwrap(),
+        Some(Err(std::io::ErrorKind::ConnectionRefused)),
+        "a reconnect by the first to learn of the shutdown is refused"
+    );
     let refused = std::net::TcpStream::connect(addr).expect_err("refused after the shutdown");
     assert_eq!(refused.kind(), std::io::ErrorKind::ConnectionRefused);
     web.join();

@@ -283,14 +283,16 @@ impl WebServer {
         // The loop may wait with no timeout: the shutdown wakes it.
         let wake = waker.clone();
         shutdown.on_trigger(move || wake.wake());
-        // And the ports stop taking connections at once, before the loop
-        // winds down and the stream receiver drops its children: a child
-        // that reconnects meanwhile is refused (and tries again after its
+        // And the ports stop taking connections before anything learns of
+        // the shutdown: before the loop winds down and before the stream
+        // receiver drops its children (it may see the flag and drop them
+        // before any wake-up runs). A child that reconnects the moment its
+        // connection is dropped is then refused (and tries again after its
         // reconnect delay) instead of being accepted into a backlog the
         // closing listener then resets (netdata then waits a minute).
         let listeners = Arc::new(listeners);
         let stop_listening = Arc::downgrade(&listeners);
-        shutdown.on_trigger(move || {
+        shutdown.before_trigger(move || {
             if let Some(listeners) = stop_listening.upgrade() {
                 for (listener, _) in listeners.iter() {
                     let _ = rustix::net::shutdown(listener, rustix::net::Shutdown::Read);
