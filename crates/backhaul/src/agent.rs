@@ -130,7 +130,7 @@ pub fn internal_collectors(config: &LoadedConfig) -> Vec<Box<dyn Collector>> {
         Arc::new(move |device: &str, key: &str| disks.proc_disk_switch(device, key));
     let interface_sections: collectors::proc::InterfaceSectionSwitches =
         Arc::new(move |interface: &str, key: &str| owned.proc_interface_switch(interface, key));
-    collectors::proc::configured_collectors_with(
+    let mut all = collectors::proc::configured_collectors_with(
         std::path::Path::new("/"),
         main.update_every,
         &enabled,
@@ -138,7 +138,22 @@ pub fn internal_collectors(config: &LoadedConfig) -> Vec<Box<dyn Collector>> {
         disk_sections,
         interface_sections,
         &main.proc_patterns,
-    )
+    );
+    // cgroups.plugin: a thread of its own (its rename script may take a
+    // while), as in netdata.
+    if main.plugin_enabled("cgroups") {
+        let plugins_dir = main
+            .directories
+            .plugins
+            .first()
+            .cloned()
+            .unwrap_or_else(|| std::path::PathBuf::from("/usr/lib/netdata/plugins.d"));
+        all.push(Box::new(collectors::cgroups::CgroupsCollector::new(
+            &main.cgroups,
+            &plugins_dir,
+        )));
+    }
+    all
 }
 
 /// A running agent.
@@ -498,12 +513,15 @@ mod tests {
         // `[plugins] proc = no` wins over a module switched on.
         let none =
             collectors_for("[plugins]\n    proc = no\n[plugin:proc]\n    /proc/stat = yes\n");
-        assert_eq!(none, ["diskspace", "timex", "idlejitter"]);
+        assert_eq!(none, ["diskspace", "timex", "idlejitter", "cgroups"]);
         // The other internal plugins have their `[plugins]` switch.
         let fewer = collectors_for("[plugins]\n    timex = no\n    idlejitter = no\n");
         assert!(fewer.contains(&"diskspace".to_string()));
         assert!(!fewer.contains(&"timex".to_string()));
         assert!(!fewer.contains(&"idlejitter".to_string()));
         assert_eq!(fewer.len(), all.len() - 2);
+        let no_cgroups = collectors_for("[plugins]\n    cgroups = no\n");
+        assert!(all.contains(&"cgroups".to_string()));
+        assert!(!no_cgroups.contains(&"cgroups".to_string()));
     }
 }

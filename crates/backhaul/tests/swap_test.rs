@@ -25,19 +25,10 @@ use std::time::Duration;
 use real::{free_ports, require, Server, TempDir};
 
 /// Charts netdata 1.37 exports that backhaul does not make yet, as simple
-/// globs (`*` matches anything), with the reason. cgroups is on in the
-/// swap configuration, so a machine with containers or systemd services
-/// shows these here instead of hiding them.
-const NOT_IMPLEMENTED: &[(&str, &str)] = &[
-    (
-        "cgroup_*.*",
-        "cgroups.plugin (containers, cgroups v1/v2) is not built yet",
-    ),
-    (
-        "services.*",
-        "cgroups.plugin's systemd services charts are not built yet",
-    ),
-];
+/// globs (`*` matches anything), with the reason (none today). cgroups is
+/// on in the swap configuration (the unified hierarchy, with a cgroup and
+/// a systemd service's cgroup the test makes).
+const NOT_IMPLEMENTED: &[(&str, &str)] = &[];
 
 /// Charts whose existence depends on a gauge being non-zero (netdata's
 /// `auto` rule), or on the moment (a slow chart's first point): either
@@ -187,6 +178,9 @@ fn write_configs(dir: &Path, receiver: u16, web: u16) -> (String, String) {
     for sub in ["etc", "cache", "lib", "log", "plugins"] {
         fs::create_dir_all(dir.join(sub)).unwrap();
     }
+    // Both agents name cgroups with netdata's own script, found in the
+    // plugins directory.
+    let _ = fs::copy(CGROUP_NAME_SCRIPT, dir.join("plugins/cgroup-name.sh"));
     let d = dir.display();
     let main = format!(
         "[global]\n\trun as user = root\n\thostname = {HOST}\n\tupdate every = 1\n\
@@ -198,7 +192,8 @@ fn write_configs(dir: &Path, receiver: u16, web: u16) -> (String, String) {
          [web]\n\tbind to = 127.0.0.1:{web}\n\
          [registry]\n\tenabled = no\n[health]\n\tenabled = no\n[ml]\n\tenabled = no\n\
          [plugins]\n\tstatsd = no\n\tcgroups = yes\n\ttc = no\n\tapps = no\n\tpython.d = no\n\tcharts.d = no\n\
-         \tgo.d = no\n\tebpf = no\n\tperf = no\n\tslabinfo = no\n\tenable running new plugins = no\n"
+         \tgo.d = no\n\tebpf = no\n\tperf = no\n\tslabinfo = no\n\tenable running new plugins = no\n\
+         [plugin:cgroups]\n\tuse unified cgroups = yes\n\tcheck for new cgroups every = 2\n"
     );
     let exporting = format!(
         "[exporting:global]\n\tenabled = yes\n\
@@ -217,20 +212,33 @@ fn write_configs(dir: &Path, receiver: u16, web: u16) -> (String, String) {
 
 /// Runs `agent` until the receiver saw `system.cpu` with 8 timestamps
 /// and `system.load` once, then stops it and returns what it exported.
-fn record(name: &str, cmd: Command, dir: &Path, receiver: &Receiver) -> Vec<String> {
+fn record(
+    name: &str,
+    cmd: Command,
+    dir: &Path,
+    receiver: &Receiver,
+    also: &[String],
+) -> Vec<String> {
     receiver.take();
     let mut agent = Server::spawn(name, cmd, dir);
     agent.add_log(dir.join("log/error.log"));
-    // system.load is a 5-s chart, which netdata sends late.
-    agent.wait_for("8 rounds of system.cpu and one of system.load", || {
-        let rounds = receiver.cpu_rounds();
-        let load = receiver.has_chart("system.load");
-        if rounds >= 8 && load {
-            Ok(())
-        } else {
-            Err(format!("{rounds} rounds, system.load: {load}"))
-        }
-    });
+    // system.load is a 5-s chart, which netdata sends late; `also` are
+    // the test cgroup's charts (discovered a few seconds in).
+    agent.wait_for(
+        "8 rounds of system.cpu, one of system.load and the cgroup's charts",
+        || {
+            let rounds = receiver.cpu_rounds();
+            let load = receiver.has_chart("system.load");
+            let missing: Vec<&String> = also.iter().filter(|c| !receiver.has_chart(c)).collect();
+            if rounds >= 8 && load && missing.is_empty() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{rounds} rounds, system.load: {load}, not yet: {missing:?}"
+                ))
+            }
+        },
+    );
     agent.stop();
     // Lines already read by the receiver's threads; give the last writes a
     // moment to land (bounded: the connection is closed).
@@ -247,15 +255,74 @@ fn backhaul_exports_the_series_netdata_exports() {
     let receiver = Receiver::start();
     let web = free_ports(1)[0];
     let (main, exporting) = write_configs(dir.path(), receiver.port, web);
+    // A cgroup with a process that used some CPU: netdata 1.37 charts it
+    // (CPU, throttling and the twelve pressure charts on this machine
+    // kind), so backhaul must too.
+    // A cgroup and a systemd service's cgroup, each with a process that
+    // used some CPU: netdata 1.37 charts the first (CPU, throttling and
+    // the twelve pressure charts on this machine kind) and makes the
+    // second a dimension of `services.cpu`, so backhaul must too.
+    let made = TestCgroup::create("", "").and_then(|container| {
+        TestCgroup::create("system.slice", ".service").map(|service| (container, service))
+    });
+    let cgroups = match made {
+        Ok(pair) => Some(pair),
+        Err(why) if std::env::var_os(real::REQUIRE_ENV).is_some() => {
+            panic!("no test cgroup: {why}")
+        }
+        Err(why) => {
+            eprintln!("swap test: no test cgroup ({why}); cgroup charts not compared");
+            None
+        }
+    };
+    let cgroup_charts: Vec<String> = cgroups
+        .iter()
+        .flat_map(|(c, _)| {
+            [
+                "cpu",
+                "throttled",
+                "cpu_some_pressure",
+                "io_full_pressure_stall_time",
+            ]
+            .map(|chart| format!("cgroup_{}.{chart}", c.name))
+        })
+        .chain(cgroups.iter().map(|_| "services.cpu".to_string()))
+        .collect();
 
     let mut netdata = Command::new("netdata");
     netdata.args(["-D", "-c", &main]);
-    let theirs = series_by_chart(&record("netdata", netdata, dir.path(), &receiver));
+    let theirs = series_by_chart(&record(
+        "netdata",
+        netdata,
+        dir.path(),
+        &receiver,
+        &cgroup_charts,
+    ));
 
     let mut backhaul = Command::new(env!("CARGO_BIN_EXE_backhaul"));
     backhaul.args(["--config", &main, "--exporting-config", &exporting]);
-    let ours = series_by_chart(&record("backhaul", backhaul, dir.path(), &receiver));
-
+    let ours = series_by_chart(&record(
+        "backhaul",
+        backhaul,
+        dir.path(),
+        &receiver,
+        &cgroup_charts,
+    ));
+    if let Some((cgroup, service)) = &cgroups {
+        let prefix = format!("cgroup_{}.", cgroup.name);
+        let made = theirs.keys().filter(|c| c.starts_with(&prefix)).count();
+        assert!(
+            made >= 15,
+            "netdata made {made} charts for the test cgroup: {theirs:?}"
+        );
+        // The service's dimension is named after it, without `.service`.
+        let dims = theirs.get("services.cpu").cloned().unwrap_or_default();
+        let dim = service.name.trim_end_matches(".service");
+        assert!(
+            dims.iter().any(|d| d.split(';').next() == Some(dim)),
+            "netdata's services.cpu lacks the test service: {dims:?}"
+        );
+    }
     assert!(theirs.len() > 30, "netdata exported too little: {theirs:?}");
     let (matched, problems) = compare(&theirs, &ours, NOT_IMPLEMENTED);
     assert!(
@@ -266,6 +333,92 @@ fn backhaul_exports_the_series_netdata_exports() {
     );
     assert!(matched > 60, "only {matched} charts compared");
 }
+
+/// A cgroup of the unified hierarchy made for the test, holding a process
+/// that used some CPU and then sleeps; removed when dropped (with its
+/// parent, when the test made that too).
+struct TestCgroup {
+    /// Its directory name, which is also its chart name (`cgroup_NAME`).
+    name: String,
+    dir: std::path::PathBuf,
+    made_parent: Option<std::path::PathBuf>,
+    process: std::process::Child,
+}
+
+impl TestCgroup {
+    /// Makes `parent/NAME` (`parent` may be empty) below the unified
+    /// hierarchy's mount, NAME being `bh_swap_PID` with `suffix`.
+    fn create(parent: &str, suffix: &str) -> Result<TestCgroup, String> {
+        let mountinfo = fs::read_to_string("/proc/self/mountinfo").map_err(|e| e.to_string())?;
+        let mount = mountinfo
+            .lines()
+            .filter_map(|l| {
+                let (before, after) = l.split_once(" - ")?;
+                let mut rest = after.split(' ');
+                let (fs, _, options) = (rest.next()?, rest.next()?, rest.next()?);
+                (fs == "cgroup2" && options.split(',').any(|o| o == "rw"))
+                    .then(|| before.split(' ').nth(4).map(str::to_string))?
+            })
+            .next()
+            .ok_or("no cgroup2 mount")?;
+        let name = format!("bh_swap_{}{suffix}", std::process::id());
+        let parent_dir = Path::new(&mount).join(parent);
+        let made_parent = if parent_dir.exists() {
+            None
+        } else {
+            fs::create_dir(&parent_dir)
+                .map_err(|e| format!("mkdir {}: {e}", parent_dir.display()))?;
+            Some(parent_dir.clone())
+        };
+        let dir = parent_dir.join(&name);
+        if let Err(e) = fs::create_dir(&dir) {
+            if let Some(made) = &made_parent {
+                let _ = fs::remove_dir(made);
+            }
+            return Err(format!("mkdir {}: {e}", dir.display()));
+        }
+        let procs = dir.join("cgroup.procs");
+        let script = format!(
+            "echo $$ > {} || exit 1; i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done; exec sleep 600",
+            procs.display()
+        );
+        let process = Command::new("sh")
+            .args(["-c", &script])
+            .spawn()
+            .map_err(|e| e.to_string())?;
+        let cgroup = TestCgroup {
+            name,
+            dir,
+            made_parent,
+            process,
+        };
+        // Ready once the process has used CPU in it (netdata's `cpu`
+        // charts need a non-zero count).
+        real::poll(Duration::from_secs(20), Duration::from_millis(50), || {
+            let stat = fs::read_to_string(cgroup.dir.join("cpu.stat")).ok()?;
+            stat.lines()
+                .filter_map(|l| l.strip_prefix("user_usec "))
+                .any(|v| v.trim() != "0")
+                .then_some(())
+        })
+        .ok_or("the process in the test cgroup used no CPU")?;
+        Ok(cgroup)
+    }
+}
+
+impl Drop for TestCgroup {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+        let _ = fs::remove_dir(&self.dir);
+        if let Some(parent) = &self.made_parent {
+            let _ = fs::remove_dir(parent);
+        }
+    }
+}
+
+/// netdata's cgroup naming script (Debian's netdata package).
+const CGROUP_NAME_SCRIPT: &str = "/usr/lib/netdata/plugins.d/cgroup-name.sh";
 
 type Series = BTreeMap<String, BTreeSet<String>>;
 

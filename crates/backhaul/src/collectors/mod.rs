@@ -9,6 +9,7 @@
 //! calls [`Collector::collect`] with the collection time, and never blocks
 //! another thread's collectors or an exporter.
 
+pub mod cgroups;
 pub mod pluginsd;
 pub mod proc;
 pub mod statsd;

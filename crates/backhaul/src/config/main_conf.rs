@@ -24,6 +24,7 @@
 
 use std::path::PathBuf;
 
+use super::cgroups_conf::{cgroups_from_section, CgroupsConfig, CGROUPS_SECTION};
 use super::connector::ConnectorType;
 use super::error::{ConfigError, Warning, WarningKind};
 use super::exporting::{parse_count, parse_destination_value, parse_non_empty, SECONDS_REASON};
@@ -101,6 +102,9 @@ pub struct MainConfig {
     pub cleanup_orphan_hosts_after_secs: u32,
     /// `[statsd]`: the statsd server (run when `[plugins] statsd` is on).
     pub statsd: StatsdConfig,
+    /// `[plugin:cgroups]`: the cgroups collector (run when `[plugins]
+    /// cgroups` is on).
+    pub cgroups: CgroupsConfig,
 }
 
 /// `[directories]`, with Debian's netdata package layout as defaults.
@@ -368,6 +372,7 @@ impl MainConfig {
             backend: None,
             cleanup_orphan_hosts_after_secs: 3600,
             statsd: StatsdConfig::default(),
+            cgroups: CgroupsConfig::default(),
         }
     }
 
@@ -737,6 +742,7 @@ pub fn main_from_document(
         let name = section.name.as_str();
         if HANDLED_SECTIONS.contains(&name)
             || name == PROC_PLUGIN_SECTION
+            || name == CGROUPS_SECTION
             || proc_chart_module(name).is_some()
             || name
                 .strip_prefix("plugin:proc:")
@@ -905,6 +911,11 @@ pub fn main_from_document(
         config.backend = Some(legacy_backend(backend, &config, warnings)?);
     }
     config.statsd = statsd_from_section(document.section("statsd"), config.update_every, warnings)?;
+    config.cgroups = cgroups_from_section(
+        document.section(CGROUPS_SECTION),
+        config.update_every,
+        warnings,
+    )?;
     Ok(config)
 }
 

@@ -18,6 +18,7 @@
 //! data source), `destination`, `connector`, `instance`, `main_conf`,
 //! `exporting`, `error`.
 
+mod cgroups_conf;
 mod connector;
 mod destination;
 mod error;
@@ -32,6 +33,7 @@ mod value;
 
 use std::path::{Path, PathBuf};
 
+pub use cgroups_conf::{CgroupSwitches, CgroupsConfig, UnifiedChoice, CGROUPS_SECTION};
 pub use connector::{ConnectorFamily, ConnectorType};
 pub use destination::{parse_destination, parse_destinations, Destination};
 pub use error::{ConfigError, Location, Warning, WarningKind};

@@ -58,7 +58,7 @@
 //! `/proc/sys` files read as often as netdata reads them (once, every 10 s,
 //! or about once a minute); a missing one means no variable.
 
-mod chart_handle;
+pub(crate) mod chart_handle;
 mod counter_table;
 mod cpu_sysfs;
 mod diskspace;
@@ -78,15 +78,15 @@ mod netfilter;
 mod netstat;
 mod ondemand;
 mod one_value;
-mod parse;
-mod pressure;
+pub(crate) mod parse;
+pub(crate) mod pressure;
 mod sockstat;
 mod softnet;
-mod source;
+pub(crate) mod source;
 mod stat;
 mod timex;
 mod uptime;
-mod variables;
+pub(crate) mod variables;
 mod vmstat;
 mod zram;
 

@@ -51,17 +51,17 @@ const RESOURCES: [Resource; 3] = [
     },
 ];
 
-const SOME_DIMS: [DimSpec; 3] = [
+pub(crate) const SOME_DIMS: [DimSpec; 3] = [
     DimSpec::absolute("some 10", 1, 100),
     DimSpec::absolute("some 60", 1, 100),
     DimSpec::absolute("some 300", 1, 100),
 ];
-const FULL_DIMS: [DimSpec; 3] = [
+pub(crate) const FULL_DIMS: [DimSpec; 3] = [
     DimSpec::absolute("full 10", 1, 100),
     DimSpec::absolute("full 60", 1, 100),
     DimSpec::absolute("full 300", 1, 100),
 ];
-const TIME_DIMS: [DimSpec; 1] = [DimSpec::incremental("time", 1, 1)];
+pub(crate) const TIME_DIMS: [DimSpec; 1] = [DimSpec::incremental("time", 1, 1)];
 
 /// One line of a pressure file: the three averages × 100, and the total in
 /// milliseconds.

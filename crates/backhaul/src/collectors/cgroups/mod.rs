@@ -1,0 +1,135 @@
+//! The cgroups collector: netdata 1.37's `cgroups.plugin` for the unified
+//! (v2) hierarchy, configured by `[plugin:cgroups]` and switched by
+//! `[plugins] cgroups`.
+//!
+//! It owns finding the hierarchy (netdata's detection of v1 or v2, the
+//! mount), discovering cgroups (the walk, netdata's simple patterns, the
+//! `cgroup-name.sh` rename protocol, duplicates, cgroups that go away),
+//! and handing each enabled one to [`unified::UnifiedCgroup`], which
+//! reads its files and makes its `cgroup_NAME.*` charts.
+//!
+//! Systemd services (`cgroups to match as systemd services`) have no
+//! charts of their own: they are dimensions of the `services.*` charts
+//! ([`services`]).
+//!
+//! Not built yet: the v1 hierarchies (netdata's choice when systemd's
+//! default hierarchy is legacy or hybrid; logged once), network
+//! interfaces (`cgroup-network`), and Kubernetes labels from the rename
+//! script (`k8s_` names keep their labels out).
+
+mod discovery;
+mod services;
+mod unified;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rrd::Host;
+
+use crate::collectors::proc::chart_handle::{Cycle, RefusedRounds};
+use crate::collectors::Collector;
+pub use crate::config::{CgroupSwitches, CgroupsConfig, UnifiedChoice};
+use discovery::{Discovery, Hierarchy};
+
+/// How long netdata waits for `systemd --version` when detecting the
+/// hierarchy.
+const SYSTEMD_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Collects the cgroups of the unified hierarchy.
+pub struct CgroupsCollector {
+    config: CgroupsConfig,
+    /// `/` on a host; a test's fake root otherwise.
+    root: PathBuf,
+    /// The rename script (`script to get cgroup names`).
+    script: PathBuf,
+    hierarchy: Option<Hierarchy>,
+    discovery: Option<Discovery>,
+    /// Collections left before the next discovery.
+    until_discovery: u32,
+    refused: RefusedRounds,
+}
+
+impl CgroupsCollector {
+    /// `config`'s collector, reading the machine's cgroups. `plugins_dir`
+    /// is where `cgroup-name.sh` is looked for unless the configuration
+    /// names the script.
+    pub fn new(config: &CgroupsConfig, plugins_dir: &Path) -> CgroupsCollector {
+        let script = config
+            .name_script
+            .clone()
+            .unwrap_or_else(|| plugins_dir.join("cgroup-name.sh"));
+        CgroupsCollector {
+            config: config.clone(),
+            root: PathBuf::from("/"),
+            script,
+            hierarchy: None,
+            discovery: None,
+            until_discovery: 0,
+            refused: RefusedRounds::default(),
+        }
+    }
+
+    /// Reads below `root` (tests); the unified mount must then be given
+    /// (`path to unified cgroups`) or found in `root`'s mountinfo.
+    pub fn with_root(mut self, root: &Path) -> CgroupsCollector {
+        self.root = root.to_path_buf();
+        self
+    }
+
+    fn decide_hierarchy(&self) -> Hierarchy {
+        let unified = match self.config.unified {
+            UnifiedChoice::Yes => true,
+            UnifiedChoice::No => false,
+            UnifiedChoice::Auto => discovery::detect_unified(&self.root, SYSTEMD_TIMEOUT),
+        };
+        if !unified {
+            tracing::warn!(
+                "cgroups: netdata would read the v1 hierarchies here ([plugin:cgroups] use unified \
+                 cgroups, or systemd's legacy or hybrid default); backhaul reads only the unified \
+                 (v2) one so far: no cgroup charts"
+            );
+            return Hierarchy::Unsupported;
+        }
+        let base = self
+            .config
+            .unified_path
+            .clone()
+            .or_else(|| discovery::unified_mount(&self.root))
+            .unwrap_or_else(|| self.root.join("sys/fs/cgroup"));
+        tracing::info!(path = %base.display(), "cgroups: reading the unified hierarchy");
+        Hierarchy::Unified(base)
+    }
+}
+
+impl Collector for CgroupsCollector {
+    fn name(&self) -> &str {
+        "cgroups"
+    }
+
+    fn update_every(&self) -> u32 {
+        self.config.update_every
+    }
+
+    fn collect(&mut self, host: &Host, now_ut: u64) -> anyhow::Result<()> {
+        let hierarchy = match &self.hierarchy {
+            Some(h) => h,
+            None => self.hierarchy.insert(self.decide_hierarchy()),
+        };
+        let Hierarchy::Unified(base) = hierarchy else {
+            return Ok(());
+        };
+        let discovery = self.discovery.get_or_insert_with(|| {
+            Discovery::new(base.clone(), &self.config, self.script.clone(), &self.root)
+        });
+        if self.until_discovery == 0 {
+            discovery.run(host);
+            let every = self.config.check_every_s / self.config.update_every.max(1);
+            self.until_discovery = every.max(1);
+        }
+        self.until_discovery -= 1;
+        let mut cycle = Cycle::new(now_ut);
+        discovery.collect(host, &mut cycle);
+        self.refused.settle("cgroups", cycle);
+        Ok(())
+    }
+}
