@@ -56,10 +56,22 @@ fn collector(config: &CgroupsConfig, root: &Root) -> Vec<Box<dyn Collector>> {
 /// `check_every_s`, after the rounds at `T` (snapshot t0) and `T + 1`
 /// (t1).
 fn after_two_rounds(test: &str, check_every_s: u32) -> (Root, Host, Vec<Box<dyn Collector>>) {
-    let root = Root::new(FIXTURES, test);
+    after_two_rounds_of(FIXTURES, test, &|root, script| {
+        config(root, script, check_every_s)
+    })
+}
+
+/// [`after_two_rounds`] with fixture set `fixtures` and the configuration
+/// `config` makes from the root and the naming script.
+fn after_two_rounds_of(
+    fixtures: &str,
+    test: &str,
+    config: &dyn Fn(&Root, &Path) -> CgroupsConfig,
+) -> (Root, Host, Vec<Box<dyn Collector>>) {
+    let root = Root::new(fixtures, test);
     let host = Host::new("test", 100);
     let script = naming_script(&root);
-    let mut collectors = collector(&config(&root, &script, check_every_s), &root);
+    let mut collectors = collector(&config(&root, &script), &root);
     root.load("t0");
     collect(&mut collectors, &host, T);
     root.load("t1");
@@ -380,7 +392,7 @@ fn a_cgroup_that_goes_has_its_charts_obsolete() {
 }
 
 #[test]
-fn v1_is_logged_once_and_charts_nothing() {
+fn v1_hierarchies_that_are_not_there_chart_nothing_and_log_once() {
     let root = Root::new(FIXTURES, "v1");
     let host = Host::new("test", 100);
     let script = naming_script(&root);
@@ -394,7 +406,16 @@ fn v1_is_logged_once_and_charts_nothing() {
         collect(&mut collectors, &host, T);
         collect(&mut collectors, &host, T + 1);
     });
-    assert_eq!(logs.matches("v1 hierarchies").count(), 1, "{logs}");
+    assert_eq!(
+        logs.matches("reading the v1 hierarchies").count(),
+        1,
+        "{logs}"
+    );
+    assert_eq!(
+        logs.matches("cannot read this hierarchy").count(),
+        1,
+        "{logs}"
+    );
     assert!(charts_of(&host, "cgroup").is_empty());
 }
 
@@ -404,4 +425,216 @@ fn a_steady_cycle_allocates_nothing() {
     collect(&mut collectors, &host, T + 2);
     // Between discoveries (every 10 s): reading and storing only.
     assert_collections_do_not_allocate(&mut collectors, &host, &[T + 3, T + 4, T + 5]);
+}
+
+/// The v1 hierarchies below the fixture root, named as netdata's keys
+/// would name them.
+fn v1_config(root: &Root, script: &Path) -> CgroupsConfig {
+    let base = |c: &str| Some(root.file(&format!("sys/fs/cgroup/{c}")));
+    CgroupsConfig {
+        unified: UnifiedChoice::No,
+        v1_paths: [
+            base("cpuacct"),
+            base("cpuset"),
+            base("blkio"),
+            base("memory"),
+            base("devices"),
+        ],
+        name_script: Some(script.to_path_buf()),
+        check_every_s: 10,
+        ..CgroupsConfig::default()
+    }
+}
+
+#[test]
+fn v1_charts_and_values_from_two_snapshots() {
+    let (_root, host, mut collectors) = after_two_rounds_of("cgroups_v1", "values", &v1_config);
+
+    // The container: every v1 chart but cpu_shares (off by default) and
+    // the throttle ones (no throttle files).
+    let mut expected: Vec<String> = [
+        "cpu",
+        "cpu_limit",
+        "throttled",
+        "throttled_duration",
+        "cpu_per_core",
+        "mem",
+        "writeback",
+        "mem_activity",
+        "pgfaults",
+        "mem_usage",
+        "mem_usage_limit",
+        "mem_utilization",
+        "mem_failcnt",
+        "io",
+        "serviced_ops",
+        "queued_ops",
+        "merged_ops",
+    ]
+    .iter()
+    .map(|c| format!("cgroup_web.{c}"))
+    .collect();
+    expected.sort();
+    assert_eq!(charts_of(&host, "cgroup_web."), expected);
+    // cpuacct.stat in ticks (100 a second): user +20, system +10.
+    assert_values(
+        &host,
+        "cgroup_web.cpu",
+        T + 1,
+        &[("user", 20.0), ("system", 10.0)],
+    );
+    // cpu0 +0.1 s of CPU in 1 s.
+    assert_values(
+        &host,
+        "cgroup_web.cpu_per_core",
+        T + 1,
+        &[("cpu0", 10.0), ("cpu1", 0.0)],
+    );
+    // nr_throttled +5 of nr_periods +10.
+    assert_values(&host, "cgroup_web.throttled", T + 1, &[("throttled", 50.0)]);
+    // A CFS quota of half a period, over 2 CPUs: 50 %.
+    let cpu = host.chart_by_id("cgroup_web.cpu").unwrap();
+    assert_eq!(cpu.read().variables().get("cpu_limit"), Some(50.0));
+    // memory.stat totals in MiB: cache 10, rss 50 - 2 huge, mapped 4.
+    assert_values(
+        &host,
+        "cgroup_web.mem",
+        T + 1,
+        &[
+            ("cache", 10.0),
+            ("rss", 48.0),
+            ("swap", 0.0),
+            ("rss_huge", 2.0),
+            ("mapped_file", 4.0),
+        ],
+    );
+    assert_values(
+        &host,
+        "cgroup_web.writeback",
+        T + 1,
+        &[("dirty", 1.0), ("writeback", 0.0)],
+    );
+    // +256 pages in, +512 faults, of 4 KiB.
+    assert_values(
+        &host,
+        "cgroup_web.mem_activity",
+        T + 1,
+        &[("pgpgin", 1.0), ("pgpgout", 0.0)],
+    );
+    assert_values(&host, "cgroup_web.pgfaults", T + 1, &[("pgfault", 2.0)]);
+    // usage 80 MiB less 8 inactive: 72; memory+swap 90 less (72 + 8): 10.
+    assert_values(
+        &host,
+        "cgroup_web.mem_usage",
+        T + 1,
+        &[("ram", 72.0), ("swap", 10.0)],
+    );
+    // Limit 256 MiB: 184 available, 72 × 100 / 256 = 28 %.
+    assert_values(
+        &host,
+        "cgroup_web.mem_usage_limit",
+        T + 1,
+        &[("available", 184.0), ("used", 72.0)],
+    );
+    assert_values(
+        &host,
+        "cgroup_web.mem_utilization",
+        T + 1,
+        &[("utilization", 28.0)],
+    );
+    let usage = host.chart_by_id("cgroup_web.mem_usage").unwrap();
+    assert_eq!(usage.read().variables().get("memory_limit"), Some(256.0));
+    assert_eq!(
+        usage.read().variables().get("memory_and_swap_limit"),
+        Some(512.0)
+    );
+    assert_values(&host, "cgroup_web.mem_failcnt", T + 1, &[("failures", 2.0)]);
+    // blkio: +200 KiB read, +100 KiB written; +5 and +3 operations; 4 and 2
+    // queued; merged +2048 and +1024, divided by 1024 as netdata does.
+    assert_values(
+        &host,
+        "cgroup_web.io",
+        T + 1,
+        &[("read", 200.0), ("write", -100.0)],
+    );
+    assert_values(
+        &host,
+        "cgroup_web.serviced_ops",
+        T + 1,
+        &[("read", 5.0), ("write", -3.0)],
+    );
+    assert_values(
+        &host,
+        "cgroup_web.queued_ops",
+        T + 1,
+        &[("read", 4.0), ("write", -2.0)],
+    );
+    assert_values(
+        &host,
+        "cgroup_web.merged_ops",
+        T + 1,
+        &[("read", 2.0), ("write", -1.0)],
+    );
+
+    // The cgroup recorded here had used no CPU at t0 by cpuacct.stat
+    // (user 0): its cpu chart starts at t1 (`auto`), its first rate one
+    // round later. cpuacct.usage_percpu had cpu1 at 1578909 ns already:
+    // that chart started at t0, and cpu0 +198038256 ns in 1 s is 19.8 %.
+    assert!(host.chart_by_id("cgroup_bhrec.cpu").is_some());
+    assert_eq!(stored(&host, "cgroup_bhrec.cpu", "user", T + 1), None);
+    assert_values(
+        &host,
+        "cgroup_bhrec.cpu_per_core",
+        T + 1,
+        &[("cpu0", 19.8038256), ("cpu1", 0.0)],
+    );
+    // 516096 bytes used; no limit below MemTotal (2000 MiB).
+    assert_values(
+        &host,
+        "cgroup_bhrec.mem_usage",
+        T + 1,
+        &[("ram", 0.4921875), ("swap", 0.0)],
+    );
+    assert_values(
+        &host,
+        "cgroup_bhrec.mem_usage_limit",
+        T + 1,
+        &[("available", 1999.5078125), ("used", 0.4921875)],
+    );
+    // No cpuset or CFS files in its cpuacct tree: the variable, unset.
+    let bhrec = host.chart_by_id("cgroup_bhrec.cpu").unwrap();
+    assert!(bhrec
+        .read()
+        .variables()
+        .get("cpu_limit")
+        .is_some_and(f64::is_nan));
+    assert!(host.chart_by_id("cgroup_bhrec.cpu_limit").is_none());
+
+    // The service: +50 ticks; 100 MiB less 4 inactive; 110 - (96 + 4).
+    assert_eq!(
+        charts_of(&host, "services."),
+        ["services.cpu", "services.mem_usage", "services.swap_usage"]
+    );
+    assert_values(
+        &host,
+        "services.cpu",
+        T + 1,
+        &[("system-slice_web-service", 50.0)],
+    );
+    assert_values(
+        &host,
+        "services.mem_usage",
+        T + 1,
+        &[("system-slice_web-service", 96.0)],
+    );
+    assert_values(
+        &host,
+        "services.swap_usage",
+        T + 1,
+        &[("system-slice_web-service", 10.0)],
+    );
+
+    // Between discoveries, a v1 round allocates nothing either.
+    collect(&mut collectors, &host, T + 2);
+    assert_collections_do_not_allocate(&mut collectors, &host, &[T + 3, T + 4]);
 }

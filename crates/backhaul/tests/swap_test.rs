@@ -129,7 +129,12 @@ impl Receiver {
 
     /// How many distinct timestamps `system.cpu` was sent with.
     fn cpu_rounds(&self) -> usize {
-        let prefix = format!("netdata.{HOST}.system.cpu.");
+        self.rounds("system.cpu")
+    }
+
+    /// How many distinct timestamps `chart` was sent with.
+    fn rounds(&self, chart: &str) -> usize {
+        let prefix = format!("netdata.{HOST}.{chart}.");
         self.lines
             .lock()
             .unwrap()
@@ -219,14 +224,15 @@ fn record(
     receiver: &Receiver,
     also: &[String],
 ) -> Vec<String> {
-    receiver.take();
-    let mut agent = Server::spawn(name, cmd, dir);
-    agent.add_log(dir.join("log/error.log"));
     // system.load is a 5-s chart, which netdata sends late; `also` are
     // the test cgroup's charts (discovered a few seconds in).
-    agent.wait_for(
+    record_until(
+        name,
+        cmd,
+        dir,
+        receiver,
         "8 rounds of system.cpu, one of system.load and the cgroup's charts",
-        || {
+        &|receiver| {
             let rounds = receiver.cpu_rounds();
             let load = receiver.has_chart("system.load");
             let missing: Vec<&String> = also.iter().filter(|c| !receiver.has_chart(c)).collect();
@@ -238,7 +244,23 @@ fn record(
                 ))
             }
         },
-    );
+    )
+}
+
+/// Runs `agent` until `ready` says so, then stops it and returns what it
+/// exported.
+fn record_until(
+    name: &str,
+    cmd: Command,
+    dir: &Path,
+    receiver: &Receiver,
+    what: &str,
+    ready: &dyn Fn(&Receiver) -> Result<(), String>,
+) -> Vec<String> {
+    receiver.take();
+    let mut agent = Server::spawn(name, cmd, dir);
+    agent.add_log(dir.join("log/error.log"));
+    agent.wait_for(what, || ready(receiver));
     agent.stop();
     // Lines already read by the receiver's threads; give the last writes a
     // moment to land (bounded: the connection is closed).
@@ -419,6 +441,170 @@ impl Drop for TestCgroup {
 
 /// netdata's cgroup naming script (Debian's netdata package).
 const CGROUP_NAME_SCRIPT: &str = "/usr/lib/netdata/plugins.d/cgroup-name.sh";
+
+/// A cgroup made in the v1 hierarchies `cpuacct`, `memory` and `blkio`,
+/// holding a process that used some CPU and then sleeps; removed when
+/// dropped (with the parents the test made).
+struct TestV1Cgroup {
+    dirs: Vec<std::path::PathBuf>,
+    made_parents: Vec<std::path::PathBuf>,
+    process: std::process::Child,
+}
+
+impl TestV1Cgroup {
+    /// `parent/NAME` (`parent` may be empty) in each of the hierarchies.
+    fn create(parent: &str, name: &str) -> Result<TestV1Cgroup, String> {
+        let mut made = TestV1Cgroup {
+            dirs: Vec::new(),
+            made_parents: Vec::new(),
+            process: Command::new("true").spawn().map_err(|e| e.to_string())?,
+        };
+        let mut joins = String::new();
+        for controller in ["cpuacct", "memory", "blkio"] {
+            let parent_dir = Path::new("/sys/fs/cgroup").join(controller).join(parent);
+            if !parent_dir.exists() {
+                fs::create_dir(&parent_dir)
+                    .map_err(|e| format!("mkdir {}: {e}", parent_dir.display()))?;
+                made.made_parents.push(parent_dir.clone());
+            }
+            let dir = parent_dir.join(name);
+            fs::create_dir(&dir).map_err(|e| format!("mkdir {}: {e}", dir.display()))?;
+            joins.push_str(&format!(
+                "echo $$ > {}/cgroup.procs || exit 1; ",
+                dir.display()
+            ));
+            made.dirs.push(dir);
+        }
+        let _ = made.process.wait();
+        made.process = Command::new("sh")
+            .args([
+                "-c",
+                &format!(
+                    "{joins}i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done; exec sleep 600"
+                ),
+            ])
+            .spawn()
+            .map_err(|e| e.to_string())?;
+        let usage = made.dirs[0].join("cpuacct.usage");
+        real::poll(Duration::from_secs(20), Duration::from_millis(50), || {
+            let used = fs::read_to_string(&usage).ok()?;
+            (used.trim() != "0").then_some(())
+        })
+        .ok_or("the process in the v1 test cgroup used no CPU")?;
+        Ok(made)
+    }
+}
+
+impl Drop for TestV1Cgroup {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+        for dir in &self.dirs {
+            let _ = fs::remove_dir(dir);
+        }
+        for dir in self.made_parents.iter().rev() {
+            let _ = fs::remove_dir(dir);
+        }
+    }
+}
+
+/// The v1 hierarchies (`use unified cgroups = no`), cgroups alone: for the
+/// cgroups the test makes (a container-like one and a systemd service),
+/// backhaul exports the series netdata 1.37 exports.
+#[test]
+fn cgroups_v1_series_match_netdata() {
+    if !require("swap test (cgroups v1)", &["netdata"]) {
+        return;
+    }
+    let name = format!("bh_v1_{}", std::process::id());
+    let made = TestV1Cgroup::create("", &name).and_then(|container| {
+        TestV1Cgroup::create("system.slice", &format!("{name}.service"))
+            .map(|service| (container, service))
+    });
+    let _cgroups = match made {
+        Ok(pair) => pair,
+        Err(why) if std::env::var_os(real::REQUIRE_ENV).is_some() => {
+            panic!("no v1 test cgroup: {why}")
+        }
+        Err(why) => {
+            eprintln!("swap test: no v1 test cgroup ({why}); skipped");
+            return;
+        }
+    };
+    let dir = TempDir::new("swap-v1");
+    let receiver = Receiver::start();
+    let web = free_ports(1)[0];
+    let (main, exporting) = write_configs(dir.path(), receiver.port, web);
+    // cgroups alone, reading the v1 hierarchies.
+    let text = fs::read_to_string(&main)
+        .unwrap()
+        .replace("use unified cgroups = yes", "use unified cgroups = no")
+        .replace(
+            "[plugins]\n",
+            "[plugins]\n\tproc = no\n\tdiskspace = no\n\tidlejitter = no\n\ttimex = no\n",
+        );
+    fs::write(&main, text).unwrap();
+    let cpu = format!("cgroup_{name}.cpu");
+    let ready = |receiver: &Receiver| {
+        let rounds = receiver.rounds(&cpu);
+        let services = receiver.has_chart("services.cpu");
+        if rounds >= 6 && services {
+            Ok(())
+        } else {
+            Err(format!(
+                "{rounds} rounds of {cpu}, services.cpu: {services}"
+            ))
+        }
+    };
+    let what = "6 rounds of the v1 test cgroup's cpu chart and services.cpu";
+    let mut netdata = Command::new("netdata");
+    netdata.args(["-D", "-c", &main]);
+    let theirs = series_by_chart(&record_until(
+        "netdata",
+        netdata,
+        dir.path(),
+        &receiver,
+        what,
+        &ready,
+    ));
+    let mut backhaul = Command::new(env!("CARGO_BIN_EXE_backhaul"));
+    backhaul.args(["--config", &main, "--exporting-config", &exporting]);
+    let ours = series_by_chart(&record_until(
+        "backhaul",
+        backhaul,
+        dir.path(),
+        &receiver,
+        what,
+        &ready,
+    ));
+    // Only the test's cgroups: others on the machine (the sandbox's own
+    // memory cgroups) change between the two runs.
+    let prefix = format!("cgroup_{name}.");
+    let mine = |series: &Series| -> Series {
+        series
+            .iter()
+            .filter(|(chart, _)| chart.starts_with(&prefix) || chart.starts_with("services."))
+            .map(|(chart, dims)| (chart.clone(), dims.clone()))
+            .collect()
+    };
+    let (theirs, ours) = (mine(&theirs), mine(&ours));
+    for chart in ["cpu", "cpu_per_core"] {
+        assert!(
+            theirs.contains_key(&format!("{prefix}{chart}")),
+            "netdata made no {chart} chart for the v1 test cgroup: {theirs:?}"
+        );
+    }
+    let (matched, problems) = compare(&theirs, &ours, NOT_IMPLEMENTED);
+    assert!(
+        problems.is_empty(),
+        "{} problems ({matched} charts matched):\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+    // cpu, cpu_per_core, the memory charts and the services' on this
+    // machine kind.
+    assert!(matched >= 8, "only {matched} charts compared: {theirs:?}");
+}
 
 type Series = BTreeMap<String, BTreeSet<String>>;
 

@@ -2,10 +2,9 @@
 //! settings under netdata 1.37's keys and defaults ([`CgroupsConfig`]).
 //! Whether it runs is `[plugins] cgroups` (default yes).
 //!
-//! Keys of netdata's that backhaul reads but does not act on yet (the v1
-//! hierarchies' paths, the v1-only chart switches, the network interfaces'
-//! script) are accepted without a warning: the same file works for both
-//! agents and they take effect when the matching part lands. Unknown keys
+//! Keys of netdata's that backhaul reads but does not act on yet (the
+//! network interfaces' script, the services' detailed memory) are accepted
+//! without a warning: the same file works for both agents. Unknown keys
 //! get a warning naming them.
 
 use std::path::PathBuf;
@@ -59,12 +58,38 @@ pub struct CgroupSwitches {
     pub io_bytes: ChartSwitch,
     /// `enable blkio operations` (auto).
     pub io_ops: ChartSwitch,
+    /// `enable cpuacct usage (per core CPU)` (auto; v1 only).
+    pub cpu_per_core: ChartSwitch,
+    /// `enable memory limits fail count` (auto; v1 only).
+    pub failcnt: ChartSwitch,
+    /// `enable blkio throttle bandwidth`, `... throttle operations`,
+    /// `... queued operations`, `... merged operations` (auto; v1 only).
+    pub throttle_io_bytes: ChartSwitch,
+    pub throttle_io_ops: ChartSwitch,
+    pub queued_ops: ChartSwitch,
+    pub merged_ops: ChartSwitch,
     /// `enable cpu pressure` (auto).
     pub cpu_pressure: ChartSwitch,
     /// `enable io some pressure`, `enable io full pressure` (auto).
     pub io_pressure: [ChartSwitch; 2],
     /// `enable memory some pressure`, `enable memory full pressure` (auto).
     pub memory_pressure: [ChartSwitch; 2],
+}
+
+impl CgroupSwitches {
+    /// The six blkio switches, in netdata's order of the v1 blkio files:
+    /// bandwidth, operations, throttle bandwidth, throttle operations,
+    /// queued, merged.
+    pub fn blkio(&self) -> [ChartSwitch; 6] {
+        [
+            self.io_bytes,
+            self.io_ops,
+            self.throttle_io_bytes,
+            self.throttle_io_ops,
+            self.queued_ops,
+            self.merged_ops,
+        ]
+    }
 }
 
 impl Default for CgroupSwitches {
@@ -84,6 +109,12 @@ impl Default for CgroupSwitches {
             swap: ChartSwitch::Auto,
             io_bytes: ChartSwitch::Auto,
             io_ops: ChartSwitch::Auto,
+            cpu_per_core: ChartSwitch::Auto,
+            failcnt: ChartSwitch::Auto,
+            throttle_io_bytes: ChartSwitch::Auto,
+            throttle_io_ops: ChartSwitch::Auto,
+            queued_ops: ChartSwitch::Auto,
+            merged_ops: ChartSwitch::Auto,
             cpu_pressure: ChartSwitch::Auto,
             io_pressure: [ChartSwitch::Auto; 2],
             memory_pressure: [ChartSwitch::Auto; 2],
@@ -102,6 +133,13 @@ pub struct CgroupsConfig {
     pub unified: UnifiedChoice,
     /// `path to unified cgroups` (default: from the mounts).
     pub unified_path: Option<PathBuf>,
+    /// `path to /sys/fs/cgroup/cpuacct`, `.../cpuset`, `.../blkio`,
+    /// `.../memory`, `.../devices` (default: from the mounts), in
+    /// [`V1_CONTROLLERS`] order.
+    pub v1_paths: [Option<PathBuf>; 5],
+    /// `report used memory` (yes): v1's used memory leaves out inactive
+    /// file memory (services too).
+    pub report_used_memory: bool,
     /// `containers priority` (40000).
     pub priority: i64,
     /// `max cgroups to allow` (1000).
@@ -134,6 +172,8 @@ impl CgroupsConfig {
             check_every_s: update_every.saturating_mul(10),
             unified: UnifiedChoice::Auto,
             unified_path: None,
+            v1_paths: Default::default(),
+            report_used_memory: true,
             priority: 40000,
             max_cgroups: 1000,
             max_depth: 0,
@@ -157,23 +197,16 @@ impl Default for CgroupsConfig {
     }
 }
 
-/// netdata's keys backhaul accepts without acting on them yet (v1 paths
-/// and v1-only metrics, network interfaces, `report used memory`).
+/// The v1 controllers netdata reads, in the order of their `path to
+/// /sys/fs/cgroup/NAME` keys and of [`CgroupsConfig::v1_paths`].
+pub const V1_CONTROLLERS: [&str; 5] = ["cpuacct", "cpuset", "blkio", "memory", "devices"];
+
+/// netdata's keys backhaul accepts without acting on them yet (network
+/// interfaces, the services' detailed memory charts, the zero recheck of
+/// fail counts).
 const KEYS_NOT_USED_YET: &[&str] = &[
-    "enable cpuacct usage (per core CPU)",
-    "enable memory limits fail count",
-    "enable blkio throttle bandwidth",
-    "enable blkio throttle operations",
-    "enable blkio queued operations",
-    "enable blkio merged operations",
     "recheck zero memory failcnt every iterations",
     "enable systemd services detailed memory",
-    "report used memory",
-    "path to /sys/fs/cgroup/cpuacct",
-    "path to /sys/fs/cgroup/cpuset",
-    "path to /sys/fs/cgroup/blkio",
-    "path to /sys/fs/cgroup/memory",
-    "path to /sys/fs/cgroup/devices",
     "script to get cgroup network interfaces",
     "meminfo filename to monitor",
 ];
@@ -266,11 +299,30 @@ pub fn cgroups_from_section(
             "enable blkio bandwidth" => s.io_bytes = switch(entry)?,
             "enable blkio operations" => s.io_ops = switch(entry)?,
             "enable cpu pressure" => s.cpu_pressure = switch(entry)?,
+            "enable cpuacct usage (per core CPU)" => s.cpu_per_core = switch(entry)?,
+            "enable memory limits fail count" => s.failcnt = switch(entry)?,
+            "enable blkio throttle bandwidth" => s.throttle_io_bytes = switch(entry)?,
+            "enable blkio throttle operations" => s.throttle_io_ops = switch(entry)?,
+            "enable blkio queued operations" => s.queued_ops = switch(entry)?,
+            "enable blkio merged operations" => s.merged_ops = switch(entry)?,
+            "report used memory" => {
+                config.report_used_memory =
+                    parse_bool(&entry.value).map_err(|r| invalid_value(section, entry, r))?
+            }
             "enable io some pressure" => s.io_pressure[0] = switch(entry)?,
             "enable io full pressure" => s.io_pressure[1] = switch(entry)?,
             "enable memory some pressure" => s.memory_pressure[0] = switch(entry)?,
             "enable memory full pressure" => s.memory_pressure[1] = switch(entry)?,
             key if KEYS_NOT_USED_YET.contains(&key) => {}
+            key if key
+                .strip_prefix("path to /sys/fs/cgroup/")
+                .is_some_and(|c| V1_CONTROLLERS.contains(&c)) =>
+            {
+                let controller = &key["path to /sys/fs/cgroup/".len()..];
+                if let Some(i) = V1_CONTROLLERS.iter().position(|c| *c == controller) {
+                    config.v1_paths[i] = Some(PathBuf::from(entry.value.trim()));
+                }
+            }
             key => warnings.push(Warning::about_key(
                 &entry.at,
                 &section.name,

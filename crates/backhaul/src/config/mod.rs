@@ -33,7 +33,9 @@ mod value;
 
 use std::path::{Path, PathBuf};
 
-pub use cgroups_conf::{CgroupSwitches, CgroupsConfig, UnifiedChoice, CGROUPS_SECTION};
+pub use cgroups_conf::{
+    CgroupSwitches, CgroupsConfig, UnifiedChoice, CGROUPS_SECTION, V1_CONTROLLERS,
+};
 pub use connector::{ConnectorFamily, ConnectorType};
 pub use destination::{parse_destination, parse_destinations, Destination};
 pub use error::{ConfigError, Location, Warning, WarningKind};

@@ -17,16 +17,18 @@ use wire::simple_pattern::SimplePattern;
 
 use super::services::{ServiceDims, ServicesCharts};
 use super::unified::{ChartNaming, Machine, ServiceReading, UnifiedCgroup};
+use super::v1::{V1Bases, V1Cgroup};
 use super::{CgroupSwitches, CgroupsConfig};
 use crate::collectors::proc::chart_handle::Cycle;
 use crate::collectors::proc::parse::netdata_chart_id;
 
 /// The hierarchy the collector reads.
+#[derive(Clone, Debug)]
 pub(super) enum Hierarchy {
     /// The unified (v2) hierarchy mounted here.
     Unified(PathBuf),
-    /// v1: not collected yet (logged once).
-    Unsupported,
+    /// The v1 controllers' hierarchies.
+    V1(V1Bases),
 }
 
 /// The cgroup2 filesystem's magic number (`statfs`).
@@ -121,6 +123,26 @@ fn run_bounded(
 /// `cgroup2` mount whose super options hold `rw`, else the first whose
 /// source is `cgroup` (netdata's two lookups).
 pub(super) fn unified_mount(root: &Path) -> Option<PathBuf> {
+    find_mount(root, "cgroup2", "rw", "cgroup")
+}
+
+/// A v1 controller's mount point (`cpuacct`, `memory`, ...) from `root`'s
+/// mountinfo: the first `cgroup` mount whose super options hold the
+/// controller's name, else whose source is it; else
+/// `/sys/fs/cgroup/CONTROLLER`, as netdata falls back.
+pub(super) fn v1_mount(root: &Path, controller: &str) -> PathBuf {
+    find_mount(root, "cgroup", controller, controller).unwrap_or_else(|| {
+        tracing::info!(
+            controller,
+            "cgroups: no mount of this controller; using /sys/fs/cgroup/{controller}"
+        );
+        root.join("sys/fs/cgroup").join(controller)
+    })
+}
+
+/// The first mount of `filesystem` in `root`'s mountinfo whose super
+/// options hold `option`, else whose source is `source`.
+fn find_mount(root: &Path, filesystem: &str, option: &str, source: &str) -> Option<PathBuf> {
     let text = std::fs::read_to_string(root.join("proc/self/mountinfo")).ok()?;
     let mounts: Vec<(String, String, String, String)> = text
         .lines()
@@ -139,11 +161,11 @@ pub(super) fn unified_mount(root: &Path) -> Option<PathBuf> {
         .collect();
     let found = mounts
         .iter()
-        .find(|(fs, _, options, _)| fs == "cgroup2" && options.split(',').any(|o| o == "rw"))
+        .find(|(fs, _, options, _)| fs == filesystem && options.split(',').any(|o| o == option))
         .or_else(|| {
             mounts
                 .iter()
-                .find(|(fs, source, _, _)| fs == "cgroup2" && source == "cgroup")
+                .find(|(fs, src, _, _)| fs == filesystem && src == source)
         })?;
     let mount_point = found.3.trim_start_matches('/');
     Some(root.join(mount_point))
@@ -173,6 +195,7 @@ fn machine_facts(root: &Path) -> Machine {
     }
     Machine {
         cpus: cpus.max(1),
+        clock_ticks: i64::try_from(rustix::param::clock_ticks_per_second()).unwrap_or(100),
         ram_total,
     }
 }
@@ -240,7 +263,43 @@ struct Cgroup {
     /// this round's reading.
     service_dims: ServiceDims,
     service_reading: ServiceReading,
-    unified: UnifiedCgroup,
+    files: CgroupFiles,
+}
+
+/// A cgroup's files and charts, by hierarchy.
+enum CgroupFiles {
+    Unified(Box<UnifiedCgroup>),
+    V1(Box<V1Cgroup>),
+}
+
+impl CgroupFiles {
+    fn find_files(&mut self, switches: &CgroupSwitches, service: bool, report_used_memory: bool) {
+        match self {
+            CgroupFiles::Unified(u) => u.find_files(switches, service),
+            CgroupFiles::V1(v) => v.find_files(switches, service, report_used_memory),
+        }
+    }
+
+    fn read_service(&mut self) -> ServiceReading {
+        match self {
+            CgroupFiles::Unified(u) => u.read_service(),
+            CgroupFiles::V1(v) => v.read_service(),
+        }
+    }
+
+    fn collect(&mut self, host: &Host, naming: &ChartNaming, machine: &Machine, cycle: &mut Cycle) {
+        match self {
+            CgroupFiles::Unified(u) => u.collect(host, naming, machine, cycle),
+            CgroupFiles::V1(v) => v.collect(host, naming, machine, cycle),
+        }
+    }
+
+    fn mark_obsolete(&mut self) {
+        match self {
+            CgroupFiles::Unified(u) => u.mark_obsolete(),
+            CgroupFiles::V1(v) => v.mark_obsolete(),
+        }
+    }
 }
 
 impl Cgroup {
@@ -258,9 +317,13 @@ struct Patterns {
     services: Option<SimplePattern>,
 }
 
-/// The discovered cgroups of one unified hierarchy, in discovery order.
+/// The discovered cgroups of one hierarchy (v2) or set of hierarchies
+/// (v1), in discovery order.
 pub(super) struct Discovery {
-    base: PathBuf,
+    hierarchy: Hierarchy,
+    /// v1: the controllers' trees walked, in netdata's order.
+    walked: Vec<PathBuf>,
+    report_used_memory: bool,
     cgroups: Vec<Cgroup>,
     patterns: Patterns,
     script: PathBuf,
@@ -271,8 +334,9 @@ pub(super) struct Discovery {
     update_every: u32,
     services: ServicesCharts,
     machine: Machine,
-    /// Logged once.
+    /// Logged once each.
     told_limit: bool,
+    told_unreadable: bool,
 }
 
 /// The longest the rename script may take (netdata waits for ever).
@@ -283,14 +347,40 @@ const ID_LENGTH_MAX: usize = 200;
 
 impl Discovery {
     pub(super) fn new(
-        base: PathBuf,
+        hierarchy: Hierarchy,
         config: &CgroupsConfig,
         script: PathBuf,
         root: &Path,
     ) -> Discovery {
         let machine = machine_facts(root);
+        let on = |s: crate::config::ChartSwitch| s != crate::config::ChartSwitch::No;
+        let s = &config.switches;
+        // netdata walks cpuacct, blkio, memory and devices, each when one
+        // of its metrics is on (devices always).
+        let walked = match &hierarchy {
+            Hierarchy::Unified(base) => vec![base.clone()],
+            Hierarchy::V1(bases) => [
+                (on(s.cpu) || on(s.cpu_per_core), &bases.cpuacct),
+                (s.blkio().into_iter().any(on), &bases.blkio),
+                (
+                    on(s.memory) || on(s.detailed_memory) || on(s.swap) || on(s.failcnt),
+                    &bases.memory,
+                ),
+                (true, &bases.devices),
+            ]
+            .into_iter()
+            .filter(|(wanted, _)| *wanted)
+            .map(|(_, base)| base.clone())
+            .collect(),
+        };
+        let cpu_divisor = match &hierarchy {
+            Hierarchy::Unified(_) => 1_000_000,
+            Hierarchy::V1(_) => machine.clock_ticks,
+        };
         Discovery {
-            base,
+            hierarchy,
+            walked,
+            report_used_memory: config.report_used_memory,
             cgroups: Vec::new(),
             patterns: Patterns {
                 enable: SimplePattern::new(&config.enable_matching),
@@ -307,9 +397,10 @@ impl Discovery {
             switches: config.switches,
             priority: config.priority,
             update_every: config.update_every,
-            services: ServicesCharts::new(config.update_every),
+            services: ServicesCharts::new(config.update_every, cpu_divisor),
             machine,
             told_limit: false,
+            told_unreadable: false,
         }
     }
 
@@ -319,20 +410,26 @@ impl Discovery {
         for cgroup in &mut self.cgroups {
             cgroup.available = false;
         }
-        let base = self.base.clone();
-        if std::fs::read_dir(&base).is_err() {
-            tracing::warn!(path = %base.display(), "cgroups: cannot read the unified hierarchy");
-        } else {
-            self.walk(&base, "/");
+        for base in self.walked.clone() {
+            if std::fs::read_dir(&base).is_err() {
+                if !self.told_unreadable {
+                    self.told_unreadable = true;
+                    tracing::warn!(path = %base.display(), "cgroups: cannot read this hierarchy");
+                }
+            } else {
+                self.walk(&base, "/");
+            }
         }
         for i in 0..self.cgroups.len() {
             self.process(i);
         }
         for cgroup in &mut self.cgroups {
             if cgroup.available && cgroup.enabled() {
-                cgroup
-                    .unified
-                    .find_files(&self.switches, cgroup.systemd_service);
+                cgroup.files.find_files(
+                    &self.switches,
+                    cgroup.systemd_service,
+                    self.report_used_memory,
+                );
             }
         }
         self.clean_up();
@@ -395,7 +492,12 @@ impl Discovery {
             naming: None,
             service_dims: ServiceDims::new(),
             service_reading: ServiceReading::default(),
-            unified: UnifiedCgroup::new(dir.to_path_buf()),
+            files: match &self.hierarchy {
+                Hierarchy::Unified(_) => {
+                    CgroupFiles::Unified(Box::new(UnifiedCgroup::new(dir.to_path_buf())))
+                }
+                Hierarchy::V1(bases) => CgroupFiles::V1(Box::new(V1Cgroup::new(bases, id))),
+            },
         });
     }
 
@@ -520,7 +622,7 @@ impl Discovery {
                 continue;
             }
             let mut gone = self.cgroups.remove(i);
-            gone.unified.mark_obsolete();
+            gone.files.mark_obsolete();
             if let Some(twin) = self
                 .cgroups
                 .iter_mut()
@@ -528,8 +630,11 @@ impl Discovery {
             {
                 twin.duplicate = false;
                 twin.stage = Stage::Processed { enabled: true };
-                twin.unified
-                    .find_files(&self.switches, twin.systemd_service);
+                twin.files.find_files(
+                    &self.switches,
+                    twin.systemd_service,
+                    self.report_used_memory,
+                );
             }
         }
     }
@@ -541,7 +646,7 @@ impl Discovery {
                 continue;
             }
             if cgroup.systemd_service {
-                cgroup.service_reading = cgroup.unified.read_service();
+                cgroup.service_reading = cgroup.files.read_service();
                 self.services.want(&cgroup.service_reading);
                 continue;
             }
@@ -559,7 +664,7 @@ impl Discovery {
                 priority: self.priority,
                 update_every: self.update_every,
             });
-            cgroup.unified.collect(host, naming, &self.machine, cycle);
+            cgroup.files.collect(host, naming, &self.machine, cycle);
         }
         // Then the services' charts, one dimension per service.
         self.services.prepare(host);

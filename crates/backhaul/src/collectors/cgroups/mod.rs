@@ -1,25 +1,26 @@
-//! The cgroups collector: netdata 1.37's `cgroups.plugin` for the unified
-//! (v2) hierarchy, configured by `[plugin:cgroups]` and switched by
-//! `[plugins] cgroups`.
+//! The cgroups collector: netdata 1.37's `cgroups.plugin`, for the unified
+//! (v2) hierarchy and for the v1 controllers' hierarchies, configured by
+//! `[plugin:cgroups]` and switched by `[plugins] cgroups`.
 //!
 //! It owns finding the hierarchy (netdata's detection of v1 or v2, the
 //! mount), discovering cgroups (the walk, netdata's simple patterns, the
 //! `cgroup-name.sh` rename protocol, duplicates, cgroups that go away),
-//! and handing each enabled one to [`unified::UnifiedCgroup`], which
-//! reads its files and makes its `cgroup_NAME.*` charts.
+//! and handing each enabled one to [`unified::UnifiedCgroup`] (v2) or
+//! [`v1::V1Cgroup`], which read its files and make its `cgroup_NAME.*`
+//! charts.
 //!
 //! Systemd services (`cgroups to match as systemd services`) have no
 //! charts of their own: they are dimensions of the `services.*` charts
 //! ([`services`]).
 //!
-//! Not built yet: the v1 hierarchies (netdata's choice when systemd's
-//! default hierarchy is legacy or hybrid; logged once), network
-//! interfaces (`cgroup-network`), and Kubernetes labels from the rename
-//! script (`k8s_` names keep their labels out).
+//! Not built yet: network interfaces (`cgroup-network`), the services'
+//! detailed memory charts, and Kubernetes labels from the rename script
+//! (`k8s_` names keep their labels out).
 
 mod discovery;
 mod services;
 mod unified;
+mod v1;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -28,7 +29,7 @@ use rrd::Host;
 
 use crate::collectors::proc::chart_handle::{Cycle, RefusedRounds};
 use crate::collectors::Collector;
-pub use crate::config::{CgroupSwitches, CgroupsConfig, UnifiedChoice};
+pub use crate::config::{CgroupSwitches, CgroupsConfig, UnifiedChoice, V1_CONTROLLERS};
 use discovery::{Discovery, Hierarchy};
 
 /// How long netdata waits for `systemd --version` when detecting the
@@ -82,22 +83,30 @@ impl CgroupsCollector {
             UnifiedChoice::No => false,
             UnifiedChoice::Auto => discovery::detect_unified(&self.root, SYSTEMD_TIMEOUT),
         };
-        if !unified {
-            tracing::warn!(
-                "cgroups: netdata would read the v1 hierarchies here ([plugin:cgroups] use unified \
-                 cgroups, or systemd's legacy or hybrid default); backhaul reads only the unified \
-                 (v2) one so far: no cgroup charts"
-            );
-            return Hierarchy::Unsupported;
+        if unified {
+            let base = self
+                .config
+                .unified_path
+                .clone()
+                .or_else(|| discovery::unified_mount(&self.root))
+                .unwrap_or_else(|| self.root.join("sys/fs/cgroup"));
+            tracing::info!(path = %base.display(), "cgroups: reading the unified hierarchy");
+            return Hierarchy::Unified(base);
         }
-        let base = self
-            .config
-            .unified_path
-            .clone()
-            .or_else(|| discovery::unified_mount(&self.root))
-            .unwrap_or_else(|| self.root.join("sys/fs/cgroup"));
-        tracing::info!(path = %base.display(), "cgroups: reading the unified hierarchy");
-        Hierarchy::Unified(base)
+        let path = |i: usize| {
+            self.config.v1_paths[i]
+                .clone()
+                .unwrap_or_else(|| discovery::v1_mount(&self.root, V1_CONTROLLERS[i]))
+        };
+        let bases = v1::V1Bases {
+            cpuacct: path(0),
+            cpuset: path(1),
+            blkio: path(2),
+            memory: path(3),
+            devices: path(4),
+        };
+        tracing::info!(?bases, "cgroups: reading the v1 hierarchies");
+        Hierarchy::V1(bases)
     }
 }
 
@@ -115,11 +124,13 @@ impl Collector for CgroupsCollector {
             Some(h) => h,
             None => self.hierarchy.insert(self.decide_hierarchy()),
         };
-        let Hierarchy::Unified(base) = hierarchy else {
-            return Ok(());
-        };
         let discovery = self.discovery.get_or_insert_with(|| {
-            Discovery::new(base.clone(), &self.config, self.script.clone(), &self.root)
+            Discovery::new(
+                hierarchy.clone(),
+                &self.config,
+                self.script.clone(),
+                &self.root,
+            )
         });
         if self.until_discovery == 0 {
             discovery.run(host);

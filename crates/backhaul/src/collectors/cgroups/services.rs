@@ -1,6 +1,7 @@
 //! The `services.*` charts: one dimension per systemd service (a cgroup
 //! matching `cgroups to match as systemd services`), as netdata 1.37 makes
-//! them in v2. A chart exists once one service's value of it is switched
+//! them (the throttle, queued, merged and failure charts only from v1's
+//! files). A chart exists once one service's value of it is switched
 //! on; from then on every service with the file gets a dimension (its
 //! chart id, named after the service), in discovery order.
 
@@ -29,8 +30,9 @@ struct ChartKind {
 
 const MIB: i64 = 1024 * 1024;
 
-/// In netdata's order of creation.
-const KINDS: [ChartKind; 7] = [
+/// In netdata's order of creation (the cpu divisor is v2's; v1's is the
+/// kernel's clock ticks, see [`ServicesCharts::new`]).
+const KINDS: [ChartKind; N] = [
     ChartKind {
         id: "cpu",
         family: "cpu",
@@ -50,6 +52,16 @@ const KINDS: [ChartKind; 7] = [
         algorithm: Algorithm::Absolute,
         multiplier: 1,
         divisor: MIB,
+    },
+    ChartKind {
+        id: "mem_failcnt",
+        family: "mem",
+        title: "Systemd Services Memory Limit Failures",
+        units: "failures",
+        priority: 110,
+        algorithm: Algorithm::Incremental,
+        multiplier: 1,
+        divisor: 1,
     },
     ChartKind {
         id: "swap_usage",
@@ -101,54 +113,150 @@ const KINDS: [ChartKind; 7] = [
         multiplier: 1,
         divisor: 1,
     },
+    ChartKind {
+        id: "throttle_io_read",
+        family: "disk",
+        title: "Systemd Services Throttle Disk Read Bandwidth",
+        units: "KiB/s",
+        priority: 160,
+        algorithm: Algorithm::Incremental,
+        multiplier: 1,
+        divisor: 1024,
+    },
+    ChartKind {
+        id: "throttle_io_write",
+        family: "disk",
+        title: "Systemd Services Throttle Disk Write Bandwidth",
+        units: "KiB/s",
+        priority: 170,
+        algorithm: Algorithm::Incremental,
+        multiplier: 1,
+        divisor: 1024,
+    },
+    ChartKind {
+        id: "throttle_io_ops_read",
+        family: "disk",
+        title: "Systemd Services Throttle Disk Read Operations",
+        units: "operations/s",
+        priority: 180,
+        algorithm: Algorithm::Incremental,
+        multiplier: 1,
+        divisor: 1,
+    },
+    ChartKind {
+        id: "throttle_io_ops_write",
+        family: "disk",
+        title: "Systemd Services Throttle Disk Write Operations",
+        units: "operations/s",
+        priority: 190,
+        algorithm: Algorithm::Incremental,
+        multiplier: 1,
+        divisor: 1,
+    },
+    ChartKind {
+        id: "queued_io_ops_read",
+        family: "disk",
+        title: "Systemd Services Queued Disk Read Operations",
+        units: "operations/s",
+        priority: 200,
+        algorithm: Algorithm::Incremental,
+        multiplier: 1,
+        divisor: 1,
+    },
+    ChartKind {
+        id: "queued_io_ops_write",
+        family: "disk",
+        title: "Systemd Services Queued Disk Write Operations",
+        units: "operations/s",
+        priority: 210,
+        algorithm: Algorithm::Incremental,
+        multiplier: 1,
+        divisor: 1,
+    },
+    ChartKind {
+        id: "merged_io_ops_read",
+        family: "disk",
+        title: "Systemd Services Merged Disk Read Operations",
+        units: "operations/s",
+        priority: 220,
+        algorithm: Algorithm::Incremental,
+        multiplier: 1,
+        divisor: 1,
+    },
+    ChartKind {
+        id: "merged_io_ops_write",
+        family: "disk",
+        title: "Systemd Services Merged Disk Write Operations",
+        units: "operations/s",
+        priority: 230,
+        algorithm: Algorithm::Incremental,
+        multiplier: 1,
+        divisor: 1,
+    },
 ];
+
+/// How many services charts there are.
+const N: usize = 16;
 
 /// A service's values for each of [`KINDS`], with whether that value is
 /// switched on (what makes the chart exist).
-fn values(r: &ServiceReading) -> [Option<(u64, bool)>; 7] {
+fn values(r: &ServiceReading) -> [Option<(u64, bool)>; N] {
     let pair = |v: Option<([u64; 2], bool)>, i: usize| v.map(|(a, on)| (a[i], on));
     [
         r.cpu,
         r.memory,
+        r.failcnt,
         r.swap,
         pair(r.io_bytes, 0),
         pair(r.io_bytes, 1),
         pair(r.io_ops, 0),
         pair(r.io_ops, 1),
+        pair(r.throttle_io, 0),
+        pair(r.throttle_io, 1),
+        pair(r.throttle_ops, 0),
+        pair(r.throttle_ops, 1),
+        pair(r.queued_ops, 0),
+        pair(r.queued_ops, 1),
+        pair(r.merged_ops, 0),
+        pair(r.merged_ops, 1),
     ]
 }
 
 /// A service as the charts see it: its dimension's id and name, and
 /// where its dimension is in each chart.
 pub(super) struct ServiceDims {
-    pub positions: [Option<usize>; 7],
+    pub positions: [Option<usize>; N],
 }
 
 impl ServiceDims {
     pub(super) fn new() -> ServiceDims {
         ServiceDims {
-            positions: [None; 7],
+            positions: [None; N],
         }
     }
 }
 
-/// The seven charts, and each one's values of this round. A round is
+/// The charts, and each one's values of this round. A round is
 /// [`ServicesCharts::want`] for every service, [`ServicesCharts::prepare`],
 /// [`ServicesCharts::add`] for every service, [`ServicesCharts::finish`].
 pub(super) struct ServicesCharts {
-    charts: [Option<ChartHandle>; 7],
-    round: [Vec<Option<i64>>; 7],
-    wanted: [bool; 7],
+    charts: [Option<ChartHandle>; N],
+    round: [Vec<Option<i64>>; N],
+    wanted: [bool; N],
     update_every: u32,
+    /// The cpu chart's divisor: 1000000 for v2's µs, the clock ticks per
+    /// second for v1.
+    cpu_divisor: i64,
 }
 
 impl ServicesCharts {
-    pub(super) fn new(update_every: u32) -> ServicesCharts {
+    pub(super) fn new(update_every: u32, cpu_divisor: i64) -> ServicesCharts {
         ServicesCharts {
             charts: Default::default(),
             round: Default::default(),
-            wanted: [false; 7],
+            wanted: [false; N],
             update_every,
+            cpu_divisor,
         }
     }
 
@@ -201,6 +309,11 @@ impl ServicesCharts {
                 continue;
             };
             let kind = &KINDS[k];
+            let divisor = if k == 0 {
+                self.cpu_divisor
+            } else {
+                kind.divisor
+            };
             let round = &mut self.round[k];
             let position = *dims.positions[k].get_or_insert_with(|| {
                 chart.add_dimension(
@@ -208,7 +321,7 @@ impl ServicesCharts {
                         .name(title)
                         .algorithm(kind.algorithm)
                         .multiplier(kind.multiplier)
-                        .divisor(kind.divisor),
+                        .divisor(divisor),
                 )
             });
             if round.len() <= position {

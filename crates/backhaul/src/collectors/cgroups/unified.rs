@@ -23,10 +23,10 @@ use crate::config::ChartSwitch;
 pub(super) const PLUGIN: &str = "cgroups.plugin";
 pub(super) const MODULE: &str = "/sys/fs/cgroup";
 
-const MIB: i64 = 1024 * 1024;
+pub(super) const MIB: i64 = 1024 * 1024;
 
 /// A chart of a cgroup: everything but its type (`cgroup_NAME`).
-struct Spec {
+pub(super) struct Spec {
     id: &'static str,
     family: &'static str,
     /// The context without its `cgroup.` (or `k8s.cgroup.`) prefix.
@@ -38,7 +38,7 @@ struct Spec {
     priority: i64,
 }
 
-const fn spec(
+pub(super) const fn spec(
     id: &'static str,
     family: &'static str,
     context: &'static str,
@@ -58,7 +58,7 @@ const fn spec(
     }
 }
 
-const CPU: Spec = spec(
+pub(super) const CPU: Spec = spec(
     "cpu",
     "cpu",
     "cpu",
@@ -67,7 +67,7 @@ const CPU: Spec = spec(
     ChartType::Stacked,
     0,
 );
-const CPU_LIMIT: Spec = spec(
+pub(super) const CPU_LIMIT: Spec = spec(
     "cpu_limit",
     "cpu",
     "cpu_limit",
@@ -76,7 +76,7 @@ const CPU_LIMIT: Spec = spec(
     ChartType::Line,
     -1,
 );
-const MEM_USAGE_LIMIT: Spec = spec(
+pub(super) const MEM_USAGE_LIMIT: Spec = spec(
     "mem_usage_limit",
     "mem",
     "mem_usage_limit",
@@ -85,7 +85,7 @@ const MEM_USAGE_LIMIT: Spec = spec(
     ChartType::Stacked,
     200,
 );
-const MEM_UTILIZATION: Spec = spec(
+pub(super) const MEM_UTILIZATION: Spec = spec(
     "mem_utilization",
     "mem",
     "mem_utilization",
@@ -94,7 +94,7 @@ const MEM_UTILIZATION: Spec = spec(
     ChartType::Area,
     199,
 );
-const THROTTLED: Spec = spec(
+pub(super) const THROTTLED: Spec = spec(
     "throttled",
     "cpu",
     "throttled",
@@ -103,7 +103,7 @@ const THROTTLED: Spec = spec(
     ChartType::Line,
     10,
 );
-const THROTTLED_DURATION: Spec = spec(
+pub(super) const THROTTLED_DURATION: Spec = spec(
     "throttled_duration",
     "cpu",
     "throttled_duration",
@@ -112,7 +112,7 @@ const THROTTLED_DURATION: Spec = spec(
     ChartType::Line,
     15,
 );
-const SHARES: Spec = spec(
+pub(super) const SHARES: Spec = spec(
     "cpu_shares",
     "cpu",
     "cpu_shares",
@@ -121,7 +121,7 @@ const SHARES: Spec = spec(
     ChartType::Line,
     20,
 );
-const MEM: Spec = spec(
+pub(super) const MEM: Spec = spec(
     "mem",
     "mem",
     "mem",
@@ -130,7 +130,7 @@ const MEM: Spec = spec(
     ChartType::Stacked,
     220,
 );
-const WRITEBACK: Spec = spec(
+pub(super) const WRITEBACK: Spec = spec(
     "writeback",
     "mem",
     "writeback",
@@ -139,7 +139,7 @@ const WRITEBACK: Spec = spec(
     ChartType::Area,
     300,
 );
-const PGFAULTS: Spec = spec(
+pub(super) const PGFAULTS: Spec = spec(
     "pgfaults",
     "mem",
     "pgfaults",
@@ -148,7 +148,7 @@ const PGFAULTS: Spec = spec(
     ChartType::Line,
     500,
 );
-const MEM_USAGE: Spec = spec(
+pub(super) const MEM_USAGE: Spec = spec(
     "mem_usage",
     "mem",
     "mem_usage",
@@ -157,7 +157,7 @@ const MEM_USAGE: Spec = spec(
     ChartType::Stacked,
     210,
 );
-const IO: Spec = spec(
+pub(super) const IO: Spec = spec(
     "io",
     "disk",
     "io",
@@ -166,7 +166,7 @@ const IO: Spec = spec(
     ChartType::Area,
     1200,
 );
-const SERVICED_OPS: Spec = spec(
+pub(super) const SERVICED_OPS: Spec = spec(
     "serviced_ops",
     "disk",
     "serviced_ops",
@@ -178,7 +178,7 @@ const SERVICED_OPS: Spec = spec(
 
 /// The pressure charts of one resource: some share, some stall time, full
 /// share, full stall time.
-const PRESSURE: [[Spec; 4]; 3] = [
+pub(super) const PRESSURE: [[Spec; 4]; 3] = [
     [
         spec(
             "cpu_some_pressure",
@@ -297,22 +297,22 @@ const PRESSURE: [[Spec; 4]; 3] = [
 ];
 
 /// The pressure files, in netdata's order (cpu, memory, io).
-const PRESSURE_FILES: [&str; 3] = ["cpu.pressure", "memory.pressure", "io.pressure"];
+pub(super) const PRESSURE_FILES: [&str; 3] = ["cpu.pressure", "memory.pressure", "io.pressure"];
 
-const CPU_DIMS: [DimSpec; 2] = [
+pub(super) const CPU_DIMS: [DimSpec; 2] = [
     DimSpec::incremental("user", 100, 1_000_000),
     DimSpec::incremental("system", 100, 1_000_000),
 ];
-const CPU_LIMIT_DIMS: [DimSpec; 1] = [DimSpec::absolute("used", 1, 1_000_000)];
-const MEM_USAGE_LIMIT_DIMS: [DimSpec; 2] = [
+pub(super) const CPU_LIMIT_DIMS: [DimSpec; 1] = [DimSpec::absolute("used", 1, 1_000_000)];
+pub(super) const MEM_USAGE_LIMIT_DIMS: [DimSpec; 2] = [
     DimSpec::absolute("available", 1, MIB),
     DimSpec::absolute("used", 1, MIB),
 ];
-const MEM_UTILIZATION_DIMS: [DimSpec; 1] = [DimSpec::absolute("utilization", 1, 1)];
-const THROTTLED_DIMS: [DimSpec; 1] = [DimSpec::absolute("throttled", 1, 1)];
-const DURATION_DIMS: [DimSpec; 1] = [DimSpec::incremental("duration", 1, 1_000_000)];
-const SHARES_DIMS: [DimSpec; 1] = [DimSpec::absolute("shares", 1, 1)];
-const MEM_DIMS: [DimSpec; 6] = [
+pub(super) const MEM_UTILIZATION_DIMS: [DimSpec; 1] = [DimSpec::absolute("utilization", 1, 1)];
+pub(super) const THROTTLED_DIMS: [DimSpec; 1] = [DimSpec::absolute("throttled", 1, 1)];
+pub(super) const DURATION_DIMS: [DimSpec; 1] = [DimSpec::incremental("duration", 1, 1_000_000)];
+pub(super) const SHARES_DIMS: [DimSpec; 1] = [DimSpec::absolute("shares", 1, 1)];
+pub(super) const MEM_DIMS: [DimSpec; 6] = [
     DimSpec::absolute("anon", 1, MIB),
     DimSpec::absolute("kernel_stack", 1, MIB),
     DimSpec::absolute("slab", 1, MIB),
@@ -320,15 +320,15 @@ const MEM_DIMS: [DimSpec; 6] = [
     DimSpec::absolute("anon_thp", 1, MIB),
     DimSpec::absolute("file", 1, MIB),
 ];
-const MEM_USAGE_DIMS: [DimSpec; 2] = [
+pub(super) const MEM_USAGE_DIMS: [DimSpec; 2] = [
     DimSpec::absolute("ram", 1, MIB),
     DimSpec::absolute("swap", 1, MIB),
 ];
-const IO_DIMS: [DimSpec; 2] = [
+pub(super) const IO_DIMS: [DimSpec; 2] = [
     DimSpec::incremental("read", 1, 1024),
     DimSpec::incremental("write", -1, 1024),
 ];
-const OPS_DIMS: [DimSpec; 2] = [
+pub(super) const OPS_DIMS: [DimSpec; 2] = [
     DimSpec::incremental("read", 1, 1),
     DimSpec::incremental("write", -1, 1),
 ];
@@ -344,7 +344,7 @@ pub(super) struct ChartNaming {
 }
 
 impl ChartNaming {
-    fn def(&self, spec: &Spec) -> ChartDef {
+    pub(super) fn def(&self, spec: &Spec) -> ChartDef {
         let mut def = ChartDef::new(&self.chart_type, spec.id)
             .family(spec.family)
             .context(format!("{}.{}", self.context_prefix, spec.context))
@@ -367,7 +367,7 @@ struct PressureSource {
 }
 
 /// The number a one-number file (`memory.current`, `cpu.weight`) holds.
-fn read_number(file: &mut Option<SourceFile>) -> Option<u64> {
+pub(super) fn read_number(file: &mut Option<SourceFile>) -> Option<u64> {
     file.as_mut()
         .and_then(|f| f.read())
         .and_then(|d| words(d).next().and_then(parse_u64))
@@ -375,7 +375,7 @@ fn read_number(file: &mut Option<SourceFile>) -> Option<u64> {
 
 /// The `KEY NUMBER` lines of a cgroup file (`cpu.stat`, `memory.stat`);
 /// a number that does not parse reads as 0, as netdata's `str2ull`.
-fn keyed_numbers(data: &[u8]) -> impl Iterator<Item = (&[u8], u64)> {
+pub(super) fn keyed_numbers(data: &[u8]) -> impl Iterator<Item = (&[u8], u64)> {
     lines(data).filter_map(|line| {
         let mut w = words(line);
         let key = w.next()?;
@@ -518,7 +518,7 @@ impl Pressure {
     }
 }
 
-fn as_value(v: u64) -> Option<i64> {
+pub(super) fn as_value(v: u64) -> Option<i64> {
     i64::try_from(v).ok()
 }
 
@@ -721,19 +721,36 @@ impl UnifiedCgroup {
                     cycle,
                     &[as_value(stat.user_usec), as_value(stat.system_usec)],
                 );
-                let usage = stat.user_usec.wrapping_add(stat.system_usec);
-                self.cpu_limit.round(
-                    host,
-                    cpu_chart,
-                    &mut self.cpu_max,
-                    &mut c.cpu_limit,
-                    CpuRound {
-                        naming,
-                        usage,
-                        cpus: machine.cpus,
-                    },
-                    cycle,
-                );
+                if self.cpu_limit.wanted {
+                    // `cpu.max` is `QUOTA PERIOD`; netdata reads a quota of
+                    // `max` as 0, which means every CPU. A file that cannot
+                    // be read is dropped for good.
+                    let read = self.cpu_max.as_mut().and_then(|f| f.read()).map(|data| {
+                        let mut w = words(data);
+                        let quota = w.next().and_then(parse_u64).unwrap_or(0);
+                        let period = w.next().and_then(parse_u64).unwrap_or(0);
+                        (quota, period)
+                    });
+                    if read.is_none() {
+                        self.cpu_max = None;
+                    }
+                    let value = read.map_or(0.0, |(quota, period)| {
+                        limit_percent(quota, period, machine.cpus.max(1))
+                    });
+                    self.cpu_limit.round(
+                        host,
+                        cpu_chart,
+                        &mut c.cpu_limit,
+                        value,
+                        self.cpu_max.is_some(),
+                        CpuRound {
+                            naming,
+                            usage: stat.user_usec.wrapping_add(stat.system_usec),
+                            dim: CPU_LIMIT_DIMS[0],
+                        },
+                        cycle,
+                    );
+                }
             }
             let (last_periods, last_throttled) = self.last_periods;
             let periods = stat.nr_periods.saturating_sub(last_periods);
@@ -960,94 +977,65 @@ impl UnifiedCgroup {
 pub(super) struct Machine {
     /// The number of CPUs (`cpu.max`'s `max` is all of them).
     pub cpus: u64,
+    /// The kernel's clock ticks per second (v1's CPU times are in ticks).
+    pub clock_ticks: i64,
     /// `MemTotal` of `/proc/meminfo`, bytes; `None` when unreadable (no
     /// memory limit charts then, as in netdata).
     pub ram_total: Option<u64>,
 }
 
 /// One round's input to the `cpu_limit` chart.
-struct CpuRound<'a> {
-    naming: &'a ChartNaming,
-    /// `user_usec + system_usec`.
-    usage: u64,
-    cpus: u64,
+pub(super) struct CpuRound<'a> {
+    pub naming: &'a ChartNaming,
+    /// The cpu chart's `user + system`, in its unit (µs in v2, ticks in
+    /// v1).
+    pub usage: u64,
+    /// The chart's dimension (its divisor is the cpu chart's).
+    pub dim: DimSpec,
 }
 
-/// The `cpu_limit` chart's state, as netdata 1.37 keeps it in v2: the
-/// chart variable is made at the cpu chart's first round, the chart from
-/// the second, when `cpu.max` is readable.
+/// The `cpu_limit` chart's state, as netdata 1.37 keeps it: the chart
+/// variable is made at the cpu chart's first round, the chart from the
+/// second, while a limit file is readable.
 #[derive(Default)]
-struct CpuLimit {
-    /// `cpu.max` is taken along with `cpu.stat`.
-    wanted: bool,
+pub(super) struct CpuLimit {
+    /// A limit file was taken along with the cpu file and is still there.
+    pub wanted: bool,
     variable: Option<ChartVariable>,
-    /// The usage (µs × 100) at the last round.
+    /// The usage × 100 at the last round.
     previous: f64,
 }
 
 impl CpuLimit {
-    fn round(
+    /// One round, after the caller read the limit: `value` is the limit in
+    /// % of a core (0: none this round), `readable` whether a limit file
+    /// is left for the next rounds.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn round(
         &mut self,
         host: &Host,
         cpu_chart: &ChartHandle,
-        file: &mut Option<SourceFile>,
         chart: &mut Option<ChartHandle>,
+        value: f64,
+        readable: bool,
         now: CpuRound<'_>,
         cycle: &mut Cycle,
     ) {
-        if !self.wanted {
-            return;
-        }
-        // `cpu.max` is `QUOTA PERIOD`; netdata reads a quota of `max` as 0,
-        // which means every CPU.
-        let read = match file.as_mut() {
-            Some(f) => match f.read() {
-                Some(data) => {
-                    let mut w = words(data);
-                    let quota = w.next().and_then(parse_u64).unwrap_or(0);
-                    let period = w.next().and_then(parse_u64).unwrap_or(0);
-                    Some((quota, period))
-                }
-                None => None,
-            },
-            None => None,
-        };
-        if read.is_none() {
-            // Gone or never there: no limit from now on (netdata drops the
-            // file the first time it fails).
-            *file = None;
+        if !readable {
+            self.wanted = false;
         }
         let Some(variable) = self.variable.as_mut() else {
             // The first round: the variable, no value yet.
             let mut variable = ChartVariable::new("cpu_limit");
             variable.set(host, cpu_chart, f64::NAN);
             self.variable = Some(variable);
-            if file.is_none() {
-                self.wanted = false;
-            }
             return;
-        };
-        let value = match read {
-            Some((quota, period)) => {
-                let cpus = now.cpus.max(1) as f64;
-                let share = if quota > 0 && period > 0 {
-                    quota as f64 / period as f64
-                } else {
-                    0.0
-                };
-                if share > 0.0 && share < cpus {
-                    share * 100.0
-                } else {
-                    cpus * 100.0
-                }
-            }
-            None => 0.0,
         };
         let usage = now.usage as f64 * 100.0;
         if value > 0.0 {
             let limit_chart = chart.get_or_insert_with(|| {
                 self.previous = usage;
-                ChartHandle::create(host, now.naming.def(&CPU_LIMIT), &CPU_LIMIT_DIMS)
+                ChartHandle::create(host, now.naming.def(&CPU_LIMIT), &[now.dim])
             });
             let used =
                 100.0 * (usage - self.previous) / (value * f64::from(now.naming.update_every));
@@ -1059,8 +1047,23 @@ impl CpuLimit {
                 gone.mark_obsolete();
             }
             variable.set(host, cpu_chart, f64::NAN);
-            self.wanted = false;
         }
+    }
+}
+
+/// netdata's limit in % of a core from a CFS quota and period and the
+/// CPUs allowed: the quota's share when below the CPUs, else all CPUs.
+pub(super) fn limit_percent(quota: u64, period: u64, cpus: u64) -> f64 {
+    let cpus = cpus as f64;
+    let share = if quota > 0 && period > 0 {
+        quota as f64 / period as f64
+    } else {
+        0.0
+    };
+    if share > 0.0 && share < cpus {
+        share * 100.0
+    } else {
+        cpus * 100.0
     }
 }
 
@@ -1069,7 +1072,7 @@ impl CpuLimit {
 /// in netdata, the file is taken along with its usage file without
 /// looking for it, the variable is made at the first read, and a file that
 /// cannot be read is dropped for good (the variable stays, unset).
-struct LimitFile {
+pub(super) struct LimitFile {
     file: Option<SourceFile>,
     wanted: bool,
     variable: ChartVariable,
@@ -1077,7 +1080,7 @@ struct LimitFile {
 }
 
 impl LimitFile {
-    fn new(variable: &'static str) -> LimitFile {
+    pub(super) fn new(variable: &'static str) -> LimitFile {
         LimitFile {
             file: None,
             wanted: false,
@@ -1087,13 +1090,13 @@ impl LimitFile {
     }
 
     /// The usage file was found: the limit file (if there) comes along.
-    fn take_along(&mut self, file: Option<SourceFile>) {
+    pub(super) fn take_along(&mut self, file: Option<SourceFile>) {
         self.file = file;
         self.wanted = true;
     }
 
     /// The limit in bytes, when read.
-    fn read(&mut self, host: &Host, usage_chart: &ChartHandle) -> Option<u64> {
+    pub(super) fn read(&mut self, host: &Host, usage_chart: &ChartHandle) -> Option<u64> {
         if !self.wanted {
             return None;
         }
@@ -1144,16 +1147,24 @@ fn io_sums(data: &[u8]) -> [u64; 4] {
 /// by a non-zero value, as netdata does at read time).
 #[derive(Default, Clone, Copy)]
 pub(super) struct ServiceReading {
-    /// `user_usec + system_usec`.
+    /// `user + system` (µs in v2, ticks in v1).
     pub cpu: Option<(u64, bool)>,
-    /// `memory.current`, as read (netdata does not subtract inactive file
-    /// memory for services in v2).
+    /// The used memory (`memory.current` as read in v2; v1's usage less
+    /// inactive file memory).
     pub memory: Option<(u64, bool)>,
+    /// v1's `memory.failcnt`.
+    pub failcnt: Option<(u64, bool)>,
     pub swap: Option<(u64, bool)>,
     /// Bytes read, written.
     pub io_bytes: Option<([u64; 2], bool)>,
     /// Operations read, written.
     pub io_ops: Option<([u64; 2], bool)>,
+    /// v1's throttled bytes, throttled operations, queued and merged
+    /// operations: read, written.
+    pub throttle_io: Option<([u64; 2], bool)>,
+    pub throttle_ops: Option<([u64; 2], bool)>,
+    pub queued_ops: Option<([u64; 2], bool)>,
+    pub merged_ops: Option<([u64; 2], bool)>,
 }
 
 impl UnifiedCgroup {
@@ -1190,7 +1201,7 @@ impl UnifiedCgroup {
 }
 
 /// The kernel's page size (pgfaults' multiplier).
-fn page_size() -> i64 {
+pub(super) fn page_size() -> i64 {
     rustix::param::page_size() as i64
 }
 
