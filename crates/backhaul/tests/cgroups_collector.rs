@@ -638,3 +638,35 @@ fn v1_charts_and_values_from_two_snapshots() {
     collect(&mut collectors, &host, T + 2);
     assert_collections_do_not_allocate(&mut collectors, &host, &[T + 3, T + 4]);
 }
+
+#[test]
+fn a_kubernetes_name_puts_its_labels_on_every_chart() {
+    let root = Root::new(FIXTURES, "k8s");
+    let host = Host::new("test", 100);
+    let script = write_script(
+        &root,
+        "name.sh",
+        "case \"$1\" in\n  /docker/*) echo 'k8s_web k8s_namespace=\"default\",k8s_pod_name=\"web-1\"'; exit 0 ;;\n\
+         *) echo \"$2\"; exit 0 ;;\nesac\n",
+    );
+    let mut collectors = collector(&config(&root, &script, 10), &root);
+    root.load("t0");
+    collect(&mut collectors, &host, T);
+    for chart in ["cgroup_k8s_web.cpu", "cgroup_k8s_web.cpu_some_pressure"] {
+        let chart = host.chart_by_id(chart).unwrap_or_else(|| panic!("{chart}"));
+        let labels: Vec<(String, String)> = chart
+            .read()
+            .def()
+            .labels
+            .iter()
+            .map(|l| (l.key.clone(), l.value.clone()))
+            .collect();
+        assert_eq!(
+            labels,
+            [
+                ("k8s_namespace".to_string(), "default".to_string()),
+                ("k8s_pod_name".to_string(), "web-1".to_string()),
+            ]
+        );
+    }
+}

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use rrd::Host;
+use rrd::{Host, Label, LabelSource};
 use wire::simple_pattern::SimplePattern;
 
 use super::services::{ServiceDims, ServicesCharts};
@@ -200,6 +200,50 @@ fn machine_facts(root: &Path) -> Machine {
     }
 }
 
+/// A Kubernetes name from the rename script, `k8s_NAME key="value",...`:
+/// the name (the first word), and the labels, each `KEY=VALUE` (or
+/// `KEY:VALUE`) with quotes and backslash escapes read as netdata reads
+/// them, then made fit for a label as netdata's label store does.
+fn k8s_name_and_labels(line: &str) -> (String, Vec<Label>) {
+    let (name, rest) = line.split_once(' ').unwrap_or((line, ""));
+    let mut labels: Vec<Label> = Vec::new();
+    if !rest.is_empty() {
+        for pair in rest.split(',') {
+            let (key, after) = quoted_up_to(pair, &['=', ':']);
+            let (value, _) = quoted_up_to(after, &[]);
+            let Some(key) = wire::sanitize::sanitize_label_key(&key) else {
+                continue;
+            };
+            let value = wire::sanitize::sanitize_label_value(&value);
+            labels.retain(|l| l.key != key);
+            labels.push(Label::new(key, value, LabelSource::Automatic));
+        }
+    }
+    (name.to_string(), labels)
+}
+
+/// The text of `input` up to an unquoted `ends` character (quotes removed,
+/// `\x` inside quotes read as `x`), and what follows that character.
+fn quoted_up_to<'a>(input: &'a str, ends: &[char]) -> (String, &'a str) {
+    let mut out = String::new();
+    let mut quote: Option<char> = None;
+    let mut chars = input.char_indices();
+    while let Some((i, c)) = chars.next() {
+        match quote {
+            None if c == '\'' || c == '"' => quote = Some(c),
+            None if ends.contains(&c) => return (out, &input[i + c.len_utf8()..]),
+            Some(q) if c == q => quote = None,
+            Some(_) if c == '\\' => {
+                if let Some((_, escaped)) = chars.next() {
+                    out.push(escaped);
+                }
+            }
+            _ => out.push(c),
+        }
+    }
+    (out, "")
+}
+
 /// netdata's chart-name map (as the id map, but `/` kept and `\` turned
 /// into `/`): a cgroup's title.
 fn netdata_chart_name(text: &str) -> String {
@@ -259,6 +303,8 @@ struct Cgroup {
     available: bool,
     /// Its charts' type and context, once it is collected.
     naming: Option<ChartNaming>,
+    /// Labels from the rename script (Kubernetes), on every chart.
+    labels: Vec<Label>,
     /// A systemd service's dimensions in the `services.*` charts, and
     /// this round's reading.
     service_dims: ServiceDims,
@@ -490,6 +536,7 @@ impl Discovery {
             duplicate: false,
             available: true,
             naming: None,
+            labels: Vec::new(),
             service_dims: ServiceDims::new(),
             service_reading: ServiceReading::default(),
             files: match &self.hierarchy {
@@ -571,10 +618,12 @@ impl Discovery {
         let first_line = out.split(|&b| b == b'\n').next().unwrap_or_default();
         let name = String::from_utf8_lossy(first_line).trim().to_string();
         if !name.is_empty() {
-            // A Kubernetes name (`k8s_NAME key="value",...`): netdata keeps
-            // the labels; backhaul keeps the name only, for now.
+            // A Kubernetes name comes with the pod's labels:
+            // `k8s_NAME key="value",...`.
             let name = if name.starts_with("k8s_") {
-                name.split(' ').next().unwrap_or(&name).to_string()
+                let (name, labels) = k8s_name_and_labels(&name);
+                cgroup.labels = labels;
+                name
             } else {
                 name
             };
@@ -663,6 +712,7 @@ impl Discovery {
                 },
                 priority: self.priority,
                 update_every: self.update_every,
+                labels: std::mem::take(&mut cgroup.labels),
             });
             cgroup.files.collect(host, naming, &self.machine, cycle);
         }
@@ -724,6 +774,31 @@ mod tests {
         assert!(enable.matches("/bhtest"));
         assert!(!search.matches("/user.slice"));
         assert!(search.matches("/"));
+    }
+
+    #[test]
+    fn kubernetes_names_bring_their_labels() {
+        let (name, labels) = k8s_name_and_labels(
+            r#"k8s_kube-system_coredns-1 k8s_namespace="kube-system",k8s_pod_name="core\"dns",k8s_kind=Pod,bad key:"x y""#,
+        );
+        assert_eq!(name, "k8s_kube-system_coredns-1");
+        let pairs: Vec<(&str, &str)> = labels
+            .iter()
+            .map(|l| (l.key.as_str(), l.value.as_str()))
+            .collect();
+        assert_eq!(
+            pairs,
+            [
+                ("k8s_namespace", "kube-system"),
+                // The label store makes a quote `_`, as netdata's does.
+                ("k8s_pod_name", "core_dns"),
+                ("k8s_kind", "Pod"),
+                ("bad_key", "x y"),
+            ]
+        );
+        assert!(labels.iter().all(|l| l.source == LabelSource::Automatic));
+        let (name, labels) = k8s_name_and_labels("k8s_alone");
+        assert_eq!((name.as_str(), labels.len()), ("k8s_alone", 0));
     }
 
     #[test]

@@ -13,9 +13,8 @@
 //! charts of their own: they are dimensions of the `services.*` charts
 //! ([`services`]).
 //!
-//! Not built yet: network interfaces (`cgroup-network`), the services'
-//! detailed memory charts, and Kubernetes labels from the rename script
-//! (`k8s_` names keep their labels out).
+//! Not built yet: network interfaces (`cgroup-network`) and the services'
+//! detailed memory charts.
 
 mod discovery;
 mod services;

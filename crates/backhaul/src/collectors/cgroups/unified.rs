@@ -341,6 +341,8 @@ pub(super) struct ChartNaming {
     pub context_prefix: &'static str,
     pub priority: i64,
     pub update_every: u32,
+    /// Labels on every chart (a Kubernetes pod's).
+    pub labels: Vec<rrd::Label>,
 }
 
 impl ChartNaming {
@@ -355,6 +357,7 @@ impl ChartNaming {
             .update_every(self.update_every);
         def.plugin = PLUGIN.to_string();
         def.module = MODULE.to_string();
+        def.labels = self.labels.clone();
         def
     }
 }
