@@ -130,7 +130,10 @@ pub fn internal_collectors(config: &LoadedConfig) -> Vec<Box<dyn Collector>> {
         Arc::new(move |device: &str, key: &str| disks.proc_disk_switch(device, key));
     let interface_sections: collectors::proc::InterfaceSectionSwitches =
         Arc::new(move |interface: &str, key: &str| owned.proc_interface_switch(interface, key));
-    let mut all = collectors::proc::configured_collectors_with(
+    // Container interfaces: found by the cgroups collector, charted by the
+    // /proc/net/dev one under their cgroups.
+    let netdev_renames = Arc::new(collectors::proc::NetdevRenames::default());
+    let mut all = collectors::proc::configured_collectors_sharing(
         std::path::Path::new("/"),
         main.update_every,
         &enabled,
@@ -138,6 +141,7 @@ pub fn internal_collectors(config: &LoadedConfig) -> Vec<Box<dyn Collector>> {
         disk_sections,
         interface_sections,
         &main.proc_patterns,
+        Some(netdev_renames.clone()),
     );
     // cgroups.plugin: a thread of its own (its rename script may take a
     // while), as in netdata.
@@ -148,10 +152,10 @@ pub fn internal_collectors(config: &LoadedConfig) -> Vec<Box<dyn Collector>> {
             .first()
             .cloned()
             .unwrap_or_else(|| std::path::PathBuf::from("/usr/lib/netdata/plugins.d"));
-        all.push(Box::new(collectors::cgroups::CgroupsCollector::new(
-            &main.cgroups,
-            &plugins_dir,
-        )));
+        all.push(Box::new(
+            collectors::cgroups::CgroupsCollector::new(&main.cgroups, &plugins_dir)
+                .renaming_interfaces(netdev_renames),
+        ));
     }
     all
 }

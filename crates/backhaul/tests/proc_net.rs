@@ -19,8 +19,8 @@ use std::fs;
 use backhaul::collectors::proc::default_collectors;
 use backhaul::collectors::Collector;
 use proc_support::{
-    assert_collections_do_not_allocate, assert_values, capture_logs, collect,
-    collect_two_snapshots, fixtures, variables, Root, T,
+    assert_close, assert_collections_do_not_allocate, assert_values, capture_logs, collect,
+    collect_two_snapshots, fixtures, stored, variables, Root, T,
 };
 use rrd::{Algorithm, Host};
 
@@ -1305,4 +1305,103 @@ fn conntrack_max_read_every_is_read_from_netdata_conf() {
         "netdata.conf",
     );
     assert!(bad.is_err());
+}
+
+/// A container's interface (registered by the cgroups collector) is
+/// charted under its cgroup, named after the container's side, received
+/// and sent swapped (the container's view), with the cgroup's labels; an
+/// interface renamed after its charts were made has those charts obsolete.
+#[test]
+fn a_container_interface_is_charted_under_its_cgroup() {
+    use backhaul::collectors::proc::{NetDevCollector, NetRename, NetdevRenames};
+    use std::sync::Arc;
+    let root = Root::new(FIXTURES, "netdev_rename");
+    let renames = Arc::new(NetdevRenames::default());
+    let rename = NetRename {
+        chart_type: "cgroup_web".to_string(),
+        device: "eth1".to_string(),
+        k8s: false,
+        labels: vec![rrd::Label::new(
+            "k8s_pod_name",
+            "web-1",
+            rrd::LabelSource::Automatic,
+        )],
+    };
+    renames.add("eth0", rename);
+    let mut renamed: Vec<Box<dyn Collector>> = vec![Box::new(
+        NetDevCollector::new(&root.path, 1).renaming(renames.clone()),
+    )];
+    let mut plain: Vec<Box<dyn Collector>> = vec![Box::new(NetDevCollector::new(&root.path, 1))];
+    let (host, plain_host) = (Host::new("test", 100), Host::new("test", 100));
+    root.load("t0");
+    collect(&mut renamed, &host, T);
+    collect(&mut plain, &plain_host, T);
+    root.load("t1");
+    collect(&mut renamed, &host, T + 1);
+    collect(&mut plain, &plain_host, T + 1);
+
+    let ids = chart_ids(&host);
+    assert!(ids.contains("cgroup_web.net_eth1"), "{ids:?}");
+    assert!(ids.contains("cgroup_web.net_packets_eth1"), "{ids:?}");
+    assert!(!ids.contains("net.eth0"), "not charted twice: {ids:?}");
+    let chart = host.chart_by_id("cgroup_web.net_eth1").unwrap();
+    let def = chart.read().def().clone();
+    assert_eq!(def.context, "cgroup.net_net");
+    assert_eq!(def.family, "net eth1");
+    assert_eq!(def.priority, 43000);
+    let labels: Vec<(&str, &str)> = def
+        .labels
+        .iter()
+        .map(|l| (l.key.as_str(), l.value.as_str()))
+        .collect();
+    assert_eq!(
+        labels,
+        [
+            ("interface_type", "real"),
+            ("device", "eth0"),
+            ("k8s_pod_name", "web-1")
+        ]
+    );
+    let packets = host.chart_by_id("cgroup_web.net_packets_eth1").unwrap();
+    assert_eq!(packets.read().def().context, "cgroup.net_packets");
+    assert_eq!(packets.read().def().priority, 43001);
+    // What eth0 sent, the container received.
+    for (chart, plain_chart) in [
+        ("cgroup_web.net_eth1", "net.eth0"),
+        ("cgroup_web.net_packets_eth1", "net_packets.eth0"),
+    ] {
+        let get = |h: &Host, c: &str, d: &str| stored(h, c, d, T + 1).unwrap();
+        assert_close(
+            Some(get(&host, chart, "received")),
+            -get(&plain_host, plain_chart, "sent"),
+        );
+        assert_close(
+            Some(get(&host, chart, "sent")),
+            -get(&plain_host, plain_chart, "received"),
+        );
+    }
+
+    // Renamed later: the charts made as `net.eth0` become obsolete.
+    let late = Arc::new(NetdevRenames::default());
+    let mut collectors: Vec<Box<dyn Collector>> = vec![Box::new(
+        NetDevCollector::new(&root.path, 1).renaming(late.clone()),
+    )];
+    let host = Host::new("test", 100);
+    collect(&mut collectors, &host, T);
+    collect(&mut collectors, &host, T + 1);
+    let before = host.chart_by_id("net.eth0").unwrap();
+    assert!(!before.read().is_obsolete());
+    late.add(
+        "eth0",
+        NetRename {
+            chart_type: "cgroup_web".to_string(),
+            device: "eth1".to_string(),
+            k8s: true,
+            labels: Vec::new(),
+        },
+    );
+    collect(&mut collectors, &host, T + 2);
+    assert!(before.read().is_obsolete());
+    let after = host.chart_by_id("cgroup_web.net_eth1").unwrap();
+    assert_eq!(after.read().def().context, "k8s.cgroup.net_net");
 }

@@ -44,6 +44,9 @@ const AUTO_ON_GAUGES: &[&str] = &[
     // Not `auto`, but collected every 10 s (timex): a run of a few seconds
     // may end before either agent's first point.
     "system.clock_*",
+    // The test container's veth, charted as itself until the cgroups
+    // discovery finds it (netdata's first discovery comes seconds in).
+    "net*.bhv_*",
 ];
 
 /// Charts whose existence depends on counters turning non-zero (`auto`):
@@ -61,6 +64,15 @@ const AUTO_ON_COUNTERS: &[&str] = &[
     "net.*",
     "net_packets.*",
     "netfilter.synproxy_*",
+    // The test container's interface: its traffic counters (link-local
+    // IPv6 chatter) only grow.
+    "cgroup_*.net_eth0",
+    "cgroup_*.net_packets_eth0",
+    "cgroup_*.net_errors_eth0",
+    "cgroup_*.net_drops_eth0",
+    "cgroup_*.net_fifo_eth0",
+    "cgroup_*.net_compressed_eth0",
+    "cgroup_*.net_events_eth0",
 ];
 
 /// The charts compared: every chart but the agents' own (`netdata.*`: each
@@ -186,6 +198,7 @@ fn write_configs(dir: &Path, receiver: u16, web: u16) -> (String, String) {
     // Both agents name cgroups with netdata's own script, found in the
     // plugins directory.
     let _ = fs::copy(CGROUP_NAME_SCRIPT, dir.join("plugins/cgroup-name.sh"));
+    let _ = fs::copy(CGROUP_NETWORK, dir.join("plugins/cgroup-network"));
     let d = dir.display();
     let main = format!(
         "[global]\n\trun as user = root\n\thostname = {HOST}\n\tupdate every = 1\n\
@@ -284,8 +297,11 @@ fn backhaul_exports_the_series_netdata_exports() {
     // used some CPU: netdata 1.37 charts the first (CPU, throttling and
     // the twelve pressure charts on this machine kind) and makes the
     // second a dimension of `services.cpu`, so backhaul must too.
-    let made = TestCgroup::create("", "").and_then(|container| {
-        TestCgroup::create("system.slice", ".service").map(|service| (container, service))
+    let netns = TestNetns::create();
+    let made = netns.as_ref().map_err(Clone::clone).and_then(|netns| {
+        TestCgroup::create("", "", Some(netns)).and_then(|container| {
+            TestCgroup::create("system.slice", ".service", None).map(|service| (container, service))
+        })
     });
     let cgroups = match made {
         Ok(pair) => Some(pair),
@@ -305,6 +321,9 @@ fn backhaul_exports_the_series_netdata_exports() {
                 "throttled",
                 "cpu_some_pressure",
                 "io_full_pressure_stall_time",
+                // Its network interface, found by netdata's cgroup-network.
+                "net_operstate_eth0",
+                "net_mtu_eth0",
             ]
             .map(|chart| format!("cgroup_{}.{chart}", c.name))
         })
@@ -370,7 +389,7 @@ struct TestCgroup {
 impl TestCgroup {
     /// Makes `parent/NAME` (`parent` may be empty) below the unified
     /// hierarchy's mount, NAME being `bh_swap_PID` with `suffix`.
-    fn create(parent: &str, suffix: &str) -> Result<TestCgroup, String> {
+    fn create(parent: &str, suffix: &str, netns: Option<&TestNetns>) -> Result<TestCgroup, String> {
         let mountinfo = fs::read_to_string("/proc/self/mountinfo").map_err(|e| e.to_string())?;
         let mount = mountinfo
             .lines()
@@ -404,10 +423,20 @@ impl TestCgroup {
             "echo $$ > {} || exit 1; i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done; exec sleep 600",
             procs.display()
         );
-        let process = Command::new("sh")
-            .args(["-c", &script])
-            .spawn()
-            .map_err(|e| e.to_string())?;
+        // In `netns`, when given: the cgroup then has a network interface.
+        let mut command = match netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", &ns.name, "sh", "-c", &script]);
+                c
+            }
+            None => {
+                let mut c = Command::new("sh");
+                c.args(["-c", &script]);
+                c
+            }
+        };
+        let process = command.spawn().map_err(|e| e.to_string())?;
         let cgroup = TestCgroup {
             name,
             dir,
@@ -439,8 +468,66 @@ impl Drop for TestCgroup {
     }
 }
 
-/// netdata's cgroup naming script (Debian's netdata package).
+/// netdata's cgroup naming script and network interface finder (Debian's
+/// netdata package).
 const CGROUP_NAME_SCRIPT: &str = "/usr/lib/netdata/plugins.d/cgroup-name.sh";
+const CGROUP_NETWORK: &str = "/usr/lib/netdata/plugins.d/cgroup-network";
+
+/// A network namespace with one end of a veth pair (`eth0` inside, up)
+/// and the other on the host (`bhv_PID`, up); removed when dropped.
+struct TestNetns {
+    name: String,
+    host_device: String,
+}
+
+impl TestNetns {
+    fn create() -> Result<TestNetns, String> {
+        let pid = std::process::id();
+        let ns = TestNetns {
+            name: format!("bhns_{pid}"),
+            host_device: format!("bhv_{pid}"),
+        };
+        let peer = format!("bhp_{pid}");
+        let steps: [&[&str]; 6] = [
+            &["netns", "add", &ns.name],
+            &[
+                "link",
+                "add",
+                &ns.host_device,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                &peer,
+            ],
+            &["link", "set", &peer, "netns", &ns.name],
+            &["-n", &ns.name, "link", "set", &peer, "name", "eth0"],
+            &["-n", &ns.name, "link", "set", "eth0", "up"],
+            &["link", "set", &ns.host_device, "up"],
+        ];
+        for args in steps {
+            let status = Command::new("ip")
+                .args(args)
+                .status()
+                .map_err(|e| format!("ip {args:?}: {e}"))?;
+            if !status.success() {
+                return Err(format!("ip {args:?}: {status}"));
+            }
+        }
+        Ok(ns)
+    }
+}
+
+impl Drop for TestNetns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["link", "del", &self.host_device])
+            .status();
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
+    }
+}
 
 /// A cgroup made in the v1 hierarchies `cpuacct`, `memory` and `blkio`,
 /// holding a process that used some CPU and then sleeps; removed when

@@ -3,9 +3,8 @@
 //! Whether it runs is `[plugins] cgroups` (default yes).
 //!
 //! Keys of netdata's that backhaul reads but does not act on yet (the
-//! network interfaces' script, the services' detailed memory) are accepted
-//! without a warning: the same file works for both agents. Unknown keys
-//! get a warning naming them.
+//! services' detailed memory) are accepted without a warning: the same
+//! file works for both agents. Unknown keys get a warning naming them.
 
 use std::path::PathBuf;
 
@@ -156,6 +155,9 @@ pub struct CgroupsConfig {
     /// `script to get cgroup names` (default: `cgroup-name.sh` in the
     /// first plugins directory).
     pub name_script: Option<PathBuf>,
+    /// `script to get cgroup network interfaces` (default:
+    /// `cgroup-network` in the first plugins directory).
+    pub network_script: Option<PathBuf>,
     /// `recheck zero blkio every iterations` (10).
     pub recheck_zero_io_every: u32,
     /// `recheck zero detailed memory every iterations` (10).
@@ -184,6 +186,7 @@ impl CgroupsConfig {
             services_matching: DEFAULT_SERVICES_MATCHING.to_string(),
             systemd_services: true,
             name_script: None,
+            network_script: None,
             recheck_zero_io_every: 10,
             recheck_zero_memory_every: 10,
             switches: CgroupSwitches::default(),
@@ -207,7 +210,6 @@ pub const V1_CONTROLLERS: [&str; 5] = ["cpuacct", "cpuset", "blkio", "memory", "
 const KEYS_NOT_USED_YET: &[&str] = &[
     "recheck zero memory failcnt every iterations",
     "enable systemd services detailed memory",
-    "script to get cgroup network interfaces",
     "meminfo filename to monitor",
 ];
 
@@ -283,6 +285,9 @@ pub fn cgroups_from_section(
             }
             "script to get cgroup names" => {
                 config.name_script = Some(PathBuf::from(entry.value.trim()))
+            }
+            "script to get cgroup network interfaces" => {
+                config.network_script = Some(PathBuf::from(entry.value.trim()))
             }
             "recheck zero blkio every iterations" => {
                 config.recheck_zero_io_every = small(number(entry, 1)?)

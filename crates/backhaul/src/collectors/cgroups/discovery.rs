@@ -305,6 +305,8 @@ struct Cgroup {
     naming: Option<ChartNaming>,
     /// Labels from the rename script (Kubernetes), on every chart.
     labels: Vec<Label>,
+    /// Its network interfaces' host-side names (registered renames).
+    interfaces: Vec<String>,
     /// A systemd service's dimensions in the `services.*` charts, and
     /// this round's reading.
     service_dims: ServiceDims,
@@ -380,6 +382,9 @@ pub(super) struct Discovery {
     update_every: u32,
     services: ServicesCharts,
     machine: Machine,
+    /// `cgroup-network` and the table its findings go to.
+    network_script: Option<PathBuf>,
+    netdev_renames: Option<std::sync::Arc<crate::collectors::proc::NetdevRenames>>,
     /// Logged once each.
     told_limit: bool,
     told_unreadable: bool,
@@ -445,9 +450,23 @@ impl Discovery {
             update_every: config.update_every,
             services: ServicesCharts::new(config.update_every, cpu_divisor),
             machine,
+            network_script: None,
+            netdev_renames: None,
             told_limit: false,
             told_unreadable: false,
         }
+    }
+
+    /// Finds each new enabled cgroup's network interfaces with `script`
+    /// (`cgroup-network --cgroup PATH`) and registers them in `renames`.
+    pub(super) fn finding_interfaces(
+        mut self,
+        script: PathBuf,
+        renames: Option<std::sync::Arc<crate::collectors::proc::NetdevRenames>>,
+    ) -> Discovery {
+        self.network_script = Some(script);
+        self.netdev_renames = renames;
+        self
     }
 
     /// One discovery: walk, process what is new, look for files, drop
@@ -537,6 +556,7 @@ impl Discovery {
             available: true,
             naming: None,
             labels: Vec::new(),
+            interfaces: Vec::new(),
             service_dims: ServiceDims::new(),
             service_reading: ServiceReading::default(),
             files: match &self.hierarchy {
@@ -659,6 +679,57 @@ impl Discovery {
         cgroup.stage = Stage::Processed {
             enabled: enabled && !duplicate,
         };
+        if enabled && !duplicate {
+            self.find_interfaces(i);
+        }
+    }
+
+    /// netdata's `cgroup-network --cgroup PATH` for cgroup `i`, once: each
+    /// line `HOST_DEVICE CONTAINER_DEVICE` is registered for the
+    /// `/proc/net/dev` collector.
+    fn find_interfaces(&mut self, i: usize) {
+        let (Some(script), Some(renames)) = (&self.network_script, &self.netdev_renames) else {
+            return;
+        };
+        let base = match &self.hierarchy {
+            Hierarchy::Unified(base) => base,
+            Hierarchy::V1(bases) => &bases.cpuacct,
+        };
+        let cgroup = &mut self.cgroups[i];
+        let path = base.join(cgroup.id.trim_start_matches('/'));
+        let Some((_, out)) = run_bounded(
+            Command::new(script).arg("--cgroup").arg(&path),
+            RENAME_TIMEOUT,
+        ) else {
+            tracing::warn!(
+                script = %script.display(),
+                cgroup = %cgroup.id,
+                "cgroups: cannot run the network interfaces script (or it took over {RENAME_TIMEOUT:?})"
+            );
+            return;
+        };
+        for line in String::from_utf8_lossy(&out).lines() {
+            let line = line.trim();
+            if line.is_empty() {
+                continue;
+            }
+            let (host, guest) = line.split_once(' ').unwrap_or((line, ""));
+            let guest = guest.trim();
+            if host.is_empty() || guest.is_empty() {
+                tracing::warn!(cgroup = %cgroup.id, line, "cgroups: network interfaces script gave a line without both interfaces");
+                continue;
+            }
+            renames.add(
+                host,
+                crate::collectors::proc::NetRename {
+                    chart_type: format!("cgroup_{}", cgroup.chart_id),
+                    device: guest.to_string(),
+                    k8s: cgroup.id.contains("kubepods"),
+                    labels: cgroup.labels.clone(),
+                },
+            );
+            cgroup.interfaces.push(host.to_string());
+        }
     }
 
     /// Drops the cgroups not found by this walk, their charts obsolete; a
@@ -672,6 +743,11 @@ impl Discovery {
             }
             let mut gone = self.cgroups.remove(i);
             gone.files.mark_obsolete();
+            if let Some(renames) = &self.netdev_renames {
+                for host in &gone.interfaces {
+                    renames.remove(host);
+                }
+            }
             if let Some(twin) = self
                 .cgroups
                 .iter_mut()

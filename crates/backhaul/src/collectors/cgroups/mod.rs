@@ -13,8 +13,12 @@
 //! charts of their own: they are dimensions of the `services.*` charts
 //! ([`services`]).
 //!
-//! Not built yet: network interfaces (`cgroup-network`) and the services'
-//! detailed memory charts.
+//! A container's network interfaces (netdata's `cgroup-network`, run
+//! once per cgroup at discovery) are charted by the `/proc/net/dev`
+//! collector under the cgroup (`cgroup_NAME.net_eth0`), through a shared
+//! [`NetdevRenames`] table.
+//!
+//! Not built yet: the services' detailed memory charts.
 
 mod discovery;
 mod services;
@@ -22,11 +26,13 @@ mod unified;
 mod v1;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rrd::Host;
 
 use crate::collectors::proc::chart_handle::{Cycle, RefusedRounds};
+use crate::collectors::proc::NetdevRenames;
 use crate::collectors::Collector;
 pub use crate::config::{CgroupSwitches, CgroupsConfig, UnifiedChoice, V1_CONTROLLERS};
 use discovery::{Discovery, Hierarchy};
@@ -42,6 +48,10 @@ pub struct CgroupsCollector {
     root: PathBuf,
     /// The rename script (`script to get cgroup names`).
     script: PathBuf,
+    /// `script to get cgroup network interfaces`, and the table the
+    /// `/proc/net/dev` collector charts container interfaces from.
+    network_script: PathBuf,
+    netdev_renames: Option<Arc<NetdevRenames>>,
     hierarchy: Option<Hierarchy>,
     discovery: Option<Discovery>,
     /// Collections left before the next discovery.
@@ -58,15 +68,29 @@ impl CgroupsCollector {
             .name_script
             .clone()
             .unwrap_or_else(|| plugins_dir.join("cgroup-name.sh"));
+        let network_script = config
+            .network_script
+            .clone()
+            .unwrap_or_else(|| plugins_dir.join("cgroup-network"));
         CgroupsCollector {
             config: config.clone(),
             root: PathBuf::from("/"),
             script,
+            network_script,
+            netdev_renames: None,
             hierarchy: None,
             discovery: None,
             until_discovery: 0,
             refused: RefusedRounds::default(),
         }
+    }
+
+    /// Registers each container's network interfaces (found with
+    /// `cgroup-network`) in `renames`, which the `/proc/net/dev` collector
+    /// charts under the container's cgroup.
+    pub fn renaming_interfaces(mut self, renames: Arc<NetdevRenames>) -> CgroupsCollector {
+        self.netdev_renames = Some(renames);
+        self
     }
 
     /// Reads below `root` (tests); the unified mount must then be given
@@ -130,6 +154,7 @@ impl Collector for CgroupsCollector {
                 self.script.clone(),
                 &self.root,
             )
+            .finding_interfaces(self.network_script.clone(), self.netdev_renames.clone())
         });
         if self.until_discovery == 0 {
             discovery.run(host);

@@ -100,8 +100,9 @@ pub use diskstats::{no_disk_sections, DiskSectionSwitches, DiskstatsCollector, E
 pub use loadavg::LoadavgCollector;
 pub use meminfo::MeminfoCollector;
 pub use net_dev::{
-    no_interface_sections, InterfaceSectionSwitches, NetDevCollector, DISABLED_INTERFACES,
-    INTERFACE_KEYS as NET_DEV_INTERFACE_KEYS, MODULE_KEYS as NET_DEV_MODULE_KEYS,
+    no_interface_sections, InterfaceSectionSwitches, NetDevCollector, NetRename, NetdevRenames,
+    DISABLED_INTERFACES, INTERFACE_KEYS as NET_DEV_INTERFACE_KEYS,
+    MODULE_KEYS as NET_DEV_MODULE_KEYS,
 };
 pub use netfilter::{ConntrackCollector, SynproxyCollector, CONNTRACK_MAX_READ_EVERY};
 pub use netstat::NetstatCollector;
@@ -174,6 +175,32 @@ pub fn configured_collectors_with(
     interface_sections: InterfaceSectionSwitches,
     patterns: &crate::config::ProcPatterns,
 ) -> Vec<Box<dyn Collector>> {
+    configured_collectors_sharing(
+        root,
+        update_every,
+        enabled,
+        switches,
+        disk_sections,
+        interface_sections,
+        patterns,
+        None,
+    )
+}
+
+/// [`configured_collectors_with`] whose `/proc/net/dev` collector charts
+/// the container interfaces `netdev_renames` lists under their cgroups (the
+/// table the cgroups collector fills).
+#[allow(clippy::too_many_arguments)]
+pub fn configured_collectors_sharing(
+    root: &Path,
+    update_every: u32,
+    enabled: &dyn Fn(&str) -> bool,
+    switches: ChartSwitches<'_>,
+    disk_sections: DiskSectionSwitches,
+    interface_sections: InterfaceSectionSwitches,
+    patterns: &crate::config::ProcPatterns,
+    netdev_renames: Option<std::sync::Arc<NetdevRenames>>,
+) -> Vec<Box<dyn Collector>> {
     let update_every = update_every.max(1);
     let mut collectors: Vec<Box<dyn Collector>> = Vec::new();
     for &switch in SWITCHES {
@@ -193,7 +220,8 @@ pub fn configured_collectors_with(
                     switches,
                     interface_sections.clone(),
                 )
-                .disabling_interfaces(&patterns.disabled_interfaces),
+                .disabling_interfaces(&patterns.disabled_interfaces)
+                .renaming(netdev_renames.clone().unwrap_or_default()),
             ),
             "/proc/net/netstat" => {
                 Box::new(NetstatCollector::configured(root, update_every, switches))

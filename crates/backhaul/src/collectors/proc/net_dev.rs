@@ -51,6 +51,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use rrd::{ChartDef, ChartType, Host};
+
 use wire::simple_pattern::SimplePattern;
 
 use super::chart_handle::{auto_label, ChartHandle, ChartSpec, Cycle, DimSpec, RefusedRounds};
@@ -210,7 +211,6 @@ const PACKETS_DIMS: [DimSpec; 3] = [
     DimSpec::incremental("sent", -1, 1),
     DimSpec::incremental("multicast", 1, 1),
 ];
-const PACKETS_PRIORITY: i64 = 7001;
 
 /// One per-interface chart drawn from `/proc/net/dev` counters: type
 /// (`net_errors`: context `net.errors`), title, units, priority offset, dimensions and the
@@ -443,38 +443,65 @@ fn as_collected(value: Option<u64>) -> Option<i64> {
     value.and_then(|v| i64::try_from(v).ok())
 }
 
-/// The definition of chart `type_.IFACE` of interface `name`, with its
-/// labels (as netdata: `interface_type`, `device`).
+/// The definition of chart `type_.IFACE` of interface `name` (context
+/// `net.` and what follows `net_` in `type_`), with its labels (as
+/// netdata: `interface_type`, `device`), at the interfaces' priority plus
+/// `offset`. A container's interface (`rename`) is charted under its
+/// cgroup instead: `cgroup_NAME.TYPE_DEV`, context `cgroup.net_...`
+/// (`k8s.cgroup.net_...` in a Kubernetes pod), family `net DEV`, priority
+/// 43000 plus `offset`, the cgroup's labels after its own.
 fn interface_def(
     name: &str,
     is_virtual: bool,
+    rename: Option<&NetRename>,
     type_: &str,
-    context: &str,
     title: &str,
     units: &str,
+    offset: i64,
 ) -> ChartDef {
-    let mut def = ChartDef::new(type_, name)
-        .family(name)
-        .context(context)
-        .title(title)
-        .units(units)
-        .label(auto_label(
-            "interface_type",
-            if is_virtual { "virtual" } else { "real" },
-        ))
-        .label(auto_label("device", name));
+    let suffix = match type_ {
+        "net" => "net",
+        other => other.trim_start_matches("net_"),
+    };
+    let interface_type = auto_label(
+        "interface_type",
+        if is_virtual { "virtual" } else { "real" },
+    );
+    let device = auto_label("device", name);
+    let mut def = match rename {
+        None => ChartDef::new(type_, name)
+            .family(name)
+            .context(format!("net.{suffix}"))
+            .priority(BANDWIDTH_PRIORITY + offset),
+        Some(rename) => ChartDef::new(&rename.chart_type, format!("{type_}_{}", rename.device))
+            .family(format!("net {}", rename.device))
+            .context(format!(
+                "{}cgroup.net_{suffix}",
+                if rename.k8s { "k8s." } else { "" }
+            ))
+            .priority(CGROUP_NET_PRIORITY + offset),
+    }
+    .title(title)
+    .units(units)
+    .label(interface_type)
+    .label(device);
+    if let Some(rename) = rename {
+        for label in &rename.labels {
+            def = def.label(label.clone());
+        }
+    }
     def.plugin = PROC_PLUGIN.to_string();
     def.module = MODULE.to_string();
     def
 }
 
-/// Creates the line chart `type_.IFACE` (context `net.` and what follows
-/// `net_` in `type_`) at the interface's priority plus `offset`.
+/// Creates the line chart `type_.IFACE` (see [`interface_def`]).
 #[allow(clippy::too_many_arguments)]
 fn create_line(
     host: &Host,
     name: &str,
     is_virtual: bool,
+    rename: Option<&NetRename>,
     type_: &str,
     title: &str,
     units: &str,
@@ -482,12 +509,71 @@ fn create_line(
     update_every: u32,
     dims: &[DimSpec],
 ) -> ChartHandle {
-    let context = format!("net.{}", type_.trim_start_matches("net_"));
-    let def = interface_def(name, is_virtual, type_, &context, title, units)
+    let def = interface_def(name, is_virtual, rename, type_, title, units, offset)
         .chart_type(ChartType::Line)
-        .priority(BANDWIDTH_PRIORITY + offset)
         .update_every(update_every);
     ChartHandle::create(host, def, dims)
+}
+
+/// netdata's base priority of a container interface's charts.
+const CGROUP_NET_PRIORITY: i64 = 43000;
+
+/// A container's interface as the cgroups collector finds it: the host
+/// side of a veth pair (the `/proc/net/dev` name) is charted under the
+/// container's cgroup, named after the container side.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NetRename {
+    /// `cgroup_NAME`.
+    pub chart_type: String,
+    /// The interface's name in the container (`eth0`).
+    pub device: String,
+    /// A Kubernetes pod's (`k8s.` contexts).
+    pub k8s: bool,
+    /// The cgroup's labels.
+    pub labels: Vec<rrd::Label>,
+}
+
+/// The renames the cgroups collector registers and this module applies,
+/// shared between their threads: host device → [`NetRename`]. As in
+/// netdata, a rename that goes away (its cgroup went) leaves the
+/// interface's charts as they are (the interface goes too).
+#[derive(Default)]
+pub struct NetdevRenames {
+    table: parking_lot::Mutex<HashMap<String, NetRename>>,
+    generation: std::sync::atomic::AtomicU64,
+}
+
+impl NetdevRenames {
+    /// Charts host device `host_device` as `rename` from the next
+    /// collection on.
+    pub fn add(&self, host_device: &str, rename: NetRename) {
+        let mut table = self.table.lock();
+        if table.get(host_device) == Some(&rename) {
+            return;
+        }
+        tracing::info!(
+            interface = host_device,
+            container_interface = %rename.device,
+            cgroup = %rename.chart_type,
+            "network interface charted under its cgroup"
+        );
+        table.insert(host_device.to_string(), rename);
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Forgets host device `host_device`'s rename.
+    pub fn remove(&self, host_device: &str) {
+        self.table.lock().remove(host_device);
+    }
+
+    fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    fn get(&self, host_device: &str) -> Option<NetRename> {
+        self.table.lock().get(host_device).cloned()
+    }
 }
 
 /// What the collector knows about one interface.
@@ -497,6 +583,9 @@ struct Interface {
     enabled: bool,
     /// Found under `/sys/devices/virtual/net` (its `interface_type` label).
     is_virtual: bool,
+    /// Charted under a container's cgroup, with received and sent swapped
+    /// (the container's view).
+    rename: Option<NetRename>,
     /// Added up into `system.net`: not virtual, unless its section's
     /// `virtual` key says otherwise.
     in_system_net: bool,
@@ -517,8 +606,28 @@ struct Interface {
 }
 
 impl Interface {
-    fn interface_chart(&self, type_: &str, context: &str, title: &str, units: &str) -> ChartDef {
-        interface_def(&self.name, self.is_virtual, type_, context, title, units)
+    fn interface_chart(&self, type_: &str, title: &str, units: &str, offset: i64) -> ChartDef {
+        interface_def(
+            &self.name,
+            self.is_virtual,
+            self.rename.as_ref(),
+            type_,
+            title,
+            units,
+            offset,
+        )
+    }
+
+    /// Takes on `rename`: the charts made so far become obsolete, and the
+    /// next collection makes them under the new names (the switches keep
+    /// what they latched).
+    fn rename(&mut self, rename: NetRename) {
+        self.mark_obsolete();
+        for chart in self.charts() {
+            *chart = None;
+        }
+        self.nic_speed_max = ChartVariable::new("nic_speed_max");
+        self.rename = Some(rename);
     }
 
     /// The charts drawn from `/sys/class/net/IFACE/`.
@@ -533,6 +642,7 @@ impl Interface {
                         host,
                         &self.name,
                         self.is_virtual,
+                        self.rename.as_ref(),
                         "net_carrier",
                         title,
                         "state",
@@ -565,6 +675,7 @@ impl Interface {
                                     host,
                                     &self.name,
                                     self.is_virtual,
+                                    self.rename.as_ref(),
                                     "net_speed",
                                     title,
                                     "kilobits/s",
@@ -593,6 +704,7 @@ impl Interface {
                         host,
                         &self.name,
                         self.is_virtual,
+                        self.rename.as_ref(),
                         "net_duplex",
                         title,
                         "state",
@@ -620,6 +732,7 @@ impl Interface {
                                 host,
                                 &self.name,
                                 self.is_virtual,
+                                self.rename.as_ref(),
                                 "net_operstate",
                                 title,
                                 "state",
@@ -650,6 +763,7 @@ impl Interface {
                                 host,
                                 &self.name,
                                 self.is_virtual,
+                                self.rename.as_ref(),
                                 "net_mtu",
                                 "Interface MTU",
                                 "octets",
@@ -671,20 +785,23 @@ impl Interface {
         }
     }
 
+    /// Every chart slot of the interface.
+    fn charts(&mut self) -> impl Iterator<Item = &mut Option<ChartHandle>> {
+        [
+            &mut self.bandwidth,
+            &mut self.packets,
+            &mut self.speed,
+            &mut self.duplex,
+            &mut self.operstate,
+            &mut self.carrier,
+            &mut self.mtu,
+        ]
+        .into_iter()
+        .chain(self.counter_charts.iter_mut())
+    }
+
     fn mark_obsolete(&mut self) {
-        super::chart_handle::mark_all_obsolete(
-            [
-                &mut self.bandwidth,
-                &mut self.packets,
-                &mut self.speed,
-                &mut self.duplex,
-                &mut self.operstate,
-                &mut self.carrier,
-                &mut self.mtu,
-            ]
-            .into_iter()
-            .chain(self.counter_charts.iter_mut()),
-        );
+        super::chart_handle::mark_all_obsolete(self.charts());
     }
 }
 
@@ -743,6 +860,7 @@ impl NewInterfaces {
             sys: SysFiles::new(&self.class_net_dir, &name, is_virtual, &switches),
             switches,
             name,
+            rename: None,
             seen: false,
             bandwidth: None,
             nic_speed_max: ChartVariable::new("nic_speed_max"),
@@ -768,6 +886,10 @@ pub struct NetDevCollector {
     /// (latched on its own: a new interface still defaults to the
     /// configured value).
     system_net_switch: OnDemand,
+    /// Container interfaces (from the cgroups collector), and the table's
+    /// generation last applied.
+    renames: Option<std::sync::Arc<NetdevRenames>>,
+    renames_applied: u64,
     refused: RefusedRounds,
 }
 
@@ -808,6 +930,8 @@ impl NetDevCollector {
             interfaces: HashMap::new(),
             system_net: None,
             system_net_switch: module_switches.0[BANDWIDTH],
+            renames: None,
+            renames_applied: 0,
             refused: RefusedRounds::default(),
         }
     }
@@ -817,6 +941,32 @@ impl NetDevCollector {
     pub fn disabling_interfaces(mut self, pattern: &str) -> NetDevCollector {
         self.new_interfaces.disabled = SimplePattern::new(pattern);
         self
+    }
+
+    /// Charts the container interfaces `renames` lists under their
+    /// cgroups (the table the cgroups collector fills).
+    pub fn renaming(mut self, renames: std::sync::Arc<NetdevRenames>) -> NetDevCollector {
+        self.renames = Some(renames);
+        self
+    }
+
+    /// Applies renames registered since the last collection.
+    fn apply_renames(&mut self) {
+        let Some(renames) = &self.renames else {
+            return;
+        };
+        let generation = renames.generation();
+        if generation == self.renames_applied {
+            return;
+        }
+        self.renames_applied = generation;
+        for interface in self.interfaces.values_mut() {
+            if let Some(rename) = renames.get(&interface.name) {
+                if interface.rename.as_ref() != Some(&rename) {
+                    interface.rename(rename);
+                }
+            }
+        }
     }
 
     fn mark_all_obsolete(&mut self) {
@@ -839,6 +989,7 @@ impl Collector for NetDevCollector {
     }
 
     fn collect(&mut self, host: &Host, now_ut: u64) -> anyhow::Result<()> {
+        self.apply_renames();
         let Some(data) = self.file.read() else {
             self.mark_all_obsolete();
             return Ok(());
@@ -853,9 +1004,10 @@ impl Collector for NetDevCollector {
                 continue;
             };
             if !self.interfaces.contains_key(name) {
-                let interface = self
+                let mut interface = self
                     .new_interfaces
                     .interface(String::from_utf8_lossy(name).into_owned());
+                interface.rename = self.renames.as_ref().and_then(|r| r.get(&interface.name));
                 self.interfaces.insert(name.to_vec(), interface);
             }
             let Some(interface) = self.interfaces.get_mut(name) else {
@@ -875,20 +1027,28 @@ impl Collector for NetDevCollector {
                 counters.get(RBYTES).unwrap_or(0) != 0 || counters.get(TBYTES).unwrap_or(0) != 0;
             if interface.bandwidth.is_none() && interface.switches.wants(BANDWIDTH, has_bytes) {
                 let def = interface
-                    .interface_chart("net", "net.net", "Bandwidth", "kilobits/s")
+                    .interface_chart("net", "Bandwidth", "kilobits/s", 0)
                     .chart_type(ChartType::Area)
-                    .priority(BANDWIDTH_PRIORITY)
                     .update_every(update_every);
                 interface.bandwidth = Some(ChartHandle::create(host, def, &BANDWIDTH_DIMS));
             }
+            // A container's interface is seen from the container: what
+            // the host side sends, the container receives (netdata's
+            // `flipped`; not for multicast and events).
+            let flipped = interface.rename.is_some();
+            let pair = |rx: usize, tx: usize| {
+                let values = [
+                    as_collected(counters.get(rx)),
+                    as_collected(counters.get(tx)),
+                ];
+                if flipped {
+                    [values[1], values[0]]
+                } else {
+                    values
+                }
+            };
             if let Some(chart) = &mut interface.bandwidth {
-                chart.update(
-                    &mut cycle,
-                    &[
-                        as_collected(counters.get(RBYTES)),
-                        as_collected(counters.get(TBYTES)),
-                    ],
-                );
+                chart.update(&mut cycle, &pair(RBYTES, TBYTES));
             }
 
             let has_packets = [
@@ -900,20 +1060,16 @@ impl Collector for NetDevCollector {
             .any(|v| v.unwrap_or(0) != 0);
             if interface.packets.is_none() && interface.switches.wants(PACKETS, has_packets) {
                 let def = interface
-                    .interface_chart("net_packets", "net.packets", "Packets", "packets/s")
+                    .interface_chart("net_packets", "Packets", "packets/s", 1)
                     .chart_type(ChartType::Line)
-                    .priority(PACKETS_PRIORITY)
                     .update_every(update_every);
                 interface.packets = Some(ChartHandle::create(host, def, &PACKETS_DIMS));
             }
             if let Some(chart) = &mut interface.packets {
+                let [received, sent] = pair(RPACKETS, TPACKETS);
                 chart.update(
                     &mut cycle,
-                    &[
-                        as_collected(counters.get(RPACKETS)),
-                        as_collected(counters.get(TPACKETS)),
-                        as_collected(counters.get(RMULTICAST)),
-                    ],
+                    &[received, sent, as_collected(counters.get(RMULTICAST))],
                 );
             }
 
@@ -923,6 +1079,9 @@ impl Collector for NetDevCollector {
                 for (value, &column) in values.iter_mut().zip(spec.columns) {
                     *value = as_collected(counters.get(column));
                 }
+                if flipped && spec.columns.len() == 2 {
+                    values.swap(0, 1);
+                }
                 let values = &values[..spec.columns.len()];
                 let nonzero = values.iter().any(|v| v.unwrap_or(0) != 0);
                 if chart.is_none() && interface.switches.wants(FIRST_COUNTER_CHART + i, nonzero) {
@@ -930,6 +1089,7 @@ impl Collector for NetDevCollector {
                         host,
                         &interface.name,
                         interface.is_virtual,
+                        interface.rename.as_ref(),
                         spec.type_,
                         spec.title,
                         spec.units,
