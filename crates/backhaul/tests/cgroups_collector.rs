@@ -670,3 +670,37 @@ fn a_kubernetes_name_puts_its_labels_on_every_chart() {
         );
     }
 }
+
+#[test]
+fn v1_services_detailed_memory_when_switched_on() {
+    let (_root, host, _collectors) =
+        after_two_rounds_of("cgroups_v1", "detailed", &|root, script| CgroupsConfig {
+            services_detailed_memory: true,
+            ..v1_config(root, script)
+        });
+    let charts = charts_of(&host, "services.mem_");
+    for chart in [
+        "services.mem_rss",
+        "services.mem_mapped",
+        "services.mem_cache",
+        "services.mem_writeback",
+        "services.mem_pgfault",
+        "services.mem_pgmajfault",
+        "services.mem_pgpgin",
+        "services.mem_pgpgout",
+        "services.mem_usage",
+    ] {
+        assert!(charts.contains(&chart.to_string()), "{chart}: {charts:?}");
+    }
+    // web.service's memory.stat: total_rss 100 MiB.
+    assert_values(
+        &host,
+        "services.mem_rss",
+        T + 1,
+        &[("system-slice_web-service", 100.0)],
+    );
+    let rss = host.chart_by_id("services.mem_rss").unwrap();
+    assert_eq!(rss.read().def().priority, 19020);
+    assert_eq!(rss.read().def().title, "Systemd Services RSS Memory");
+    // Off by default (the values test has none of them).
+}

@@ -2155,3 +2155,94 @@ fn partitions_get_charts_only_when_switched_on() {
         }
     }
 }
+
+/// netdata's C-state residency charts: per core, the share of the
+/// interval active (`/proc/schedstat`'s running time) and in each idle
+/// state, a dimension per state named as the kernel names it.
+#[test]
+fn cpuidle_residency_per_core() {
+    let root = Root::new(FIXTURES, "cpuidle");
+    let host = Host::new("test", 100);
+    let mut collectors = only(&root, "/proc/stat");
+    root.load("t0");
+    let round = |active: [u64; 2], states: [[u64; 2]; 2]| {
+        root.write(
+            "proc/schedstat",
+            &format!(
+                "version 15\ntimestamp 4295\n\
+                 cpu0 0 0 0 0 0 0 {} 200 300\ndomain0 3 0 0\n\
+                 cpu1 0 0 0 0 0 0 {} 200 300\ndomain0 3 0 0\n",
+                active[0], active[1]
+            ),
+        );
+        for (core, times) in states.iter().enumerate() {
+            for (state, name) in ["POLL", "C1"].iter().enumerate() {
+                let dir = format!("sys/devices/system/cpu/cpu{core}/cpuidle/state{state}");
+                root.write(&format!("{dir}/name"), &format!("{name}\n"));
+                root.write(&format!("{dir}/time"), &format!("{}\n", times[state]));
+            }
+        }
+    };
+    round([1_000_000, 2_000_000], [[0, 5000], [10, 8000]]);
+    collect(&mut collectors, &host, T);
+    // cpu0: active +300 µs, POLL +100, C1 +600 of 1000: 30, 10, 60 %.
+    // cpu1: active +500 µs, POLL +0, C1 +1500 of 2000: 25, 0, 75 %.
+    round([1_300_000, 2_500_000], [[100, 5600], [10, 9500]]);
+    collect(&mut collectors, &host, T + 1);
+    assert_values(
+        &host,
+        "cpu.cpu0_cpuidle",
+        T + 1,
+        &[("active", 30.0), ("poll", 10.0), ("c1", 60.0)],
+    );
+    assert_values(
+        &host,
+        "cpu.cpu1_cpuidle",
+        T + 1,
+        &[("active", 25.0), ("poll", 0.0), ("c1", 75.0)],
+    );
+    let chart = host.chart_by_id("cpu.cpu1_cpuidle").unwrap();
+    let def = chart.read().def().clone();
+    assert_eq!(def.context, "cpuidle.cpu_cstate_residency_time");
+    assert_eq!(def.family, "cpuidle");
+    assert_eq!(def.priority, 6001);
+    assert_eq!(def.labels[0].key, "cpu");
+    assert_eq!(def.labels[0].value, "cpu1");
+    let names: Vec<String> = chart
+        .read()
+        .dimensions()
+        .iter()
+        .map(|d| d.name().to_string())
+        .collect();
+    assert_eq!(names, ["C0 (active)", "POLL", "C1"]);
+    // Steady rounds (every core busy, so none is woken) allocate nothing.
+    round([1_400_000, 2_600_000], [[100, 5700], [10, 9600]]);
+    collect(&mut collectors, &host, T + 2);
+    round([1_500_000, 2_700_000], [[100, 5800], [10, 9700]]);
+    assert_collections_do_not_allocate(&mut collectors, &host, &[T + 3]);
+    // A core whose running time did not move is woken first (a thread
+    // pinned to it runs), then read: all of its interval was idle.
+    round([1_500_000, 2_800_000], [[100, 6800], [10, 9800]]);
+    collect(&mut collectors, &host, T + 4);
+    assert_values(
+        &host,
+        "cpu.cpu0_cpuidle",
+        T + 4,
+        &[("active", 0.0), ("poll", 0.0), ("c1", 100.0)],
+    );
+}
+
+/// Without `/proc/schedstat` (this machine kind's kernel), no cpuidle
+/// charts, as netdata: the idle states alone are not enough.
+#[test]
+fn no_schedstat_no_cpuidle_charts() {
+    let root = Root::new(FIXTURES, "no-schedstat");
+    let host = Host::new("test", 100);
+    let mut collectors = only(&root, "/proc/stat");
+    root.load("t0");
+    root.write("sys/devices/system/cpu/cpu0/cpuidle/state0/name", "POLL\n");
+    root.write("sys/devices/system/cpu/cpu0/cpuidle/state0/time", "5\n");
+    collect(&mut collectors, &host, T);
+    collect(&mut collectors, &host, T + 1);
+    assert!(host.chart_by_id("cpu.cpu0_cpuidle").is_none());
+}

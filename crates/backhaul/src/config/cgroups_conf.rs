@@ -2,9 +2,10 @@
 //! settings under netdata 1.37's keys and defaults ([`CgroupsConfig`]).
 //! Whether it runs is `[plugins] cgroups` (default yes).
 //!
-//! Keys of netdata's that backhaul reads but does not act on yet (the
-//! services' detailed memory) are accepted without a warning: the same
-//! file works for both agents. Unknown keys get a warning naming them.
+//! Keys of netdata's that backhaul reads but does not act on (the zero
+//! recheck of fail counts, `meminfo filename to monitor`) are accepted
+//! without a warning: the same file works for both agents. Unknown keys
+//! get a warning naming them.
 
 use std::path::PathBuf;
 
@@ -139,6 +140,9 @@ pub struct CgroupsConfig {
     /// `report used memory` (yes): v1's used memory leaves out inactive
     /// file memory (services too).
     pub report_used_memory: bool,
+    /// `enable systemd services detailed memory` (no): the services'
+    /// rss, mapped, cache, writeback, page fault and charging charts (v1).
+    pub services_detailed_memory: bool,
     /// `containers priority` (40000).
     pub priority: i64,
     /// `max cgroups to allow` (1000).
@@ -176,6 +180,7 @@ impl CgroupsConfig {
             unified_path: None,
             v1_paths: Default::default(),
             report_used_memory: true,
+            services_detailed_memory: false,
             priority: 40000,
             max_cgroups: 1000,
             max_depth: 0,
@@ -209,7 +214,6 @@ pub const V1_CONTROLLERS: [&str; 5] = ["cpuacct", "cpuset", "blkio", "memory", "
 /// fail counts).
 const KEYS_NOT_USED_YET: &[&str] = &[
     "recheck zero memory failcnt every iterations",
-    "enable systemd services detailed memory",
     "meminfo filename to monitor",
 ];
 
@@ -310,6 +314,10 @@ pub fn cgroups_from_section(
             "enable blkio throttle operations" => s.throttle_io_ops = switch(entry)?,
             "enable blkio queued operations" => s.queued_ops = switch(entry)?,
             "enable blkio merged operations" => s.merged_ops = switch(entry)?,
+            "enable systemd services detailed memory" => {
+                config.services_detailed_memory =
+                    parse_bool(&entry.value).map_err(|r| invalid_value(section, entry, r))?
+            }
             "report used memory" => {
                 config.report_used_memory =
                     parse_bool(&entry.value).map_err(|r| invalid_value(section, entry, r))?

@@ -1108,6 +1108,7 @@ pub const PROC_CHART_SWITCHES: &[(&str, &[&str])] = &[
             "core_throttle_count",
             "package_throttle_count",
             "cpu frequency",
+            "cpu idle states",
         ],
     ),
     (

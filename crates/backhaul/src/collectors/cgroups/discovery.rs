@@ -424,6 +424,8 @@ impl Discovery {
             .map(|(_, base)| base.clone())
             .collect(),
         };
+        let services_detailed_memory =
+            matches!(hierarchy, Hierarchy::V1(_)) && config.services_detailed_memory;
         let cpu_divisor = match &hierarchy {
             Hierarchy::Unified(_) => 1_000_000,
             Hierarchy::V1(_) => machine.clock_ticks,
@@ -448,7 +450,12 @@ impl Discovery {
             switches: config.switches,
             priority: config.priority,
             update_every: config.update_every,
-            services: ServicesCharts::new(config.update_every, cpu_divisor),
+            services: ServicesCharts::new(
+                config.update_every,
+                cpu_divisor,
+                // Forced off in v2, as netdata does.
+                services_detailed_memory,
+            ),
             machine,
             network_script: None,
             netdev_renames: None,

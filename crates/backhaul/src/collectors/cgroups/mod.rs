@@ -17,8 +17,6 @@
 //! once per cgroup at discovery) are charted by the `/proc/net/dev`
 //! collector under the cgroup (`cgroup_NAME.net_eth0`), through a shared
 //! [`NetdevRenames`] table.
-//!
-//! Not built yet: the services' detailed memory charts.
 
 mod discovery;
 mod services;

@@ -54,6 +54,86 @@ const KINDS: [ChartKind; N] = [
         divisor: MIB,
     },
     ChartKind {
+        id: "mem_rss",
+        family: "mem",
+        title: "Systemd Services RSS Memory",
+        units: "MiB",
+        priority: 20,
+        algorithm: Algorithm::Absolute,
+        multiplier: 1,
+        divisor: MIB,
+    },
+    ChartKind {
+        id: "mem_mapped",
+        family: "mem",
+        title: "Systemd Services Mapped Memory",
+        units: "MiB",
+        priority: 30,
+        algorithm: Algorithm::Absolute,
+        multiplier: 1,
+        divisor: MIB,
+    },
+    ChartKind {
+        id: "mem_cache",
+        family: "mem",
+        title: "Systemd Services Cache Memory",
+        units: "MiB",
+        priority: 40,
+        algorithm: Algorithm::Absolute,
+        multiplier: 1,
+        divisor: MIB,
+    },
+    ChartKind {
+        id: "mem_writeback",
+        family: "mem",
+        title: "Systemd Services Writeback Memory",
+        units: "MiB",
+        priority: 50,
+        algorithm: Algorithm::Absolute,
+        multiplier: 1,
+        divisor: MIB,
+    },
+    ChartKind {
+        id: "mem_pgfault",
+        family: "mem",
+        title: "Systemd Services Memory Minor Page Faults",
+        units: "MiB/s",
+        priority: 60,
+        algorithm: Algorithm::Incremental,
+        multiplier: PAGE,
+        divisor: MIB,
+    },
+    ChartKind {
+        id: "mem_pgmajfault",
+        family: "mem",
+        title: "Systemd Services Memory Major Page Faults",
+        units: "MiB/s",
+        priority: 70,
+        algorithm: Algorithm::Incremental,
+        multiplier: PAGE,
+        divisor: MIB,
+    },
+    ChartKind {
+        id: "mem_pgpgin",
+        family: "mem",
+        title: "Systemd Services Memory Charging Activity",
+        units: "MiB/s",
+        priority: 80,
+        algorithm: Algorithm::Incremental,
+        multiplier: PAGE,
+        divisor: MIB,
+    },
+    ChartKind {
+        id: "mem_pgpgout",
+        family: "mem",
+        title: "Systemd Services Memory Uncharging Activity",
+        units: "MiB/s",
+        priority: 90,
+        algorithm: Algorithm::Incremental,
+        multiplier: PAGE,
+        divisor: MIB,
+    },
+    ChartKind {
         id: "mem_failcnt",
         family: "mem",
         title: "Systemd Services Memory Limit Failures",
@@ -195,8 +275,21 @@ const KINDS: [ChartKind; N] = [
     },
 ];
 
+/// Stands for the page size in a multiplier (known at run time).
+const PAGE: i64 = i64::MIN;
+
+/// The detailed memory charts' places in [`KINDS`] (off unless `enable
+/// systemd services detailed memory`; v1 only).
+const DETAILED: std::ops::Range<usize> = 2..10;
+
 /// How many services charts there are.
-const N: usize = 16;
+const N: usize = 24;
+
+/// A service's detailed memory figure `i` (rss, mapped, cache,
+/// writeback, pgfault, pgmajfault, pgpgin, pgpgout).
+fn detailed(r: &ServiceReading, i: usize) -> Option<(u64, bool)> {
+    r.detailed.map(|(values, on)| (values[i], on))
+}
 
 /// A service's values for each of [`KINDS`], with whether that value is
 /// switched on (what makes the chart exist).
@@ -205,6 +298,14 @@ fn values(r: &ServiceReading) -> [Option<(u64, bool)>; N] {
     [
         r.cpu,
         r.memory,
+        detailed(r, 0),
+        detailed(r, 1),
+        detailed(r, 2),
+        detailed(r, 3),
+        detailed(r, 4),
+        detailed(r, 5),
+        detailed(r, 6),
+        detailed(r, 7),
         r.failcnt,
         r.swap,
         pair(r.io_bytes, 0),
@@ -247,22 +348,41 @@ pub(super) struct ServicesCharts {
     /// The cpu chart's divisor: 1000000 for v2's µs, the clock ticks per
     /// second for v1.
     cpu_divisor: i64,
+    /// `enable systemd services detailed memory`.
+    detailed_memory: bool,
 }
 
 impl ServicesCharts {
-    pub(super) fn new(update_every: u32, cpu_divisor: i64) -> ServicesCharts {
+    pub(super) fn new(
+        update_every: u32,
+        cpu_divisor: i64,
+        detailed_memory: bool,
+    ) -> ServicesCharts {
         ServicesCharts {
-            charts: Default::default(),
-            round: Default::default(),
+            charts: std::array::from_fn(|_| None),
+            round: std::array::from_fn(|_| Vec::new()),
             wanted: [false; N],
             update_every,
             cpu_divisor,
+            detailed_memory,
         }
+    }
+
+    /// A service's values, the detailed memory ones only when switched on.
+    fn values(&self, r: &ServiceReading) -> [Option<(u64, bool)>; N] {
+        let mut v = values(r);
+        if !self.detailed_memory {
+            for i in DETAILED {
+                v[i] = None;
+            }
+        }
+        v
     }
 
     /// Notes which charts a service's reading switches on this round.
     pub(super) fn want(&mut self, reading: &ServiceReading) {
-        for (w, v) in self.wanted.iter_mut().zip(values(reading)) {
+        let values = self.values(reading);
+        for (w, v) in self.wanted.iter_mut().zip(values) {
             *w |= v.is_some_and(|(_, on)| on);
         }
     }
@@ -302,7 +422,7 @@ impl ServicesCharts {
         title: &str,
         dims: &mut ServiceDims,
     ) {
-        for (k, value) in values(reading).into_iter().enumerate() {
+        for (k, value) in self.values(reading).into_iter().enumerate() {
             let (Some((value, _)), true, Some(chart)) =
                 (value, self.wanted[k], self.charts[k].as_mut())
             else {
@@ -320,7 +440,11 @@ impl ServicesCharts {
                     DimensionDef::new(chart_id)
                         .name(title)
                         .algorithm(kind.algorithm)
-                        .multiplier(kind.multiplier)
+                        .multiplier(if kind.multiplier == PAGE {
+                            super::unified::page_size()
+                        } else {
+                            kind.multiplier
+                        })
                         .divisor(divisor),
                 )
             });

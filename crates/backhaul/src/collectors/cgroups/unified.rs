@@ -1157,6 +1157,10 @@ pub(super) struct ServiceReading {
     pub memory: Option<(u64, bool)>,
     /// v1's `memory.failcnt`.
     pub failcnt: Option<(u64, bool)>,
+    /// v1's detailed memory: rss, mapped, cache, writeback, pgfault,
+    /// pgmajfault, pgpgin, pgpgout; on once `memory.stat` was read (for
+    /// `enable systemd services detailed memory`).
+    pub detailed: Option<([u64; 8], bool)>,
     pub swap: Option<(u64, bool)>,
     /// Bytes read, written.
     pub io_bytes: Option<([u64; 2], bool)>,

@@ -807,7 +807,24 @@ impl V1Cgroup {
                 self.cpu.wants(user != 0 || system != 0),
             ));
         }
-        let (_, usage, swap) = self.read_memory();
+        let (detailed, usage, swap) = self.read_memory();
+        if let Some(m) = detailed {
+            // netdata's test is the switch's truth, `auto` included.
+            let on = self.detailed != ChartSwitch::No;
+            r.detailed = Some((
+                [
+                    m.rss,
+                    m.mapped_file,
+                    m.cache,
+                    m.writeback,
+                    m.pgfault,
+                    m.pgmajfault,
+                    m.pgpgin,
+                    m.pgpgout,
+                ],
+                on,
+            ));
+        }
         if let Some(usage) = usage {
             r.memory = Some((usage, self.memory.wants(usage != 0)));
         }

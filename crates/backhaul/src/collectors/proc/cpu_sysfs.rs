@@ -8,8 +8,8 @@
 //! As in netdata 1.37: `core_throttle_count` is `auto` (charted once a
 //! core was throttled), `package_throttle_count` off, `cpu frequency` on;
 //! all three off on machines with more than 50 processors. The files are
-//! looked for once, when the cores are first known. (netdata's C-state
-//! residency charts, `cpu.cpuN_cpuidle`, are not collected.)
+//! looked for once, when the cores are first known. (The C-state
+//! residency charts, `cpu.cpuN_cpuidle`, are `cpuidle.rs`'.)
 
 use std::path::{Path, PathBuf};
 

@@ -61,6 +61,7 @@
 pub(crate) mod chart_handle;
 mod counter_table;
 mod cpu_sysfs;
+mod cpuidle;
 mod diskspace;
 mod diskstats;
 mod entropy;

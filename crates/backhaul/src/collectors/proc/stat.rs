@@ -3,7 +3,8 @@
 //! creation (`system.forks`) and running/blocked processes
 //! (`system.processes`); with `cpu_sysfs.rs`, thermal throttling and CPU
 //! frequency (`cpu.core_throttling`, `cpu.package_throttling`,
-//! `cpu.cpufreq`) where the machine has them.
+//! `cpu.cpufreq`) where the machine has them, and with `cpuidle.rs` the
+//! C-state residency (`cpu.cpuN_cpuidle`).
 //!
 //! CPU charts use netdata's dimension order and math: ten
 //! `percentage-of-incremental-row` dimensions with `idle` hidden, `user`
@@ -20,6 +21,7 @@ use rrd::{Algorithm, ChartType, Host};
 
 use super::chart_handle::{ChartHandle, ChartSpec, Cycle, DimSpec, RefusedRounds};
 use super::cpu_sysfs::CoreFiles;
+use super::cpuidle::CpuIdle;
 use super::ondemand::{enabled, no_chart_switches, ChartSwitches};
 use super::parse::{lines, parse_i64, parse_u64, words};
 use super::source::SourceFile;
@@ -173,6 +175,8 @@ pub struct StatCollector {
     charts: StatCharts,
     /// Throttling and frequency, from `/sys/devices/system/cpu`.
     core_files: CoreFiles,
+    /// C-state residency (`cpu.cpuN_cpuidle`).
+    cpuidle: CpuIdle,
     refused: RefusedRounds,
 }
 
@@ -363,6 +367,11 @@ impl StatCollector {
                 ..StatCharts::default()
             },
             core_files: CoreFiles::new(root, switches),
+            cpuidle: CpuIdle::new(
+                root,
+                switches,
+                std::thread::available_parallelism().map_or(1, usize::from),
+            ),
             refused: RefusedRounds::default(),
         }
     }
@@ -381,6 +390,7 @@ impl Collector for StatCollector {
         let Some(data) = self.file.read() else {
             self.charts.mark_all_obsolete();
             self.core_files.mark_all_obsolete();
+            self.cpuidle.mark_all_obsolete();
             return Ok(());
         };
         let mut cycle = Cycle::new(now_ut);
@@ -389,6 +399,7 @@ impl Collector for StatCollector {
         let cores = self.charts.cores_seen.len();
         self.core_files
             .collect(cores, host, self.update_every, &mut cycle);
+        self.cpuidle.collect(host, self.update_every, &mut cycle);
         self.refused.settle("proc:stat", cycle);
         Ok(())
     }
