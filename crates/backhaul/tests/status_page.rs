@@ -309,10 +309,11 @@ fn exporters_and_the_page_obey_allow_dashboard_from() {
     }
 }
 
-/// Runs chromium headless with `args`, bounded by `timeout`; its stdout.
+/// Runs chromium headless with `args`, bounded by `timeout` (a minute: a
+/// loaded 2-core machine has taken over 25 s to start it); its stdout.
 fn chromium(profile: &Path, args: &[&str]) -> String {
     let out = std::process::Command::new("timeout")
-        .arg("25")
+        .arg("60")
         .arg("chromium")
         .args([
             "--headless",
