@@ -419,23 +419,21 @@ impl TestCgroup {
             return Err(format!("mkdir {}: {e}", dir.display()));
         }
         let procs = dir.join("cgroup.procs");
-        let script = format!(
-            "echo $$ > {} || exit 1; i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done; exec sleep 600",
-            procs.display()
-        );
-        // In `netns`, when given: the cgroup then has a network interface.
-        let mut command = match netns {
-            Some(ns) => {
-                let mut c = Command::new("ip");
-                c.args(["netns", "exec", &ns.name, "sh", "-c", &script]);
-                c
-            }
-            None => {
-                let mut c = Command::new("sh");
-                c.args(["-c", &script]);
-                c
-            }
+        // The process joins the cgroup first, then (when given) the network
+        // namespace: `ip netns exec` gives it a mount namespace whose /sys
+        // shows the namespace's interfaces (cgroup-network looks there) and
+        // no cgroup mounts, so joining the cgroup from inside would fail.
+        let work = "i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done; exec sleep 600";
+        let script = match netns {
+            Some(ns) => format!(
+                "echo $$ > {} || exit 1; exec ip netns exec {} sh -c '{work}'",
+                procs.display(),
+                ns.name
+            ),
+            None => format!("echo $$ > {} || exit 1; {work}", procs.display()),
         };
+        let mut command = Command::new("sh");
+        command.args(["-c", &script]);
         let process = command.spawn().map_err(|e| e.to_string())?;
         let cgroup = TestCgroup {
             name,
