@@ -20,7 +20,8 @@ use super::unified::{ChartNaming, Machine, ServiceReading, UnifiedCgroup};
 use super::v1::{V1Bases, V1Cgroup};
 use super::{CgroupSwitches, CgroupsConfig};
 use crate::collectors::proc::chart_handle::Cycle;
-use crate::collectors::proc::parse::netdata_chart_id;
+use crate::collectors::proc::mountinfo::parse_mountinfo;
+use crate::collectors::proc::parse::{netdata_chart_id, netdata_chart_name};
 
 /// The hierarchy the collector reads.
 #[derive(Clone, Debug)]
@@ -143,32 +144,17 @@ pub(super) fn v1_mount(root: &Path, controller: &str) -> PathBuf {
 /// The first mount of `filesystem` in `root`'s mountinfo whose super
 /// options hold `option`, else whose source is `source`.
 fn find_mount(root: &Path, filesystem: &str, option: &str, source: &str) -> Option<PathBuf> {
-    let text = std::fs::read_to_string(root.join("proc/self/mountinfo")).ok()?;
-    let mounts: Vec<(String, String, String, String)> = text
-        .lines()
-        .filter_map(|line| {
-            let (before, after) = line.split_once(" - ")?;
-            let mount_point = before.split(' ').nth(4)?;
-            let mut rest = after.split(' ');
-            let (fs, source, options) = (rest.next()?, rest.next()?, rest.next().unwrap_or(""));
-            Some((
-                fs.to_string(),
-                source.to_string(),
-                options.to_string(),
-                mount_point.replace("\\040", " "),
-            ))
-        })
-        .collect();
+    let text = std::fs::read(root.join("proc/self/mountinfo")).ok()?;
+    let mounts = parse_mountinfo(&text);
     let found = mounts
         .iter()
-        .find(|(fs, _, options, _)| fs == filesystem && options.split(',').any(|o| o == option))
+        .find(|m| m.filesystem == filesystem && m.has_super_option(option))
         .or_else(|| {
             mounts
                 .iter()
-                .find(|(fs, src, _, _)| fs == filesystem && src == source)
+                .find(|m| m.filesystem == filesystem && m.source == source)
         })?;
-    let mount_point = found.3.trim_start_matches('/');
-    Some(root.join(mount_point))
+    Some(root.join(found.mount_point.trim_start_matches('/')))
 }
 
 /// The CPUs (`cpuN` lines of `/proc/stat`) and `MemTotal` of `root`'s
@@ -242,20 +228,6 @@ fn quoted_up_to<'a>(input: &'a str, ends: &[char]) -> (String, &'a str) {
         }
     }
     (out, "")
-}
-
-/// netdata's chart-name map (as the id map, but `/` kept and `\` turned
-/// into `/`): a cgroup's title.
-fn netdata_chart_name(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' => char::from(b.to_ascii_lowercase()),
-            b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'/' => char::from(b),
-            b',' => '.',
-            b'\\' => '/',
-            _ => '_',
-        })
-        .collect()
 }
 
 /// `id` without one leading `/` (the root stays `/`).

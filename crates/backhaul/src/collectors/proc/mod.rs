@@ -73,7 +73,7 @@ mod loadavg;
 mod mdstat;
 mod meminfo;
 mod module_file;
-mod mountinfo;
+pub(crate) mod mountinfo;
 mod net_dev;
 mod netfilter;
 mod netstat;

@@ -36,7 +36,16 @@ pub(crate) struct Mount {
     pub filesystem: String,
     /// The mount source (`/dev/vda`, `tmpfs`, ...).
     pub source: String,
+    /// The superblock's options (`rw,memory`: the cgroup controllers).
+    pub super_options: String,
     pub read_only: bool,
+}
+
+impl Mount {
+    /// Whether the comma-separated super options hold exactly `option`.
+    pub(crate) fn has_super_option(&self, option: &str) -> bool {
+        self.super_options.split(',').any(|o| o == option)
+    }
 }
 
 impl Mount {
@@ -78,9 +87,8 @@ fn parse_line(line: &[u8]) -> Option<Mount> {
     }
     let filesystem = String::from_utf8_lossy(w.next().unwrap_or(b"")).into_owned();
     let source = decode_octal_escapes(w.next().unwrap_or(b""));
-    if let Some(super_options) = w.next() {
-        read_only |= has_read_only(super_options);
-    }
+    let super_options = w.next().unwrap_or(b"");
+    read_only |= has_read_only(super_options);
     Some(Mount {
         major,
         minor,
@@ -88,6 +96,7 @@ fn parse_line(line: &[u8]) -> Option<Mount> {
         mount_point,
         filesystem,
         source,
+        super_options: String::from_utf8_lossy(super_options).into_owned(),
         read_only,
     })
 }

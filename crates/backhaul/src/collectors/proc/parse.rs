@@ -54,11 +54,23 @@ pub(crate) fn thousandths(value: f64) -> Option<i64> {
 /// digits, `-` and `.` kept, `,` turned into `.`, any other byte into `_`
 /// (netdata's chart-id character map, used for mount points and disk names).
 pub(crate) fn netdata_chart_id(text: &str) -> String {
+    netdata_chart_map(text, false)
+}
+
+/// `text` made fit for a netdata chart name: as [`netdata_chart_id`], but
+/// `/` kept and `\` turned into `/` (netdata's chart-name map, used for
+/// cgroup titles).
+pub(crate) fn netdata_chart_name(text: &str) -> String {
+    netdata_chart_map(text, true)
+}
+
+fn netdata_chart_map(text: &str, keep_slashes: bool) -> String {
     text.bytes()
         .map(|b| match b {
             b'A'..=b'Z' => char::from(b.to_ascii_lowercase()),
             b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' => char::from(b),
             b',' => '.',
+            b'/' | b'\\' if keep_slashes => '/',
             _ => '_',
         })
         .collect()
