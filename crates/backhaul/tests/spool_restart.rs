@@ -141,7 +141,7 @@ fn configure(dir: &Path, addr: std::net::SocketAddr, extra: &str) {
         format!(
             "[global]\n    hostname = box\n    update every = 1\n\
              [directories]\n    lib = {}\n\
-             [plugins]\n    proc = no\n    diskspace = no\n    plugins.d = no\n\
+             [plugins]\n    proc = no\n    diskspace = no\n    plugins.d = no\n    cgroups = no\n\
              [web]\n    mode = none\n",
             dir.display()
         ),
@@ -216,7 +216,7 @@ fn sigterm_during_an_outage_spools_the_backlog_and_the_next_start_sends_it_first
         format!(
             "[global]\n    hostname = box\n    update every = 1\n\
              [directories]\n    lib = {}\n\
-             [plugins]\n    proc = no\n    diskspace = no\n    plugins.d = no\n\
+             [plugins]\n    proc = no\n    diskspace = no\n    plugins.d = no\n    cgroups = no\n\
              [web]\n    mode = none\n",
             dir.display()
         ),
